@@ -1,0 +1,165 @@
+/* policies/fifo.c - fair hand-off: waiters queue in arrival order; release hands the lock
+ * straight to the head (ownership moves before the waiter wakes, so nobody barges in) and wakes
+ * only that thread. A holder with waiters yields at its first check point after holding the
+ * lock for interval_us (0: at every check point) and joins the tail.
+ *
+ * The interval is timed by the head waiter (a timed wait against the holder's start), not by
+ * the holder, so the holder's check point stays one atomic load. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "../sim/policy.h"
+
+struct fifo_waiter {
+    struct sync_cond cond;
+    struct sim_thread *thread;
+    struct fifo_waiter *next;
+    bool granted;
+};
+
+struct fifo_gil {
+    struct sync_mutex mutex;
+    struct fifo_waiter *head, *tail;
+    struct sim_thread *holder; /* NULL: free */
+    bool holder_running;       /* the holder has woken up and runs; its slice has begun */
+    int64_t holder_since;      /* when that slice began */
+    int64_t interval_ns;
+};
+
+static int fifo_init(struct gil *g, const struct gil_params *p)
+{
+    struct fifo_gil *s = calloc(1, sizeof *s);
+    if (!s) return ENOMEM;
+    int rc = sync_mutex_init(&s->mutex);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    s->interval_ns = (int64_t)gil_param(p, "interval_us") * 1000;
+    gil_set_state(g, s);
+    return 0;
+}
+
+static void fifo_destroy(struct gil *g)
+{
+    struct fifo_gil *s = gil_state(g);
+    sync_mutex_destroy(&s->mutex);
+    free(s);
+}
+
+static int fifo_thread_init(struct gil *g, struct sim_thread *t)
+{
+    (void)g;
+    struct fifo_waiter *w = calloc(1, sizeof *w);
+    if (!w) return ENOMEM;
+    int rc = sync_cond_init(&w->cond);
+    if (rc) {
+        free(w);
+        return rc;
+    }
+    w->thread = t;
+    gil_thread_set_data(t, w);
+    return 0;
+}
+
+static void fifo_thread_fini(struct gil *g, struct sim_thread *t)
+{
+    (void)g;
+    struct fifo_waiter *w = gil_thread_data(t);
+    if (!w) return;
+    sync_cond_destroy(&w->cond);
+    free(w);
+    gil_thread_set_data(t, NULL);
+}
+
+/* Called with the mutex held by the head waiter: ask the holder to yield when its slice is
+ * over. Returns the deadline to wait for, or 0 to wait untimed (for a grant or a new holder). */
+static int64_t fifo_head_duty(struct gil *g, struct fifo_gil *s, struct sim_thread *self)
+{
+    if (!s->holder_running || gil_drop_requested(g)) return 0;
+    int64_t deadline = s->holder_since + s->interval_ns;
+    if (s->interval_ns > 0 && sync_now_ns() < deadline) return deadline;
+    gil_request_drop(g);
+    gil_record(self, TRACE_EV_DROP_REQUEST, gil_thread_id(s->holder));
+    return 0;
+}
+
+static void fifo_acquire(struct gil *g, struct sim_thread *self)
+{
+    struct fifo_gil *s = gil_state(g);
+    struct fifo_waiter *w = gil_thread_data(self);
+    sync_mutex_lock(&s->mutex);
+    if (!s->holder && !s->head) {
+        s->holder = self;
+    } else {
+        w->granted = false;
+        w->next = NULL;
+        if (s->tail)
+            s->tail->next = w;
+        else
+            s->head = w;
+        s->tail = w;
+        while (!w->granted) {
+            int64_t deadline = s->head == w ? fifo_head_duty(g, s, self) : 0;
+            if (deadline == 0) {
+                sync_cond_wait(&w->cond, &s->mutex);
+            } else if (sync_cond_wait_until(&w->cond, &s->mutex, deadline) && !w->granted) {
+                gil_record(self, TRACE_EV_WAIT_TIMEOUT, gil_thread_id(s->holder));
+            }
+        }
+    }
+    /* Our slice begins now; a request aimed at the previous holder is void. */
+    s->holder_running = true;
+    s->holder_since = sync_now_ns();
+    if (gil_drop_requested(g)) gil_clear_drop(g);
+    /* The head waiter times the new slice. */
+    if (s->head) sync_cond_signal(&s->head->cond);
+    sync_mutex_unlock(&s->mutex);
+}
+
+static void fifo_release(struct gil *g, struct sim_thread *self, enum gil_reason why)
+{
+    (void)g;
+    (void)self;
+    (void)why;
+    struct fifo_gil *s = gil_state(g);
+    sync_mutex_lock(&s->mutex);
+    struct fifo_waiter *next = s->head;
+    s->holder_running = false;
+    if (next) {
+        s->head = next->next;
+        if (!s->head) s->tail = NULL;
+        s->holder = next->thread;
+        next->granted = true;
+        sync_cond_signal(&next->cond);
+    } else {
+        s->holder = NULL;
+    }
+    sync_mutex_unlock(&s->mutex);
+}
+
+static enum gil_reason fifo_check(struct gil *g, struct sim_thread *self, unsigned cause)
+{
+    (void)self;
+    if ((cause & GIL_CHECK_PENDING) && gil_drop_requested(g)) return GIL_REASON_DROP_REQUEST;
+    return GIL_REASON_NONE;
+}
+
+static const struct gil_param fifo_params[] = {
+    {"interval_us", "us", 5000, 0, 1e9, true,
+     "a holder with waiters yields after holding the lock this long (0: at every check point)"},
+    {NULL, NULL, 0, 0, 0, false, NULL},
+};
+
+const struct gil_policy gil_policy_fifo = {
+    .name = "fifo",
+    .summary = "fair FIFO hand-off: queue, direct hand-off to the head, yield after interval_us",
+    .params = fifo_params,
+    .init = fifo_init,
+    .destroy = fifo_destroy,
+    .thread_init = fifo_thread_init,
+    .thread_fini = fifo_thread_fini,
+    .acquire = fifo_acquire,
+    .release = fifo_release,
+    .check = fifo_check,
+};

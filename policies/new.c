@@ -1,0 +1,150 @@
+/* policies/new.c - CPython >= 3.2's GIL (Python/ceval_gil.c): waiters wait one switch interval
+ * at a time; a wait that times out while the same holder still runs sets the drop request, and
+ * the holder drops at its next check point. With forced switching, a thread that drops while a
+ * drop request is pending waits (once) until another thread has taken the GIL. Waiters are not
+ * ordered: any woken waiter may win.
+ *
+ * One deliberate detail from ceval_gil.c: switch_number counts changes of holder, not acquires,
+ * so a thread that releases around I/O and wins the GIL straight back does not reset a waiter's
+ * interval. docs/policies.md says more. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "../sim/policy.h"
+
+struct new_gil {
+    struct sync_mutex mutex;
+    struct sync_cond cond;
+    struct sync_mutex switch_mutex;
+    struct sync_cond switch_cond;
+    bool locked;
+    int last_holder; /* tid, -1 before the first acquire */
+    uint64_t switch_number;
+    int64_t interval_ns;
+    bool force_switching;
+};
+
+static int new_init(struct gil *g, const struct gil_params *p)
+{
+    struct new_gil *s = calloc(1, sizeof *s);
+    if (!s) return ENOMEM;
+    int rc = sync_mutex_init(&s->mutex);
+    if (rc) goto fail_state;
+    if ((rc = sync_cond_init(&s->cond))) goto fail_mutex;
+    if ((rc = sync_mutex_init(&s->switch_mutex))) goto fail_cond;
+    if ((rc = sync_cond_init(&s->switch_cond))) goto fail_switch_mutex;
+    s->last_holder = -1;
+    /* CPython clamps a zero interval to 1 us. */
+    s->interval_ns = (int64_t)gil_param(p, "interval_us") * 1000;
+    if (s->interval_ns < 1000) s->interval_ns = 1000;
+    s->force_switching = gil_param(p, "force_switching") != 0;
+    gil_set_state(g, s);
+    return 0;
+fail_switch_mutex:
+    sync_mutex_destroy(&s->switch_mutex);
+fail_cond:
+    sync_cond_destroy(&s->cond);
+fail_mutex:
+    sync_mutex_destroy(&s->mutex);
+fail_state:
+    free(s);
+    return rc;
+}
+
+static void new_destroy(struct gil *g)
+{
+    struct new_gil *s = gil_state(g);
+    sync_cond_destroy(&s->switch_cond);
+    sync_mutex_destroy(&s->switch_mutex);
+    sync_cond_destroy(&s->cond);
+    sync_mutex_destroy(&s->mutex);
+    free(s);
+}
+
+/* take_gil */
+static void new_acquire(struct gil *g, struct sim_thread *self)
+{
+    struct new_gil *s = gil_state(g);
+    int me = gil_thread_id(self);
+    sync_mutex_lock(&s->mutex);
+    while (s->locked) {
+        uint64_t saved_switch = s->switch_number;
+        bool timed_out = sync_cond_wait_until(&s->cond, &s->mutex, sync_now_ns() + s->interval_ns);
+        if (timed_out && s->locked && s->switch_number == saved_switch) {
+            /* A whole interval passed and the same thread still holds: ask it to drop. */
+            gil_record(self, TRACE_EV_WAIT_TIMEOUT, s->last_holder);
+            if (!gil_drop_requested(g)) {
+                gil_request_drop(g);
+                gil_record(self, TRACE_EV_DROP_REQUEST, s->last_holder);
+            }
+        } else if (!timed_out && s->locked) {
+            gil_record(self, TRACE_EV_WAKEUP_FAILED, s->last_holder);
+        }
+    }
+    /* switch_mutex is taken before last_holder changes: see new_release. */
+    if (s->force_switching) sync_mutex_lock(&s->switch_mutex);
+    s->locked = true;
+    if (s->last_holder != me) {
+        s->last_holder = me;
+        s->switch_number++;
+    }
+    if (s->force_switching) {
+        sync_cond_signal(&s->switch_cond);
+        sync_mutex_unlock(&s->switch_mutex);
+    }
+    /* A request aimed at the previous holder is void now. */
+    if (gil_drop_requested(g)) gil_clear_drop(g);
+    sync_mutex_unlock(&s->mutex);
+}
+
+/* drop_gil */
+static void new_release(struct gil *g, struct sim_thread *self, enum gil_reason why)
+{
+    (void)why;
+    struct new_gil *s = gil_state(g);
+    sync_mutex_lock(&s->mutex);
+    s->locked = false;
+    sync_cond_signal(&s->cond);
+    sync_mutex_unlock(&s->mutex);
+
+    /* Forced switching, whatever the reason for the drop: if a drop request is pending, do not
+     * run on (and perhaps take the GIL straight back) until somebody else has taken it. Like
+     * CPython, wait once, not in a loop. */
+    if (s->force_switching && gil_drop_requested(g)) {
+        sync_mutex_lock(&s->switch_mutex);
+        if (s->last_holder == gil_thread_id(self)) {
+            gil_clear_drop(g);
+            gil_record(self, TRACE_EV_FORCE_WAIT_BEGIN, TRACE_NO_ARG);
+            sync_cond_wait(&s->switch_cond, &s->switch_mutex);
+            gil_record(self, TRACE_EV_FORCE_WAIT_END, TRACE_NO_ARG);
+        }
+        sync_mutex_unlock(&s->switch_mutex);
+    }
+}
+
+static enum gil_reason new_check(struct gil *g, struct sim_thread *self, unsigned cause)
+{
+    (void)self;
+    if ((cause & GIL_CHECK_PENDING) && gil_drop_requested(g)) return GIL_REASON_DROP_REQUEST;
+    return GIL_REASON_NONE;
+}
+
+static const struct gil_param new_params[] = {
+    {"interval_us", "us", 5000, 0, 1e9, true,
+     "switch interval: how long a waiter lets the holder run before asking it to drop "
+     "(sys.setswitchinterval)"},
+    {"force_switching", "bool", 1, 0, 1, true,
+     "1: a thread that drops on request waits until another thread has taken the GIL"},
+    {NULL, NULL, 0, 0, 0, false, NULL},
+};
+
+const struct gil_policy gil_policy_new = {
+    .name = "new",
+    .summary = "CPython 3.2+ GIL: timed waits, drop request after interval_us, forced switching",
+    .params = new_params,
+    .init = new_init,
+    .destroy = new_destroy,
+    .acquire = new_acquire,
+    .release = new_release,
+    .check = new_check,
+};

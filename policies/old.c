@@ -1,0 +1,106 @@
+/* policies/old.c - Python 2's GIL (CPython <= 3.1): a plain, unfair binary lock (mutex +
+ * condition + `locked`), released and at once re-acquired by the holder every check_interval
+ * ticks, signalling one waiter. On a multicore machine the releasing thread usually wins the
+ * race back, so woken waiters find the lock taken again (failed wakeups). */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "../sim/policy.h"
+
+struct old_gil {
+    struct sync_mutex mutex;
+    struct sync_cond cond;
+    bool locked;
+    int holder; /* tid, -1 when free: for the events only */
+    uint64_t check_interval;
+};
+
+static int old_init(struct gil *g, const struct gil_params *p)
+{
+    struct old_gil *s = calloc(1, sizeof *s);
+    if (!s) return ENOMEM;
+    int rc = sync_mutex_init(&s->mutex);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    if ((rc = sync_cond_init(&s->cond))) {
+        sync_mutex_destroy(&s->mutex);
+        free(s);
+        return rc;
+    }
+    s->holder = -1;
+    s->check_interval = (uint64_t)gil_param(p, "check_interval");
+    gil_set_state(g, s);
+    return 0;
+}
+
+static void old_destroy(struct gil *g)
+{
+    struct old_gil *s = gil_state(g);
+    sync_cond_destroy(&s->cond);
+    sync_mutex_destroy(&s->mutex);
+    free(s);
+}
+
+static int old_thread_init(struct gil *g, struct sim_thread *t)
+{
+    struct old_gil *s = gil_state(g);
+    gil_thread_set_tick_budget(t, s->check_interval);
+    return 0;
+}
+
+static void old_acquire(struct gil *g, struct sim_thread *self)
+{
+    struct old_gil *s = gil_state(g);
+    sync_mutex_lock(&s->mutex);
+    bool woken = false;
+    while (s->locked) {
+        /* Woken by a release, but somebody (usually the releaser) took the lock first. */
+        if (woken) gil_record(self, TRACE_EV_WAKEUP_FAILED, s->holder);
+        sync_cond_wait(&s->cond, &s->mutex);
+        woken = true;
+    }
+    s->locked = true;
+    s->holder = gil_thread_id(self);
+    sync_mutex_unlock(&s->mutex);
+}
+
+static void old_release(struct gil *g, struct sim_thread *self, enum gil_reason why)
+{
+    (void)self;
+    (void)why;
+    struct old_gil *s = gil_state(g);
+    sync_mutex_lock(&s->mutex);
+    s->locked = false;
+    s->holder = -1;
+    sync_mutex_unlock(&s->mutex);
+    /* Python 2's thread_pthread.h signals after unlocking, as here. */
+    sync_cond_signal(&s->cond);
+}
+
+static enum gil_reason old_check(struct gil *g, struct sim_thread *self, unsigned cause)
+{
+    (void)g;
+    (void)self;
+    /* Python 2 released at every "periodic thing" whether or not anyone waited. */
+    return (cause & GIL_CHECK_TICKS) ? GIL_REASON_CHECK : GIL_REASON_NONE;
+}
+
+static const struct gil_param old_params[] = {
+    {"check_interval", "ticks", 100, 1, 1e9, true,
+     "release and re-acquire the lock every this many ticks (sys.setcheckinterval)"},
+    {NULL, NULL, 0, 0, 0, false, NULL},
+};
+
+const struct gil_policy gil_policy_old = {
+    .name = "old",
+    .summary = "Python 2 tick-count GIL: unfair lock, release+reacquire every check_interval ticks",
+    .params = old_params,
+    .init = old_init,
+    .destroy = old_destroy,
+    .thread_init = old_thread_init,
+    .acquire = old_acquire,
+    .release = old_release,
+    .check = old_check,
+};

@@ -1,0 +1,640 @@
+/* sim/engine.c - see engine.h. Also implements the engine services of policy.h. */
+#define _GNU_SOURCE /* ppoll */
+#include "engine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PENDING_DROP 1u /* the policy wants the holder at check() */
+#define PENDING_STOP 2u /* the run is over: unwind */
+
+#define THREAD_STACK_BYTES (256u << 10)
+
+enum { RUN_ON = 0, RUN_STOP = 1 };
+
+struct gil {
+    _Atomic uint32_t pending;
+    const struct gil_policy *policy;
+    void *state;
+};
+
+struct eng;
+
+struct sim_thread {
+    int tid;
+    struct eng *eng;
+    struct gil *gil;
+    const struct wl_group *group;
+    /* events: written only by this thread */
+    struct trace_event *events;
+    uint32_t nevents, cap;
+    uint64_t dropped;
+    /* interpreter state */
+    uint64_t ticks;
+    uint64_t tick_budget; /* 0: none */
+    uint64_t budget_left; /* UINT64_MAX when no budget */
+    uint64_t work;        /* sink for the busy work, so it cannot be optimized away */
+    uint64_t rng[4];
+    bool holding;
+    uint64_t acquisitions;
+    void *policy_data;
+    pthread_t handle;
+};
+
+struct eng {
+    const struct eng_options *o;
+    struct gil gil;
+    struct sim_thread *threads;
+    unsigned nthreads;
+    unsigned iters_per_tick;
+    double ns_per_tick;
+    int64_t t0;
+    int stop_pipe[2];
+    struct sync_mutex mutex; /* guards go and live */
+    struct sync_cond cond;
+    bool go;
+    unsigned live;
+};
+
+/* ---- engine services for policies (policy.h) --------------------------------------------- */
+
+void gil_set_state(struct gil *g, void *state)
+{
+    g->state = state;
+}
+void *gil_state(const struct gil *g)
+{
+    return g->state;
+}
+void gil_thread_set_data(struct sim_thread *t, void *data)
+{
+    t->policy_data = data;
+}
+void *gil_thread_data(const struct sim_thread *t)
+{
+    return t->policy_data;
+}
+int gil_thread_id(const struct sim_thread *t)
+{
+    return t ? t->tid : -1;
+}
+
+void gil_thread_set_tick_budget(struct sim_thread *t, uint64_t ticks)
+{
+    t->tick_budget = ticks;
+    t->budget_left = ticks ? ticks : UINT64_MAX;
+}
+
+void gil_request_drop(struct gil *g)
+{
+    atomic_fetch_or(&g->pending, PENDING_DROP);
+}
+void gil_clear_drop(struct gil *g)
+{
+    atomic_fetch_and(&g->pending, ~PENDING_DROP);
+}
+bool gil_drop_requested(const struct gil *g)
+{
+    return atomic_load_explicit(&((struct gil *)g)->pending, memory_order_relaxed) & PENDING_DROP;
+}
+
+/* Recording: no lock, no allocation; a full buffer counts what it drops. */
+static inline void record(struct sim_thread *t, enum trace_ev ev, enum trace_reason reason,
+                          int64_t arg)
+{
+    if (t->nevents < t->cap) {
+        t->events[t->nevents++] = (struct trace_event){
+            .t = sync_now_ns() - t->eng->t0,
+            .arg = arg,
+            .tid = t->tid,
+            .ev = (uint16_t)ev,
+            .reason = (uint16_t)reason,
+        };
+    } else {
+        t->dropped++;
+    }
+}
+
+void gil_record(struct sim_thread *self, enum trace_ev ev, int64_t arg)
+{
+    if (arg == -1 && (ev == TRACE_EV_DROP_REQUEST || ev == TRACE_EV_WAIT_TIMEOUT ||
+                      ev == TRACE_EV_WAKEUP_FAILED))
+        arg = TRACE_NO_ARG; /* no holder known */
+    record(self, ev, TRACE_REASON_NONE, arg);
+}
+
+/* ---- ticks ------------------------------------------------------------------------------- */
+
+/* One tick: a chain of dependent multiply-adds, `iters` long. */
+static inline uint64_t tick_work(uint64_t x, unsigned iters)
+{
+    for (unsigned i = 0; i < iters; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        __asm__ volatile("" : "+r"(x));
+    }
+    return x;
+}
+
+/* Interpreter work: up to n ticks with a check point after each; stops early when the pending
+ * word is set. Returns the ticks done. This is the hot path: one relaxed load per tick. */
+static inline uint64_t tick_loop(uint64_t *x, unsigned iters, uint64_t n, _Atomic uint32_t *pending)
+{
+    uint64_t done = 0, v = *x;
+    while (done < n) {
+        v = tick_work(v, iters);
+        done++;
+        if (atomic_load_explicit(pending, memory_order_relaxed)) break;
+    }
+    *x = v;
+    return done;
+}
+
+static double measure_ns_per_tick(unsigned iters, uint64_t n)
+{
+    _Atomic uint32_t never = 0;
+    uint64_t x = 1;
+    int64_t t = sync_now_ns();
+    tick_loop(&x, iters, n, &never);
+    t = sync_now_ns() - t;
+    volatile uint64_t sink = x;
+    (void)sink;
+    return (double)t / (double)n;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Finds the iteration count that makes one tick (with its check point) take target_ns; returns
+ * the measured ns per tick, the median of several ~5 ms runs. */
+static double calibrate(unsigned target_ns, unsigned *iters_out)
+{
+    unsigned iters = 8;
+    for (int round = 0; round < 6; round++) {
+        double m = measure_ns_per_tick(iters, 5000000 / target_ns);
+        double next = (double)iters * target_ns / (m > 0 ? m : 1);
+        iters = next < 1 ? 1 : next > 1e7 ? 10000000u : (unsigned)lround(next);
+    }
+    double samples[7];
+    for (int i = 0; i < 7; i++)
+        samples[i] = measure_ns_per_tick(iters, 5000000 / target_ns);
+    qsort(samples, 7, sizeof *samples, cmp_double);
+    *iters_out = iters;
+    return samples[3];
+}
+
+static uint64_t ns_to_ticks(const struct eng *eng, int64_t ns)
+{
+    double t = (double)ns / eng->ns_per_tick;
+    return t < 1 ? 1 : (uint64_t)llround(t);
+}
+
+/* ---- random draws: xoshiro256** seeded by splitmix64 --------------------------------------- */
+
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void rng_seed(uint64_t r[4], uint64_t seed, int tid)
+{
+    uint64_t s = seed ^ (0xd1342543de82ef95ull * (uint64_t)(tid + 1));
+    for (int i = 0; i < 4; i++)
+        r[i] = splitmix64(&s);
+}
+
+static inline uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t rng_next(uint64_t r[4])
+{
+    uint64_t result = rotl(r[1] * 5, 7) * 9, t = r[1] << 17;
+    r[2] ^= r[0];
+    r[3] ^= r[1];
+    r[1] ^= r[2];
+    r[0] ^= r[3];
+    r[2] ^= t;
+    r[3] = rotl(r[3], 45);
+    return result;
+}
+
+/* Uniform on [0, 1). */
+static double rng_unit(uint64_t r[4])
+{
+    return (double)(rng_next(r) >> 11) * 0x1.0p-53;
+}
+
+static int64_t sample_latency(struct sim_thread *t, const struct wl_op *op)
+{
+    double ns = (double)op->ns;
+    if (op->dist == WL_DIST_UNIFORM)
+        ns = rng_unit(t->rng) * 2.0 * (double)op->ns;
+    else if (op->dist == WL_DIST_EXPONENTIAL)
+        ns = -log1p(-rng_unit(t->rng)) * (double)op->ns;
+    if (op->max_ns > 0 && ns > (double)op->max_ns) ns = (double)op->max_ns;
+    return (int64_t)llround(ns);
+}
+
+/* ---- the GIL, as threads use it ----------------------------------------------------------- */
+
+static inline bool stopping(const struct eng *eng)
+{
+    return atomic_load_explicit(&((struct eng *)eng)->gil.pending, memory_order_relaxed) &
+           PENDING_STOP;
+}
+
+static void gil_take(struct sim_thread *t)
+{
+    record(t, TRACE_EV_REQUEST, TRACE_REASON_NONE, TRACE_NO_ARG);
+    t->gil->policy->acquire(t->gil, t);
+    record(t, TRACE_EV_ACQUIRE, TRACE_REASON_NONE, TRACE_NO_ARG);
+    t->holding = true;
+    t->acquisitions++;
+}
+
+static void gil_give(struct sim_thread *t, enum gil_reason why)
+{
+    /* Recorded before the lock is given up, so that no other thread's acquire can carry an
+     * earlier time. */
+    record(t, TRACE_EV_RELEASE, (enum trace_reason)why, (int64_t)t->ticks);
+    t->holding = false;
+    t->gil->policy->release(t->gil, t, why);
+}
+
+/* Blocks in the kernel until the monotonic clock reaches until, or the run stops (the stop
+ * pipe becomes readable). Returns RUN_STOP when the run stopped. */
+static int block_until(struct eng *eng, int64_t until)
+{
+    struct pollfd pfd = {.fd = eng->stop_pipe[0], .events = POLLIN};
+    for (;;) {
+        int64_t left = until - sync_now_ns();
+        if (left < 0) left = 0;
+        struct timespec ts = {.tv_sec = left / 1000000000, .tv_nsec = left % 1000000000};
+        int r = ppoll(&pfd, 1, &ts, NULL);
+        if (r > 0) return RUN_STOP;
+        if (r == 0) return RUN_ON;
+        if (errno != EINTR) return stopping(eng) ? RUN_STOP : RUN_ON;
+    }
+}
+
+/* ---- ops ---------------------------------------------------------------------------------- */
+
+static int run_cpu(struct sim_thread *t, uint64_t n)
+{
+    struct gil *g = t->gil;
+    while (n > 0) {
+        uint64_t chunk = n < t->budget_left ? n : t->budget_left;
+        uint64_t done = tick_loop(&t->work, t->eng->iters_per_tick, chunk, &g->pending);
+        t->ticks += done;
+        n -= done;
+        unsigned cause = 0;
+        if (t->tick_budget) {
+            t->budget_left -= done;
+            if (t->budget_left == 0) {
+                cause |= GIL_CHECK_TICKS;
+                t->budget_left = t->tick_budget;
+            }
+        }
+        uint32_t pending = atomic_load_explicit(&g->pending, memory_order_relaxed);
+        if (pending & PENDING_STOP) return RUN_STOP;
+        if (pending & PENDING_DROP) cause |= GIL_CHECK_PENDING;
+        if (cause) {
+            enum gil_reason why = g->policy->check(g, t, cause);
+            if (why != GIL_REASON_NONE) {
+                gil_give(t, why);
+                gil_take(t);
+            }
+        }
+    }
+    return RUN_ON;
+}
+
+/* CPU work that is not interpreter work (native, hold): no check points, no ticks counted.
+ * Native work (without the GIL) still notices the end of the run. */
+static int run_busy(struct sim_thread *t, int64_t ns, bool stoppable)
+{
+    _Atomic uint32_t never = 0;
+    _Atomic uint32_t *watch = stoppable ? &t->gil->pending : &never;
+    uint64_t n = ns_to_ticks(t->eng, ns);
+    while (n > 0) {
+        n -= tick_loop(&t->work, t->eng->iters_per_tick, n, watch);
+        if (stoppable && stopping(t->eng)) return RUN_STOP;
+    }
+    return RUN_ON;
+}
+
+/* Gives up the GIL, blocks until `until` (io, sleep, arrival) and asks for the GIL again. */
+static int blocking(struct sim_thread *t, enum gil_reason why, enum trace_ev begin,
+                    enum trace_ev end, int64_t ns)
+{
+    gil_give(t, why);
+    int64_t start = sync_now_ns();
+    if (begin != TRACE_EV_COUNT) record(t, begin, TRACE_REASON_NONE, ns);
+    int rc = block_until(t->eng, start + ns);
+    if (end != TRACE_EV_COUNT) record(t, end, TRACE_REASON_NONE, TRACE_NO_ARG);
+    if (rc == RUN_STOP) return RUN_STOP;
+    gil_take(t);
+    return RUN_ON;
+}
+
+static int run_ops(struct sim_thread *t, const struct wl_op *ops, size_t n);
+
+static int run_serve(struct sim_thread *t, const struct wl_op *op)
+{
+    struct eng *eng = t->eng;
+    double mean_ns = 1e9 / op->rate_hz;
+    int64_t next = sync_now_ns();
+    for (uint64_t i = 0; op->count == WL_FOREVER || i < op->count; i++) {
+        if (stopping(eng)) return RUN_STOP;
+        int64_t now = sync_now_ns();
+        /* Behind schedule: go straight on; the request is charged from its scheduled arrival. */
+        if (now < next &&
+            blocking(t, GIL_REASON_ARRIVAL, TRACE_EV_COUNT, TRACE_EV_COUNT, next - now) == RUN_STOP)
+            return RUN_STOP;
+        record(t, TRACE_EV_ARRIVAL, TRACE_REASON_NONE, next - eng->t0);
+        int rc = run_ops(t, op->body, op->nbody);
+        if (rc) return rc;
+        record(t, TRACE_EV_DONE, TRACE_REASON_NONE, next - eng->t0);
+        double gap =
+            op->arrivals == WL_ARRIVALS_FIXED ? mean_ns : -log1p(-rng_unit(t->rng)) * mean_ns;
+        next += (int64_t)llround(gap);
+    }
+    return RUN_ON;
+}
+
+static int run_ops(struct sim_thread *t, const struct wl_op *ops, size_t n)
+{
+    int rc = RUN_ON;
+    for (size_t i = 0; i < n && rc == RUN_ON; i++) {
+        const struct wl_op *op = &ops[i];
+        if (stopping(t->eng)) return RUN_STOP;
+        switch (op->kind) {
+        case WL_OP_CPU:
+            rc = run_cpu(t, op->ticks ? op->ticks : ns_to_ticks(t->eng, op->ns));
+            break;
+        case WL_OP_IO:
+            rc = blocking(t, GIL_REASON_IO, TRACE_EV_IO_BEGIN, TRACE_EV_IO_END,
+                          sample_latency(t, op));
+            break;
+        case WL_OP_SLEEP:
+            rc = blocking(t, GIL_REASON_SLEEP, TRACE_EV_SLEEP_BEGIN, TRACE_EV_SLEEP_END, op->ns);
+            break;
+        case WL_OP_NATIVE:
+            gil_give(t, GIL_REASON_NATIVE);
+            record(t, TRACE_EV_NATIVE_BEGIN, TRACE_REASON_NONE, op->ns);
+            rc = run_busy(t, op->ns, true);
+            record(t, TRACE_EV_NATIVE_END, TRACE_REASON_NONE, TRACE_NO_ARG);
+            if (rc == RUN_ON) gil_take(t);
+            break;
+        case WL_OP_HOLD:
+            record(t, TRACE_EV_HOLD_BEGIN, TRACE_REASON_NONE, op->ns);
+            rc = run_busy(t, op->ns, false);
+            record(t, TRACE_EV_HOLD_END, TRACE_REASON_NONE, TRACE_NO_ARG);
+            break;
+        case WL_OP_LOOP:
+            for (uint64_t k = 0; (op->count == WL_FOREVER || k < op->count) && rc == RUN_ON; k++)
+                rc = stopping(t->eng) ? RUN_STOP : run_ops(t, op->body, op->nbody);
+            break;
+        case WL_OP_SERVE:
+            rc = run_serve(t, op);
+            break;
+        }
+    }
+    return rc;
+}
+
+static void *thread_main(void *arg)
+{
+    struct sim_thread *t = arg;
+    struct eng *eng = t->eng;
+    sync_mutex_lock(&eng->mutex);
+    while (!eng->go)
+        sync_cond_wait(&eng->cond, &eng->mutex);
+    sync_mutex_unlock(&eng->mutex);
+
+    int rc = RUN_STOP;
+    if (!stopping(eng) &&
+        (t->group->start_ns == 0 || block_until(eng, eng->t0 + t->group->start_ns) == RUN_ON)) {
+        record(t, TRACE_EV_THREAD_START, TRACE_REASON_NONE, TRACE_NO_ARG);
+        gil_take(t);
+        rc = run_ops(t, t->group->ops, t->group->nops);
+    }
+    if (t->holding) gil_give(t, rc == RUN_STOP ? GIL_REASON_DEADLINE : GIL_REASON_EXIT);
+    if (t->acquisitions > 0) record(t, TRACE_EV_THREAD_EXIT, TRACE_REASON_NONE, (int64_t)t->ticks);
+
+    sync_mutex_lock(&eng->mutex);
+    if (--eng->live == 0) sync_cond_broadcast(&eng->cond);
+    sync_mutex_unlock(&eng->mutex);
+    return NULL;
+}
+
+/* ---- the run ------------------------------------------------------------------------------- */
+
+uint32_t eng_default_max_events(unsigned nthreads)
+{
+    uint64_t per = (32ull << 20) / (nthreads ? nthreads : 1);
+    if (per < 4096) per = 4096;
+    if (per > (4u << 20)) per = 4u << 20;
+    return (uint32_t)per;
+}
+
+static void stop_run(struct eng *eng)
+{
+    atomic_fetch_or(&eng->gil.pending, PENDING_STOP);
+    ssize_t w;
+    do
+        w = write(eng->stop_pipe[1], "x", 1);
+    while (w < 0 && errno == EINTR);
+}
+
+static void utc_now(char *buf, size_t size)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, size - n, ".%06ldZ", ts.tv_nsec / 1000);
+}
+
+static void free_run(struct eng *eng, unsigned threads_inited)
+{
+    for (unsigned i = 0; i < threads_inited; i++)
+        if (eng->gil.policy->thread_fini) eng->gil.policy->thread_fini(&eng->gil, &eng->threads[i]);
+}
+
+int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
+{
+    const struct wl_workload *wl = o->wl;
+    const struct gil_policy *pol = o->policy;
+    struct eng eng = {.o = o, .nthreads = wl->nthreads, .stop_pipe = {-1, -1}};
+    struct eng_result *res = calloc(1, sizeof *res);
+    unsigned inited = 0, created = 0;
+    bool policy_up = false, sync_up = false;
+    int rc = 0;
+    *out = NULL;
+    if (!res) return err_set(e, ERR_RUNTIME, "out of memory");
+
+    eng.gil.policy = pol;
+    res->tick_ns_target = wl->tick_ns;
+    res->ns_per_tick = eng.ns_per_tick = calibrate(wl->tick_ns, &eng.iters_per_tick);
+    res->iters_per_tick = eng.iters_per_tick;
+    res->duration_ns = o->duration_ns > 0 ? o->duration_ns : wl->duration_ns;
+    res->max_events = o->max_events ? o->max_events : eng_default_max_events(wl->nthreads);
+    res->nthreads = eng.nthreads;
+
+    eng.threads = calloc(eng.nthreads, sizeof *eng.threads);
+    res->threads = calloc(eng.nthreads, sizeof *res->threads);
+    if (!eng.threads || !res->threads) {
+        rc = err_set(e, ERR_RUNTIME, "out of memory for %u threads", eng.nthreads);
+        goto fail;
+    }
+    if (sync_mutex_init(&eng.mutex) || sync_cond_init(&eng.cond)) {
+        rc = err_set(e, ERR_RUNTIME, "cannot create the engine's mutex");
+        goto fail;
+    }
+    sync_up = true;
+    if (pipe2(eng.stop_pipe, O_CLOEXEC) != 0) {
+        rc = err_set(e, ERR_RUNTIME, "cannot create the stop pipe: %s", strerror(errno));
+        goto fail;
+    }
+    if ((rc = pol->init(&eng.gil, o->params)) != 0) {
+        rc = err_set(e, ERR_RUNTIME, "policy %s failed to start: %s", pol->name, strerror(rc));
+        goto fail;
+    }
+    policy_up = true;
+
+    unsigned tid = 0;
+    for (size_t gi = 0; gi < wl->ngroups; gi++) {
+        for (unsigned k = 0; k < wl->groups[gi].count; k++, tid++) {
+            struct sim_thread *t = &eng.threads[tid];
+            struct eng_thread_result *r = &res->threads[tid];
+            t->tid = (int)tid;
+            t->eng = &eng;
+            t->gil = &eng.gil;
+            t->group = &wl->groups[gi];
+            t->cap = res->max_events;
+            t->budget_left = UINT64_MAX;
+            t->work = tid + 1;
+            rng_seed(t->rng, o->seed, t->tid);
+            r->tid = t->tid;
+            r->group = wl->groups[gi].name;
+            snprintf(r->name, sizeof r->name, "%s.%u", wl->groups[gi].name, k);
+            if (!(t->events = malloc((size_t)t->cap * sizeof *t->events))) {
+                rc = err_set(e, ERR_RUNTIME, "out of memory for the event buffer of thread %s",
+                             r->name);
+                goto fail;
+            }
+            if (pol->thread_init && (rc = pol->thread_init(&eng.gil, t)) != 0) {
+                rc = err_set(e, ERR_RUNTIME, "policy %s failed to set up thread %s: %s", pol->name,
+                             r->name, strerror(rc));
+                goto fail;
+            }
+            inited++;
+        }
+    }
+
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) != 0) {
+        rc = err_set(e, ERR_RUNTIME, "cannot set up thread attributes");
+        goto fail;
+    }
+    pthread_attr_setstacksize(&attr, THREAD_STACK_BYTES);
+    eng.live = eng.nthreads;
+    for (; created < eng.nthreads; created++) {
+        int prc =
+            pthread_create(&eng.threads[created].handle, &attr, thread_main, &eng.threads[created]);
+        if (prc != 0) {
+            rc = err_set(e, ERR_RUNTIME, "cannot create thread %u of %u (%s): %s", created + 1,
+                         eng.nthreads, res->threads[created].name, strerror(prc));
+            break;
+        }
+    }
+    pthread_attr_destroy(&attr);
+
+    sync_mutex_lock(&eng.mutex);
+    if (rc) {
+        /* Threads already created must still end: let them go straight into the stop. */
+        eng.live -= eng.nthreads - created;
+        stop_run(&eng);
+    }
+    eng.t0 = sync_now_ns();
+    utc_now(res->start_utc, sizeof res->start_utc);
+    eng.go = true;
+    sync_cond_broadcast(&eng.cond);
+    int64_t deadline = eng.t0 + res->duration_ns;
+    while (eng.live > 0 && !stopping(&eng))
+        if (sync_cond_wait_until(&eng.cond, &eng.mutex, deadline)) break;
+    res->stop_reason = eng.live > 0 ? "deadline" : "finished";
+    sync_mutex_unlock(&eng.mutex);
+    stop_run(&eng);
+    for (unsigned i = 0; i < created; i++)
+        pthread_join(eng.threads[i].handle, NULL);
+    res->elapsed_ns = sync_now_ns() - eng.t0;
+    if (rc) goto fail;
+
+    for (unsigned i = 0; i < eng.nthreads; i++) {
+        struct sim_thread *t = &eng.threads[i];
+        struct eng_thread_result *r = &res->threads[i];
+        r->events = t->events;
+        t->events = NULL; /* now the result's */
+        r->nevents = t->nevents;
+        r->dropped = t->dropped;
+        r->ticks = t->ticks;
+        r->acquisitions = t->acquisitions;
+        res->total_ticks += t->ticks;
+        res->acquisitions += t->acquisitions;
+        res->events += t->nevents;
+        res->events_dropped += t->dropped;
+    }
+    free_run(&eng, inited);
+    pol->destroy(&eng.gil);
+    close(eng.stop_pipe[0]);
+    close(eng.stop_pipe[1]);
+    sync_cond_destroy(&eng.cond);
+    sync_mutex_destroy(&eng.mutex);
+    free(eng.threads);
+    *out = res;
+    return 0;
+
+fail:
+    free_run(&eng, inited);
+    if (policy_up) pol->destroy(&eng.gil);
+    for (unsigned i = 0; eng.threads && i < eng.nthreads; i++)
+        free(eng.threads[i].events);
+    free(eng.threads);
+    if (eng.stop_pipe[0] >= 0) {
+        close(eng.stop_pipe[0]);
+        close(eng.stop_pipe[1]);
+    }
+    if (sync_up) {
+        sync_cond_destroy(&eng.cond);
+        sync_mutex_destroy(&eng.mutex);
+    }
+    eng_result_free(res);
+    return rc;
+}
+
+void eng_result_free(struct eng_result *r)
+{
+    if (!r) return;
+    for (unsigned i = 0; r->threads && i < r->nthreads; i++)
+        free((void *)r->threads[i].events);
+    free(r->threads);
+    free(r);
+}

@@ -1,0 +1,56 @@
+/* sim/engine.h - the engine: calibrates the tick, starts one pthread per workload thread,
+ * interprets their ops under a GIL policy, enforces the deadline and hands back every thread's
+ * recorded events. It owns threads, time and events; the policy owns only its lock state. */
+#ifndef GILSIM_ENGINE_H
+#define GILSIM_ENGINE_H
+
+#include <stdint.h>
+
+#include "err.h"
+#include "policy.h"
+#include "trace_events.h"
+#include "wl.h"
+
+struct eng_options {
+    const struct wl_workload *wl;
+    const struct gil_policy *policy;
+    const struct gil_params *params;
+    int64_t duration_ns; /* 0: the workload's duration_ms */
+    uint64_t seed;
+    uint32_t max_events; /* per thread; 0: default (eng_default_max_events) */
+};
+
+struct eng_thread_result {
+    int tid;
+    char name[80];
+    const char *group;
+    const struct trace_event *events; /* in time order */
+    uint32_t nevents;
+    uint64_t dropped;
+    uint64_t ticks;
+    uint64_t acquisitions;
+};
+
+struct eng_result {
+    char start_utc[32]; /* ISO 8601, UTC */
+    int64_t duration_ns;
+    int64_t elapsed_ns;
+    const char *stop_reason; /* "finished" or "deadline" */
+    unsigned tick_ns_target;
+    unsigned iters_per_tick;
+    double ns_per_tick; /* measured */
+    uint32_t max_events;
+    unsigned nthreads;
+    struct eng_thread_result *threads;
+    uint64_t total_ticks, acquisitions, events, events_dropped;
+};
+
+/* Per-thread event buffer size used when max_events is 0: about 32M events in all. */
+uint32_t eng_default_max_events(unsigned nthreads);
+
+/* Runs the workload to its end or deadline. ERR_RUNTIME when the machine fails us (threads,
+ * memory); options are assumed validated by the caller. */
+int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e);
+void eng_result_free(struct eng_result *r);
+
+#endif

@@ -1,0 +1,319 @@
+/* sim/main.c - the gilsim command line: policies, check, run. Parses arguments, turns library
+ * errors into messages and exit codes (0 ok, 1 runtime failure, 2 bad input). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "../policies/registry.h"
+#include "engine.h"
+#include "err.h"
+#include "trace_write.h"
+#include "wl.h"
+
+#define MAX_SETS 32
+
+static int fail(const struct err *e)
+{
+    fprintf(stderr, "gilsim: %s\n", e->msg);
+    return (int)e->status;
+}
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "gilsim %s: ", cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'gilsim %s --help'.\n", cmd);
+    return ERR_INPUT;
+}
+
+/* Whole-string unsigned integer in [min, max]. */
+static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!*s || *s == '-') return false;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || errno || v < min || v > max) return false;
+    *out = v;
+    return true;
+}
+
+/* ---- policies ------------------------------------------------------------------------------ */
+
+static const char policies_help[] =
+    "usage: gilsim policies\n"
+    "\n"
+    "Lists every GIL policy with its parameters: name, default, unit and meaning.\n"
+    "Set a parameter for a run with `gilsim run ... --set name=value`.\n";
+
+static int cmd_policies(int argc, char **argv)
+{
+    if (argc > 1) {
+        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+            fputs(policies_help, stdout);
+            return 0;
+        }
+        return usage_error("policies", "unexpected argument '%s'", argv[1]);
+    }
+    for (const struct gil_policy *const *p = gil_policies; *p; p++) {
+        printf("%-6s %s\n", (*p)->name, (*p)->summary);
+        for (const struct gil_param *d = (*p)->params; d->name; d++)
+            printf("       %-16s default %-6g %-6s %s\n", d->name, d->def, d->unit, d->doc);
+        if (!(*p)->params->name) printf("       (no parameters)\n");
+    }
+    return 0;
+}
+
+/* ---- check --------------------------------------------------------------------------------- */
+
+static const char check_help[] =
+    "usage: gilsim check WORKLOAD.json...\n"
+    "\n"
+    "Validates workload files. Prints a one-line summary of each valid file on stdout and,\n"
+    "for an invalid one, FILE:LINE:COL: JSON-PATH: what was expected, on stderr.\n"
+    "Exit status: 0 all valid, 2 some file is invalid.\n";
+
+static int cmd_check(int argc, char **argv)
+{
+    if (argc < 2) return usage_error("check", "%s", "expected a workload file");
+    int status = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(check_help, stdout);
+            return 0;
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        struct wl_workload *wl;
+        struct err e = {0};
+        if (wl_load(argv[i], &wl, &e) != 0) {
+            status = fail(&e) > status ? (int)e.status : status;
+            continue;
+        }
+        char line[512];
+        wl_describe(wl, line, sizeof line);
+        printf("%s: ok: %s\n", argv[i], line);
+        wl_free(wl);
+    }
+    return status;
+}
+
+/* ---- run ----------------------------------------------------------------------------------- */
+
+static const char run_help[] =
+    "usage: gilsim run WORKLOAD.json [options]\n"
+    "\n"
+    "Runs the workload on real threads under a GIL policy and writes a JSON trace.\n"
+    "\n"
+    "  -p, --policy NAME     GIL policy (default new; see `gilsim policies`)\n"
+    "  -s, --set NAME=VALUE  set a policy parameter (repeatable)\n"
+    "  -d, --duration MS     run length in ms (default: the workload's duration_ms)\n"
+    "      --seed N          seed for every random draw (default 1)\n"
+    "  -o, --output PATH     trace path (default results/<workload>-<policy>-<UTC stamp>.json)\n"
+    "      --max-events N    per-thread event buffer; when full, further events are dropped\n"
+    "                        and the trace says complete: false (default: ~32M events in all)\n"
+    "  -q, --quiet           no summary on stderr\n"
+    "\n"
+    "Exit status: 0 ok, 1 runtime failure, 2 bad input (workload, option, parameter).\n";
+
+static int default_trace_path(const char *workload, const char *policy, char *buf, size_t size)
+{
+    char stamp[32];
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
+    if (mkdir("results", 0755) != 0 && errno != EEXIST) return -1;
+    snprintf(buf, size, "results/%s-%s-%s.%03ldZ.json", workload, policy, stamp,
+             ts.tv_nsec / 1000000);
+    return 0;
+}
+
+static void print_summary(const struct eng_options *o, const struct eng_result *r, const char *path)
+{
+    double secs = (double)r->elapsed_ns / 1e9;
+    fprintf(stderr, "gilsim: %s under %s", o->wl->name, o->policy->name);
+    for (unsigned i = 0; i < o->params->n; i++)
+        fprintf(stderr, "%s%s=%g", i ? ", " : " (", o->params->desc[i].name, o->params->value[i]);
+    fprintf(stderr, "%s: %u threads, %.3f s (%s), tick %.1f ns\n", o->params->n ? ")" : "",
+            r->nthreads, secs, r->stop_reason, r->ns_per_tick);
+    /* Per group, so that 200 threads stay readable. */
+    for (size_t g = 0; g < o->wl->ngroups; g++) {
+        uint64_t ticks = 0, acq = 0;
+        for (unsigned i = 0; i < r->nthreads; i++)
+            if (r->threads[i].group == o->wl->groups[g].name) {
+                ticks += r->threads[i].ticks;
+                acq += r->threads[i].acquisitions;
+            }
+        fprintf(stderr, "  %-12s x%-5u %12.0f ticks/s %10llu acquisitions\n", o->wl->groups[g].name,
+                o->wl->groups[g].count, (double)ticks / secs, (unsigned long long)acq);
+    }
+    fprintf(stderr, "  total %.0f ticks/s, %llu acquisitions, %llu events", r->total_ticks / secs,
+            (unsigned long long)r->acquisitions, (unsigned long long)r->events);
+    if (r->events_dropped)
+        fprintf(stderr, ", %llu DROPPED (raise --max-events)",
+                (unsigned long long)r->events_dropped);
+    fprintf(stderr, "\n  trace: %s\n", path);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"policy", required_argument, NULL, 'p'},
+        {"set", required_argument, NULL, 's'},
+        {"duration", required_argument, NULL, 'd'},
+        {"seed", required_argument, NULL, 'S'},
+        {"output", required_argument, NULL, 'o'},
+        {"max-events", required_argument, NULL, 'm'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *policy_name = "new", *out_path = NULL, *sets[MAX_SETS];
+    unsigned nsets = 0;
+    uint64_t duration_ms = 0, seed = 1, max_events = 0;
+    bool quiet = false;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":p:s:d:o:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            policy_name = optarg;
+            break;
+        case 's':
+            if (nsets == MAX_SETS)
+                return usage_error("run", "too many --set options (at most %s)", "32");
+            sets[nsets++] = optarg;
+            break;
+        case 'd':
+            if (!parse_u64(optarg, 1, (uint64_t)(WL_MAX_DURATION_NS / 1000000), &duration_ms))
+                return usage_error(
+                    "run", "--duration: expected milliseconds in [1, 86400000], got '%s'", optarg);
+            break;
+        case 'S':
+            if (!parse_u64(optarg, 0, UINT64_MAX, &seed))
+                return usage_error("run", "--seed: expected a non-negative integer, got '%s'",
+                                   optarg);
+            break;
+        case 'o':
+            out_path = optarg;
+            break;
+        case 'm':
+            if (!parse_u64(optarg, 16, UINT32_MAX, &max_events))
+                return usage_error(
+                    "run", "--max-events: expected an integer in [16, 4294967295], got '%s'",
+                    optarg);
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            fputs(run_help, stdout);
+            return 0;
+        case ':':
+            return usage_error("run", "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return usage_error("run", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return usage_error("run", "%s",
+                           optind >= argc ? "expected one workload file"
+                                          : "expected one workload file, got more");
+
+    struct err e = {0};
+    const struct gil_policy *pol = gil_policy_find(policy_name);
+    if (!pol) {
+        char names[128] = "";
+        size_t n = 0;
+        for (const struct gil_policy *const *p = gil_policies; *p && n < sizeof names; p++)
+            n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", n ? ", " : "", (*p)->name);
+        err_set(&e, ERR_INPUT, "--policy %s: no such policy (have: %s)", policy_name, names);
+        return fail(&e);
+    }
+    struct gil_params params;
+    gil_params_defaults(&params, pol);
+    for (unsigned i = 0; i < nsets; i++)
+        if (gil_params_set(&params, pol, sets[i], &e) != 0) return fail(&e);
+
+    struct wl_workload *wl = NULL;
+    if (wl_load(argv[optind], &wl, &e) != 0) return fail(&e);
+
+    char default_path[512];
+    if (!out_path) {
+        if (default_trace_path(wl->name, pol->name, default_path, sizeof default_path) != 0) {
+            err_set(&e, ERR_INPUT, "results: cannot create the results directory: %s",
+                    strerror(errno));
+            wl_free(wl);
+            return fail(&e);
+        }
+        out_path = default_path;
+    }
+    struct trace_out *out = NULL;
+    if (trace_out_open(&out, out_path, &e) != 0) {
+        wl_free(wl);
+        return fail(&e);
+    }
+
+    struct eng_options o = {
+        .wl = wl,
+        .policy = pol,
+        .params = &params,
+        .duration_ns = (int64_t)duration_ms * 1000000,
+        .seed = seed,
+        .max_events = (uint32_t)max_events,
+    };
+    struct eng_result *r = NULL;
+    int rc = eng_run(&o, &r, &e);
+    if (rc == 0)
+        rc = trace_out_commit(out, &o, r, &e);
+    else
+        trace_out_abort(out);
+    if (rc == 0 && !quiet) print_summary(&o, r, out_path);
+    eng_result_free(r);
+    wl_free(wl);
+    return rc ? fail(&e) : 0;
+}
+
+/* ---- main ---------------------------------------------------------------------------------- */
+
+static const char main_help[] =
+    "usage: gilsim COMMAND [options]\n"
+    "\n"
+    "GIL scheduling simulator: runs workload files on real threads under pluggable GIL\n"
+    "policies and writes JSON traces.\n"
+    "\n"
+    "commands:\n"
+    "  policies   list policies and their parameters\n"
+    "  check      validate workload files\n"
+    "  run        run a workload under a policy, write a trace\n"
+    "\n"
+    "`gilsim COMMAND --help` describes each. `gilsim --version` prints the version.\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(main_help, stderr);
+        return ERR_INPUT;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(main_help, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("gilsim %s\n", GILSIM_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "policies") == 0) return cmd_policies(argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
+    fprintf(stderr, "gilsim: unknown command '%s'\n\n%s", cmd, main_help);
+    return ERR_INPUT;
+}

@@ -1,0 +1,136 @@
+/* sim/policy.h - the GIL policy contract: what a policy file in policies/ implements and the
+ * only engine services it may call (with sim/sync.h). A policy is one `const struct gil_policy`
+ * table; the engine never knows which policy it runs.
+ *
+ * Who calls what, from which thread, holding what:
+ *
+ *   init(g, params)        main thread, once, before any workload thread exists. Allocates the
+ *                          policy's state and stores it with gil_set_state. Returns 0, or an
+ *                          errno value (the run then fails before it starts).
+ *   destroy(g)             main thread, once, after every workload thread has been joined.
+ *   thread_init(g, t)      main thread, for each workload thread before the run starts (the
+ *                          thread-start hook): per-thread state goes in gil_thread_set_data;
+ *                          may arm a tick budget with gil_thread_set_tick_budget. Optional.
+ *   thread_fini(g, t)      main thread, after the run, for each thread (the thread-exit hook):
+ *                          frees what thread_init allocated. Optional.
+ *   acquire(g, self)       workload thread `self`, not holding the GIL; blocks until self holds
+ *                          it. The engine records `request` just before and `acquire` just
+ *                          after. Must return even after the run's stop: holders release at
+ *                          their next check point, so waiting for the GIL always ends.
+ *   release(g, self, why)  workload thread `self`, holding the GIL; gives it up. The engine has
+ *                          recorded `release` (with why and the tick count) just before. May
+ *                          block after giving the lock up (forced switching).
+ *   check(g, self, cause)  workload thread `self`, holding the GIL, at a check point, only when
+ *                          the GIL's pending word has the drop bit set (cause GIL_CHECK_PENDING)
+ *                          or self's tick budget ran out (GIL_CHECK_TICKS). Returns
+ *                          GIL_REASON_NONE to go on running, or the reason to yield: the engine
+ *                          then calls release(why) and acquire() in turn.
+ *
+ * What a policy records: its own decisions, with gil_record from the thread that made them:
+ * drop_request (holder's tid), wait_timeout, wakeup_failed, force_wait_begin/end. The engine
+ * records everything every policy shares (request, acquire, release, thread and op events).
+ *
+ * The check point is the hot path: one relaxed atomic load of the pending word per tick and,
+ * only when a budget is armed, a counter. Policies keep it cheap by setting the drop bit only
+ * when the holder must act (gil_request_drop), from whichever thread decides so. */
+#ifndef GILSIM_POLICY_H
+#define GILSIM_POLICY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sync.h"
+#include "trace_events.h"
+
+struct gil;        /* one per run, owned by the engine */
+struct sim_thread; /* one per workload thread, owned by the engine */
+
+enum gil_reason {
+    GIL_REASON_NONE = TRACE_REASON_NONE,
+    GIL_REASON_CHECK = TRACE_REASON_CHECK,               /* periodic release (old) */
+    GIL_REASON_DROP_REQUEST = TRACE_REASON_DROP_REQUEST, /* asked to by a waiter */
+    GIL_REASON_IO = TRACE_REASON_IO,
+    GIL_REASON_SLEEP = TRACE_REASON_SLEEP,
+    GIL_REASON_NATIVE = TRACE_REASON_NATIVE,
+    GIL_REASON_ARRIVAL = TRACE_REASON_ARRIVAL, /* a serve thread waits for its next request */
+    GIL_REASON_EXIT = TRACE_REASON_EXIT,
+    GIL_REASON_DEADLINE = TRACE_REASON_DEADLINE,
+};
+
+enum gil_check_cause {
+    GIL_CHECK_PENDING = 1, /* the drop bit of the pending word is set */
+    GIL_CHECK_TICKS = 2,   /* the thread's tick budget ran out */
+};
+
+enum gil_policy_flags {
+    GIL_POLICY_NO_LOCK = 1, /* acquire does not exclude (the `none` baseline) */
+};
+
+/* A policy parameter, set with --set name=value. Tables end with a {NULL} entry. */
+struct gil_param {
+    const char *name;
+    const char *unit;
+    double def;
+    double min, max;
+    bool integer;
+    const char *doc;
+};
+
+#define GIL_MAX_PARAMS 8
+
+/* Effective parameter values, in the order of the policy's table. */
+struct gil_params {
+    const struct gil_param *desc;
+    unsigned n;
+    double value[GIL_MAX_PARAMS];
+};
+
+struct gil_policy {
+    const char *name;
+    const char *summary; /* one line for `gilsim policies` */
+    const struct gil_param *params;
+    unsigned flags;
+    int (*init)(struct gil *g, const struct gil_params *p);
+    void (*destroy)(struct gil *g);
+    int (*thread_init)(struct gil *g, struct sim_thread *t);
+    void (*thread_fini)(struct gil *g, struct sim_thread *t);
+    void (*acquire)(struct gil *g, struct sim_thread *self);
+    void (*release)(struct gil *g, struct sim_thread *self, enum gil_reason why);
+    enum gil_reason (*check)(struct gil *g, struct sim_thread *self, unsigned cause);
+};
+
+/* --- engine services for policies ---------------------------------------------------------- */
+
+void gil_set_state(struct gil *g, void *state);
+void *gil_state(const struct gil *g);
+
+void gil_thread_set_data(struct sim_thread *t, void *data);
+void *gil_thread_data(const struct sim_thread *t);
+int gil_thread_id(const struct sim_thread *t);
+/* Calls check(GIL_CHECK_TICKS) after every `ticks` ticks self runs holding the GIL (0: never).
+ * The count carries over between cpu ops, like Python 2's ticker. */
+void gil_thread_set_tick_budget(struct sim_thread *t, uint64_t ticks);
+
+/* The drop bit of the GIL's pending word: makes the holder call check() at its next check
+ * point. Any thread may set or clear it. */
+void gil_request_drop(struct gil *g);
+void gil_clear_drop(struct gil *g);
+bool gil_drop_requested(const struct gil *g);
+
+/* Records a policy event; self must be the calling thread. arg as in trace_events.h, or
+ * TRACE_NO_ARG. */
+void gil_record(struct sim_thread *self, enum trace_ev ev, int64_t arg);
+
+/* A parameter's effective value by name (the policy's own table must have it). */
+double gil_param(const struct gil_params *p, const char *name);
+
+/* --- parameters, for the CLI and tests ---------------------------------------------------- */
+
+struct err;
+/* Fills p with the policy's defaults. */
+void gil_params_defaults(struct gil_params *p, const struct gil_policy *pol);
+/* Parses "name=value"; ERR_INPUT naming the parameter on an unknown name or a bad value. */
+int gil_params_set(struct gil_params *p, const struct gil_policy *pol, const char *assignment,
+                   struct err *e);
+
+#endif

@@ -1,0 +1,42 @@
+/* sim/trace_events.c - names of trace events and release reasons (see trace_events.h). */
+#include "trace_events.h"
+
+#include <string.h>
+
+#define X_NAME(name, json, arg) json,
+#define X_ARG(name, json, arg)  arg,
+static const char *const ev_names[] = {TRACE_EVENT_TABLE(X_NAME)};
+static const char *const ev_args[] = {TRACE_EVENT_TABLE(X_ARG)};
+#undef X_NAME
+#undef X_ARG
+#define X_REASON(name, json) json,
+static const char *const reason_names[] = {TRACE_REASON_TABLE(X_REASON)};
+#undef X_REASON
+
+const char *trace_ev_name(enum trace_ev ev)
+{
+    return ev < TRACE_EV_COUNT ? ev_names[ev] : "?";
+}
+const char *trace_ev_arg_key(enum trace_ev ev)
+{
+    return ev < TRACE_EV_COUNT ? ev_args[ev] : NULL;
+}
+
+const char *trace_reason_name(enum trace_reason r)
+{
+    return r < TRACE_REASON_COUNT ? reason_names[r] : "?";
+}
+
+int trace_ev_from_name(const char *name)
+{
+    for (int i = 0; i < TRACE_EV_COUNT; i++)
+        if (strcmp(ev_names[i], name) == 0) return i;
+    return -1;
+}
+
+int trace_reason_from_name(const char *name)
+{
+    for (int i = 0; i < TRACE_REASON_COUNT; i++)
+        if (strcmp(reason_names[i], name) == 0) return i;
+    return -1;
+}

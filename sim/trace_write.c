@@ -1,0 +1,291 @@
+/* sim/trace_write.c - see trace_write.h. The header (run, threads) is built with jansson; the
+ * events are merged from the per-thread buffers and formatted by hand, since a trace can hold
+ * tens of millions of them. */
+#define _GNU_SOURCE
+#include "trace_write.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+struct trace_out {
+    char *path;
+    char *tmp;
+    FILE *f;
+};
+
+int trace_out_open(struct trace_out **out, const char *path, struct err *e)
+{
+    *out = NULL;
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return err_set(e, ERR_INPUT, "%s: output path is a directory", path);
+    struct trace_out *o = calloc(1, sizeof *o);
+    if (!o || !(o->path = strdup(path)) || asprintf(&o->tmp, "%s.tmp.XXXXXX", path) < 0) {
+        if (o) free(o->path);
+        free(o);
+        return err_set(e, ERR_RUNTIME, "out of memory");
+    }
+    int fd = mkstemp(o->tmp);
+    if (fd < 0) {
+        err_set(e, ERR_INPUT, "%s: cannot write the trace here: %s", path, strerror(errno));
+        free(o->tmp);
+        free(o->path);
+        free(o);
+        return ERR_INPUT;
+    }
+    fchmod(fd, 0644);
+    o->f = fdopen(fd, "w");
+    if (!o->f) {
+        close(fd);
+        unlink(o->tmp);
+        free(o->tmp);
+        free(o->path);
+        free(o);
+        return err_set(e, ERR_RUNTIME, "%s: fdopen: %s", path, strerror(errno));
+    }
+    setvbuf(o->f, NULL, _IOFBF, 1 << 20);
+    *out = o;
+    return 0;
+}
+
+static void out_free(struct trace_out *o)
+{
+    free(o->tmp);
+    free(o->path);
+    free(o);
+}
+
+void trace_out_abort(struct trace_out *o)
+{
+    if (!o) return;
+    if (o->f) fclose(o->f);
+    unlink(o->tmp);
+    out_free(o);
+}
+
+/* ---- header -------------------------------------------------------------------------------- */
+
+static void cpu_model(char *buf, size_t size)
+{
+    snprintf(buf, size, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) == 0) {
+            char *v = strchr(line, ':');
+            if (v) {
+                v += 1 + (v[1] == ' ');
+                v[strcspn(v, "\n")] = 0;
+                snprintf(buf, size, "%s", v);
+            }
+            break;
+        }
+    }
+    fclose(f);
+}
+
+static json_t *host_info(void)
+{
+    char model[256], kernel[300] = "unknown", host[256] = "unknown";
+    struct utsname u;
+    cpu_model(model, sizeof model);
+    if (uname(&u) == 0)
+        snprintf(kernel, sizeof kernel, "%s %s %s", u.sysname, u.release, u.machine);
+    gethostname(host, sizeof host - 1);
+    return json_pack("{s:i, s:s, s:s, s:s}", "cpus", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
+                     "cpu_model", model, "kernel", kernel, "hostname", host);
+}
+
+static json_t *run_info(const struct eng_options *o, const struct eng_result *r)
+{
+    const struct wl_workload *wl = o->wl;
+    json_t *params = json_object();
+    for (unsigned i = 0; params && i < o->params->n; i++) {
+        const struct gil_param *d = &o->params->desc[i];
+        double v = o->params->value[i];
+        json_object_set_new(params, d->name,
+                            d->integer ? json_integer((json_int_t)v) : json_real(v));
+    }
+    return json_pack(
+        "{s:s, s:{s:s, s:s, s:s, s:s}, s:s, s:o, s:I, s:f, s:s, s:I, s:s, s:I, s:o, s:{s:i, "
+        "s:f, s:i}}",
+        "gilsim_version", GILSIM_VERSION, "workload", "name", wl->name, "path", wl->path, "sha256",
+        wl->sha256, "description", wl->description, "policy", o->policy->name, "params", params,
+        "seed", (json_int_t)o->seed, "duration_ms", (double)r->duration_ns / 1e6, "start_utc",
+        r->start_utc, "elapsed_ns", (json_int_t)r->elapsed_ns, "stop_reason", r->stop_reason,
+        "max_events_per_thread", (json_int_t)r->max_events, "host", host_info(), "calibration",
+        "tick_ns_target", (json_int_t)r->tick_ns_target, "ns_per_tick", r->ns_per_tick,
+        "iters_per_tick", (json_int_t)r->iters_per_tick);
+}
+
+static json_t *thread_info(const struct eng_result *r)
+{
+    json_t *arr = json_array();
+    for (unsigned i = 0; arr && i < r->nthreads; i++) {
+        const struct eng_thread_result *t = &r->threads[i];
+        json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:I}", "tid", t->tid, "name", t->name,
+                                             "group", t->group, "events_dropped",
+                                             (json_int_t)t->dropped));
+    }
+    return arr;
+}
+
+/* ---- events -------------------------------------------------------------------------------- */
+
+/* At equal times a release sorts before other events and an acquire after them, so that a
+ * reader never sees two holders at one instant. */
+static int ev_rank(const struct trace_event *ev)
+{
+    return ev->ev == TRACE_EV_RELEASE ? 0 : ev->ev == TRACE_EV_ACQUIRE ? 2 : 1;
+}
+
+static bool ev_before(const struct trace_event *a, const struct trace_event *b)
+{
+    if (a->t != b->t) return a->t < b->t;
+    if (ev_rank(a) != ev_rank(b)) return ev_rank(a) < ev_rank(b);
+    return a->tid < b->tid;
+}
+
+struct cursor {
+    const struct trace_event *ev, *end;
+};
+
+static void sift_down(struct cursor *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && ev_before(h[l].ev, h[m].ev)) m = l;
+        if (l + 1 < n && ev_before(h[l + 1].ev, h[m].ev)) m = l + 1;
+        if (m == i) return;
+        struct cursor tmp = h[i];
+        h[i] = h[m];
+        h[m] = tmp;
+        i = m;
+    }
+}
+
+static char *put_i64(char *p, int64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    if (v < 0) *p++ = '-';
+    do
+        tmp[n++] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+static char *put_str(char *p, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static char *format_event(char *p, const struct trace_event *ev)
+{
+    p = put_str(p, "{\"t\":");
+    p = put_i64(p, ev->t);
+    p = put_str(p, ",\"tid\":");
+    p = put_i64(p, ev->tid);
+    p = put_str(p, ",\"ev\":\"");
+    p = put_str(p, trace_ev_name((enum trace_ev)ev->ev));
+    *p++ = '"';
+    if (ev->ev == TRACE_EV_RELEASE) {
+        p = put_str(p, ",\"reason\":\"");
+        p = put_str(p, trace_reason_name((enum trace_reason)ev->reason));
+        *p++ = '"';
+    }
+    const char *key = trace_ev_arg_key((enum trace_ev)ev->ev);
+    if (key && ev->arg != TRACE_NO_ARG) {
+        p = put_str(p, ",\"");
+        p = put_str(p, key);
+        p = put_str(p, "\":");
+        p = put_i64(p, ev->arg);
+    }
+    *p++ = '}';
+    return p;
+}
+
+static int write_events(FILE *f, const struct eng_result *r)
+{
+    struct cursor *heap = malloc((r->nthreads ? r->nthreads : 1) * sizeof *heap);
+    if (!heap) return -1;
+    size_t n = 0;
+    for (unsigned i = 0; i < r->nthreads; i++)
+        if (r->threads[i].nevents)
+            heap[n++] =
+                (struct cursor){r->threads[i].events, r->threads[i].events + r->threads[i].nevents};
+    for (size_t i = n; i-- > 0;)
+        sift_down(heap, n, i);
+    char line[256];
+    bool first = true;
+    while (n > 0) {
+        char *p = line;
+        if (!first) *p++ = ',';
+        *p++ = '\n';
+        first = false;
+        p = format_event(p, heap[0].ev);
+        if (fwrite(line, 1, (size_t)(p - line), f) != (size_t)(p - line)) break;
+        if (++heap[0].ev == heap[0].end) heap[0] = heap[--n];
+        sift_down(heap, n, 0);
+    }
+    free(heap);
+    return ferror(f) ? -1 : 0;
+}
+
+int trace_out_commit(struct trace_out *o, const struct eng_options *opt, const struct eng_result *r,
+                     struct err *e)
+{
+    json_t *run = run_info(opt, r), *threads = thread_info(r);
+    char *run_s = run ? json_dumps(run, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+    char *threads_s = threads ? json_dumps(threads, JSON_COMPACT) : NULL;
+    json_decref(run);
+    json_decref(threads);
+    int rc = 0;
+    if (!run_s || !threads_s) {
+        rc = err_set(e, ERR_RUNTIME, "out of memory while writing %s", o->path);
+        goto done;
+    }
+    fprintf(o->f,
+            "{\"format\":\"gilsim-trace\",\"version\":1,\n\"run\":%s,\n\"threads\":%s,\n"
+            "\"events\":[",
+            run_s, threads_s);
+    if (write_events(o->f, r) != 0) {
+        rc = err_set(e, ERR_RUNTIME, "%s: write failed: %s", o->tmp, strerror(errno));
+        goto done;
+    }
+    fprintf(o->f, "\n],\n\"complete\":%s,\"events_dropped\":%llu}\n",
+            r->events_dropped ? "false" : "true", (unsigned long long)r->events_dropped);
+    if (fflush(o->f) != 0 || ferror(o->f)) {
+        rc = err_set(e, ERR_RUNTIME, "%s: write failed: %s", o->tmp, strerror(errno));
+        goto done;
+    }
+    if (fclose(o->f) != 0) {
+        o->f = NULL;
+        rc = err_set(e, ERR_RUNTIME, "%s: write failed: %s", o->tmp, strerror(errno));
+        goto done;
+    }
+    o->f = NULL;
+    if (rename(o->tmp, o->path) != 0)
+        rc = err_set(e, ERR_RUNTIME, "cannot move %s to %s: %s", o->tmp, o->path, strerror(errno));
+done:
+    free(run_s);
+    free(threads_s);
+    if (rc)
+        trace_out_abort(o);
+    else
+        out_free(o);
+    return rc;
+}

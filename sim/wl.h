@@ -1,0 +1,73 @@
+/* sim/wl.h - workload files: reading, validating and compiling a gilsim-workload JSON file into
+ * the op trees the engine interprets. Every rejection names file:line:col, the JSON path and
+ * what was expected. docs/workload-format.md is the format's reference. */
+#ifndef GILSIM_WL_H
+#define GILSIM_WL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define WL_MAX_THREADS     10000
+#define WL_MAX_DEPTH       16 /* nesting of loop/serve */
+#define WL_MAX_FILE_BYTES  (16u << 20)
+#define WL_MAX_DURATION_NS (24ll * 3600 * 1000000000)
+#define WL_FOREVER         UINT64_MAX
+
+enum wl_op_kind {
+    WL_OP_CPU,
+    WL_OP_IO,
+    WL_OP_SLEEP,
+    WL_OP_NATIVE,
+    WL_OP_HOLD,
+    WL_OP_LOOP,
+    WL_OP_SERVE
+};
+enum wl_dist { WL_DIST_FIXED, WL_DIST_UNIFORM, WL_DIST_EXPONENTIAL };
+enum wl_arrivals { WL_ARRIVALS_POISSON, WL_ARRIVALS_FIXED };
+
+struct wl_op {
+    enum wl_op_kind kind;
+    uint64_t ticks; /* cpu given as ticks; 0 when given as time */
+    int64_t ns;     /* duration of cpu-by-time, io (mean), sleep, native, hold */
+    enum wl_dist dist;
+    int64_t max_ns; /* io: cap on a sampled latency; 0 = none */
+    uint64_t count; /* loop iterations / serve requests; WL_FOREVER = until the run ends */
+    double rate_hz; /* serve */
+    enum wl_arrivals arrivals;
+    struct wl_op *body; /* loop, serve */
+    size_t nbody;
+};
+
+struct wl_group {
+    char *name;
+    unsigned count;
+    int64_t start_ns;
+    struct wl_op *ops;
+    size_t nops;
+};
+
+struct wl_workload {
+    char *path;
+    char *name;
+    char *description;
+    char sha256[65]; /* of the file's bytes, lowercase hex */
+    int64_t duration_ns;
+    unsigned tick_ns;
+    struct wl_group *groups;
+    size_t ngroups;
+    unsigned nthreads; /* sum of the groups' counts */
+};
+
+/* Reads and validates path. On success *out owns everything; free with wl_free. */
+int wl_load(const char *path, struct wl_workload **out, struct err *e);
+/* The same from memory; path is used in messages only. */
+int wl_parse(const char *text, size_t len, const char *path, struct wl_workload **out,
+             struct err *e);
+void wl_free(struct wl_workload *wl);
+
+/* One line: name, threads per group, duration, tick size. */
+void wl_describe(const struct wl_workload *wl, char *buf, size_t size);
+
+#endif

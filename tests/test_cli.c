@@ -1,0 +1,172 @@
+/* tests/test_cli.c - the gilsim binary as a user meets it: --help everywhere, `policies`
+ * lists every registered policy and parameter, bad input exits 2 and touches no output file,
+ * a good run exits 0 and says where its trace went. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "policies/registry.h"
+#include "testutil.h"
+
+static char out_file[512], err_file[512];
+
+/* Runs `gilsim ARGS` from the source tree; returns its exit status. */
+static int gilsim(const char *args)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s/gilsim' %s >'%s' 2>'%s'", GILSIM_SOURCE_DIR,
+             GILSIM_BINARY_DIR, args, out_file, err_file);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return strdup("");
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return strdup(buf);
+}
+
+static bool output_has(const char *file, const char *text)
+{
+    char *s = slurp(file);
+    bool ok = strstr(s, text) != NULL;
+    if (!ok) fprintf(stderr, "\nexpected \"%s\" in:\n%s\n", text, s);
+    free(s);
+    return ok;
+}
+
+static void test_help(void)
+{
+    const char *cmds[] = {"--help", "policies --help", "check --help", "run --help"};
+    for (size_t i = 0; i < 4; i++) {
+        CU_ASSERT_EQUAL(gilsim(cmds[i]), 0);
+        CU_ASSERT(output_has(out_file, "usage: gilsim"));
+    }
+    CU_ASSERT_EQUAL(gilsim("frobnicate"), 2);
+    CU_ASSERT_EQUAL(gilsim(""), 2);
+}
+
+static void test_policies_listed_and_documented(void)
+{
+    CU_ASSERT_EQUAL(gilsim("policies"), 0);
+    char *s = slurp(out_file);
+    int count = 0;
+    for (const struct gil_policy *const *p = gil_policies; *p; p++, count++) {
+        CU_ASSERT_PTR_NOT_NULL(strstr(s, (*p)->name));
+        CU_ASSERT(strlen((*p)->summary) > 10);
+        CU_ASSERT_PTR_NOT_NULL(strstr(s, (*p)->summary));
+        CU_ASSERT_PTR_NOT_NULL((*p)->acquire && (*p)->release && (*p)->check && (*p)->init);
+        for (const struct gil_param *d = (*p)->params; d->name; d++) {
+            CU_ASSERT_PTR_NOT_NULL(strstr(s, d->name));
+            CU_ASSERT(d->unit && strlen(d->unit) > 0);
+            CU_ASSERT(d->doc && strlen(d->doc) > 10);
+            CU_ASSERT(d->def >= d->min && d->def <= d->max);
+        }
+    }
+    free(s);
+    CU_ASSERT(count >= 4);
+    CU_ASSERT_PTR_NOT_NULL(gil_policy_find("old"));
+    CU_ASSERT_PTR_NOT_NULL(gil_policy_find("new"));
+    CU_ASSERT_PTR_NOT_NULL(gil_policy_find("fifo"));
+    CU_ASSERT_PTR_NOT_NULL(gil_policy_find("none"));
+}
+
+static void test_check(void)
+{
+    CU_ASSERT_EQUAL(gilsim("check workloads/convoy.json workloads/cpu2.json"), 0);
+    CU_ASSERT(output_has(out_file, "convoy: 2 threads"));
+    CU_ASSERT_EQUAL(gilsim("check workloads/cpu2.json tests/data/invalid/unknown-op.json"), 2);
+    CU_ASSERT(output_has(err_file, "tests/data/invalid/unknown-op.json:4:13:"));
+}
+
+static void test_bad_input_exits_2_and_writes_nothing(void)
+{
+    char target[512];
+    snprintf(target, sizeof target, "%s/cli-keep-%d.json", GILSIM_BINARY_DIR, (int)getpid());
+    const char *bad[] = {
+        "run workloads/missing.json",
+        "run tests/data/invalid/bad-dist.json",
+        "run workloads/cpu1.json --policy nope",
+        "run workloads/cpu1.json --policy new --set nope=1",
+        "run workloads/cpu1.json --policy new --set interval_us=abc",
+        "run workloads/cpu1.json --policy new --set interval_us=-5",
+        "run workloads/cpu1.json --policy new --set interval_us",
+        "run workloads/cpu1.json --policy old --set check_interval=1.5",
+        "run workloads/cpu1.json --duration 0",
+        "run workloads/cpu1.json --duration 10ms",
+        "run workloads/cpu1.json --seed -1",
+        "run workloads/cpu1.json --max-events 3",
+        "run workloads/cpu1.json --frobnicate",
+        "run workloads/cpu1.json workloads/cpu2.json",
+        "run workloads/cpu1.json --policy",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        FILE *f = fopen(target, "w");
+        fputs("keep\n", f);
+        fclose(f);
+        char args[1024];
+        snprintf(args, sizeof args, "%s -o '%s'", bad[i], target);
+        int rc = gilsim(args);
+        if (rc != 2) fprintf(stderr, "\n`gilsim %s` exited %d\n", args, rc);
+        CU_ASSERT_EQUAL(rc, 2);
+        char *s = slurp(err_file);
+        CU_ASSERT(strlen(s) > 0); /* a message */
+        free(s);
+        s = slurp(target);
+        CU_ASSERT_STRING_EQUAL(s, "keep\n");
+        free(s);
+    }
+    unlink(target);
+    /* An output path that cannot be written is found before the run. */
+    CU_ASSERT_EQUAL(gilsim("run workloads/cpu1.json -o /nonexistent-dir/t.json"), 2);
+    CU_ASSERT(output_has(err_file, "/nonexistent-dir/t.json"));
+}
+
+static void test_good_run(void)
+{
+    char target[512], args[1024];
+    snprintf(target, sizeof target, "%s/cli-run-%d.json", GILSIM_BINARY_DIR, (int)getpid());
+    snprintf(args, sizeof args,
+             "run workloads/convoy.json --policy new --set interval_us=1000 --duration 200 "
+             "--seed 7 -o '%s'",
+             target);
+    CU_ASSERT_EQUAL(gilsim(args), 0);
+    CU_ASSERT(output_has(err_file, "trace: "));
+    CU_ASSERT(output_has(err_file, "2 threads"));
+    CU_ASSERT(output_has(err_file, "ticks/s"));
+    CU_ASSERT(output_has(err_file, "acquisitions"));
+    struct trace *t = NULL;
+    struct err e = {0};
+    CU_ASSERT_EQUAL(trace_read(target, &t, &e), 0);
+    if (t) {
+        CU_ASSERT_STRING_EQUAL(t->policy, "new");
+        CU_ASSERT_EQUAL(trace_param(t, "interval_us", 0), 1000);
+    }
+    trace_free(t);
+    unlink(target);
+}
+
+int main(void)
+{
+    snprintf(out_file, sizeof out_file, "%s/cli-%d.out", GILSIM_BINARY_DIR, (int)getpid());
+    snprintf(err_file, sizeof err_file, "%s/cli-%d.err", GILSIM_BINARY_DIR, (int)getpid());
+    CU_TestInfo tests[] = {
+        {"--help everywhere", test_help},
+        {"policies listed and documented", test_policies_listed_and_documented},
+        {"check", test_check},
+        {"bad input: exit 2, output untouched", test_bad_input_exits_2_and_writes_nothing},
+        {"a good run", test_good_run},
+        CU_TEST_INFO_NULL,
+    };
+    int rc = tu_main("cli", tests);
+    unlink(out_file);
+    unlink(err_file);
+    return rc;
+}

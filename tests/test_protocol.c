@@ -1,0 +1,105 @@
+/* tests/test_protocol.c - every shipped workload under every registered policy, in short runs,
+ * checked from its trace: never two holders at once (for policies that lock), every request
+ * followed by that thread's acquire, release only by the holder, times sorted, the run ends
+ * within its duration + 200 ms and the trace is complete. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policies/registry.h"
+#include "testutil.h"
+
+#define RUN_MS 300
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void test_every_workload_every_policy(void)
+{
+    DIR *d = opendir(tu_src("workloads"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    char *names[64];
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) && n < 64) {
+        size_t len = strlen(de->d_name);
+        if (len > 5 && strcmp(de->d_name + len - 5, ".json") == 0) names[n++] = strdup(de->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    CU_ASSERT(n >= 10);
+    int runs = 0;
+    for (int i = 0; i < n; i++) {
+        for (const struct gil_policy *const *p = gil_policies; *p; p++) {
+            char rel[300];
+            snprintf(rel, sizeof rel, "workloads/%s", names[i]);
+            struct tu_run r = {
+                .workload = rel, .policy = (*p)->name, .duration_ms = RUN_MS, .seed = 3};
+            long long elapsed = 0;
+            struct trace *t = tu_run_trace(&r, &elapsed);
+            CU_ASSERT_PTR_NOT_NULL(t);
+            if (!t) continue;
+            const char *bad = tu_check_protocol(t, !((*p)->flags & GIL_POLICY_NO_LOCK));
+            if (bad) fprintf(stderr, "\n%s under %s: %s\n", names[i], (*p)->name, bad);
+            CU_ASSERT_PTR_NULL(bad);
+            CU_ASSERT(t->complete);
+            CU_ASSERT(t->nevents > 0);
+            if (elapsed > (RUN_MS + 200) * 1000000LL)
+                fprintf(stderr, "\n%s under %s ran %.1f ms\n", names[i], (*p)->name, elapsed / 1e6);
+            CU_ASSERT(elapsed <= (RUN_MS + 200) * 1000000LL);
+            CU_ASSERT(elapsed >= RUN_MS * 1000000LL); /* every shipped workload runs forever */
+            trace_free(t);
+            runs++;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    CU_ASSERT(runs >= 40);
+}
+
+/* A workload whose threads all finish ends the run early, with stop_reason "finished". */
+static void test_finishes_early(void)
+{
+    struct tu_run r = {.workload = "tests/data/valid/finite.json",
+                       .policy = "new",
+                       .duration_ms = 5000,
+                       .seed = 1};
+    long long elapsed = 0;
+    struct trace *t = tu_run_trace(&r, &elapsed);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT(elapsed < 2000 * 1000000LL);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(t->run, "stop_reason")), "finished");
+    CU_ASSERT_PTR_NULL(tu_check_protocol(t, true));
+    /* Each of the 2 threads: 3 loop iterations of cpu, io, sleep, native, hold; then exit. */
+    int io = 0, sleeps = 0, natives = 0, holds = 0, exits = 0;
+    for (size_t i = 0; i < t->nevents; i++) {
+        io += t->events[i].ev == TRACE_EV_IO_END;
+        sleeps += t->events[i].ev == TRACE_EV_SLEEP_END;
+        natives += t->events[i].ev == TRACE_EV_NATIVE_END;
+        holds += t->events[i].ev == TRACE_EV_HOLD_END;
+        if (t->events[i].ev == TRACE_EV_THREAD_EXIT) {
+            exits++;
+            CU_ASSERT_EQUAL(t->events[i].arg, 3 * 1000); /* ticks */
+        }
+    }
+    CU_ASSERT_EQUAL(io, 6);
+    CU_ASSERT_EQUAL(sleeps, 6);
+    CU_ASSERT_EQUAL(natives, 6);
+    CU_ASSERT_EQUAL(holds, 6);
+    CU_ASSERT_EQUAL(exits, 2);
+    trace_free(t);
+}
+
+int main(void)
+{
+    CU_TestInfo tests[] = {
+        {"every workload x every policy: protocol from the trace",
+         test_every_workload_every_policy},
+        {"a finite workload ends when its threads do", test_finishes_early},
+        CU_TEST_INFO_NULL,
+    };
+    return tu_main("protocol", tests);
+}

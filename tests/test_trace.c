@@ -1,0 +1,169 @@
+/* tests/test_trace.c - the trace file: every documented top-level and run key is present, a
+ * full event buffer gives complete: false with the count dropped, and the writer leaves
+ * nothing behind when it is aborted. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "policies/registry.h"
+#include "sim/trace_write.h"
+#include "sim/wl.h"
+#include "testutil.h"
+
+static void test_keys_present(void)
+{
+    struct tu_run r = {.workload = "workloads/convoy.json",
+                       .policy = "new",
+                       .duration_ms = 200,
+                       .seed = 9,
+                       .sets = {"interval_us=1000"}};
+    struct trace *t = tu_run_trace(&r, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    static const char *const run_keys[] = {
+        "gilsim_version", "workload",    "policy",     "params",      "seed",
+        "duration_ms",    "start_utc",   "elapsed_ns", "stop_reason", "max_events_per_thread",
+        "host",           "calibration", NULL};
+    for (const char *const *k = run_keys; *k; k++) {
+        if (!json_object_get(t->run, *k)) fprintf(stderr, "\nrun.%s missing\n", *k);
+        CU_ASSERT_PTR_NOT_NULL(json_object_get(t->run, *k));
+    }
+    json_t *wl = json_object_get(t->run, "workload");
+    CU_ASSERT_EQUAL(strlen(json_string_value(json_object_get(wl, "sha256"))), 64);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(wl, "name")), "convoy");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(t->run, "seed")), 9);
+    CU_ASSERT_EQUAL(trace_param(t, "interval_us", -1), 1000);
+    CU_ASSERT_EQUAL(trace_param(t, "force_switching", -1), 1);
+    json_t *cal = json_object_get(t->run, "calibration");
+    double ns = json_number_value(json_object_get(cal, "ns_per_tick"));
+    CU_ASSERT(ns > 10 && ns < 500);
+    json_t *host = json_object_get(t->run, "host");
+    CU_ASSERT(json_integer_value(json_object_get(host, "cpus")) >= 1);
+    CU_ASSERT_PTR_NOT_NULL(json_string_value(json_object_get(host, "kernel")));
+    CU_ASSERT_EQUAL(t->nthreads, 2);
+    CU_ASSERT_STRING_EQUAL(t->threads[0].name, "cpu.0");
+    CU_ASSERT_STRING_EQUAL(t->threads[1].group, "io");
+    CU_ASSERT(t->complete);
+    CU_ASSERT_EQUAL(t->events_dropped, 0);
+    /* the op events of the workload appear */
+    int seen[TRACE_EV_COUNT] = {0};
+    for (size_t i = 0; i < t->nevents; i++)
+        seen[t->events[i].ev]++;
+    CU_ASSERT(seen[TRACE_EV_IO_BEGIN] > 0 && seen[TRACE_EV_IO_END] > 0);
+    CU_ASSERT(seen[TRACE_EV_THREAD_START] == 2 && seen[TRACE_EV_THREAD_EXIT] == 2);
+    CU_ASSERT(seen[TRACE_EV_DROP_REQUEST] > 0);
+    trace_free(t);
+}
+
+static void test_full_buffer_drops(void)
+{
+    struct tu_run r = {.workload = "workloads/cpu2.json",
+                       .policy = "old",
+                       .duration_ms = 200,
+                       .seed = 1,
+                       .max_events = 1000};
+    struct trace *t = tu_run_trace(&r, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_FALSE(t->complete);
+    CU_ASSERT(t->events_dropped > 0);
+    CU_ASSERT(t->nevents <= 2 * 1000);
+    trace_free(t);
+}
+
+static void test_serve_events(void)
+{
+    struct tu_run r = {
+        .workload = "workloads/server.json", .policy = "new", .duration_ms = 500, .seed = 2};
+    struct trace *t = tu_run_trace(&r, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    size_t arrivals = 0, done = 0, late = 0;
+    int64_t last_at = -1;
+    for (size_t i = 0; i < t->nevents; i++) {
+        const struct trace_event *ev = &t->events[i];
+        if (ev->ev == TRACE_EV_ARRIVAL) {
+            arrivals++;
+            CU_ASSERT(ev->arg > last_at); /* scheduled times increase */
+            CU_ASSERT(ev->t >= ev->arg);  /* never handled before it is due */
+            last_at = ev->arg;
+        } else if (ev->ev == TRACE_EV_DONE) {
+            done++;
+            CU_ASSERT_EQUAL(ev->arg, last_at); /* done names its request's arrival */
+            late += ev->t - ev->arg > 1000000;
+        }
+    }
+    printf("\n  server: %zu arrivals in 0.5 s, %zu done, %zu took over 1 ms\n", arrivals, done,
+           late);
+    /* ~500 Poisson arrivals are scheduled in 0.5 s; the server keeps up between convoys. */
+    CU_ASSERT(arrivals > 200);
+    CU_ASSERT(done + 1 >= arrivals);
+    trace_free(t);
+}
+
+static void test_abort_leaves_nothing(void)
+{
+    char path[512], cmd[600];
+    snprintf(path, sizeof path, "%s/abort-%d.json", GILSIM_BINARY_DIR, (int)getpid());
+    FILE *f = fopen(path, "w");
+    fputs("old contents\n", f);
+    fclose(f);
+    struct trace_out *out = NULL;
+    struct err e = {0};
+    CU_ASSERT_EQUAL_FATAL(trace_out_open(&out, path, &e), 0);
+    trace_out_abort(out);
+    f = fopen(path, "r");
+    char buf[64] = "";
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fgets(buf, sizeof buf, f));
+    fclose(f);
+    CU_ASSERT_STRING_EQUAL(buf, "old contents\n");
+    snprintf(cmd, sizeof cmd, "ls %s.tmp.* >/dev/null 2>&1", path);
+    CU_ASSERT_NOT_EQUAL(system(cmd), 0); /* no temporary file left */
+    unlink(path);
+    CU_ASSERT_EQUAL(trace_out_open(&out, "/nonexistent-dir/x.json", &e), ERR_INPUT);
+    CU_ASSERT_EQUAL(trace_out_open(&out, GILSIM_BINARY_DIR, &e), ERR_INPUT);
+}
+
+static void test_reader_rejects(void)
+{
+    const char *cases[][2] = {
+        {"{\"format\": \"other\", \"version\": 1}", "gilsim-trace version 1"},
+        {"{\"format\": \"gilsim-trace\", \"version\": 1, \"run\": {}, \"threads\": [], "
+         "\"events\": [{\"t\": 1, \"tid\": 0, \"ev\": \"acquire\"}]}",
+         "tid names no thread"},
+        {"{\"format\": \"gilsim-trace\", \"version\": 1, \"run\": {}, \"threads\": "
+         "[{\"tid\": 0, \"name\": \"a\"}], \"events\": [{\"t\": 1, \"tid\": 0, \"ev\": \"x\"}]}",
+         "unknown event type"},
+        {"{\"format\": \"gilsim-trace\", \"version\": 1, \"run\": {}, \"threads\": "
+         "[{\"tid\": 0, \"name\": \"a\"}], \"events\": [{\"t\": 1, \"tid\": 0, \"ev\": "
+         "\"release\"}]}",
+         "release without a known reason"},
+        {"{\"format\": ", "end of file"},
+    };
+    char path[512];
+    snprintf(path, sizeof path, "%s/bad-trace-%d.json", GILSIM_BINARY_DIR, (int)getpid());
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        FILE *f = fopen(path, "w");
+        fputs(cases[i][0], f);
+        fclose(f);
+        struct trace *t = NULL;
+        struct err e = {0};
+        CU_ASSERT_EQUAL(trace_read(path, &t, &e), ERR_INPUT);
+        CU_ASSERT_PTR_NULL(t);
+        if (!strstr(e.msg, cases[i][1])) fprintf(stderr, "\ncase %zu: %s\n", i, e.msg);
+        CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, cases[i][1]));
+    }
+    unlink(path);
+}
+
+int main(void)
+{
+    CU_TestInfo tests[] = {
+        {"run and threads keys present", test_keys_present},
+        {"full buffer: complete false, events_dropped", test_full_buffer_drops},
+        {"serve: arrival and done events", test_serve_events},
+        {"aborted output leaves the old file", test_abort_leaves_nothing},
+        {"reader rejects bad traces", test_reader_rejects},
+        CU_TEST_INFO_NULL,
+    };
+    return tu_main("trace", tests);
+}

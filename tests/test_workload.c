@@ -1,0 +1,176 @@
+/* tests/test_workload.c - the workload reader: every shipped workload is valid; every file in
+ * tests/data/invalid/ is rejected with its expected line and message; limits and defaults. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sim/wl.h"
+#include "testutil.h"
+
+static void test_shipped_workloads_valid(void)
+{
+    DIR *d = opendir(tu_src("workloads"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0) continue;
+        char rel[300];
+        snprintf(rel, sizeof rel, "workloads/%s", de->d_name);
+        struct wl_workload *wl = NULL;
+        struct err e = {0};
+        int rc = wl_load(tu_src(rel), &wl, &e);
+        if (rc) fprintf(stderr, "%s\n", e.msg);
+        CU_ASSERT_EQUAL(rc, 0);
+        if (wl) {
+            CU_ASSERT(strlen(wl->description) > 0); /* the issue: each with a description */
+            CU_ASSERT(wl->nthreads >= 1);
+            CU_ASSERT_EQUAL(strlen(wl->sha256), 64);
+        }
+        wl_free(wl);
+        n++;
+    }
+    closedir(d);
+    CU_ASSERT(n >= 10);
+}
+
+static void test_invalid_files_rejected(void)
+{
+    FILE *f = fopen(tu_src("tests/data/invalid/expected.tsv"), "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char line[1024];
+    int cases = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || line[0] == '\n') continue;
+        line[strcspn(line, "\n")] = 0;
+        char *file = strtok(line, "\t"), *lineno = strtok(NULL, "\t"), *frag = strtok(NULL, "");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(frag);
+        char rel[300];
+        snprintf(rel, sizeof rel, "tests/data/invalid/%s", file);
+        const char *path = tu_src(rel);
+        struct wl_workload *wl = NULL;
+        struct err e = {0};
+        int rc = wl_load(path, &wl, &e);
+        CU_ASSERT_EQUAL(rc, ERR_INPUT);
+        CU_ASSERT_PTR_NULL(wl);
+        /* FILE:LINE:COL: ... */
+        char prefix[1200];
+        snprintf(prefix, sizeof prefix, "%s:%s:", path, lineno);
+        bool ok = strncmp(e.msg, prefix, strlen(prefix)) == 0 && strstr(e.msg, frag);
+        if (!ok)
+            fprintf(stderr, "\n%s: got \"%s\", want line %s and \"%s\"\n", file, e.msg, lineno,
+                    frag);
+        CU_ASSERT(ok);
+        wl_free(wl);
+        cases++;
+    }
+    fclose(f);
+    CU_ASSERT(cases >= 20);
+}
+
+static const char minimal[] =
+    "{\"format\": \"gilsim-workload\", \"version\": 1, \"name\": \"m\",\n"
+    " \"threads\": [{\"name\": \"a\", \"ops\": [{\"cpu\": {\"us\": 2}}]}]}";
+
+static void test_defaults(void)
+{
+    struct wl_workload *wl = NULL;
+    struct err e = {0};
+    CU_ASSERT_EQUAL_FATAL(wl_parse(minimal, strlen(minimal), "mem", &wl, &e), 0);
+    CU_ASSERT_EQUAL(wl->tick_ns, 50);
+    CU_ASSERT_EQUAL(wl->duration_ns, 1000000000LL);
+    CU_ASSERT_EQUAL(wl->groups[0].count, 1);
+    CU_ASSERT_EQUAL(wl->groups[0].ops[0].kind, WL_OP_CPU);
+    CU_ASSERT_EQUAL(wl->groups[0].ops[0].ns, 2000);
+    CU_ASSERT_EQUAL(wl->groups[0].ops[0].ticks, 0);
+    wl_free(wl);
+}
+
+static void test_compiled_ops(void)
+{
+    const char *text =
+        "{\"format\": \"gilsim-workload\", \"version\": 1, \"name\": \"ops\", \"duration_ms\": 50,"
+        " \"tick_ns\": 20, \"threads\": [{\"name\": \"a\", \"count\": 3, \"start_ms\": 1.5, "
+        "\"ops\": ["
+        "{\"io\": {\"us\": 40, \"dist\": \"exponential\", \"max_us\": 400}},"
+        "{\"loop\": {\"count\": \"forever\", \"ops\": [{\"hold\": {\"us\": 0.5}}]}},"
+        "{\"serve\": {\"rate_hz\": 100, \"arrivals\": \"fixed\", \"count\": 7, \"ops\": "
+        "[{\"native\": {\"us\": 3}}, {\"sleep\": {\"us\": 4}}]}}]}]}";
+    struct wl_workload *wl = NULL;
+    struct err e = {0};
+    CU_ASSERT_EQUAL_FATAL(wl_parse(text, strlen(text), "mem", &wl, &e), 0);
+    CU_ASSERT_EQUAL(wl->nthreads, 3);
+    CU_ASSERT_EQUAL(wl->tick_ns, 20);
+    CU_ASSERT_EQUAL(wl->groups[0].start_ns, 1500000);
+    const struct wl_op *ops = wl->groups[0].ops;
+    CU_ASSERT_EQUAL(ops[0].kind, WL_OP_IO);
+    CU_ASSERT_EQUAL(ops[0].dist, WL_DIST_EXPONENTIAL);
+    CU_ASSERT_EQUAL(ops[0].max_ns, 400000);
+    CU_ASSERT_EQUAL(ops[1].count, WL_FOREVER);
+    CU_ASSERT_EQUAL(ops[1].body[0].kind, WL_OP_HOLD);
+    CU_ASSERT_EQUAL(ops[1].body[0].ns, 500);
+    CU_ASSERT_EQUAL(ops[2].kind, WL_OP_SERVE);
+    CU_ASSERT_EQUAL(ops[2].count, 7);
+    CU_ASSERT_EQUAL(ops[2].arrivals, WL_ARRIVALS_FIXED);
+    CU_ASSERT_EQUAL(ops[2].nbody, 2);
+    CU_ASSERT_EQUAL(ops[2].body[1].kind, WL_OP_SLEEP);
+    wl_free(wl);
+}
+
+static void test_file_limits(void)
+{
+    struct wl_workload *wl = NULL;
+    struct err e = {0};
+    CU_ASSERT_EQUAL(wl_load("/nonexistent/w.json", &wl, &e), ERR_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "cannot open"));
+    /* A file over 16 MiB is refused before parsing. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/big-%d.json", GILSIM_BINARY_DIR, (int)getpid());
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs(minimal, f);
+    for (int i = 0; i < (17 << 10); i++)
+        fprintf(f, "%1024s", "\n");
+    fclose(f);
+    CU_ASSERT_EQUAL(wl_load(path, &wl, &e), ERR_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "at most 16777216 bytes"));
+    remove(path);
+}
+
+/* The 16-level nesting limit is inclusive. */
+static void test_depth_limit(void)
+{
+    char *text = malloc(8192);
+    char inner[4096] = "{\"cpu\": {\"ticks\": 1}}";
+    for (int i = 0; i < 16; i++) {
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "{\"loop\": {\"count\": 1, \"ops\": [%s]}}", inner);
+        strcpy(inner, tmp);
+    }
+    snprintf(text, 8192,
+             "{\"format\": \"gilsim-workload\", \"version\": 1, \"name\": \"d\", \"threads\": "
+             "[{\"name\": \"a\", \"ops\": [%s]}]}",
+             inner);
+    struct wl_workload *wl = NULL;
+    struct err e = {0};
+    CU_ASSERT_EQUAL(wl_parse(text, strlen(text), "mem", &wl, &e), 0);
+    wl_free(wl);
+    free(text);
+}
+
+int main(void)
+{
+    CU_TestInfo tests[] = {
+        {"shipped workloads are valid", test_shipped_workloads_valid},
+        {"invalid files: expected line and message", test_invalid_files_rejected},
+        {"defaults", test_defaults},
+        {"ops compile", test_compiled_ops},
+        {"file limits", test_file_limits},
+        {"nesting limit is 16", test_depth_limit},
+        CU_TEST_INFO_NULL,
+    };
+    return tu_main("workload", tests);
+}

@@ -1,0 +1,162 @@
+/* tests/testutil.c - see testutil.h. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "policies/registry.h"
+#include "sim/trace_write.h"
+#include "sim/wl.h"
+
+const char *tu_src(const char *rel)
+{
+    static char buf[4][1024];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", GILSIM_SOURCE_DIR, rel);
+    return buf[k];
+}
+
+struct trace *tu_run_trace(const struct tu_run *r, long long *elapsed_ns)
+{
+    struct err e = {0};
+    struct wl_workload *wl = NULL;
+    struct trace *t = NULL;
+    const struct gil_policy *pol = gil_policy_find(r->policy);
+    if (!pol) {
+        CU_FAIL_FATAL("unknown policy");
+    }
+    struct gil_params params;
+    gil_params_defaults(&params, pol);
+    for (int i = 0; i < 4 && r->sets[i]; i++)
+        if (gil_params_set(&params, pol, r->sets[i], &e) != 0) {
+            fprintf(stderr, "%s\n", e.msg);
+            CU_FAIL_FATAL("bad --set in test");
+        }
+    if (wl_load(tu_src(r->workload), &wl, &e) != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        CU_FAIL_FATAL("workload does not load");
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/trace-%d-%s-%s.json", GILSIM_BINARY_DIR, (int)getpid(),
+             wl->name, r->policy);
+    struct trace_out *out = NULL;
+    struct eng_options o = {.wl = wl,
+                            .policy = pol,
+                            .params = &params,
+                            .duration_ns = (long long)r->duration_ms * 1000000,
+                            .seed = r->seed,
+                            .max_events = r->max_events};
+    struct eng_result *res = NULL;
+    if (trace_out_open(&out, path, &e) != 0 || eng_run(&o, &res, &e) != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        trace_out_abort(out);
+        wl_free(wl);
+        CU_FAIL("run failed");
+        return NULL;
+    }
+    if (elapsed_ns) *elapsed_ns = res->elapsed_ns;
+    if (trace_out_commit(out, &o, res, &e) != 0 || trace_read(path, &t, &e) != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        CU_FAIL("trace write/read failed");
+    }
+    unlink(path);
+    eng_result_free(res);
+    wl_free(wl);
+    return t;
+}
+
+const char *tu_check_protocol(const struct trace *t, bool exclusive)
+{
+    static char msg[256];
+    size_t n = t->nthreads;
+    char *waiting = calloc(n + 1, 1), *holding = calloc(n + 1, 1);
+    int holder = -1;
+    const char *bad = NULL;
+    for (size_t i = 0; i < t->nevents && !bad; i++) {
+        const struct trace_event *ev = &t->events[i];
+        int tid = ev->tid;
+        if (i > 0 && ev->t < t->events[i - 1].t)
+            bad = "times not sorted";
+        else if (ev->ev == TRACE_EV_REQUEST) {
+            if (waiting[tid] || holding[tid]) bad = "request while already waiting or holding";
+            waiting[tid] = 1;
+        } else if (ev->ev == TRACE_EV_ACQUIRE) {
+            if (!waiting[tid])
+                bad = "acquire without request";
+            else if (exclusive && holder != -1)
+                bad = "two holders at once";
+            waiting[tid] = 0;
+            holding[tid] = 1;
+            holder = tid;
+        } else if (ev->ev == TRACE_EV_RELEASE) {
+            if (!holding[tid] || (exclusive && holder != tid))
+                bad = "release by a thread that does not hold the GIL";
+            holding[tid] = 0;
+            if (holder == tid) holder = -1;
+        } else if (ev->ev == TRACE_EV_THREAD_EXIT) {
+            if (holding[tid] || waiting[tid]) bad = "thread exit while holding or waiting";
+        }
+        if (bad)
+            snprintf(msg, sizeof msg, "event %zu (t=%lld tid=%d %s): %s", i, (long long)ev->t, tid,
+                     trace_ev_name((enum trace_ev)ev->ev), bad);
+    }
+    for (size_t k = 0; k < n && !bad && t->complete; k++)
+        if (waiting[k] || holding[k]) {
+            snprintf(msg, sizeof msg, "thread %zu still %s at the end of the trace", k,
+                     waiting[k] ? "waiting (a request never followed by acquire)" : "holding");
+            bad = msg;
+        }
+    free(waiting);
+    free(holding);
+    return bad ? msg : NULL;
+}
+
+size_t tu_slices(const struct trace *t, long long **lens, int **reasons)
+{
+    long long *since = calloc(t->nthreads, sizeof *since);
+    *lens = calloc(t->nevents + 1, sizeof **lens);
+    *reasons = calloc(t->nevents + 1, sizeof **reasons);
+    size_t n = 0;
+    for (size_t i = 0; i < t->nevents; i++) {
+        const struct trace_event *ev = &t->events[i];
+        if (ev->ev == TRACE_EV_ACQUIRE)
+            since[ev->tid] = ev->t;
+        else if (ev->ev == TRACE_EV_RELEASE) {
+            (*lens)[n] = ev->t - since[ev->tid];
+            (*reasons)[n++] = ev->reason;
+        }
+    }
+    free(since);
+    return n;
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+long long tu_median(long long *v, size_t n)
+{
+    if (n == 0) return -1;
+    qsort(v, n, sizeof *v, cmp_ll);
+    return v[n / 2];
+}
+
+int tu_main(const char *suite, CU_TestInfo *tests)
+{
+    CU_SuiteInfo suites[] = {{suite, NULL, NULL, NULL, NULL, tests}, CU_SUITE_INFO_NULL};
+    if (CU_initialize_registry() != CUE_SUCCESS) return 2;
+    if (CU_register_suites(suites) != CUE_SUCCESS) {
+        CU_cleanup_registry();
+        return 2;
+    }
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_tests_failed() + CU_get_number_of_suites_failed();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,42 @@
+/* tests/testutil.h - helpers shared by the CUnit suites: run a workload through the engine and
+ * the trace writer, read the trace back from disk, and check trace invariants. */
+#ifndef GILSIM_TESTUTIL_H
+#define GILSIM_TESTUTIL_H
+
+#include <CUnit/Basic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "analysis/trace_read.h"
+#include "sim/engine.h"
+
+/* Source-tree path of a file, e.g. tu_src("workloads/cpu2.json"). Static buffer. */
+const char *tu_src(const char *rel);
+
+struct tu_run {
+    const char *workload; /* path relative to the source tree */
+    const char *policy;
+    const char *sets[4]; /* "name=value", NULL-terminated */
+    int duration_ms;
+    unsigned long long seed;
+    unsigned max_events;
+};
+
+/* Runs and reads back the trace; NULL (with a CUnit failure) on error. elapsed_ns, when not
+ * NULL, receives the run's measured length. */
+struct trace *tu_run_trace(const struct tu_run *r, long long *elapsed_ns);
+
+/* Mutual exclusion and protocol invariants; returns NULL or a description of the first
+ * violation (static buffer). exclusive: the policy is a lock (not `none`). */
+const char *tu_check_protocol(const struct trace *t, bool exclusive);
+
+/* Slices: for each acquire..release pair of one thread, its length in ns, and the reason of
+ * the release. Returns the count; *lens and *reasons are malloc'd. */
+size_t tu_slices(const struct trace *t, long long **lens, int **reasons);
+
+long long tu_median(long long *v, size_t n);
+
+/* Runs the suite's tests with CUnit's basic runner; returns the process exit status. */
+int tu_main(const char *suite, CU_TestInfo *tests);
+
+#endif
