@@ -3,17 +3,30 @@
  * ticks, signalling one waiter. On a multicore machine the releasing thread usually wins the
  * race back, so woken waiters find the lock taken again (failed wakeups). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "../sim/policy.h"
 
+/* Python 2.7 on Linux built its lock on a POSIX semaphore (USE_SEMAPHORES in
+ * thread_pthread.h): sem_post is an atomic increment plus a futex wake when someone sleeps,
+ * sem_wait an atomic decrement when the count is positive. The same here: `locked` is taken
+ * with a compare-and-swap, and the mutex + condition only put waiters to sleep. A releasing
+ * thread takes the lock straight back with one CAS while the waiter it woke is still waking. */
 struct old_gil {
+    _Atomic bool locked;
+    _Atomic int holder;  /* tid, -1 when free: for the events only */
+    _Atomic int waiters; /* threads asleep or about to sleep on cond */
     struct sync_mutex mutex;
     struct sync_cond cond;
-    bool locked;
-    int holder; /* tid, -1 when free: for the events only */
     uint64_t check_interval;
 };
+
+static bool try_take(struct old_gil *s)
+{
+    bool expected = false;
+    return atomic_compare_exchange_strong(&s->locked, &expected, true);
+}
 
 static int old_init(struct gil *g, const struct gil_params *p)
 {
@@ -29,7 +42,9 @@ static int old_init(struct gil *g, const struct gil_params *p)
         free(s);
         return rc;
     }
-    s->holder = -1;
+    atomic_init(&s->locked, false);
+    atomic_init(&s->holder, -1);
+    atomic_init(&s->waiters, 0);
     s->check_interval = (uint64_t)gil_param(p, "check_interval");
     gil_set_state(g, s);
     return 0;
@@ -53,17 +68,20 @@ static int old_thread_init(struct gil *g, struct sim_thread *t)
 static void old_acquire(struct gil *g, struct sim_thread *self)
 {
     struct old_gil *s = gil_state(g);
-    sync_mutex_lock(&s->mutex);
-    bool woken = false;
-    while (s->locked) {
-        /* Woken by a release, but somebody (usually the releaser) took the lock first. */
-        if (woken) gil_record(self, TRACE_EV_WAKEUP_FAILED, s->holder);
-        sync_cond_wait(&s->cond, &s->mutex);
-        woken = true;
+    if (!try_take(s)) {
+        sync_mutex_lock(&s->mutex);
+        atomic_fetch_add(&s->waiters, 1);
+        bool woken = false;
+        while (!try_take(s)) {
+            /* Woken by a release, but somebody (usually the releaser) took the lock first. */
+            if (woken) gil_record(self, TRACE_EV_WAKEUP_FAILED, atomic_load(&s->holder));
+            sync_cond_wait(&s->cond, &s->mutex);
+            woken = true;
+        }
+        atomic_fetch_sub(&s->waiters, 1);
+        sync_mutex_unlock(&s->mutex);
     }
-    s->locked = true;
-    s->holder = gil_thread_id(self);
-    sync_mutex_unlock(&s->mutex);
+    atomic_store(&s->holder, gil_thread_id(self));
 }
 
 static void old_release(struct gil *g, struct sim_thread *self, enum gil_reason why)
@@ -71,12 +89,15 @@ static void old_release(struct gil *g, struct sim_thread *self, enum gil_reason 
     (void)self;
     (void)why;
     struct old_gil *s = gil_state(g);
-    sync_mutex_lock(&s->mutex);
-    s->locked = false;
-    s->holder = -1;
-    sync_mutex_unlock(&s->mutex);
-    /* Python 2's thread_pthread.h signals after unlocking, as here. */
-    sync_cond_signal(&s->cond);
+    atomic_store(&s->holder, -1);
+    atomic_store(&s->locked, false);
+    /* A waiter counts itself under the mutex before its last try, so it is either seen here or
+     * sees the lock free: no lost wake-up. */
+    if (atomic_load(&s->waiters) > 0) {
+        sync_mutex_lock(&s->mutex);
+        sync_cond_signal(&s->cond);
+        sync_mutex_unlock(&s->mutex);
+    }
 }
 
 static enum gil_reason old_check(struct gil *g, struct sim_thread *self, unsigned cause)
