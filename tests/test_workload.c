@@ -143,22 +143,24 @@ static void test_file_limits(void)
 /* The 16-level nesting limit is inclusive. */
 static void test_depth_limit(void)
 {
-    char *text = malloc(8192);
-    char inner[4096] = "{\"cpu\": {\"ticks\": 1}}";
-    for (int i = 0; i < 16; i++) {
-        char tmp[4096];
-        snprintf(tmp, sizeof tmp, "{\"loop\": {\"count\": 1, \"ops\": [%s]}}", inner);
-        strcpy(inner, tmp);
-    }
-    snprintf(text, 8192,
-             "{\"format\": \"gilsim-workload\", \"version\": 1, \"name\": \"d\", \"threads\": "
-             "[{\"name\": \"a\", \"ops\": [%s]}]}",
-             inner);
+    static const char head[] = "{\"format\": \"gilsim-workload\", \"version\": 1, \"name\": "
+                               "\"d\", \"threads\": [{\"name\": \"a\", \"ops\": [";
+    static const char open[] = "{\"loop\": {\"count\": 1, \"ops\": [";
+    char text[4096] = "";
+    strcat(text, head);
+    for (int i = 0; i < WL_MAX_DEPTH; i++)
+        strcat(text, open);
+    strcat(text, "{\"cpu\": {\"ticks\": 1}}");
+    for (int i = 0; i < WL_MAX_DEPTH; i++)
+        strcat(text, "]}}");
+    strcat(text, "]}]}");
     struct wl_workload *wl = NULL;
     struct err e = {0};
-    CU_ASSERT_EQUAL(wl_parse(text, strlen(text), "mem", &wl, &e), 0);
+    int rc = wl_parse(text, strlen(text), "mem", &wl, &e);
+    if (rc)
+        fprintf(stderr, "\n%s\n", e.msg);
+    CU_ASSERT_EQUAL(rc, 0);
     wl_free(wl);
-    free(text);
 }
 
 int main(void)
