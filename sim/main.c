@@ -144,14 +144,19 @@ static void print_summary(const struct eng_options *o, const struct eng_result *
             r->nthreads, secs, r->stop_reason, r->ns_per_tick);
     /* Per group, so that 200 threads stay readable. */
     for (size_t g = 0; g < o->wl->ngroups; g++) {
-        uint64_t ticks = 0, acq = 0;
-        for (unsigned i = 0; i < r->nthreads; i++)
-            if (r->threads[i].group == o->wl->groups[g].name) {
-                ticks += r->threads[i].ticks;
-                acq += r->threads[i].acquisitions;
-            }
-        fprintf(stderr, "  %-12s x%-5u %12.0f ticks/s %10llu acquisitions\n", o->wl->groups[g].name,
+        uint64_t ticks = 0, acq = 0, ios = 0;
+        for (unsigned i = 0; i < r->nthreads; i++) {
+            const struct eng_thread_result *t = &r->threads[i];
+            if (t->group != o->wl->groups[g].name) continue;
+            ticks += t->ticks;
+            acq += t->acquisitions;
+            for (uint32_t k = 0; k < t->nevents; k++)
+                ios += t->events[k].ev == TRACE_EV_IO_END;
+        }
+        fprintf(stderr, "  %-12s x%-5u %12.0f ticks/s %10llu acquisitions", o->wl->groups[g].name,
                 o->wl->groups[g].count, (double)ticks / secs, (unsigned long long)acq);
+        if (ios) fprintf(stderr, " %9.0f io/s", (double)ios / secs);
+        fputc('\n', stderr);
     }
     fprintf(stderr, "  total %.0f ticks/s, %llu acquisitions, %llu events", r->total_ticks / secs,
             (unsigned long long)r->acquisitions, (unsigned long long)r->events);
