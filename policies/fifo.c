@@ -84,7 +84,19 @@ static int64_t fifo_head_duty(struct gil *g, struct fifo_gil *s, struct sim_thre
     return 0;
 }
 
-static void fifo_acquire(struct gil *g, struct sim_thread *self)
+static void fifo_unlink(struct fifo_gil *s, struct fifo_waiter *w)
+{
+    struct fifo_waiter **link = &s->head, *prev = NULL;
+    while (*link && *link != w) {
+        prev = *link;
+        link = &(*link)->next;
+    }
+    if (!*link) return;
+    *link = w->next;
+    if (s->tail == w) s->tail = prev;
+}
+
+static bool fifo_acquire(struct gil *g, struct sim_thread *self)
 {
     struct fifo_gil *s = gil_state(g);
     struct fifo_waiter *w = gil_thread_data(self);
@@ -100,6 +112,11 @@ static void fifo_acquire(struct gil *g, struct sim_thread *self)
             s->head = w;
         s->tail = w;
         while (!w->granted) {
+            if (gil_stopping(g)) {
+                fifo_unlink(s, w);
+                sync_mutex_unlock(&s->mutex);
+                return false;
+            }
             int64_t deadline = s->head == w ? fifo_head_duty(g, s, self) : 0;
             if (deadline == 0) {
                 sync_cond_wait(&w->cond, &s->mutex);
@@ -115,6 +132,7 @@ static void fifo_acquire(struct gil *g, struct sim_thread *self)
     /* The head waiter times the new slice. */
     if (s->head) sync_cond_signal(&s->head->cond);
     sync_mutex_unlock(&s->mutex);
+    return true;
 }
 
 static void fifo_release(struct gil *g, struct sim_thread *self, enum gil_reason why)
@@ -135,6 +153,15 @@ static void fifo_release(struct gil *g, struct sim_thread *self, enum gil_reason
     } else {
         s->holder = NULL;
     }
+    sync_mutex_unlock(&s->mutex);
+}
+
+static void fifo_stop(struct gil *g)
+{
+    struct fifo_gil *s = gil_state(g);
+    sync_mutex_lock(&s->mutex);
+    for (struct fifo_waiter *w = s->head; w; w = w->next)
+        sync_cond_signal(&w->cond);
     sync_mutex_unlock(&s->mutex);
 }
 
@@ -162,4 +189,5 @@ const struct gil_policy gil_policy_fifo = {
     .acquire = fifo_acquire,
     .release = fifo_release,
     .check = fifo_check,
+    .stop = fifo_stop,
 };

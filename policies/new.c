@@ -62,12 +62,16 @@ static void new_destroy(struct gil *g)
 }
 
 /* take_gil */
-static void new_acquire(struct gil *g, struct sim_thread *self)
+static bool new_acquire(struct gil *g, struct sim_thread *self)
 {
     struct new_gil *s = gil_state(g);
     int me = gil_thread_id(self);
     sync_mutex_lock(&s->mutex);
     while (s->locked) {
+        if (gil_stopping(g)) {
+            sync_mutex_unlock(&s->mutex);
+            return false;
+        }
         uint64_t saved_switch = s->switch_number;
         bool timed_out = sync_cond_wait_until(&s->cond, &s->mutex, sync_now_ns() + s->interval_ns);
         if (timed_out && s->locked && s->switch_number == saved_switch) {
@@ -80,6 +84,12 @@ static void new_acquire(struct gil *g, struct sim_thread *self)
         } else if (!timed_out && s->locked) {
             gil_record(self, TRACE_EV_WAKEUP_FAILED, s->last_holder);
         }
+    }
+    /* At the end of the run, leave rather than take the GIL only to drop it again: a crowd of
+     * woken waiters would otherwise pass it along one by one. */
+    if (gil_stopping(g)) {
+        sync_mutex_unlock(&s->mutex);
+        return false;
     }
     /* switch_mutex is taken before last_holder changes: see new_release. */
     if (s->force_switching) sync_mutex_lock(&s->switch_mutex);
@@ -95,6 +105,7 @@ static void new_acquire(struct gil *g, struct sim_thread *self)
     /* A request aimed at the previous holder is void now. */
     if (gil_drop_requested(g)) gil_clear_drop(g);
     sync_mutex_unlock(&s->mutex);
+    return true;
 }
 
 /* drop_gil */
@@ -112,7 +123,7 @@ static void new_release(struct gil *g, struct sim_thread *self, enum gil_reason 
      * CPython, wait once, not in a loop. */
     if (s->force_switching && gil_drop_requested(g)) {
         sync_mutex_lock(&s->switch_mutex);
-        if (s->last_holder == gil_thread_id(self)) {
+        if (s->last_holder == gil_thread_id(self) && !gil_stopping(g)) {
             gil_clear_drop(g);
             gil_record(self, TRACE_EV_FORCE_WAIT_BEGIN, TRACE_NO_ARG);
             sync_cond_wait(&s->switch_cond, &s->switch_mutex);
@@ -120,6 +131,17 @@ static void new_release(struct gil *g, struct sim_thread *self, enum gil_reason 
         }
         sync_mutex_unlock(&s->switch_mutex);
     }
+}
+
+static void new_stop(struct gil *g)
+{
+    struct new_gil *s = gil_state(g);
+    sync_mutex_lock(&s->mutex);
+    sync_cond_broadcast(&s->cond);
+    sync_mutex_unlock(&s->mutex);
+    sync_mutex_lock(&s->switch_mutex);
+    sync_cond_broadcast(&s->switch_cond);
+    sync_mutex_unlock(&s->switch_mutex);
 }
 
 static enum gil_reason new_check(struct gil *g, struct sim_thread *self, unsigned cause)
@@ -147,4 +169,5 @@ const struct gil_policy gil_policy_new = {
     .acquire = new_acquire,
     .release = new_release,
     .check = new_check,
+    .stop = new_stop,
 };

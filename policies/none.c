@@ -14,10 +14,11 @@ static void none_destroy(struct gil *g)
     (void)g;
 }
 
-static void none_acquire(struct gil *g, struct sim_thread *self)
+static bool none_acquire(struct gil *g, struct sim_thread *self)
 {
     (void)g;
     (void)self;
+    return true;
 }
 
 static void none_release(struct gil *g, struct sim_thread *self, enum gil_reason why)

@@ -65,14 +65,15 @@ static int old_thread_init(struct gil *g, struct sim_thread *t)
     return 0;
 }
 
-static void old_acquire(struct gil *g, struct sim_thread *self)
+static bool old_acquire(struct gil *g, struct sim_thread *self)
 {
     struct old_gil *s = gil_state(g);
-    if (!try_take(s)) {
+    bool got = try_take(s);
+    if (!got) {
         sync_mutex_lock(&s->mutex);
         atomic_fetch_add(&s->waiters, 1);
         bool woken = false;
-        while (!try_take(s)) {
+        while (!gil_stopping(g) && !(got = try_take(s))) {
             /* Woken by a release, but somebody (usually the releaser) took the lock first. */
             if (woken) gil_record(self, TRACE_EV_WAKEUP_FAILED, atomic_load(&s->holder));
             sync_cond_wait(&s->cond, &s->mutex);
@@ -81,7 +82,8 @@ static void old_acquire(struct gil *g, struct sim_thread *self)
         atomic_fetch_sub(&s->waiters, 1);
         sync_mutex_unlock(&s->mutex);
     }
-    atomic_store(&s->holder, gil_thread_id(self));
+    if (got) atomic_store(&s->holder, gil_thread_id(self));
+    return got;
 }
 
 static void old_release(struct gil *g, struct sim_thread *self, enum gil_reason why)
@@ -98,6 +100,14 @@ static void old_release(struct gil *g, struct sim_thread *self, enum gil_reason 
         sync_cond_signal(&s->cond);
         sync_mutex_unlock(&s->mutex);
     }
+}
+
+static void old_stop(struct gil *g)
+{
+    struct old_gil *s = gil_state(g);
+    sync_mutex_lock(&s->mutex);
+    sync_cond_broadcast(&s->cond);
+    sync_mutex_unlock(&s->mutex);
 }
 
 static enum gil_reason old_check(struct gil *g, struct sim_thread *self, unsigned cause)
@@ -124,4 +134,5 @@ const struct gil_policy gil_policy_old = {
     .acquire = old_acquire,
     .release = old_release,
     .check = old_check,
+    .stop = old_stop,
 };

@@ -97,6 +97,11 @@ void gil_request_drop(struct gil *g)
 {
     atomic_fetch_or(&g->pending, PENDING_DROP);
 }
+bool gil_stopping(const struct gil *g)
+{
+    return atomic_load_explicit(&((struct gil *)g)->pending, memory_order_relaxed) & PENDING_STOP;
+}
+
 void gil_clear_drop(struct gil *g)
 {
     atomic_fetch_and(&g->pending, ~PENDING_DROP);
@@ -258,13 +263,18 @@ static inline bool stopping(const struct eng *eng)
            PENDING_STOP;
 }
 
-static void gil_take(struct sim_thread *t)
+/* Returns RUN_STOP when the run ended while the thread waited (it then does not hold). */
+static int gil_take(struct sim_thread *t)
 {
+    /* Once the run is ending nobody asks any more: a thread that reaches here late (still
+     * leaving the start gate, say) would otherwise take the just-released GIL and pass it on. */
+    if (stopping(t->eng)) return RUN_STOP;
     record(t, TRACE_EV_REQUEST, TRACE_REASON_NONE, TRACE_NO_ARG);
-    t->gil->policy->acquire(t->gil, t);
+    if (!t->gil->policy->acquire(t->gil, t)) return RUN_STOP;
     record(t, TRACE_EV_ACQUIRE, TRACE_REASON_NONE, TRACE_NO_ARG);
     t->holding = true;
     t->acquisitions++;
+    return RUN_ON;
 }
 
 static void gil_give(struct sim_thread *t, enum gil_reason why)
@@ -317,7 +327,7 @@ static int run_cpu(struct sim_thread *t, uint64_t n)
             enum gil_reason why = g->policy->check(g, t, cause);
             if (why != GIL_REASON_NONE) {
                 gil_give(t, why);
-                gil_take(t);
+                if (gil_take(t) == RUN_STOP) return RUN_STOP;
             }
         }
     }
@@ -348,8 +358,7 @@ static int blocking(struct sim_thread *t, enum gil_reason why, enum trace_ev beg
     int rc = block_until(t->eng, start + ns);
     if (end != TRACE_EV_COUNT) record(t, end, TRACE_REASON_NONE, TRACE_NO_ARG);
     if (rc == RUN_STOP) return RUN_STOP;
-    gil_take(t);
-    return RUN_ON;
+    return gil_take(t);
 }
 
 static int run_ops(struct sim_thread *t, const struct wl_op *ops, size_t n);
@@ -399,7 +408,7 @@ static int run_ops(struct sim_thread *t, const struct wl_op *ops, size_t n)
             record(t, TRACE_EV_NATIVE_BEGIN, TRACE_REASON_NONE, op->ns);
             rc = run_busy(t, op->ns, true);
             record(t, TRACE_EV_NATIVE_END, TRACE_REASON_NONE, TRACE_NO_ARG);
-            if (rc == RUN_ON) gil_take(t);
+            if (rc == RUN_ON) rc = gil_take(t);
             break;
         case WL_OP_HOLD:
             record(t, TRACE_EV_HOLD_BEGIN, TRACE_REASON_NONE, op->ns);
@@ -428,14 +437,17 @@ static void *thread_main(void *arg)
     sync_mutex_unlock(&eng->mutex);
 
     int rc = RUN_STOP;
+    bool started = false;
     if (!stopping(eng) &&
         (t->group->start_ns == 0 || block_until(eng, eng->t0 + t->group->start_ns) == RUN_ON)) {
+        started = true;
         record(t, TRACE_EV_THREAD_START, TRACE_REASON_NONE, TRACE_NO_ARG);
-        gil_take(t);
-        rc = run_ops(t, t->group->ops, t->group->nops);
+        rc = gil_take(t);
+        if (rc == RUN_ON) rc = run_ops(t, t->group->ops, t->group->nops);
     }
     if (t->holding) gil_give(t, rc == RUN_STOP ? GIL_REASON_DEADLINE : GIL_REASON_EXIT);
-    if (t->acquisitions > 0) record(t, TRACE_EV_THREAD_EXIT, TRACE_REASON_NONE, (int64_t)t->ticks);
+    /* A thread that never started (the run ended first) records nothing at all. */
+    if (started) record(t, TRACE_EV_THREAD_EXIT, TRACE_REASON_NONE, (int64_t)t->ticks);
 
     sync_mutex_lock(&eng->mutex);
     if (--eng->live == 0) sync_cond_broadcast(&eng->cond);
@@ -453,13 +465,15 @@ uint32_t eng_default_max_events(unsigned nthreads)
     return (uint32_t)per;
 }
 
+/* Idempotent: the main thread calls it on every path that ends a run. */
 static void stop_run(struct eng *eng)
 {
-    atomic_fetch_or(&eng->gil.pending, PENDING_STOP);
+    if (atomic_fetch_or(&eng->gil.pending, PENDING_STOP) & PENDING_STOP) return;
     ssize_t w;
     do
         w = write(eng->stop_pipe[1], "x", 1);
     while (w < 0 && errno == EINTR);
+    if (eng->gil.policy->stop) eng->gil.policy->stop(&eng->gil);
 }
 
 static void utc_now(char *buf, size_t size)

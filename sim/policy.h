@@ -14,9 +14,10 @@
  *   thread_fini(g, t)      main thread, after the run, for each thread (the thread-exit hook):
  *                          frees what thread_init allocated. Optional.
  *   acquire(g, self)       workload thread `self`, not holding the GIL; blocks until self holds
- *                          it. The engine records `request` just before and `acquire` just
- *                          after. Must return even after the run's stop: holders release at
- *                          their next check point, so waiting for the GIL always ends.
+ *                          it and returns true. The engine records `request` just before and
+ *                          `acquire` just after. Once the run is stopping (gil_stopping), it may
+ *                          instead return false without the GIL; it must do so promptly when
+ *                          woken by stop(), so that no thread waits out a queue at the end.
  *   release(g, self, why)  workload thread `self`, holding the GIL; gives it up. The engine has
  *                          recorded `release` (with why and the tick count) just before. May
  *                          block after giving the lock up (forced switching).
@@ -25,6 +26,9 @@
  *                          or self's tick budget ran out (GIL_CHECK_TICKS). Returns
  *                          GIL_REASON_NONE to go on running, or the reason to yield: the engine
  *                          then calls release(why) and acquire() in turn.
+ *   stop(g)                main thread, once, when the run ends (gil_stopping is already true):
+ *                          wakes every thread blocked in acquire or in release, so that they
+ *                          can see gil_stopping and return. Takes the policy's own locks.
  *
  * What a policy records: its own decisions, with gil_record from the thread that made them:
  * drop_request (holder's tid), wait_timeout, wakeup_failed, force_wait_begin/end. The engine
@@ -94,9 +98,10 @@ struct gil_policy {
     void (*destroy)(struct gil *g);
     int (*thread_init)(struct gil *g, struct sim_thread *t);
     void (*thread_fini)(struct gil *g, struct sim_thread *t);
-    void (*acquire)(struct gil *g, struct sim_thread *self);
+    bool (*acquire)(struct gil *g, struct sim_thread *self);
     void (*release)(struct gil *g, struct sim_thread *self, enum gil_reason why);
     enum gil_reason (*check)(struct gil *g, struct sim_thread *self, unsigned cause);
+    void (*stop)(struct gil *g);
 };
 
 /* --- engine services for policies ---------------------------------------------------------- */
@@ -114,6 +119,8 @@ void gil_thread_set_tick_budget(struct sim_thread *t, uint64_t ticks);
 /* The drop bit of the GIL's pending word: makes the holder call check() at its next check
  * point. Any thread may set or clear it. */
 void gil_request_drop(struct gil *g);
+/* True once the run is ending: waiters may give up (acquire returns false). */
+bool gil_stopping(const struct gil *g);
 void gil_clear_drop(struct gil *g);
 bool gil_drop_requested(const struct gil *g);
 

@@ -157,8 +157,7 @@ static void test_depth_limit(void)
     struct wl_workload *wl = NULL;
     struct err e = {0};
     int rc = wl_parse(text, strlen(text), "mem", &wl, &e);
-    if (rc)
-        fprintf(stderr, "\n%s\n", e.msg);
+    if (rc) fprintf(stderr, "\n%s\n", e.msg);
     CU_ASSERT_EQUAL(rc, 0);
     wl_free(wl);
 }
