@@ -137,12 +137,12 @@ static bool fifo_acquire(struct gil *g, struct sim_thread *self)
 
 static void fifo_release(struct gil *g, struct sim_thread *self, enum gil_reason why)
 {
-    (void)g;
     (void)self;
     (void)why;
     struct fifo_gil *s = gil_state(g);
     sync_mutex_lock(&s->mutex);
-    struct fifo_waiter *next = s->head;
+    /* After the stop nobody is handed the GIL: the waiters are leaving (fifo_stop woke them). */
+    struct fifo_waiter *next = gil_stopping(g) ? NULL : s->head;
     s->holder_running = false;
     if (next) {
         s->head = next->next;

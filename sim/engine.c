@@ -596,6 +596,7 @@ int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
         if (sync_cond_wait_until(&eng.cond, &eng.mutex, deadline)) break;
     res->stop_reason = eng.live > 0 ? "deadline" : "finished";
     sync_mutex_unlock(&eng.mutex);
+    res->stop_ns = sync_now_ns() - eng.t0;
     stop_run(&eng);
     for (unsigned i = 0; i < created; i++)
         pthread_join(eng.threads[i].handle, NULL);

@@ -34,6 +34,7 @@ struct eng_thread_result {
 struct eng_result {
     char start_utc[32]; /* ISO 8601, UTC */
     int64_t duration_ns;
+    int64_t stop_ns; /* when the run was told to stop, ns since start (-1: never) */
     int64_t elapsed_ns;
     const char *stop_reason; /* "finished" or "deadline" */
     unsigned tick_ns_target;

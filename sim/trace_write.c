@@ -114,7 +114,7 @@ static json_t *run_info(const struct eng_options *o, const struct eng_result *r)
         json_object_set_new(params, d->name,
                             d->integer ? json_integer((json_int_t)v) : json_real(v));
     }
-    return json_pack(
+    json_t *run = json_pack(
         "{s:s, s:{s:s, s:s, s:s, s:s}, s:s, s:o, s:I, s:f, s:s, s:I, s:s, s:I, s:o, s:{s:i, "
         "s:f, s:i}}",
         "gilsim_version", GILSIM_VERSION, "workload", "name", wl->name, "path", wl->path, "sha256",
@@ -124,6 +124,8 @@ static json_t *run_info(const struct eng_options *o, const struct eng_result *r)
         "max_events_per_thread", (json_int_t)r->max_events, "host", host_info(), "calibration",
         "tick_ns_target", (json_int_t)r->tick_ns_target, "ns_per_tick", r->ns_per_tick,
         "iters_per_tick", (json_int_t)r->iters_per_tick);
+    if (run) json_object_set_new(run, "stop_ns", json_integer((json_int_t)r->stop_ns));
+    return run;
 }
 
 static json_t *thread_info(const struct eng_result *r)

@@ -22,9 +22,9 @@ static void test_keys_present(void)
     struct trace *t = tu_run_trace(&r, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     static const char *const run_keys[] = {
-        "gilsim_version", "workload",    "policy",     "params",      "seed",
-        "duration_ms",    "start_utc",   "elapsed_ns", "stop_reason", "max_events_per_thread",
-        "host",           "calibration", NULL};
+        "gilsim_version",        "workload",  "policy",      "params",     "seed",
+        "duration_ms",           "start_utc", "stop_ns",     "elapsed_ns", "stop_reason",
+        "max_events_per_thread", "host",      "calibration", NULL};
     for (const char *const *k = run_keys; *k; k++) {
         if (!json_object_get(t->run, *k)) fprintf(stderr, "\nrun.%s missing\n", *k);
         CU_ASSERT_PTR_NOT_NULL(json_object_get(t->run, *k));
