@@ -1,111 +1,865 @@
-/* analysis/trace_read.c - see trace_read.h. */
+/* analysis/trace_read.c - see trace_read.h.
+ *
+ * jansson has no streaming interface: loading a 10-million-event trace as a tree takes
+ * gigabytes. So the top level and the event array are walked by a small JSON lexer written
+ * for this (strict RFC 8259: strings with escapes and UTF-8 checked, numbers by the grammar),
+ * and only the small members (run, threads, scalars) are handed to jansson as byte spans. */
+#define _GNU_SOURCE /* madvise(MADV_DONTNEED): drop mapped pages already read */
 #include "trace_read.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-static int bad(struct err *e, const char *path, const char *where, size_t i, const char *what)
+#define MAX_DEPTH   64
+#define DROP_BEHIND (64u << 20) /* give back mapped pages every 64 MiB read */
+
+/* ---- lexer --------------------------------------------------------------------------------- */
+
+struct lex {
+    const char *name; /* path, for messages */
+    const char *base, *p, *end;
+    const char *line_start;
+    long line;
+    char where[96]; /* JSON path of the value being read, for messages */
+    struct err *e;
+};
+
+static int lex_fail(struct lex *L, const char *what)
 {
-    return err_set(e, ERR_INPUT, "%s: $.%s[%zu]: %s", path, where, i, what);
+    long col = (long)(L->p - L->line_start) + 1;
+    return err_set(L->e, ERR_INPUT, "%s:%ld:%ld: %s: %s", L->name, L->line, col,
+                   L->where[0] ? L->where : "$", what);
 }
 
-static int read_events(json_t *arr, struct trace *t, const char *path, struct err *e)
+static void skip_ws(struct lex *L)
 {
-    size_t n = json_array_size(arr);
-    t->events = calloc(n ? n : 1, sizeof *t->events);
-    if (!t->events) return err_set(e, ERR_RUNTIME, "%s: out of memory for %zu events", path, n);
-    for (size_t i = 0; i < n; i++) {
-        json_t *o = json_array_get(arr, i);
-        json_t *jt = json_object_get(o, "t"), *jtid = json_object_get(o, "tid"),
-               *jev = json_object_get(o, "ev");
-        if (!json_is_integer(jt) || !json_is_integer(jtid) || !json_is_string(jev))
-            return bad(e, path, "events", i, "expected an object with t, tid (integers), ev");
-        int ev = trace_ev_from_name(json_string_value(jev));
-        if (ev < 0) return bad(e, path, "events", i, "unknown event type");
-        json_int_t tid = json_integer_value(jtid);
-        if (tid < 0 || (size_t)tid >= t->nthreads)
-            return bad(e, path, "events", i, "tid names no thread of the trace");
-        struct trace_event *d = &t->events[i];
-        d->t = json_integer_value(jt);
-        d->tid = (int32_t)tid;
-        d->ev = (uint16_t)ev;
-        d->arg = TRACE_NO_ARG;
-        const char *key = trace_ev_arg_key((enum trace_ev)ev);
-        json_t *ja = key ? json_object_get(o, key) : NULL;
-        if (ja) {
-            if (!json_is_integer(ja))
-                return bad(e, path, "events", i, "expected an integer argument");
-            d->arg = json_integer_value(ja);
+    const char *p = L->p;
+    while (p < L->end) {
+        char c = *p;
+        if (c == '\n') {
+            L->line++;
+            L->line_start = p + 1;
+        } else if (c != ' ' && c != '\t' && c != '\r') {
+            break;
         }
-        if (ev == TRACE_EV_RELEASE) {
-            json_t *jr = json_object_get(o, "reason");
-            int r = json_is_string(jr) ? trace_reason_from_name(json_string_value(jr)) : -1;
-            if (r < 0) return bad(e, path, "events", i, "release without a known reason");
-            d->reason = (uint16_t)r;
-        }
+        p++;
     }
-    t->nevents = n;
+    L->p = p;
+}
+
+/* Peeks the next significant byte; 0 at the end. */
+static char peek(struct lex *L)
+{
+    skip_ws(L);
+    return L->p < L->end ? *L->p : 0;
+}
+
+static int expect(struct lex *L, char c, const char *what)
+{
+    if (peek(L) != c) return lex_fail(L, what);
+    L->p++;
     return 0;
 }
 
-int trace_read(const char *path, struct trace **out, struct err *e)
+static int hex4(const char *p, unsigned *out)
 {
-    *out = NULL;
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Length of the valid UTF-8 sequence at p (first byte >= 0x80), or 0. */
+static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+{
+    unsigned c = p[0];
+    size_t n;
+    unsigned min;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, min = 0x10000;
+    else
+        return 0;
+    if ((size_t)(end - p) < n) return 0;
+    unsigned v = c & (0x3f >> (n - 1));
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) return 0;
+        v = (v << 6) | (p[i] & 0x3f);
+    }
+    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return 0;
+    return n;
+}
+
+/* Reads a string. Its decoded bytes go to buf (up to size - 1, NUL-terminated) when buf is
+ * not NULL; *fits tells whether all of it fitted. */
+static int lex_string(struct lex *L, char *buf, size_t size, bool *fits)
+{
+    if (peek(L) != '"') return lex_fail(L, "expected a string");
+    const char *p = L->p + 1;
+    size_t n = 0;
+    bool ok = true;
+#define PUT(ch)                                                                                    \
+    do {                                                                                           \
+        if (buf && n + 1 < size)                                                                   \
+            buf[n++] = (char)(ch);                                                                 \
+        else                                                                                       \
+            ok = false;                                                                            \
+    } while (0)
+    for (;;) {
+        if (p >= L->end) {
+            L->p = p;
+            return lex_fail(L, "unterminated string");
+        }
+        unsigned char c = (unsigned char)*p;
+        if (c == '"') break;
+        if (c < 0x20) {
+            L->p = p;
+            return lex_fail(L, "control character in a string");
+        }
+        if (c == '\\') {
+            if (p + 1 >= L->end) {
+                L->p = p;
+                return lex_fail(L, "unterminated string");
+            }
+            char x = p[1];
+            const char *simple = strchr("\"\\/bfnrt", x);
+            if (x && simple) {
+                static const char decoded[] = "\"\\/\b\f\n\r\t";
+                PUT(decoded[simple - "\"\\/bfnrt"]);
+                p += 2;
+                continue;
+            }
+            unsigned u;
+            if (x != 'u' || L->end - p < 6 || hex4(p + 2, &u) != 0) {
+                L->p = p;
+                return lex_fail(L, "invalid escape in a string");
+            }
+            p += 6;
+            if (u >= 0xd800 && u <= 0xdbff) { /* a surrogate pair */
+                unsigned lo;
+                if (L->end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) != 0 ||
+                    lo < 0xdc00 || lo > 0xdfff) {
+                    L->p = p;
+                    return lex_fail(L, "invalid \\u surrogate pair in a string");
+                }
+                p += 6;
+                u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+            } else if (u >= 0xdc00 && u <= 0xdfff) {
+                L->p = p;
+                return lex_fail(L, "invalid \\u surrogate pair in a string");
+            }
+            if (u == 0) ok = false; /* an embedded NUL names nothing we know */
+            if (u < 0x80) {
+                PUT(u);
+            } else if (u < 0x800) {
+                PUT(0xc0 | (u >> 6));
+                PUT(0x80 | (u & 0x3f));
+            } else if (u < 0x10000) {
+                PUT(0xe0 | (u >> 12));
+                PUT(0x80 | ((u >> 6) & 0x3f));
+                PUT(0x80 | (u & 0x3f));
+            } else {
+                PUT(0xf0 | (u >> 18));
+                PUT(0x80 | ((u >> 12) & 0x3f));
+                PUT(0x80 | ((u >> 6) & 0x3f));
+                PUT(0x80 | (u & 0x3f));
+            }
+            continue;
+        }
+        if (c < 0x80) {
+            PUT(c);
+            p++;
+            continue;
+        }
+        size_t k = utf8_len((const unsigned char *)p, (const unsigned char *)L->end);
+        if (!k) {
+            L->p = p;
+            return lex_fail(L, "invalid UTF-8 in a string");
+        }
+        for (size_t i = 0; i < k; i++)
+            PUT(p[i]);
+        p += k;
+    }
+#undef PUT
+    if (buf && size) buf[n < size ? n : size - 1] = '\0';
+    if (fits) *fits = ok;
+    L->p = p + 1;
+    return 0;
+}
+
+/* Reads a number by the JSON grammar. *is_int: no fraction or exponent and fits int64_t. */
+static int lex_number(struct lex *L, int64_t *out, bool *is_int)
+{
+    const char *p = L->p;
+    bool neg = false, integral = true, overflow = false;
+    uint64_t mag = 0;
+    if (p < L->end && *p == '-') neg = true, p++;
+    if (p >= L->end || *p < '0' || *p > '9') return lex_fail(L, "expected a value");
+    if (*p == '0') {
+        p++;
+    } else {
+        while (p < L->end && *p >= '0' && *p <= '9') {
+            unsigned d = (unsigned)(*p - '0');
+            if (mag > (UINT64_MAX - d) / 10)
+                overflow = true;
+            else
+                mag = mag * 10 + d;
+            p++;
+        }
+    }
+    if (p < L->end && *p == '.') {
+        integral = false;
+        p++;
+        if (p >= L->end || *p < '0' || *p > '9') {
+            L->p = p;
+            return lex_fail(L, "expected a digit after the decimal point");
+        }
+        while (p < L->end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < L->end && (*p == 'e' || *p == 'E')) {
+        integral = false;
+        p++;
+        if (p < L->end && (*p == '+' || *p == '-')) p++;
+        if (p >= L->end || *p < '0' || *p > '9') {
+            L->p = p;
+            return lex_fail(L, "expected a digit in the exponent");
+        }
+        while (p < L->end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    *is_int = integral && !overflow && mag <= limit;
+    if (*is_int) *out = neg ? (int64_t)(0 - mag) : (int64_t)mag;
+    L->p = p;
+    return 0;
+}
+
+static int lex_literal(struct lex *L)
+{
+    static const char *const words[] = {"true", "false", "null"};
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(words[i]);
+        if ((size_t)(L->end - L->p) >= n && memcmp(L->p, words[i], n) == 0) {
+            L->p += n;
+            return 0;
+        }
+    }
+    return lex_fail(L, "expected a value");
+}
+
+/* Skips one value of any kind, checking it. */
+static int skip_value(struct lex *L)
+{
+    char stack[MAX_DEPTH]; /* '}' or ']' per open container */
+    int depth = 0;
+    for (;;) {
+        char c = peek(L);
+        int rc;
+        if (c == '{' || c == '[') {
+            if (depth == MAX_DEPTH) return lex_fail(L, "nested too deeply");
+            L->p++;
+            stack[depth++] = c == '{' ? '}' : ']';
+            char close = peek(L);
+            if (close == stack[depth - 1]) {
+                L->p++;
+                depth--;
+            } else if (c == '{') {
+                if ((rc = lex_string(L, NULL, 0, NULL)) || (rc = expect(L, ':', "expected ':'")))
+                    return rc;
+                continue; /* the member's value */
+            } else {
+                continue; /* the first element */
+            }
+        } else if (c == '"') {
+            if ((rc = lex_string(L, NULL, 0, NULL))) return rc;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            int64_t v;
+            bool is_int;
+            if ((rc = lex_number(L, &v, &is_int))) return rc;
+        } else if (c == 't' || c == 'f' || c == 'n') {
+            if ((rc = lex_literal(L))) return rc;
+        } else {
+            return lex_fail(L, c ? "expected a value" : "unexpected end of file");
+        }
+        /* After a value: close containers or go on to the next element or member. */
+        for (;;) {
+            if (depth == 0) return 0;
+            char n = peek(L);
+            if (n == stack[depth - 1]) {
+                L->p++;
+                depth--;
+                continue;
+            }
+            if (n != ',')
+                return lex_fail(L, stack[depth - 1] == '}' ? "expected ',' or '}'"
+                                                           : "expected ',' or ']'");
+            L->p++;
+            if (stack[depth - 1] == '}' &&
+                ((rc = lex_string(L, NULL, 0, NULL)) || (rc = expect(L, ':', "expected ':'"))))
+                return rc;
+            break;
+        }
+    }
+}
+
+/* Parses the value at the cursor with jansson (a small member: run, threads, a scalar). */
+static int load_value(struct lex *L, json_t **out)
+{
+    skip_ws(L);
+    const char *start = L->p, *start_line = L->line_start;
+    long line = L->line;
+    int rc = skip_value(L);
+    if (rc) return rc;
     json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
-    if (!root)
-        return err_set(e, ERR_INPUT, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
-    struct trace *t = calloc(1, sizeof *t);
-    int rc = 0;
-    if (!t) {
-        json_decref(root);
-        return err_set(e, ERR_RUNTIME, "out of memory");
+    *out = json_loadb(start, (size_t)(L->p - start), JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (*out) return 0;
+    if (jerr.line <= 0) /* jansson's own failure (memory) */
+        return err_set(L->e, ERR_RUNTIME, "%s: %s", L->name, jerr.text);
+    long col = jerr.line == 1 ? (long)(start - start_line) + jerr.column : jerr.column;
+    return err_set(L->e, ERR_INPUT, "%s:%ld:%ld: %s: %s", L->name, line + jerr.line - 1, col,
+                   L->where, jerr.text);
+}
+
+/* ---- events -------------------------------------------------------------------------------- */
+
+/* The argument keys any event type may carry: an event's value is stashed by key until its
+ * type is known (keys may come in any order). */
+#define ARG_KEYS(X) X(ticks) X(holder) X(ns) X(at)
+enum arg_slot {
+#define X_SLOT(k) SLOT_##k,
+    ARG_KEYS(X_SLOT)
+#undef X_SLOT
+        NSLOTS
+};
+static const char *const slot_names[] = {
+#define X_NAME(k) #k,
+    ARG_KEYS(X_NAME)
+#undef X_NAME
+};
+
+struct scan {
+    struct lex L;
+    const struct trace_sink *sink;
+    struct trace *t;
+    int slot_of_ev[TRACE_EV_COUNT]; /* -1: no argument */
+    const char *dropped_to;         /* pages before this were given back */
+    bool mapped;                    /* the buffer is our mapping of the file */
+};
+
+static int find_name(const char *s, int count, const char *(*name_of)(int))
+{
+    for (int i = 0; i < count; i++)
+        if (strcmp(name_of(i), s) == 0) return i;
+    return -1;
+}
+static const char *ev_name_of(int i)
+{
+    return trace_ev_name((enum trace_ev)i);
+}
+static const char *reason_name_of(int i)
+{
+    return trace_reason_name((enum trace_reason)i);
+}
+
+static int read_event(struct scan *S, size_t index, int64_t prev_t, struct trace_event *ev)
+{
+    struct lex *L = &S->L;
+    enum { HAVE_T = 1, HAVE_TID = 2, HAVE_EV = 4, HAVE_REASON = 8 };
+    unsigned have = 0;
+    int64_t slot_val[NSLOTS];
+    signed char slot_state[NSLOTS] = {0}; /* 0 absent, 1 integer, -1 other value */
+    int64_t t = 0, tid = 0;
+    int evtype = -1, reason = -1;
+    const char *ev_at = NULL, *ev_line_start = NULL, *t_at = NULL, *t_line_start = NULL;
+    long ev_line = 0, t_line = 0;
+    int rc;
+    snprintf(L->where, sizeof L->where, "$.events[%zu]", index);
+    if ((rc = expect(L, '{', "expected an event object"))) return rc;
+    if (peek(L) == '}') return lex_fail(L, "expected an event with t, tid and ev");
+    for (;;) {
+        char key[16];
+        bool fits;
+        if ((rc = lex_string(L, key, sizeof key, &fits)) || (rc = expect(L, ':', "expected ':'")))
+            return rc;
+        char c = peek(L);
+        if (!fits) {
+            if ((rc = skip_value(L))) return rc;
+        } else if (strcmp(key, "t") == 0 || strcmp(key, "tid") == 0) {
+            int64_t v;
+            bool is_int;
+            const char *at = L->p;
+            if (c != '-' && (c < '0' || c > '9'))
+                return lex_fail(L, key[1] ? "expected tid, an integer" : "expected t, an integer");
+            if ((rc = lex_number(L, &v, &is_int))) return rc;
+            if (!is_int) {
+                L->p = at;
+                return lex_fail(L, key[1] ? "expected tid, an integer" : "expected t, an integer");
+            }
+            if (key[1]) {
+                if (v < 0 || (uint64_t)v >= S->t->nthreads) {
+                    L->p = at;
+                    return lex_fail(L, "tid names no thread of the trace");
+                }
+                tid = v, have |= HAVE_TID;
+            } else {
+                t = v, have |= HAVE_T;
+                t_at = at, t_line_start = L->line_start, t_line = L->line;
+            }
+        } else if (strcmp(key, "ev") == 0 || strcmp(key, "reason") == 0) {
+            char name[24];
+            bool name_fits;
+            const char *at = L->p, *at_line_start = L->line_start;
+            long at_line = L->line;
+            if (c != '"')
+                return lex_fail(L, key[0] == 'e' ? "expected ev, a string"
+                                                 : "expected reason, a string");
+            if ((rc = lex_string(L, name, sizeof name, &name_fits))) return rc;
+            if (key[0] == 'e') {
+                evtype = name_fits ? find_name(name, TRACE_EV_COUNT, ev_name_of) : -1;
+                ev_at = at, ev_line_start = at_line_start, ev_line = at_line;
+                have |= HAVE_EV;
+                if (evtype < 0) {
+                    L->p = at;
+                    return lex_fail(L, "unknown event type");
+                }
+            } else {
+                reason = name_fits ? find_name(name, TRACE_REASON_COUNT, reason_name_of) : -1;
+                have |= HAVE_REASON;
+                if (reason < 0) {
+                    L->p = at;
+                    return lex_fail(L, "unknown release reason");
+                }
+            }
+        } else {
+            int slot = -1;
+            for (int i = 0; i < NSLOTS; i++)
+                if (strcmp(key, slot_names[i]) == 0) slot = i;
+            if (slot >= 0 && (c == '-' || (c >= '0' && c <= '9'))) {
+                bool is_int;
+                if ((rc = lex_number(L, &slot_val[slot], &is_int))) return rc;
+                slot_state[slot] = is_int ? 1 : -1;
+            } else {
+                if (slot >= 0) slot_state[slot] = -1;
+                if ((rc = skip_value(L))) return rc; /* a key this version does not use */
+            }
+        }
+        c = peek(L);
+        if (c == '}') break;
+        if ((rc = expect(L, ',', "expected ',' or '}'"))) return rc;
     }
-    json_t *fmt = json_object_get(root, "format"), *run = json_object_get(root, "run"),
-           *threads = json_object_get(root, "threads"), *events = json_object_get(root, "events");
-    if (!json_is_string(fmt) || strcmp(json_string_value(fmt), "gilsim-trace") != 0 ||
-        json_integer_value(json_object_get(root, "version")) != 1) {
-        rc = err_set(e, ERR_INPUT, "%s: expected a gilsim-trace version 1 document", path);
-        goto done;
+    if ((have & (HAVE_T | HAVE_TID | HAVE_EV)) != (HAVE_T | HAVE_TID | HAVE_EV))
+        return lex_fail(L, "expected an event with t, tid and ev");
+    if (t < prev_t) {
+        L->p = t_at, L->line_start = t_line_start, L->line = t_line;
+        return lex_fail(L, "events must be sorted by t");
     }
-    if (!json_is_object(run) || !json_is_array(threads) || !json_is_array(events)) {
-        rc = err_set(e, ERR_INPUT, "%s: expected run (object), threads and events (arrays)", path);
-        goto done;
+    ev->t = t;
+    ev->tid = (int32_t)tid;
+    ev->ev = (uint16_t)evtype;
+    ev->reason = TRACE_REASON_NONE;
+    ev->arg = TRACE_NO_ARG;
+    int slot = S->slot_of_ev[evtype];
+    if (slot >= 0 && slot_state[slot] != 0) {
+        if (slot_state[slot] < 0) {
+            char what[64];
+            snprintf(what, sizeof what, "expected %s, an integer", slot_names[slot]);
+            return lex_fail(L, what);
+        }
+        ev->arg = slot_val[slot];
     }
-    t->run = json_incref(run);
-    t->policy = json_string_value(json_object_get(run, "policy"));
+    if (evtype == TRACE_EV_RELEASE) {
+        if (!(have & HAVE_REASON)) {
+            L->p = ev_at, L->line_start = ev_line_start, L->line = ev_line;
+            return lex_fail(L, "release without a reason");
+        }
+        ev->reason = (uint16_t)reason;
+    }
+    L->p++; /* '}' */
+    return 0;
+}
+
+static int scan_events(struct scan *S)
+{
+    struct lex *L = &S->L;
+    int rc;
+    snprintf(L->where, sizeof L->where, "$.events");
+    if ((rc = expect(L, '[', "expected an array of events"))) return rc;
+    size_t n = 0;
+    int64_t prev_t = INT64_MIN;
+    if (peek(L) == ']') {
+        L->p++;
+    } else {
+        for (;;) {
+            struct trace_event ev;
+            if ((rc = read_event(S, n, prev_t, &ev))) return rc;
+            prev_t = ev.t;
+            n++;
+            if (S->sink && S->sink->event && (rc = S->sink->event(S->sink->ctx, &ev, L->e)))
+                return rc;
+            if (S->mapped && (size_t)(L->p - S->dropped_to) >= DROP_BEHIND) {
+                /* Mapped pages behind the cursor are not read again while streaming. */
+                const char *upto =
+                    L->base + ((size_t)(L->p - L->base) & ~(size_t)(sysconf(_SC_PAGESIZE) - 1));
+                if (upto > S->dropped_to)
+                    madvise((void *)S->dropped_to, (size_t)(upto - S->dropped_to), MADV_DONTNEED);
+                S->dropped_to = upto;
+            }
+            char c = peek(L);
+            if (c == ']') {
+                L->p++;
+                break;
+            }
+            snprintf(L->where, sizeof L->where, "$.events");
+            if ((rc = expect(L, ',', "expected ',' or ']'"))) return rc;
+        }
+    }
+    S->t->nevents = n;
+    return 0;
+}
+
+/* ---- the document -------------------------------------------------------------------------- */
+
+static int take_threads(struct scan *S, json_t *threads)
+{
+    struct trace *t = S->t;
     t->nthreads = json_array_size(threads);
     t->threads = calloc(t->nthreads ? t->nthreads : 1, sizeof *t->threads);
-    if (!t->threads) {
-        rc = err_set(e, ERR_RUNTIME, "out of memory");
-        goto done;
-    }
+    if (!t->threads) return err_set(S->L.e, ERR_RUNTIME, "out of memory");
     for (size_t i = 0; i < t->nthreads; i++) {
         json_t *th = json_array_get(threads, i);
         json_t *jtid = json_object_get(th, "tid"), *name = json_object_get(th, "name"),
                *group = json_object_get(th, "group");
-        if (json_integer_value(jtid) != (json_int_t)i || !json_is_string(name)) {
-            rc = bad(e, path, "threads", i, "expected tid equal to its index and a name");
-            goto done;
-        }
+        if (!json_is_integer(jtid) || json_integer_value(jtid) != (json_int_t)i ||
+            !json_is_string(name))
+            return err_set(S->L.e, ERR_INPUT,
+                           "%s: $.threads[%zu]: expected tid equal to its index and a name",
+                           S->L.name, i);
         t->threads[i].tid = (int)i;
         t->threads[i].name = strdup(json_string_value(name));
         t->threads[i].group = strdup(json_is_string(group) ? json_string_value(group) : "");
-        if (!t->threads[i].name || !t->threads[i].group) {
-            rc = err_set(e, ERR_RUNTIME, "out of memory");
-            goto done;
+        if (!t->threads[i].name || !t->threads[i].group)
+            return err_set(S->L.e, ERR_RUNTIME, "out of memory");
+    }
+    return 0;
+}
+
+/* Header complete: run and threads known. */
+static int header_ready(struct scan *S, json_t *run, json_t *threads)
+{
+    int rc;
+    S->t->run = json_incref(run);
+    json_t *pol = json_object_get(run, "policy");
+    S->t->policy = json_is_string(pol) ? json_string_value(pol) : "";
+    if ((rc = take_threads(S, threads))) return rc;
+    if (S->sink && S->sink->header) return S->sink->header(S->sink->ctx, S->t, S->L.e);
+    return 0;
+}
+
+static int scan_document(struct scan *S)
+{
+    struct lex *L = &S->L;
+    json_t *format = NULL, *version = NULL, *run = NULL, *threads = NULL, *complete = NULL,
+           *dropped = NULL;
+    const char *events_at = NULL, *events_line_start = NULL;
+    long events_line = 0;
+    bool events_done = false, header_done = false;
+    int rc = 0;
+    L->where[0] = '\0';
+    if (peek(L) != '{') {
+        rc = lex_fail(L, "expected a gilsim-trace document (a JSON object)");
+        goto done;
+    }
+    L->p++;
+    if (peek(L) == '}') {
+        L->p++;
+    } else {
+        for (;;) {
+            char key[32];
+            bool fits;
+            L->where[0] = '\0';
+            if ((rc = lex_string(L, key, sizeof key, &fits)) ||
+                (rc = expect(L, ':', "expected ':'")))
+                goto done;
+            json_t **slot = NULL;
+            if (!fits) key[0] = '\0';
+            snprintf(L->where, sizeof L->where, "$.%s", key);
+            if (strcmp(key, "format") == 0)
+                slot = &format;
+            else if (strcmp(key, "version") == 0)
+                slot = &version;
+            else if (strcmp(key, "run") == 0)
+                slot = &run;
+            else if (strcmp(key, "threads") == 0)
+                slot = &threads;
+            else if (strcmp(key, "complete") == 0)
+                slot = &complete;
+            else if (strcmp(key, "events_dropped") == 0)
+                slot = &dropped;
+            if (strcmp(key, "events") == 0) {
+                if (events_at) {
+                    rc = lex_fail(L, "events given twice");
+                    goto done;
+                }
+                skip_ws(L);
+                events_at = L->p, events_line_start = L->line_start, events_line = L->line;
+                if (format && version && json_is_object(run) && json_is_array(threads)) {
+                    /* The usual order: stream the events now, in one pass. */
+                    if ((rc = header_ready(S, run, threads))) goto done;
+                    header_done = true;
+                    if ((rc = scan_events(S))) goto done;
+                    events_done = true;
+                } else if ((rc = skip_value(L))) {
+                    goto done;
+                }
+            } else if (slot) {
+                json_decref(*slot);
+                *slot = NULL;
+                if ((rc = load_value(L, slot))) goto done;
+                if (slot == &format && (!json_is_string(format) ||
+                                        strcmp(json_string_value(format), "gilsim-trace") != 0)) {
+                    rc = err_set(L->e, ERR_INPUT, "%s: $.format: expected \"gilsim-trace\"",
+                                 L->name);
+                    goto done;
+                }
+                if (slot == &version &&
+                    (!json_is_integer(version) || json_integer_value(version) != 1)) {
+                    rc =
+                        err_set(L->e, ERR_INPUT,
+                                "%s: $.version: expected 1 (this gilsim reads version 1)", L->name);
+                    goto done;
+                }
+            } else if ((rc = skip_value(L))) {
+                goto done;
+            }
+            L->where[0] = '\0';
+            char c = peek(L);
+            if (c == '}') {
+                L->p++;
+                break;
+            }
+            if ((rc = expect(L, ',', "expected ',' or '}'"))) goto done;
         }
     }
-    if ((rc = read_events(events, t, path, e))) goto done;
-    t->complete = json_is_true(json_object_get(root, "complete"));
-    t->events_dropped = (uint64_t)json_integer_value(json_object_get(root, "events_dropped"));
+    L->where[0] = '\0';
+    if (peek(L) != 0) {
+        rc = lex_fail(L, "expected the end of the file after the document");
+        goto done;
+    }
+    if (!format || !version) {
+        rc = err_set(L->e, ERR_INPUT,
+                     "%s: expected a gilsim-trace document (\"format\": \"gilsim-trace\", "
+                     "\"version\": 1)",
+                     L->name);
+        goto done;
+    }
+    if (!json_is_object(run) || !json_is_array(threads) || !events_at) {
+        rc = err_set(L->e, ERR_INPUT, "%s: expected run (an object), threads and events (arrays)",
+                     L->name);
+        goto done;
+    }
+    if (!header_done && (rc = header_ready(S, run, threads))) goto done;
+    if (!events_done) {
+        L->p = events_at, L->line_start = events_line_start, L->line = events_line;
+        if ((rc = scan_events(S))) goto done;
+    }
+    if (complete && !json_is_boolean(complete)) {
+        rc = err_set(L->e, ERR_INPUT, "%s: $.complete: expected true or false", L->name);
+        goto done;
+    }
+    if (dropped && (!json_is_integer(dropped) || json_integer_value(dropped) < 0)) {
+        rc = err_set(L->e, ERR_INPUT, "%s: $.events_dropped: expected a non-negative integer",
+                     L->name);
+        goto done;
+    }
+    /* A writer that leaves `complete` out claims nothing was lost. */
+    S->t->complete = complete ? json_is_true(complete) : true;
+    S->t->events_dropped = dropped ? (uint64_t)json_integer_value(dropped) : 0;
 done:
-    json_decref(root);
+    json_decref(format);
+    json_decref(version);
+    json_decref(run);
+    json_decref(threads);
+    json_decref(complete);
+    json_decref(dropped);
+    return rc;
+}
+
+static int scan_buffer(const char *name, const char *buf, size_t len, bool mapped,
+                       const struct trace_sink *sink, struct trace **out, struct err *e)
+{
+    *out = NULL;
+    struct trace *t = calloc(1, sizeof *t);
+    if (!t) return err_set(e, ERR_RUNTIME, "out of memory");
+    struct scan S = {
+        .L = {.name = name,
+              .base = buf,
+              .p = buf,
+              .end = buf + len,
+              .line_start = buf,
+              .line = 1,
+              .e = e},
+        .sink = sink,
+        .t = t,
+        .dropped_to = buf,
+        .mapped = mapped,
+    };
+    for (int i = 0; i < TRACE_EV_COUNT; i++) {
+        const char *key = trace_ev_arg_key((enum trace_ev)i);
+        S.slot_of_ev[i] = -1;
+        for (int k = 0; key && k < NSLOTS; k++)
+            if (strcmp(key, slot_names[k]) == 0) S.slot_of_ev[i] = k;
+    }
+    if (len == 0) {
+        trace_free(t);
+        return err_set(e, ERR_INPUT, "%s:1:1: expected a gilsim-trace document, got an empty file",
+                       name);
+    }
+    int rc = scan_document(&S);
     if (rc) {
         trace_free(t);
         return rc;
     }
     *out = t;
+    return 0;
+}
+
+int trace_scan_buffer(const char *name, const char *buf, size_t len, const struct trace_sink *sink,
+                      struct trace **out, struct err *e)
+{
+    return scan_buffer(name, buf, len, false, sink, out, e);
+}
+
+struct mapped {
+    char *buf;
+    size_t len;
+    bool is_map;
+};
+
+static int map_file(const char *path, struct mapped *m, struct err *e)
+{
+    m->buf = NULL, m->len = 0, m->is_map = false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return err_set(e, ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0) {
+        rc = err_set(e, ERR_INPUT, "%s: cannot stat: %s", path, strerror(errno));
+        goto done;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        rc = err_set(e, ERR_INPUT, "%s: is a directory, expected a trace file", path);
+        goto done;
+    }
+    if (S_ISREG(st.st_mode) && st.st_size > 0) {
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p != MAP_FAILED) {
+            madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
+            m->buf = p, m->len = (size_t)st.st_size, m->is_map = true;
+            goto done;
+        }
+    }
+    /* A pipe or a file that cannot be mapped: read it all. */
+    size_t cap = 1 << 16;
+    m->buf = malloc(cap);
+    for (;;) {
+        if (!m->buf) {
+            rc = err_set(e, ERR_RUNTIME, "%s: out of memory", path);
+            goto done;
+        }
+        ssize_t n = read(fd, m->buf + m->len, cap - m->len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            rc = err_set(e, ERR_INPUT, "%s: cannot read: %s", path, strerror(errno));
+            goto done;
+        }
+        if (n == 0) break;
+        m->len += (size_t)n;
+        if (m->len == cap) {
+            char *bigger = cap <= SIZE_MAX / 2 ? realloc(m->buf, cap * 2) : NULL;
+            if (!bigger) free(m->buf);
+            m->buf = bigger;
+            cap *= 2;
+        }
+    }
+done:
+    close(fd);
+    if (rc && !m->is_map) {
+        free(m->buf);
+        m->buf = NULL;
+    }
+    return rc;
+}
+
+static void unmap_file(struct mapped *m)
+{
+    if (m->is_map)
+        munmap(m->buf, m->len);
+    else
+        free(m->buf);
+}
+
+int trace_scan(const char *path, const struct trace_sink *sink, struct trace **out, struct err *e)
+{
+    *out = NULL;
+    struct mapped m;
+    int rc = map_file(path, &m, e);
+    if (rc) return rc;
+    rc = scan_buffer(path, m.buf, m.len, m.is_map, sink, out, e);
+    unmap_file(&m);
+    return rc;
+}
+
+/* ---- the whole trace in memory ------------------------------------------------------------- */
+
+struct collect {
+    struct trace_event *events;
+    size_t n, cap;
+};
+
+static int collect_event(void *ctx, const struct trace_event *ev, struct err *e)
+{
+    struct collect *c = ctx;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 1024;
+        struct trace_event *bigger = realloc(c->events, cap * sizeof *bigger);
+        if (!bigger) return err_set(e, ERR_RUNTIME, "out of memory for %zu events", cap);
+        c->events = bigger, c->cap = cap;
+    }
+    c->events[c->n++] = *ev;
+    return 0;
+}
+
+int trace_read(const char *path, struct trace **out, struct err *e)
+{
+    struct collect c = {0};
+    struct trace_sink sink = {.event = collect_event, .ctx = &c};
+    int rc = trace_scan(path, &sink, out, e);
+    if (rc) {
+        free(c.events);
+        return rc;
+    }
+    (*out)->events = c.events;
     return 0;
 }
 

@@ -1,6 +1,9 @@
-/* analysis/trace_read.h - reads a gilsim-trace v1 file into memory: run metadata, threads and
- * the event array. Analysis code uses only this and sim/trace_events.h (the format), never
- * the engine, so a trace from any source is read the same way. */
+/* analysis/trace_read.h - reads gilsim-trace v1 files. trace_scan streams: the file is mapped,
+ * not loaded into a tree, the small members (run, threads, ...) go through jansson and the
+ * events through a dedicated lexer, one callback per event, so a 10-million-event trace needs
+ * no memory in proportion to its size. trace_read builds on it and keeps the events in an
+ * array (tests, small traces). Analysis code uses only this and sim/trace_events.h (the
+ * format), never the engine, so a trace from any source is read the same way. */
 #ifndef GILSIM_TRACE_READ_H
 #define GILSIM_TRACE_READ_H
 
@@ -20,15 +23,34 @@ struct trace_thread {
 
 struct trace {
     json_t *run;        /* the "run" object as written */
-    const char *policy; /* points into run */
+    const char *policy; /* points into run; "" when absent */
     struct trace_thread *threads;
     size_t nthreads;
-    struct trace_event *events;
-    size_t nevents;
-    bool complete;
+    struct trace_event *events; /* trace_read only; NULL after trace_scan */
+    size_t nevents;             /* events seen */
+    bool complete;              /* known only once the scan has ended */
     uint64_t events_dropped;
 };
 
+/* Callbacks of a scan. header runs once, before the first event, when run and threads are
+ * known (complete and events_dropped are not yet). event runs for every event in file order;
+ * the reader has checked it (known type, tid of a listed thread, integer fields, t not before
+ * the previous event's). A non-zero return stops the scan with that status. */
+struct trace_sink {
+    int (*header)(void *ctx, const struct trace *hdr, struct err *e);
+    int (*event)(void *ctx, const struct trace_event *ev, struct err *e);
+    void *ctx;
+};
+
+/* Scans the file at path (a regular file is mapped; anything else is read into memory).
+ * On success *out holds the header with complete, events_dropped and nevents filled in. Bad
+ * input: ERR_INPUT with "path:line:col: $.json.path: what was expected". */
+int trace_scan(const char *path, const struct trace_sink *sink, struct trace **out, struct err *e);
+/* The same over a buffer in memory; name stands for the path in messages. */
+int trace_scan_buffer(const char *name, const char *buf, size_t len, const struct trace_sink *sink,
+                      struct trace **out, struct err *e);
+
+/* Reads the whole trace, events into t->events. */
 int trace_read(const char *path, struct trace **out, struct err *e);
 void trace_free(struct trace *t);
 

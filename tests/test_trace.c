@@ -126,7 +126,7 @@ static void test_abort_leaves_nothing(void)
 static void test_reader_rejects(void)
 {
     const char *cases[][2] = {
-        {"{\"format\": \"other\", \"version\": 1}", "gilsim-trace version 1"},
+        {"{\"format\": \"other\", \"version\": 1}", "$.format: expected \"gilsim-trace\""},
         {"{\"format\": \"gilsim-trace\", \"version\": 1, \"run\": {}, \"threads\": [], "
          "\"events\": [{\"t\": 1, \"tid\": 0, \"ev\": \"acquire\"}]}",
          "tid names no thread"},
@@ -136,8 +136,42 @@ static void test_reader_rejects(void)
         {"{\"format\": \"gilsim-trace\", \"version\": 1, \"run\": {}, \"threads\": "
          "[{\"tid\": 0, \"name\": \"a\"}], \"events\": [{\"t\": 1, \"tid\": 0, \"ev\": "
          "\"release\"}]}",
-         "release without a known reason"},
+         "release without a reason"},
         {"{\"format\": ", "end of file"},
+        {"{\"format\": \"gilsim-trace\", \"version\": 2}", "$.version: expected 1"},
+        /* positions: line 3, column 9 is the offending value */
+        {"{\"format\": \"gilsim-trace\", \"version\": 1, \"run\": {}, \"threads\": "
+         "[{\"tid\": 0, \"name\": \"a\"}], \"events\": [\n{\"t\": 5, \"tid\": 0, \"ev\": "
+         "\"request\"},\n{\"t\": 4, \"tid\": 0, \"ev\": \"acquire\"}]}",
+         ":3:7: $.events[1]: events must be sorted by t"},
+        {"{\"format\": \"gilsim-trace\", \"version\": 1, \"run\": {}, \"threads\": "
+         "[{\"tid\": 0, \"name\": \"a\"}], \"events\": [\n{\"t\": 1.5, \"tid\": 0, \"ev\": "
+         "\"request\"}]}",
+         ":2:7: $.events[0]: expected t, an integer"},
+        {"{\"format\": \"gilsim-trace\", \"version\": 1, \"run\": {}, \"threads\": "
+         "[{\"tid\": 0, \"name\": \"a\"}], \"events\": [{\"t\": 1, \"tid\": 0, \"ev\": "
+         "\"release\", \"reason\": \"io\", \"ticks\": \"many\"}]}",
+         "expected ticks, an integer"},
+        {"{\"format\": \"gilsim-trace\", \"version\": 1, \"run\": {}, \"threads\": "
+         "[{\"tid\": 0, \"name\": \"a\"}], \"events\": [{\"t\": 1, \"tid\": 0, \"ev\": "
+         "\"release\", \"reason\": \"bored\"}]}",
+         "unknown release reason"},
+        {"{\"format\": \"gilsim-trace\", \"version\": 1, \"run\": {}, \"threads\": "
+         "[], \"events\": [], \"x\": \"\\q\"}",
+         "invalid escape"},
+        {"{\"format\": \"gilsim-trace\", \"version\": 1, \"run\": {}, \"threads\": "
+         "[], \"events\": []} x",
+         "expected the end of the file"},
+        {"{\"format\": \"gilsim-trace\", \"version\": 1, \"run\": {}, \"threads\": []}",
+         "threads and events (arrays)"},
+        {"{\"format\": \"gilsim-trace\", \"version\": 1, \"run\": {}, \"threads\": "
+         "[], \"events\": [], \"x\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+         "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]}",
+         "nested too deeply"},
+        {"{\"format\": \"gilsim-trace\", \"version\": 1, \"run\": {}, \"threads\": "
+         "[], \"events\": [], \"x\": \"\xff\"}",
+         "invalid UTF-8"},
+        {"", "empty file"},
     };
     char path[512];
     snprintf(path, sizeof path, "%s/bad-trace-%d.json", GILSIM_BINARY_DIR, (int)getpid());
@@ -155,6 +189,39 @@ static void test_reader_rejects(void)
     unlink(path);
 }
 
+/* Other writers may order keys differently and add keys of their own: events before threads,
+ * unknown keys with nested values, arguments before the type. */
+static void test_reader_key_order(void)
+{
+    static const char doc[] =
+        "{\"events\": [{\"ticks\": 7, \"x\": {\"y\": [1, {\"z\": null}]}, \"reason\": "
+        "\"io\", \"ev\": \"release\", \"tid\": 1, \"t\": 10},\n"
+        " {\"tid\": 0, \"t\": 10, \"ev\": \"io_begin\", \"ns\": 40000, \"inferred\": true}],"
+        " \"complete\": false, \"threads\": [{\"tid\": 0, \"name\": \"a\"}, {\"tid\": 1, "
+        "\"name\": \"b\\u00e9\"}], \"run\": {\"policy\": \"cpython-3.11\"}, "
+        "\"events_dropped\": 3, \"version\": 1, \"format\": \"gilsim-trace\"}";
+    char path[512];
+    snprintf(path, sizeof path, "%s/order-trace-%d.json", GILSIM_BINARY_DIR, (int)getpid());
+    FILE *f = fopen(path, "w");
+    fputs(doc, f);
+    fclose(f);
+    struct trace *t = NULL;
+    struct err e = {0};
+    CU_ASSERT_EQUAL_FATAL(trace_read(path, &t, &e), 0);
+    CU_ASSERT_EQUAL(t->nevents, 2);
+    CU_ASSERT_EQUAL(t->nthreads, 2);
+    CU_ASSERT_STRING_EQUAL(t->threads[1].name, "b\xc3\xa9");
+    CU_ASSERT_STRING_EQUAL(t->policy, "cpython-3.11");
+    CU_ASSERT_EQUAL(t->events[0].ev, TRACE_EV_RELEASE);
+    CU_ASSERT_EQUAL(t->events[0].reason, TRACE_REASON_IO);
+    CU_ASSERT_EQUAL(t->events[0].arg, 7);
+    CU_ASSERT_EQUAL(t->events[1].arg, 40000);
+    CU_ASSERT_FALSE(t->complete);
+    CU_ASSERT_EQUAL(t->events_dropped, 3);
+    trace_free(t);
+    unlink(path);
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
@@ -163,6 +230,7 @@ int main(void)
         {"serve: arrival and done events", test_serve_events},
         {"aborted output leaves the old file", test_abort_leaves_nothing},
         {"reader rejects bad traces", test_reader_rejects},
+        {"reader takes any key order and unknown keys", test_reader_key_order},
         CU_TEST_INFO_NULL,
     };
     return tu_main("trace", tests);

@@ -1,4 +1,5 @@
-/* sim/main.c - the gilsim command line: policies, check, run. Parses arguments, turns library
+/* cli/main.c - the gilsim command line: policies, check, run, and dispatch to summary and
+ * compare (cli/summary.c, cli/compare.c). Parses arguments, turns library
  * errors into messages and exit codes (0 ok, 1 runtime failure, 2 bad input). */
 #include <errno.h>
 #include <getopt.h>
@@ -8,21 +9,22 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../policies/registry.h"
-#include "engine.h"
-#include "err.h"
-#include "trace_write.h"
-#include "wl.h"
+#include "cli/cli.h"
+#include "policies/registry.h"
+#include "sim/engine.h"
+#include "sim/err.h"
+#include "sim/trace_write.h"
+#include "sim/wl.h"
 
 #define MAX_SETS 32
 
-static int fail(const struct err *e)
+int cli_fail(const struct err *e)
 {
     fprintf(stderr, "gilsim: %s\n", e->msg);
     return (int)e->status;
 }
 
-static int usage_error(const char *cmd, const char *fmt, const char *arg)
+int cli_usage_error(const char *cmd, const char *fmt, const char *arg)
 {
     fprintf(stderr, "gilsim %s: ", cmd);
     fprintf(stderr, fmt, arg);
@@ -31,7 +33,7 @@ static int usage_error(const char *cmd, const char *fmt, const char *arg)
 }
 
 /* Whole-string unsigned integer in [min, max]. */
-static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+bool cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
     char *end;
     errno = 0;
@@ -57,7 +59,7 @@ static int cmd_policies(int argc, char **argv)
             fputs(policies_help, stdout);
             return 0;
         }
-        return usage_error("policies", "unexpected argument '%s'", argv[1]);
+        return cli_usage_error("policies", "unexpected argument '%s'", argv[1]);
     }
     for (const struct gil_policy *const *p = gil_policies; *p; p++) {
         printf("%-6s %s\n", (*p)->name, (*p)->summary);
@@ -79,7 +81,7 @@ static const char check_help[] =
 
 static int cmd_check(int argc, char **argv)
 {
-    if (argc < 2) return usage_error("check", "%s", "expected a workload file");
+    if (argc < 2) return cli_usage_error("check", "%s", "expected a workload file");
     int status = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -91,7 +93,7 @@ static int cmd_check(int argc, char **argv)
         struct wl_workload *wl;
         struct err e = {0};
         if (wl_load(argv[i], &wl, &e) != 0) {
-            status = fail(&e) > status ? (int)e.status : status;
+            status = cli_fail(&e) > status ? (int)e.status : status;
             continue;
         }
         char line[512];
@@ -120,7 +122,7 @@ static const char run_help[] =
     "\n"
     "Exit status: 0 ok, 1 runtime failure, 2 bad input (workload, option, parameter).\n";
 
-static int default_trace_path(const char *workload, const char *policy, char *buf, size_t size)
+void cli_utc_stamp(char *buf, size_t size)
 {
     char stamp[32];
     struct timespec ts;
@@ -128,9 +130,15 @@ static int default_trace_path(const char *workload, const char *policy, char *bu
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
+    snprintf(buf, size, "%s.%03ldZ", stamp, ts.tv_nsec / 1000000);
+}
+
+static int default_trace_path(const char *workload, const char *policy, char *buf, size_t size)
+{
+    char stamp[40];
+    cli_utc_stamp(stamp, sizeof stamp);
     if (mkdir("results", 0755) != 0 && errno != EEXIST) return -1;
-    snprintf(buf, size, "results/%s-%s-%s.%03ldZ.json", workload, policy, stamp,
-             ts.tv_nsec / 1000000);
+    snprintf(buf, size, "results/%s-%s-%s.json", workload, policy, stamp);
     return 0;
 }
 
@@ -193,25 +201,25 @@ static int cmd_run(int argc, char **argv)
             break;
         case 's':
             if (nsets == MAX_SETS)
-                return usage_error("run", "too many --set options (at most %s)", "32");
+                return cli_usage_error("run", "too many --set options (at most %s)", "32");
             sets[nsets++] = optarg;
             break;
         case 'd':
-            if (!parse_u64(optarg, 1, (uint64_t)(WL_MAX_DURATION_NS / 1000000), &duration_ms))
-                return usage_error(
+            if (!cli_parse_u64(optarg, 1, (uint64_t)(WL_MAX_DURATION_NS / 1000000), &duration_ms))
+                return cli_usage_error(
                     "run", "--duration: expected milliseconds in [1, 86400000], got '%s'", optarg);
             break;
         case 'S':
-            if (!parse_u64(optarg, 0, UINT64_MAX, &seed))
-                return usage_error("run", "--seed: expected a non-negative integer, got '%s'",
-                                   optarg);
+            if (!cli_parse_u64(optarg, 0, UINT64_MAX, &seed))
+                return cli_usage_error("run", "--seed: expected a non-negative integer, got '%s'",
+                                       optarg);
             break;
         case 'o':
             out_path = optarg;
             break;
         case 'm':
-            if (!parse_u64(optarg, 16, UINT32_MAX, &max_events))
-                return usage_error(
+            if (!cli_parse_u64(optarg, 16, UINT32_MAX, &max_events))
+                return cli_usage_error(
                     "run", "--max-events: expected an integer in [16, 4294967295], got '%s'",
                     optarg);
             break;
@@ -222,15 +230,15 @@ static int cmd_run(int argc, char **argv)
             fputs(run_help, stdout);
             return 0;
         case ':':
-            return usage_error("run", "option '%s' needs a value", argv[optind - 1]);
+            return cli_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
         default:
-            return usage_error("run", "unknown option '%s'", argv[optind - 1]);
+            return cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind != argc - 1)
-        return usage_error("run", "%s",
-                           optind >= argc ? "expected one workload file"
-                                          : "expected one workload file, got more");
+        return cli_usage_error("run", "%s",
+                               optind >= argc ? "expected one workload file"
+                                              : "expected one workload file, got more");
 
     struct err e = {0};
     const struct gil_policy *pol = gil_policy_find(policy_name);
@@ -240,15 +248,15 @@ static int cmd_run(int argc, char **argv)
         for (const struct gil_policy *const *p = gil_policies; *p && n < sizeof names; p++)
             n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", n ? ", " : "", (*p)->name);
         err_set(&e, ERR_INPUT, "--policy %s: no such policy (have: %s)", policy_name, names);
-        return fail(&e);
+        return cli_fail(&e);
     }
     struct gil_params params;
     gil_params_defaults(&params, pol);
     for (unsigned i = 0; i < nsets; i++)
-        if (gil_params_set(&params, pol, sets[i], &e) != 0) return fail(&e);
+        if (gil_params_set(&params, pol, sets[i], &e) != 0) return cli_fail(&e);
 
     struct wl_workload *wl = NULL;
-    if (wl_load(argv[optind], &wl, &e) != 0) return fail(&e);
+    if (wl_load(argv[optind], &wl, &e) != 0) return cli_fail(&e);
 
     char default_path[512];
     if (!out_path) {
@@ -256,14 +264,14 @@ static int cmd_run(int argc, char **argv)
             err_set(&e, ERR_INPUT, "results: cannot create the results directory: %s",
                     strerror(errno));
             wl_free(wl);
-            return fail(&e);
+            return cli_fail(&e);
         }
         out_path = default_path;
     }
     struct trace_out *out = NULL;
     if (trace_out_open(&out, out_path, &e) != 0) {
         wl_free(wl);
-        return fail(&e);
+        return cli_fail(&e);
     }
 
     struct eng_options o = {
@@ -283,7 +291,7 @@ static int cmd_run(int argc, char **argv)
     if (rc == 0 && !quiet) print_summary(&o, r, out_path);
     eng_result_free(r);
     wl_free(wl);
-    return rc ? fail(&e) : 0;
+    return rc ? cli_fail(&e) : 0;
 }
 
 /* ---- main ---------------------------------------------------------------------------------- */
@@ -298,6 +306,8 @@ static const char main_help[] =
     "  policies   list policies and their parameters\n"
     "  check      validate workload files\n"
     "  run        run a workload under a policy, write a trace\n"
+    "  summary    latency, convoy and fairness metrics of a trace\n"
+    "  compare    run a workload under several policies and parameters, tabulate the metrics\n"
     "\n"
     "`gilsim COMMAND --help` describes each. `gilsim --version` prints the version.\n";
 
@@ -319,6 +329,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "policies") == 0) return cmd_policies(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "summary") == 0) return cli_summary(argc - 1, argv + 1);
+    if (strcmp(cmd, "compare") == 0) return cli_compare(argc - 1, argv + 1);
     fprintf(stderr, "gilsim: unknown command '%s'\n\n%s", cmd, main_help);
     return ERR_INPUT;
 }

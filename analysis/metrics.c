@@ -1,0 +1,603 @@
+/* analysis/metrics.c - see metrics.h; docs/metrics.md defines every number computed here. */
+#include "metrics.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Latency metrics: name in the output, in the order printed. */
+#define LATENCY_TABLE(X)                                                                           \
+    X(GIL_WAIT, "gil_wait")                                                                        \
+    X(IO_RESPONSE, "io_response")                                                                  \
+    X(SLEEP_OVERSHOOT, "sleep_overshoot")                                                          \
+    X(REQUEST_LATENCY, "request_latency")                                                          \
+    X(SLICE, "slice")                                                                              \
+    X(HANDOFF_GAP, "handoff_gap")
+
+/* Counts: name in the output. */
+#define COUNT_TABLE(X)                                                                             \
+    X(ACQUISITIONS, "acquisitions")                                                                \
+    X(SWITCHES, "switches")                                                                        \
+    X(REACQUIRES, "reacquires")                                                                    \
+    X(DROP_REQUESTS, "drop_requests")                                                              \
+    X(FORCED_SWITCHES, "forced_switches")                                                          \
+    X(WAIT_TIMEOUTS, "wait_timeouts")                                                              \
+    X(FAILED_WAKEUPS, "failed_wakeups")                                                            \
+    X(IO_OPS, "io_ops")                                                                            \
+    X(REQUESTS, "requests")
+
+#define X_ENUM(e, name) LAT_##e,
+enum lat { LATENCY_TABLE(X_ENUM) NLAT };
+#undef X_ENUM
+#define X_ENUM(e, name) CNT_##e,
+enum cnt { COUNT_TABLE(X_ENUM) NCNT };
+#undef X_ENUM
+#define X_NAME(e, name) name,
+static const char *const lat_names[] = {LATENCY_TABLE(X_NAME)};
+static const char *const cnt_names[] = {COUNT_TABLE(X_NAME)};
+#undef X_NAME
+
+struct samples {
+    int64_t *v;
+    size_t n, cap;
+};
+
+struct stats {
+    size_t count;
+    double mean;
+    int64_t p50, p90, p99, p999, max;
+};
+
+struct met_thread {
+    /* state while streaming */
+    bool started, waiting, holding, after_io, after_sleep, exited;
+    bool non_cpu; /* did io, sleep, native, hold or serve work */
+    int last_ev;  /* its previous event type, -1 before the first */
+    int64_t request_t, acquire_t, io_end_t, sleep_end_t;
+    /* results */
+    int64_t ticks;
+    int64_t unserved_wait_ns;
+    uint64_t count[NCNT];
+    struct samples lat[NLAT];
+    struct stats st[NLAT];
+};
+
+struct met_run {
+    const struct trace *hdr;
+    struct met_thread *th;
+    size_t nthreads;
+    /* state while streaming */
+    int holders, waiters, last_holder;
+    bool handoff_pending, forced_pending;
+    int64_t handoff_t;
+    int handoff_from, forced_from;
+    int64_t clock_t; /* time accounted up to */
+    int64_t last_event_t;
+    int64_t busy_ns, idle_waiting_ns;
+    uint64_t nevents;
+    /* results */
+    bool complete;
+    uint64_t events_dropped;
+    int64_t window_ns;
+    double busy, idle_with_waiters;
+    int64_t ticks;
+    uint64_t count[NCNT];
+    struct stats st[NLAT];
+    size_t fair_n;
+    double jain, max_share, min_share, max_min_ratio; /* NAN: not defined */
+};
+
+static int push(struct samples *s, int64_t v, struct err *e)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        int64_t *bigger = realloc(s->v, cap * sizeof *bigger);
+        if (!bigger) return err_set(e, ERR_RUNTIME, "out of memory for %zu samples", cap);
+        s->v = bigger, s->cap = cap;
+    }
+    s->v[s->n++] = v;
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest rank: the ceil(q * n)-th smallest sample (1-based). */
+static int64_t rank(const int64_t *sorted, size_t n, double q)
+{
+    double r = ceil(q * (double)n - 1e-9); /* 0.9 * 10 must give 9, not 10 */
+    size_t k = r < 1 ? 1 : (size_t)r;
+    return sorted[(k > n ? n : k) - 1];
+}
+
+/* Sorts v in place and fills st. */
+static void stats_of(int64_t *v, size_t n, struct stats *st)
+{
+    memset(st, 0, sizeof *st);
+    st->count = n;
+    if (!n) return;
+    qsort(v, n, sizeof *v, cmp_i64);
+    long double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += v[i];
+    st->mean = (double)(sum / n);
+    st->p50 = rank(v, n, 0.5);
+    st->p90 = rank(v, n, 0.9);
+    st->p99 = rank(v, n, 0.99);
+    st->p999 = rank(v, n, 0.999);
+    st->max = v[n - 1];
+}
+
+int met_begin(struct met_run **out, const struct trace *hdr, struct err *e)
+{
+    *out = NULL;
+    struct met_run *m = calloc(1, sizeof *m);
+    if (!m) return err_set(e, ERR_RUNTIME, "out of memory");
+    m->hdr = hdr;
+    m->nthreads = hdr->nthreads;
+    m->th = calloc(m->nthreads ? m->nthreads : 1, sizeof *m->th);
+    if (!m->th) {
+        free(m);
+        return err_set(e, ERR_RUNTIME, "out of memory");
+    }
+    for (size_t i = 0; i < m->nthreads; i++)
+        m->th[i].last_ev = -1;
+    m->last_holder = -1;
+    *out = m;
+    return 0;
+}
+
+/* Accounts the time up to t to busy or idle-with-waiters. */
+static void advance(struct met_run *m, int64_t t)
+{
+    if (t <= m->clock_t) return;
+    int64_t from = m->clock_t < 0 ? 0 : m->clock_t;
+    if (t > from) {
+        if (m->holders > 0)
+            m->busy_ns += t - from;
+        else if (m->waiters > 0)
+            m->idle_waiting_ns += t - from;
+    }
+    m->clock_t = t;
+}
+
+int met_event(struct met_run *m, const struct trace_event *ev, struct err *e)
+{
+    struct met_thread *th = &m->th[ev->tid];
+    int64_t t = ev->t;
+    int rc = 0;
+    advance(m, t);
+    m->last_event_t = t;
+    m->nevents++;
+    switch ((enum trace_ev)ev->ev) {
+    case TRACE_EV_THREAD_START:
+        th->started = true;
+        break;
+    case TRACE_EV_REQUEST:
+        if (!th->waiting) {
+            th->waiting = true;
+            th->request_t = t;
+            m->waiters++;
+        }
+        th->after_io = th->last_ev == TRACE_EV_IO_END;
+        break;
+    case TRACE_EV_ACQUIRE:
+        th->count[CNT_ACQUISITIONS]++;
+        if (m->last_holder >= 0)
+            th->count[m->last_holder == ev->tid ? CNT_REACQUIRES : CNT_SWITCHES]++;
+        m->last_holder = ev->tid;
+        if (m->handoff_pending && m->handoff_from != ev->tid)
+            rc = push(&th->lat[LAT_HANDOFF_GAP], t - m->handoff_t, e);
+        m->handoff_pending = false;
+        if (m->forced_pending && m->forced_from != ev->tid)
+            m->th[m->forced_from].count[CNT_FORCED_SWITCHES]++;
+        m->forced_pending = false;
+        if (th->waiting) {
+            th->waiting = false;
+            m->waiters--;
+            if (!rc) rc = push(&th->lat[LAT_GIL_WAIT], t - th->request_t, e);
+            if (th->after_io && !rc) rc = push(&th->lat[LAT_IO_RESPONSE], t - th->io_end_t, e);
+        }
+        th->after_io = false;
+        if (th->after_sleep && !rc)
+            rc = push(&th->lat[LAT_SLEEP_OVERSHOOT], t - th->sleep_end_t, e);
+        th->after_sleep = false;
+        if (!th->holding) {
+            th->holding = true;
+            th->acquire_t = t;
+            m->holders++;
+        }
+        break;
+    case TRACE_EV_RELEASE:
+        if (ev->arg != TRACE_NO_ARG && ev->arg > th->ticks) th->ticks = ev->arg;
+        if (th->holding) {
+            th->holding = false;
+            m->holders--;
+            rc = push(&th->lat[LAT_SLICE], t - th->acquire_t, e);
+        }
+        m->handoff_pending = m->waiters > 0;
+        m->handoff_t = t;
+        m->handoff_from = ev->tid;
+        m->forced_pending = ev->reason == TRACE_REASON_DROP_REQUEST;
+        m->forced_from = ev->tid;
+        break;
+    case TRACE_EV_THREAD_EXIT:
+        if (ev->arg != TRACE_NO_ARG && ev->arg > th->ticks) th->ticks = ev->arg;
+        if (th->waiting) {
+            th->waiting = false;
+            m->waiters--;
+            th->unserved_wait_ns = t - th->request_t;
+        }
+        if (th->holding) { /* a writer that left out the release: close the hold */
+            th->holding = false;
+            m->holders--;
+        }
+        th->exited = true;
+        break;
+    case TRACE_EV_DROP_REQUEST:
+        th->count[CNT_DROP_REQUESTS]++;
+        break;
+    case TRACE_EV_WAIT_TIMEOUT:
+        th->count[CNT_WAIT_TIMEOUTS]++;
+        break;
+    case TRACE_EV_WAKEUP_FAILED:
+        th->count[CNT_FAILED_WAKEUPS]++;
+        break;
+    case TRACE_EV_IO_BEGIN:
+        th->non_cpu = true;
+        break;
+    case TRACE_EV_IO_END:
+        th->count[CNT_IO_OPS]++;
+        th->io_end_t = t;
+        break;
+    case TRACE_EV_SLEEP_BEGIN:
+        th->non_cpu = true;
+        th->after_sleep = ev->arg != TRACE_NO_ARG;
+        th->sleep_end_t = t + (th->after_sleep ? ev->arg : 0);
+        break;
+    case TRACE_EV_NATIVE_BEGIN:
+    case TRACE_EV_HOLD_BEGIN:
+    case TRACE_EV_ARRIVAL:
+        th->non_cpu = true;
+        break;
+    case TRACE_EV_DONE:
+        th->count[CNT_REQUESTS]++;
+        if (ev->arg != TRACE_NO_ARG) rc = push(&th->lat[LAT_REQUEST_LATENCY], t - ev->arg, e);
+        break;
+    case TRACE_EV_FORCE_WAIT_BEGIN:
+    case TRACE_EV_FORCE_WAIT_END:
+    case TRACE_EV_SLEEP_END:
+    case TRACE_EV_NATIVE_END:
+    case TRACE_EV_HOLD_END:
+    case TRACE_EV_COUNT:
+        break;
+    }
+    th->last_ev = ev->ev;
+    return rc;
+}
+
+static void fairness(struct met_run *m)
+{
+    double sum = 0, sumsq = 0, maxx = 0, minx = INFINITY;
+    size_t n = 0;
+    for (size_t i = 0; i < m->nthreads; i++) {
+        const struct met_thread *th = &m->th[i];
+        if (!th->started || th->non_cpu) continue;
+        double x = (double)th->ticks;
+        n++;
+        sum += x;
+        sumsq += x * x;
+        maxx = x > maxx ? x : maxx;
+        minx = x < minx ? x : minx;
+    }
+    m->fair_n = n;
+    m->jain = m->max_share = m->min_share = m->max_min_ratio = NAN;
+    if (n < 2 || sum <= 0) return;
+    m->jain = sum * sum / ((double)n * sumsq);
+    m->max_share = maxx / sum;
+    m->min_share = minx / sum;
+    if (minx > 0) m->max_min_ratio = maxx / minx;
+}
+
+int met_end(struct met_run *m, const struct trace *hdr, struct err *e)
+{
+    m->complete = hdr->complete;
+    m->events_dropped = hdr->events_dropped;
+    json_t *elapsed = json_object_get(hdr->run, "elapsed_ns");
+    int64_t T = m->nevents ? m->last_event_t : 0;
+    if (json_is_integer(elapsed) && json_integer_value(elapsed) >= T)
+        T = (int64_t)json_integer_value(elapsed);
+    m->window_ns = T > 0 ? T : 0;
+    advance(m, m->window_ns);
+    m->busy = m->window_ns ? (double)m->busy_ns / (double)m->window_ns : NAN;
+    m->idle_with_waiters = m->window_ns ? (double)m->idle_waiting_ns / (double)m->window_ns : NAN;
+
+    size_t total[NLAT] = {0};
+    for (size_t i = 0; i < m->nthreads; i++) {
+        struct met_thread *th = &m->th[i];
+        if (th->waiting) th->unserved_wait_ns = m->window_ns - th->request_t;
+        m->ticks += th->ticks;
+        for (int c = 0; c < NCNT; c++)
+            m->count[c] += th->count[c];
+        for (int l = 0; l < NLAT; l++)
+            total[l] += th->lat[l].n;
+    }
+    for (int l = 0; l < NLAT; l++) {
+        /* The run's samples are every thread's: gathered before the per-thread sort. */
+        int64_t *all = malloc((total[l] ? total[l] : 1) * sizeof *all);
+        if (!all) return err_set(e, ERR_RUNTIME, "out of memory for %zu samples", total[l]);
+        size_t k = 0;
+        for (size_t i = 0; i < m->nthreads; i++) {
+            struct samples *s = &m->th[i].lat[l];
+            if (s->n) memcpy(all + k, s->v, s->n * sizeof *all);
+            k += s->n;
+            stats_of(s->v, s->n, &m->th[i].st[l]);
+            free(s->v);
+            s->v = NULL;
+            s->n = s->cap = 0;
+        }
+        stats_of(all, k, &m->st[l]);
+        free(all);
+    }
+    fairness(m);
+    return 0;
+}
+
+void met_free(struct met_run *m)
+{
+    if (!m) return;
+    for (size_t i = 0; i < m->nthreads; i++)
+        for (int l = 0; l < NLAT; l++)
+            free(m->th[i].lat[l].v);
+    free(m->th);
+    free(m);
+}
+
+struct summarize {
+    struct met_run *m;
+};
+
+static int on_header(void *ctx, const struct trace *hdr, struct err *e)
+{
+    return met_begin(&((struct summarize *)ctx)->m, hdr, e);
+}
+
+static int on_event(void *ctx, const struct trace_event *ev, struct err *e)
+{
+    return met_event(((struct summarize *)ctx)->m, ev, e);
+}
+
+int met_summarize_file(const char *path, struct met_run **out, struct trace **hdr_out,
+                       struct err *e)
+{
+    *out = NULL;
+    *hdr_out = NULL;
+    struct summarize s = {NULL};
+    struct trace_sink sink = {.header = on_header, .event = on_event, .ctx = &s};
+    struct trace *hdr = NULL;
+    int rc = trace_scan(path, &sink, &hdr, e);
+    if (rc == 0) rc = met_end(s.m, hdr, e);
+    if (rc) {
+        met_free(s.m);
+        trace_free(hdr);
+        return rc;
+    }
+    s.m->hdr = hdr;
+    *out = s.m;
+    *hdr_out = hdr;
+    return 0;
+}
+
+/* ---- output -------------------------------------------------------------------------------- */
+
+static json_t *real_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *stats_json(const struct stats *st)
+{
+    if (!st->count)
+        return json_pack("{sI sn sn sn sn sn sn}", "count", (json_int_t)0, "mean_ns", "p50_ns",
+                         "p90_ns", "p99_ns", "p999_ns", "max_ns");
+    return json_pack("{sI sf sI sI sI sI sI}", "count", (json_int_t)st->count, "mean_ns", st->mean,
+                     "p50_ns", (json_int_t)st->p50, "p90_ns", (json_int_t)st->p90, "p99_ns",
+                     (json_int_t)st->p99, "p999_ns", (json_int_t)st->p999, "max_ns",
+                     (json_int_t)st->max);
+}
+
+static double per_s(uint64_t n, int64_t window_ns)
+{
+    return window_ns > 0 ? (double)n * 1e9 / (double)window_ns : NAN;
+}
+
+/* The keys run and threads share. */
+static int common_json(json_t *o, const struct stats *st, const uint64_t *count, int64_t ticks,
+                       int64_t window_ns)
+{
+    int rc = 0;
+    for (int l = 0; l < NLAT; l++)
+        rc |= json_object_set_new(o, lat_names[l], stats_json(&st[l]));
+    rc |= json_object_set_new(o, "ticks", json_integer(ticks));
+    rc |= json_object_set_new(o, "ticks_per_s", real_or_null(per_s((uint64_t)ticks, window_ns)));
+    rc |= json_object_set_new(o, "io_ops", json_integer((json_int_t)count[CNT_IO_OPS]));
+    rc |= json_object_set_new(o, "io_per_s", real_or_null(per_s(count[CNT_IO_OPS], window_ns)));
+    rc |= json_object_set_new(o, "requests", json_integer((json_int_t)count[CNT_REQUESTS]));
+    rc |= json_object_set_new(o, "requests_per_s",
+                              real_or_null(per_s(count[CNT_REQUESTS], window_ns)));
+    for (int c = 0; c < NCNT; c++)
+        if (c != CNT_IO_OPS && c != CNT_REQUESTS)
+            rc |= json_object_set_new(o, cnt_names[c], json_integer((json_int_t)count[c]));
+    return rc;
+}
+
+json_t *met_to_json(const struct met_run *m, const char *trace_path)
+{
+    const struct trace *h = m->hdr;
+    json_t *run = json_object(), *threads = json_array(), *doc = NULL;
+    if (!run || !threads) goto fail;
+    int rc = common_json(run, m->st, m->count, m->ticks, m->window_ns);
+    rc |= json_object_set_new(run, "gil_busy", real_or_null(m->busy));
+    rc |= json_object_set_new(run, "gil_idle_with_waiters", real_or_null(m->idle_with_waiters));
+    rc |= json_object_set_new(
+        run, "fairness",
+        json_pack("{sI so so so so}", "threads", (json_int_t)m->fair_n, "jain",
+                  real_or_null(m->jain), "max_share", real_or_null(m->max_share), "min_share",
+                  real_or_null(m->min_share), "max_min_ratio", real_or_null(m->max_min_ratio)));
+    for (size_t i = 0; i < m->nthreads && !rc; i++) {
+        const struct met_thread *th = &m->th[i];
+        json_t *o =
+            json_pack("{sI ss ss sb sI}", "tid", (json_int_t)i, "name", h->threads[i].name, "group",
+                      h->threads[i].group, "cpu_bound", th->started && !th->non_cpu,
+                      "unserved_wait_ns", (json_int_t)th->unserved_wait_ns);
+        if (!o) goto fail;
+        rc |= common_json(o, th->st, th->count, th->ticks, m->window_ns);
+        rc |= json_array_append_new(threads, o);
+    }
+    if (rc) goto fail;
+    json_t *params = json_object_get(h->run, "params"), *seed = json_object_get(h->run, "seed");
+    json_t *wl = json_object_get(json_object_get(h->run, "workload"), "name");
+    doc = json_pack("{ss sI ss sO* ss sO sO sb sI sI sI sO sO}", "format", "gilsim-summary",
+                    "version", (json_int_t)1, "trace", trace_path ? trace_path : "", "workload",
+                    wl ? wl : json_null(), "policy", h->policy, "params",
+                    params ? params : json_null(), "seed", seed ? seed : json_null(), "complete",
+                    m->complete, "events_dropped", (json_int_t)m->events_dropped, "events",
+                    (json_int_t)m->nevents, "window_ns", (json_int_t)m->window_ns, "run", run,
+                    "threads", threads);
+fail:
+    json_decref(run);
+    json_decref(threads);
+    return doc;
+}
+
+/* ---- text ---------------------------------------------------------------------------------- */
+
+/* A duration with three significant digits and a unit. */
+static const char *fmt_ns(char *buf, size_t size, double ns)
+{
+    static const struct {
+        double div;
+        const char *unit;
+    } units[] = {{1e9, "s"}, {1e6, "ms"}, {1e3, "us"}, {1, "ns"}};
+    if (!isfinite(ns)) return "-";
+    double a = fabs(ns);
+    size_t u = 0;
+    while (u < 3 && a < units[u].div)
+        u++;
+    double v = ns / units[u].div;
+    double av = fabs(v);
+    snprintf(buf, size, "%.*f %s", av >= 100 || u == 3 ? 0 : av >= 10 ? 1 : 2, v, units[u].unit);
+    return buf;
+}
+
+/* A count or rate with three significant digits and k/M/G. */
+static const char *fmt_num(char *buf, size_t size, double v)
+{
+    if (!isfinite(v)) return "-";
+    const char *suffix = "";
+    double a = fabs(v);
+    if (a >= 1e9)
+        v /= 1e9, suffix = "G";
+    else if (a >= 1e6)
+        v /= 1e6, suffix = "M";
+    else if (a >= 1e4)
+        v /= 1e3, suffix = "k";
+    a = fabs(v);
+    if (!*suffix && v == floor(v))
+        snprintf(buf, size, "%.0f", v);
+    else
+        snprintf(buf, size, "%.*f%s", a >= 100 ? 0 : a >= 10 ? 1 : 2, v, suffix);
+    return buf;
+}
+
+void met_print(const struct met_run *m, const char *trace_path, FILE *out)
+{
+    const struct trace *h = m->hdr;
+    char a[32], b[32], c[32], d[32], f[32], g[32];
+    json_t *wl = json_object_get(json_object_get(h->run, "workload"), "name");
+    fprintf(out, "trace     %s\n", trace_path);
+    fprintf(out, "run       %s under %s", json_is_string(wl) ? json_string_value(wl) : "?",
+            h->policy[0] ? h->policy : "?");
+    json_t *params = json_object_get(h->run, "params");
+    const char *key;
+    json_t *val;
+    int i = 0;
+    json_object_foreach(params, key, val)
+    {
+        fprintf(out, "%s%s=%g", i++ ? ", " : " (", key, json_number_value(val));
+    }
+    fprintf(out, "%s", i ? ")" : "");
+    json_t *seed = json_object_get(h->run, "seed");
+    if (json_is_integer(seed)) fprintf(out, ", seed %lld", (long long)json_integer_value(seed));
+    fprintf(out, "\nwindow    %.3f s, %zu threads, %llu events, %s\n", (double)m->window_ns / 1e9,
+            m->nthreads, (unsigned long long)m->nevents, m->complete ? "complete" : "PARTIAL");
+    if (!m->complete)
+        fprintf(out,
+                "          %llu events were dropped: each thread's record stops where its buffer "
+                "filled,\n          so these numbers cover only the events kept.\n",
+                (unsigned long long)m->events_dropped);
+    fprintf(out, "GIL       busy %.1f%%, idle with waiters %.2f%%\n", 100 * m->busy,
+            100 * m->idle_with_waiters);
+    fprintf(out,
+            "          %llu acquisitions: %llu switches, %llu reacquires; %llu drop requests, "
+            "%llu forced switches,\n          %llu wait timeouts, %llu failed wakeups\n",
+            (unsigned long long)m->count[CNT_ACQUISITIONS],
+            (unsigned long long)m->count[CNT_SWITCHES],
+            (unsigned long long)m->count[CNT_REACQUIRES],
+            (unsigned long long)m->count[CNT_DROP_REQUESTS],
+            (unsigned long long)m->count[CNT_FORCED_SWITCHES],
+            (unsigned long long)m->count[CNT_WAIT_TIMEOUTS],
+            (unsigned long long)m->count[CNT_FAILED_WAKEUPS]);
+    fprintf(out, "work      %s ticks/s, %s io/s",
+            fmt_num(a, sizeof a, per_s((uint64_t)m->ticks, m->window_ns)),
+            fmt_num(b, sizeof b, per_s(m->count[CNT_IO_OPS], m->window_ns)));
+    if (m->count[CNT_REQUESTS])
+        fprintf(out, ", %s requests/s",
+                fmt_num(c, sizeof c, per_s(m->count[CNT_REQUESTS], m->window_ns)));
+    fprintf(out, "\nfairness  %zu CPU-bound thread%s", m->fair_n, m->fair_n == 1 ? "" : "s");
+    if (isfinite(m->jain))
+        fprintf(out, ": Jain %.3f, shares %.3f..%.3f, max/min %s\n", m->jain, m->min_share,
+                m->max_share,
+                isfinite(m->max_min_ratio) ? fmt_num(a, sizeof a, m->max_min_ratio) : "inf");
+    else
+        fprintf(out, ": n/a\n");
+
+    fprintf(out, "\n%-16s %9s %9s %9s %9s %9s %9s %9s\n", "latency", "count", "mean", "p50", "p90",
+            "p99", "p99.9", "max");
+    for (int l = 0; l < NLAT; l++) {
+        const struct stats *st = &m->st[l];
+        if (!st->count) {
+            fprintf(out, "%-16s %9s\n", lat_names[l], "0");
+            continue;
+        }
+        fprintf(out, "%-16s %9zu %9s %9s %9s %9s %9s %9s\n", lat_names[l], st->count,
+                fmt_ns(a, sizeof a, st->mean), fmt_ns(b, sizeof b, (double)st->p50),
+                fmt_ns(c, sizeof c, (double)st->p90), fmt_ns(d, sizeof d, (double)st->p99),
+                fmt_ns(f, sizeof f, (double)st->p999), fmt_ns(g, sizeof g, (double)st->max));
+    }
+
+    enum { MAX_ROWS = 64 };
+    fprintf(out, "\n%-4s %-14s %9s %8s %9s %9s %10s %10s %10s %10s\n", "tid", "name", "ticks/s",
+            "io/s", "acquires", "switches", "wait p50", "io_resp p50", "slice p50", "unserved");
+    for (size_t k = 0; k < m->nthreads && k < MAX_ROWS; k++) {
+        const struct met_thread *th = &m->th[k];
+        char e1[32], e2[32];
+        const struct stats *w = &th->st[LAT_GIL_WAIT], *io = &th->st[LAT_IO_RESPONSE],
+                           *sl = &th->st[LAT_SLICE];
+        fprintf(out, "%-4zu %-14s %9s %8s %9llu %9llu %10s %10s %10s %10s\n", k, h->threads[k].name,
+                fmt_num(a, sizeof a, per_s((uint64_t)th->ticks, m->window_ns)),
+                fmt_num(b, sizeof b, per_s(th->count[CNT_IO_OPS], m->window_ns)),
+                (unsigned long long)th->count[CNT_ACQUISITIONS],
+                (unsigned long long)th->count[CNT_SWITCHES],
+                w->count ? fmt_ns(c, sizeof c, (double)w->p50) : "-",
+                io->count ? fmt_ns(d, sizeof d, (double)io->p50) : "-",
+                sl->count ? fmt_ns(e1, sizeof e1, (double)sl->p50) : "-",
+                th->unserved_wait_ns ? fmt_ns(e2, sizeof e2, (double)th->unserved_wait_ns) : "-");
+    }
+    if (m->nthreads > MAX_ROWS)
+        fprintf(out, "... %zu more threads (`gilsim summary --json` lists every one)\n",
+                m->nthreads - MAX_ROWS);
+}

@@ -1,0 +1,24 @@
+/* cli/cli.h - what the command files share: the commands, argument helpers and the exit-code
+ * convention (0 ok, 1 runtime failure, 2 bad input; see sim/err.h). */
+#ifndef GILSIM_CLI_H
+#define GILSIM_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/err.h"
+
+int cli_summary(int argc, char **argv);
+int cli_compare(int argc, char **argv);
+
+/* Prints "gilsim: <message>" and returns the exit status for e. */
+int cli_fail(const struct err *e);
+/* Prints "gilsim CMD: <fmt with arg>" and a hint to --help; returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
+/* Whole-string unsigned integer in [min, max]. */
+bool cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* UTC time stamp for file names: 20261125T022334.123Z */
+void cli_utc_stamp(char *buf, size_t size);
+
+#endif
