@@ -105,6 +105,47 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Sorts ascending. Millions of samples are common (a 10M-event trace), so large arrays get an
+ * LSD radix sort, byte by byte, skipping bytes that are the same in every sample (the high
+ * bytes of nanosecond latencies). Falls back to qsort when the scratch buffer is missing. */
+static void sort_i64(int64_t *v, size_t n)
+{
+    if (n < 512) {
+        qsort(v, n, sizeof *v, cmp_i64);
+        return;
+    }
+    uint64_t *a = (uint64_t *)v, *tmp = malloc(n * sizeof *tmp);
+    if (!tmp) {
+        qsort(v, n, sizeof *v, cmp_i64);
+        return;
+    }
+    static const uint64_t flip = (uint64_t)1 << 63; /* signed order as unsigned order */
+    size_t count[8][256] = {{0}};
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u = a[i] ^ flip;
+        for (int d = 0; d < 8; d++)
+            count[d][(u >> (8 * d)) & 0xff]++;
+    }
+    uint64_t *src = a, *dst = tmp;
+    for (int d = 0; d < 8; d++) {
+        size_t sum = 0, *c = count[d];
+        bool constant = false;
+        for (int b = 0; b < 256; b++) {
+            if (c[b] == n) constant = true;
+            size_t k = c[b];
+            c[b] = sum;
+            sum += k;
+        }
+        if (constant) continue;
+        for (size_t i = 0; i < n; i++)
+            dst[c[((src[i] ^ flip) >> (8 * d)) & 0xff]++] = src[i];
+        uint64_t *swap = src;
+        src = dst, dst = swap;
+    }
+    if (src != a) memcpy(a, src, n * sizeof *a);
+    free(tmp);
+}
+
 /* Nearest rank: the ceil(q * n)-th smallest sample (1-based). */
 static int64_t rank(const int64_t *sorted, size_t n, double q)
 {
@@ -119,7 +160,7 @@ static void stats_of(int64_t *v, size_t n, struct stats *st)
     memset(st, 0, sizeof *st);
     st->count = n;
     if (!n) return;
-    qsort(v, n, sizeof *v, cmp_i64);
+    sort_i64(v, n);
     long double sum = 0;
     for (size_t i = 0; i < n; i++)
         sum += v[i];

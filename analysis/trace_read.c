@@ -26,15 +26,39 @@ struct lex {
     const char *base, *p, *end;
     const char *line_start;
     long line;
-    char where[96]; /* JSON path of the value being read, for messages */
+    char where[96];   /* JSON path of the value being read, for messages */
+    long where_index; /* >= 0: the path is where[where_index] (set per event, formatted only
+                         when a message needs it) */
     struct err *e;
 };
 
 static int lex_fail(struct lex *L, const char *what)
 {
     long col = (long)(L->p - L->line_start) + 1;
+    if (L->where_index >= 0)
+        return err_set(L->e, ERR_INPUT, "%s:%ld:%ld: %s[%ld]: %s", L->name, L->line, col, L->where,
+                       L->where_index, what);
     return err_set(L->e, ERR_INPUT, "%s:%ld:%ld: %s: %s", L->name, L->line, col,
                    L->where[0] ? L->where : "$", what);
+}
+
+/* A saved position, to report an error at a value read earlier. */
+struct pos {
+    const char *p, *line_start;
+    long line;
+};
+
+static struct pos pos_here(const struct lex *L)
+{
+    return (struct pos){L->p, L->line_start, L->line};
+}
+
+static int fail_at(struct lex *L, struct pos at, const char *where, const char *what)
+{
+    L->p = at.p, L->line_start = at.line_start, L->line = at.line;
+    snprintf(L->where, sizeof L->where, "%s", where);
+    L->where_index = -1;
+    return lex_fail(L, what);
 }
 
 static void skip_ws(struct lex *L)
@@ -369,8 +393,11 @@ struct scan {
 
 static int find_name(const char *s, int count, const char *(*name_of)(int))
 {
-    for (int i = 0; i < count; i++)
-        if (strcmp(name_of(i), s) == 0) return i;
+    size_t n = strlen(s);
+    for (int i = 0; i < count; i++) {
+        const char *name = name_of(i);
+        if (name[0] == s[0] && strlen(name) == n && memcmp(name, s, n) == 0) return i;
+    }
     return -1;
 }
 static const char *ev_name_of(int i)
@@ -394,7 +421,7 @@ static int read_event(struct scan *S, size_t index, int64_t prev_t, struct trace
     const char *ev_at = NULL, *ev_line_start = NULL, *t_at = NULL, *t_line_start = NULL;
     long ev_line = 0, t_line = 0;
     int rc;
-    snprintf(L->where, sizeof L->where, "$.events[%zu]", index);
+    L->where_index = (long)index;
     if ((rc = expect(L, '{', "expected an event object"))) return rc;
     if (peek(L) == '}') return lex_fail(L, "expected an event with t, tid and ev");
     for (;;) {
@@ -530,17 +557,18 @@ static int scan_events(struct scan *S)
                 L->p++;
                 break;
             }
-            snprintf(L->where, sizeof L->where, "$.events");
+            L->where_index = -1;
             if ((rc = expect(L, ',', "expected ',' or ']'"))) return rc;
         }
     }
     S->t->nevents = n;
+    L->where_index = -1;
     return 0;
 }
 
 /* ---- the document -------------------------------------------------------------------------- */
 
-static int take_threads(struct scan *S, json_t *threads)
+static int take_threads(struct scan *S, json_t *threads, struct pos at)
 {
     struct trace *t = S->t;
     t->nthreads = json_array_size(threads);
@@ -551,10 +579,11 @@ static int take_threads(struct scan *S, json_t *threads)
         json_t *jtid = json_object_get(th, "tid"), *name = json_object_get(th, "name"),
                *group = json_object_get(th, "group");
         if (!json_is_integer(jtid) || json_integer_value(jtid) != (json_int_t)i ||
-            !json_is_string(name))
-            return err_set(S->L.e, ERR_INPUT,
-                           "%s: $.threads[%zu]: expected tid equal to its index and a name",
-                           S->L.name, i);
+            !json_is_string(name)) {
+            char where[48];
+            snprintf(where, sizeof where, "$.threads[%zu]", i);
+            return fail_at(&S->L, at, where, "expected tid equal to its index and a name");
+        }
         t->threads[i].tid = (int)i;
         t->threads[i].name = strdup(json_string_value(name));
         t->threads[i].group = strdup(json_is_string(group) ? json_string_value(group) : "");
@@ -565,13 +594,13 @@ static int take_threads(struct scan *S, json_t *threads)
 }
 
 /* Header complete: run and threads known. */
-static int header_ready(struct scan *S, json_t *run, json_t *threads)
+static int header_ready(struct scan *S, json_t *run, json_t *threads, struct pos threads_at)
 {
     int rc;
     S->t->run = json_incref(run);
     json_t *pol = json_object_get(run, "policy");
     S->t->policy = json_is_string(pol) ? json_string_value(pol) : "";
-    if ((rc = take_threads(S, threads))) return rc;
+    if ((rc = take_threads(S, threads, threads_at))) return rc;
     if (S->sink && S->sink->header) return S->sink->header(S->sink->ctx, S->t, S->L.e);
     return 0;
 }
@@ -585,7 +614,12 @@ static int scan_document(struct scan *S)
     long events_line = 0;
     bool events_done = false, header_done = false;
     int rc = 0;
+    /* where each member's value starts, for messages about it */
+    struct pos doc_at, format_at = {0}, version_at = {0}, run_at = {0}, threads_at = {0},
+                       complete_at = {0}, dropped_at = {0}, *value_at = NULL;
     L->where[0] = '\0';
+    skip_ws(L);
+    doc_at = pos_here(L);
     if (peek(L) != '{') {
         rc = lex_fail(L, "expected a gilsim-trace document (a JSON object)");
         goto done;
@@ -602,20 +636,23 @@ static int scan_document(struct scan *S)
                 (rc = expect(L, ':', "expected ':'")))
                 goto done;
             json_t **slot = NULL;
+            value_at = NULL;
             if (!fits) key[0] = '\0';
             snprintf(L->where, sizeof L->where, "$.%s", key);
             if (strcmp(key, "format") == 0)
-                slot = &format;
+                slot = &format, value_at = &format_at;
             else if (strcmp(key, "version") == 0)
-                slot = &version;
+                slot = &version, value_at = &version_at;
             else if (strcmp(key, "run") == 0)
-                slot = &run;
+                slot = &run, value_at = &run_at;
             else if (strcmp(key, "threads") == 0)
-                slot = &threads;
+                slot = &threads, value_at = &threads_at;
             else if (strcmp(key, "complete") == 0)
-                slot = &complete;
+                slot = &complete, value_at = &complete_at;
             else if (strcmp(key, "events_dropped") == 0)
-                slot = &dropped;
+                slot = &dropped, value_at = &dropped_at;
+            skip_ws(L);
+            if (value_at) *value_at = pos_here(L);
             if (strcmp(key, "events") == 0) {
                 if (events_at) {
                     rc = lex_fail(L, "events given twice");
@@ -625,7 +662,7 @@ static int scan_document(struct scan *S)
                 events_at = L->p, events_line_start = L->line_start, events_line = L->line;
                 if (format && version && json_is_object(run) && json_is_array(threads)) {
                     /* The usual order: stream the events now, in one pass. */
-                    if ((rc = header_ready(S, run, threads))) goto done;
+                    if ((rc = header_ready(S, run, threads, threads_at))) goto done;
                     header_done = true;
                     if ((rc = scan_events(S))) goto done;
                     events_done = true;
@@ -638,15 +675,13 @@ static int scan_document(struct scan *S)
                 if ((rc = load_value(L, slot))) goto done;
                 if (slot == &format && (!json_is_string(format) ||
                                         strcmp(json_string_value(format), "gilsim-trace") != 0)) {
-                    rc = err_set(L->e, ERR_INPUT, "%s: $.format: expected \"gilsim-trace\"",
-                                 L->name);
+                    rc = fail_at(L, format_at, "$.format", "expected \"gilsim-trace\"");
                     goto done;
                 }
                 if (slot == &version &&
                     (!json_is_integer(version) || json_integer_value(version) != 1)) {
-                    rc =
-                        err_set(L->e, ERR_INPUT,
-                                "%s: $.version: expected 1 (this gilsim reads version 1)", L->name);
+                    rc = fail_at(L, version_at, "$.version",
+                                 "expected 1 (this gilsim reads version 1)");
                     goto done;
                 }
             } else if ((rc = skip_value(L))) {
@@ -667,29 +702,34 @@ static int scan_document(struct scan *S)
         goto done;
     }
     if (!format || !version) {
-        rc = err_set(L->e, ERR_INPUT,
-                     "%s: expected a gilsim-trace document (\"format\": \"gilsim-trace\", "
-                     "\"version\": 1)",
-                     L->name);
+        rc = fail_at(L, doc_at, "$",
+                     "expected a gilsim-trace document (\"format\": \"gilsim-trace\", "
+                     "\"version\": 1)");
         goto done;
     }
-    if (!json_is_object(run) || !json_is_array(threads) || !events_at) {
-        rc = err_set(L->e, ERR_INPUT, "%s: expected run (an object), threads and events (arrays)",
-                     L->name);
+    if (run && !json_is_object(run)) {
+        rc = fail_at(L, run_at, "$.run", "expected an object");
         goto done;
     }
-    if (!header_done && (rc = header_ready(S, run, threads))) goto done;
+    if (threads && !json_is_array(threads)) {
+        rc = fail_at(L, threads_at, "$.threads", "expected an array");
+        goto done;
+    }
+    if (!run || !threads || !events_at) {
+        rc = fail_at(L, doc_at, "$", "expected run (an object), threads and events (arrays)");
+        goto done;
+    }
+    if (!header_done && (rc = header_ready(S, run, threads, threads_at))) goto done;
     if (!events_done) {
         L->p = events_at, L->line_start = events_line_start, L->line = events_line;
         if ((rc = scan_events(S))) goto done;
     }
     if (complete && !json_is_boolean(complete)) {
-        rc = err_set(L->e, ERR_INPUT, "%s: $.complete: expected true or false", L->name);
+        rc = fail_at(L, complete_at, "$.complete", "expected true or false");
         goto done;
     }
     if (dropped && (!json_is_integer(dropped) || json_integer_value(dropped) < 0)) {
-        rc = err_set(L->e, ERR_INPUT, "%s: $.events_dropped: expected a non-negative integer",
-                     L->name);
+        rc = fail_at(L, dropped_at, "$.events_dropped", "expected a non-negative integer");
         goto done;
     }
     /* A writer that leaves `complete` out claims nothing was lost. */
@@ -712,7 +752,8 @@ static int scan_buffer(const char *name, const char *buf, size_t len, bool mappe
     struct trace *t = calloc(1, sizeof *t);
     if (!t) return err_set(e, ERR_RUNTIME, "out of memory");
     struct scan S = {
-        .L = {.name = name,
+        .L = {.where_index = -1,
+              .name = name,
               .base = buf,
               .p = buf,
               .end = buf + len,

@@ -1,0 +1,285 @@
+/* tests/test_compare.c - `gilsim compare` end to end on a short convoy run: the three output
+ * formats, the files kept in the output directory, interleaved repeats, parameter sweeps, the
+ * convoy factor against `none`, notes for parameters a policy lacks, and bad input refused
+ * before anything runs. Also `gilsim summary` as a command. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static char out_file[512], err_file[512], dir[512];
+
+static int gilsim(const char *args)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s/gilsim' %s >'%s' 2>'%s'", GILSIM_SOURCE_DIR,
+             GILSIM_BINARY_DIR, args, out_file, err_file);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void fresh_dir(const char *name)
+{
+    char cmd[1200];
+    snprintf(dir, sizeof dir, "%s/cmp-%s-%d", GILSIM_BINARY_DIR, name, (int)getpid());
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
+static bool exists_in_dir(const char *name)
+{
+    char path[1200];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    bool ok = stat(path, &st) == 0 && st.st_size > 0;
+    if (!ok) fprintf(stderr, "\nmissing or empty: %s\n", path);
+    return ok;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return strdup("");
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return strdup(buf);
+}
+
+static double num(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_number_value(v) : -1;
+}
+
+/* json: 2 policies x 2 interval values x 2 repeats, plus one extra `none` for the factor. */
+static void test_json_sweep(void)
+{
+    char args[1024];
+    fresh_dir("json");
+    snprintf(args, sizeof args,
+             "compare workloads/convoy.json -p new,fifo --set interval_us=1000,3000 -r 2 -d 200 "
+             "--seed 3 -o '%s' --format json",
+             dir);
+    CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
+    json_error_t jerr;
+    json_t *doc = json_load_file(out_file, 0, &jerr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(doc, "format")), "gilsim-compare");
+    CU_ASSERT_EQUAL(num(doc, "repeat"), 2);
+    CU_ASSERT_EQUAL(num(doc, "seed"), 3);
+    CU_ASSERT_EQUAL(num(doc, "duration_ms"), 200);
+    json_t *configs = json_object_get(doc, "configs");
+    CU_ASSERT_EQUAL_FATAL(json_array_size(configs), 5);
+    const char *labels[] = {"new interval_us=1000", "new interval_us=3000", "fifo interval_us=1000",
+                            "fifo interval_us=3000", "none"};
+    double base_io = num(json_object_get(doc, "baseline"), "io_per_s");
+    CU_ASSERT(base_io > 1000); /* the I/O thread alone: thousands of 40 us I/Os per second */
+    for (size_t i = 0; i < 5; i++) {
+        json_t *cfg = json_array_get(configs, i);
+        CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(cfg, "label")), labels[i]);
+        json_t *runs = json_object_get(cfg, "runs");
+        bool baseline = json_is_true(json_object_get(cfg, "baseline_only"));
+        CU_ASSERT_EQUAL(baseline, i == 4);
+        CU_ASSERT_EQUAL(json_array_size(runs), baseline ? 1 : 2);
+        size_t k;
+        json_t *run;
+        json_array_foreach(runs, k, run)
+        {
+            CU_ASSERT_EQUAL(num(run, "status"), 0);
+            CU_ASSERT(exists_in_dir(json_string_value(json_object_get(run, "trace"))));
+            CU_ASSERT(exists_in_dir(json_string_value(json_object_get(run, "summary"))));
+            json_t *m = json_object_get(run, "metrics");
+            double io = num(m, "io_per_s"), cf = num(m, "convoy_factor");
+            CU_ASSERT(io > 0);
+            /* convoy_factor = I/O ops/s under none / under the policy, same seed */
+            CU_ASSERT_DOUBLE_EQUAL(cf, base_io / io, 1e-6 * cf);
+            if (!baseline) CU_ASSERT(cf > 2); /* a 1-3 ms interval convoys a 40 us I/O loop */
+        }
+        json_t *agg = json_object_get(json_object_get(cfg, "metrics"), "io_per_s");
+        CU_ASSERT_EQUAL(num(agg, "n"), baseline ? 1 : 2);
+        CU_ASSERT(num(agg, "min") <= num(agg, "median") && num(agg, "median") <= num(agg, "max"));
+    }
+    /* The longer interval convoys more: fewer I/Os per second under new. */
+    double io_1ms =
+        num(json_object_get(json_object_get(json_array_get(configs, 0), "metrics"), "io_per_s"),
+            "median");
+    double io_3ms =
+        num(json_object_get(json_object_get(json_array_get(configs, 1), "metrics"), "io_per_s"),
+            "median");
+    CU_ASSERT(io_1ms > 1.5 * io_3ms);
+    json_decref(doc);
+    CU_ASSERT(exists_in_dir("index.json"));
+    CU_ASSERT(exists_in_dir("runs.csv"));
+    CU_ASSERT(exists_in_dir("table.txt"));
+}
+
+/* csv: one row per run in the order run: the baseline, then repeat 1 of every column, then
+ * repeat 2 (interleaved); every row has as many fields as the header. */
+static void test_csv_interleaved(void)
+{
+    char args[1024];
+    fresh_dir("csv");
+    snprintf(args, sizeof args,
+             "compare workloads/convoy.json -p old,new -r 2 -d 100 -o '%s' --format csv", dir);
+    CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
+    char *s = slurp(out_file), *save = NULL;
+    const char *expect[] = {"none,,1,", "old,,1,", "new,,1,", "old,,2,", "new,,2,"};
+    int row = -1, header_fields = 0;
+    for (char *line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save), row++) {
+        int fields = 1;
+        for (char *p = line; *p; p++)
+            fields += *p == ',';
+        if (row < 0) {
+            header_fields = fields;
+            CU_ASSERT_PTR_NOT_NULL(strstr(line, "policy,params,repeat,seed"));
+            CU_ASSERT_PTR_NOT_NULL(strstr(line, "convoy_factor"));
+            continue;
+        }
+        CU_ASSERT_EQUAL(fields, header_fields);
+        if (row < 5 && strncmp(line, expect[row], strlen(expect[row])) != 0)
+            fprintf(stderr, "\nrow %d: %s (expected %s...)\n", row, line, expect[row]);
+        if (row < 5) CU_ASSERT_EQUAL(strncmp(line, expect[row], strlen(expect[row])), 0);
+    }
+    CU_ASSERT_EQUAL(row, 5);
+    free(s);
+    char *file = NULL;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/runs.csv", dir);
+    file = slurp(path);
+    char *again = slurp(out_file);
+    CU_ASSERT_STRING_EQUAL(file, again); /* runs.csv is what was printed */
+    free(file);
+    free(again);
+}
+
+/* table: a column per policy, rows of metrics, a note for a parameter a policy lacks, and no
+ * extra baseline run when none was asked for. */
+static void test_table_and_notes(void)
+{
+    char args[1024];
+    fresh_dir("table");
+    snprintf(args, sizeof args,
+             "compare workloads/convoy.json -p new,none --set interval_us=2000 -d 100 -o '%s'",
+             dir);
+    CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
+    char *s = slurp(out_file);
+    const char *want[] = {"convoy",
+                          "new",
+                          "none",
+                          "interval_us=2000",
+                          "I/O ops/s",
+                          "convoy factor",
+                          "I/O response p50",
+                          "note: none has no parameter "
+                          "interval_us: ignored for it"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        if (!strstr(s, want[i])) fprintf(stderr, "\nexpected '%s' in:\n%s\n", want[i], s);
+        CU_ASSERT_PTR_NOT_NULL(strstr(s, want[i]));
+    }
+    CU_ASSERT_PTR_NULL(strstr(s, "one extra run"));
+    free(s);
+    CU_ASSERT(exists_in_dir("none-r1.json"));
+    CU_ASSERT(exists_in_dir("new-interval_us=2000-r1.json"));
+    char path[1200];
+    snprintf(path, sizeof path, "%s/none-baseline.json", dir);
+    CU_ASSERT_NOT_EQUAL(access(path, F_OK), 0);
+}
+
+/* Bad input: exit 2 before any run, nothing written. */
+static void test_bad_input(void)
+{
+    const char *bad[] = {
+        "-p new,bogus",
+        "-p new --set bogus=1",
+        "-p new --set interval_us=-5",
+        "-p new --set interval_us=",
+        "-p new,new",
+        "-p new --format xml",
+        "-p new --repeat 0",
+        "-p new --duration 0",
+        "-p new --frobnicate",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char args[1024];
+        fresh_dir("bad");
+        snprintf(args, sizeof args, "compare workloads/convoy.json %s -d 100 -o '%s'", bad[i], dir);
+        int st = gilsim(args);
+        if (st != 2) fprintf(stderr, "\n'%s' gave %d\n", bad[i], st);
+        CU_ASSERT_EQUAL(st, 2);
+        CU_ASSERT_NOT_EQUAL(access(dir, F_OK), 0);
+    }
+    char args[1024];
+    fresh_dir("bad");
+    snprintf(args, sizeof args, "compare tests/data/invalid/unknown-top-key.json -o '%s'", dir);
+    CU_ASSERT_EQUAL(gilsim(args), 2);
+    CU_ASSERT_NOT_EQUAL(access(dir, F_OK), 0);
+    /* An earlier compare in the directory is not overwritten. */
+    fresh_dir("twice");
+    snprintf(args, sizeof args, "compare workloads/io-only.json -p new -d 50 -o '%s'", dir);
+    CU_ASSERT_EQUAL(gilsim(args), 0);
+    CU_ASSERT_EQUAL(gilsim(args), 2);
+    CU_ASSERT_EQUAL(gilsim("compare --help"), 0);
+}
+
+/* `gilsim summary` as a command: text, --json, and errors. */
+static void test_summary_command(void)
+{
+    char trace[600], args[1200];
+    snprintf(trace, sizeof trace, "%s/summary-%d.json", GILSIM_BINARY_DIR, (int)getpid());
+    snprintf(args, sizeof args, "run workloads/convoy.json -p new -d 200 -q -o '%s'", trace);
+    CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
+    snprintf(args, sizeof args, "summary '%s'", trace);
+    CU_ASSERT_EQUAL(gilsim(args), 0);
+    char *s = slurp(out_file);
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "io_response"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "convoy under new"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "io.0"));
+    free(s);
+    snprintf(args, sizeof args, "summary --json '%s'", trace);
+    CU_ASSERT_EQUAL(gilsim(args), 0);
+    json_error_t jerr;
+    json_t *doc = json_load_file(out_file, 0, &jerr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(doc, "format")), "gilsim-summary");
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(doc, "threads")), 2);
+    /* the convoy, seen by summary: the I/O thread waits about an interval after each I/O */
+    json_t *io = json_object_get(json_object_get(doc, "run"), "io_response");
+    CU_ASSERT(num(io, "p50_ns") > 2e6);
+    json_decref(doc);
+    unlink(trace);
+    CU_ASSERT_EQUAL(gilsim("summary --help"), 0);
+    CU_ASSERT_EQUAL(gilsim("summary"), 2);
+    CU_ASSERT_EQUAL(gilsim("summary /nonexistent.json"), 2);
+    CU_ASSERT_EQUAL(gilsim("summary workloads/convoy.json"), 2);
+    s = slurp(err_file);
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "workloads/convoy.json:1:"));
+    free(s);
+}
+
+int main(void)
+{
+    snprintf(out_file, sizeof out_file, "%s/cmp-out-%d.txt", GILSIM_BINARY_DIR, (int)getpid());
+    snprintf(err_file, sizeof err_file, "%s/cmp-err-%d.txt", GILSIM_BINARY_DIR, (int)getpid());
+    CU_TestInfo tests[] = {
+        {"json: sweep, repeats, convoy factor, files", test_json_sweep},
+        {"csv: one row per run, interleaved", test_csv_interleaved},
+        {"table: columns, notes, no extra baseline", test_table_and_notes},
+        {"bad input: exit 2, nothing written", test_bad_input},
+        {"summary command", test_summary_command},
+        CU_TEST_INFO_NULL,
+    };
+    int rc = tu_main("compare", tests);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'/cmp-*-%d", GILSIM_BINARY_DIR, (int)getpid());
+    if (system(cmd) != 0) rc = 1;
+    unlink(out_file);
+    unlink(err_file);
+    return rc;
+}
