@@ -1,0 +1,236 @@
+/* tests/test_metrics.c - the metrics of docs/metrics.md on hand-written traces whose answers
+ * were worked out by hand (tests/data/traces/README.md shows the arithmetic): percentiles,
+ * slices, hand-off gaps, switches, forced switches, I/O response, sleep overshoot, request
+ * latency, busy/idle fractions, Jain's index; and the edge cases: no events, a thread that
+ * never got the GIL, a partial trace, overlapping holders under `none`. Every value is read
+ * from the `gilsim summary --json` document, the contract users see. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/metrics.h"
+#include "testutil.h"
+
+#define NUL_ NAN /* expect JSON null */
+
+struct expect {
+    const char *path; /* dotted: "run.gil_wait.p50_ns", "threads.1.slice.count" */
+    double value;
+};
+
+static json_t *at(json_t *doc, const char *path)
+{
+    char buf[160];
+    snprintf(buf, sizeof buf, "%s", path);
+    json_t *v = doc;
+    char *save = NULL;
+    for (char *k = strtok_r(buf, ".", &save); k && v; k = strtok_r(NULL, ".", &save))
+        v = json_is_array(v) ? json_array_get(v, strtoul(k, NULL, 10)) : json_object_get(v, k);
+    return v;
+}
+
+static json_t *summarize(const char *name)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "tests/data/traces/%s", name);
+    const char *path = tu_src(rel);
+    struct met_run *m = NULL;
+    struct trace *hdr = NULL;
+    struct err e = {0};
+    int rc = met_summarize_file(path, &m, &hdr, &e);
+    if (rc) fprintf(stderr, "\n%s\n", e.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    json_t *doc = met_to_json(m, name);
+    CU_ASSERT_PTR_NOT_NULL(doc);
+    met_free(m);
+    trace_free(hdr);
+    return doc;
+}
+
+static void check(const char *name, const struct expect *x, size_t n)
+{
+    json_t *doc = summarize(name);
+    if (!doc) return;
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = at(doc, x[i].path);
+        bool ok;
+        if (isnan(x[i].value))
+            ok = json_is_null(v);
+        else if (json_is_boolean(v))
+            ok = (json_is_true(v) ? 1.0 : 0.0) == x[i].value;
+        else if (json_is_integer(v))
+            ok = (double)json_integer_value(v) == x[i].value;
+        else if (json_is_real(v))
+            ok = fabs(json_real_value(v) - x[i].value) <= 1e-9 * fmax(1, fabs(x[i].value));
+        else
+            ok = false;
+        if (!ok) {
+            char *got = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+            fprintf(stderr, "\n%s: %s = %s, expected %.12g\n", name, x[i].path,
+                    got ? got : "(absent)", x[i].value);
+            free(got);
+        }
+        CU_ASSERT(ok);
+    }
+    json_decref(doc);
+}
+
+#define CHECK(name, ...)                                                                           \
+    do {                                                                                           \
+        static const struct expect x_[] = {__VA_ARGS__};                                           \
+        check(name, x_, sizeof x_ / sizeof x_[0]);                                                 \
+    } while (0)
+
+/* Two CPU threads handing the GIL over (fifo-like), window 1000 ns. */
+static void test_handoff(void)
+{
+    CHECK("handoff.json", {"events", 26}, {"window_ns", 1000}, {"complete", 1},
+          /* waits 10, 340, 10 (cpu.0) and 110, 10, 5 (cpu.1) */
+          {"run.gil_wait.count", 6}, {"run.gil_wait.p50_ns", 10}, {"run.gil_wait.p90_ns", 340},
+          {"run.gil_wait.p99_ns", 340}, {"run.gil_wait.p999_ns", 340}, {"run.gil_wait.max_ns", 340},
+          {"run.gil_wait.mean_ns", 485.0 / 6}, {"threads.0.gil_wait.mean_ns", 120},
+          {"threads.1.gil_wait.p50_ns", 10}, {"threads.1.gil_wait.max_ns", 110},
+          /* slices 90, 150, 40 and 70, 80, 90 */
+          {"run.slice.count", 6}, {"run.slice.p50_ns", 80}, {"run.slice.p90_ns", 150},
+          {"run.slice.mean_ns", 520.0 / 6}, {"threads.0.slice.p50_ns", 90},
+          {"threads.1.slice.max_ns", 90},
+          /* hand-offs: 100->130 to cpu.1, 400->450 to cpu.0; 200 and 300 re-acquired */
+          {"run.handoff_gap.count", 2}, {"run.handoff_gap.p50_ns", 30},
+          {"run.handoff_gap.max_ns", 50}, {"run.handoff_gap.mean_ns", 40},
+          {"threads.1.handoff_gap.p50_ns", 30}, {"threads.0.handoff_gap.p50_ns", 50},
+          {"run.acquisitions", 6}, {"run.switches", 2}, {"run.reacquires", 3},
+          {"threads.1.reacquires", 2}, {"threads.0.switches", 1},
+          /* drop at 100 went to the other thread; drop at 300 was re-acquired by its holder */
+          {"run.forced_switches", 1}, {"threads.0.forced_switches", 1},
+          {"threads.1.forced_switches", 0}, {"run.drop_requests", 2},
+          {"threads.1.drop_requests", 1}, {"run.wait_timeouts", 1}, {"threads.1.wait_timeouts", 1},
+          {"run.failed_wakeups", 1}, {"threads.0.failed_wakeups", 1},
+          /* held 520 of 1000 ns; idle with a waiter 10+30+20+10+50+10 = 130 */
+          {"run.gil_busy", 0.52}, {"run.gil_idle_with_waiters", 0.13}, {"run.ticks", 420},
+          {"run.ticks_per_s", 4.2e8}, {"threads.0.ticks_per_s", 3e8},
+          /* shares 300 and 120 of 420 */
+          {"run.fairness.threads", 2}, {"run.fairness.jain", 176400.0 / 208800},
+          {"run.fairness.max_share", 300.0 / 420}, {"run.fairness.min_share", 120.0 / 420},
+          {"run.fairness.max_min_ratio", 2.5}, {"threads.0.unserved_wait_ns", 0}, {"run.io_ops", 0},
+          {"run.io_response.count", 0}, {"run.io_response.p50_ns", NUL_});
+}
+
+/* A CPU thread beside one that does an I/O, a sleep and two serve requests; no elapsed_ns, so
+ * the window ends at the last event (8000 ns). */
+static void test_io_sleep_serve(void)
+{
+    CHECK("io-sleep-serve.json", {"window_ns", 8000},
+          /* io_end 1800, request 1810, acquire 4050 */
+          {"run.io_response.count", 1}, {"run.io_response.p50_ns", 2250},
+          {"threads.1.io_response.max_ns", 2250}, {"run.io_ops", 1}, {"run.io_per_s", 125000},
+          {"threads.1.io_per_s", 125000}, {"threads.0.io_ops", 0},
+          /* sleep_begin 4100 + 1000 = 5100; acquire 6020 */
+          {"run.sleep_overshoot.count", 1}, {"run.sleep_overshoot.p50_ns", 920},
+          /* done 6500 - at 6000, done 6600 - at 6400 */
+          {"run.request_latency.count", 2}, {"run.request_latency.p50_ns", 200},
+          {"run.request_latency.p90_ns", 500}, {"run.request_latency.mean_ns", 350},
+          {"run.requests", 2}, {"run.requests_per_s", 250000},
+          /* waits 0, 300, 150, 1010 and 1100, 2240, 920 */
+          {"run.gil_wait.count", 7}, {"run.gil_wait.p50_ns", 920}, {"run.gil_wait.p90_ns", 2240},
+          {"run.gil_wait.mean_ns", 5720.0 / 7}, {"threads.0.gil_wait.p50_ns", 150},
+          {"threads.0.gil_wait.p90_ns", 1010}, {"run.handoff_gap.count", 6},
+          {"run.handoff_gap.p50_ns", 50}, {"run.handoff_gap.max_ns", 100},
+          {"run.handoff_gap.mean_ns", 55}, {"threads.1.handoff_gap.count", 3},
+          {"run.acquisitions", 7}, {"run.switches", 6}, {"run.reacquires", 0},
+          {"run.forced_switches", 3}, {"threads.0.forced_switches", 3},
+          {"run.gil_busy", 7670.0 / 8000}, {"run.gil_idle_with_waiters", 330.0 / 8000},
+          {"run.ticks", 80}, {"run.ticks_per_s", 1e7},
+          /* only cpu.0 is CPU-bound: no index for one thread */
+          {"threads.0.cpu_bound", 1}, {"threads.1.cpu_bound", 0}, {"run.fairness.threads", 1},
+          {"run.fairness.jain", NUL_}, {"run.fairness.max_min_ratio", NUL_});
+}
+
+/* cpu.1 waits from 10 until it exits at 950 without the GIL. */
+static void test_never_acquired(void)
+{
+    CHECK("never-acquired.json", {"threads.1.acquisitions", 0}, {"threads.1.unserved_wait_ns", 940},
+          {"threads.1.gil_wait.count", 0}, {"threads.1.gil_wait.p50_ns", NUL_},
+          {"threads.1.gil_wait.mean_ns", NUL_}, {"threads.1.slice.max_ns", NUL_},
+          {"threads.0.unserved_wait_ns", 0}, {"run.gil_wait.count", 1}, {"run.gil_wait.p50_ns", 0},
+          /* the release at 900 had a waiter, but nobody acquired after it: no sample */
+          {"run.handoff_gap.count", 0}, {"run.gil_busy", 0.9}, {"run.gil_idle_with_waiters", 0.05},
+          /* ticks 500 and 0: J = 500^2 / (2 * 500^2) */
+          {"run.fairness.threads", 2}, {"run.fairness.jain", 0.5}, {"run.fairness.max_share", 1},
+          {"run.fairness.min_share", 0}, {"run.fairness.max_min_ratio", NUL_});
+}
+
+static void test_empty(void)
+{
+    CHECK("empty.json", {"events", 0}, {"window_ns", 0}, {"complete", 1}, {"run.gil_busy", NUL_},
+          {"run.gil_idle_with_waiters", NUL_}, {"run.ticks_per_s", NUL_}, {"run.io_per_s", NUL_},
+          {"run.acquisitions", 0}, {"run.gil_wait.count", 0}, {"run.gil_wait.p50_ns", NUL_},
+          {"run.fairness.threads", 0}, {"run.fairness.jain", NUL_}, {"threads.0.cpu_bound", 0},
+          {"threads.0.unserved_wait_ns", 0});
+}
+
+/* Buffers filled: cpu.1's record stops waiting at 1600; cpu.0 holds from 1700 to the end. */
+static void test_partial(void)
+{
+    CHECK("partial.json", {"complete", 0}, {"events_dropped", 5}, {"window_ns", 2000},
+          {"run.gil_wait.count", 3}, {"run.gil_wait.p50_ns", 600},
+          {"threads.0.gil_wait.max_ns", 700}, {"threads.1.unserved_wait_ns", 400},
+          {"threads.0.unserved_wait_ns", 0}, {"run.slice.count", 2}, {"run.slice.max_ns", 900},
+          {"run.gil_busy", 0.85}, {"run.gil_idle_with_waiters", 0.15}, {"run.handoff_gap.count", 2},
+          {"run.handoff_gap.p50_ns", 100}, {"run.switches", 2}, {"run.forced_switches", 1},
+          {"run.ticks", 60});
+    /* the text summary says it is partial */
+    struct met_run *m = NULL;
+    struct trace *hdr = NULL;
+    struct err e = {0};
+    CU_ASSERT_EQUAL_FATAL(
+        met_summarize_file(tu_src("tests/data/traces/partial.json"), &m, &hdr, &e), 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    met_print(m, "partial.json", f);
+    fclose(f);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "PARTIAL"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "5 events were dropped"));
+    free(text);
+    met_free(m);
+    trace_free(hdr);
+}
+
+/* Under none two threads hold at once: busy is the union, 0..800 of 1000. */
+static void test_none_overlap(void)
+{
+    CHECK("none-overlap.json", {"run.gil_busy", 0.8}, {"run.gil_idle_with_waiters", 0},
+          {"run.slice.count", 2}, {"run.slice.p50_ns", 600}, {"run.acquisitions", 2},
+          {"run.switches", 1}, {"run.handoff_gap.count", 0}, {"run.fairness.jain", 1},
+          {"run.fairness.max_min_ratio", 1});
+}
+
+static void test_not_a_trace(void)
+{
+    struct met_run *m = NULL;
+    struct trace *hdr = NULL;
+    struct err e = {0};
+    const char *path = tu_src("tests/data/valid/finite.json");
+    CU_ASSERT_EQUAL(met_summarize_file(path, &m, &hdr, &e), ERR_INPUT);
+    CU_ASSERT_PTR_NULL(m);
+    CU_ASSERT_PTR_NULL(hdr);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "finite.json:1:"));
+    CU_ASSERT_EQUAL(met_summarize_file("/nonexistent/trace.json", &m, &hdr, &e), ERR_INPUT);
+}
+
+int main(void)
+{
+    CU_TestInfo tests[] = {
+        {"hand-off: waits, slices, gaps, switches, fairness", test_handoff},
+        {"I/O response, sleep overshoot, request latency", test_io_sleep_serve},
+        {"a thread that never got the GIL", test_never_acquired},
+        {"a trace without events", test_empty},
+        {"a partial trace", test_partial},
+        {"none: overlapping holders", test_none_overlap},
+        {"not a trace", test_not_a_trace},
+        CU_TEST_INFO_NULL,
+    };
+    return tu_main("metrics", tests);
+}
