@@ -621,14 +621,14 @@ void met_print(const struct met_run *m, const char *trace_path, FILE *out)
     }
 
     enum { MAX_ROWS = 64 };
-    fprintf(out, "\n%-4s %-14s %9s %8s %9s %9s %10s %10s %10s %10s\n", "tid", "name", "ticks/s",
+    fprintf(out, "\n%-4s %-14s %9s %8s %9s %9s %11s %11s %11s %11s\n", "tid", "name", "ticks/s",
             "io/s", "acquires", "switches", "wait p50", "io_resp p50", "slice p50", "unserved");
     for (size_t k = 0; k < m->nthreads && k < MAX_ROWS; k++) {
         const struct met_thread *th = &m->th[k];
         char e1[32], e2[32];
         const struct stats *w = &th->st[LAT_GIL_WAIT], *io = &th->st[LAT_IO_RESPONSE],
                            *sl = &th->st[LAT_SLICE];
-        fprintf(out, "%-4zu %-14s %9s %8s %9llu %9llu %10s %10s %10s %10s\n", k, h->threads[k].name,
+        fprintf(out, "%-4zu %-14s %9s %8s %9llu %9llu %11s %11s %11s %11s\n", k, h->threads[k].name,
                 fmt_num(a, sizeof a, per_s((uint64_t)th->ticks, m->window_ns)),
                 fmt_num(b, sizeof b, per_s(th->count[CNT_IO_OPS], m->window_ns)),
                 (unsigned long long)th->count[CNT_ACQUISITIONS],

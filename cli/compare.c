@@ -26,6 +26,7 @@ extern char **environ;
 #define MAX_SETS     8
 #define MAX_VALUES   32
 #define MAX_POLICIES 16
+#define MAX_COLUMNS  256 /* configurations, the extra baseline included */
 
 /* ---- the metrics of the table -------------------------------------------------------------- */
 
@@ -190,6 +191,8 @@ static bool policy_has(const struct gil_policy *p, const char *name)
 static int add_config(struct compare *c, const struct gil_policy *pol, char **assign,
                       unsigned nassign, struct err *e)
 {
+    if (c->nconfigs == MAX_COLUMNS)
+        return err_set(e, ERR_INPUT, "--set: at most %d columns (policies x values)", MAX_COLUMNS);
     struct config *cfgs = realloc(c->configs, (c->nconfigs + 1) * sizeof *cfgs);
     if (!cfgs) return err_set(e, ERR_RUNTIME, "out of memory");
     c->configs = cfgs;
@@ -481,8 +484,8 @@ static void format_cell(char *cell, size_t size, const struct agg *a, enum unit 
 
 static void write_table(const struct compare *c, FILE *f)
 {
-    size_t ncols = 0, col_of[256];
-    for (size_t i = 0; i < c->nconfigs && ncols < 256; i++)
+    size_t ncols = 0, col_of[MAX_COLUMNS];
+    for (size_t i = 0; i < c->nconfigs; i++)
         if (!c->configs[i].baseline_only) col_of[ncols++] = i;
     const char *desc = c->wl->description ? c->wl->description : "";
     fprintf(f, "%s: %s\n", c->wl->name, desc);
@@ -492,8 +495,8 @@ static void write_table(const struct compare *c, FILE *f)
             (unsigned long long)c->seed, (unsigned long long)c->repeat, c->repeat == 1 ? "" : "s",
             c->repeat > 1 ? ": median (min..max)" : "", c->dir);
     enum { CELL = 64 };
-    char(*cells)[256][CELL] = malloc(NKM * sizeof *cells);
-    size_t width[257] = {0};
+    char(*cells)[MAX_COLUMNS][CELL] = malloc(NKM * sizeof *cells);
+    size_t width[MAX_COLUMNS + 1] = {0};
     if (!cells) {
         fputs("(out of memory)\n", f);
         return;
