@@ -11,6 +11,7 @@
 
 int cli_summary(int argc, char **argv);
 int cli_compare(int argc, char **argv);
+int cli_export(int argc, char **argv);
 
 /* Prints "gilsim: <message>" and returns the exit status for e. */
 int cli_fail(const struct err *e);

@@ -308,6 +308,7 @@ static const char main_help[] =
     "  run        run a workload under a policy, write a trace\n"
     "  summary    latency, convoy and fairness metrics of a trace\n"
     "  compare    run a workload under several policies and parameters, tabulate the metrics\n"
+    "  export     a trace as Chrome Trace Event JSON (Perfetto) or CSV\n"
     "\n"
     "`gilsim COMMAND --help` describes each. `gilsim --version` prints the version.\n";
 
@@ -331,6 +332,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "summary") == 0) return cli_summary(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0) return cli_compare(argc - 1, argv + 1);
+    if (strcmp(cmd, "export") == 0) return cli_export(argc - 1, argv + 1);
     fprintf(stderr, "gilsim: unknown command '%s'\n\n%s", cmd, main_help);
     return ERR_INPUT;
 }
