@@ -207,6 +207,78 @@ static void test_none_overlap(void)
           {"run.fairness.max_min_ratio", 1});
 }
 
+/* Nearest rank, p_q = x[ceil(q n)], and Jain's index over the CPU-bound threads only.
+ * cpu.0 waits (in time order) 70 10 100 40 90 20 60 30 80 50 -> sorted 10..100, n = 10:
+ *   p50 = x[5] = 50, p90 = x[9] = 90 (not x[10]: ceil(9.0) = 9), p99 = x[ceil 9.9] = 100,
+ *   p99.9 = 100, max 100, mean 550/10 = 55.
+ * cpu.1 waits 30 10 40 20 -> 10 20 30 40: p50 = x[2] = 20, p90 = p99 = p99.9 = x[4] = 40, mean 25.
+ * io.0 waits 0 (5600->5600) and 50 (5800->5850) -> p50 = x[1] = 0, p90 = x[2] = 50.
+ * Run waits, n = 16: 0 10 10 20 20 30 30 40 40 50 50 60 70 80 90 100:
+ *   p50 = x[8] = 40, p90 = x[ceil 14.4] = x[15] = 90, p99 = x[16] = 100, mean 700/16 = 43.75.
+ * Slices: cpu.0 500 - w = 430 490 400 460 410 480 440 470 420 450 (p50 x[5] = 440, p90 480,
+ *   mean 445); cpu.1 300 - w = 270 290 260 280 (p50 270, mean 275); io.0 100, 50. Run, n = 16:
+ *   50 100 260 270 280 290 400 410 ... 490: p50 = x[8] = 410, p90 = x[15] = 480,
+ *   mean (4450 + 1100 + 150)/16 = 356.25.
+ * Every wait is on a free GIL and no release had a waiter: busy 5700/10000, idle with waiters
+ *   = the waits, 700/10000, no hand-off gap.
+ * Acquirers: c0 c1 c0 c1 c0 c1 c0 c1 c0 | c0 io io c0 c0 c0 c0: 10 switches (c0 5, c1 4, io 1),
+ *   5 reacquires (c0 4, io 1).
+ * io_response: acquire 5850 - io_end 5800 = 50; 1 I/O in 10000 ns = 1e5/s.
+ * Ticks 300, 100, 200 = 600 -> 6e7/s. io.0 did I/O: fairness over cpu.0 and cpu.1 only,
+ *   J = 400^2 / (2 (300^2 + 100^2)) = 160000/200000 = 0.8, shares 0.75 / 0.25, ratio 3
+ *   (with io.0 it would be 600^2 / (3 * 140000) = 0.857). */
+static void test_percentiles_fairness(void)
+{
+    CHECK("percentiles.json", {"events", 56}, {"window_ns", 10000}, {"complete", 1},
+          {"threads.0.gil_wait.count", 10}, {"threads.0.gil_wait.p50_ns", 50},
+          {"threads.0.gil_wait.p90_ns", 90}, {"threads.0.gil_wait.p99_ns", 100},
+          {"threads.0.gil_wait.p999_ns", 100}, {"threads.0.gil_wait.max_ns", 100},
+          {"threads.0.gil_wait.mean_ns", 55}, {"threads.1.gil_wait.count", 4},
+          {"threads.1.gil_wait.p50_ns", 20}, {"threads.1.gil_wait.p90_ns", 40},
+          {"threads.1.gil_wait.p99_ns", 40}, {"threads.1.gil_wait.p999_ns", 40},
+          {"threads.1.gil_wait.max_ns", 40}, {"threads.1.gil_wait.mean_ns", 25},
+          {"threads.2.gil_wait.count", 2}, {"threads.2.gil_wait.p50_ns", 0},
+          {"threads.2.gil_wait.p90_ns", 50}, {"threads.2.gil_wait.mean_ns", 25},
+          {"run.gil_wait.count", 16}, {"run.gil_wait.p50_ns", 40}, {"run.gil_wait.p90_ns", 90},
+          {"run.gil_wait.p99_ns", 100}, {"run.gil_wait.p999_ns", 100}, {"run.gil_wait.max_ns", 100},
+          {"run.gil_wait.mean_ns", 43.75}, {"threads.0.slice.count", 10},
+          {"threads.0.slice.p50_ns", 440}, {"threads.0.slice.p90_ns", 480},
+          {"threads.0.slice.max_ns", 490}, {"threads.0.slice.mean_ns", 445},
+          {"threads.1.slice.p50_ns", 270}, {"threads.1.slice.mean_ns", 275},
+          {"run.slice.count", 16}, {"run.slice.p50_ns", 410}, {"run.slice.p90_ns", 480},
+          {"run.slice.p99_ns", 490}, {"run.slice.mean_ns", 356.25}, {"run.handoff_gap.count", 0},
+          {"run.handoff_gap.p50_ns", NUL_}, {"run.gil_busy", 0.57},
+          {"run.gil_idle_with_waiters", 0.07}, {"run.acquisitions", 16}, {"run.switches", 10},
+          {"run.reacquires", 5}, {"threads.0.acquisitions", 10}, {"threads.0.switches", 5},
+          {"threads.0.reacquires", 4}, {"threads.1.switches", 4}, {"threads.1.reacquires", 0},
+          {"threads.2.switches", 1}, {"threads.2.reacquires", 1}, {"run.forced_switches", 0},
+          {"run.drop_requests", 0}, {"run.io_response.count", 1}, {"run.io_response.p50_ns", 50},
+          {"threads.2.io_response.max_ns", 50}, {"threads.0.io_response.count", 0},
+          {"run.io_ops", 1}, {"run.io_per_s", 1e5}, {"threads.2.io_per_s", 1e5},
+          {"threads.0.io_per_s", 0}, {"run.sleep_overshoot.count", 0},
+          {"run.request_latency.count", 0}, {"run.requests", 0}, {"run.requests_per_s", 0},
+          {"run.ticks", 600}, {"run.ticks_per_s", 6e7}, {"threads.0.ticks", 300},
+          {"threads.0.ticks_per_s", 3e7}, {"threads.1.ticks_per_s", 1e7}, {"threads.2.ticks", 200},
+          {"threads.0.cpu_bound", 1}, {"threads.1.cpu_bound", 1}, {"threads.2.cpu_bound", 0},
+          {"run.fairness.threads", 2}, {"run.fairness.jain", 0.8}, {"run.fairness.max_share", 0.75},
+          {"run.fairness.min_share", 0.25}, {"run.fairness.max_min_ratio", 3},
+          {"threads.0.unserved_wait_ns", 0}, {"threads.1.unserved_wait_ns", 0},
+          {"threads.2.unserved_wait_ns", 0});
+}
+
+/* run.elapsed_ns is 500 but the last event is at 1000: "T is run.elapsed_ns when the trace has
+ * it (and it is not before the last event), otherwise the time of the last event", so T = 1000.
+ * Wait [0,200] on a free GIL, hold [200,1000]: busy 0.8, idle with a waiter 0.2, 50 ticks in
+ * 1000 ns = 5e7/s. One CPU-bound thread: no index. */
+static void test_elapsed_before_last_event(void)
+{
+    CHECK("elapsed-early.json", {"window_ns", 1000}, {"run.gil_busy", 0.8},
+          {"run.gil_idle_with_waiters", 0.2}, {"run.ticks_per_s", 5e7},
+          {"run.gil_wait.p50_ns", 200}, {"run.slice.p50_ns", 800}, {"run.acquisitions", 1},
+          {"run.switches", 0}, {"run.reacquires", 0}, {"run.fairness.threads", 1},
+          {"run.fairness.jain", NUL_}, {"run.fairness.max_share", NUL_});
+}
+
 static void test_not_a_trace(void)
 {
     struct met_run *m = NULL;
@@ -229,6 +301,8 @@ int main(void)
         {"a trace without events", test_empty},
         {"a partial trace", test_partial},
         {"none: overlapping holders", test_none_overlap},
+        {"nearest-rank percentiles; Jain over CPU-bound threads", test_percentiles_fairness},
+        {"window: elapsed_ns before the last event", test_elapsed_before_last_event},
         {"not a trace", test_not_a_trace},
         CU_TEST_INFO_NULL,
     };
