@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "sim/err.h"
 
@@ -19,6 +20,8 @@ int cli_fail(const struct err *e);
 int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
 /* Whole-string unsigned integer in [min, max]. */
 bool cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
+void cli_csv_field(FILE *f, const char *s);
 /* UTC time stamp for file names: 20261125T022334.123Z */
 void cli_utc_stamp(char *buf, size_t size);
 

@@ -556,20 +556,6 @@ static void write_table(const struct compare *c, FILE *f)
     json_array_foreach(c->notes, i, note) fprintf(f, "note: %s\n", json_string_value(note));
 }
 
-static void csv_field(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static void write_csv(const struct compare *c, FILE *f)
 {
     fputs("policy,params,repeat,seed,duration_ms,baseline_only,status,trace", f);
@@ -583,14 +569,14 @@ static void write_csv(const struct compare *c, FILE *f)
         for (unsigned k = 0; k < r->cfg->nassign && n < sizeof params; k++)
             n += (size_t)snprintf(params + n, sizeof params - n, "%s%s", k ? ";" : "",
                                   r->cfg->assign[k]);
-        csv_field(f, r->cfg->pol->name);
+        cli_csv_field(f, r->cfg->pol->name);
         fputc(',', f);
-        csv_field(f, params);
+        cli_csv_field(f, params);
         fprintf(f, ",%u,%llu,%llu,%d,%d,", r->repeat, (unsigned long long)c->seed,
                 (unsigned long long)(c->duration_ms ? c->duration_ms
                                                     : (uint64_t)(c->wl->duration_ns / 1000000)),
                 r->cfg->baseline_only, r->status);
-        csv_field(f, r->trace);
+        cli_csv_field(f, r->trace);
         for (int k = 0; k < NKM; k++) {
             if (isfinite(r->value[k]))
                 fprintf(f, ",%.10g", r->value[k]);

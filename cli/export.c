@@ -160,28 +160,14 @@ static int on_header(void *ctx, const struct trace *hdr, struct err *e)
     return 0;
 }
 
-static void csv_field(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\n\r")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static int csv_event(struct exporter *x, const struct trace_event *ev)
 {
     FILE *f = x->out;
     const struct trace_thread *th = &x->hdr->threads[ev->tid];
     fprintf(f, "%" PRId64 ",%d,", ev->t, ev->tid);
-    csv_field(f, th->name);
+    cli_csv_field(f, th->name);
     fputc(',', f);
-    csv_field(f, th->group);
+    cli_csv_field(f, th->group);
     fprintf(f, ",%s,%s", trace_ev_name((enum trace_ev)ev->ev),
             ev->ev == TRACE_EV_RELEASE ? trace_reason_name((enum trace_reason)ev->reason) : "");
     /* One column per argument key; empty when the event has none. */

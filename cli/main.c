@@ -122,6 +122,20 @@ static const char run_help[] =
     "\n"
     "Exit status: 0 ok, 1 runtime failure, 2 bad input (workload, option, parameter).\n";
 
+void cli_csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
 void cli_utc_stamp(char *buf, size_t size)
 {
     char stamp[32];
