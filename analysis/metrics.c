@@ -75,6 +75,7 @@ struct met_run {
     int64_t last_event_t;
     int64_t busy_ns, idle_waiting_ns;
     uint64_t nevents;
+    bool keep_samples; /* met_keep_samples: per-thread samples outlive met_end */
     /* results */
     bool complete;
     uint64_t events_dropped;
@@ -376,15 +377,42 @@ int met_end(struct met_run *m, const struct trace *hdr, struct err *e)
             if (s->n) memcpy(all + k, s->v, s->n * sizeof *all);
             k += s->n;
             stats_of(s->v, s->n, &m->th[i].st[l]);
-            free(s->v);
-            s->v = NULL;
-            s->n = s->cap = 0;
+            if (!m->keep_samples) {
+                free(s->v);
+                s->v = NULL;
+                s->n = s->cap = 0;
+            }
         }
         stats_of(all, k, &m->st[l]);
         free(all);
     }
     fairness(m);
     return 0;
+}
+
+void met_keep_samples(struct met_run *m)
+{
+    m->keep_samples = true;
+}
+
+const char *met_latency_name(unsigned i)
+{
+    return i < NLAT ? lat_names[i] : NULL;
+}
+
+int met_latency_index(const char *name)
+{
+    for (int l = 0; l < NLAT; l++)
+        if (strcmp(lat_names[l], name) == 0) return l;
+    return -1;
+}
+
+size_t met_samples(const struct met_run *m, unsigned latency, size_t tid, const int64_t **v)
+{
+    *v = NULL;
+    if (!m->keep_samples || latency >= NLAT || tid >= m->nthreads) return 0;
+    *v = m->th[tid].lat[latency].v;
+    return m->th[tid].lat[latency].n;
 }
 
 void met_free(struct met_run *m)
@@ -399,11 +427,15 @@ void met_free(struct met_run *m)
 
 struct summarize {
     struct met_run *m;
+    unsigned flags;
 };
 
 static int on_header(void *ctx, const struct trace *hdr, struct err *e)
 {
-    return met_begin(&((struct summarize *)ctx)->m, hdr, e);
+    struct summarize *s = ctx;
+    int rc = met_begin(&s->m, hdr, e);
+    if (rc == 0 && (s->flags & MET_KEEP_SAMPLES)) met_keep_samples(s->m);
+    return rc;
 }
 
 static int on_event(void *ctx, const struct trace_event *ev, struct err *e)
@@ -411,12 +443,12 @@ static int on_event(void *ctx, const struct trace_event *ev, struct err *e)
     return met_event(((struct summarize *)ctx)->m, ev, e);
 }
 
-int met_summarize_file(const char *path, struct met_run **out, struct trace **hdr_out,
-                       struct err *e)
+int met_summarize_file(const char *path, unsigned flags, struct met_run **out,
+                       struct trace **hdr_out, struct err *e)
 {
     *out = NULL;
     *hdr_out = NULL;
-    struct summarize s = {NULL};
+    struct summarize s = {NULL, flags};
     struct trace_sink sink = {.header = on_header, .event = on_event, .ctx = &s};
     struct trace *hdr = NULL;
     int rc = trace_scan(path, &sink, &hdr, e);

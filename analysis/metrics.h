@@ -20,10 +20,23 @@ int met_event(struct met_run *m, const struct trace_event *ev, struct err *e);
 int met_end(struct met_run *m, const struct trace *hdr, struct err *e);
 void met_free(struct met_run *m);
 
+/* Keeps every thread's latency samples after met_end (call before it), for met_samples. */
+void met_keep_samples(struct met_run *m);
+/* Latency metrics by index 0, 1, ...: their names (NULL past the last), and back. */
+const char *met_latency_name(unsigned i);
+int met_latency_index(const char *name);
+/* Thread tid's samples of a latency metric, in ns, sorted ascending; valid until met_free.
+ * 0 unless met_keep_samples was called. */
+size_t met_samples(const struct met_run *m, unsigned latency, size_t tid, const int64_t **v);
+
+enum met_flags {
+    MET_KEEP_SAMPLES = 1, /* as met_keep_samples */
+};
+
 /* Reads and summarizes a trace file in one streaming pass. *hdr_out receives the header
- * (free with trace_free after met_free). */
-int met_summarize_file(const char *path, struct met_run **out, struct trace **hdr_out,
-                       struct err *e);
+ * (free with trace_free after met_free). flags: met_flags. */
+int met_summarize_file(const char *path, unsigned flags, struct met_run **out,
+                       struct trace **hdr_out, struct err *e);
 
 /* The gilsim-summary document (new reference); trace_path goes into "trace". NULL when out of
  * memory. */

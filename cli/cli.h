@@ -13,6 +13,7 @@
 int cli_summary(int argc, char **argv);
 int cli_compare(int argc, char **argv);
 int cli_export(int argc, char **argv);
+int cli_report(int argc, char **argv);
 
 /* Prints "gilsim: <message>" and returns the exit status for e. */
 int cli_fail(const struct err *e);

@@ -357,7 +357,7 @@ static int measure_run(struct compare *c, struct run *r, struct err *e)
     snprintf(path, sizeof path, "%s/%s", c->dir, r->trace);
     struct met_run *m = NULL;
     struct trace *hdr = NULL;
-    int rc = met_summarize_file(path, &m, &hdr, e);
+    int rc = met_summarize_file(path, 0, &m, &hdr, e);
     if (rc) return rc;
     json_t *doc = met_to_json(m, r->trace);
     if (!doc) {

@@ -1,6 +1,6 @@
-/* cli/main.c - the gilsim command line: policies, check, run, and dispatch to summary and
- * compare (cli/summary.c, cli/compare.c). Parses arguments, turns library
- * errors into messages and exit codes (0 ok, 1 runtime failure, 2 bad input). */
+/* cli/main.c - the gilsim command line: policies, check, run, and dispatch to summary,
+ * compare, export and report (cli/summary.c, compare.c, export.c, report.c). Parses arguments,
+ * turns library errors into messages and exit codes (0 ok, 1 runtime failure, 2 bad input). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -323,6 +323,7 @@ static const char main_help[] =
     "  summary    latency, convoy and fairness metrics of a trace\n"
     "  compare    run a workload under several policies and parameters, tabulate the metrics\n"
     "  export     a trace as Chrome Trace Event JSON (Perfetto) or CSV\n"
+    "  report     a self-contained HTML report (table, plots) of a compare directory\n"
     "\n"
     "`gilsim COMMAND --help` describes each. `gilsim --version` prints the version.\n";
 
@@ -347,6 +348,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "summary") == 0) return cli_summary(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0) return cli_compare(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0) return cli_export(argc - 1, argv + 1);
+    if (strcmp(cmd, "report") == 0) return cli_report(argc - 1, argv + 1);
     fprintf(stderr, "gilsim: unknown command '%s'\n\n%s", cmd, main_help);
     return ERR_INPUT;
 }

@@ -1,5 +1,5 @@
-/* cli/summary.c - `gilsim summary TRACE [--json]`: the metrics of one trace (docs/metrics.md),
- * read in one streaming pass. */
+/* cli/summary.c - `gilsim summary TRACE [--json | --samples LIST]`: the metrics of one trace
+ * (docs/metrics.md), read in one streaming pass, or the latency samples behind them. */
 #include <stdio.h>
 #include <string.h>
 
@@ -7,21 +7,72 @@
 #include "cli/cli.h"
 
 static const char summary_help[] =
-    "usage: gilsim summary TRACE.json [--json]\n"
+    "usage: gilsim summary TRACE.json [--json | --samples LIST]\n"
     "\n"
     "Computes latency, throughput, convoy and fairness metrics from a trace's events, for the\n"
     "run and for every thread; docs/metrics.md defines each. Any trace in the gilsim-trace\n"
     "format works, whoever wrote it. A partial trace (complete: false) is summarized and\n"
     "marked as such.\n"
     "\n"
-    "  --json      print one JSON document (gilsim-summary, version 1) instead of text\n"
+    "  --json          print one JSON document (gilsim-summary, version 1) instead of text\n"
+    "  --samples LIST  print every sample of the named latency metrics as CSV\n"
+    "                  (metric,tid,thread,ns; each thread's sorted ascending), for CDFs.\n"
+    "                  LIST: comma-separated among gil_wait, io_response, sleep_overshoot,\n"
+    "                  request_latency, slice, handoff_gap; or all\n"
     "\n"
     "Exit status: 0 ok, 1 runtime failure, 2 the file is not a readable gilsim trace.\n";
+
+/* Parses a --samples list into wanted[]; 0, or a usage error's status. */
+static int parse_sample_list(const char *list, bool *wanted, unsigned n)
+{
+    if (strcmp(list, "all") == 0) {
+        for (unsigned i = 0; i < n; i++)
+            wanted[i] = true;
+        return 0;
+    }
+    char name[64];
+    for (const char *p = list;;) {
+        size_t len = strcspn(p, ",");
+        int idx = -1;
+        if (len > 0 && len < sizeof name) {
+            memcpy(name, p, len);
+            name[len] = '\0';
+            idx = met_latency_index(name);
+        }
+        if (idx < 0)
+            return cli_usage_error("summary",
+                                   "--samples: expected latency metrics (gil_wait, io_response, "
+                                   "sleep_overshoot, request_latency, slice, handoff_gap) or all, "
+                                   "got '%s'",
+                                   list);
+        wanted[idx] = true;
+        if (!p[len]) return 0;
+        p += len + 1;
+    }
+}
+
+static void print_samples(const struct met_run *m, const struct trace *hdr, const bool *wanted)
+{
+    puts("metric,tid,thread,ns");
+    for (unsigned l = 0; met_latency_name(l); l++) {
+        if (!wanted[l]) continue;
+        for (size_t t = 0; t < hdr->nthreads; t++) {
+            const int64_t *v;
+            size_t n = met_samples(m, l, t, &v);
+            for (size_t i = 0; i < n; i++) {
+                printf("%s,%zu,", met_latency_name(l), t);
+                cli_csv_field(stdout, hdr->threads[t].name);
+                printf(",%lld\n", (long long)v[i]);
+            }
+        }
+    }
+}
 
 int cli_summary(int argc, char **argv)
 {
     const char *path = NULL;
     bool as_json = false;
+    const char *sample_list = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(summary_help, stdout);
@@ -29,6 +80,9 @@ int cli_summary(int argc, char **argv)
         }
         if (strcmp(argv[i], "--json") == 0) {
             as_json = true;
+        } else if (strcmp(argv[i], "--samples") == 0) {
+            if (i + 1 >= argc) return cli_usage_error("summary", "%s", "--samples needs a list");
+            sample_list = argv[++i];
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return cli_usage_error("summary", "unknown option '%s'", argv[i]);
         } else if (path) {
@@ -38,13 +92,23 @@ int cli_summary(int argc, char **argv)
         }
     }
     if (!path) return cli_usage_error("summary", "%s", "expected a trace file");
+    if (as_json && sample_list)
+        return cli_usage_error("summary", "%s", "--json and --samples exclude each other");
+    bool wanted[16] = {false};
+    if (sample_list) {
+        int rc = parse_sample_list(sample_list, wanted, sizeof wanted / sizeof *wanted);
+        if (rc) return rc;
+    }
 
     struct err e = {0};
     struct met_run *m = NULL;
     struct trace *hdr = NULL;
-    if (met_summarize_file(path, &m, &hdr, &e) != 0) return cli_fail(&e);
+    if (met_summarize_file(path, sample_list ? MET_KEEP_SAMPLES : 0, &m, &hdr, &e) != 0)
+        return cli_fail(&e);
     int status = 0;
-    if (as_json) {
+    if (sample_list) {
+        print_samples(m, hdr, wanted);
+    } else if (as_json) {
         json_t *doc = met_to_json(m, path);
         if (!doc || json_dumpf(doc, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(10)) != 0) {
             err_set(&e, ERR_RUNTIME, "%s: cannot write the summary", path);

@@ -12,34 +12,9 @@
 
 static char out_file[512], err_file[512];
 
-/* Runs `gilsim ARGS` from the source tree; returns its exit status. */
 static int gilsim(const char *args)
 {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s/gilsim' %s >'%s' 2>'%s'", GILSIM_SOURCE_DIR,
-             GILSIM_BINARY_DIR, args, out_file, err_file);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return strdup("");
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return strdup(buf);
-}
-
-static bool output_has(const char *file, const char *text)
-{
-    char *s = slurp(file);
-    bool ok = strstr(s, text) != NULL;
-    if (!ok) fprintf(stderr, "\nexpected \"%s\" in:\n%s\n", text, s);
-    free(s);
-    return ok;
+    return tu_gilsim(args, out_file, err_file);
 }
 
 static void test_help(void)
@@ -47,7 +22,7 @@ static void test_help(void)
     const char *cmds[] = {"--help", "policies --help", "check --help", "run --help"};
     for (size_t i = 0; i < 4; i++) {
         CU_ASSERT_EQUAL(gilsim(cmds[i]), 0);
-        CU_ASSERT(output_has(out_file, "usage: gilsim"));
+        CU_ASSERT(tu_file_has(out_file, "usage: gilsim"));
     }
     CU_ASSERT_EQUAL(gilsim("frobnicate"), 2);
     CU_ASSERT_EQUAL(gilsim(""), 2);
@@ -56,7 +31,7 @@ static void test_help(void)
 static void test_policies_listed_and_documented(void)
 {
     CU_ASSERT_EQUAL(gilsim("policies"), 0);
-    char *s = slurp(out_file);
+    char *s = tu_slurp(out_file);
     int count = 0;
     for (const struct gil_policy *const *p = gil_policies; *p; p++, count++) {
         CU_ASSERT_PTR_NOT_NULL(strstr(s, (*p)->name));
@@ -81,9 +56,9 @@ static void test_policies_listed_and_documented(void)
 static void test_check(void)
 {
     CU_ASSERT_EQUAL(gilsim("check workloads/convoy.json workloads/cpu2.json"), 0);
-    CU_ASSERT(output_has(out_file, "convoy: 2 threads"));
+    CU_ASSERT(tu_file_has(out_file, "convoy: 2 threads"));
     CU_ASSERT_EQUAL(gilsim("check workloads/cpu2.json tests/data/invalid/unknown-op.json"), 2);
-    CU_ASSERT(output_has(err_file, "tests/data/invalid/unknown-op.json:4:13:"));
+    CU_ASSERT(tu_file_has(err_file, "tests/data/invalid/unknown-op.json:4:13:"));
 }
 
 static void test_bad_input_exits_2_and_writes_nothing(void)
@@ -116,17 +91,17 @@ static void test_bad_input_exits_2_and_writes_nothing(void)
         int rc = gilsim(args);
         if (rc != 2) fprintf(stderr, "\n`gilsim %s` exited %d\n", args, rc);
         CU_ASSERT_EQUAL(rc, 2);
-        char *s = slurp(err_file);
+        char *s = tu_slurp(err_file);
         CU_ASSERT(strlen(s) > 0); /* a message */
         free(s);
-        s = slurp(target);
+        s = tu_slurp(target);
         CU_ASSERT_STRING_EQUAL(s, "keep\n");
         free(s);
     }
     unlink(target);
     /* An output path that cannot be written is found before the run. */
     CU_ASSERT_EQUAL(gilsim("run workloads/cpu1.json -o /nonexistent-dir/t.json"), 2);
-    CU_ASSERT(output_has(err_file, "/nonexistent-dir/t.json"));
+    CU_ASSERT(tu_file_has(err_file, "/nonexistent-dir/t.json"));
 }
 
 static void test_good_run(void)
@@ -138,10 +113,10 @@ static void test_good_run(void)
              "--seed 7 -o '%s'",
              target);
     CU_ASSERT_EQUAL(gilsim(args), 0);
-    CU_ASSERT(output_has(err_file, "trace: "));
-    CU_ASSERT(output_has(err_file, "2 threads"));
-    CU_ASSERT(output_has(err_file, "ticks/s"));
-    CU_ASSERT(output_has(err_file, "acquisitions"));
+    CU_ASSERT(tu_file_has(err_file, "trace: "));
+    CU_ASSERT(tu_file_has(err_file, "2 threads"));
+    CU_ASSERT(tu_file_has(err_file, "ticks/s"));
+    CU_ASSERT(tu_file_has(err_file, "acquisitions"));
     struct trace *t = NULL;
     struct err e = {0};
     CU_ASSERT_EQUAL(trace_read(target, &t, &e), 0);

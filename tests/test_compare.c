@@ -16,11 +16,7 @@ static char out_file[512], err_file[512], dir[512];
 
 static int gilsim(const char *args)
 {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s/gilsim' %s >'%s' 2>'%s'", GILSIM_SOURCE_DIR,
-             GILSIM_BINARY_DIR, args, out_file, err_file);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return tu_gilsim(args, out_file, err_file);
 }
 
 static void fresh_dir(const char *name)
@@ -39,17 +35,6 @@ static bool exists_in_dir(const char *name)
     bool ok = stat(path, &st) == 0 && st.st_size > 0;
     if (!ok) fprintf(stderr, "\nmissing or empty: %s\n", path);
     return ok;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return strdup("");
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return strdup(buf);
 }
 
 static double num(json_t *o, const char *key)
@@ -129,7 +114,7 @@ static void test_csv_interleaved(void)
     snprintf(args, sizeof args,
              "compare workloads/convoy.json -p old,new -r 2 -d 100 -o '%s' --format csv", dir);
     CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
-    char *s = slurp(out_file), *save = NULL;
+    char *s = tu_slurp(out_file), *save = NULL;
     const char *expect[] = {"none,,1,", "old,,1,", "new,,1,", "old,,2,", "new,,2,"};
     int row = -1, header_fields = 0;
     for (char *line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save), row++) {
@@ -152,8 +137,8 @@ static void test_csv_interleaved(void)
     char *file = NULL;
     char path[1200];
     snprintf(path, sizeof path, "%s/runs.csv", dir);
-    file = slurp(path);
-    char *again = slurp(out_file);
+    file = tu_slurp(path);
+    char *again = tu_slurp(out_file);
     CU_ASSERT_STRING_EQUAL(file, again); /* runs.csv is what was printed */
     free(file);
     free(again);
@@ -169,7 +154,7 @@ static void test_table_and_notes(void)
              "compare workloads/convoy.json -p new,none --set interval_us=2000 -d 100 -o '%s'",
              dir);
     CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
-    char *s = slurp(out_file);
+    char *s = tu_slurp(out_file);
     const char *want[] = {"convoy",
                           "new",
                           "none",
@@ -237,7 +222,7 @@ static void test_summary_command(void)
     CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
     snprintf(args, sizeof args, "summary '%s'", trace);
     CU_ASSERT_EQUAL(gilsim(args), 0);
-    char *s = slurp(out_file);
+    char *s = tu_slurp(out_file);
     CU_ASSERT_PTR_NOT_NULL(strstr(s, "io_response"));
     CU_ASSERT_PTR_NOT_NULL(strstr(s, "convoy under new"));
     CU_ASSERT_PTR_NOT_NULL(strstr(s, "io.0"));
@@ -258,9 +243,25 @@ static void test_summary_command(void)
     CU_ASSERT_EQUAL(gilsim("summary"), 2);
     CU_ASSERT_EQUAL(gilsim("summary /nonexistent.json"), 2);
     CU_ASSERT_EQUAL(gilsim("summary workloads/convoy.json"), 2);
-    s = slurp(err_file);
+    s = tu_slurp(err_file);
     CU_ASSERT_PTR_NOT_NULL(strstr(s, "workloads/convoy.json:1:"));
     free(s);
+
+    /* --samples: every sample as CSV, each thread's sorted (handoff.json's README) */
+    CU_ASSERT_EQUAL(gilsim("summary tests/data/traces/handoff.json --samples gil_wait,handoff_gap"),
+                    0);
+    s = tu_slurp(out_file);
+    CU_ASSERT_STRING_EQUAL(s, "metric,tid,thread,ns\n"
+                              "gil_wait,0,cpu.0,10\ngil_wait,0,cpu.0,10\ngil_wait,0,cpu.0,340\n"
+                              "gil_wait,1,cpu.1,5\ngil_wait,1,cpu.1,10\ngil_wait,1,cpu.1,110\n"
+                              "handoff_gap,0,cpu.0,50\nhandoff_gap,1,cpu.1,30\n");
+    free(s);
+    CU_ASSERT_EQUAL(gilsim("summary tests/data/traces/handoff.json --samples all"), 0);
+    CU_ASSERT(tu_file_has(out_file, "slice,1,cpu.1,90\n"));
+    CU_ASSERT_EQUAL(gilsim("summary tests/data/traces/handoff.json --samples gil_wait,bogus"), 2);
+    CU_ASSERT(tu_file_has(err_file, "--samples"));
+    CU_ASSERT_EQUAL(gilsim("summary tests/data/traces/handoff.json --samples"), 2);
+    CU_ASSERT_EQUAL(gilsim("summary tests/data/traces/handoff.json --json --samples all"), 2);
 }
 
 int main(void)

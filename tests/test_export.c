@@ -17,11 +17,7 @@ static char trace_path[512], out_path[512];
 
 static int gilsim(const char *args)
 {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s/gilsim' %s >/dev/null 2>&1", GILSIM_SOURCE_DIR,
-             GILSIM_BINARY_DIR, args);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return tu_gilsim(args, NULL, NULL);
 }
 
 struct slice {

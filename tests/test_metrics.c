@@ -39,7 +39,7 @@ static json_t *summarize(const char *name)
     struct met_run *m = NULL;
     struct trace *hdr = NULL;
     struct err e = {0};
-    int rc = met_summarize_file(path, &m, &hdr, &e);
+    int rc = met_summarize_file(path, 0, &m, &hdr, &e);
     if (rc) fprintf(stderr, "\n%s\n", e.msg);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
     json_t *doc = met_to_json(m, name);
@@ -185,7 +185,7 @@ static void test_partial(void)
     struct trace *hdr = NULL;
     struct err e = {0};
     CU_ASSERT_EQUAL_FATAL(
-        met_summarize_file(tu_src("tests/data/traces/partial.json"), &m, &hdr, &e), 0);
+        met_summarize_file(tu_src("tests/data/traces/partial.json"), 0, &m, &hdr, &e), 0);
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -279,17 +279,49 @@ static void test_elapsed_before_last_event(void)
           {"run.fairness.jain", NUL_}, {"run.fairness.max_share", NUL_});
 }
 
+/* The samples behind the percentiles (tools/plot-cdf draws them): handoff.json's waits per
+ * thread as its README works out, sorted; none kept unless asked for. */
+static void test_samples(void)
+{
+    struct met_run *m = NULL;
+    struct trace *hdr = NULL;
+    struct err e = {0};
+    const char *path = tu_src("tests/data/traces/handoff.json");
+    CU_ASSERT_EQUAL_FATAL(met_summarize_file(path, MET_KEEP_SAMPLES, &m, &hdr, &e), 0);
+    int wait = met_latency_index("gil_wait"), gap = met_latency_index("handoff_gap");
+    CU_ASSERT_FATAL(wait >= 0 && gap >= 0);
+    CU_ASSERT_STRING_EQUAL(met_latency_name((unsigned)wait), "gil_wait");
+    CU_ASSERT_EQUAL(met_latency_index("no_such_metric"), -1);
+    const int64_t *v;
+    CU_ASSERT_EQUAL_FATAL(met_samples(m, (unsigned)wait, 0, &v), 3);
+    CU_ASSERT(v[0] == 10 && v[1] == 10 && v[2] == 340);
+    CU_ASSERT_EQUAL_FATAL(met_samples(m, (unsigned)wait, 1, &v), 3);
+    CU_ASSERT(v[0] == 5 && v[1] == 10 && v[2] == 110);
+    /* the gap belongs to the thread that took the GIL over */
+    CU_ASSERT_EQUAL_FATAL(met_samples(m, (unsigned)gap, 1, &v), 1);
+    CU_ASSERT_EQUAL(v[0], 30);
+    CU_ASSERT_EQUAL(met_samples(m, (unsigned)wait, 2, &v), 0); /* no thread 2 */
+    met_free(m);
+    trace_free(hdr);
+
+    CU_ASSERT_EQUAL_FATAL(met_summarize_file(path, 0, &m, &hdr, &e), 0);
+    CU_ASSERT_EQUAL(met_samples(m, (unsigned)wait, 0, &v), 0);
+    CU_ASSERT_PTR_NULL(v);
+    met_free(m);
+    trace_free(hdr);
+}
+
 static void test_not_a_trace(void)
 {
     struct met_run *m = NULL;
     struct trace *hdr = NULL;
     struct err e = {0};
     const char *path = tu_src("tests/data/valid/finite.json");
-    CU_ASSERT_EQUAL(met_summarize_file(path, &m, &hdr, &e), ERR_INPUT);
+    CU_ASSERT_EQUAL(met_summarize_file(path, 0, &m, &hdr, &e), ERR_INPUT);
     CU_ASSERT_PTR_NULL(m);
     CU_ASSERT_PTR_NULL(hdr);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "finite.json:1:"));
-    CU_ASSERT_EQUAL(met_summarize_file("/nonexistent/trace.json", &m, &hdr, &e), ERR_INPUT);
+    CU_ASSERT_EQUAL(met_summarize_file("/nonexistent/trace.json", 0, &m, &hdr, &e), ERR_INPUT);
 }
 
 int main(void)
@@ -303,6 +335,7 @@ int main(void)
         {"none: overlapping holders", test_none_overlap},
         {"nearest-rank percentiles; Jain over CPU-bound threads", test_percentiles_fairness},
         {"window: elapsed_ns before the last event", test_elapsed_before_last_event},
+        {"latency samples kept for CDFs", test_samples},
         {"not a trace", test_not_a_trace},
         CU_TEST_INFO_NULL,
     };

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "policies/registry.h"
@@ -161,4 +162,38 @@ int tu_main(const char *suite, CU_TestInfo *tests)
     unsigned failed = CU_get_number_of_tests_failed() + CU_get_number_of_suites_failed();
     CU_cleanup_registry();
     return failed ? 1 : 0;
+}
+
+int tu_gilsim(const char *args, const char *out, const char *err)
+{
+    char cmd[4096];
+    int n = snprintf(cmd, sizeof cmd, "cd '%s' && '%s/gilsim' %s >'%s' 2>'%s'", GILSIM_SOURCE_DIR,
+                     GILSIM_BINARY_DIR, args, out ? out : "/dev/null", err ? err : "/dev/null");
+    if (n < 0 || (size_t)n >= sizeof cmd) return -1;
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+char *tu_slurp(const char *path)
+{
+    enum { LIMIT = 1 << 20 };
+    char *buf = malloc(LIMIT + 1);
+    if (!buf) return NULL;
+    size_t n = 0;
+    FILE *f = fopen(path, "r");
+    if (f) {
+        n = fread(buf, 1, LIMIT, f);
+        fclose(f);
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+bool tu_file_has(const char *path, const char *text)
+{
+    char *s = tu_slurp(path);
+    bool ok = s && strstr(s, text) != NULL;
+    if (!ok) fprintf(stderr, "\nexpected \"%s\" in %s:\n%s\n", text, path, s ? s : "");
+    free(s);
+    return ok;
 }

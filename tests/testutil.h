@@ -1,5 +1,6 @@
 /* tests/testutil.h - helpers shared by the CUnit suites: run a workload through the engine and
- * the trace writer, read the trace back from disk, and check trace invariants. */
+ * the trace writer, read the trace back from disk, check trace invariants, and run the gilsim
+ * binary as a user would. */
 #ifndef GILSIM_TESTUTIL_H
 #define GILSIM_TESTUTIL_H
 
@@ -35,6 +36,14 @@ const char *tu_check_protocol(const struct trace *t, bool exclusive);
 size_t tu_slices(const struct trace *t, long long **lens, int **reasons);
 
 long long tu_median(long long *v, size_t n);
+
+/* Runs `gilsim ARGS` (shell words) from the source tree with stdout to out and stderr to err
+ * (NULL: /dev/null); returns its exit status, -1 when it did not exit. */
+int tu_gilsim(const char *args, const char *out, const char *err);
+/* A file's contents (its first MiB), malloc'd; "" when it cannot be read. */
+char *tu_slurp(const char *path);
+/* Whether the file holds text; prints the file when not, so a failure shows what was there. */
+bool tu_file_has(const char *path, const char *text);
 
 /* Runs the suite's tests with CUnit's basic runner; returns the process exit status. */
 int tu_main(const char *suite, CU_TestInfo *tests);

@@ -1,0 +1,83 @@
+/* cli/report.c - `gilsim report DIR`: the HTML report of a compare directory. The page and its
+ * plots are made by tools/report (Python with Debian's matplotlib); this command finds that
+ * script and the interpreter, tells the script which gilsim to read traces with, and hands
+ * over. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+#ifndef GILSIM_TOOLS_DIR
+#define GILSIM_TOOLS_DIR "tools"
+#endif
+
+static const char report_help[] =
+    "usage: gilsim report DIR [-o FILE.html] [--timeline-ms MS]\n"
+    "\n"
+    "Writes one self-contained HTML page for a `gilsim compare` directory: workload, policies\n"
+    "and parameters, the metrics table, latency CDFs, sweep plots and a timeline per column\n"
+    "(inlined), host information and links to the traces. Nothing is loaded from the network.\n"
+    "\n"
+    "  -o, --output FILE    the page (default DIR/report.html)\n"
+    "  --timeline-ms MS     length of each timeline window, centred in the run (default 20)\n"
+    "\n"
+    "Runs tools/report with /usr/bin/python3 and python3-matplotlib (tools/install-deps\n"
+    "installs it). GILSIM_TOOLS_DIR and GILSIM_PYTHON override where they are found.\n"
+    "Exit status: 0 ok, 1 runtime failure, 2 bad input.\n";
+
+int cli_report(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(report_help, stdout);
+            return 0;
+        }
+    }
+    if (argc < 2) return cli_usage_error("report", "%s", "expected a compare directory");
+
+    const char *tools = getenv("GILSIM_TOOLS_DIR");
+    if (!tools || !*tools) tools = GILSIM_TOOLS_DIR;
+    const char *python = getenv("GILSIM_PYTHON");
+    if (!python || !*python) python = "/usr/bin/python3";
+
+    struct err e = {0};
+    char script[PATH_MAX];
+    if (snprintf(script, sizeof script, "%s/report", tools) >= (int)sizeof script ||
+        access(script, R_OK) != 0) {
+        err_set(&e, ERR_RUNTIME, "cannot find %s/report (set GILSIM_TOOLS_DIR to gilsim's tools/)",
+                tools);
+        return cli_fail(&e);
+    }
+    if (access(python, X_OK) != 0) {
+        err_set(&e, ERR_RUNTIME,
+                "the report needs %s with matplotlib (Debian: python3-matplotlib, which "
+                "tools/install-deps installs; GILSIM_PYTHON names another interpreter)",
+                python);
+        return cli_fail(&e);
+    }
+    /* The script reads traces through this very gilsim (summary --samples, export). */
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        setenv("GILSIM", exe, 1);
+    }
+
+    char **args = calloc((size_t)argc + 2, sizeof *args);
+    if (!args) {
+        err_set(&e, ERR_RUNTIME, "out of memory");
+        return cli_fail(&e);
+    }
+    args[0] = (char *)python;
+    args[1] = script;
+    for (int i = 1; i < argc; i++)
+        args[i + 1] = argv[i];
+    fflush(NULL);
+    execv(python, args);
+    err_set(&e, ERR_RUNTIME, "cannot run %s %s", python, script);
+    free(args);
+    return cli_fail(&e);
+}

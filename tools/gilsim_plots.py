@@ -1,0 +1,396 @@
+"""tools/gilsim_plots.py - the plots of tools/plot-timeline, plot-cdf, plot-sweep and report.
+
+Reads only what gilsim writes for others: traces (through `gilsim export --format csv`, which
+streams), latency samples (`gilsim summary --samples`) and a compare directory's index.json.
+No metric is recomputed here, so a plot shows exactly the numbers `gilsim summary` defines.
+Runs on Debian's /usr/bin/python3 with python3-matplotlib.
+"""
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+try:
+    import matplotlib
+except ImportError:
+    sys.exit("gilsim plots need matplotlib for %s: on Debian, apt-get install python3-matplotlib "
+             "(tools/install-deps does) and run the tools with /usr/bin/python3" % sys.executable)
+matplotlib.use("Agg")
+import matplotlib.patches  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+TOOLS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+# Reproducible SVGs: no random ids, no creation date.
+matplotlib.rcParams["svg.hashsalt"] = "gilsim"
+SVG_METADATA = {"Date": None}
+PNG_METADATA = {"Software": None}
+
+# Thread states drawn by the timeline, in legend order, with their colours.
+STATES = [
+    ("GIL", "#2ca02c"),
+    ("hold (no check points)", "#17becf"),
+    ("wait for GIL", "#d62728"),
+    ("forced wait", "#ff7f0e"),
+    ("I/O", "#1f77b4"),
+    ("sleep", "#9467bd"),
+    ("native", "#8c564b"),
+]
+STATE_COLOR = dict(STATES)
+
+# Latency metrics the CDF plot offers, with axis titles.
+CDF_METRICS = {
+    "gil_wait": "GIL wait",
+    "io_response": "I/O response",
+    "request_latency": "request latency",
+    "sleep_overshoot": "sleep overshoot",
+    "slice": "GIL slice",
+    "handoff_gap": "hand-off gap",
+}
+DEFAULT_CDF_METRICS = ["gil_wait", "io_response", "request_latency"]
+
+
+class PlotError(Exception):
+    """A problem with the input; the scripts print it and exit 2."""
+
+
+def find_gilsim(given=None):
+    """The gilsim binary: --gilsim, $GILSIM, or the repository's build/gilsim."""
+    for cand in (given, os.environ.get("GILSIM"),
+                 os.path.join(TOOLS_DIR, "..", "build", "gilsim")):
+        if cand and os.access(cand, os.X_OK):
+            return os.path.abspath(cand)
+    raise PlotError("cannot find the gilsim binary: build it (cmake --build build), "
+                    "or pass --gilsim PATH or set GILSIM")
+
+
+def _run_gilsim(gilsim, args):
+    proc = subprocess.run([gilsim] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True)
+    if proc.returncode != 0:
+        raise PlotError(proc.stderr.strip() or "gilsim %s failed" % " ".join(args))
+    return proc.stdout
+
+
+def save(fig, out_base, formats=("png", "svg")):
+    """Writes out_base.png and out_base.svg; returns the paths."""
+    paths = []
+    d = os.path.dirname(out_base)
+    if d:
+        os.makedirs(d, exist_ok=True)
+    for fmt in formats:
+        path = "%s.%s" % (out_base, fmt)
+        meta = SVG_METADATA if fmt == "svg" else PNG_METADATA
+        fig.savefig(path, format=fmt, dpi=110, bbox_inches="tight", metadata=meta)
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def png_bytes(fig):
+    """The figure as PNG bytes (for the report); closes it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata=PNG_METADATA)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def fmt_ns(ns):
+    """A duration in the unit that suits it: 870 ns, 41.2 us, 5.09 ms, 1.20 s."""
+    if ns is None:
+        return "-"
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
+        if abs(ns) >= scale:
+            return "%.3g %s" % (ns / scale, unit)
+    return "%.3g ns" % ns
+
+
+def fail(prog, err):
+    print("%s: %s" % (prog, err), file=sys.stderr)
+    return 2
+
+
+# ---- timeline ---------------------------------------------------------------------------------
+
+
+def read_spans(trace, gilsim, t0_ns, t1_ns):
+    """Per-thread state spans and instant marks inside [t0_ns, t1_ns), from the trace's CSV
+    export. Returns (threads, spans, marks, run_end_ns): threads = [(tid, name)], spans =
+    {tid: {state: [(start, length)]}}, marks = {kind: [(t, tid)]}."""
+    with tempfile.TemporaryDirectory(prefix="gilsim-plot-") as tmp:
+        csv_path = os.path.join(tmp, "trace.csv")
+        _run_gilsim(gilsim, ["export", trace, "--format", "csv", "-o", csv_path])
+        threads = {}
+        spans = {}
+        marks = {"drop request": [], "failed wakeup": [], "forced switch": []}
+        open_at = {}  # (tid, state) -> start
+        last_t = 0
+        pending_drop = {}  # releaser tid -> release time, until we see who acquires next
+
+        def close(tid, state, t):
+            start = open_at.pop((tid, state), None)
+            if start is None:
+                return
+            a, b = max(start, t0_ns), min(t, t1_ns)
+            if b > a:
+                spans.setdefault(tid, {}).setdefault(state, []).append((a, b - a))
+
+        enders = {"io_end": "I/O", "sleep_end": "sleep", "native_end": "native",
+                  "hold_end": "hold (no check points)", "force_wait_end": "forced wait"}
+        starters = {"io_begin": "I/O", "sleep_begin": "sleep", "native_begin": "native",
+                    "hold_begin": "hold (no check points)", "force_wait_begin": "forced wait"}
+        with open(csv_path, newline="") as f:
+            for row in csv.DictReader(f):
+                t = int(row["t_ns"])
+                tid = int(row["tid"])
+                ev = row["ev"]
+                if t >= t1_ns:
+                    last_t = t1_ns  # events are sorted: what is open lasts past the window
+                    break
+                threads.setdefault(tid, row["thread"])
+                last_t = t
+                if ev == "request":
+                    open_at[(tid, "wait for GIL")] = t
+                elif ev == "acquire":
+                    close(tid, "wait for GIL", t)
+                    open_at[(tid, "GIL")] = t
+                    for releaser, rt in list(pending_drop.items()):
+                        if releaser != tid and t0_ns <= rt < t1_ns:
+                            marks["forced switch"].append((rt, releaser))
+                        pending_drop.pop(releaser)
+                elif ev == "release":
+                    close(tid, "GIL", t)
+                    if row["reason"] == "drop_request":
+                        pending_drop[tid] = t
+                elif ev in starters:
+                    open_at[(tid, starters[ev])] = t
+                elif ev in enders:
+                    close(tid, enders[ev], t)
+                elif ev == "thread_exit":
+                    for key in [k for k in open_at if k[0] == tid]:
+                        close(tid, key[1], t)
+                elif ev == "drop_request" and t0_ns <= t < t1_ns:
+                    marks["drop request"].append((t, int(row["holder"])))
+                elif ev == "wakeup_failed" and t0_ns <= t < t1_ns:
+                    marks["failed wakeup"].append((t, tid))
+        for tid, state in list(open_at):
+            close(tid, state, last_t)
+    return sorted(threads.items()), spans, marks, last_t
+
+
+def timeline_figure(trace, gilsim, t0_ms, t1_ms, title=None, max_lanes=40):
+    t0_ns, t1_ns = int(t0_ms * 1e6), int(t1_ms * 1e6)
+    if t1_ns <= t0_ns:
+        raise PlotError("the window is empty: --to-ms must be after --from-ms")
+    threads, spans, marks, end_ns = read_spans(trace, gilsim, t0_ns, t1_ns)
+    if not threads:
+        raise PlotError("%s: the trace has no events" % trace)
+    shown = threads[:max_lanes]
+    lane = {tid: i for i, (tid, _) in enumerate(shown)}
+    height = 1.2 + 0.32 * len(shown)
+    fig, ax = plt.subplots(figsize=(11, max(2.4, height)))
+    for tid, states in spans.items():
+        if tid not in lane:
+            continue
+        y = lane[tid]
+        for state, segs in states.items():
+            inner = state == "hold (no check points)"
+            ax.broken_barh([(s / 1e6, d / 1e6) for s, d in segs],
+                           (y - (0.2 if inner else 0.38), 0.4 if inner else 0.76),
+                           facecolors=STATE_COLOR[state], linewidth=0)
+    mark_style = {"drop request": ("v", "#000000"), "failed wakeup": ("x", "#e377c2"),
+                  "forced switch": ("|", "#7f7f7f")}
+    for kind, pts in marks.items():
+        pts = [(t, tid) for t, tid in pts if tid in lane]
+        if pts:
+            m, c = mark_style[kind]
+            ax.scatter([t / 1e6 for t, _ in pts], [lane[tid] - 0.5 for _, tid in pts],
+                       marker=m, color=c, s=18, zorder=3, label=kind)
+    ax.set_yticks(range(len(shown)))
+    ax.set_yticklabels([name for _, name in shown])
+    ax.set_ylim(len(shown) - 0.4, -0.8)
+    ax.set_xlim(t0_ms, min(t1_ms, max(end_ns / 1e6, t0_ms + 1e-3)))
+    ax.set_xlabel("time since run start (ms)")
+    handles = [matplotlib.patches.Patch(color=c, label=s) for s, c in STATES]
+    handles += [h for h in ax.get_legend_handles_labels()[0]]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8,
+              frameon=False)
+    note = "" if len(shown) == len(threads) else " (first %d of %d threads)" % (
+        len(shown), len(threads))
+    ax.set_title((title or os.path.basename(trace)) + note, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+# ---- compare directories ----------------------------------------------------------------------
+
+
+def read_index(compare_dir):
+    path = os.path.join(compare_dir, "index.json")
+    try:
+        with open(path) as f:
+            index = json.load(f)
+    except OSError as e:
+        raise PlotError("%s: %s (is %s a `gilsim compare` directory?)"
+                        % (path, e.strerror, compare_dir))
+    except ValueError as e:
+        raise PlotError("%s: not JSON: %s" % (path, e))
+    if index.get("format") != "gilsim-compare":
+        raise PlotError('%s: expected "format": "gilsim-compare"' % path)
+    return index
+
+
+def config_traces(compare_dir, config):
+    return [os.path.join(compare_dir, r["trace"]) for r in config["runs"]
+            if r.get("status") == 0 and r.get("trace")]
+
+
+def samples_of(trace, gilsim, metrics):
+    """{metric: [ns, ...]} of one trace, every thread pooled."""
+    out = {m: [] for m in metrics}
+    text = _run_gilsim(gilsim, ["summary", trace, "--samples", ",".join(metrics)])
+    for row in csv.DictReader(io.StringIO(text)):
+        out[row["metric"]].append(int(row["ns"]))
+    return out
+
+
+def cdf_figure(compare_dir, gilsim, metrics=None, title=None):
+    """One panel per latency metric with samples, one line per compare column (repeats
+    pooled), log x-axis."""
+    index = read_index(compare_dir)
+    metrics = metrics or DEFAULT_CDF_METRICS
+    for m in metrics:
+        if m not in CDF_METRICS:
+            raise PlotError("unknown latency metric '%s' (expected one of %s)"
+                            % (m, ", ".join(CDF_METRICS)))
+    per_config = []
+    for cfg in index["configs"]:
+        if cfg.get("baseline_only"):
+            continue
+        pooled = {m: [] for m in metrics}
+        for trace in config_traces(compare_dir, cfg):
+            for m, v in samples_of(trace, gilsim, metrics).items():
+                pooled[m].extend(v)
+        per_config.append((cfg["label"], pooled))
+    shown = [m for m in metrics if any(p[m] for _, p in per_config)]
+    if not shown:
+        raise PlotError("%s: no run has samples of %s" % (compare_dir, ", ".join(metrics)))
+    colors = config_colors(per_config_policies(index))
+    fig, axes = plt.subplots(1, len(shown), figsize=(4.6 * len(shown) + 2.4, 4), squeeze=False)
+    for ax, m in zip(axes[0], shown):
+        for (label, pooled), color in zip(per_config, colors):
+            v = sorted(pooled[m])
+            if not v:
+                continue
+            n = len(v)
+            # log axis: a 0 ns sample is drawn at 1 ns
+            x = [max(1, s) for s in v]
+            y = [(i + 1) / n for i in range(n)]
+            ax.step(x, y, where="post", color=color, label="%s (n=%d)" % (label, n))
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: fmt_ns(x)))
+        ax.set_ylim(0, 1.01)
+        ax.set_xlabel("%s (log scale)" % CDF_METRICS[m])
+        ax.set_ylabel("fraction of samples ≤ x")
+        ax.set_title(CDF_METRICS[m], fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+    # one legend for all panels, beside them: a column's line has the same colour everywhere
+    handles, labels = {}, []
+    for ax in axes[0]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            key = lab.split(" (n=")[0]
+            if key not in handles:
+                handles[key] = h
+                labels.append(key)
+    fig.legend([handles[k] for k in labels], labels, loc="center left",
+               bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    fig.suptitle(title or "%s: latency CDFs" % index["workload"]["name"], fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def per_config_policies(index):
+    return [c["policy"] for c in index["configs"] if not c.get("baseline_only")]
+
+
+# One hue per policy, a shade per column of that policy (e.g. per swept interval), so that
+# lines of one policy read as a family and no two columns share a colour.
+POLICY_MAPS = ["Blues", "Oranges", "Greens", "Reds", "Purples", "Greys", "YlOrBr", "PuRd",
+               "BuGn", "GnBu"]
+
+
+def config_colors(policies):
+    order = list(dict.fromkeys(policies))
+    counts = {p: policies.count(p) for p in order}
+    seen = {p: 0 for p in order}
+    colors = []
+    for p in policies:
+        cmap = matplotlib.colormaps[POLICY_MAPS[order.index(p) % len(POLICY_MAPS)]]
+        k, n = seen[p], counts[p]
+        seen[p] += 1
+        colors.append(cmap(0.7 if n == 1 else 0.45 + 0.5 * k / (n - 1)))
+    return colors
+
+
+def metric_label(index, key):
+    for m in index.get("metrics", []):
+        if m["key"] == key:
+            unit = m.get("unit") or ""
+            return m["label"] + (" (%s)" % unit if unit and unit != "1" else "")
+    return key
+
+
+def sweep_params(index):
+    """The parameters a compare directory sweeps (more than one value)."""
+    return [p for p, vals in index.get("sets", {}).items() if len(vals) > 1]
+
+
+def sweep_figure(compare_dir, param, metric, title=None):
+    """metric (a key of index.json's metrics) against param, one line per policy: median
+    over repeats, bars from min to max. A policy without the parameter is a dashed level."""
+    index = read_index(compare_dir)
+    keys = [m["key"] for m in index.get("metrics", [])]
+    if metric not in keys:
+        raise PlotError("%s: unknown metric '%s' (expected one of %s)"
+                        % (compare_dir, metric, ", ".join(keys)))
+    lines, levels = {}, {}
+    for cfg in index["configs"]:
+        st = cfg.get("metrics", {}).get(metric)
+        if not st or st.get("median") is None:
+            continue
+        if param in cfg.get("set", {}):
+            lines.setdefault(cfg["policy"], []).append(
+                (cfg["set"][param], st["median"], st["min"], st["max"]))
+        else:
+            levels.setdefault(cfg["policy"], st["median"])
+    if not lines:
+        raise PlotError("%s: no column sets '%s' (swept: %s)"
+                        % (compare_dir, param, ", ".join(sweep_params(index)) or "none"))
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    xs_all = []
+    for policy, pts in lines.items():
+        pts.sort()
+        xs = [p[0] for p in pts]
+        xs_all += xs
+        med = [p[1] for p in pts]
+        err = [[p[1] - p[2] for p in pts], [p[3] - p[1] for p in pts]]
+        ax.errorbar(xs, med, yerr=err, marker="o", capsize=3, label=policy)
+    styles = ["--", ":", "-.", (0, (5, 1, 1, 1))]
+    for k, (policy, level) in enumerate(levels.items()):
+        ax.axhline(level, linestyle=styles[k % len(styles)], linewidth=1.2, color="#555555",
+                   label="%s (has no %s)" % (policy, param))
+    if min(xs_all) > 0 and max(xs_all) / min(xs_all) >= 10:
+        ax.set_xscale("log")
+    ax.set_xlabel(param)
+    ax.set_ylabel(metric_label(index, metric))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    ax.set_title(title or "%s: %s vs %s" % (index["workload"]["name"], metric, param),
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
