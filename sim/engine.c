@@ -22,6 +22,7 @@ enum { RUN_ON = 0, RUN_STOP = 1 };
 
 struct gil {
     _Atomic uint32_t pending;
+    _Atomic int last_holder; /* tid of the latest acquirer, -1 before the first */
     const struct gil_policy *policy;
     void *state;
 };
@@ -44,7 +45,7 @@ struct sim_thread {
     uint64_t work;        /* sink for the busy work, so it cannot be optimized away */
     uint64_t rng[4];
     bool holding;
-    uint64_t acquisitions;
+    uint64_t acquisitions, switches;
     void *policy_data;
     pthread_t handle;
 };
@@ -162,6 +163,14 @@ static inline uint64_t tick_loop(uint64_t *x, unsigned iters, uint64_t n, _Atomi
     return done;
 }
 
+uint64_t eng_bare_ticks(unsigned iters_per_tick, uint64_t n)
+{
+    uint64_t x = n + 1;
+    for (uint64_t i = 0; i < n; i++)
+        x = tick_work(x, iters_per_tick);
+    return x;
+}
+
 static double measure_ns_per_tick(unsigned iters, uint64_t n)
 {
     _Atomic uint32_t never = 0;
@@ -274,6 +283,9 @@ static int gil_take(struct sim_thread *t)
     record(t, TRACE_EV_ACQUIRE, TRACE_REASON_NONE, TRACE_NO_ARG);
     t->holding = true;
     t->acquisitions++;
+    /* Counted here too (not only from events) so that runs without a trace report it. */
+    int prev = atomic_exchange_explicit(&t->gil->last_holder, t->tid, memory_order_relaxed);
+    if (prev >= 0 && prev != t->tid) t->switches++;
     return RUN_ON;
 }
 
@@ -505,8 +517,16 @@ int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
     if (!res) return err_set(e, ERR_RUNTIME, "out of memory");
 
     eng.gil.policy = pol;
+    atomic_init(&eng.gil.last_holder, -1);
     res->tick_ns_target = wl->tick_ns;
-    res->ns_per_tick = eng.ns_per_tick = calibrate(wl->tick_ns, &eng.iters_per_tick);
+    if (o->iters_per_tick) {
+        eng.iters_per_tick = o->iters_per_tick;
+        eng.ns_per_tick = measure_ns_per_tick(o->iters_per_tick, 5000000 / wl->tick_ns);
+    } else {
+        eng.ns_per_tick = calibrate(wl->tick_ns, &eng.iters_per_tick);
+    }
+    res->ns_per_tick = eng.ns_per_tick;
+    int64_t setup_t = sync_now_ns();
     res->iters_per_tick = eng.iters_per_tick;
     res->duration_ns = o->duration_ns > 0 ? o->duration_ns : wl->duration_ns;
     res->max_events = o->max_events ? o->max_events : eng_default_max_events(wl->nthreads);
@@ -542,14 +562,14 @@ int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
             t->eng = &eng;
             t->gil = &eng.gil;
             t->group = &wl->groups[gi];
-            t->cap = res->max_events;
+            t->cap = o->no_trace ? 0 : res->max_events;
             t->budget_left = UINT64_MAX;
             t->work = tid + 1;
             rng_seed(t->rng, o->seed, t->tid);
             r->tid = t->tid;
             r->group = wl->groups[gi].name;
             snprintf(r->name, sizeof r->name, "%s.%u", wl->groups[gi].name, k);
-            if (!(t->events = malloc((size_t)t->cap * sizeof *t->events))) {
+            if (t->cap && !(t->events = malloc((size_t)t->cap * sizeof *t->events))) {
                 rc = err_set(e, ERR_RUNTIME, "out of memory for the event buffer of thread %s",
                              r->name);
                 goto fail;
@@ -588,6 +608,7 @@ int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
         stop_run(&eng);
     }
     eng.t0 = sync_now_ns();
+    res->setup_ns = eng.t0 - setup_t;
     utc_now(res->start_utc, sizeof res->start_utc);
     eng.go = true;
     sync_cond_broadcast(&eng.cond);
@@ -612,8 +633,10 @@ int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
         r->dropped = t->dropped;
         r->ticks = t->ticks;
         r->acquisitions = t->acquisitions;
+        r->switches = t->switches;
         res->total_ticks += t->ticks;
         res->acquisitions += t->acquisitions;
+        res->switches += t->switches;
         res->events += t->nevents;
         res->events_dropped += t->dropped;
     }

@@ -4,6 +4,7 @@
 #ifndef GILSIM_ENGINE_H
 #define GILSIM_ENGINE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -17,7 +18,11 @@ struct eng_options {
     const struct gil_params *params;
     int64_t duration_ns; /* 0: the workload's duration_ms */
     uint64_t seed;
-    uint32_t max_events; /* per thread; 0: default (eng_default_max_events) */
+    uint32_t max_events;     /* per thread; 0: default (eng_default_max_events) */
+    unsigned iters_per_tick; /* 0: calibrate at start-up; else this tick length (benchmarks
+                                compare runs doing identical work) */
+    bool no_trace;           /* record nothing (benchmarks: the cost of tracing); events_dropped
+                                then counts the events that tracing would have recorded */
 };
 
 struct eng_thread_result {
@@ -29,6 +34,7 @@ struct eng_thread_result {
     uint64_t dropped;
     uint64_t ticks;
     uint64_t acquisitions;
+    uint64_t switches; /* acquisitions right after another thread's */
 };
 
 struct eng_result {
@@ -43,7 +49,8 @@ struct eng_result {
     uint32_t max_events;
     unsigned nthreads;
     struct eng_thread_result *threads;
-    uint64_t total_ticks, acquisitions, events, events_dropped;
+    uint64_t total_ticks, acquisitions, switches, events, events_dropped;
+    int64_t setup_ns; /* event buffers, policy thread set-up and thread creation, until t = 0 */
 };
 
 /* Per-thread event buffer size used when max_events is 0: about 32M events in all. */
@@ -53,5 +60,9 @@ uint32_t eng_default_max_events(unsigned nthreads);
  * memory); options are assumed validated by the caller. */
 int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e);
 void eng_result_free(struct eng_result *r);
+
+/* Benchmarks: n ticks of the calibrated busy work with no check points at all (the raw
+ * baseline of the tick loop). Returns the work's value so that it cannot be optimized away. */
+uint64_t eng_bare_ticks(unsigned iters_per_tick, uint64_t n);
 
 #endif

@@ -92,7 +92,7 @@ static void cpu_model(char *buf, size_t size)
     fclose(f);
 }
 
-static json_t *host_info(void)
+json_t *trace_out_host_info(void)
 {
     char model[256], kernel[300] = "unknown", host[256] = "unknown";
     struct utsname u;
@@ -121,7 +121,7 @@ static json_t *run_info(const struct eng_options *o, const struct eng_result *r)
         wl->sha256, "description", wl->description, "policy", o->policy->name, "params", params,
         "seed", (json_int_t)o->seed, "duration_ms", (double)r->duration_ns / 1e6, "start_utc",
         r->start_utc, "elapsed_ns", (json_int_t)r->elapsed_ns, "stop_reason", r->stop_reason,
-        "max_events_per_thread", (json_int_t)r->max_events, "host", host_info(), "calibration",
+        "max_events_per_thread", (json_int_t)r->max_events, "host", trace_out_host_info(), "calibration",
         "tick_ns_target", (json_int_t)r->tick_ns_target, "ns_per_tick", r->ns_per_tick,
         "iters_per_tick", (json_int_t)r->iters_per_tick);
     if (run) json_object_set_new(run, "stop_ns", json_integer((json_int_t)r->stop_ns));

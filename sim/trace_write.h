@@ -6,6 +6,8 @@
 #ifndef GILSIM_TRACE_WRITE_H
 #define GILSIM_TRACE_WRITE_H
 
+#include <jansson.h>
+
 #include "engine.h"
 #include "err.h"
 
@@ -19,5 +21,8 @@ int trace_out_commit(struct trace_out *out, const struct eng_options *o, const s
                      struct err *e);
 /* Removes the temporary file and frees out. */
 void trace_out_abort(struct trace_out *out);
+
+/* The trace's run.host object: cpus, cpu_model, kernel, hostname (new reference). */
+json_t *trace_out_host_info(void);
 
 #endif

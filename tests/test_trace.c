@@ -222,6 +222,62 @@ static void test_reader_key_order(void)
     unlink(path);
 }
 
+/* Benchmark options of the engine: a fixed tick length instead of calibration; no tracing
+ * (nothing recorded, the would-be events counted as dropped); switches counted without a trace,
+ * equal to the acquisitions that followed another thread's. */
+static void test_engine_bench_options(void)
+{
+    struct err e = {0};
+    struct wl_workload *wl = NULL;
+    CU_ASSERT_EQUAL_FATAL(wl_load(tu_src("workloads/cpu2.json"), &wl, &e), 0);
+    const struct gil_policy *pol = gil_policy_find("fifo");
+    struct gil_params params;
+    gil_params_defaults(&params, pol);
+    CU_ASSERT_EQUAL_FATAL(gil_params_set(&params, pol, "interval_us=1000", &e), 0);
+    for (int traced = 0; traced < 2; traced++) {
+        struct eng_options o = {.wl = wl,
+                                .policy = pol,
+                                .params = &params,
+                                .duration_ns = 200000000,
+                                .seed = 1,
+                                .iters_per_tick = 7,
+                                .no_trace = !traced};
+        struct eng_result *r = NULL;
+        CU_ASSERT_EQUAL_FATAL(eng_run(&o, &r, &e), 0);
+        CU_ASSERT_EQUAL(r->iters_per_tick, 7);
+        CU_ASSERT(r->total_ticks > 0);
+        CU_ASSERT(r->setup_ns > 0);
+        /* fifo alternates: about one switch per ms */
+        CU_ASSERT(r->switches > 20);
+        if (!traced) {
+            CU_ASSERT_EQUAL(r->events, 0);
+            CU_ASSERT(r->events_dropped > 2 * r->acquisitions);
+            for (unsigned i = 0; i < r->nthreads; i++)
+                CU_ASSERT_EQUAL(r->threads[i].nevents, 0);
+        } else {
+            CU_ASSERT_EQUAL(r->events_dropped, 0);
+            uint64_t switches = 0;
+            int last = -1;
+            /* merge the two threads' acquires by time */
+            const struct eng_thread_result *a = &r->threads[0], *b = &r->threads[1];
+            uint32_t i = 0, j = 0;
+            while (i < a->nevents || j < b->nevents) {
+                const struct trace_event *ev;
+                if (j >= b->nevents || (i < a->nevents && a->events[i].t <= b->events[j].t))
+                    ev = &a->events[i++];
+                else
+                    ev = &b->events[j++];
+                if (ev->ev != TRACE_EV_ACQUIRE) continue;
+                if (last >= 0 && last != ev->tid) switches++;
+                last = ev->tid;
+            }
+            CU_ASSERT_EQUAL(r->switches, switches);
+        }
+        eng_result_free(r);
+    }
+    wl_free(wl);
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
@@ -231,6 +287,7 @@ int main(void)
         {"aborted output leaves the old file", test_abort_leaves_nothing},
         {"reader rejects bad traces", test_reader_rejects},
         {"reader takes any key order and unknown keys", test_reader_key_order},
+        {"engine: fixed tick, no tracing, switches", test_engine_bench_options},
         CU_TEST_INFO_NULL,
     };
     return tu_main("trace", tests);
