@@ -26,12 +26,14 @@ static struct {
     _Atomic int first;
 } sig = {.mutex = PTHREAD_MUTEX_INITIALIZER};
 
-static void hard_exit(int signo)
+static void hard_exit(int signo, bool again)
 {
     pthread_mutex_lock(&sig.mutex);
     if (sig.tmp[0]) unlink(sig.tmp);
-    static const char msg[] = "gilsim: interrupted again: exiting at once, nothing written\n";
-    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+    static const char msg1[] = "gilsim: interrupted: exiting, nothing written\n";
+    static const char msg2[] = "gilsim: interrupted again: exiting at once, nothing written\n";
+    ssize_t w = again ? write(STDERR_FILENO, msg2, sizeof msg2 - 1)
+                      : write(STDERR_FILENO, msg1, sizeof msg1 - 1);
     (void)w;
     _exit(128 + signo);
 }
@@ -47,7 +49,7 @@ static void *sig_main(void *arg)
         if (first && sig.on_signal)
             sig.on_signal(sig.ctx, signo);
         else
-            hard_exit(signo);
+            hard_exit(signo, !first);
     }
     return NULL;
 }

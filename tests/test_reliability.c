@@ -332,6 +332,26 @@ static void test_second_sigint(void)
     CU_ASSERT_EQUAL(tmp_files(), 0);
 }
 
+/* export holds a temporary file while it reads: a SIGINT removes it and exits 130 (the trace
+ * comes from a FIFO nobody writes, so export is reliably mid-way). */
+static void test_export_sigint(void)
+{
+    char fifo[700];
+    snprintf(fifo, sizeof fifo, "%s/in.fifo", dir);
+    unlink(fifo);
+    CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
+    put_keep();
+    char args[2048];
+    snprintf(args, sizeof args, "export '%s' -f csv -o '%s'", fifo, target);
+    pid_t pid = spawn(gilsim_bin, args);
+    CU_ASSERT_FATAL(wait_reserved(10.0 * SLOW));
+    kill(pid, SIGINT);
+    CU_ASSERT_EQUAL(wait_exit(pid, 5.0 * SLOW, NULL), 130);
+    CU_ASSERT(target_kept());
+    CU_ASSERT_EQUAL(tmp_files(), 0);
+    unlink(fifo);
+}
+
 /* ---- the watchdog -------------------------------------------------------------------------- */
 
 /* The deadlock policy never gives the GIL back: the watchdog names who waits since when, the
@@ -436,6 +456,7 @@ int main(void)
         {"SIGINT: partial trace, exit 130", test_sigint},
         {"SIGTERM: partial trace, exit 143", test_sigterm},
         {"second SIGINT exits at once", test_second_sigint},
+        {"export: SIGINT removes its temporary file", test_export_sigint},
         {"watchdog: deadlocked policy reported, exit 1", test_watchdog_deadlock},
         {"watchdog: threads that ignore the stop are given up on", test_watchdog_deaf},
         {"watchdog: quiet work is not a stall", test_watchdog_quiet_is_not_stall},
