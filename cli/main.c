@@ -221,9 +221,13 @@ static int run_and_write(struct eng_options *o, struct trace_out *out, const cha
     if (r->report) fprintf(stderr, "gilsim: %s", r->report);
     if (rc == 0 && !quiet) print_summary(o, r, out_path);
     if (rc == 0 && r->interrupted) {
-        if (strcmp(r->stop_reason, "stalled") == 0 || r->abandoned)
-            rc = err_set(e, ERR_RUNTIME, "run %s: partial trace written to %s", r->stop_reason,
-                         out_path);
+        if (r->abandoned)
+            rc = err_set(e, ERR_RUNTIME,
+                         "run ended (%s) with threads that would not stop: partial trace "
+                         "written to %s",
+                         r->stop_reason, out_path);
+        else if (strcmp(r->stop_reason, "stalled") == 0)
+            rc = err_set(e, ERR_RUNTIME, "run stalled: partial trace written to %s", out_path);
         else
             fprintf(stderr, "gilsim: run stopped (%s): partial trace written to %s\n",
                     r->stop_reason, out_path);
