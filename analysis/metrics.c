@@ -607,11 +607,17 @@ void met_print(const struct met_run *m, const char *trace_path, FILE *out)
     if (json_is_integer(seed)) fprintf(out, ", seed %lld", (long long)json_integer_value(seed));
     fprintf(out, "\nwindow    %.3f s, %zu threads, %llu events, %s\n", (double)m->window_ns / 1e9,
             m->nthreads, (unsigned long long)m->nevents, m->complete ? "complete" : "PARTIAL");
-    if (!m->complete)
+    json_t *why = json_object_get(h->run, "stop_reason");
+    if (!m->complete && m->events_dropped)
         fprintf(out,
                 "          %llu events were dropped: each thread's record stops where its buffer "
                 "filled,\n          so these numbers cover only the events kept.\n",
                 (unsigned long long)m->events_dropped);
+    else if (!m->complete)
+        fprintf(out,
+                "          the run was cut short (stop_reason %s): these numbers cover "
+                "what ran until then.\n",
+                json_is_string(why) ? json_string_value(why) : "unknown");
     fprintf(out, "GIL       busy %.1f%%, idle with waiters %.2f%%\n", 100 * m->busy,
             100 * m->idle_with_waiters);
     fprintf(out,

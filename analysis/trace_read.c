@@ -7,6 +7,8 @@
 #define _GNU_SOURCE /* madvise(MADV_DONTNEED): drop mapped pages already read */
 #include "trace_read.h"
 
+#include "sim/jparse.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -355,12 +357,11 @@ static int load_value(struct lex *L, json_t **out)
     long line = L->line;
     int rc = skip_value(L);
     if (rc) return rc;
-    json_error_t jerr;
-    *out = json_loadb(start, (size_t)(L->p - start), JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-    if (*out) return 0;
-    if (jerr.line <= 0) /* jansson's own failure (memory) */
-        return err_set(L->e, ERR_RUNTIME, "%s: %s", L->name, jerr.text);
-    long col = jerr.line == 1 ? (long)(start - start_line) + jerr.column : jerr.column;
+    struct jp_error jerr;
+    enum jp_status js = jp_parse(start, (size_t)(L->p - start), JP_ANY | JP_ALLOW_NUL, out, &jerr);
+    if (js == JP_OK) return 0;
+    if (js == JP_NOMEM) return err_set(L->e, ERR_RUNTIME, "%s: out of memory", L->name);
+    long col = jerr.line == 1 ? (long)(start - start_line) + jerr.col : jerr.col;
     return err_set(L->e, ERR_INPUT, "%s:%ld:%ld: %s: %s", L->name, line + jerr.line - 1, col,
                    L->where, jerr.text);
 }

@@ -26,4 +26,13 @@ void cli_csv_field(FILE *f, const char *s);
 /* UTC time stamp for file names: 20261125T022334.123Z */
 void cli_utc_stamp(char *buf, size_t size);
 
+/* SIGINT and SIGTERM (cli/signals.c): taken by a dedicated thread. The first calls on_signal
+ * (from that thread; NULL: exit at once); a second exits at once with 128 + the signal after
+ * removing the temporary file set with cli_signals_set_tmp. Call before creating threads.
+ * Returns 0 or an errno value. */
+int cli_signals_start(void (*on_signal)(void *ctx, int sig), void *ctx);
+void cli_signals_set_tmp(const char *path); /* NULL: none */
+int cli_signals_received(void);             /* the first signal taken, or 0 */
+void cli_signals_stop(void);
+
 #endif

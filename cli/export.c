@@ -321,16 +321,25 @@ int cli_export(int argc, char **argv)
     struct err e = {0};
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", out_path);
+    /* SIGINT/SIGTERM: remove the temporary file and exit at once (128 + the signal). */
+    int src = cli_signals_start(NULL, NULL);
+    if (src != 0) {
+        err_set(&e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(src));
+        return cli_fail(&e);
+    }
     int fd = mkstemp(tmp);
     if (fd < 0) {
+        cli_signals_stop();
         err_set(&e, ERR_INPUT, "%s: cannot write: %s", out_path, strerror(errno));
         return cli_fail(&e);
     }
+    cli_signals_set_tmp(tmp);
     struct exporter x = {
         .out = fdopen(fd, "w"), .chrome = strcmp(format, "chrome") == 0, .first = true};
     if (!x.out) {
         close(fd);
         unlink(tmp);
+        cli_signals_stop();
         err_set(&e, ERR_RUNTIME, "%s: %s", tmp, strerror(errno));
         return cli_fail(&e);
     }
@@ -351,6 +360,8 @@ int cli_export(int argc, char **argv)
         rc =
             err_set(&e, ERR_RUNTIME, "%s: cannot rename into place: %s", out_path, strerror(errno));
     if (rc) unlink(tmp);
+    cli_signals_set_tmp(NULL);
+    cli_signals_stop();
     free(x.th);
     trace_free(hdr);
     return rc ? cli_fail(&e) : 0;

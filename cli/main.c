@@ -3,6 +3,7 @@
  * turns library errors into messages and exit codes (0 ok, 1 runtime failure, 2 bad input). */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,9 +119,16 @@ static const char run_help[] =
     "  -o, --output PATH     trace path (default results/<workload>-<policy>-<UTC stamp>.json)\n"
     "      --max-events N    per-thread event buffer; when full, further events are dropped\n"
     "                        and the trace says complete: false (default: ~32M events in all)\n"
+    "      --stall-timeout MS  watchdog: when no thread makes progress for MS ms (a policy\n"
+    "                        deadlock), report who holds the GIL and who waits, write the\n"
+    "                        partial trace and exit 1 (default 10000; 0: off)\n"
     "  -q, --quiet           no summary on stderr\n"
     "\n"
-    "Exit status: 0 ok, 1 runtime failure, 2 bad input (workload, option, parameter).\n";
+    "SIGINT or SIGTERM stops the run: the trace is written with complete: false and\n"
+    "stop_reason sigint or sigterm, exit status 130 or 143. A second SIGINT exits at once.\n"
+    "\n"
+    "Exit status: 0 ok, 1 runtime failure or stall, 2 bad input (workload, option,\n"
+    "parameter; nothing is run or written), 130/143 stopped by SIGINT/SIGTERM.\n";
 
 void cli_csv_field(FILE *f, const char *s)
 {
@@ -188,6 +196,46 @@ static void print_summary(const struct eng_options *o, const struct eng_result *
     fprintf(stderr, "\n  trace: %s\n", path);
 }
 
+static void run_on_signal(void *ctx, int sig)
+{
+    fprintf(stderr, "gilsim: %s: stopping, writing the partial trace (again to quit at once)\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM");
+    eng_ctl_stop(ctx, sig == SIGINT ? "sigint" : "sigterm");
+}
+
+/* Runs the workload and writes the trace; *abandoned tells when threads were left running
+ * (the workload must then not be freed). */
+static int run_and_write(struct eng_options *o, struct trace_out *out, const char *out_path,
+                         bool quiet, bool *abandoned, struct err *e)
+{
+    struct eng_result *r = NULL;
+    int rc = eng_run(o, &r, e);
+    if (rc) {
+        trace_out_abort(out);
+        cli_signals_set_tmp(NULL);
+        return rc;
+    }
+    *abandoned = r->abandoned > 0;
+    rc = trace_out_commit(out, o, r, e);
+    cli_signals_set_tmp(NULL);
+    if (r->report) fprintf(stderr, "gilsim: %s", r->report);
+    if (rc == 0 && !quiet) print_summary(o, r, out_path);
+    if (rc == 0 && r->interrupted) {
+        if (r->abandoned)
+            rc = err_set(e, ERR_RUNTIME,
+                         "run ended (%s) with threads that would not stop: partial trace "
+                         "written to %s",
+                         r->stop_reason, out_path);
+        else if (strcmp(r->stop_reason, "stalled") == 0)
+            rc = err_set(e, ERR_RUNTIME, "run stalled: partial trace written to %s", out_path);
+        else
+            fprintf(stderr, "gilsim: run stopped (%s): partial trace written to %s\n",
+                    r->stop_reason, out_path);
+    }
+    eng_result_free(r);
+    return rc;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -197,13 +245,14 @@ static int cmd_run(int argc, char **argv)
         {"seed", required_argument, NULL, 'S'},
         {"output", required_argument, NULL, 'o'},
         {"max-events", required_argument, NULL, 'm'},
+        {"stall-timeout", required_argument, NULL, 'T'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *policy_name = "new", *out_path = NULL, *sets[MAX_SETS];
     unsigned nsets = 0;
-    uint64_t duration_ms = 0, seed = 1, max_events = 0;
+    uint64_t duration_ms = 0, seed = 1, max_events = 0, stall_ms = 10000;
     bool quiet = false;
     int c;
     optind = 1;
@@ -235,6 +284,14 @@ static int cmd_run(int argc, char **argv)
             if (!cli_parse_u64(optarg, 16, UINT32_MAX, &max_events))
                 return cli_usage_error(
                     "run", "--max-events: expected an integer in [16, 4294967295], got '%s'",
+                    optarg);
+            break;
+        case 'T':
+            if (!cli_parse_u64(optarg, 0, (uint64_t)(WL_MAX_DURATION_NS / 1000000), &stall_ms) ||
+                (stall_ms > 0 && stall_ms < 10))
+                return cli_usage_error(
+                    "run",
+                    "--stall-timeout: expected 0 (off) or milliseconds in [10, 86400000], got '%s'",
                     optarg);
             break;
         case 'q':
@@ -282,30 +339,41 @@ static int cmd_run(int argc, char **argv)
         }
         out_path = default_path;
     }
-    struct trace_out *out = NULL;
-    if (trace_out_open(&out, out_path, &e) != 0) {
+    /* Signals are taken by their own thread from here on: before the output exists and
+     * before any engine thread, which all inherit the blocked mask. */
+    struct eng_ctl *ctl = NULL;
+    int erc = eng_ctl_new(&ctl);
+    if (erc == 0) erc = cli_signals_start(run_on_signal, ctl);
+    if (erc != 0) {
+        err_set(&e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(erc));
+        eng_ctl_free(ctl);
         wl_free(wl);
         return cli_fail(&e);
     }
-
-    struct eng_options o = {
-        .wl = wl,
-        .policy = pol,
-        .params = &params,
-        .duration_ns = (int64_t)duration_ms * 1000000,
-        .seed = seed,
-        .max_events = (uint32_t)max_events,
-    };
-    struct eng_result *r = NULL;
-    int rc = eng_run(&o, &r, &e);
-    if (rc == 0)
-        rc = trace_out_commit(out, &o, r, &e);
-    else
-        trace_out_abort(out);
-    if (rc == 0 && !quiet) print_summary(&o, r, out_path);
-    eng_result_free(r);
-    wl_free(wl);
-    return rc ? cli_fail(&e) : 0;
+    struct trace_out *out = NULL;
+    int rc = trace_out_open(&out, out_path, &e);
+    bool abandoned = false;
+    if (rc == 0) {
+        cli_signals_set_tmp(trace_out_tmp_path(out));
+        struct eng_options o = {
+            .wl = wl,
+            .policy = pol,
+            .params = &params,
+            .duration_ns = (int64_t)duration_ms * 1000000,
+            .seed = seed,
+            .max_events = (uint32_t)max_events,
+            .stall_timeout_ns = stall_ms ? (int64_t)stall_ms * 1000000 : -1,
+            .ctl = ctl,
+        };
+        rc = run_and_write(&o, out, out_path, quiet, &abandoned, &e);
+    }
+    cli_signals_stop();
+    eng_ctl_free(ctl);
+    /* Threads left running still read the workload: the process ends soon anyway. */
+    if (!abandoned) wl_free(wl);
+    if (rc) return cli_fail(&e);
+    int sig = cli_signals_received();
+    return sig ? 128 + sig : 0;
 }
 
 /* ---- main ---------------------------------------------------------------------------------- */

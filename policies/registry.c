@@ -1,10 +1,8 @@
 /* policies/registry.c - every policy gilsim knows. Adding one: a file in policies/ defining
- * `const struct gil_policy gil_policy_<name>`, and its name in this list. */
+ * `const struct gil_policy gil_policy_<name>`, and its name in GIL_POLICY_LIST (registry.h). */
 #include "registry.h"
 
 #include <string.h>
-
-#define GIL_POLICY_LIST(X) X(old) X(new) X(fifo) X(none)
 
 #define X_DECLARE(name) extern const struct gil_policy gil_policy_##name;
 GIL_POLICY_LIST(X_DECLARE)

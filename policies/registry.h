@@ -4,6 +4,10 @@
 
 #include "../sim/policy.h"
 
+/* The shipped policies, in listing order. A binary with extra policies (the tests' deadlocking
+ * ones) defines its own gil_policies from this list plus its own. */
+#define GIL_POLICY_LIST(X) X(old) X(new) X(fifo) X(none)
+
 /* NULL-terminated, in the order `gilsim policies` lists them. */
 extern const struct gil_policy *const gil_policies[];
 

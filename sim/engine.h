@@ -1,5 +1,6 @@
 /* sim/engine.h - the engine: calibrates the tick, starts one pthread per workload thread,
- * interprets their ops under a GIL policy, enforces the deadline and hands back every thread's
+ * interprets their ops under a GIL policy, enforces the deadline, stops early when asked
+ * (eng_ctl) or when no thread makes progress (the watchdog), and hands back every thread's
  * recorded events. It owns threads, time and events; the policy owns only its lock state. */
 #ifndef GILSIM_ENGINE_H
 #define GILSIM_ENGINE_H
@@ -12,6 +13,16 @@
 #include "trace_events.h"
 #include "wl.h"
 
+#define ENG_DEFAULT_STALL_NS (10ll * 1000000000) /* the watchdog's default: 10 s */
+
+/* Lets another thread stop a run (the CLI's signal thread): thread-safe, may be called before,
+ * during or after eng_run. */
+struct eng_ctl;
+int eng_ctl_new(struct eng_ctl **out); /* 0 or an errno value */
+void eng_ctl_free(struct eng_ctl *c);
+/* reason (static storage) becomes the trace's stop_reason, e.g. "sigint"; the first one wins. */
+void eng_ctl_stop(struct eng_ctl *c, const char *reason);
+
 struct eng_options {
     const struct wl_workload *wl;
     const struct gil_policy *policy;
@@ -23,6 +34,12 @@ struct eng_options {
                                 compare runs doing identical work) */
     bool no_trace;           /* record nothing (benchmarks: the cost of tracing); events_dropped
                                 then counts the events that tracing would have recorded */
+    /* Watchdog: stop with stop_reason "stalled" when no thread has made progress (an event, a
+     * chunk of work) for this long and none is in a planned wait (io, sleep, arrival, start).
+     * Also how long, after the stop, the engine waits for a thread that does not end before
+     * giving up on it. 0: ENG_DEFAULT_STALL_NS; < 0: off (and wait for ever). */
+    int64_t stall_timeout_ns;
+    struct eng_ctl *ctl; /* NULL: none */
 };
 
 struct eng_thread_result {
@@ -42,7 +59,12 @@ struct eng_result {
     int64_t duration_ns;
     int64_t stop_ns; /* when the run was told to stop, ns since start (-1: never) */
     int64_t elapsed_ns;
-    const char *stop_reason; /* "finished" or "deadline" */
+    /* "finished", "deadline", "stalled" (the watchdog) or the eng_ctl_stop reason */
+    const char *stop_reason;
+    bool interrupted;   /* ended by eng_ctl_stop, the watchdog or threads given up on: partial */
+    unsigned abandoned; /* threads that did not stop; their memory is left to them */
+    char *report;       /* watchdog and given-up threads: text for the user; NULL if none */
+    int64_t stall_timeout_ns;
     unsigned tick_ns_target;
     unsigned iters_per_tick;
     double ns_per_tick; /* measured */
@@ -56,8 +78,10 @@ struct eng_result {
 /* Per-thread event buffer size used when max_events is 0: about 32M events in all. */
 uint32_t eng_default_max_events(unsigned nthreads);
 
-/* Runs the workload to its end or deadline. ERR_RUNTIME when the machine fails us (threads,
- * memory); options are assumed validated by the caller. */
+/* Runs the workload to its end, its deadline, a stop request or a stall. ERR_RUNTIME when the
+ * machine fails us (threads, memory); options are assumed validated by the caller. When some
+ * thread does not stop (res->abandoned > 0), the engine's state is left to it, never freed:
+ * the caller should end the process soon. */
 int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e);
 void eng_result_free(struct eng_result *r);
 

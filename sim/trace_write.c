@@ -62,6 +62,11 @@ static void out_free(struct trace_out *o)
     free(o);
 }
 
+const char *trace_out_tmp_path(const struct trace_out *o)
+{
+    return o->tmp;
+}
+
 void trace_out_abort(struct trace_out *o)
 {
     if (!o) return;
@@ -269,7 +274,8 @@ int trace_out_commit(struct trace_out *o, const struct eng_options *opt, const s
         goto done;
     }
     fprintf(o->f, "\n],\n\"complete\":%s,\"events_dropped\":%llu}\n",
-            r->events_dropped ? "false" : "true", (unsigned long long)r->events_dropped);
+            r->events_dropped || r->interrupted ? "false" : "true",
+            (unsigned long long)r->events_dropped);
     if (fflush(o->f) != 0 || ferror(o->f)) {
         rc = err_set(e, ERR_RUNTIME, "%s: write failed: %s", o->tmp, strerror(errno));
         goto done;

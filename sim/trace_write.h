@@ -19,6 +19,8 @@ int trace_out_open(struct trace_out **out, const char *path, struct err *e);
 /* Writes the trace, renames it into place and frees out (also on failure). */
 int trace_out_commit(struct trace_out *out, const struct eng_options *o, const struct eng_result *r,
                      struct err *e);
+/* The temporary file written until commit renames it (for a cleanup on a hard exit). */
+const char *trace_out_tmp_path(const struct trace_out *out);
 /* Removes the temporary file and frees out. */
 void trace_out_abort(struct trace_out *out);
 

@@ -1,9 +1,12 @@
 /* sim/wl.c - workload reader (see wl.h).
  *
- * jansson parses; this file validates the tree against the format and compiles it into wl_op
- * trees. jansson keeps no positions for values, so on an error the offending JSON path is
- * located again in the source text by a small scanner (wl_locate) to report line:column. */
+ * sim/jparse.c parses the text into jansson values; this file validates the tree against the
+ * format and compiles it into wl_op trees. The tree keeps no positions for values, so on an
+ * error the offending JSON path is located again in the source text by a small scanner
+ * (locate) to report line:column. */
 #include "wl.h"
+
+#include "jparse.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -618,11 +621,13 @@ int wl_parse(const char *text, size_t len, const char *path, struct wl_workload 
              struct err *e)
 {
     struct vctx c = {.path = path, .text = text, .len = len, .e = e};
-    json_error_t jerr;
+    struct jp_error jerr;
+    json_t *root = NULL;
     *out = NULL;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root)
-        return err_set(e, ERR_INPUT, "%s:%d:%d: invalid JSON: %s", path, jerr.line, jerr.column,
+    enum jp_status js = jp_parse(text, len, JP_REJECT_DUPLICATES, &root, &jerr);
+    if (js == JP_NOMEM) return err_set(e, ERR_RUNTIME, "%s: out of memory", path);
+    if (js != JP_OK)
+        return err_set(e, ERR_INPUT, "%s:%d:%d: invalid JSON: %s", path, jerr.line, jerr.col,
                        jerr.text);
     struct wl_workload *wl = calloc(1, sizeof *wl);
     int rc = wl ? 0 : err_set(e, ERR_RUNTIME, "%s: out of memory", path);

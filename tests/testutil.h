@@ -28,7 +28,8 @@ struct tu_run {
 struct trace *tu_run_trace(const struct tu_run *r, long long *elapsed_ns);
 
 /* Mutual exclusion and protocol invariants; returns NULL or a description of the first
- * violation (static buffer). exclusive: the policy is a lock (not `none`). */
+ * violation (static buffer). exclusive: the policy is a lock (not `none`). A partial trace is
+ * checked up to where a full buffer cut a thread's record short. */
 const char *tu_check_protocol(const struct trace *t, bool exclusive);
 
 /* Slices: for each acquire..release pair of one thread, its length in ns, and the reason of

@@ -1,0 +1,99 @@
+/* cli/signals.c - SIGINT and SIGTERM for commands that run long or write files (see cli.h).
+ *
+ * Both signals are blocked in every thread (threads created later inherit the mask) and taken
+ * by one dedicated thread with sigwait, so no handler ever interrupts the engine, stdio or
+ * malloc. The first signal calls the command's stop function (`run` stops its threads and
+ * writes a partial trace); a second one, or the first when the command has no stop function,
+ * removes the command's temporary output file and exits at once with 128 + the signal. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+static struct {
+    pthread_t thread;
+    bool started;
+    sigset_t set;
+    void (*on_signal)(void *ctx, int sig);
+    void *ctx;
+    pthread_mutex_t mutex; /* guards tmp */
+    char tmp[4096];
+    _Atomic int first;
+} sig = {.mutex = PTHREAD_MUTEX_INITIALIZER};
+
+static void hard_exit(int signo, bool again)
+{
+    pthread_mutex_lock(&sig.mutex);
+    if (sig.tmp[0]) unlink(sig.tmp);
+    static const char msg1[] = "gilsim: interrupted: exiting, nothing written\n";
+    static const char msg2[] = "gilsim: interrupted again: exiting at once, nothing written\n";
+    ssize_t w = again ? write(STDERR_FILENO, msg2, sizeof msg2 - 1)
+                      : write(STDERR_FILENO, msg1, sizeof msg1 - 1);
+    (void)w;
+    _exit(128 + signo);
+}
+
+static void *sig_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int signo;
+        if (sigwait(&sig.set, &signo) != 0) continue;
+        int expected = 0;
+        bool first = atomic_compare_exchange_strong(&sig.first, &expected, signo);
+        if (first && sig.on_signal)
+            sig.on_signal(sig.ctx, signo);
+        else
+            hard_exit(signo, !first);
+    }
+    return NULL;
+}
+
+int cli_signals_start(void (*on_signal)(void *ctx, int sig), void *ctx)
+{
+    sig.on_signal = on_signal;
+    sig.ctx = ctx;
+    sigemptyset(&sig.set);
+    sigaddset(&sig.set, SIGINT);
+    sigaddset(&sig.set, SIGTERM);
+    int rc = pthread_sigmask(SIG_BLOCK, &sig.set, NULL);
+    if (rc) return rc;
+    pthread_attr_t attr;
+    if ((rc = pthread_attr_init(&attr))) return rc;
+    pthread_attr_setstacksize(&attr, 64u << 10);
+    rc = pthread_create(&sig.thread, &attr, sig_main, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc) {
+        pthread_sigmask(SIG_UNBLOCK, &sig.set, NULL);
+        return rc;
+    }
+    sig.started = true;
+    return 0;
+}
+
+void cli_signals_set_tmp(const char *path)
+{
+    pthread_mutex_lock(&sig.mutex);
+    snprintf(sig.tmp, sizeof sig.tmp, "%s", path ? path : "");
+    pthread_mutex_unlock(&sig.mutex);
+}
+
+int cli_signals_received(void)
+{
+    return atomic_load(&sig.first);
+}
+
+void cli_signals_stop(void)
+{
+    if (!sig.started) return;
+    /* sigwait is a cancellation point; nothing else in the thread is. The signals stay
+     * blocked: one arriving from here on is left pending until the process exits. */
+    pthread_cancel(sig.thread);
+    pthread_join(sig.thread, NULL);
+    sig.started = false;
+}

@@ -1,0 +1,472 @@
+/* tests/test_reliability.c - the promises of docs/reliability.md, checked on the binaries as a
+ * user meets them: bad input (workloads, traces, options, output paths) exits 2 with one
+ * path:line:col message and leaves an existing file untouched; SIGINT/SIGTERM write a partial
+ * trace and exit 130/143, a second SIGINT exits at once; the watchdog reports a deadlocked
+ * policy (tests/testpol.c, only in gilsim-testpol) and exits 1 with a partial trace, and does
+ * not mistake quiet work for a stall; a failed thread creation leaves nothing behind. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#ifdef GILSIM_SANITIZED
+#define SLOW 10 /* sanitizers slow thread start-up and exit */
+#else
+#define SLOW 1
+#endif
+
+static char dir[512], target[600], out_file[600], err_file[600];
+static const char *gilsim_bin = GILSIM_BINARY_DIR "/gilsim";
+static const char *testpol_bin = GILSIM_BINARY_DIR "/tests/gilsim-testpol";
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_s(double s)
+{
+    struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+/* Starts `BIN ARGS` from the source tree, output to out_file/err_file; returns its pid (the
+ * shell execs the binary, so signals reach it directly). */
+static pid_t spawn(const char *bin, const char *args)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd '%s' && exec '%s' %s >'%s' 2>'%s'", GILSIM_SOURCE_DIR, bin, args,
+             out_file, err_file);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Exit status, 128 + signal when killed, -1 (after SIGKILL) when not done within limit_s. */
+static int wait_exit(pid_t pid, double limit_s, double *took)
+{
+    double start = now_s();
+    for (;;) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) {
+            if (took) *took = now_s() - start;
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        if (now_s() - start > limit_s) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            fprintf(stderr, "\nprocess %d still running after %.0f s: killed\n", (int)pid, limit_s);
+            return -1;
+        }
+        sleep_s(0.005);
+    }
+}
+
+static int run(const char *bin, const char *args, double limit_s, double *took)
+{
+    return wait_exit(spawn(bin, args), limit_s, took);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return strdup("");
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return strdup(buf);
+}
+
+static bool has(const char *file, const char *text)
+{
+    char *s = slurp(file);
+    bool ok = strstr(s, text) != NULL;
+    if (!ok) fprintf(stderr, "\nexpected \"%s\" in %s:\n%s\n", text, file, s);
+    free(s);
+    return ok;
+}
+
+static void put_keep(void)
+{
+    FILE *f = fopen(target, "w");
+    fputs("keep\n", f);
+    fclose(f);
+}
+
+static bool target_kept(void)
+{
+    char *s = slurp(target);
+    bool ok = strcmp(s, "keep\n") == 0;
+    free(s);
+    return ok;
+}
+
+/* Temporary files (".tmp.") left in the output directory. */
+static int tmp_files(void)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d)))
+        n += strstr(de->d_name, ".tmp.") != NULL;
+    if (d) closedir(d);
+    return n;
+}
+
+/* Waits until the run has reserved its output (a temporary file exists): it is past the
+ * argument checks and about to calibrate and start its threads. */
+static bool wait_reserved(double limit_s)
+{
+    double start = now_s();
+    while (tmp_files() == 0) {
+        if (now_s() - start > limit_s) return false;
+        sleep_s(0.005);
+    }
+    return true;
+}
+
+/* Exactly one line, starting with "gilsim: " + prefix and containing frag. */
+static bool one_message(const char *prefix, const char *frag)
+{
+    char *s = slurp(err_file);
+    char want[1200];
+    snprintf(want, sizeof want, "gilsim: %s", prefix);
+    char *nl = strchr(s, '\n');
+    bool ok = strncmp(s, want, strlen(want)) == 0 && strstr(s, frag) && nl && nl[1] == '\0';
+    if (!ok) fprintf(stderr, "\nwant one line \"%s...%s...\", got:\n%s\n", want, frag, s);
+    free(s);
+    return ok;
+}
+
+static struct trace *read_target(void)
+{
+    struct trace *t = NULL;
+    struct err e = {0};
+    if (trace_read(target, &t, &e) != 0) fprintf(stderr, "\n%s\n", e.msg);
+    return t;
+}
+
+static const char *stop_reason(const struct trace *t)
+{
+    const char *s = json_string_value(json_object_get(t->run, "stop_reason"));
+    return s ? s : "";
+}
+
+/* ---- bad input ----------------------------------------------------------------------------- */
+
+/* Every invalid workload: exit 2, one FILE:LINE:COL message, the existing output untouched. */
+static void test_invalid_workloads(void)
+{
+    FILE *f = fopen(tu_src("tests/data/invalid/expected.tsv"), "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char line[1024];
+    int cases = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || line[0] == '\n') continue;
+        line[strcspn(line, "\n")] = 0;
+        char *file = strtok(line, "\t"), *lineno = strtok(NULL, "\t"), *frag = strtok(NULL, "");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(frag);
+        char args[2048], prefix[600];
+        snprintf(args, sizeof args, "run tests/data/invalid/%s -o '%s'", file, target);
+        snprintf(prefix, sizeof prefix, "tests/data/invalid/%s:%s:", file, lineno);
+        put_keep();
+        CU_ASSERT_EQUAL(run(gilsim_bin, args, 30, NULL), 2);
+        CU_ASSERT(one_message(prefix, frag));
+        CU_ASSERT(target_kept());
+        CU_ASSERT_EQUAL(tmp_files(), 0);
+        cases++;
+    }
+    fclose(f);
+    CU_ASSERT(cases >= 20);
+}
+
+/* Every invalid trace, to summary and to export: exit 2, one message, nothing written. */
+static void test_invalid_traces(void)
+{
+    FILE *f = fopen(tu_src("tests/data/invalid/traces/expected.tsv"), "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char line[1024];
+    int cases = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || line[0] == '\n') continue;
+        line[strcspn(line, "\n")] = 0;
+        char *file = strtok(line, "\t"), *lineno = strtok(NULL, "\t"), *frag = strtok(NULL, "");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(frag);
+        char args[2048], prefix[600];
+        snprintf(prefix, sizeof prefix, "tests/data/invalid/traces/%s:%s:", file, lineno);
+        snprintf(args, sizeof args, "summary tests/data/invalid/traces/%s", file);
+        CU_ASSERT_EQUAL(run(gilsim_bin, args, 30, NULL), 2);
+        CU_ASSERT(one_message(prefix, frag));
+        const char *formats[] = {"chrome", "csv"};
+        for (int k = 0; k < 2; k++) {
+            snprintf(args, sizeof args, "export tests/data/invalid/traces/%s -f %s -o '%s'", file,
+                     formats[k], target);
+            put_keep();
+            CU_ASSERT_EQUAL(run(gilsim_bin, args, 30, NULL), 2);
+            CU_ASSERT(one_message(prefix, frag));
+            CU_ASSERT(target_kept());
+            CU_ASSERT_EQUAL(tmp_files(), 0);
+        }
+        cases++;
+    }
+    fclose(f);
+    CU_ASSERT(cases >= 10);
+}
+
+/* Bad options and --set names or values: exit 2 and a message naming the option. */
+static void test_bad_options(void)
+{
+    const char *cases[][2] = {
+        {"run workloads/cpu1.json --duration 0", "--duration"},
+        {"run workloads/cpu1.json --duration 86400001", "--duration"},
+        {"run workloads/cpu1.json --max-events 15", "--max-events"},
+        {"run workloads/cpu1.json --max-events 4294967296", "--max-events"},
+        {"run workloads/cpu1.json --stall-timeout 5", "--stall-timeout"},
+        {"run workloads/cpu1.json --stall-timeout -1", "--stall-timeout"},
+        {"run workloads/cpu1.json --seed 1x", "--seed"},
+        {"run workloads/cpu1.json --policy nope", "--policy"},
+        {"run workloads/cpu1.json --policy new --set nope=1", "nope"},
+        {"run workloads/cpu1.json --policy new --set interval_us=1e10", "interval_us"},
+        {"run workloads/cpu1.json --policy new --set interval_us=nan", "interval_us"},
+        {"run workloads/cpu1.json --policy old --set check_interval=0", "check_interval"},
+        {"run workloads/cpu1.json --bogus", "--bogus"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char args[1024];
+        snprintf(args, sizeof args, "%s -o '%s'", cases[i][0], target);
+        put_keep();
+        int rc = run(gilsim_bin, args, 30, NULL);
+        if (rc != 2) fprintf(stderr, "\n`gilsim %s` exited %d\n", args, rc);
+        CU_ASSERT_EQUAL(rc, 2);
+        CU_ASSERT(has(err_file, cases[i][1]));
+        CU_ASSERT(target_kept());
+        CU_ASSERT_EQUAL(tmp_files(), 0);
+    }
+}
+
+/* An output path that cannot be written is found before the run: a 60 s workload fails at
+ * once. */
+static void test_unwritable_output(void)
+{
+    double took = 0;
+    CU_ASSERT_EQUAL(
+        run(gilsim_bin, "run tests/data/valid/stall.json -o /etc/hostname/t.json", 30, &took), 2);
+    CU_ASSERT(one_message("/etc/hostname/t.json: ", "cannot write"));
+    CU_ASSERT(took < 5.0 * SLOW);
+}
+
+/* ---- signals ------------------------------------------------------------------------------- */
+
+static void signal_run(int sig, int want_status, const char *want_reason)
+{
+    unlink(target);
+    char args[1024];
+    snprintf(args, sizeof args, "run workloads/cpu2.json --duration 60000 -o '%s'", target);
+    pid_t pid = spawn(gilsim_bin, args);
+    CU_ASSERT_FATAL(wait_reserved(10.0 * SLOW));
+    sleep_s(0.3);
+    double took = 0;
+    kill(pid, sig);
+    int rc = wait_exit(pid, 5.0 * SLOW, &took);
+    CU_ASSERT_EQUAL(rc, want_status);
+    CU_ASSERT(took < 3.0 * SLOW); /* promptly: a full trace of 0.3 s is quick to write */
+    CU_ASSERT(has(err_file, "partial trace written"));
+    CU_ASSERT_EQUAL(tmp_files(), 0);
+    struct trace *t = read_target();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_FALSE(t->complete);
+    CU_ASSERT_STRING_EQUAL(stop_reason(t), want_reason);
+    CU_ASSERT(json_integer_value(json_object_get(t->run, "elapsed_ns")) < 30000000000LL);
+    const char *bad = tu_check_protocol(t, true);
+    if (bad) fprintf(stderr, "\n%s\n", bad);
+    CU_ASSERT_PTR_NULL(bad);
+    trace_free(t);
+}
+
+static void test_sigint(void)
+{
+    signal_run(SIGINT, 130, "sigint");
+}
+
+static void test_sigterm(void)
+{
+    signal_run(SIGTERM, 143, "sigterm");
+}
+
+/* The first SIGINT cannot finish (the deaf policy's threads never stop); the second exits at
+ * once, leaving the existing file and no temporary one. */
+static void test_second_sigint(void)
+{
+    put_keep();
+    char args[1024];
+    snprintf(args, sizeof args,
+             "run tests/data/valid/stall.json --policy deaf --stall-timeout 60000 -o '%s'", target);
+    pid_t pid = spawn(testpol_bin, args);
+    CU_ASSERT_FATAL(wait_reserved(10.0 * SLOW));
+    sleep_s(0.3);
+    kill(pid, SIGINT);
+    sleep_s(0.5);
+    CU_ASSERT_EQUAL(waitpid(pid, NULL, WNOHANG), 0); /* still trying to stop */
+    double took = 0;
+    kill(pid, SIGINT);
+    CU_ASSERT_EQUAL(wait_exit(pid, 5.0 * SLOW, &took), 130);
+    CU_ASSERT(took < 2.0 * SLOW);
+    CU_ASSERT(has(err_file, "exiting at once"));
+    CU_ASSERT(target_kept());
+    CU_ASSERT_EQUAL(tmp_files(), 0);
+}
+
+/* export holds a temporary file while it reads: a SIGINT removes it and exits 130 (the trace
+ * comes from a FIFO nobody writes, so export is reliably mid-way). */
+static void test_export_sigint(void)
+{
+    char fifo[700];
+    snprintf(fifo, sizeof fifo, "%s/in.fifo", dir);
+    unlink(fifo);
+    CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
+    put_keep();
+    char args[2048];
+    snprintf(args, sizeof args, "export '%s' -f csv -o '%s'", fifo, target);
+    pid_t pid = spawn(gilsim_bin, args);
+    CU_ASSERT_FATAL(wait_reserved(10.0 * SLOW));
+    kill(pid, SIGINT);
+    CU_ASSERT_EQUAL(wait_exit(pid, 5.0 * SLOW, NULL), 130);
+    CU_ASSERT(target_kept());
+    CU_ASSERT_EQUAL(tmp_files(), 0);
+    unlink(fifo);
+}
+
+/* ---- the watchdog -------------------------------------------------------------------------- */
+
+/* The deadlock policy never gives the GIL back: the watchdog names who waits since when, the
+ * partial trace is written, exit 1. The sleeper's 100 ms start delay is a planned wait, not part of
+ * the silence. */
+static void test_watchdog_deadlock(void)
+{
+    unlink(target);
+    char args[1024];
+    snprintf(args, sizeof args,
+             "run tests/data/valid/stall.json --policy deadlock --stall-timeout 300 -o '%s'",
+             target);
+    double took = 0;
+    CU_ASSERT_EQUAL(run(testpol_bin, args, 30.0 * SLOW, &took), 1);
+    CU_ASSERT(took < 10.0 * SLOW);
+    CU_ASSERT(has(err_file, "no thread made progress for"));
+    CU_ASSERT(has(err_file, "holding the GIL: none"));
+    CU_ASSERT(has(err_file, "waiting for the GIL: 3 threads"));
+    CU_ASSERT(has(err_file, "worker.0 (tid 0) since t="));
+    CU_ASSERT(has(err_file, "sleeper.0 (tid 2) since t=10"));
+    CU_ASSERT(has(err_file, "partial trace written"));
+    CU_ASSERT_EQUAL(tmp_files(), 0);
+    struct trace *t = read_target();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_FALSE(t->complete);
+    CU_ASSERT_STRING_EQUAL(stop_reason(t), "stalled");
+    long long stop_ns = json_integer_value(json_object_get(t->run, "stop_ns"));
+    CU_ASSERT(stop_ns >= 390000000LL); /* 100 ms start delay + 300 ms silence */
+    trace_free(t);
+}
+
+/* Waiters that ignore the stop are given up on after the stall timeout: still a report, a
+ * partial trace and exit 1, not a hang. */
+static void test_watchdog_deaf(void)
+{
+    unlink(target);
+    char args[1024];
+    snprintf(args, sizeof args,
+             "run tests/data/valid/stall.json --policy deaf --stall-timeout 300 -o '%s'", target);
+    CU_ASSERT_EQUAL(run(testpol_bin, args, 30.0 * SLOW, NULL), 1);
+    CU_ASSERT(has(err_file, "no thread made progress"));
+    CU_ASSERT(has(err_file, "3 threads did not stop"));
+    CU_ASSERT_EQUAL(tmp_files(), 0);
+    struct trace *t = read_target();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_FALSE(t->complete);
+    CU_ASSERT_STRING_EQUAL(stop_reason(t), "stalled");
+    trace_free(t);
+}
+
+/* A long sleep, a long hold and a long CPU op record no event for 600-800 ms: with a 200 ms
+ * stall timeout, that is still progress. */
+static void test_watchdog_quiet_is_not_stall(void)
+{
+    unlink(target);
+    char args[1024];
+    snprintf(args, sizeof args,
+             "run tests/data/valid/quiet.json --policy none --stall-timeout 200 -o '%s'", target);
+    CU_ASSERT_EQUAL(run(gilsim_bin, args, 60.0 * SLOW, NULL), 0);
+    struct trace *t = read_target();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT(t->complete);
+    CU_ASSERT_STRING_EQUAL(stop_reason(t), "finished");
+    trace_free(t);
+}
+
+/* ---- limits -------------------------------------------------------------------------------- */
+
+/* 10,000 threads in an address space too small for their stacks: a clear error, exit 1, the
+ * existing file untouched. (Sanitizers reserve more address space than any such limit.) */
+static void test_thread_create_failure(void)
+{
+#ifdef GILSIM_SANITIZED
+    fprintf(stderr, "(skipped under sanitizers) ");
+#else
+    put_keep();
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && ulimit -v 400000 && exec '%s' run tests/data/valid/ten-thousand.json "
+             "--max-events 16 -o '%s' >'%s' 2>'%s'",
+             GILSIM_SOURCE_DIR, gilsim_bin, target, out_file, err_file);
+    int st = system(cmd);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    CU_ASSERT(one_message("cannot create thread ", "of 10000"));
+    CU_ASSERT(target_kept());
+    CU_ASSERT_EQUAL(tmp_files(), 0);
+#endif
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "%s/reliability-%d", GILSIM_BINARY_DIR, (int)getpid());
+    mkdir(dir, 0755);
+    snprintf(target, sizeof target, "%s/out.json", dir);
+    snprintf(out_file, sizeof out_file, "%s.out", dir);
+    snprintf(err_file, sizeof err_file, "%s.err", dir);
+    CU_TestInfo tests[] = {
+        {"invalid workloads: exit 2, one message, output untouched", test_invalid_workloads},
+        {"invalid traces: summary and export exit 2, nothing written", test_invalid_traces},
+        {"bad options and --set: exit 2 naming the option", test_bad_options},
+        {"unwritable output found before the run", test_unwritable_output},
+        {"SIGINT: partial trace, exit 130", test_sigint},
+        {"SIGTERM: partial trace, exit 143", test_sigterm},
+        {"second SIGINT exits at once", test_second_sigint},
+        {"export: SIGINT removes its temporary file", test_export_sigint},
+        {"watchdog: deadlocked policy reported, exit 1", test_watchdog_deadlock},
+        {"watchdog: threads that ignore the stop are given up on", test_watchdog_deaf},
+        {"watchdog: quiet work is not a stall", test_watchdog_quiet_is_not_stall},
+        {"thread creation failure: clear error, nothing written", test_thread_create_failure},
+        CU_TEST_INFO_NULL,
+    };
+    int rc = tu_main("reliability", tests);
+    unlink(target);
+    unlink(out_file);
+    unlink(err_file);
+    rmdir(dir);
+    return rc;
+}
