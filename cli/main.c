@@ -122,6 +122,8 @@ static const char run_help[] =
     "      --stall-timeout MS  watchdog: when no thread makes progress for MS ms (a policy\n"
     "                        deadlock), report who holds the GIL and who waits, write the\n"
     "                        partial trace and exit 1 (default 10000; 0: off)\n"
+    "      --no-trace        record nothing and write no trace (only the summary: what\n"
+    "                        tracing costs, see tools/bench)\n"
     "  -q, --quiet           no summary on stderr\n"
     "\n"
     "SIGINT or SIGTERM stops the run: the trace is written with complete: false and\n"
@@ -188,9 +190,12 @@ static void print_summary(const struct eng_options *o, const struct eng_result *
         if (ios) fprintf(stderr, " %9.0f io/s", (double)ios / secs);
         fputc('\n', stderr);
     }
-    fprintf(stderr, "  total %.0f ticks/s, %llu acquisitions, %llu events", r->total_ticks / secs,
-            (unsigned long long)r->acquisitions, (unsigned long long)r->events);
-    if (r->events_dropped)
+    fprintf(stderr, "  total %.0f ticks/s, %llu acquisitions (%llu switches), %llu events",
+            r->total_ticks / secs, (unsigned long long)r->acquisitions,
+            (unsigned long long)r->switches, (unsigned long long)r->events);
+    if (o->no_trace)
+        fprintf(stderr, " (%llu not recorded: --no-trace)", (unsigned long long)r->events_dropped);
+    else if (r->events_dropped)
         fprintf(stderr, ", %llu DROPPED (raise --max-events)",
                 (unsigned long long)r->events_dropped);
     fprintf(stderr, "\n  trace: %s\n", path);
@@ -211,12 +216,13 @@ static int run_and_write(struct eng_options *o, struct trace_out *out, const cha
     struct eng_result *r = NULL;
     int rc = eng_run(o, &r, e);
     if (rc) {
-        trace_out_abort(out);
+        if (out) trace_out_abort(out);
         cli_signals_set_tmp(NULL);
         return rc;
     }
     *abandoned = r->abandoned > 0;
-    rc = trace_out_commit(out, o, r, e);
+    if (out) rc = trace_out_commit(out, o, r, e);
+    if (!out_path) out_path = "nowhere (--no-trace)";
     cli_signals_set_tmp(NULL);
     if (r->report) fprintf(stderr, "gilsim: %s", r->report);
     if (rc == 0 && !quiet) print_summary(o, r, out_path);
@@ -246,6 +252,7 @@ static int cmd_run(int argc, char **argv)
         {"output", required_argument, NULL, 'o'},
         {"max-events", required_argument, NULL, 'm'},
         {"stall-timeout", required_argument, NULL, 'T'},
+        {"no-trace", no_argument, NULL, 'N'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -253,7 +260,7 @@ static int cmd_run(int argc, char **argv)
     const char *policy_name = "new", *out_path = NULL, *sets[MAX_SETS];
     unsigned nsets = 0;
     uint64_t duration_ms = 0, seed = 1, max_events = 0, stall_ms = 10000;
-    bool quiet = false;
+    bool quiet = false, no_trace = false;
     int c;
     optind = 1;
     opterr = 0;
@@ -294,6 +301,9 @@ static int cmd_run(int argc, char **argv)
                     "--stall-timeout: expected 0 (off) or milliseconds in [10, 86400000], got '%s'",
                     optarg);
             break;
+        case 'N':
+            no_trace = true;
+            break;
         case 'q':
             quiet = true;
             break;
@@ -329,8 +339,12 @@ static int cmd_run(int argc, char **argv)
     struct wl_workload *wl = NULL;
     if (wl_load(argv[optind], &wl, &e) != 0) return cli_fail(&e);
 
+    if (no_trace && out_path) {
+        wl_free(wl);
+        return cli_usage_error("run", "%s", "--no-trace and --output exclude each other");
+    }
     char default_path[512];
-    if (!out_path) {
+    if (!out_path && !no_trace) {
         if (default_trace_path(wl->name, pol->name, default_path, sizeof default_path) != 0) {
             err_set(&e, ERR_INPUT, "results: cannot create the results directory: %s",
                     strerror(errno));
@@ -351,10 +365,10 @@ static int cmd_run(int argc, char **argv)
         return cli_fail(&e);
     }
     struct trace_out *out = NULL;
-    int rc = trace_out_open(&out, out_path, &e);
+    int rc = no_trace ? 0 : trace_out_open(&out, out_path, &e);
     bool abandoned = false;
     if (rc == 0) {
-        cli_signals_set_tmp(trace_out_tmp_path(out));
+        if (out) cli_signals_set_tmp(trace_out_tmp_path(out));
         struct eng_options o = {
             .wl = wl,
             .policy = pol,
@@ -364,6 +378,7 @@ static int cmd_run(int argc, char **argv)
             .max_events = (uint32_t)max_events,
             .stall_timeout_ns = stall_ms ? (int64_t)stall_ms * 1000000 : -1,
             .ctl = ctl,
+            .no_trace = no_trace,
         };
         rc = run_and_write(&o, out, out_path, quiet, &abandoned, &e);
     }

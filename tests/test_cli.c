@@ -128,6 +128,20 @@ static void test_good_run(void)
     unlink(target);
 }
 
+/* --no-trace: the run happens and is summarized, nothing is written (not even results/). */
+static void test_no_trace(void)
+{
+    char args[1024];
+    snprintf(args, sizeof args, "run workloads/cpu2.json --policy fifo --duration 200 --no-trace");
+    CU_ASSERT_EQUAL(gilsim(args), 0);
+    CU_ASSERT(tu_file_has(err_file, "switches)"));
+    CU_ASSERT(tu_file_has(err_file, "not recorded: --no-trace"));
+    CU_ASSERT(tu_file_has(err_file, "trace: nowhere"));
+    CU_ASSERT_EQUAL(gilsim("run workloads/cpu2.json --no-trace -o /tmp/never-written.json"), 2);
+    CU_ASSERT(tu_file_has(err_file, "--no-trace and --output"));
+    CU_ASSERT_NOT_EQUAL(access("/tmp/never-written.json", F_OK), 0);
+}
+
 int main(void)
 {
     snprintf(out_file, sizeof out_file, "%s/cli-%d.out", GILSIM_BINARY_DIR, (int)getpid());
@@ -135,6 +149,7 @@ int main(void)
     CU_TestInfo tests[] = {
         {"--help everywhere", test_help},
         {"policies listed and documented", test_policies_listed_and_documented},
+        {"run --no-trace", test_no_trace},
         {"check", test_check},
         {"bad input: exit 2, output untouched", test_bad_input_exits_2_and_writes_nothing},
         {"a good run", test_good_run},
