@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#define GIL_POLICY_LIST(X) X(old) X(new) X(fifo) X(none)
+#define GIL_POLICY_LIST(X) X(old) X(new) X(fifo) X(none) X(prio) X(bfs) X(ruby)
 
 #define X_DECLARE(name) extern const struct gil_policy gil_policy_##name;
 GIL_POLICY_LIST(X_DECLARE)
