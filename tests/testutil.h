@@ -36,6 +36,13 @@ size_t tu_slices(const struct trace *t, long long **lens, int **reasons);
 
 long long tu_median(long long *v, size_t n);
 
+/* Number of events of one type. */
+size_t tu_count_ev(const struct trace *t, enum trace_ev ev);
+
+/* Median I/O response (acquire - io_end, the first acquire after each I/O) over the trace;
+ * -1 when it has fewer than 10 I/Os. */
+long long tu_median_io_response(const struct trace *t);
+
 /* Runs the suite's tests with CUnit's basic runner; returns the process exit status. */
 int tu_main(const char *suite, CU_TestInfo *tests);
 
