@@ -5,17 +5,15 @@
  *   GVL and signals the head, which takes it when it runs; a thread asking while the GVL is
  *   free takes it at once, ahead of the queue, as in Ruby (so a woken head can find it taken:
  *   `wakeup_failed`).
- * - The timer: the first waiter that finds no timer becomes it and waits until the quantum's
- *   deadline (quantum_us, 100 ms); when the wait times out while somebody holds the GVL, it
- *   asks the holder to yield (the drop request: Ruby's timer interrupt). Like Ruby's static
- *   `abs`, the deadline is shared: a new timer continues the current quantum and starts a new
- *   one only after a timeout or an uncontended acquire, so a quantum is not restarted by every
- *   thread that joins the queue.
+ * - The timer is a waiter, as Ruby's designated timer thread: the queue's head waits until the
+ *   holder's quantum (quantum_us, 100 ms, from when it took the GVL) is over, then asks it to
+ *   yield (the drop request: Ruby's timer interrupt). Nobody times anything when nobody waits.
  * - The holder yields at its next check point: it releases, waits until another thread has
  *   taken the GVL (force_wait_begin/end), then asks again and so goes to the tail.
  *
- * No extra thread: the timer is a timed wait in a waiter, so the holder's check point stays one
- * atomic load and nothing runs when nobody waits. */
+ * Ruby shares one timer deadline among its successive timer waiters; here the quantum is the
+ * holder's own, so that a late-woken timer cannot leave a stale deadline that cuts the next
+ * holder's quantum short (docs/policies.md). The holder's check point stays one atomic load. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -33,11 +31,9 @@ struct ruby_gvl {
     struct sync_mutex mutex;
     struct sync_cond switch_cond; /* a yielding holder waits here for the next acquire */
     struct ruby_thread *owner;    /* NULL: free */
+    int64_t owner_since;          /* when the owner took the GVL: its quantum began */
     struct ruby_thread *head, *tail;
-    struct ruby_thread *timer; /* the waiter timing the quantum, or NULL */
-    int64_t timer_deadline;
-    bool timer_expired; /* Ruby's timer_err == ETIMEDOUT: the next timer starts a new quantum */
-    uint64_t acquires;  /* a yielding holder waits for this to change */
+    uint64_t acquires; /* a yielding holder waits for this to change */
     int64_t quantum_ns;
 };
 
@@ -56,7 +52,6 @@ static int ruby_init(struct gil *g, const struct gil_params *p)
         return rc;
     }
     s->quantum_ns = (int64_t)gil_param(p, "quantum_us") * 1000;
-    s->timer_expired = true;
     gil_set_state(g, s);
     return 0;
 }
@@ -119,22 +114,19 @@ static void ruby_unlink(struct ruby_gvl *s, struct ruby_thread *w)
     w->queued = false;
 }
 
-/* do_gvl_timer, with the mutex held: wait until the quantum's deadline; on a timeout while
- * somebody holds the GVL, ask it to yield. */
-static void ruby_time_quantum(struct gil *g, struct ruby_gvl *s, struct ruby_thread *w)
+/* The timer (do_gvl_timer), run by the head waiter with the mutex held: when the owner's
+ * quantum is over, ask it to yield. Returns the deadline to wait for, or 0 to wait untimed (for
+ * the GVL, or for a new owner whose quantum to time). */
+static int64_t ruby_timer_duty(struct gil *g, struct ruby_gvl *s, struct ruby_thread *w)
 {
-    s->timer = w;
-    if (s->timer_expired) s->timer_deadline = sync_now_ns() + s->quantum_ns;
-    bool timed_out = sync_cond_wait_until(&w->cond, &s->mutex, s->timer_deadline);
-    s->timer_expired = timed_out;
-    s->timer = NULL;
-    if (timed_out && s->owner && !gil_stopping(g)) {
-        gil_record(w->thread, TRACE_EV_WAIT_TIMEOUT, gil_thread_id(s->owner->thread));
-        if (!gil_drop_requested(g)) {
-            gil_request_drop(g);
-            gil_record(w->thread, TRACE_EV_DROP_REQUEST, gil_thread_id(s->owner->thread));
-        }
-    }
+    if (!s->owner || gil_drop_requested(g)) return 0;
+    int64_t deadline = s->owner_since + s->quantum_ns;
+    if (sync_now_ns() < deadline) return deadline;
+    int holder = gil_thread_id(s->owner->thread);
+    gil_record(w->thread, TRACE_EV_WAIT_TIMEOUT, holder);
+    gil_request_drop(g);
+    gil_record(w->thread, TRACE_EV_DROP_REQUEST, holder);
+    return 0;
 }
 
 static bool ruby_acquire(struct gil *g, struct sim_thread *self)
@@ -151,26 +143,24 @@ static bool ruby_acquire(struct gil *g, struct sim_thread *self)
                 return false;
             }
             w->signalled = false;
-            if (!s->timer) {
-                ruby_time_quantum(g, s, w);
-            } else {
+            int64_t deadline = s->head == w ? ruby_timer_duty(g, s, w) : 0;
+            if (deadline == 0)
                 sync_cond_wait(&w->cond, &s->mutex);
-            }
+            else
+                sync_cond_wait_until(&w->cond, &s->mutex, deadline);
             if (w->signalled && s->owner)
                 gil_record(self, TRACE_EV_WAKEUP_FAILED, gil_thread_id(s->owner->thread));
         }
         ruby_unlink(s, w);
-    } else {
-        /* Uncontended: whoever times next starts a fresh quantum. */
-        s->timer_expired = true;
     }
     s->owner = w;
+    s->owner_since = sync_now_ns();
     s->acquires++;
     sync_cond_broadcast(&s->switch_cond); /* a yielding holder may go on */
     /* A yield request aimed at the previous holder is void now. */
     if (gil_drop_requested(g)) gil_clear_drop(g);
-    /* If we were the timer, hand the duty to the head (Ruby's designate_timer_thread). */
-    if (!s->timer && s->head) sync_cond_signal(&s->head->cond);
+    /* The head times our quantum (Ruby's designate_timer_thread). */
+    if (s->head) sync_cond_signal(&s->head->cond);
     sync_mutex_unlock(&s->mutex);
     return true;
 }
