@@ -23,8 +23,7 @@ struct ruby_thread {
     struct sync_cond cond;
     struct sim_thread *thread;
     struct ruby_thread *next; /* in the wait queue */
-    bool queued;
-    bool signalled; /* woken by a release (not to take over the timer) */
+    bool signalled;           /* woken by a release (not to take over the timer) */
 };
 
 struct ruby_gvl {
@@ -92,7 +91,6 @@ static void ruby_thread_fini(struct gil *g, struct sim_thread *t)
 static void ruby_enqueue(struct ruby_gvl *s, struct ruby_thread *w)
 {
     w->next = NULL;
-    w->queued = true;
     if (s->tail)
         s->tail->next = w;
     else
@@ -111,7 +109,6 @@ static void ruby_unlink(struct ruby_gvl *s, struct ruby_thread *w)
         *link = w->next;
         if (s->tail == w) s->tail = prev;
     }
-    w->queued = false;
 }
 
 /* The timer (do_gvl_timer), run by the head waiter with the mutex held: when the owner's
