@@ -6,7 +6,7 @@
 
 /* The shipped policies, in listing order. A binary with extra policies (the tests' deadlocking
  * ones) defines its own gil_policies from this list plus its own. */
-#define GIL_POLICY_LIST(X) X(old) X(new) X(fifo) X(none)
+#define GIL_POLICY_LIST(X) X(old) X(new) X(fifo) X(none) X(prio) X(bfs) X(ruby)
 
 /* NULL-terminated, in the order `gilsim policies` lists them. */
 extern const struct gil_policy *const gil_policies[];

@@ -1,6 +1,6 @@
 /* tests/test_cli.c - the gilsim binary as a user meets it: --help everywhere, `policies`
- * lists every registered policy and parameter, bad input exits 2 and touches no output file,
- * a good run exits 0 and says where its trace went. */
+ * lists every registered policy and parameter (and docs/policies.md has them), bad input exits 2
+ * and touches no output file, a good run exits 0 and says where its trace went. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +51,33 @@ static void test_policies_listed_and_documented(void)
     CU_ASSERT_PTR_NOT_NULL(gil_policy_find("new"));
     CU_ASSERT_PTR_NOT_NULL(gil_policy_find("fifo"));
     CU_ASSERT_PTR_NOT_NULL(gil_policy_find("none"));
+    CU_ASSERT_PTR_NOT_NULL(gil_policy_find("prio"));
+    CU_ASSERT_PTR_NOT_NULL(gil_policy_find("bfs"));
+    CU_ASSERT_PTR_NOT_NULL(gil_policy_find("ruby"));
+}
+
+/* docs/policies.md has a table row for every registered policy and names each of its
+ * parameters. (That every policy keeps mutual exclusion on every shipped workload is
+ * test_protocol's, which also runs over the registry.) */
+static void test_policies_in_docs(void)
+{
+    char *doc = tu_slurp(tu_src("docs/policies.md"));
+    CU_ASSERT(strlen(doc) > 1000);
+    for (const struct gil_policy *const *p = gil_policies; *p; p++) {
+        char key[128];
+        snprintf(key, sizeof key, "\n| `%s` |", (*p)->name);
+        if (!strstr(doc, key))
+            fprintf(stderr, "\ndocs/policies.md: no table row for %s\n", (*p)->name);
+        CU_ASSERT_PTR_NOT_NULL(strstr(doc, key));
+        for (const struct gil_param *d = (*p)->params; d->name; d++) {
+            snprintf(key, sizeof key, "`%s`", d->name);
+            if (!strstr(doc, key))
+                fprintf(stderr, "\ndocs/policies.md: %s's parameter %s not named\n", (*p)->name,
+                        d->name);
+            CU_ASSERT_PTR_NOT_NULL(strstr(doc, key));
+        }
+    }
+    free(doc);
 }
 
 static void test_check(void)
@@ -150,6 +177,7 @@ int main(void)
         {"--help everywhere", test_help},
         {"policies listed and documented", test_policies_listed_and_documented},
         {"run --no-trace", test_no_trace},
+        {"every policy in docs/policies.md", test_policies_in_docs},
         {"check", test_check},
         {"bad input: exit 2, output untouched", test_bad_input_exits_2_and_writes_nothing},
         {"a good run", test_good_run},

@@ -7,14 +7,6 @@
 
 #include "testutil.h"
 
-static size_t count_ev(const struct trace *t, enum trace_ev ev)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < t->nevents; i++)
-        n += t->events[i].ev == ev;
-    return n;
-}
-
 /* old on cpu2: a release every check_interval ticks, and the releaser wins most re-acquires. */
 static void test_old_releases_every_check_interval(void)
 {
@@ -42,11 +34,11 @@ static void test_old_releases_every_check_interval(void)
     }
     printf("\n  old cpu2: %zu check releases, %zu every 100 ticks, releaser re-won %zu of %zu, "
            "%zu failed wakeups\n",
-           checks, exact, same, followed, count_ev(t, TRACE_EV_WAKEUP_FAILED));
+           checks, exact, same, followed, tu_count_ev(t, TRACE_EV_WAKEUP_FAILED));
     CU_ASSERT(checks > 1000);
     CU_ASSERT_EQUAL(exact, checks);
     CU_ASSERT(same * 2 > followed);
-    CU_ASSERT(count_ev(t, TRACE_EV_WAKEUP_FAILED) > 0);
+    CU_ASSERT(tu_count_ev(t, TRACE_EV_WAKEUP_FAILED) > 0);
     trace_free(t);
 }
 
@@ -71,11 +63,11 @@ static void check_new_slices(const char *interval_set, long long interval_ns)
             ticks[t->events[i].tid] = (uint64_t)t->events[i].arg;
     double share = (double)ticks[0] / (double)(ticks[0] + ticks[1] + 1);
     printf("\n  new cpu2 %s: %zu slices, median %.3f ms, %zu forced-switch waits, share %.2f\n",
-           interval_set, k, med / 1e6, count_ev(t, TRACE_EV_FORCE_WAIT_BEGIN), share);
+           interval_set, k, med / 1e6, tu_count_ev(t, TRACE_EV_FORCE_WAIT_BEGIN), share);
     CU_ASSERT(k >= 20);
     CU_ASSERT(med >= interval_ns);
     CU_ASSERT(med <= interval_ns + 2000000);
-    CU_ASSERT(count_ev(t, TRACE_EV_FORCE_WAIT_BEGIN) > 0);
+    CU_ASSERT(tu_count_ev(t, TRACE_EV_FORCE_WAIT_BEGIN) > 0);
     CU_ASSERT(share > 0.3 && share < 0.7);
     free(lens);
     free(reasons);
@@ -181,7 +173,7 @@ static void test_new_not_fifo(void)
             req_t[ev->tid] = -1;
         }
     }
-    size_t acquires = count_ev(t, TRACE_EV_ACQUIRE);
+    size_t acquires = tu_count_ev(t, TRACE_EV_ACQUIRE);
     printf("\n  new cpu4: %zu of %zu acquires out of request order\n", out_of_order, acquires);
     CU_ASSERT(out_of_order * 10 > acquires);
     trace_free(t);
@@ -208,27 +200,6 @@ static void test_none_runs_in_parallel(void)
     trace_free(t);
 }
 
-/* I/O response (acquire - io_end), median over the trace's I/Os. */
-static long long median_io_response(const struct trace *t)
-{
-    int64_t *io_end = calloc(t->nthreads, sizeof *io_end);
-    long long *resp = calloc(t->nevents + 1, sizeof *resp);
-    size_t n = 0;
-    for (size_t i = 0; i < t->nevents; i++) {
-        const struct trace_event *ev = &t->events[i];
-        if (ev->ev == TRACE_EV_IO_END)
-            io_end[ev->tid] = ev->t;
-        else if (ev->ev == TRACE_EV_ACQUIRE && io_end[ev->tid]) {
-            resp[n++] = ev->t - io_end[ev->tid];
-            io_end[ev->tid] = 0;
-        }
-    }
-    long long med = n >= 10 ? tu_median(resp, n) : -1;
-    free(io_end);
-    free(resp);
-    return med;
-}
-
 static void test_convoy_visible(void)
 {
     struct tu_run conv = {.workload = "workloads/convoy.json",
@@ -241,7 +212,7 @@ static void test_convoy_visible(void)
     struct trace *t1 = tu_run_trace(&conv, NULL), *t2 = tu_run_trace(&alone, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t1);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t2);
-    long long m1 = median_io_response(t1), m2 = median_io_response(t2);
+    long long m1 = tu_median_io_response(t1), m2 = tu_median_io_response(t2);
     printf("\n  new 5 ms: median I/O response %.3f ms on convoy, %.3f ms on io-only\n", m1 / 1e6,
            m2 / 1e6);
     CU_ASSERT(m1 >= 2000000);

@@ -174,6 +174,34 @@ long long tu_median(long long *v, size_t n)
     return v[n / 2];
 }
 
+size_t tu_count_ev(const struct trace *t, enum trace_ev ev)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->nevents; i++)
+        n += t->events[i].ev == ev;
+    return n;
+}
+
+long long tu_median_io_response(const struct trace *t)
+{
+    int64_t *io_end = calloc(t->nthreads, sizeof *io_end);
+    long long *resp = calloc(t->nevents + 1, sizeof *resp);
+    size_t n = 0;
+    for (size_t i = 0; i < t->nevents; i++) {
+        const struct trace_event *ev = &t->events[i];
+        if (ev->ev == TRACE_EV_IO_END)
+            io_end[ev->tid] = ev->t;
+        else if (ev->ev == TRACE_EV_ACQUIRE && io_end[ev->tid]) {
+            resp[n++] = ev->t - io_end[ev->tid];
+            io_end[ev->tid] = 0;
+        }
+    }
+    long long med = n >= 10 ? tu_median(resp, n) : -1;
+    free(io_end);
+    free(resp);
+    return med;
+}
+
 int tu_main(const char *suite, CU_TestInfo *tests)
 {
     CU_SuiteInfo suites[] = {{suite, NULL, NULL, NULL, NULL, tests}, CU_SUITE_INFO_NULL};

@@ -46,6 +46,13 @@ char *tu_slurp(const char *path);
 /* Whether the file holds text; prints the file when not, so a failure shows what was there. */
 bool tu_file_has(const char *path, const char *text);
 
+/* Number of events of one type. */
+size_t tu_count_ev(const struct trace *t, enum trace_ev ev);
+
+/* Median I/O response (acquire - io_end, the first acquire after each I/O) over the trace;
+ * -1 when it has fewer than 10 I/Os. */
+long long tu_median_io_response(const struct trace *t);
+
 /* Runs the suite's tests with CUnit's basic runner; returns the process exit status. */
 int tu_main(const char *suite, CU_TestInfo *tests);
 

@@ -1,0 +1,227 @@
+/* policies/prio.c - David Beazley's priority GIL for bpo-7946: CPython's new GIL (as in new.c:
+ * timed waits of interval_us, drop request on a timeout, forced switching) plus one priority
+ * rule. A thread that is forced to drop the GIL (by a drop request) is marked CPU-bound; one
+ * that gives it up on its own (io, sleep, native, arrival) is unmarked. An unmarked thread
+ * that asks for the GIL while a CPU-bound thread holds it sets the drop request at once
+ * instead of after an interval, so the holder drops at its next check point: an I/O thread no
+ * longer waits out a switch interval after every I/O (the convoy effect).
+ *
+ * So that the GIL a preemption frees reaches the thread that asked for it, unmarked waiters
+ * wait on their own condition, are signalled first, and marked waiters do not take a free GIL
+ * while an unmarked one waits (otherwise, with two CPU-bound threads, the preempted holder's
+ * signal could wake the other CPU-bound thread, and the I/O thread would have to preempt it
+ * in turn). The marks live in per-thread state, read and written under the mutex only. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "../sim/policy.h"
+
+struct prio_thread {
+    int tid;
+    bool cpu_bound; /* its last slice ended by a drop request */
+};
+
+struct prio_gil {
+    struct sync_mutex mutex;
+    struct sync_cond cond;      /* marked (CPU-bound) waiters */
+    struct sync_cond prio_cond; /* unmarked waiters, signalled first */
+    unsigned prio_waiting;      /* unmarked threads in prio_acquire */
+    struct sync_mutex switch_mutex;
+    struct sync_cond switch_cond;
+    bool locked;
+    struct prio_thread *holder; /* the last thread to take the GIL; NULL before the first */
+    int last_holder;            /* its tid, -1 before the first acquire */
+    uint64_t switch_number;     /* changes of holder, as in new.c */
+    int64_t interval_ns;
+    bool force_switching;
+};
+
+static int prio_init(struct gil *g, const struct gil_params *p)
+{
+    struct prio_gil *s = calloc(1, sizeof *s);
+    if (!s) return ENOMEM;
+    int rc = sync_mutex_init(&s->mutex);
+    if (rc) goto fail_state;
+    if ((rc = sync_cond_init(&s->cond))) goto fail_mutex;
+    if ((rc = sync_cond_init(&s->prio_cond))) goto fail_cond;
+    if ((rc = sync_mutex_init(&s->switch_mutex))) goto fail_prio_cond;
+    if ((rc = sync_cond_init(&s->switch_cond))) goto fail_switch_mutex;
+    s->last_holder = -1;
+    s->interval_ns = (int64_t)gil_param(p, "interval_us") * 1000;
+    if (s->interval_ns < 1000) s->interval_ns = 1000; /* as new.c (and CPython) */
+    s->force_switching = gil_param(p, "force_switching") != 0;
+    gil_set_state(g, s);
+    return 0;
+fail_switch_mutex:
+    sync_mutex_destroy(&s->switch_mutex);
+fail_prio_cond:
+    sync_cond_destroy(&s->prio_cond);
+fail_cond:
+    sync_cond_destroy(&s->cond);
+fail_mutex:
+    sync_mutex_destroy(&s->mutex);
+fail_state:
+    free(s);
+    return rc;
+}
+
+static void prio_destroy(struct gil *g)
+{
+    struct prio_gil *s = gil_state(g);
+    sync_cond_destroy(&s->switch_cond);
+    sync_mutex_destroy(&s->switch_mutex);
+    sync_cond_destroy(&s->prio_cond);
+    sync_cond_destroy(&s->cond);
+    sync_mutex_destroy(&s->mutex);
+    free(s);
+}
+
+static int prio_thread_init(struct gil *g, struct sim_thread *t)
+{
+    (void)g;
+    struct prio_thread *pt = calloc(1, sizeof *pt);
+    if (!pt) return ENOMEM;
+    pt->tid = gil_thread_id(t);
+    gil_thread_set_data(t, pt);
+    return 0;
+}
+
+static void prio_thread_fini(struct gil *g, struct sim_thread *t)
+{
+    (void)g;
+    free(gil_thread_data(t));
+    gil_thread_set_data(t, NULL);
+}
+
+/* With the mutex held and the GIL locked: the priority rule. Once per holder, since the drop
+ * bit stays set until that holder drops or a new one takes the GIL. */
+static void prio_preempt(struct gil *g, struct prio_gil *s, struct sim_thread *self,
+                         const struct prio_thread *me)
+{
+    if (me->cpu_bound || !s->holder || !s->holder->cpu_bound || gil_drop_requested(g)) return;
+    gil_request_drop(g);
+    gil_record(self, TRACE_EV_DROP_REQUEST, s->last_holder);
+}
+
+/* With the mutex held: a marked waiter leaves a free GIL to the unmarked ones. */
+static bool prio_must_wait(const struct prio_gil *s, const struct prio_thread *me)
+{
+    return s->locked || (me->cpu_bound && s->prio_waiting > 0);
+}
+
+static bool prio_acquire(struct gil *g, struct sim_thread *self)
+{
+    struct prio_gil *s = gil_state(g);
+    struct prio_thread *me = gil_thread_data(self);
+    /* The mark cannot change while we wait: only our own release sets it. */
+    struct sync_cond *cond = me->cpu_bound ? &s->cond : &s->prio_cond;
+    sync_mutex_lock(&s->mutex);
+    if (!me->cpu_bound) s->prio_waiting++;
+    while (prio_must_wait(s, me) && !gil_stopping(g)) {
+        /* Checked on every pass: a CPU-bound thread may take the GIL while we wait. */
+        if (s->locked) prio_preempt(g, s, self, me);
+        uint64_t saved_switch = s->switch_number;
+        bool timed_out = sync_cond_wait_until(cond, &s->mutex, sync_now_ns() + s->interval_ns);
+        if (timed_out && s->locked && s->switch_number == saved_switch) {
+            gil_record(self, TRACE_EV_WAIT_TIMEOUT, s->last_holder);
+            if (!gil_drop_requested(g)) {
+                gil_request_drop(g);
+                gil_record(self, TRACE_EV_DROP_REQUEST, s->last_holder);
+            }
+        } else if (!timed_out && s->locked) {
+            gil_record(self, TRACE_EV_WAKEUP_FAILED, s->last_holder);
+        }
+    }
+    if (!me->cpu_bound) s->prio_waiting--;
+    /* At the end of the run, leave rather than take the GIL only to drop it again. */
+    if (gil_stopping(g)) {
+        sync_mutex_unlock(&s->mutex);
+        return false;
+    }
+    if (s->force_switching) sync_mutex_lock(&s->switch_mutex);
+    s->locked = true;
+    s->holder = me;
+    if (s->last_holder != me->tid) {
+        s->last_holder = me->tid;
+        s->switch_number++;
+    }
+    if (s->force_switching) {
+        sync_cond_signal(&s->switch_cond);
+        sync_mutex_unlock(&s->switch_mutex);
+    }
+    /* A request aimed at the previous holder is void now. */
+    if (gil_drop_requested(g)) gil_clear_drop(g);
+    sync_mutex_unlock(&s->mutex);
+    return true;
+}
+
+static void prio_release(struct gil *g, struct sim_thread *self, enum gil_reason why)
+{
+    struct prio_gil *s = gil_state(g);
+    struct prio_thread *me = gil_thread_data(self);
+    sync_mutex_lock(&s->mutex);
+    /* The mark says how the last slice ended: forced (CPU-bound) or given up to block. */
+    if (why == GIL_REASON_DROP_REQUEST)
+        me->cpu_bound = true;
+    else if (why == GIL_REASON_IO || why == GIL_REASON_SLEEP || why == GIL_REASON_NATIVE ||
+             why == GIL_REASON_ARRIVAL)
+        me->cpu_bound = false;
+    s->locked = false;
+    sync_cond_signal(s->prio_waiting > 0 ? &s->prio_cond : &s->cond);
+    sync_mutex_unlock(&s->mutex);
+
+    /* Forced switching exactly as new.c: wait once until somebody else has taken the GIL. */
+    if (s->force_switching && gil_drop_requested(g)) {
+        sync_mutex_lock(&s->switch_mutex);
+        if (s->last_holder == me->tid && !gil_stopping(g)) {
+            gil_clear_drop(g);
+            gil_record(self, TRACE_EV_FORCE_WAIT_BEGIN, TRACE_NO_ARG);
+            sync_cond_wait(&s->switch_cond, &s->switch_mutex);
+            gil_record(self, TRACE_EV_FORCE_WAIT_END, TRACE_NO_ARG);
+        }
+        sync_mutex_unlock(&s->switch_mutex);
+    }
+}
+
+static void prio_stop(struct gil *g)
+{
+    struct prio_gil *s = gil_state(g);
+    sync_mutex_lock(&s->mutex);
+    sync_cond_broadcast(&s->cond);
+    sync_cond_broadcast(&s->prio_cond);
+    sync_mutex_unlock(&s->mutex);
+    sync_mutex_lock(&s->switch_mutex);
+    sync_cond_broadcast(&s->switch_cond);
+    sync_mutex_unlock(&s->switch_mutex);
+}
+
+static enum gil_reason prio_check(struct gil *g, struct sim_thread *self, unsigned cause)
+{
+    (void)self;
+    if ((cause & GIL_CHECK_PENDING) && gil_drop_requested(g)) return GIL_REASON_DROP_REQUEST;
+    return GIL_REASON_NONE;
+}
+
+static const struct gil_param prio_params[] = {
+    {"interval_us", "us", 5000, 0, 1e9, true,
+     "switch interval: how long a waiter lets the holder run before asking it to drop, unless "
+     "the waiter has priority (sys.setswitchinterval)"},
+    {"force_switching", "bool", 1, 0, 1, true,
+     "1: a thread that drops on request waits until another thread has taken the GIL"},
+    {NULL, NULL, 0, 0, 0, false, NULL},
+};
+
+const struct gil_policy gil_policy_prio = {
+    .name = "prio",
+    .summary = "Beazley's priority GIL (bpo-7946): new, but a thread back from I/O preempts a "
+               "CPU-bound holder at once",
+    .params = prio_params,
+    .init = prio_init,
+    .destroy = prio_destroy,
+    .thread_init = prio_thread_init,
+    .thread_fini = prio_thread_fini,
+    .acquire = prio_acquire,
+    .release = prio_release,
+    .check = prio_check,
+    .stop = prio_stop,
+};
