@@ -220,8 +220,8 @@ static json_t *run_and_summarize(const struct run_spec *s)
 
 /* ---- raw baselines ----------------------------------------------------------------------- */
 
-/* Condvar ping-pong: each side stamps the time before it signals; the woken side stamps when
- * it runs. One-way latency = the difference, as gilsim's hand-off gap is release -> acquire. */
+/* Condvar ping-pong: each side stamps the time and signals; the woken side stamps when it
+ * runs. One-way latency = the difference, as gilsim's hand-off gap is release -> acquire. */
 struct pingpong {
     pthread_mutex_t m;
     pthread_cond_t c[2];
@@ -335,7 +335,9 @@ static double timedwait_overshoot_p50(int64_t wait_ns, int count)
 /* ---- the figures ------------------------------------------------------------------------- */
 
 /* 1, 2: one-way hand-off latency of fifo and of new's forced switch, against the raw condvar
- * one-way wake-up. cpu2 with a short interval gives thousands of hand-offs per second. */
+ * one-way wake-up. cpu2 with a short interval gives thousands of hand-offs per second. In
+ * both policies the waiter asks for the hand-off (its timed wait ran out) and sleeps again a
+ * few µs before the holder releases, as each side of a ping-pong does. */
 static void fig_handoff(void)
 {
     int ms = smoke ? 200 : 1000, trips = smoke ? 1000 : 20000;
