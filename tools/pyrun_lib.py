@@ -110,8 +110,8 @@ class _Checker:
         return v
 
     def ops(self, ops, where, depth):
-        if depth > MAX_NEST:
-            self.fail(where, "ops nested more than %d levels" % MAX_NEST)
+        if depth > MAX_NEST + 1:
+            self.fail(where, "expected loop/serve nesting of at most %d levels" % MAX_NEST)
         if not isinstance(ops, list) or not ops:
             self.fail(where, "expected a non-empty array of ops")
         return [self.op(op, "%s[%d]" % (where, i), depth) for i, op in enumerate(ops)]
@@ -386,19 +386,43 @@ def calibrate_native():
     return _median(out)
 
 
+_NOARGS = ((),)
+
+
+def stamped(*calls):
+    """Runs calls (func, arg) in turn, with a CLOCK_MONOTONIC read before the first, between
+    each two and after the last, all from C: returns [t0, r1, t1, r2, t2, ...]. No eval-breaker
+    check point lies between a read and the next call or between a call's return and the next
+    read, so the thread cannot drop the GIL there: a read just before a call that releases the
+    GIL (send, recv, time.sleep, hashlib) is when it released it, to within the call's entry,
+    and the read just after is when it had it back."""
+    mono = time.monotonic_ns
+    parts = [itertools.starmap(mono, _NOARGS)]
+    for func, arg in calls:
+        parts.append(map(func, (arg,)))
+        parts.append(itertools.starmap(mono, _NOARGS))
+    return list(itertools.chain.from_iterable(parts))
+
+
+def hold_iter(n):
+    """n steps of C work that keep the GIL and never reach the eval breaker: islice skipping
+    n items of repeat(None) is one C loop."""
+    return itertools.islice(itertools.repeat(None, n), n, n)
+
+
 def hold_call(n):
-    """A C call that keeps the GIL and never reaches the eval breaker: deque's extend with
-    maxlen=0 consumes the iterator in one C loop."""
-    collections.deque(itertools.repeat(None, n), maxlen=0)
+    """A C call that keeps the GIL for n items, stamped from C on both sides: [t0, t1]."""
+    mono = time.monotonic_ns
+    return list(itertools.chain(itertools.starmap(mono, _NOARGS), hold_iter(n),
+                                itertools.starmap(mono, _NOARGS)))
 
 
 def calibrate_hold():
     """ns per item of hold_call (median of 5 runs of 1 M items)."""
     out = []
     for _ in range(5):
-        t = time.perf_counter_ns()
-        hold_call(1_000_000)
-        out.append((time.perf_counter_ns() - t) / 1e6)
+        t0, t1 = hold_call(1_000_000)
+        out.append((t1 - t0) / 1e6)
     return _median(out)
 
 
@@ -459,10 +483,11 @@ class ThreadLog:
     while the thread holds the GIL (it runs Python code); `ev` holds exact and inferred events
     as (t, code, arg, inferred); `released` the stamp times at which the thread gave the GIL up
     itself (the next gap is not a lost GIL); `syscall` the stamps whose preceding gap holds a
-    GIL-releasing call (send); `nocheck` the stamps whose preceding gap holds a hold call."""
+    GIL-releasing call (send); `nocheck` the stamps whose preceding gap holds a hold call;
+    `ends` the inferred ends of sleeps, native calls and arrival waits (resolve_ends)."""
 
     __slots__ = ("tid", "name", "group", "prog", "ev", "released", "syscall", "nocheck",
-                 "ticks", "started")
+                 "ticks", "started", "ends")
 
     def __init__(self, tid, name, group):
         self.tid, self.name, self.group = tid, name, group
@@ -471,6 +496,7 @@ class ThreadLog:
         self.released, self.syscall, self.nocheck = set(), set(), set()
         self.ticks = 0
         self.started = False
+        self.ends = []  # (index in ev, earliest end, next acquire) of sleeps, native, waits
 
 
 class Runner:
@@ -582,18 +608,19 @@ class Runner:
         log.prog.append(log.ticks)
         return t
 
-    def blocking(self, log, reason, begin_code, ns, call, end_code):
-        """Releases the GIL in `call` (time.sleep, hashlib), stamps when the thread runs again.
-        The end of the blocking call is not observable without the GIL: it is inferred as the
-        requested end, at the latest the moment the thread ran again."""
-        t = self.stamp(log)
+    def blocking(self, log, reason, begin_code, ns, calls, end_code):
+        """Releases the GIL in `calls` (time.sleep, hashlib; see stamped()): the clock reads
+        around them are the release and the acquire. The end of the call itself is not
+        observable without the GIL: it is inferred (resolve_ends)."""
+        r = stamped(*calls)
+        t, t2 = r[0], r[-1]
+        log.prog.extend((t, log.ticks, t2, log.ticks))
         log.released.add(t)
         log.ev.append((t, E_RELEASE, (reason, log.ticks), False))
         if begin_code is not None:
             log.ev.append((t, begin_code, ns, False))
-        call()
-        t2 = self.stamp(log)
         end = min(t + ns, t2)
+        log.ends.append((len(log.ev), end, t2))  # resolve_ends() may move it to t2
         if end_code is not None:
             log.ev.append((end, end_code, None, True))
         log.ev.append((end, E_REQUEST, None, True))
@@ -614,44 +641,38 @@ class Runner:
                     raise Stop
             elif kind == "io":
                 lat = sample_latency(rng, op[1], op[2], op[3])
-                self.stamp(log)
-                sock.sendall(REQ.pack(lat))  # releases the GIL too, for a few us
-                t1 = self.stamp(log)
+                # send (releases the GIL for a few us too), then the blocking recv
+                t0, sent, t1, data, t2 = stamped((sock.send, REQ.pack(lat)), (sock.recv, 8))
+                if sent != 8 or len(data) < 8:
+                    if not data:
+                        raise RuntimeError("the I/O peer process went away")
+                    data += recv_exact(sock, 8 - len(data)) or b""
+                log.prog.extend((t0, log.ticks, t1, log.ticks, t2, log.ticks))
                 log.syscall.add(t1)
                 log.released.add(t1)
                 log.ev.append((t1, E_RELEASE, ("io", log.ticks), False))
                 log.ev.append((t1, E_IO_BEGIN, lat, False))
-                data = recv_exact(sock, 8)
-                t2 = self.stamp(log)
-                if data is None:
-                    raise RuntimeError("the I/O peer process went away")
                 end, = REQ.unpack(data)
                 end = min(max(end, t1), t2)
                 log.ev.append((end, E_IO_END, None, False))
                 log.ev.append((end, E_REQUEST, None, True))
                 log.ev.append((t2, E_ACQUIRE, None, False))
             elif kind == "sleep":
-                ns = op[1]
-                self.blocking(log, "sleep", E_SLEEP_BEGIN, ns, lambda: time.sleep(ns / 1e9),
+                self.blocking(log, "sleep", E_SLEEP_BEGIN, op[1], [(time.sleep, op[1] / 1e9)],
                               E_SLEEP_END)
             elif kind == "native":
-                ns = op[1]
-                nbytes = self.native_bytes(ns)
-                buf = self.native_buf
-
-                def call():
-                    left = nbytes
-                    while left > 0:  # more than the buffer: several calls
-                        k = min(left, len(buf))
-                        hashlib.sha256(buf[:k])
-                        left -= k
-                self.blocking(log, "native", E_NATIVE_BEGIN, ns, call, E_NATIVE_END)
+                nbytes, buf = self.native_bytes(op[1]), self.native_buf
+                views = []
+                while nbytes > 0:  # more than the buffer: several calls
+                    k = min(nbytes, len(buf))
+                    views.append((hashlib.sha256, buf[:k]))
+                    nbytes -= k
+                self.blocking(log, "native", E_NATIVE_BEGIN, op[1], views, E_NATIVE_END)
             elif kind == "hold":
-                t = self.stamp(log)
-                log.ev.append((t, E_HOLD_BEGIN, op[1], False))
-                hold_call(max(1, llround(op[1] / self.ns_per_item)))
-                t2 = self.stamp(log)
+                t, t2 = hold_call(max(1, llround(op[1] / self.ns_per_item)))
+                log.prog.extend((t, log.ticks, t2, log.ticks))
                 log.nocheck.add(t2)
+                log.ev.append((t, E_HOLD_BEGIN, op[1], False))
                 log.ev.append((t2, E_HOLD_END, None, False))
             elif kind == "loop":
                 count, body = op[1], op[2]
@@ -675,7 +696,7 @@ class Runner:
             now = mono()
             if now < nxt:
                 wait = nxt - now
-                self.blocking(log, "arrival", None, wait, lambda: time.sleep(wait / 1e9), None)
+                self.blocking(log, "arrival", None, wait, [(time.sleep, wait / 1e9)], None)
             t = self.stamp(log)
             log.ev.append((t, E_ARRIVAL, nxt - self.t0, False))
             self.run_ops(log, body, rng, sock)
@@ -760,7 +781,42 @@ def thread_ns_per_tick(prog, fallback):
     return _median(rates) if rates else fallback
 
 
-def infer_lost_gil(threads, threshold_ns, extra_evidence=(), ns_per_tick=None):
+def evidence_times(threads, extra=()):
+    """Every time at which some thread is known to have held the GIL, sorted."""
+    return sorted(itertools.chain(extra, *(th["prog"][0::2] for th in threads)))
+
+
+def any_between(merged, a, b):
+    """True when some time of `merged` lies strictly between a and b."""
+    k = bisect.bisect_right(merged, a)
+    return k < len(merged) and merged[k] < b
+
+
+HANDOFF_NS = 100000  # longer than a hand-off: a GIL free this long had no waiter
+
+
+def resolve_ends(logs, merged, handoff_ns=HANDOFF_NS):
+    """The end of a sleep, native call or arrival wait cannot be stamped (the thread does not
+    hold the GIL): it is at least the requested end (begin + ns) and at most the next acquire.
+    When no other thread was seen holding the GIL in the last handoff_ns before that acquire
+    (nor since the requested end), the thread was not queued behind anybody: the call ended
+    when it ran again (a native call that ran long on a busy CPU, a sleep's timer slack).
+    Otherwise it may have waited for the GIL, and the requested end, the earliest the call
+    can have ended, is kept. Returns how many ends moved to the acquire."""
+    moved = 0
+    for log in logs:
+        for idx, end, t2 in log.ends:
+            if end < t2 and not any_between(merged, max(end, t2 - handoff_ns), t2):
+                moved += 1
+                k = idx
+                while k < len(log.ev) and log.ev[k][0] == end and log.ev[k][1] != E_ACQUIRE:
+                    t, code, arg, inferred = log.ev[k]
+                    log.ev[k] = (t2, code, arg, inferred)
+                    k += 1
+    return moved
+
+
+def infer_lost_gil(threads, threshold_ns, extra_evidence=(), ns_per_tick=None, merged=None):
     """Finds the lost-GIL intervals of every thread.
 
     threads: list of dicts with `prog` (flat sequence t0, ticks0, t1, ticks1, ... of stamps
@@ -780,8 +836,8 @@ def infer_lost_gil(threads, threshold_ns, extra_evidence=(), ns_per_tick=None):
     first stamp s1 after a and last stamp s2 before b narrow it (release <= s1, acquire >= s2).
     The estimate is the middle of what remains, so its error is at most half the work between
     two stamps. Returns (lost, stats): lost[i] is thread i's list of Lost in time order."""
-    merged = sorted(itertools.chain(
-        extra_evidence, *(th["prog"][0::2] for th in threads)))
+    if merged is None:
+        merged = evidence_times(threads, extra_evidence)
     lost = []
     stats = {"gaps_examined": 0, "lost_gil": 0, "preempted": 0, "preempted_ns": 0}
     for i, th in enumerate(threads):
@@ -970,7 +1026,9 @@ def write_trace(path, runner, threshold_ns, quiet=False):
     threads = [{"prog": log.prog, "released": log.released, "syscall": log.syscall,
                 "nocheck": log.nocheck} for log in logs]
     npt = [thread_ns_per_tick(log.prog, runner.ns_per_tick) for log in logs]
-    lost, stats = infer_lost_gil(threads, threshold_ns, runner.main_stamps, npt)
+    merged = evidence_times(threads, runner.main_stamps)
+    lost, stats = infer_lost_gil(threads, threshold_ns, ns_per_tick=npt, merged=merged)
+    stats["ends_moved"] = resolve_ends(logs, merged)
     per = build_events(logs, lost)
     stats["overlaps_fixed"] = separate_holds(holding_intervals(per, lost))
     stream = finish_events(per, runner.t0)
@@ -1010,6 +1068,7 @@ def write_trace(path, runner, threshold_ns, quiet=False):
             "preempted_gaps": stats["preempted"],
             "preempted_ns": stats["preempted_ns"],
             "overlaps_fixed": stats["overlaps_fixed"],
+            "blocking_ends_at_acquire": stats["ends_moved"],
         }),
     ])
     cal = run["calibration"]
@@ -1017,8 +1076,8 @@ def write_trace(path, runner, threshold_ns, quiet=False):
         cal["native"] = {"call": "hashlib.sha256(memoryview)", "min_bytes": HASHLIB_GIL_MINSIZE,
                          "ns_per_byte": round(runner.ns_per_byte, 4)}
     if runner.ns_per_item:
-        cal["hold"] = {"call": "collections.deque(itertools.repeat(None, n), maxlen=0)",
-                       "ns_per_item": round(runner.ns_per_item, 4)}
+        cal["hold"] = {"call": "itertools.islice(itertools.repeat(None, n), n, n) consumed by list()",
+                        "ns_per_item": round(runner.ns_per_item, 4)}
     threads_json = [{"tid": log.tid, "name": log.name, "group": log.group, "events_dropped": 0}
                     for log in logs]
     d = os.path.dirname(os.path.abspath(path))
