@@ -1028,6 +1028,11 @@ def write_trace(path, runner, threshold_ns, quiet=False):
     npt = [thread_ns_per_tick(log.prog, runner.ns_per_tick) for log in logs]
     merged = evidence_times(threads, runner.main_stamps)
     lost, stats = infer_lost_gil(threads, threshold_ns, ns_per_tick=npt, merged=merged)
+    if not interpreter_info()["gil_enabled"]:
+        # A free-threaded build: threads run Python at the same time, so another thread's
+        # progress proves nothing. Holdings overlap, as under gilsim's `none`.
+        lost = [[] for _ in logs]
+        stats["lost_gil"] = 0
     stats["ends_moved"] = resolve_ends(logs, merged)
     per = build_events(logs, lost)
     stats["overlaps_fixed"] = separate_holds(holding_intervals(per, lost))
@@ -1212,6 +1217,10 @@ def default_output(wl_name):
 
 
 def main(argv):
+    if sys.version_info < (3, 7):
+        sys.stderr.write("pyrun: needs Python 3.7 or later (time.monotonic_ns); this is %s\n"
+                         % platform.python_version())
+        return 2
     if len(argv) == 2 and argv[0] == "--peer":
         return peer_main(int(argv[1]))
     try:
