@@ -340,7 +340,12 @@ class RealRuns(unittest.TestCase):
             self.check_trace(path, doc)
             r = self.summary(path)
             self.assertGreater(r["io_ops"], 50)
-            self.assertGreater(r["io_response"]["p50_ns"], 500000)  # a convoy: ~1 interval
+            # the convoy: I/Os that wait about an interval (how many depends on the race with
+            # the CPU thread's wake-up, which a busy machine slows down), so the CPU thread
+            # lost the GIL to the I/O thread
+            self.assertGreater(r["io_response"]["max_ns"], 500000)
+            self.assertGreater(doc["run"]["inference"]["lost_gil"], 0)
+            self.assertGreater(r["forced_switches"], 0)
             cal = doc["run"]["calibration"]
             self.assertEqual(cal["tick_ns_target"], 50)
             self.assertTrue(10 < cal["ns_per_tick"] < 500, cal)
