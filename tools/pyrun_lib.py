@@ -1232,6 +1232,8 @@ def main(argv):
         out = opts["output"] or default_output(wl["name"])
         # The output is checked before anything runs, like gilsim run does.
         d = os.path.dirname(os.path.abspath(out))
+        if os.path.isdir(out):
+            raise InputError("%s: is a directory, expected a trace file name" % out)
         if not os.path.isdir(d) or not os.access(d, os.W_OK):
             raise InputError("%s: cannot write into %s" % (out, d))
     except InputError as e:
