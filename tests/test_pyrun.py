@@ -32,7 +32,7 @@ GILSIM = os.environ.get("GILSIM") or os.path.join(SRC, "build", "gilsim")
 PYRUN = os.path.join(SRC, "tools", "pyrun")
 
 
-# ---- synthetic progress logs ---------------------------------------------------------------------
+# ---- synthetic progress logs --------------------------------------------------------------------
 
 def synth(holds, chunk_ticks=100, npt=50, t_end=None):
     """Progress logs of threads that hold the GIL during the given true intervals.
@@ -160,8 +160,6 @@ class GapInference(unittest.TestCase):
         self.assertEqual([L.reason for L in lost[0]], ["io"])
 
     def test_separate_holds_meet_in_the_middle(self):
-        class Item(list):
-            pass
         rel_item, acq_item = [1000], [900]
         rel = P._Edge(rel_item, 500, 1200)
         acq = P._Edge(acq_item, 400, 1100)
@@ -176,7 +174,7 @@ class GapInference(unittest.TestCase):
         self.assertEqual(rel_item2[0], 900)
 
 
-# ---- random draws ---------------------------------------------------------------------------------
+# ---- random draws -------------------------------------------------------------------------------
 
 class Draws(unittest.TestCase):
     def test_same_latencies_as_gilsim(self):
@@ -204,7 +202,7 @@ class Draws(unittest.TestCase):
             self.assertEqual(got, want, "thread %d" % tid)
 
 
-# ---- workloads and the command --------------------------------------------------------------------
+# ---- workloads and the command ------------------------------------------------------------------
 
 class Workloads(unittest.TestCase):
     def test_invalid_refused(self):
@@ -258,7 +256,7 @@ class Command(unittest.TestCase):
         self.assertIn("interval_us", proc.stdout)
 
 
-# ---- real runs ------------------------------------------------------------------------------------
+# ---- real runs ----------------------------------------------------------------------------------
 
 def pyrun_trace(tmp, workload, args):
     out = os.path.join(tmp, os.path.basename(workload))

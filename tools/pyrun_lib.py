@@ -753,7 +753,7 @@ class Runner:
             raise RuntimeError("a thread failed: " + "; ".join(self.errors))
 
 
-# ---- gap inference --------------------------------------------------------------------------------
+# ---- gap inference ------------------------------------------------------------------------------
 
 class Lost:
     """One inferred lost GIL inside a thread's gap (a, b): released at `release`, acquired
@@ -1081,7 +1081,8 @@ def write_trace(path, runner, threshold_ns, quiet=False):
         cal["native"] = {"call": "hashlib.sha256(memoryview)", "min_bytes": HASHLIB_GIL_MINSIZE,
                          "ns_per_byte": round(runner.ns_per_byte, 4)}
     if runner.ns_per_item:
-        cal["hold"] = {"call": "itertools.islice(itertools.repeat(None, n), n, n) consumed by list()",
+        cal["hold"] = {"call": "itertools.islice(itertools.repeat(None, n), n, n) "
+                               "consumed by list()",
                         "ns_per_item": round(runner.ns_per_item, 4)}
     threads_json = [{"tid": log.tid, "name": log.name, "group": log.group, "events_dropped": 0}
                     for log in logs]
@@ -1119,7 +1120,7 @@ def write_trace(path, runner, threshold_ns, quiet=False):
     return stats
 
 
-# ---- command line ---------------------------------------------------------------------------------
+# ---- command line -------------------------------------------------------------------------------
 
 USAGE = """\
 usage: pyrun WORKLOAD.json [options]
