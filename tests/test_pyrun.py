@@ -241,6 +241,7 @@ class Command(unittest.TestCase):
                          ["workloads/convoy.json", "--set", "interval_us=0"],
                          ["workloads/convoy.json", "--duration", "soon"],
                          ["workloads/convoy.json", "--frobnicate"],
+                         ["workloads/convoy.json", "--io-request", "carrier-pigeon"],
                          ["tests/data/invalid/unknown-op.json"],
                          ["workloads/no-such.json"],
                          []):
@@ -344,9 +345,23 @@ class RealRuns(unittest.TestCase):
             self.assertGreater(r["io_response"]["max_ns"], 500000)
             self.assertGreater(doc["run"]["inference"]["lost_gil"], 0)
             self.assertGreater(r["forced_switches"], 0)
+            self.assertEqual(doc["run"]["io"]["request"], "signal")
+            # one GIL release per I/O, in recv: the I/O thread never loses it in between
+            self.assertFalse(any(e["ev"] == "release" and e["reason"] == "io" and
+                                 e.get("inferred") for e in doc["events"]))
             cal = doc["run"]["calibration"]
             self.assertEqual(cal["tick_ns_target"], 50)
             self.assertTrue(10 < cal["ns_per_tick"] < 500, cal)
+
+    def test_io_request_send(self):
+        # an echo client: send + recv; a send that lost the GIL is inferred with reason io
+        with tempfile.TemporaryDirectory() as tmp:
+            path, doc = pyrun_trace(tmp, "workloads/convoy.json",
+                                    ["--set", "interval_us=1000", "-d", "200",
+                                     "--io-request", "send"])
+            self.check_trace(path, doc)
+            self.assertEqual(doc["run"]["io"]["request"], "send")
+            self.assertGreater(self.summary(path)["io_ops"], 50)
 
     def test_native_releases_hold_keeps(self):
         wl = {"format": "gilsim-workload", "version": 1, "name": "nh", "duration_ms": 400,

@@ -18,12 +18,15 @@ import array
 import bisect
 import collections
 import datetime
+import functools
 import hashlib
 import itertools
 import json
 import math
+import mmap
 import os
 import platform
+import signal
 import socket
 import struct
 import subprocess
@@ -443,22 +446,91 @@ def recv_exact(sock, n):
     return bytes(buf)
 
 
-def peer_main(fd):
-    """Peer process: for each 8-byte request (a latency in ns), blocks for that long
-    (time.sleep, a real blocking wait like gilsim's ppoll), stamps CLOCK_MONOTONIC, and sends
-    the stamp back: that is the I/O's io_end. A negative request ends the peer."""
+IO_REQUESTS = ("signal", "send")
+
+
+def peer_main(fd, shm_fd=None):
+    """Peer process: answers each I/O request after its latency (time.sleep, a real blocking
+    wait like gilsim's ppoll) by sending a CLOCK_MONOTONIC stamp, taken just before, back over
+    the socketpair: that is the I/O's io_end. A negative latency ends the peer.
+
+    Requests come one of two ways. With shm_fd (--io-request signal, the default) the thread
+    writes the latency into a shared 8-byte page and sends SIGUSR1, which the peer takes with
+    sigwait: neither releases the thread's GIL, so the I/O releases it once, in the blocking
+    recv, as a gilsim `io` op does. Without it (--io-request send) the latency comes as 8 bytes
+    over the socket: an echo client's send + recv, two GIL releases."""
     sock = socket.socket(fileno=fd)
     mono = time.monotonic_ns
+    shm = None
+    if shm_fd is not None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+        shm = mmap.mmap(shm_fd, 8)
+    sock.sendall(REQ.pack(0))  # ready
     while True:
-        data = recv_exact(sock, 8)
-        if data is None:
-            return 0
-        lat, = REQ.unpack(data)
+        if shm is not None:
+            signal.sigwait({signal.SIGUSR1})
+            lat, = REQ.unpack_from(shm, 0)
+        else:
+            data = recv_exact(sock, 8)
+            if data is None:
+                return 0
+            lat, = REQ.unpack(data)
         if lat < 0:
             return 0
         if lat > 0:
             time.sleep(lat / 1e9)
         sock.sendall(REQ.pack(mono()))
+
+
+class Peer:
+    """The thread's side of one peer process."""
+
+    def __init__(self, mode):
+        self.mode = mode
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        args, fds = [sys.executable, PYRUN, "--peer", str(b.fileno())], [b.fileno()]
+        self.shm_file = self.shm = None
+        if mode == "signal":
+            self.shm_file = tempfile.TemporaryFile()
+            self.shm_file.truncate(8)
+            self.shm = mmap.mmap(self.shm_file.fileno(), 8)
+            args.append(str(self.shm_file.fileno()))
+            fds.append(self.shm_file.fileno())
+        self.proc = subprocess.Popen(args, pass_fds=fds, stdin=subprocess.DEVNULL)
+        b.close()
+        self.sock = a
+        if recv_exact(a, 8) is None:  # ready: SIGUSR1 is blocked there
+            raise RuntimeError("the I/O peer process did not start")
+        self.kill = functools.partial(os.kill, self.proc.pid)
+
+    def round_trip(self, lat):
+        """[t0, _, t1, answer, t2]: t1 just before the blocking recv (the GIL's release), t2
+        as it returned; t0 before the request (send mode: the send releases the GIL too)."""
+        if self.mode == "signal":
+            REQ.pack_into(self.shm, 0, lat)  # a memcpy: keeps the GIL
+            return stamped((self.kill, signal.SIGUSR1), (self.sock.recv, 8))
+        return stamped((self.sock.send, REQ.pack(lat)), (self.sock.recv, 8))
+
+    def close(self):
+        try:
+            if self.mode == "signal":
+                REQ.pack_into(self.shm, 0, -1)
+                self.kill(signal.SIGUSR1)
+            else:
+                self.sock.sendall(REQ.pack(-1))
+        except OSError:
+            pass
+        self.sock.close()
+
+    def wait(self):
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.shm is not None:
+            self.shm.close()
+            self.shm_file.close()
 
 
 # ---- the run ------------------------------------------------------------------------------------
@@ -500,8 +572,9 @@ class ThreadLog:
 
 
 class Runner:
-    def __init__(self, wl, seed, interval_us, duration_ns, stamp_ns):
+    def __init__(self, wl, seed, interval_us, duration_ns, stamp_ns, io_request="signal"):
         self.wl = wl
+        self.io_request = io_request
         self.seed = seed
         self.interval_us = interval_us
         self.duration_ns = duration_ns
@@ -534,41 +607,27 @@ class Runner:
         return 1 if t < 1 else llround(t)
 
     def start_peer(self):
-        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        proc = subprocess.Popen([sys.executable, PYRUN, "--peer", str(b.fileno())],
-                                pass_fds=(b.fileno(),), stdin=subprocess.DEVNULL)
-        b.close()
-        a.sendall(REQ.pack(0))  # the peer is up when it answers
-        if recv_exact(a, 8) is None:
-            raise RuntimeError("the I/O peer process did not start")
-        self.peers.append((proc, a))
-        return a
+        peer = Peer(self.io_request)
+        self.peers.append(peer)
+        return peer
 
     def close_peers(self):
-        for proc, sock in self.peers:
-            try:
-                sock.sendall(REQ.pack(-1))
-            except OSError:
-                pass
-            sock.close()
-        for proc, _ in self.peers:
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        for peer in self.peers:
+            peer.close()
+        for peer in self.peers:
+            peer.wait()
 
     # -- one thread
 
-    def thread_main(self, log, group, gate, rng, sock):
+    def thread_main(self, log, group, gate, rng, peer):
         try:
-            self.thread_body(log, group, gate, rng, sock)
+            self.thread_body(log, group, gate, rng, peer)
         except BaseException as e:  # reported by run(); the thread still counts as done
             self.errors.append("%s: %s: %s" % (log.name, type(e).__name__, e))
             self.stop[0] = True
         self.thread_done()
 
-    def thread_body(self, log, group, gate, rng, sock):
+    def thread_body(self, log, group, gate, rng, peer):
         mono = time.monotonic_ns
         gate.wait()
         start = self.t0 + group["start_ns"]
@@ -587,7 +646,7 @@ class Runner:
         log.prog.append(0)
         reason = "exit"
         try:
-            self.run_ops(log, group["ops"], rng, sock)
+            self.run_ops(log, group["ops"], rng, peer)
         except Stop:
             reason = "deadline"
         t = mono()
@@ -626,7 +685,7 @@ class Runner:
         log.ev.append((end, E_REQUEST, None, True))
         log.ev.append((t2, E_ACQUIRE, None, False))
 
-    def run_ops(self, log, ops, rng, sock):
+    def run_ops(self, log, ops, rng, peer):
         stop = self.stop
         mono = time.monotonic_ns
         for op in ops:
@@ -641,14 +700,14 @@ class Runner:
                     raise Stop
             elif kind == "io":
                 lat = sample_latency(rng, op[1], op[2], op[3])
-                # send (releases the GIL for a few us too), then the blocking recv
-                t0, sent, t1, data, t2 = stamped((sock.send, REQ.pack(lat)), (sock.recv, 8))
-                if sent != 8 or len(data) < 8:
+                t0, sent, t1, data, t2 = peer.round_trip(lat)
+                if sent not in (None, 8) or len(data) < 8:
                     if not data:
                         raise RuntimeError("the I/O peer process went away")
-                    data += recv_exact(sock, 8 - len(data)) or b""
+                    data += recv_exact(peer.peer, 8 - len(data)) or b""
                 log.prog.extend((t0, log.ticks, t1, log.ticks, t2, log.ticks))
-                log.syscall.add(t1)
+                if peer.mode == "send":
+                    log.syscall.add(t1)  # the send may have lost the GIL
                 log.released.add(t1)
                 log.ev.append((t1, E_RELEASE, ("io", log.ticks), False))
                 log.ev.append((t1, E_IO_BEGIN, lat, False))
@@ -680,11 +739,11 @@ class Runner:
                 for _ in it:
                     if stop[0]:
                         raise Stop
-                    self.run_ops(log, body, rng, sock)
+                    self.run_ops(log, body, rng, peer)
             else:
-                self.serve(log, op, rng, sock)
+                self.serve(log, op, rng, peer)
 
-    def serve(self, log, op, rng, sock):
+    def serve(self, log, op, rng, peer):
         _, rate, arrivals, count, body = op
         mean_ns = 1e9 / rate
         mono = time.monotonic_ns
@@ -699,7 +758,7 @@ class Runner:
                 self.blocking(log, "arrival", None, wait, [(time.sleep, wait / 1e9)], None)
             t = self.stamp(log)
             log.ev.append((t, E_ARRIVAL, nxt - self.t0, False))
-            self.run_ops(log, body, rng, sock)
+            self.run_ops(log, body, rng, peer)
             t = self.stamp(log)
             log.ev.append((t, E_DONE, nxt - self.t0, False))
             gap = mean_ns if arrivals == "fixed" else -math.log1p(-rng.unit()) * mean_ns
@@ -721,9 +780,9 @@ class Runner:
                 for k in range(g["count"]):
                     log = ThreadLog(tid, "%s.%d" % (g["name"], k), g["name"])
                     self.logs.append(log)
-                    sock = self.start_peer() if has_io else None
+                    peer = self.start_peer() if has_io else None
                     th = threading.Thread(target=self.thread_main, name=log.name,
-                                          args=(log, g, gate, Rng(self.seed, tid), sock),
+                                          args=(log, g, gate, Rng(self.seed, tid), peer),
                                           daemon=True)
                     threads.append(th)
                     tid += 1
@@ -1054,6 +1113,8 @@ def write_trace(path, runner, threshold_ns, quiet=False):
         ("stop_reason", runner.stop_reason),
         ("host", host_info()),
         ("interpreter", interpreter_info()),
+        ("io", {"request": runner.io_request, "answer": "socketpair recv",
+                "peers": len(runner.peers)}),
         ("calibration", {
             "tick_ns_target": wl["tick_ns"],
             "ns_per_tick": round(runner.ns_per_tick, 3),
@@ -1137,6 +1198,10 @@ op is run and which events are inferred.
   -o, --output PATH     the trace (default results/<workload>-cpython-<UTC stamp>.json)
   --stamp-us US         progress stamp period of interpreter work (default 5)
   --gap-us US           a gap longer than this is examined as a lost GIL (default 10)
+  --io-request HOW      how an io op asks its peer: signal (default: shared memory and
+                        SIGUSR1, which keep the GIL, so the I/O releases it once, in recv,
+                        as gilsim's io does) or send (an echo client: send + recv, two
+                        releases)
   -q, --quiet           no summary on stderr
 
 Run it with the interpreter to measure: /usr/bin/python3 tools/pyrun ..., python3.12
@@ -1151,7 +1216,7 @@ def _usage():
 
 def parse_args(argv):
     opts = {"set": {}, "duration": None, "seed": 1, "output": None, "quiet": False,
-            "stamp_us": 5.0, "gap_us": 10.0, "workload": None}
+            "stamp_us": 5.0, "gap_us": 10.0, "workload": None, "io_request": "signal"}
     i = 0
 
     def value(name):
@@ -1197,6 +1262,11 @@ def parse_args(argv):
             opts["stamp_us"] = number(value(name), "--stamp-us", 0.1, 100000)
         elif name == "--gap-us":
             opts["gap_us"] = number(value(name), "--gap-us", 0.1, 1e6)
+        elif name == "--io-request":
+            v = value(name)
+            if v not in IO_REQUESTS:
+                raise InputError("--io-request: expected signal or send, got '%s'" % v)
+            opts["io_request"] = v
         elif name in ("-q", "--quiet"):
             opts["quiet"] = True
         elif a.startswith("-") and a != "-":
@@ -1222,8 +1292,8 @@ def main(argv):
         sys.stderr.write("pyrun: needs Python 3.7 or later (time.monotonic_ns); this is %s\n"
                          % platform.python_version())
         return 2
-    if len(argv) == 2 and argv[0] == "--peer":
-        return peer_main(int(argv[1]))
+    if argv and argv[0] == "--peer" and len(argv) in (2, 3):
+        return peer_main(*[int(a) for a in argv[1:]])
     try:
         opts = parse_args(argv)
         if opts.get("help"):
@@ -1244,7 +1314,7 @@ def main(argv):
         return 2
     duration_ns = opts["duration"] * 10**6 if opts["duration"] else wl["duration_ns"]
     runner = Runner(wl, opts["seed"], opts["set"].get("interval_us"), duration_ns,
-                    opts["stamp_us"] * NS_PER_US)
+                    opts["stamp_us"] * NS_PER_US, opts["io_request"])
     try:
         runner.run()
         stats = write_trace(out, runner, int(opts["gap_us"] * NS_PER_US))
