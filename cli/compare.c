@@ -2,10 +2,12 @@
  * values, repeated and interleaved, keeps every trace, and tabulates the key metrics with the
  * convoy factor against `none`. Each run is a child `gilsim run` process, and every number is
  * read back from its trace by the analysis side (docs/metrics.md), exactly as `gilsim summary`
- * would compute it. */
+ * would compute it. The pseudo-policy `cpython` runs the workload on real CPython threads instead:
+ * its child is tools/pyrun (docs/pyrun.md), which writes a trace in the same format. */
 #define _GNU_SOURCE /* posix_spawn's environ */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -27,6 +29,24 @@ extern char **environ;
 #define MAX_VALUES   32
 #define MAX_POLICIES 16
 #define MAX_COLUMNS  256 /* configurations, the extra baseline included */
+
+#ifndef GILSIM_TOOLS_DIR
+#define GILSIM_TOOLS_DIR "tools"
+#endif
+
+/* `cpython`: not a simulator policy but real interpreter threads, run by tools/pyrun with the
+ * interpreter GILSIM_PYTHON (default /usr/bin/python3). Only its parameter table is used here:
+ * --set interval_us is validated like any policy parameter and passed on. */
+static const struct gil_param cpython_params[] = {
+    {"interval_us", "us", 5000, 1, 1e9, true,
+     "the interpreter's switch interval (sys.setswitchinterval)"},
+    {NULL, NULL, 0, 0, 0, false, NULL},
+};
+static const struct gil_policy compare_cpython = {
+    .name = "cpython",
+    .summary = "real CPython threads (tools/pyrun)",
+    .params = cpython_params,
+};
 
 /* ---- the metrics of the table -------------------------------------------------------------- */
 
@@ -115,6 +135,9 @@ struct compare {
     json_t *host;
     double baseline_io_per_s;
     bool baseline_requested;
+    const char *python; /* for cpython columns */
+    char pyrun[PATH_MAX];
+    bool cpython_noted;
 };
 
 static const char compare_help[] =
@@ -125,7 +148,10 @@ static const char compare_help[] =
     "trace in DIR with an index, and prints the key metrics (docs/metrics.md), median and\n"
     "min-max across repeats, with convoy_factor = I/O ops/s under `none` / under the policy.\n"
     "\n"
-    "  -p, --policies LIST    comma-separated policies (default old,new,fifo,none)\n"
+    "  -p, --policies LIST    comma-separated policies (default old,new,fifo,none); `cpython`\n"
+    "                         runs the workload on real CPython threads (tools/pyrun with\n"
+    "                         GILSIM_PYTHON, default /usr/bin/python3; --set interval_us\n"
+    "                         sets its switch interval)\n"
     "  -s, --set NAME=V1,V2   values of a parameter, one column each (repeatable; a policy\n"
     "                         without the parameter ignores it, with a note)\n"
     "  -r, --repeat N         runs per column (default 1)\n"
@@ -262,8 +288,11 @@ static int parse_policies(struct compare *c, const char *list, struct err *e)
     if (!copy) return err_set(e, ERR_RUNTIME, "out of memory");
     for (char *name = strtok_r(copy, ",", &save); name && !rc; name = strtok_r(NULL, ",", &save)) {
         const struct gil_policy *p = gil_policy_find(name);
+        if (!p && strcmp(name, compare_cpython.name) == 0) p = &compare_cpython;
         if (!p) {
-            rc = err_set(e, ERR_INPUT, "--policies: no such policy '%s' (see `gilsim policies`)",
+            rc = err_set(e, ERR_INPUT,
+                         "--policies: no such policy '%s' (see `gilsim policies`; `cpython` runs "
+                         "real CPython threads)",
                          name);
             break;
         }
@@ -302,6 +331,32 @@ static int parse_policies(struct compare *c, const char *list, struct err *e)
 
 /* ---- running ------------------------------------------------------------------------------- */
 
+/* When a cpython column is asked for: the interpreter and tools/pyrun, found like `gilsim
+ * report` finds tools/report (GILSIM_PYTHON, GILSIM_TOOLS_DIR), checked before anything runs. */
+static int find_pyrun(struct compare *c, struct err *e)
+{
+    bool wanted = false;
+    for (size_t i = 0; i < c->nconfigs; i++)
+        wanted |= c->configs[i].pol == &compare_cpython;
+    if (!wanted) return 0;
+    const char *tools = getenv("GILSIM_TOOLS_DIR");
+    if (!tools || !*tools) tools = GILSIM_TOOLS_DIR;
+    c->python = getenv("GILSIM_PYTHON");
+    if (!c->python || !*c->python) c->python = "/usr/bin/python3";
+    if (snprintf(c->pyrun, sizeof c->pyrun, "%s/pyrun", tools) >= (int)sizeof c->pyrun ||
+        access(c->pyrun, R_OK) != 0)
+        return err_set(e, ERR_RUNTIME,
+                       "policy cpython: cannot find %s/pyrun (set GILSIM_TOOLS_DIR to gilsim's "
+                       "tools/)",
+                       tools);
+    if (access(c->python, X_OK) != 0)
+        return err_set(e, ERR_RUNTIME,
+                       "policy cpython: cannot run %s (GILSIM_PYTHON names the interpreter to "
+                       "measure)",
+                       c->python);
+    return 0;
+}
+
 static int spawn_run(struct compare *c, struct run *r, struct err *e)
 {
     char path[1024], dur[32], seed[32];
@@ -329,9 +384,19 @@ static int spawn_run(struct compare *c, struct run *r, struct err *e)
     argv[n++] = path;
     argv[n++] = "-q";
     argv[n] = NULL;
+    const char *prog = c->exe;
+    if (r->cfg->pol == &compare_cpython) { /* python tools/pyrun WORKLOAD ...: the same options */
+        prog = c->python;
+        argv[0] = c->python;
+        argv[1] = c->pyrun;
+        int m = 2;
+        for (int k = 2; k < n; k++) /* drop "--policy cpython" */
+            if (k != 3 && k != 4) argv[m++] = argv[k];
+        argv[m] = NULL;
+    }
     pid_t pid;
-    int err = posix_spawn(&pid, c->exe, NULL, NULL, (char *const *)argv, environ);
-    if (err) return err_set(e, ERR_RUNTIME, "cannot start %s: %s", c->exe, strerror(err));
+    int err = posix_spawn(&pid, prog, NULL, NULL, (char *const *)argv, environ);
+    if (err) return err_set(e, ERR_RUNTIME, "cannot start %s: %s", prog, strerror(err));
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return err_set(e, ERR_RUNTIME, "waitpid: %s", strerror(errno));
@@ -365,6 +430,15 @@ static int measure_run(struct compare *c, struct run *r, struct err *e)
         goto done;
     }
     if (!c->host) c->host = json_incref(json_object_get(hdr->run, "host"));
+    if (r->cfg->pol == &compare_cpython && !c->cpython_noted) {
+        char note[256];
+        snprintf(note, sizeof note,
+                 "cpython = %.40s on real threads (tools/pyrun); its slices and hand-offs are "
+                 "inferred from progress stamps (docs/pyrun.md)",
+                 hdr->policy);
+        json_array_append_new(c->notes, json_string(note));
+        c->cpython_noted = true;
+    }
     double window_s = json_at(doc, "window_ns") / 1e9;
     for (int k = 0; k < NKM; k++) {
         if (!km[k].path) continue;
@@ -811,6 +885,7 @@ int cli_compare(int argc, char **argv)
     }
     exe[n] = '\0';
     c.exe = exe;
+    if ((rc = find_pyrun(&c, &e))) goto out;
     if ((rc = prepare_dir(&c, &e))) goto out;
 
     /* Runs: the extra baseline first, then repeat by repeat, every configuration in turn. */

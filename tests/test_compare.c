@@ -213,6 +213,69 @@ static void test_bad_input(void)
     CU_ASSERT_EQUAL(gilsim("compare --help"), 0);
 }
 
+/* cpython: the workload on real CPython threads (tools/pyrun with /usr/bin/python3) is one more
+ * column, swept like a policy; its trace is in the directory like the others. */
+static void test_cpython_column(void)
+{
+    char args[1024];
+    fresh_dir("cpython");
+    snprintf(args, sizeof args,
+             "compare workloads/convoy.json -p cpython,new --set interval_us=1000 -d 200 -o '%s' "
+             "--format json",
+             dir);
+    CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
+    json_error_t jerr;
+    json_t *doc = json_load_file(out_file, 0, &jerr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    json_t *configs = json_object_get(doc, "configs");
+    CU_ASSERT_EQUAL_FATAL(json_array_size(configs), 3); /* cpython, new, the none baseline */
+    json_t *cfg = json_array_get(configs, 0);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(cfg, "label")),
+                           "cpython interval_us=1000");
+    json_t *run = json_array_get(json_object_get(cfg, "runs"), 0);
+    CU_ASSERT_EQUAL(num(run, "status"), 0);
+    const char *trace = json_string_value(json_object_get(run, "trace"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(trace);
+    CU_ASSERT_STRING_EQUAL(trace, "cpython-interval_us=1000-r1.json");
+    json_t *m = json_object_get(run, "metrics");
+    CU_ASSERT(num(m, "io_per_s") > 0);
+    CU_ASSERT(num(m, "convoy_factor") > 1); /* a 1 ms interval convoys the 40 us I/O loop */
+    CU_ASSERT(num(m, "slice_p50_ns") > 0);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, trace);
+    json_t *t = json_load_file(path, 0, &jerr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    json_t *run_hdr = json_object_get(t, "run");
+    CU_ASSERT_EQUAL(strncmp(json_string_value(json_object_get(run_hdr, "policy")), "cpython-", 8),
+                    0);
+    CU_ASSERT_EQUAL(num(json_object_get(run_hdr, "params"), "interval_us"), 1000);
+    json_decref(t);
+    bool noted = false;
+    size_t i;
+    json_t *note;
+    json_array_foreach(json_object_get(doc, "notes"), i, note) noted |=
+        strstr(json_string_value(note), "cpython = cpython-") != NULL;
+    CU_ASSERT(noted);
+    json_decref(doc);
+
+    /* A parameter the interpreter does not have: input error before anything runs. */
+    fresh_dir("cpython-bad");
+    snprintf(args, sizeof args,
+             "compare workloads/convoy.json -p cpython --set force_switching=0 -o '%s'", dir);
+    CU_ASSERT_EQUAL(gilsim(args), 2);
+    CU_ASSERT_NOT_EQUAL(access(dir, F_OK), 0);
+    /* No interpreter: a clear runtime error, nothing run. */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && GILSIM_PYTHON=/nonexistent/python3 '%s/gilsim' compare "
+             "workloads/convoy.json -p cpython,new -d 50 -o '%s' >/dev/null 2>'%s'",
+             GILSIM_SOURCE_DIR, GILSIM_BINARY_DIR, dir, err_file);
+    int st = system(cmd);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    CU_ASSERT(tu_file_has(err_file, "GILSIM_PYTHON"));
+    CU_ASSERT_NOT_EQUAL(access(dir, F_OK), 0);
+}
+
 /* `gilsim summary` as a command: text, --json, and errors. */
 static void test_summary_command(void)
 {
@@ -274,6 +337,7 @@ int main(void)
         {"table: columns, notes, no extra baseline", test_table_and_notes},
         {"bad input: exit 2, nothing written", test_bad_input},
         {"summary command", test_summary_command},
+        {"cpython: real interpreter threads as a column", test_cpython_column},
         CU_TEST_INFO_NULL,
     };
     int rc = tu_main("compare", tests);
