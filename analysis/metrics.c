@@ -34,6 +34,7 @@ enum cnt { COUNT_TABLE(X_ENUM) NCNT };
 #undef X_ENUM
 #define X_NAME(e, name) name,
 static const char *const lat_names[] = {LATENCY_TABLE(X_NAME)};
+_Static_assert(NLAT < MET_MAX_LATENCIES, "raise MET_MAX_LATENCIES");
 static const char *const cnt_names[] = {COUNT_TABLE(X_NAME)};
 #undef X_NAME
 

@@ -22,7 +22,9 @@ void met_free(struct met_run *m);
 
 /* Keeps every thread's latency samples after met_end (call before it), for met_samples. */
 void met_keep_samples(struct met_run *m);
-/* Latency metrics by index 0, 1, ...: their names (NULL past the last), and back. */
+/* Latency metrics by index 0, 1, ... (fewer than MET_MAX_LATENCIES): their names (NULL past
+ * the last), and back. */
+#define MET_MAX_LATENCIES 16
 const char *met_latency_name(unsigned i);
 int met_latency_index(const char *name);
 /* Thread tid's samples of a latency metric, in ns, sorted ascending; valid until met_free.

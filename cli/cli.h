@@ -26,6 +26,13 @@ void cli_csv_field(FILE *f, const char *s);
 /* UTC time stamp for file names: 20261125T022334.123Z */
 void cli_utc_stamp(char *buf, size_t size);
 
+/* The path of one of gilsim's scripts in tools/ (GILSIM_TOOLS_DIR, else the source tree the
+ * binary was built from) into buf; ERR_RUNTIME naming the missing file. */
+int cli_find_tool(const char *name, char *buf, size_t size, struct err *e);
+/* The interpreter named by the environment variable var (default /usr/bin/python3; a name
+ * without a slash is looked up in PATH) into buf; ERR_RUNTIME with why it is needed. */
+int cli_find_python(const char *var, const char *why, char *buf, size_t size, struct err *e);
+
 /* SIGINT and SIGTERM (cli/signals.c): taken by a dedicated thread. The first calls on_signal
  * (from that thread; NULL: exit at once); a second exits at once with 128 + the signal after
  * removing the temporary file set with cli_signals_set_tmp. Call before creating threads.

@@ -30,10 +30,6 @@ extern char **environ;
 #define MAX_POLICIES 16
 #define MAX_COLUMNS  256 /* configurations, the extra baseline included */
 
-#ifndef GILSIM_TOOLS_DIR
-#define GILSIM_TOOLS_DIR "tools"
-#endif
-
 /* `cpython`: not a simulator policy but real interpreter threads, run by tools/pyrun with the
  * interpreter GILSIM_PYTHON (default /usr/bin/python3). Only its parameter table is used here:
  * --set interval_us is validated like any policy parameter and passed on. */
@@ -135,7 +131,7 @@ struct compare {
     json_t *host;
     double baseline_io_per_s;
     bool baseline_requested;
-    const char *python; /* for cpython columns */
+    char python[PATH_MAX]; /* for cpython columns */
     char pyrun[PATH_MAX];
     bool cpython_noted;
 };
@@ -339,21 +335,10 @@ static int find_pyrun(struct compare *c, struct err *e)
     for (size_t i = 0; i < c->nconfigs; i++)
         wanted |= c->configs[i].pol == &compare_cpython;
     if (!wanted) return 0;
-    const char *tools = getenv("GILSIM_TOOLS_DIR");
-    if (!tools || !*tools) tools = GILSIM_TOOLS_DIR;
-    c->python = getenv("GILSIM_PYTHON");
-    if (!c->python || !*c->python) c->python = "/usr/bin/python3";
-    if (snprintf(c->pyrun, sizeof c->pyrun, "%s/pyrun", tools) >= (int)sizeof c->pyrun ||
-        access(c->pyrun, R_OK) != 0)
-        return err_set(e, ERR_RUNTIME,
-                       "policy cpython: cannot find %s/pyrun (set GILSIM_TOOLS_DIR to gilsim's "
-                       "tools/)",
-                       tools);
-    if (access(c->python, X_OK) != 0)
-        return err_set(e, ERR_RUNTIME,
-                       "policy cpython: cannot run %s (GILSIM_PYTHON names the interpreter to "
-                       "measure)",
-                       c->python);
+    if (cli_find_tool("pyrun", c->pyrun, sizeof c->pyrun, e) != 0 ||
+        cli_find_python("GILSIM_PYTHON", "policy cpython: the interpreter to measure", c->python,
+                        sizeof c->python, e) != 0)
+        return e->status;
     return 0;
 }
 

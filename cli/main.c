@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "policies/registry.h"
@@ -222,21 +223,22 @@ static int run_and_write(struct eng_options *o, struct trace_out *out, const cha
     }
     *abandoned = r->abandoned > 0;
     if (out) rc = trace_out_commit(out, o, r, e);
-    if (!out_path) out_path = "nowhere (--no-trace)";
     cli_signals_set_tmp(NULL);
     if (r->report) fprintf(stderr, "gilsim: %s", r->report);
-    if (rc == 0 && !quiet) print_summary(o, r, out_path);
+    if (rc == 0 && !quiet) print_summary(o, r, out ? out_path : "nowhere (--no-trace)");
     if (rc == 0 && r->interrupted) {
-        if (r->abandoned)
-            rc = err_set(e, ERR_RUNTIME,
-                         "run ended (%s) with threads that would not stop: partial trace "
-                         "written to %s",
-                         r->stop_reason, out_path);
-        else if (strcmp(r->stop_reason, "stalled") == 0)
-            rc = err_set(e, ERR_RUNTIME, "run stalled: partial trace written to %s", out_path);
+        char where[600];
+        if (out)
+            snprintf(where, sizeof where, "partial trace written to %s", out_path);
         else
-            fprintf(stderr, "gilsim: run stopped (%s): partial trace written to %s\n",
-                    r->stop_reason, out_path);
+            snprintf(where, sizeof where, "no trace (--no-trace)");
+        if (r->abandoned)
+            rc = err_set(e, ERR_RUNTIME, "run ended (%s) with threads that would not stop: %s",
+                         r->stop_reason, where);
+        else if (strcmp(r->stop_reason, "stalled") == 0)
+            rc = err_set(e, ERR_RUNTIME, "run stalled: %s", where);
+        else
+            fprintf(stderr, "gilsim: run stopped (%s): %s\n", r->stop_reason, where);
     }
     eng_result_free(r);
     return rc;
@@ -389,6 +391,43 @@ static int cmd_run(int argc, char **argv)
     if (rc) return cli_fail(&e);
     int sig = cli_signals_received();
     return sig ? 128 + sig : 0;
+}
+
+/* ---- tools/ scripts ------------------------------------------------------------------------ */
+
+#ifndef GILSIM_TOOLS_DIR
+#define GILSIM_TOOLS_DIR "tools"
+#endif
+
+int cli_find_tool(const char *name, char *buf, size_t size, struct err *e)
+{
+    const char *tools = getenv("GILSIM_TOOLS_DIR");
+    if (!tools || !*tools) tools = GILSIM_TOOLS_DIR;
+    int n = snprintf(buf, size, "%s/%s", tools, name);
+    if (n < 0 || (size_t)n >= size || access(buf, R_OK) != 0)
+        return err_set(e, ERR_RUNTIME,
+                       "cannot find %s/%s (set GILSIM_TOOLS_DIR to gilsim's tools/)", tools, name);
+    return 0;
+}
+
+int cli_find_python(const char *var, const char *why, char *buf, size_t size, struct err *e)
+{
+    const char *py = getenv(var);
+    if (!py || !*py) py = "/usr/bin/python3";
+    if (strchr(py, '/')) {
+        if ((size_t)snprintf(buf, size, "%s", py) < size && access(buf, X_OK) == 0) return 0;
+    } else {
+        /* a bare name (python3.12): the first executable of that name in PATH */
+        const char *path = getenv("PATH");
+        for (const char *p = path ? path : ""; *p;) {
+            size_t len = strcspn(p, ":");
+            int n = snprintf(buf, size, "%.*s/%s", (int)len, p, py);
+            if (n > 0 && (size_t)n < size && access(buf, X_OK) == 0) return 0;
+            p += len + (p[len] == ':');
+        }
+    }
+    return err_set(e, ERR_RUNTIME, "cannot run %s (%s; %s names another interpreter)", py, why,
+                   var);
 }
 
 /* ---- main ---------------------------------------------------------------------------------- */

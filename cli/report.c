@@ -10,10 +10,6 @@
 
 #include "cli/cli.h"
 
-#ifndef GILSIM_TOOLS_DIR
-#define GILSIM_TOOLS_DIR "tools"
-#endif
-
 static const char report_help[] =
     "usage: gilsim report DIR [-o FILE.html] [--timeline-ms MS]\n"
     "\n"
@@ -25,7 +21,7 @@ static const char report_help[] =
     "  --timeline-ms MS     length of each timeline window, centred in the run (default 20)\n"
     "\n"
     "Runs tools/report with /usr/bin/python3 and python3-matplotlib (tools/install-deps\n"
-    "installs it). GILSIM_TOOLS_DIR and GILSIM_PYTHON override where they are found.\n"
+    "installs it). GILSIM_TOOLS_DIR and GILSIM_REPORT_PYTHON override where they are found.\n"
     "Exit status: 0 ok, 1 runtime failure, 2 bad input.\n";
 
 int cli_report(int argc, char **argv)
@@ -38,26 +34,14 @@ int cli_report(int argc, char **argv)
     }
     if (argc < 2) return cli_usage_error("report", "%s", "expected a compare directory");
 
-    const char *tools = getenv("GILSIM_TOOLS_DIR");
-    if (!tools || !*tools) tools = GILSIM_TOOLS_DIR;
-    const char *python = getenv("GILSIM_PYTHON");
-    if (!python || !*python) python = "/usr/bin/python3";
-
     struct err e = {0};
-    char script[PATH_MAX];
-    if (snprintf(script, sizeof script, "%s/report", tools) >= (int)sizeof script ||
-        access(script, R_OK) != 0) {
-        err_set(&e, ERR_RUNTIME, "cannot find %s/report (set GILSIM_TOOLS_DIR to gilsim's tools/)",
-                tools);
+    char script[PATH_MAX], python[PATH_MAX];
+    if (cli_find_tool("report", script, sizeof script, &e) != 0 ||
+        cli_find_python("GILSIM_REPORT_PYTHON",
+                        "the report needs Python with matplotlib: Debian's python3-matplotlib, "
+                        "which tools/install-deps installs",
+                        python, sizeof python, &e) != 0)
         return cli_fail(&e);
-    }
-    if (access(python, X_OK) != 0) {
-        err_set(&e, ERR_RUNTIME,
-                "the report needs %s with matplotlib (Debian: python3-matplotlib, which "
-                "tools/install-deps installs; GILSIM_PYTHON names another interpreter)",
-                python);
-        return cli_fail(&e);
-    }
     /* The script reads traces through this very gilsim (summary --samples, export). */
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -71,7 +55,7 @@ int cli_report(int argc, char **argv)
         err_set(&e, ERR_RUNTIME, "out of memory");
         return cli_fail(&e);
     }
-    args[0] = (char *)python;
+    args[0] = python;
     args[1] = script;
     for (int i = 1; i < argc; i++)
         args[i + 1] = argv[i];

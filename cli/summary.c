@@ -94,7 +94,7 @@ int cli_summary(int argc, char **argv)
     if (!path) return cli_usage_error("summary", "%s", "expected a trace file");
     if (as_json && sample_list)
         return cli_usage_error("summary", "%s", "--json and --samples exclude each other");
-    bool wanted[16] = {false};
+    bool wanted[MET_MAX_LATENCIES] = {false};
     if (sample_list) {
         int rc = parse_sample_list(sample_list, wanted, sizeof wanted / sizeof *wanted);
         if (rc) return rc;
@@ -122,7 +122,7 @@ int cli_summary(int argc, char **argv)
     }
     met_free(m);
     trace_free(hdr);
-    if (fflush(stdout) != 0 && !status) {
+    if ((fflush(stdout) != 0 || ferror(stdout)) && !status) {
         err_set(&e, ERR_RUNTIME, "cannot write to standard output");
         status = cli_fail(&e);
     }

@@ -16,6 +16,8 @@
 #define PENDING_DROP 1u /* the policy wants the holder at check() */
 #define PENDING_STOP 2u /* the run is over: unwind */
 
+#define NO_TIME INT64_MIN /* record() without tracing: the clock was not read */
+
 #define THREAD_STACK_BYTES (256u << 10)
 /* Longest stretch of busy work between two progress marks: the watchdog sees a long cpu or
  * hold op advance, at the cost of one loop turn per 5 ms. */
@@ -166,6 +168,11 @@ bool gil_drop_requested(const struct gil *g)
 static inline int64_t record(struct sim_thread *t, enum trace_ev ev, enum trace_reason reason,
                              int64_t arg)
 {
+    if (t->cap == 0) { /* --no-trace: not even the clock is read, only what would have been */
+        bump(&t->dropped, 1);
+        bump(&t->beat, 1);
+        return NO_TIME;
+    }
     int64_t now = sync_now_ns() - t->eng->t0;
     if (t->nevents < t->cap) {
         t->events[t->nevents++] = (struct trace_event){
@@ -657,6 +664,12 @@ static void list_threads(FILE *f, struct eng *eng, const struct eng_result *res,
         struct sim_thread *t = &eng->threads[i];
         if (atomic_load_explicit(&t->state, memory_order_relaxed) != (int)st) continue;
         int64_t since = atomic_load_explicit(&t->state_since, memory_order_relaxed);
+        if (since == NO_TIME) {
+            fprintf(f, "    %s (tid %d), since when not known (--no-trace)\n", res->threads[i].name,
+                    t->tid);
+            shown++;
+            continue;
+        }
         fprintf(f, "    %s (tid %d) since t=%.3f ms, %.1f s ago\n", res->threads[i].name, t->tid,
                 (double)since / 1e6, (double)(now - since) / 1e9);
         shown++;

@@ -32,8 +32,9 @@ struct eng_options {
     uint32_t max_events;     /* per thread; 0: default (eng_default_max_events) */
     unsigned iters_per_tick; /* 0: calibrate at start-up; else this tick length (benchmarks
                                 compare runs doing identical work) */
-    bool no_trace;           /* record nothing (benchmarks: the cost of tracing); events_dropped
-                                then counts the events that tracing would have recorded */
+    bool no_trace;           /* record nothing and read no clock for it (benchmarks: the cost
+                                of tracing); events_dropped then counts the events that
+                                tracing would have recorded */
     /* Watchdog: stop with stop_reason "stalled" when no thread has made progress (an event, a
      * chunk of work) for this long and none is in a planned wait (io, sleep, arrival, start).
      * Also how long, after the stop, the engine waits for a thread that does not end before

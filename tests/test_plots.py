@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOLS = os.path.join(SRC, "tools")
@@ -140,7 +141,8 @@ def test_report(gilsim, tmp):
     check(not re.search(r'(src|href)="(https?:)?//', html) and "<link" not in html
           and "<script" not in html and "@import" not in html, "report loads something")
     for href in set(re.findall(r'href="([^"]*)"', html)):
-        check(os.path.exists(os.path.join(d, href)), "report links to a missing file: " + href)
+        path = os.path.join(d, urllib.parse.unquote(href))
+        check(os.path.exists(path), "report links to a missing file: " + href)
     for label in ("new interval_us=1000", "fifo interval_us=5000", "none"):
         check(label in html, "report: no column " + label)
 

@@ -144,8 +144,12 @@ static int run_engine(const struct run_spec *s, struct eng_options *o, struct gi
 {
     struct err e = {0};
     const struct gil_policy *pol = gil_policy_find(s->policy);
+    if (!pol) {
+        fprintf(stderr, "gilsim-bench: no policy %s\n", s->policy);
+        return -1;
+    }
     *wl = cpu_workload(s->threads);
-    if (!pol || !*wl) return -1;
+    if (!*wl) return -1;
     gil_params_defaults(params, pol);
     if (s->set && gil_params_set(params, pol, s->set, &e) != 0) goto fail;
     *o = (struct eng_options){.wl = *wl,
@@ -278,16 +282,18 @@ static int condvar_one_way(int want, double *p50, double *p99)
     pthread_cond_init(&p.c[0], NULL);
     pthread_cond_init(&p.c[1], NULL);
     pthread_t other;
-    if (pthread_create(&other, NULL, pingpong_other, &p) != 0) return -1;
-    pingpong_side(&p, 0);
-    pthread_join(other, NULL);
-    *p50 = pct(p.samples, p.n, 0.5);
-    *p99 = pct(p.samples, p.n, 0.99);
+    int rc = pthread_create(&other, NULL, pingpong_other, &p);
+    if (rc == 0) {
+        pingpong_side(&p, 0);
+        pthread_join(other, NULL);
+        *p50 = pct(p.samples, p.n, 0.5);
+        *p99 = pct(p.samples, p.n, 0.99);
+    }
     pthread_cond_destroy(&p.c[0]);
     pthread_cond_destroy(&p.c[1]);
     pthread_mutex_destroy(&p.m);
     free(p.samples);
-    return 0;
+    return rc ? -1 : 0;
 }
 
 /* A busy thread on the other core while the timed waits run, as the holder is in gilsim. */
@@ -311,7 +317,10 @@ static double timedwait_overshoot_p50(int64_t wait_ns, int count)
     pthread_cond_init(&c, &a);
     pthread_condattr_destroy(&a);
     int64_t *late = calloc((size_t)count, sizeof *late);
-    if (!late) return NAN;
+    if (!late) {
+        pthread_cond_destroy(&c);
+        return NAN;
+    }
     pthread_t spin;
     atomic_store(&spin_on, true);
     bool spinning = pthread_create(&spin, NULL, spinner, NULL) == 0;
@@ -451,8 +460,10 @@ static int make_big_run(void)
     double want = smoke ? 2e5 : 1e7;
     double rate = events_per_s_old > 1e4 ? events_per_s_old : 2e5;
     int ms = (int)(want / rate * 1000 * 1.3) + 300;
-    struct run_spec s = {
-        .threads = 2, .policy = "old", .duration_ms = ms, .max_events = (uint32_t)(want * 1.5)};
+    struct run_spec s = {.threads = 2,
+                         .policy = "old",
+                         .duration_ms = ms,
+                         .max_events = (uint32_t)(want * 1.5 / 2)}; /* per thread */
     if (run_engine(&s, &big_o, &big_params, &big_wl, &big_res) != 0) return -1;
     snprintf(big_path, sizeof big_path, "%s/big-trace.json", tmp_dir);
     fprintf(stderr, "gilsim-bench: big trace: %llu events from a %d ms run\n",
@@ -754,14 +765,17 @@ int main(int argc, char **argv)
         case 's':
             smoke = true;
             break;
-        case 'r':
-            repeats = atoi(optarg);
-            if (repeats < 1 || repeats > MAX_REPEAT) {
+        case 'r': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            repeats = *end || v < 1 || v > MAX_REPEAT ? 0 : (int)v;
+            if (!repeats) {
                 fprintf(stderr, "gilsim-bench: --repeat: expected 1..%d, got '%s'\n", MAX_REPEAT,
                         optarg);
                 return 2;
             }
             break;
+        }
         case 'g':
             gilsim_path = optarg;
             break;
@@ -785,7 +799,10 @@ int main(int argc, char **argv)
     if (!gilsim_path) {
         char exe[4000];
         ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n <= 0) return 1;
+        if (n <= 0) {
+            fprintf(stderr, "gilsim-bench: cannot find my own binary; pass --gilsim PATH\n");
+            return 1;
+        }
         exe[n] = '\0';
         char *slash = strrchr(exe, '/');
         if (slash) *slash = '\0';

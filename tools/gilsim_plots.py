@@ -79,15 +79,24 @@ def _run_gilsim(gilsim, args):
 def save(fig, out_base, formats=("png", "svg")):
     """Writes out_base.png and out_base.svg; returns the paths."""
     paths = []
-    d = os.path.dirname(out_base)
-    if d:
-        os.makedirs(d, exist_ok=True)
-    for fmt in formats:
-        path = "%s.%s" % (out_base, fmt)
-        meta = SVG_METADATA if fmt == "svg" else PNG_METADATA
-        fig.savefig(path, format=fmt, dpi=110, bbox_inches="tight", metadata=meta)
-        paths.append(path)
-    plt.close(fig)
+    try:
+        d = os.path.dirname(out_base)
+        if d:
+            os.makedirs(d, exist_ok=True)
+        for fmt in formats:
+            path = "%s.%s" % (out_base, fmt)
+            meta = SVG_METADATA if fmt == "svg" else PNG_METADATA
+            paths.append(path)
+            fig.savefig(path, format=fmt, dpi=110, bbox_inches="tight", metadata=meta)
+    except OSError as e:
+        for path in paths:  # no half of a pair left behind
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        raise PlotError("%s: %s" % (e.filename or out_base, e.strerror))
+    finally:
+        plt.close(fig)
     return paths
 
 
@@ -173,7 +182,8 @@ def read_spans(trace, gilsim, t0_ns, t1_ns):
                 elif ev == "thread_exit":
                     for key in [k for k in open_at if k[0] == tid]:
                         close(tid, key[1], t)
-                elif ev == "drop_request" and t0_ns <= t < t1_ns:
+                elif ev == "drop_request" and t0_ns <= t < t1_ns and row["holder"]:
+                    # drawn on the lane of the thread asked to drop (the holder is optional)
                     marks["drop request"].append((t, int(row["holder"])))
                 elif ev == "wakeup_failed" and t0_ns <= t < t1_ns:
                     marks["failed wakeup"].append((t, tid))
@@ -239,8 +249,20 @@ def read_index(compare_dir):
                         % (path, e.strerror, compare_dir))
     except ValueError as e:
         raise PlotError("%s: not JSON: %s" % (path, e))
-    if index.get("format") != "gilsim-compare":
-        raise PlotError('%s: expected "format": "gilsim-compare"' % path)
+    if not isinstance(index, dict) or index.get("format") != "gilsim-compare":
+        raise PlotError('%s: expected an object with "format": "gilsim-compare"' % path)
+    # the shape the plots read, checked once here so that a damaged index gives a message
+    ok = (isinstance(index.get("workload"), dict) and isinstance(index["workload"].get("name"), str)
+          and isinstance(index.get("configs"), list) and isinstance(index.get("metrics", []), list)
+          and isinstance(index.get("sets", {}), dict))
+    for c in index.get("configs") or []:
+        ok = ok and isinstance(c, dict) and isinstance(c.get("label"), str) and \
+            isinstance(c.get("policy"), str) and isinstance(c.get("runs"), list) and \
+            all(isinstance(r, dict) for r in c["runs"]) and \
+            isinstance(c.get("metrics", {}), dict) and isinstance(c.get("set", {}), dict)
+    if not ok:
+        raise PlotError("%s: not the index of a gilsim compare directory (workload, configs "
+                        "with label, policy and runs expected)" % path)
     return index
 
 
