@@ -204,13 +204,6 @@ static void bfs_stop(struct gil *g)
     sync_mutex_unlock(&s->mutex);
 }
 
-static enum gil_reason bfs_check(struct gil *g, struct sim_thread *self, unsigned cause)
-{
-    (void)self;
-    if ((cause & GIL_CHECK_PENDING) && gil_drop_requested(g)) return GIL_REASON_DROP_REQUEST;
-    return GIL_REASON_NONE;
-}
-
 static const struct gil_param bfs_params[] = {
     {"interval_us", "us", 5000, 0, 1e9, true,
      "longest slice while others wait (0: yield at every check point); also the most virtual "
@@ -229,6 +222,6 @@ const struct gil_policy gil_policy_bfs = {
     .thread_fini = bfs_thread_fini,
     .acquire = bfs_acquire,
     .release = bfs_release,
-    .check = bfs_check,
+    .check = gil_check_drop_request,
     .stop = bfs_stop,
 };

@@ -165,13 +165,6 @@ static void fifo_stop(struct gil *g)
     sync_mutex_unlock(&s->mutex);
 }
 
-static enum gil_reason fifo_check(struct gil *g, struct sim_thread *self, unsigned cause)
-{
-    (void)self;
-    if ((cause & GIL_CHECK_PENDING) && gil_drop_requested(g)) return GIL_REASON_DROP_REQUEST;
-    return GIL_REASON_NONE;
-}
-
 static const struct gil_param fifo_params[] = {
     {"interval_us", "us", 5000, 0, 1e9, true,
      "a holder with waiters yields after holding the lock this long (0: at every check point)"},
@@ -188,6 +181,6 @@ const struct gil_policy gil_policy_fifo = {
     .thread_fini = fifo_thread_fini,
     .acquire = fifo_acquire,
     .release = fifo_release,
-    .check = fifo_check,
+    .check = gil_check_drop_request,
     .stop = fifo_stop,
 };

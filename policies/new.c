@@ -11,17 +11,14 @@
 #include <stdlib.h>
 
 #include "../sim/policy.h"
+#include "forced_switch.h"
 
 struct new_gil {
     struct sync_mutex mutex;
     struct sync_cond cond;
-    struct sync_mutex switch_mutex;
-    struct sync_cond switch_cond;
+    struct forced_switch fs;
     bool locked;
-    int last_holder; /* tid, -1 before the first acquire */
-    uint64_t switch_number;
     int64_t interval_ns;
-    bool force_switching;
 };
 
 static int new_init(struct gil *g, const struct gil_params *p)
@@ -31,17 +28,12 @@ static int new_init(struct gil *g, const struct gil_params *p)
     int rc = sync_mutex_init(&s->mutex);
     if (rc) goto fail_state;
     if ((rc = sync_cond_init(&s->cond))) goto fail_mutex;
-    if ((rc = sync_mutex_init(&s->switch_mutex))) goto fail_cond;
-    if ((rc = sync_cond_init(&s->switch_cond))) goto fail_switch_mutex;
-    s->last_holder = -1;
+    if ((rc = forced_switch_init(&s->fs, gil_param(p, "force_switching") != 0))) goto fail_cond;
     /* CPython clamps a zero interval to 1 us. */
     s->interval_ns = (int64_t)gil_param(p, "interval_us") * 1000;
     if (s->interval_ns < 1000) s->interval_ns = 1000;
-    s->force_switching = gil_param(p, "force_switching") != 0;
     gil_set_state(g, s);
     return 0;
-fail_switch_mutex:
-    sync_mutex_destroy(&s->switch_mutex);
 fail_cond:
     sync_cond_destroy(&s->cond);
 fail_mutex:
@@ -54,8 +46,7 @@ fail_state:
 static void new_destroy(struct gil *g)
 {
     struct new_gil *s = gil_state(g);
-    sync_cond_destroy(&s->switch_cond);
-    sync_mutex_destroy(&s->switch_mutex);
+    forced_switch_destroy(&s->fs);
     sync_cond_destroy(&s->cond);
     sync_mutex_destroy(&s->mutex);
     free(s);
@@ -72,17 +63,17 @@ static bool new_acquire(struct gil *g, struct sim_thread *self)
             sync_mutex_unlock(&s->mutex);
             return false;
         }
-        uint64_t saved_switch = s->switch_number;
+        uint64_t saved_switch = s->fs.switch_number;
         bool timed_out = sync_cond_wait_until(&s->cond, &s->mutex, sync_now_ns() + s->interval_ns);
-        if (timed_out && s->locked && s->switch_number == saved_switch) {
+        if (timed_out && s->locked && s->fs.switch_number == saved_switch) {
             /* A whole interval passed and the same thread still holds: ask it to drop. */
-            gil_record(self, TRACE_EV_WAIT_TIMEOUT, s->last_holder);
+            gil_record(self, TRACE_EV_WAIT_TIMEOUT, s->fs.last_holder);
             if (!gil_drop_requested(g)) {
                 gil_request_drop(g);
-                gil_record(self, TRACE_EV_DROP_REQUEST, s->last_holder);
+                gil_record(self, TRACE_EV_DROP_REQUEST, s->fs.last_holder);
             }
         } else if (!timed_out && s->locked) {
-            gil_record(self, TRACE_EV_WAKEUP_FAILED, s->last_holder);
+            gil_record(self, TRACE_EV_WAKEUP_FAILED, s->fs.last_holder);
         }
     }
     /* At the end of the run, leave rather than take the GIL only to drop it again: a crowd of
@@ -91,17 +82,8 @@ static bool new_acquire(struct gil *g, struct sim_thread *self)
         sync_mutex_unlock(&s->mutex);
         return false;
     }
-    /* switch_mutex is taken before last_holder changes: see new_release. */
-    if (s->force_switching) sync_mutex_lock(&s->switch_mutex);
     s->locked = true;
-    if (s->last_holder != me) {
-        s->last_holder = me;
-        s->switch_number++;
-    }
-    if (s->force_switching) {
-        sync_cond_signal(&s->switch_cond);
-        sync_mutex_unlock(&s->switch_mutex);
-    }
+    forced_switch_taken(&s->fs, me);
     /* A request aimed at the previous holder is void now. */
     if (gil_drop_requested(g)) gil_clear_drop(g);
     sync_mutex_unlock(&s->mutex);
@@ -118,19 +100,7 @@ static void new_release(struct gil *g, struct sim_thread *self, enum gil_reason 
     sync_cond_signal(&s->cond);
     sync_mutex_unlock(&s->mutex);
 
-    /* Forced switching, whatever the reason for the drop: if a drop request is pending, do not
-     * run on (and perhaps take the GIL straight back) until somebody else has taken it. Like
-     * CPython, wait once, not in a loop. */
-    if (s->force_switching && gil_drop_requested(g)) {
-        sync_mutex_lock(&s->switch_mutex);
-        if (s->last_holder == gil_thread_id(self) && !gil_stopping(g)) {
-            gil_clear_drop(g);
-            gil_record(self, TRACE_EV_FORCE_WAIT_BEGIN, TRACE_NO_ARG);
-            sync_cond_wait(&s->switch_cond, &s->switch_mutex);
-            gil_record(self, TRACE_EV_FORCE_WAIT_END, TRACE_NO_ARG);
-        }
-        sync_mutex_unlock(&s->switch_mutex);
-    }
+    forced_switch_after_drop(&s->fs, g, self);
 }
 
 static void new_stop(struct gil *g)
@@ -139,16 +109,7 @@ static void new_stop(struct gil *g)
     sync_mutex_lock(&s->mutex);
     sync_cond_broadcast(&s->cond);
     sync_mutex_unlock(&s->mutex);
-    sync_mutex_lock(&s->switch_mutex);
-    sync_cond_broadcast(&s->switch_cond);
-    sync_mutex_unlock(&s->switch_mutex);
-}
-
-static enum gil_reason new_check(struct gil *g, struct sim_thread *self, unsigned cause)
-{
-    (void)self;
-    if ((cause & GIL_CHECK_PENDING) && gil_drop_requested(g)) return GIL_REASON_DROP_REQUEST;
-    return GIL_REASON_NONE;
+    forced_switch_stop(&s->fs);
 }
 
 static const struct gil_param new_params[] = {
@@ -168,6 +129,6 @@ const struct gil_policy gil_policy_new = {
     .destroy = new_destroy,
     .acquire = new_acquire,
     .release = new_release,
-    .check = new_check,
+    .check = gil_check_drop_request,
     .stop = new_stop,
 };

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "../sim/policy.h"
+#include "forced_switch.h"
 
 struct prio_thread {
     int tid;
@@ -26,14 +27,10 @@ struct prio_gil {
     struct sync_cond cond;      /* marked (CPU-bound) waiters */
     struct sync_cond prio_cond; /* unmarked waiters, signalled first */
     unsigned prio_waiting;      /* unmarked threads in prio_acquire */
-    struct sync_mutex switch_mutex;
-    struct sync_cond switch_cond;
+    struct forced_switch fs;    /* as new.c: last holder, switch number, forced switching */
     bool locked;
     struct prio_thread *holder; /* the last thread to take the GIL; NULL before the first */
-    int last_holder;            /* its tid, -1 before the first acquire */
-    uint64_t switch_number;     /* changes of holder, as in new.c */
     int64_t interval_ns;
-    bool force_switching;
 };
 
 static int prio_init(struct gil *g, const struct gil_params *p)
@@ -44,16 +41,12 @@ static int prio_init(struct gil *g, const struct gil_params *p)
     if (rc) goto fail_state;
     if ((rc = sync_cond_init(&s->cond))) goto fail_mutex;
     if ((rc = sync_cond_init(&s->prio_cond))) goto fail_cond;
-    if ((rc = sync_mutex_init(&s->switch_mutex))) goto fail_prio_cond;
-    if ((rc = sync_cond_init(&s->switch_cond))) goto fail_switch_mutex;
-    s->last_holder = -1;
+    if ((rc = forced_switch_init(&s->fs, gil_param(p, "force_switching") != 0)))
+        goto fail_prio_cond;
     s->interval_ns = (int64_t)gil_param(p, "interval_us") * 1000;
     if (s->interval_ns < 1000) s->interval_ns = 1000; /* as new.c (and CPython) */
-    s->force_switching = gil_param(p, "force_switching") != 0;
     gil_set_state(g, s);
     return 0;
-fail_switch_mutex:
-    sync_mutex_destroy(&s->switch_mutex);
 fail_prio_cond:
     sync_cond_destroy(&s->prio_cond);
 fail_cond:
@@ -68,8 +61,7 @@ fail_state:
 static void prio_destroy(struct gil *g)
 {
     struct prio_gil *s = gil_state(g);
-    sync_cond_destroy(&s->switch_cond);
-    sync_mutex_destroy(&s->switch_mutex);
+    forced_switch_destroy(&s->fs);
     sync_cond_destroy(&s->prio_cond);
     sync_cond_destroy(&s->cond);
     sync_mutex_destroy(&s->mutex);
@@ -100,7 +92,7 @@ static void prio_preempt(struct gil *g, struct prio_gil *s, struct sim_thread *s
 {
     if (me->cpu_bound || !s->holder || !s->holder->cpu_bound || gil_drop_requested(g)) return;
     gil_request_drop(g);
-    gil_record(self, TRACE_EV_DROP_REQUEST, s->last_holder);
+    gil_record(self, TRACE_EV_DROP_REQUEST, s->fs.last_holder);
 }
 
 /* With the mutex held: a marked waiter leaves a free GIL to the unmarked ones. */
@@ -120,16 +112,16 @@ static bool prio_acquire(struct gil *g, struct sim_thread *self)
     while (prio_must_wait(s, me) && !gil_stopping(g)) {
         /* Checked on every pass: a CPU-bound thread may take the GIL while we wait. */
         if (s->locked) prio_preempt(g, s, self, me);
-        uint64_t saved_switch = s->switch_number;
+        uint64_t saved_switch = s->fs.switch_number;
         bool timed_out = sync_cond_wait_until(cond, &s->mutex, sync_now_ns() + s->interval_ns);
-        if (timed_out && s->locked && s->switch_number == saved_switch) {
-            gil_record(self, TRACE_EV_WAIT_TIMEOUT, s->last_holder);
+        if (timed_out && s->locked && s->fs.switch_number == saved_switch) {
+            gil_record(self, TRACE_EV_WAIT_TIMEOUT, s->fs.last_holder);
             if (!gil_drop_requested(g)) {
                 gil_request_drop(g);
-                gil_record(self, TRACE_EV_DROP_REQUEST, s->last_holder);
+                gil_record(self, TRACE_EV_DROP_REQUEST, s->fs.last_holder);
             }
         } else if (!timed_out && s->locked) {
-            gil_record(self, TRACE_EV_WAKEUP_FAILED, s->last_holder);
+            gil_record(self, TRACE_EV_WAKEUP_FAILED, s->fs.last_holder);
         }
     }
     if (!me->cpu_bound) s->prio_waiting--;
@@ -138,17 +130,9 @@ static bool prio_acquire(struct gil *g, struct sim_thread *self)
         sync_mutex_unlock(&s->mutex);
         return false;
     }
-    if (s->force_switching) sync_mutex_lock(&s->switch_mutex);
     s->locked = true;
     s->holder = me;
-    if (s->last_holder != me->tid) {
-        s->last_holder = me->tid;
-        s->switch_number++;
-    }
-    if (s->force_switching) {
-        sync_cond_signal(&s->switch_cond);
-        sync_mutex_unlock(&s->switch_mutex);
-    }
+    forced_switch_taken(&s->fs, me->tid);
     /* A request aimed at the previous holder is void now. */
     if (gil_drop_requested(g)) gil_clear_drop(g);
     sync_mutex_unlock(&s->mutex);
@@ -170,17 +154,7 @@ static void prio_release(struct gil *g, struct sim_thread *self, enum gil_reason
     sync_cond_signal(s->prio_waiting > 0 ? &s->prio_cond : &s->cond);
     sync_mutex_unlock(&s->mutex);
 
-    /* Forced switching exactly as new.c: wait once until somebody else has taken the GIL. */
-    if (s->force_switching && gil_drop_requested(g)) {
-        sync_mutex_lock(&s->switch_mutex);
-        if (s->last_holder == me->tid && !gil_stopping(g)) {
-            gil_clear_drop(g);
-            gil_record(self, TRACE_EV_FORCE_WAIT_BEGIN, TRACE_NO_ARG);
-            sync_cond_wait(&s->switch_cond, &s->switch_mutex);
-            gil_record(self, TRACE_EV_FORCE_WAIT_END, TRACE_NO_ARG);
-        }
-        sync_mutex_unlock(&s->switch_mutex);
-    }
+    forced_switch_after_drop(&s->fs, g, self); /* as new.c */
 }
 
 static void prio_stop(struct gil *g)
@@ -190,16 +164,7 @@ static void prio_stop(struct gil *g)
     sync_cond_broadcast(&s->cond);
     sync_cond_broadcast(&s->prio_cond);
     sync_mutex_unlock(&s->mutex);
-    sync_mutex_lock(&s->switch_mutex);
-    sync_cond_broadcast(&s->switch_cond);
-    sync_mutex_unlock(&s->switch_mutex);
-}
-
-static enum gil_reason prio_check(struct gil *g, struct sim_thread *self, unsigned cause)
-{
-    (void)self;
-    if ((cause & GIL_CHECK_PENDING) && gil_drop_requested(g)) return GIL_REASON_DROP_REQUEST;
-    return GIL_REASON_NONE;
+    forced_switch_stop(&s->fs);
 }
 
 static const struct gil_param prio_params[] = {
@@ -222,6 +187,6 @@ const struct gil_policy gil_policy_prio = {
     .thread_fini = prio_thread_fini,
     .acquire = prio_acquire,
     .release = prio_release,
-    .check = prio_check,
+    .check = gil_check_drop_request,
     .stop = prio_stop,
 };

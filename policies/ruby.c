@@ -194,13 +194,6 @@ static void ruby_stop(struct gil *g)
     sync_mutex_unlock(&s->mutex);
 }
 
-static enum gil_reason ruby_check(struct gil *g, struct sim_thread *self, unsigned cause)
-{
-    (void)self;
-    if ((cause & GIL_CHECK_PENDING) && gil_drop_requested(g)) return GIL_REASON_DROP_REQUEST;
-    return GIL_REASON_NONE;
-}
-
 static const struct gil_param ruby_params[] = {
     {"quantum_us", "us", 100000, 1, 1e9, true,
      "time quantum: the waiter timing it asks the holder to yield when it is over "
@@ -219,6 +212,6 @@ const struct gil_policy gil_policy_ruby = {
     .thread_fini = ruby_thread_fini,
     .acquire = ruby_acquire,
     .release = ruby_release,
-    .check = ruby_check,
+    .check = gil_check_drop_request,
     .stop = ruby_stop,
 };

@@ -164,6 +164,13 @@ bool gil_drop_requested(const struct gil *g)
     return atomic_load_explicit(&((struct gil *)g)->pending, memory_order_relaxed) & PENDING_DROP;
 }
 
+enum gil_reason gil_check_drop_request(struct gil *g, struct sim_thread *self, unsigned cause)
+{
+    (void)self;
+    if ((cause & GIL_CHECK_PENDING) && gil_drop_requested(g)) return GIL_REASON_DROP_REQUEST;
+    return GIL_REASON_NONE;
+}
+
 /* Recording: no lock, no allocation; a full buffer counts what it drops. */
 static inline int64_t record(struct sim_thread *t, enum trace_ev ev, enum trace_reason reason,
                              int64_t arg)

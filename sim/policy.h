@@ -123,6 +123,9 @@ void gil_request_drop(struct gil *g);
 bool gil_stopping(const struct gil *g);
 void gil_clear_drop(struct gil *g);
 bool gil_drop_requested(const struct gil *g);
+/* The usual check hook: yield (GIL_REASON_DROP_REQUEST) when a drop request is pending, else
+ * go on. A policy whose only reason to yield is the drop bit sets .check to this. */
+enum gil_reason gil_check_drop_request(struct gil *g, struct sim_thread *self, unsigned cause);
 
 /* Records a policy event; self must be the calling thread. arg as in trace_events.h, or
  * TRACE_NO_ARG. */
