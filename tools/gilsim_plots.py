@@ -9,9 +9,10 @@ import csv
 import io
 import json
 import os
-import subprocess
 import sys
 import tempfile
+
+from gilsim_cli import GilsimError, find_gilsim, run_gilsim, samples_of  # noqa: F401
 
 try:
     import matplotlib
@@ -54,26 +55,8 @@ CDF_METRICS = {
 DEFAULT_CDF_METRICS = ["gil_wait", "io_response", "request_latency"]
 
 
-class PlotError(Exception):
-    """A problem with the input; the scripts print it and exit 2."""
-
-
-def find_gilsim(given=None):
-    """The gilsim binary: --gilsim, $GILSIM, or the repository's build/gilsim."""
-    for cand in (given, os.environ.get("GILSIM"),
-                 os.path.join(TOOLS_DIR, "..", "build", "gilsim")):
-        if cand and os.access(cand, os.X_OK):
-            return os.path.abspath(cand)
-    raise PlotError("cannot find the gilsim binary: build it (cmake --build build), "
-                    "or pass --gilsim PATH or set GILSIM")
-
-
-def _run_gilsim(gilsim, args):
-    proc = subprocess.run([gilsim] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True)
-    if proc.returncode != 0:
-        raise PlotError(proc.stderr.strip() or "gilsim %s failed" % " ".join(args))
-    return proc.stdout
+# A problem with the input (gilsim's refusals included); the scripts print it and exit 2.
+PlotError = GilsimError
 
 
 def save(fig, out_base, formats=("png", "svg")):
@@ -132,7 +115,7 @@ def read_spans(trace, gilsim, t0_ns, t1_ns):
     {tid: {state: [(start, length)]}}, marks = {kind: [(t, tid)]}."""
     with tempfile.TemporaryDirectory(prefix="gilsim-plot-") as tmp:
         csv_path = os.path.join(tmp, "trace.csv")
-        _run_gilsim(gilsim, ["export", trace, "--format", "csv", "-o", csv_path])
+        run_gilsim(gilsim, ["export", trace, "--format", "csv", "-o", csv_path])
         threads = {}
         spans = {}
         marks = {"drop request": [], "failed wakeup": [], "forced switch": []}
@@ -269,15 +252,6 @@ def read_index(compare_dir):
 def config_traces(compare_dir, config):
     return [os.path.join(compare_dir, r["trace"]) for r in config["runs"]
             if r.get("status") == 0 and r.get("trace")]
-
-
-def samples_of(trace, gilsim, metrics):
-    """{metric: [ns, ...]} of one trace, every thread pooled."""
-    out = {m: [] for m in metrics}
-    text = _run_gilsim(gilsim, ["summary", trace, "--samples", ",".join(metrics)])
-    for row in csv.DictReader(io.StringIO(text)):
-        out[row["metric"]].append(int(row["ns"]))
-    return out
 
 
 def cdf_figure(compare_dir, gilsim, metrics=None, title=None):
