@@ -39,12 +39,14 @@ static int parse_sample_list(const char *list, bool *wanted, unsigned n)
             name[len] = '\0';
             idx = met_latency_index(name);
         }
-        if (idx < 0)
-            return cli_usage_error("summary",
-                                   "--samples: expected latency metrics (gil_wait, io_response, "
-                                   "sleep_overshoot, request_latency, slice, handoff_gap) or all, "
-                                   "got '%s'",
-                                   list);
+        if (idx < 0) {
+            char msg[512] = "--samples: expected latency metrics (";
+            for (unsigned l = 0; met_latency_name(l); l++)
+                snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "%s%s", l ? ", " : "",
+                         met_latency_name(l));
+            snprintf(msg + strlen(msg), sizeof msg - strlen(msg), ") or all, got '%s'", list);
+            return cli_usage_error("summary", "%s", msg);
+        }
         wanted[idx] = true;
         if (!p[len]) return 0;
         p += len + 1;
