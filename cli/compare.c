@@ -9,7 +9,9 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,7 +136,24 @@ struct compare {
     char python[PATH_MAX]; /* for cpython columns */
     char pyrun[PATH_MAX];
     bool cpython_noted;
+    _Atomic pid_t child;   /* the run in progress, 0 between runs */
+    _Atomic int interrupt; /* SIGINT/SIGTERM taken: finish with what has run */
 };
+
+/* First SIGINT/SIGTERM (cli/signals.c's thread): pass it to the run in progress (a terminal's
+ * Ctrl-C reaches it anyway, a kill of compare alone does not), start no further run, and write
+ * the index of the runs done. A second signal exits at once. */
+static void compare_on_signal(void *ctx, int sig)
+{
+    struct compare *c = ctx;
+    atomic_store(&c->interrupt, sig);
+    pid_t child = atomic_load(&c->child);
+    if (child > 0) kill(child, sig);
+    fprintf(stderr,
+            "\ngilsim compare: %s: finishing the current run, then writing the index of "
+            "the runs done (again to quit at once)\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM");
+}
 
 static const char compare_help[] =
     "usage: gilsim compare WORKLOAD.json [options]\n"
@@ -159,7 +178,8 @@ static const char compare_help[] =
     "\n"
     "DIR receives every trace, its summary (*.summary.json), index.json (the json format),\n"
     "runs.csv and table.txt. Progress goes to stderr when it is a terminal.\n"
-    "Exit status: 0 ok, 1 a run failed, 2 bad input.\n";
+    "SIGINT or SIGTERM: the run in progress stops, no other starts, and the index of what ran\n"
+    "is written. Exit status: 0 ok, 1 a run failed, 2 bad input, 130/143 interrupted.\n";
 
 static void free_compare(struct compare *c)
 {
@@ -379,12 +399,25 @@ static int spawn_run(struct compare *c, struct run *r, struct err *e)
             if (k != 3 && k != 4) argv[m++] = argv[k];
         argv[m] = NULL;
     }
+    /* The child takes its own signals: not compare's blocked mask. */
+    posix_spawnattr_t attr;
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
     pid_t pid;
-    int err = posix_spawn(&pid, prog, NULL, NULL, (char *const *)argv, environ);
+    int err = posix_spawn(&pid, prog, NULL, &attr, (char *const *)argv, environ);
+    posix_spawnattr_destroy(&attr);
     if (err) return err_set(e, ERR_RUNTIME, "cannot start %s: %s", prog, strerror(err));
+    atomic_store(&c->child, pid);
+    /* a signal taken between the spawn and the store above: the child must hear it too */
+    int pending = atomic_load(&c->interrupt);
+    if (pending) kill(pid, pending);
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return err_set(e, ERR_RUNTIME, "waitpid: %s", strerror(errno));
+    atomic_store(&c->child, 0);
     r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return 0;
 }
@@ -891,10 +924,20 @@ int cli_compare(int argc, char **argv)
                 c.runs[c.nruns++] = (struct run){.cfg = &c.configs[i], .repeat = r};
     bool tty = isatty(STDERR_FILENO);
     unsigned failed = 0;
+    size_t not_run = 0;
+    if ((rc = cli_signals_start(compare_on_signal, &c)) != 0) {
+        rc = err_set(&e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(rc));
+        goto out;
+    }
     for (size_t i = 0; i < c.nruns; i++) {
         struct run *r = &c.runs[i];
         for (int k = 0; k < NKM; k++)
             r->value[k] = NAN;
+        if (atomic_load(&c.interrupt)) { /* interrupted: the rest is not run */
+            r->status = -1;
+            not_run++;
+            continue;
+        }
         if (r->cfg->baseline_only)
             snprintf(r->trace, sizeof r->trace, "%s.json", r->cfg->file_stem);
         else
@@ -915,6 +958,15 @@ int cli_compare(int argc, char **argv)
         }
     }
     if (tty) fputs("\r\033[K", stderr);
+    int interrupt = atomic_load(&c.interrupt);
+    if (interrupt) {
+        char note[200];
+        snprintf(note, sizeof note,
+                 "interrupted by %s: %zu of %zu runs not run (status -1), the run in progress "
+                 "kept as a partial trace",
+                 interrupt == SIGINT ? "SIGINT" : "SIGTERM", not_run, c.nruns);
+        json_array_append_new(c.notes, json_string(note));
+    }
     convoy_factors(&c);
 
     char created[40];
@@ -935,6 +987,10 @@ int cli_compare(int argc, char **argv)
         write_table(&c, stdout);
     fflush(stdout);
     fprintf(stderr, "gilsim compare: %zu runs, traces and index.json in %s/\n", c.nruns, c.dir);
+    if (interrupt) {
+        rc = 128 + interrupt;
+        goto out_quiet;
+    }
     if (failed) {
         rc = err_set(&e, ERR_RUNTIME, "%u of %zu runs failed (see above)", failed, c.nruns);
         goto out;
@@ -942,6 +998,7 @@ int cli_compare(int argc, char **argv)
 out:
     if (rc) cli_fail(&e);
 out_quiet:
+    cli_signals_stop();
     free_compare(&c);
     return rc;
 }

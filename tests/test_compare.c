@@ -327,6 +327,47 @@ static void test_summary_command(void)
     CU_ASSERT_EQUAL(gilsim("summary tests/data/traces/handoff.json --json --samples all"), 2);
 }
 
+/* SIGINT during a sweep: the run in progress stops (a partial trace), no further run starts,
+ * and the index of what ran is written; exit status 130. */
+static void test_interrupted(void)
+{
+    fresh_dir("int");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && { '%s/gilsim' compare workloads/convoy.json -p new,fifo -r 3 -d 1000 "
+             "-o '%s' >'%s' 2>'%s' & p=$!; sleep 2.5; kill -INT $p; wait $p; }",
+             GILSIM_SOURCE_DIR, GILSIM_BINARY_DIR, dir, out_file, err_file);
+    int st = system(cmd);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 130);
+    CU_ASSERT(exists_in_dir("index.json"));
+    CU_ASSERT(exists_in_dir("table.txt"));
+    char path[1200];
+    snprintf(path, sizeof path, "%s/index.json", dir);
+    json_error_t jerr;
+    json_t *doc = json_load_file(path, 0, &jerr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    size_t i, k, ok = 0, not_run = 0;
+    json_t *cfg, *run;
+    json_array_foreach(json_object_get(doc, "configs"), i, cfg)
+    {
+        json_array_foreach(json_object_get(cfg, "runs"), k, run)
+        {
+            json_int_t status = json_integer_value(json_object_get(run, "status"));
+            ok += status == 0;
+            not_run += status == -1;
+        }
+    }
+    /* 6 runs of 1 s, stopped after 2.5 s: some ran, the last ones did not */
+    CU_ASSERT(ok >= 1 && ok < 6);
+    CU_ASSERT(not_run >= 1);
+    json_t *notes = json_object_get(doc, "notes");
+    json_t *note;
+    bool noted = false;
+    json_array_foreach(notes, i, note) noted |= strstr(json_string_value(note), "SIGINT") != NULL;
+    CU_ASSERT(noted);
+    json_decref(doc);
+}
+
 int main(void)
 {
     snprintf(out_file, sizeof out_file, "%s/cmp-out-%d.txt", GILSIM_BINARY_DIR, (int)getpid());
@@ -337,6 +378,7 @@ int main(void)
         {"table: columns, notes, no extra baseline", test_table_and_notes},
         {"bad input: exit 2, nothing written", test_bad_input},
         {"summary command", test_summary_command},
+        {"SIGINT: the index of what ran, exit 130", test_interrupted},
         {"cpython: real interpreter threads as a column", test_cpython_column},
         CU_TEST_INFO_NULL,
     };
