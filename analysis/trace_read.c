@@ -93,49 +93,6 @@ static int expect(struct lex *L, char c, const char *what)
     return 0;
 }
 
-static int hex4(const char *p, unsigned *out)
-{
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (unsigned)(c - 'A' + 10);
-        else
-            return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-/* Length of the valid UTF-8 sequence at p (first byte >= 0x80), or 0. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
-{
-    unsigned c = p[0];
-    size_t n;
-    unsigned min;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4, min = 0x10000;
-    else
-        return 0;
-    if ((size_t)(end - p) < n) return 0;
-    unsigned v = c & (0x3f >> (n - 1));
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80) return 0;
-        v = (v << 6) | (p[i] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return 0;
-    return n;
-}
-
 /* Reads a string. Its decoded bytes go to buf (up to size - 1, NUL-terminated) when buf is
  * not NULL; *fits tells whether all of it fitted. */
 static int lex_string(struct lex *L, char *buf, size_t size, bool *fits)
@@ -176,14 +133,14 @@ static int lex_string(struct lex *L, char *buf, size_t size, bool *fits)
                 continue;
             }
             unsigned u;
-            if (x != 'u' || L->end - p < 6 || hex4(p + 2, &u) != 0) {
+            if (x != 'u' || L->end - p < 6 || jp_hex4(p + 2, &u) != 0) {
                 L->p = p;
                 return lex_fail(L, "invalid escape in a string");
             }
             p += 6;
             if (u >= 0xd800 && u <= 0xdbff) { /* a surrogate pair */
                 unsigned lo;
-                if (L->end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) != 0 ||
+                if (L->end - p < 6 || p[0] != '\\' || p[1] != 'u' || jp_hex4(p + 2, &lo) != 0 ||
                     lo < 0xdc00 || lo > 0xdfff) {
                     L->p = p;
                     return lex_fail(L, "invalid \\u surrogate pair in a string");
@@ -217,7 +174,7 @@ static int lex_string(struct lex *L, char *buf, size_t size, bool *fits)
             p++;
             continue;
         }
-        size_t k = utf8_len((const unsigned char *)p, (const unsigned char *)L->end);
+        size_t k = jp_utf8_len((const unsigned char *)p, (const unsigned char *)L->end);
         if (!k) {
             L->p = p;
             return lex_fail(L, "invalid UTF-8 in a string");

@@ -64,7 +64,7 @@ static int reserve(struct jp *J, size_t used, size_t n)
     return JP_OK;
 }
 
-static int hex4(const char *p, unsigned *out)
+int jp_hex4(const char *p, unsigned *out)
 {
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
@@ -83,8 +83,7 @@ static int hex4(const char *p, unsigned *out)
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence at p (first byte >= 0x80), or 0. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+size_t jp_utf8_len(const unsigned char *p, const unsigned char *end)
 {
     unsigned c = p[0], min;
     size_t n;
@@ -129,13 +128,13 @@ static int parse_string(struct jp *J, size_t *len)
                 continue;
             }
             unsigned u;
-            if (x != 'u' || J->end - p < 6 || hex4(p + 2, &u) != 0)
+            if (x != 'u' || J->end - p < 6 || jp_hex4(p + 2, &u) != 0)
                 return fail(J, p, "invalid escape in a string");
             const char *esc = p;
             p += 6;
             if (u >= 0xd800 && u <= 0xdbff) {
                 unsigned lo;
-                if (J->end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) != 0 ||
+                if (J->end - p < 6 || p[0] != '\\' || p[1] != 'u' || jp_hex4(p + 2, &lo) != 0 ||
                     lo < 0xdc00 || lo > 0xdfff)
                     return fail(J, esc, "invalid \\u surrogate pair in a string");
                 p += 6;
@@ -163,7 +162,8 @@ static int parse_string(struct jp *J, size_t *len)
             continue;
         }
         size_t k = 1;
-        if (c >= 0x80 && !(k = utf8_len((const unsigned char *)p, (const unsigned char *)J->end)))
+        if (c >= 0x80 &&
+            !(k = jp_utf8_len((const unsigned char *)p, (const unsigned char *)J->end)))
             return fail(J, p, "invalid UTF-8 in a string");
         memcpy(J->buf + n, p, k);
         n += k;

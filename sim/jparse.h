@@ -32,4 +32,10 @@ struct jp_error {
 enum jp_status jp_parse(const char *text, size_t len, unsigned flags, json_t **out,
                         struct jp_error *err);
 
+/* Pieces of JSON's string grammar, for the trace reader's own event lexer: four hex digits
+ * of a \\u escape (0, or -1 when one is not a hex digit), and the length of the valid UTF-8
+ * sequence at p (first byte >= 0x80; no overlong form, surrogate or value past U+10FFFF), or 0. */
+int jp_hex4(const char *p, unsigned *out);
+size_t jp_utf8_len(const unsigned char *p, const unsigned char *end);
+
 #endif
