@@ -15,9 +15,10 @@
 #include <stdlib.h>
 
 #include "../sim/policy.h"
+#include "waiter.h"
 
 struct bfs_thread {
-    struct sync_cond cond;
+    struct sync_cond cond; /* first: see waiter.h */
     struct sim_thread *thread;
     struct bfs_thread *next; /* in the wait queue */
     int64_t vruntime;        /* ns holding the GIL, adjusted on request (see above) */
@@ -61,27 +62,18 @@ static void bfs_destroy(struct gil *g)
 static int bfs_thread_init(struct gil *g, struct sim_thread *t)
 {
     (void)g;
-    struct bfs_thread *w = calloc(1, sizeof *w);
-    if (!w) return ENOMEM;
-    int rc = sync_cond_init(&w->cond);
-    if (rc) {
-        free(w);
-        return rc;
-    }
+    struct bfs_thread *w;
+    int rc = waiter_attach(t, sizeof *w, (void **)&w);
+    if (rc) return rc;
     w->thread = t;
     w->waking = true;
-    gil_thread_set_data(t, w);
     return 0;
 }
 
 static void bfs_thread_fini(struct gil *g, struct sim_thread *t)
 {
     (void)g;
-    struct bfs_thread *w = gil_thread_data(t);
-    if (!w) return;
-    sync_cond_destroy(&w->cond);
-    free(w);
-    gil_thread_set_data(t, NULL);
+    waiter_detach(t);
 }
 
 static bool bfs_before(const struct bfs_thread *a, const struct bfs_thread *b)

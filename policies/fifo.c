@@ -9,9 +9,10 @@
 #include <stdlib.h>
 
 #include "../sim/policy.h"
+#include "waiter.h"
 
 struct fifo_waiter {
-    struct sync_cond cond;
+    struct sync_cond cond; /* first: see waiter.h */
     struct sim_thread *thread;
     struct fifo_waiter *next;
     bool granted;
@@ -50,26 +51,17 @@ static void fifo_destroy(struct gil *g)
 static int fifo_thread_init(struct gil *g, struct sim_thread *t)
 {
     (void)g;
-    struct fifo_waiter *w = calloc(1, sizeof *w);
-    if (!w) return ENOMEM;
-    int rc = sync_cond_init(&w->cond);
-    if (rc) {
-        free(w);
-        return rc;
-    }
+    struct fifo_waiter *w;
+    int rc = waiter_attach(t, sizeof *w, (void **)&w);
+    if (rc) return rc;
     w->thread = t;
-    gil_thread_set_data(t, w);
     return 0;
 }
 
 static void fifo_thread_fini(struct gil *g, struct sim_thread *t)
 {
     (void)g;
-    struct fifo_waiter *w = gil_thread_data(t);
-    if (!w) return;
-    sync_cond_destroy(&w->cond);
-    free(w);
-    gil_thread_set_data(t, NULL);
+    waiter_detach(t);
 }
 
 /* Called with the mutex held by the head waiter: ask the holder to yield when its slice is

@@ -18,9 +18,10 @@
 #include <stdlib.h>
 
 #include "../sim/policy.h"
+#include "waiter.h"
 
 struct ruby_thread {
-    struct sync_cond cond;
+    struct sync_cond cond; /* first: see waiter.h */
     struct sim_thread *thread;
     struct ruby_thread *next; /* in the wait queue */
     bool signalled;           /* woken by a release (not to take over the timer) */
@@ -66,26 +67,17 @@ static void ruby_destroy(struct gil *g)
 static int ruby_thread_init(struct gil *g, struct sim_thread *t)
 {
     (void)g;
-    struct ruby_thread *w = calloc(1, sizeof *w);
-    if (!w) return ENOMEM;
-    int rc = sync_cond_init(&w->cond);
-    if (rc) {
-        free(w);
-        return rc;
-    }
+    struct ruby_thread *w;
+    int rc = waiter_attach(t, sizeof *w, (void **)&w);
+    if (rc) return rc;
     w->thread = t;
-    gil_thread_set_data(t, w);
     return 0;
 }
 
 static void ruby_thread_fini(struct gil *g, struct sim_thread *t)
 {
     (void)g;
-    struct ruby_thread *w = gil_thread_data(t);
-    if (!w) return;
-    sync_cond_destroy(&w->cond);
-    free(w);
-    gil_thread_set_data(t, NULL);
+    waiter_detach(t);
 }
 
 static void ruby_enqueue(struct ruby_gvl *s, struct ruby_thread *w)
