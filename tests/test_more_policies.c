@@ -28,21 +28,6 @@ static long long median_requested_slice(const struct trace *t, size_t *count)
     return med;
 }
 
-/* Acquires by the thread that held the GIL just before. */
-static size_t repeated_acquires(const struct trace *t, size_t *acquires)
-{
-    int prev = -1;
-    size_t n = 0, repeats = 0;
-    for (size_t i = 0; i < t->nevents; i++) {
-        if (t->events[i].ev != TRACE_EV_ACQUIRE) continue;
-        n++;
-        repeats += t->events[i].tid == prev;
-        prev = t->events[i].tid;
-    }
-    *acquires = n;
-    return repeats;
-}
-
 /* Thread 0's share of the ticks of a two-thread run. */
 static double share_of_thread0(const struct trace *t)
 {
@@ -198,7 +183,7 @@ static void test_bfs_cpu2_slices(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     size_t k, acquires;
     long long med = median_requested_slice(t, &k);
-    size_t repeats = repeated_acquires(t, &acquires);
+    size_t repeats = tu_repeated_acquires(t, &acquires);
     double share = share_of_thread0(t);
     printf("\n  bfs cpu2: %zu slices, median %.3f ms, %zu of %zu acquires by the previous "
            "holder, share %.2f\n",
@@ -300,7 +285,7 @@ static void check_ruby_cpu2(const char *set, long long quantum_ns, int duration_
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     size_t k, acquires;
     long long med = median_requested_slice(t, &k);
-    size_t repeats = repeated_acquires(t, &acquires);
+    size_t repeats = tu_repeated_acquires(t, &acquires);
     size_t timeouts = tu_count_ev(t, TRACE_EV_WAIT_TIMEOUT);
     size_t requests = tu_count_ev(t, TRACE_EV_DROP_REQUEST);
     size_t yields = tu_count_ev(t, TRACE_EV_FORCE_WAIT_BEGIN);

@@ -93,14 +93,7 @@ static void test_fifo_alternates(void)
                        .sets = {"interval_us=2000"}};
     struct trace *t = tu_run_trace(&r, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-    int prev = -1;
-    size_t acquires = 0, repeats = 0;
-    for (size_t i = 0; i < t->nevents; i++) {
-        if (t->events[i].ev != TRACE_EV_ACQUIRE) continue;
-        acquires++;
-        repeats += t->events[i].tid == prev;
-        prev = t->events[i].tid;
-    }
+    size_t acquires, repeats = tu_repeated_acquires(t, &acquires);
     printf("\n  fifo cpu2: %zu acquires, %zu by the previous holder\n", acquires, repeats);
     CU_ASSERT(acquires >= 100);
     CU_ASSERT_EQUAL(repeats, 0);

@@ -171,62 +171,50 @@ static const char *stop_reason(const struct trace *t)
 /* ---- bad input ----------------------------------------------------------------------------- */
 
 /* Every invalid workload: exit 2, one FILE:LINE:COL message, the existing output untouched. */
+static void check_invalid_workload(void *ctx, const struct tu_expect *c)
+{
+    (void)ctx;
+    char args[2048], prefix[600];
+    snprintf(args, sizeof args, "run tests/data/invalid/%s -o '%s'", c->file, target);
+    snprintf(prefix, sizeof prefix, "tests/data/invalid/%s:%s:", c->file, c->line);
+    put_keep();
+    CU_ASSERT_EQUAL(run(gilsim_bin, args, 30, NULL), 2);
+    CU_ASSERT(one_message(prefix, c->fragment));
+    CU_ASSERT(target_kept());
+    CU_ASSERT_EQUAL(tmp_files(), 0);
+}
+
 static void test_invalid_workloads(void)
 {
-    FILE *f = fopen(tu_src("tests/data/invalid/expected.tsv"), "r");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    char line[1024];
-    int cases = 0;
-    while (fgets(line, sizeof line, f)) {
-        if (line[0] == '#' || line[0] == '\n') continue;
-        line[strcspn(line, "\n")] = 0;
-        char *file = strtok(line, "\t"), *lineno = strtok(NULL, "\t"), *frag = strtok(NULL, "");
-        CU_ASSERT_PTR_NOT_NULL_FATAL(frag);
-        char args[2048], prefix[600];
-        snprintf(args, sizeof args, "run tests/data/invalid/%s -o '%s'", file, target);
-        snprintf(prefix, sizeof prefix, "tests/data/invalid/%s:%s:", file, lineno);
-        put_keep();
-        CU_ASSERT_EQUAL(run(gilsim_bin, args, 30, NULL), 2);
-        CU_ASSERT(one_message(prefix, frag));
-        CU_ASSERT(target_kept());
-        CU_ASSERT_EQUAL(tmp_files(), 0);
-        cases++;
-    }
-    fclose(f);
-    CU_ASSERT(cases >= 20);
+    CU_ASSERT(tu_each_expected("tests/data/invalid/expected.tsv", check_invalid_workload, NULL) >=
+              20);
 }
 
 /* Every invalid trace, to summary and to export: exit 2, one message, nothing written. */
+static void check_invalid_trace(void *ctx, const struct tu_expect *c)
+{
+    (void)ctx;
+    char args[2048], prefix[600];
+    snprintf(prefix, sizeof prefix, "tests/data/invalid/traces/%s:%s:", c->file, c->line);
+    snprintf(args, sizeof args, "summary tests/data/invalid/traces/%s", c->file);
+    CU_ASSERT_EQUAL(run(gilsim_bin, args, 30, NULL), 2);
+    CU_ASSERT(one_message(prefix, c->fragment));
+    const char *formats[] = {"chrome", "csv"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(args, sizeof args, "export tests/data/invalid/traces/%s -f %s -o '%s'", c->file,
+                 formats[k], target);
+        put_keep();
+        CU_ASSERT_EQUAL(run(gilsim_bin, args, 30, NULL), 2);
+        CU_ASSERT(one_message(prefix, c->fragment));
+        CU_ASSERT(target_kept());
+        CU_ASSERT_EQUAL(tmp_files(), 0);
+    }
+}
+
 static void test_invalid_traces(void)
 {
-    FILE *f = fopen(tu_src("tests/data/invalid/traces/expected.tsv"), "r");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    char line[1024];
-    int cases = 0;
-    while (fgets(line, sizeof line, f)) {
-        if (line[0] == '#' || line[0] == '\n') continue;
-        line[strcspn(line, "\n")] = 0;
-        char *file = strtok(line, "\t"), *lineno = strtok(NULL, "\t"), *frag = strtok(NULL, "");
-        CU_ASSERT_PTR_NOT_NULL_FATAL(frag);
-        char args[2048], prefix[600];
-        snprintf(prefix, sizeof prefix, "tests/data/invalid/traces/%s:%s:", file, lineno);
-        snprintf(args, sizeof args, "summary tests/data/invalid/traces/%s", file);
-        CU_ASSERT_EQUAL(run(gilsim_bin, args, 30, NULL), 2);
-        CU_ASSERT(one_message(prefix, frag));
-        const char *formats[] = {"chrome", "csv"};
-        for (int k = 0; k < 2; k++) {
-            snprintf(args, sizeof args, "export tests/data/invalid/traces/%s -f %s -o '%s'", file,
-                     formats[k], target);
-            put_keep();
-            CU_ASSERT_EQUAL(run(gilsim_bin, args, 30, NULL), 2);
-            CU_ASSERT(one_message(prefix, frag));
-            CU_ASSERT(target_kept());
-            CU_ASSERT_EQUAL(tmp_files(), 0);
-        }
-        cases++;
-    }
-    fclose(f);
-    CU_ASSERT(cases >= 10);
+    CU_ASSERT(tu_each_expected("tests/data/invalid/traces/expected.tsv", check_invalid_trace,
+                               NULL) >= 10);
 }
 
 /* Bad options and --set names or values: exit 2 and a message naming the option. */

@@ -37,38 +37,31 @@ static void test_shipped_workloads_valid(void)
     CU_ASSERT(n >= 10);
 }
 
+static void check_invalid_file(void *ctx, const struct tu_expect *c)
+{
+    (void)ctx;
+    char rel[300];
+    snprintf(rel, sizeof rel, "tests/data/invalid/%s", c->file);
+    const char *path = tu_src(rel);
+    struct wl_workload *wl = NULL;
+    struct err e = {0};
+    int rc = wl_load(path, &wl, &e);
+    CU_ASSERT_EQUAL(rc, ERR_INPUT);
+    CU_ASSERT_PTR_NULL(wl);
+    /* FILE:LINE:COL: ... */
+    char prefix[1200];
+    snprintf(prefix, sizeof prefix, "%s:%s:", path, c->line);
+    bool ok = strncmp(e.msg, prefix, strlen(prefix)) == 0 && strstr(e.msg, c->fragment);
+    if (!ok)
+        fprintf(stderr, "\n%s: got \"%s\", want line %s and \"%s\"\n", c->file, e.msg, c->line,
+                c->fragment);
+    CU_ASSERT(ok);
+    wl_free(wl);
+}
+
 static void test_invalid_files_rejected(void)
 {
-    FILE *f = fopen(tu_src("tests/data/invalid/expected.tsv"), "r");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    char line[1024];
-    int cases = 0;
-    while (fgets(line, sizeof line, f)) {
-        if (line[0] == '#' || line[0] == '\n') continue;
-        line[strcspn(line, "\n")] = 0;
-        char *file = strtok(line, "\t"), *lineno = strtok(NULL, "\t"), *frag = strtok(NULL, "");
-        CU_ASSERT_PTR_NOT_NULL_FATAL(frag);
-        char rel[300];
-        snprintf(rel, sizeof rel, "tests/data/invalid/%s", file);
-        const char *path = tu_src(rel);
-        struct wl_workload *wl = NULL;
-        struct err e = {0};
-        int rc = wl_load(path, &wl, &e);
-        CU_ASSERT_EQUAL(rc, ERR_INPUT);
-        CU_ASSERT_PTR_NULL(wl);
-        /* FILE:LINE:COL: ... */
-        char prefix[1200];
-        snprintf(prefix, sizeof prefix, "%s:%s:", path, lineno);
-        bool ok = strncmp(e.msg, prefix, strlen(prefix)) == 0 && strstr(e.msg, frag);
-        if (!ok)
-            fprintf(stderr, "\n%s: got \"%s\", want line %s and \"%s\"\n", file, e.msg, lineno,
-                    frag);
-        CU_ASSERT(ok);
-        wl_free(wl);
-        cases++;
-    }
-    fclose(f);
-    CU_ASSERT(cases >= 20);
+    CU_ASSERT(tu_each_expected("tests/data/invalid/expected.tsv", check_invalid_file, NULL) >= 20);
 }
 
 static const char minimal[] =

@@ -250,3 +250,38 @@ bool tu_file_has(const char *path, const char *text)
     free(s);
     return ok;
 }
+
+int tu_each_expected(const char *rel, void (*each)(void *ctx, const struct tu_expect *c), void *ctx)
+{
+    FILE *f = fopen(tu_src(rel), "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char line[1024];
+    int cases = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || line[0] == '\n') continue;
+        line[strcspn(line, "\n")] = 0;
+        struct tu_expect c;
+        c.file = strtok(line, "\t");
+        c.line = strtok(NULL, "\t");
+        c.fragment = strtok(NULL, "");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(c.fragment);
+        each(ctx, &c);
+        cases++;
+    }
+    fclose(f);
+    return cases;
+}
+
+size_t tu_repeated_acquires(const struct trace *t, size_t *acquires)
+{
+    int prev = -1;
+    size_t n = 0, repeats = 0;
+    for (size_t i = 0; i < t->nevents; i++) {
+        if (t->events[i].ev != TRACE_EV_ACQUIRE) continue;
+        n++;
+        repeats += t->events[i].tid == prev;
+        prev = t->events[i].tid;
+    }
+    *acquires = n;
+    return repeats;
+}

@@ -53,6 +53,19 @@ size_t tu_count_ev(const struct trace *t, enum trace_ev ev);
  * -1 when it has fewer than 10 I/Os. */
 long long tu_median_io_response(const struct trace *t);
 
+/* One case of an expected.tsv beside invalid inputs: the file, the line its error must name,
+ * and a fragment of the message. */
+struct tu_expect {
+    const char *file, *line, *fragment;
+};
+/* Calls each(ctx, c) for every case of the TSV at rel (source-tree path; '#' lines and blank
+ * lines skipped); returns how many there were. */
+int tu_each_expected(const char *rel, void (*each)(void *ctx, const struct tu_expect *c),
+                     void *ctx);
+
+/* Acquires by the thread that held the GIL just before; *acquires receives all acquires. */
+size_t tu_repeated_acquires(const struct trace *t, size_t *acquires);
+
 /* Runs the suite's tests with CUnit's basic runner; returns the process exit status. */
 int tu_main(const char *suite, CU_TestInfo *tests);
 
