@@ -9,7 +9,7 @@
 #include <stdio.h>
 
 #include "analysis/trace_read.h"
-#include "sim/err.h"
+#include "common/err.h"
 
 struct met_run;
 

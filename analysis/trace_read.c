@@ -7,7 +7,7 @@
 #define _GNU_SOURCE /* madvise(MADV_DONTNEED): drop mapped pages already read */
 #include "trace_read.h"
 
-#include "sim/jparse.h"
+#include "common/jparse.h"
 
 #include <errno.h>
 #include <fcntl.h>

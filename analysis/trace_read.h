@@ -2,7 +2,7 @@
  * not loaded into a tree, the small members (run, threads, ...) go through jansson and the
  * events through a dedicated lexer, one callback per event, so a 10-million-event trace needs
  * no memory in proportion to its size. trace_read builds on it and keeps the events in an
- * array (tests, small traces). Analysis code uses only this and sim/trace_events.h (the
+ * array (tests, small traces). Analysis code uses only this and common/trace_events.h (the
  * format), never the engine, so a trace from any source is read the same way. */
 #ifndef GILSIM_TRACE_READ_H
 #define GILSIM_TRACE_READ_H
@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sim/err.h"
-#include "sim/trace_events.h"
+#include "common/err.h"
+#include "common/trace_events.h"
 
 struct trace_thread {
     int tid;

@@ -1,5 +1,5 @@
 /* cli/cli.h - what the command files share: the commands, argument helpers and the exit-code
- * convention (0 ok, 1 runtime failure, 2 bad input; see sim/err.h). */
+ * convention (0 ok, 1 runtime failure, 2 bad input; see common/err.h). */
 #ifndef GILSIM_CLI_H
 #define GILSIM_CLI_H
 
@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "sim/err.h"
+#include "common/err.h"
 
 int cli_summary(int argc, char **argv);
 int cli_compare(int argc, char **argv);

@@ -14,7 +14,7 @@
 #include "cli/cli.h"
 #include "policies/registry.h"
 #include "sim/engine.h"
-#include "sim/err.h"
+#include "common/err.h"
 #include "sim/trace_write.h"
 #include "sim/wl.h"
 

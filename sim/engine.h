@@ -8,9 +8,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "../common/err.h"
 #include "policy.h"
-#include "trace_events.h"
+#include "../common/trace_events.h"
 #include "wl.h"
 
 #define ENG_DEFAULT_STALL_NS (10ll * 1000000000) /* the watchdog's default: 10 s */

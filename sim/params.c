@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "../common/err.h"
 #include "policy.h"
 
 void gil_params_defaults(struct gil_params *p, const struct gil_policy *pol)

@@ -44,7 +44,7 @@
 #include <stdint.h>
 
 #include "sync.h"
-#include "trace_events.h"
+#include "../common/trace_events.h"
 
 struct gil;        /* one per run, owned by the engine */
 struct sim_thread; /* one per workload thread, owned by the engine */

@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 #include "engine.h"
-#include "err.h"
+#include "../common/err.h"
 
 #define GILSIM_VERSION "0.1.0"
 

@@ -1,12 +1,12 @@
 /* sim/wl.c - workload reader (see wl.h).
  *
- * sim/jparse.c parses the text into jansson values; this file validates the tree against the
+ * common/jparse.c parses the text into jansson values; this file validates the tree against the
  * format and compiles it into wl_op trees. The tree keeps no positions for values, so on an
  * error the offending JSON path is located again in the source text by a small scanner
  * (locate) to report line:column. */
 #include "wl.h"
 
-#include "jparse.h"
+#include "../common/jparse.h"
 
 #include <errno.h>
 #include <jansson.h>

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "../common/err.h"
 
 #define WL_MAX_THREADS     10000
 #define WL_MAX_DEPTH       16 /* nesting of loop/serve */

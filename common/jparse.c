@@ -1,4 +1,4 @@
-/* sim/jparse.c - see jparse.h. Recursive descent over the text; strings are decoded into one
+/* common/jparse.c - see jparse.h. Recursive descent over the text; strings are decoded into one
  * growing scratch buffer; depth is bounded by JP_MAX_DEPTH. */
 #include "jparse.h"
 

@@ -1,4 +1,4 @@
-/* sim/trace_events.c - names of trace events and release reasons (see trace_events.h). */
+/* common/trace_events.c - names of trace events and release reasons (see trace_events.h). */
 #include "trace_events.h"
 
 #include <string.h>

@@ -1,4 +1,4 @@
-/* sim/trace_events.h - the event vocabulary of the gilsim-trace format, shared by the writer
+/* common/trace_events.h - the event vocabulary of the gilsim-trace format, shared by the writer
  * (simulator side) and the reader (analysis side). This table is the format: it is the only
  * thing the two halves share. docs/trace-format.md describes every entry.
  *

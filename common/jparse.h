@@ -1,4 +1,4 @@
-/* sim/jparse.h - a strict JSON (RFC 8259) parser that builds jansson values, used by both
+/* common/jparse.h - a strict JSON (RFC 8259) parser that builds jansson values, used by both
  * readers instead of jansson's own parser.
  *
  * Why: jansson 2.14 (Debian 12) ignores an allocation failure while growing its token buffer

@@ -1,4 +1,4 @@
-/* sim/err.h - error reports passed up by return code: a status and one message line.
+/* common/err.h - error reports passed up by return code: a status and one message line.
  *
  * Library code never prints or exits; it fills a struct err and returns the status, and the CLI
  * decides what to print and which exit code to use. */

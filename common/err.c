@@ -1,4 +1,4 @@
-/* sim/err.c - see err.h. */
+/* common/err.c - see err.h. */
 #include "err.h"
 
 #include <stdarg.h>
