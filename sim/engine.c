@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/utc.h"
+
 #define PENDING_DROP 1u /* the policy wants the holder at check() */
 #define PENDING_STOP 2u /* the run is over: unwind */
 
@@ -731,16 +733,6 @@ static void stop_run(struct eng *eng)
     if (eng->gil.policy->stop) eng->gil.policy->stop(&eng->gil);
 }
 
-static void utc_now(char *buf, size_t size)
-{
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, size - n, ".%06ldZ", ts.tv_nsec / 1000);
-}
-
 static void free_run(struct eng *eng, unsigned threads_inited)
 {
     for (unsigned i = 0; i < threads_inited; i++)
@@ -899,7 +891,7 @@ int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
     }
     eng->t0 = sync_now_ns();
     res->setup_ns = eng->t0 - setup_t;
-    utc_now(res->start_utc, sizeof res->start_utc);
+    utc_stamp(res->start_utc, sizeof res->start_utc, UTC_EXTENDED, 6);
     eng->go = true;
     sync_cond_broadcast(&eng->cond);
     int64_t deadline = eng->t0 + res->duration_ns, now = eng->t0;
