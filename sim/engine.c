@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/utc.h"
 #include "engine_internal.h"
 #include "rng.h"
 
@@ -197,16 +198,6 @@ void eng_report_append(char **report, const char *line)
     if (!r) return;
     memcpy(r + a, line, b + 1);
     *report = r;
-}
-
-void eng_utc_now(char *buf, size_t size)
-{
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, size - n, ".%06ldZ", ts.tv_nsec / 1000);
 }
 
 uint32_t eng_default_max_events(unsigned nthreads)

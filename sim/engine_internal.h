@@ -181,8 +181,6 @@ char *eng_stall_report(struct eng *eng, const struct eng_result *res, int64_t no
 void eng_report_append(char **report, const char *line);
 /* engine.c: lets eng_ctl_stop reach this run (NULL: detach). */
 void eng_ctl_attach(struct eng_ctl *c, struct eng *eng);
-/* engine.c: the wall-clock time now, ISO 8601 UTC with microseconds. */
-void eng_utc_now(char *buf, size_t size);
 
 /* engine_real.c: the tick calibration (the virtual engine's ticks take tick_ns exactly). */
 double eng_calibrate(unsigned target_ns, unsigned *iters_out);

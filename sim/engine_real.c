@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/utc.h"
 #include "engine_internal.h"
 
 #define THREAD_STACK_BYTES (256u << 10)
@@ -350,7 +351,7 @@ int eng_real_run(struct eng *eng, struct eng_result *res, struct err *e)
     }
     eng->t0 = sync_now_ns();
     res->setup_ns = eng->t0 - eng->setup_start;
-    eng_utc_now(res->start_utc, sizeof res->start_utc);
+    utc_stamp(res->start_utc, sizeof res->start_utc, UTC_EXTENDED, 6);
     eng->go = true;
     pthread_cond_broadcast(&eng->cond);
     res->stop_reason = await_stop(eng, res);

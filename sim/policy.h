@@ -151,5 +151,10 @@ void gil_params_defaults(struct gil_params *p, const struct gil_policy *pol);
 /* Parses "name=value"; ERR_INPUT naming the parameter on an unknown name or a bad value. */
 int gil_params_set(struct gil_params *p, const struct gil_policy *pol, const char *assignment,
                    struct err *e);
+/* The same for a parameter table that belongs to no policy (compare's `cpython`, real
+ * interpreter threads): owner names it in messages. */
+void gil_params_defaults_of(struct gil_params *p, const struct gil_param *table);
+int gil_params_set_for(struct gil_params *p, const char *owner, const char *assignment,
+                       struct err *e);
 
 #endif
