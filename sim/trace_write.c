@@ -130,6 +130,8 @@ static json_t *run_info(const struct eng_options *o, const struct eng_result *r)
         "tick_ns_target", (json_int_t)r->tick_ns_target, "ns_per_tick", r->ns_per_tick,
         "iters_per_tick", (json_int_t)r->iters_per_tick);
     if (run) json_object_set_new(run, "stop_ns", json_integer((json_int_t)r->stop_ns));
+    if (run) json_object_set_new(run, "engine", json_string(r->engine ? r->engine : "real"));
+    if (run && o->engine == ENG_VIRTUAL) json_object_set_new(run, "machine", mach_to_json(o->machine));
     return run;
 }
 
