@@ -52,9 +52,9 @@ static size_t drop_requests(const struct trace *t, int by, int holder)
 
 /* Median I/O response of the I/Os after which the thread had to queue: another thread held the
  * GIL when it asked. On a loaded machine a waiter may not be woken before a short I/O is over,
- * and the I/O thread then takes the free GIL straight back (the race GIL-PRIMER.md describes
- * for CPython): such I/Os show nothing of how a policy serves a queued thread. -1 when fewer
- * than 10 I/Os queued; *queued gets their number. */
+ * and the I/O thread then takes the free GIL straight back (the race docs/policies.md describes
+ * under "What the tests show"): such I/Os show nothing of how a policy serves a queued thread. -1
+ * when fewer than 10 I/Os queued; *queued gets their number. */
 static long long median_queued_io_response(const struct trace *t, size_t *queued)
 {
     int64_t *io_end = calloc(t->nthreads, sizeof *io_end);
