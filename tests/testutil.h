@@ -61,21 +61,16 @@ static inline struct tu_num tu_num_r(long double v)
 void tu_assert_cmp(bool ok, struct tu_num a, struct tu_num b, const char *expr, int line,
                    const char *file, bool fatal);
 
+#define TU_ASSERT_CMP_(a, op, b, text, fatal)                                                      \
+    do {                                                                                           \
+        struct tu_num tu_a_ = TU_NUM(a), tu_b_ = TU_NUM(b);                                        \
+        tu_assert_cmp(tu_a_.v op tu_b_.v, tu_a_, tu_b_, text, __LINE__, __FILE__, fatal);          \
+    } while (0)
 /* Asserts a op b (op: == != < <= > >=) on two numbers, each evaluated once; a failure reports
  * the expression and both values. */
-#define TU_ASSERT_CMP(a, op, b)                                                                    \
-    do {                                                                                           \
-        struct tu_num tu_a_ = TU_NUM(a), tu_b_ = TU_NUM(b);                                        \
-        tu_assert_cmp(tu_a_.v op tu_b_.v, tu_a_, tu_b_, #a " " #op " " #b, __LINE__, __FILE__,     \
-                      false);                                                                      \
-    } while (0)
+#define TU_ASSERT_CMP(a, op, b) TU_ASSERT_CMP_(a, op, b, #a " " #op " " #b, false)
 /* The same, ending the test on failure. */
-#define TU_ASSERT_CMP_FATAL(a, op, b)                                                              \
-    do {                                                                                           \
-        struct tu_num tu_a_ = TU_NUM(a), tu_b_ = TU_NUM(b);                                        \
-        tu_assert_cmp(tu_a_.v op tu_b_.v, tu_a_, tu_b_, #a " " #op " " #b, __LINE__, __FILE__,     \
-                      true);                                                                       \
-    } while (0)
+#define TU_ASSERT_CMP_FATAL(a, op, b) TU_ASSERT_CMP_(a, op, b, #a " " #op " " #b, true)
 
 void tu_assert_text(bool ok, const char *what, const char *text, int line, const char *file);
 /* Asserts that text (a string, NULL counts as "") contains part; a failure shows both. */
