@@ -160,8 +160,8 @@ static inline bool plain(unsigned char c)
 }
 
 /* The rest of a string after its first byte that is not plain: escapes, UTF-8, and the checks.
- * n bytes are decoded already; p is the first byte not read. */
-/* Out of line (GCC and clang), so that the usual string's path stays short. */
+ * n bytes are decoded already; p is the first byte not read. Out of line (GCC and clang), so
+ * that the usual string's path stays short. */
 __attribute__((noinline)) static enum jlex_status string_rest(struct jlex *x, const char *p,
                                                               char *buf, size_t room, size_t n,
                                                               struct jlex_text *out, unsigned flags)
