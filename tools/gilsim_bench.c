@@ -659,7 +659,7 @@ static void coroutine_switch_row(void)
     coro_free(c);
     double c50, c99;
     if (condvar_one_way(smoke ? 1000 : 20000, &c50, &c99) != 0) return;
-    struct row *r = row_get("9", "virtual: coroutine switch, one way", "ns");
+    struct row *r = row_for("9", "virtual: coroutine switch, one way", "ns");
     r->has_baseline = true, r->baseline_what = "condvar ping-pong between pthreads, one way, p50";
     r->value_what = "ratio";
     row_add(r, one_way, c50, c50 / one_way);
@@ -704,13 +704,13 @@ static void fig_virtual_speed(void)
     qsort(events, (size_t)n, sizeof *events, cmp_d);
     double med = speed[n / 2], ev_med = events[n / 2];
     struct row *r =
-        row_get("9", "virtual: simulated s per wall s, median of workload x policy", "x");
+        row_for("9", "virtual: simulated s per wall s, median of workload x policy", "x");
     row_target(r, GOAL_MIN, 20, ">= 20x");
     row_add(r, med, NAN, med);
-    r = row_get("9", "virtual: simulated s per wall s, slowest workload x policy", "x");
+    r = row_for("9", "virtual: simulated s per wall s, slowest workload x policy", "x");
     row_target(r, GOAL_MIN, 2, ">= 2x");
     row_add(r, worst, NAN, worst);
-    r = row_get("9", "virtual: events processed per wall s, median cell", "1/s");
+    r = row_for("9", "virtual: events processed per wall s, median cell", "1/s");
     row_add(r, ev_med, NAN, ev_med);
     struct wl_workload *mt = NULL, *big = cpu_workload(10000);
     struct err e = {0};
@@ -718,13 +718,13 @@ static void fig_virtual_speed(void)
     snprintf(path, sizeof path, "%s/workloads/many-threads.json", GILSIM_SOURCE_DIR);
     if (wl_load(path, &mt, &e) == 0) {
         double s = virtual_speed(mt, "new", NULL, "cores=64", ms, NULL);
-        r = row_get("9", "virtual: many-threads (new) on 64 cores", "x");
+        r = row_for("9", "virtual: many-threads (new) on 64 cores", "x");
         row_add(r, s, NAN, s);
         wl_free(mt);
     }
     if (big) {
         double s = virtual_speed(big, "fifo", "interval_us=1000", "cores=64", ms, NULL);
-        r = row_get("9", "virtual: 10,000 CPU-bound threads (fifo, 1 ms) on 64 cores", "x");
+        r = row_for("9", "virtual: 10,000 CPU-bound threads (fifo, 1 ms) on 64 cores", "x");
         row_add(r, s, NAN, s);
         wl_free(big);
     }
