@@ -321,6 +321,20 @@ static void test_summary_command(void)
     free(s);
     CU_ASSERT_EQUAL(gilsim("summary tests/data/traces/handoff.json --samples all"), 0);
     CU_ASSERT(tu_file_has(out_file, "slice,1,cpu.1,90\n"));
+    /* the waiter x holder matrix (tests/data/traces/README.md, "attribution.json") */
+    CU_ASSERT_EQUAL(gilsim("summary tests/data/traces/handoff.json --samples "
+                           "handoff_gap,wait_attribution"),
+                    0);
+    s = tu_slurp(out_file);
+    CU_ASSERT_STRING_EQUAL(s, "metric,tid,thread,ns,holder_tid,holder,share\n"
+                              "handoff_gap,0,cpu.0,50,,,\nhandoff_gap,1,cpu.1,30,,,\n"
+                              "wait_attribution,0,cpu.0,240,1,cpu.1,0.6666666667\n"
+                              "wait_attribution,0,cpu.0,120,,(free),0.3333333333\n"
+                              "wait_attribution,1,cpu.1,80,0,cpu.0,0.64\n"
+                              "wait_attribution,1,cpu.1,45,,(free),0.36\n");
+    free(s);
+    CU_ASSERT_EQUAL(gilsim("summary tests/data/traces/handoff.json --samples wait_attribution,x"),
+                    2);
     CU_ASSERT_EQUAL(gilsim("summary tests/data/traces/handoff.json --samples gil_wait,bogus"), 2);
     CU_ASSERT(tu_file_has(err_file, "--samples"));
     CU_ASSERT_EQUAL(gilsim("summary tests/data/traces/handoff.json --samples"), 2);
