@@ -215,6 +215,93 @@ static void advance(struct met_run *m, int64_t t)
     m->clock_t = t;
 }
 
+/* A REQUEST: the thread starts waiting (once: a policy may record several while it waits). */
+static void on_request(struct met_run *m, struct met_thread *th, int tid, int64_t t)
+{
+    if (!th->waiting) {
+        th->waiting = true;
+        th->request_t = t;
+        m->waiters++;
+        attr_wait_begin(m->attr, tid, t);
+    }
+    th->after_io = th->last_ev == TRACE_EV_IO_END;
+}
+
+/* An ACQUIRE: counts the acquisition, closes the handoff gap, credits a forced switch to the
+ * thread that was asked to drop, ends the wait with its latencies, opens the hold. */
+static int on_acquire(struct met_run *m, struct met_thread *th, int tid, int64_t t, struct err *e)
+{
+    int rc = 0;
+    th->count[CNT_ACQUISITIONS]++;
+    if (m->last_holder >= 0) th->count[m->last_holder == tid ? CNT_REACQUIRES : CNT_SWITCHES]++;
+    m->last_holder = tid;
+    if (m->handoff_pending && m->handoff_from != tid)
+        rc = push(&th->lat[LAT_HANDOFF_GAP], t - m->handoff_t, e);
+    m->handoff_pending = false;
+    if (m->forced_pending && m->forced_from != tid)
+        m->th[m->forced_from].count[CNT_FORCED_SWITCHES]++;
+    m->forced_pending = false;
+    if (th->waiting) {
+        th->waiting = false;
+        m->waiters--;
+        if (!rc) rc = attr_wait_end(m->attr, tid, t, e);
+        if (!rc) rc = push(&th->lat[LAT_GIL_WAIT], t - th->request_t, e);
+        if (th->after_io && !rc) rc = push(&th->lat[LAT_IO_RESPONSE], t - th->io_end_t, e);
+    }
+    th->after_io = false;
+    if (th->after_sleep && !rc) rc = push(&th->lat[LAT_SLEEP_OVERSHOOT], t - th->sleep_end_t, e);
+    th->after_sleep = false;
+    if (!th->holding) {
+        th->holding = true;
+        th->acquire_t = t;
+        m->holders++;
+        if (!rc) rc = attr_hold_begin(m->attr, tid, t, e);
+    }
+    return rc;
+}
+
+/* A RELEASE: closes the hold (a slice) and arms the handoff gap and the forced switch that
+ * the next ACQUIRE by another thread completes. */
+static int on_release(struct met_run *m, struct met_thread *th, const struct trace_event *ev,
+                      struct err *e)
+{
+    int rc = 0;
+    if (ev->arg != TRACE_NO_ARG && ev->arg > th->ticks) th->ticks = ev->arg;
+    if (th->holding) {
+        th->holding = false;
+        m->holders--;
+        rc = attr_hold_end(m->attr, ev->tid, ev->t, e);
+        if (!rc) rc = push(&th->lat[LAT_SLICE], ev->t - th->acquire_t, e);
+    }
+    m->handoff_pending = m->waiters > 0;
+    m->handoff_t = ev->t;
+    m->handoff_from = ev->tid;
+    m->forced_pending = ev->reason == TRACE_REASON_DROP_REQUEST;
+    m->forced_from = ev->tid;
+    return rc;
+}
+
+/* A THREAD_EXIT: a wait still open is unserved; a hold still open is closed uncounted. */
+static int on_thread_exit(struct met_run *m, struct met_thread *th, const struct trace_event *ev,
+                          struct err *e)
+{
+    int rc = 0;
+    if (ev->arg != TRACE_NO_ARG && ev->arg > th->ticks) th->ticks = ev->arg;
+    if (th->waiting) {
+        th->waiting = false;
+        m->waiters--;
+        th->unserved_wait_ns = ev->t - th->request_t;
+        rc = attr_wait_end(m->attr, ev->tid, ev->t, e);
+    }
+    if (th->holding) { /* a writer that left out the release: close the hold */
+        th->holding = false;
+        m->holders--;
+        if (!rc) rc = attr_hold_end(m->attr, ev->tid, ev->t, e);
+    }
+    th->exited = true;
+    return rc;
+}
+
 int met_event(struct met_run *m, const struct trace_event *ev, struct err *e)
 {
     struct met_thread *th = &m->th[ev->tid];
@@ -228,71 +315,16 @@ int met_event(struct met_run *m, const struct trace_event *ev, struct err *e)
         th->started = true;
         break;
     case TRACE_EV_REQUEST:
-        if (!th->waiting) {
-            th->waiting = true;
-            th->request_t = t;
-            m->waiters++;
-            attr_wait_begin(m->attr, ev->tid, t);
-        }
-        th->after_io = th->last_ev == TRACE_EV_IO_END;
+        on_request(m, th, ev->tid, t);
         break;
     case TRACE_EV_ACQUIRE:
-        th->count[CNT_ACQUISITIONS]++;
-        if (m->last_holder >= 0)
-            th->count[m->last_holder == ev->tid ? CNT_REACQUIRES : CNT_SWITCHES]++;
-        m->last_holder = ev->tid;
-        if (m->handoff_pending && m->handoff_from != ev->tid)
-            rc = push(&th->lat[LAT_HANDOFF_GAP], t - m->handoff_t, e);
-        m->handoff_pending = false;
-        if (m->forced_pending && m->forced_from != ev->tid)
-            m->th[m->forced_from].count[CNT_FORCED_SWITCHES]++;
-        m->forced_pending = false;
-        if (th->waiting) {
-            th->waiting = false;
-            m->waiters--;
-            if (!rc) rc = attr_wait_end(m->attr, ev->tid, t, e);
-            if (!rc) rc = push(&th->lat[LAT_GIL_WAIT], t - th->request_t, e);
-            if (th->after_io && !rc) rc = push(&th->lat[LAT_IO_RESPONSE], t - th->io_end_t, e);
-        }
-        th->after_io = false;
-        if (th->after_sleep && !rc)
-            rc = push(&th->lat[LAT_SLEEP_OVERSHOOT], t - th->sleep_end_t, e);
-        th->after_sleep = false;
-        if (!th->holding) {
-            th->holding = true;
-            th->acquire_t = t;
-            m->holders++;
-            if (!rc) rc = attr_hold_begin(m->attr, ev->tid, t, e);
-        }
+        rc = on_acquire(m, th, ev->tid, t, e);
         break;
     case TRACE_EV_RELEASE:
-        if (ev->arg != TRACE_NO_ARG && ev->arg > th->ticks) th->ticks = ev->arg;
-        if (th->holding) {
-            th->holding = false;
-            m->holders--;
-            rc = attr_hold_end(m->attr, ev->tid, t, e);
-            if (!rc) rc = push(&th->lat[LAT_SLICE], t - th->acquire_t, e);
-        }
-        m->handoff_pending = m->waiters > 0;
-        m->handoff_t = t;
-        m->handoff_from = ev->tid;
-        m->forced_pending = ev->reason == TRACE_REASON_DROP_REQUEST;
-        m->forced_from = ev->tid;
+        rc = on_release(m, th, ev, e);
         break;
     case TRACE_EV_THREAD_EXIT:
-        if (ev->arg != TRACE_NO_ARG && ev->arg > th->ticks) th->ticks = ev->arg;
-        if (th->waiting) {
-            th->waiting = false;
-            m->waiters--;
-            th->unserved_wait_ns = t - th->request_t;
-            rc = attr_wait_end(m->attr, ev->tid, t, e);
-        }
-        if (th->holding) { /* a writer that left out the release: close the hold */
-            th->holding = false;
-            m->holders--;
-            if (!rc) rc = attr_hold_end(m->attr, ev->tid, t, e);
-        }
-        th->exited = true;
+        rc = on_thread_exit(m, th, ev, e);
         break;
     case TRACE_EV_DROP_REQUEST:
         th->count[CNT_DROP_REQUESTS]++;
@@ -303,18 +335,16 @@ int met_event(struct met_run *m, const struct trace_event *ev, struct err *e)
     case TRACE_EV_WAKEUP_FAILED:
         th->count[CNT_FAILED_WAKEUPS]++;
         break;
-    case TRACE_EV_IO_BEGIN:
-        th->non_cpu = true;
-        break;
     case TRACE_EV_IO_END:
         th->count[CNT_IO_OPS]++;
         th->io_end_t = t;
         break;
-    case TRACE_EV_SLEEP_BEGIN:
+    case TRACE_EV_SLEEP_BEGIN: /* arg: the planned sleep; the overshoot is measured from its end */
         th->non_cpu = true;
         th->after_sleep = ev->arg != TRACE_NO_ARG;
         th->sleep_end_t = t + (th->after_sleep ? ev->arg : 0);
         break;
+    case TRACE_EV_IO_BEGIN:
     case TRACE_EV_NATIVE_BEGIN:
     case TRACE_EV_HOLD_BEGIN:
     case TRACE_EV_ARRIVAL:
@@ -554,7 +584,8 @@ static json_t *attribution_json(const struct met_run *m)
                 (json_object_set_new_nocheck(cell, "holder",
                                              free_gil ? json_null() : json_integer(c[i].holder)) ||
                  json_object_set_new_nocheck(
-                     cell, "name", json_string(free_gil ? "(free)" : h->threads[c[i].holder].name)) ||
+                     cell, "name",
+                     json_string(free_gil ? "(free)" : h->threads[c[i].holder].name)) ||
                  json_object_set_new_nocheck(cell, "ns", json_integer((json_int_t)c[i].ns)) ||
                  json_object_set_new_nocheck(cell, "share",
                                              json_real((double)c[i].ns / (double)total))))
@@ -665,74 +696,88 @@ static const char *holder_name(const struct met_run *m, int holder)
     return holder == ATTR_FREE ? "(free)" : m->hdr->threads[holder].name;
 }
 
-/* The waiter x holder matrix: a grid when it has few columns, else each waiter's top three. */
-static void print_attribution(const struct met_run *m, FILE *out, size_t max_rows)
+enum { MAX_ROWS = 64, GRID_COLS = 6, TOP = 3 }; /* threads and waiters listed, matrix shape */
+
+/* The holders of the matrix's columns when there are at most GRID_COLS, by tid, the free GIL
+ * last (as in a row); 0 when there are more. *waiters: rows with a cell. */
+static size_t grid_columns(const struct met_run *m, int *cols, size_t *waiters)
 {
-    enum { GRID_COLS = 6, TOP = 3 };
-    int cols[GRID_COLS];
-    size_t ncols = 0, waiters = 0;
-    bool grid = true;
+    size_t ncols = 0;
+    *waiters = 0;
     for (size_t w = 0; w < m->nthreads; w++) {
         const struct attr_cell *c;
         size_t n = met_wait_row(m, w, &c);
-        waiters += n > 0;
-        for (size_t i = 0; i < n && grid; i++) {
+        *waiters += n > 0;
+        for (size_t i = 0; i < n && ncols <= GRID_COLS; i++) {
             size_t k = 0;
             while (k < ncols && cols[k] != c[i].holder)
                 k++;
-            if (k == ncols && ncols == GRID_COLS)
-                grid = false;
-            else if (k == ncols)
-                cols[ncols++] = c[i].holder;
+            if (k == ncols && ncols == GRID_COLS) ncols = GRID_COLS + 1;
+            if (k == ncols) cols[ncols++] = c[i].holder;
         }
     }
+    if (ncols > GRID_COLS) return 0;
+    for (size_t i = 1; i < ncols; i++) /* insertion sort; ATTR_FREE as unsigned sorts last */
+        for (size_t j = i; j > 0 && (unsigned)cols[j] < (unsigned)cols[j - 1]; j--) {
+            int x = cols[j];
+            cols[j] = cols[j - 1], cols[j - 1] = x;
+        }
+    return ncols;
+}
+
+/* A row's three largest cells, largest first, and how many more it has. */
+static void print_top_cells(const struct attr_cell *c, size_t n, int64_t total,
+                            const struct met_run *m, FILE *out)
+{
+    size_t order[TOP], nt = 0;
+    char b[48];
+    for (size_t i = 0; i < n; i++) {
+        size_t j;
+        if (nt < TOP)
+            j = nt++;
+        else if (c[i].ns > c[order[TOP - 1]].ns)
+            j = TOP - 1; /* replaces the smallest kept */
+        else
+            continue;
+        for (; j > 0 && c[order[j - 1]].ns < c[i].ns; j--)
+            order[j] = order[j - 1];
+        order[j] = i;
+    }
+    for (size_t k = 0; k < nt; k++)
+        fprintf(out, "  %s %s", holder_name(m, c[order[k]].holder),
+                fmt_cell(b, sizeof b, c[order[k]].ns, total));
+    if (n > nt) fprintf(out, "  (+%zu more)", n - nt);
+}
+
+/* The waiter x holder matrix: a grid when it has few columns, else each waiter's top three. */
+static void print_attribution(const struct met_run *m, FILE *out)
+{
+    int cols[GRID_COLS + 1];
+    size_t waiters, ncols = grid_columns(m, cols, &waiters), shown = 0;
     if (!waiters) return;
     fprintf(out,
             "\nwait attribution: who held the GIL while each thread waited (share of its wait)\n");
     char a[32], b[48];
-    if (grid) {
-        /* columns by tid, the free GIL last, as the rows' cells */
-        for (size_t i = 1; i < ncols; i++)
-            for (size_t j = i; j > 0 && (unsigned)cols[j] < (unsigned)cols[j - 1]; j--) {
-                int x = cols[j];
-                cols[j] = cols[j - 1], cols[j - 1] = x;
-            }
+    if (ncols) {
         fprintf(out, "%-14s %9s", "waiter", "wait");
         for (size_t k = 0; k < ncols; k++)
             fprintf(out, k + 1 < ncols ? "  %-16s" : "  %s", holder_name(m, cols[k]));
         fputc('\n', out);
     }
-    size_t shown = 0;
-    for (size_t w = 0; w < m->nthreads && shown < max_rows; w++) {
+    for (size_t w = 0; w < m->nthreads && shown < MAX_ROWS; w++) {
         const struct attr_cell *c;
         size_t n = met_wait_row(m, w, &c);
         int64_t total = met_wait_total(m, w);
         if (!n) continue;
         shown++;
         fprintf(out, "%-14s %9s", m->hdr->threads[w].name, fmt_ns(a, sizeof a, (double)total));
-        if (grid) {
-            for (size_t k = 0, i = 0; k < ncols; k++) {
-                bool here = i < n && c[i].holder == cols[k];
-                fprintf(out, k + 1 < ncols ? "  %-16s" : "  %s",
-                        here ? fmt_cell(b, sizeof b, c[i].ns, total) : "-");
-                i += here;
-            }
-        } else {
-            /* the largest cells first */
-            size_t order[TOP], nt = 0;
-            for (size_t i = 0; i < n; i++) {
-                size_t j = nt < TOP ? nt++ : TOP;
-                if (j == TOP && c[i].ns <= c[order[TOP - 1]].ns) continue;
-                if (j == TOP) j = TOP - 1;
-                for (; j > 0 && c[order[j - 1]].ns < c[i].ns; j--)
-                    order[j] = order[j - 1];
-                order[j] = i;
-            }
-            for (size_t k = 0; k < nt; k++)
-                fprintf(out, "  %s %s", holder_name(m, c[order[k]].holder),
-                        fmt_cell(b, sizeof b, c[order[k]].ns, total));
-            if (n > nt) fprintf(out, "  (+%zu more)", n - nt);
+        for (size_t k = 0, i = 0; k < ncols; k++) {
+            bool here = i < n && c[i].holder == cols[k];
+            fprintf(out, k + 1 < ncols ? "  %-16s" : "  %s",
+                    here ? fmt_cell(b, sizeof b, c[i].ns, total) : "-");
+            i += here;
         }
+        if (!ncols) print_top_cells(c, n, total, m, out);
         fputc('\n', out);
     }
     if (waiters > shown)
@@ -740,10 +785,10 @@ static void print_attribution(const struct met_run *m, FILE *out, size_t max_row
                 waiters - shown);
 }
 
-void met_print(const struct met_run *m, const char *trace_path, FILE *out)
+/* The run's identity: trace, workload, policy, parameters, seed, window, completeness. */
+static void print_run(const struct met_run *m, const char *trace_path, FILE *out)
 {
     const struct trace *h = m->hdr;
-    char a[32], b[32], c[32], d[32], f[32], g[32];
     json_t *wl = json_object_get(json_object_get(h->run, "workload"), "name");
     fprintf(out, "trace     %s\n", trace_path);
     fprintf(out, "run       %s under %s", json_is_string(wl) ? json_string_value(wl) : "?",
@@ -772,6 +817,12 @@ void met_print(const struct met_run *m, const char *trace_path, FILE *out)
                 "          the run was cut short (stop_reason %s): these numbers cover "
                 "what ran until then.\n",
                 json_is_string(why) ? json_string_value(why) : "unknown");
+}
+
+/* The run's totals: GIL occupancy, counts, throughput, fairness. */
+static void print_totals(const struct met_run *m, FILE *out)
+{
+    char a[32], b[32], c[32];
     fprintf(out, "GIL       busy %.1f%%, idle with waiters %.2f%%\n", 100 * m->busy,
             100 * m->idle_with_waiters);
     fprintf(out,
@@ -797,7 +848,11 @@ void met_print(const struct met_run *m, const char *trace_path, FILE *out)
                 isfinite(m->max_min_ratio) ? fmt_num(a, sizeof a, m->max_min_ratio) : "inf");
     else
         fprintf(out, ": n/a\n");
+}
 
+static void print_latencies(const struct met_run *m, FILE *out)
+{
+    char a[32], b[32], c[32], d[32], f[32], g[32];
     fprintf(out, "\n%-16s %9s %9s %9s %9s %9s %9s %9s\n", "latency", "count", "mean", "p50", "p90",
             "p99", "p99.9", "max");
     for (int l = 0; l < NLAT; l++) {
@@ -811,8 +866,13 @@ void met_print(const struct met_run *m, const char *trace_path, FILE *out)
                 fmt_ns(c, sizeof c, (double)st->p90), fmt_ns(d, sizeof d, (double)st->p99),
                 fmt_ns(f, sizeof f, (double)st->p999), fmt_ns(g, sizeof g, (double)st->max));
     }
+}
 
-    enum { MAX_ROWS = 64 };
+/* One row per thread, the first MAX_ROWS of them. */
+static void print_threads(const struct met_run *m, FILE *out)
+{
+    const struct trace *h = m->hdr;
+    char a[32], b[32], c[32], d[32];
     fprintf(out, "\n%-4s %-14s %9s %8s %9s %9s %11s %11s %11s %11s\n", "tid", "name", "ticks/s",
             "io/s", "acquires", "switches", "wait p50", "io_resp p50", "slice p50", "unserved");
     for (size_t k = 0; k < m->nthreads && k < MAX_ROWS; k++) {
@@ -833,5 +893,13 @@ void met_print(const struct met_run *m, const char *trace_path, FILE *out)
     if (m->nthreads > MAX_ROWS)
         fprintf(out, "... %zu more threads (`gilsim summary --json` lists every one)\n",
                 m->nthreads - MAX_ROWS);
-    print_attribution(m, out, MAX_ROWS);
+}
+
+void met_print(const struct met_run *m, const char *trace_path, FILE *out)
+{
+    print_run(m, trace_path, out);
+    print_totals(m, out);
+    print_latencies(m, out);
+    print_threads(m, out);
+    print_attribution(m, out);
 }
