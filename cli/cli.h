@@ -23,6 +23,8 @@ int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
 bool cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
 void cli_csv_field(FILE *f, const char *s);
+/* A JSON string literal of s (UTF-8 passed through; quote, backslash, controls escaped). */
+void cli_json_string(FILE *f, const char *s);
 /* UTC time stamp for file names: 20261125T022334.123Z */
 void cli_utc_stamp(char *buf, size_t size);
 
