@@ -15,7 +15,7 @@
 
 #include "testutil.h"
 
-static char trace_path[512], out_path[512];
+static char trace_path[1024], out_path[512];
 
 static int gilsim(const char *args)
 {
@@ -73,7 +73,7 @@ static bool track_nests(json_t *events, long long tid, const char *what)
 /* The Chrome export of the trace at trace_path (t): counts match the events, tracks nest. */
 static void check_chrome(const char *workload, const struct trace *t, const size_t *n_ev)
 {
-    char args[1400];
+    char args[2600];
     snprintf(args, sizeof args, "export '%s' --format chrome -o '%s'", trace_path, out_path);
     CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
     json_error_t jerr;
@@ -146,7 +146,7 @@ static bool profile_nests(json_t *p, size_t nframes, size_t *counts, const char 
  * frames are the states; as many slices of each state as the Chrome export has. */
 static void check_speedscope(const char *workload, const struct trace *t, const size_t *n_ev)
 {
-    char args[1400];
+    char args[2600];
     snprintf(args, sizeof args, "export '%s' --format speedscope -o '%s'", trace_path, out_path);
     CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
     json_error_t jerr;
@@ -190,7 +190,7 @@ static void check_speedscope(const char *workload, const struct trace *t, const 
 
 static void check_workload(const char *workload)
 {
-    char args[1400];
+    char args[2600];
     snprintf(args, sizeof args, "run workloads/%s --policy new -d 150 -q -o '%s'", workload,
              trace_path);
     CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
@@ -239,7 +239,7 @@ static void test_every_workload(void)
  * tracks that nest in both formats. */
 static void test_small_traces(void)
 {
-    char args[1200];
+    char args[2600];
     snprintf(args, sizeof args, "export tests/data/traces/handoff.json -f chrome -o '%s'",
              out_path);
     CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
@@ -250,7 +250,7 @@ static void test_small_traces(void)
     static const char *const traces[] = {"attribution.json", "partial.json", "none-overlap.json",
                                          "never-acquired.json", "empty.json"};
     for (size_t i = 0; i < sizeof traces / sizeof *traces; i++) {
-        char src[600];
+        char src[512];
         snprintf(src, sizeof src, "%s", tu_src("tests/data/traces/"));
         snprintf(src + strlen(src), sizeof src - strlen(src), "%s", traces[i]);
         struct trace *t = NULL;
@@ -310,7 +310,7 @@ static void test_default_names(void)
 
 static void test_bad_input(void)
 {
-    char args[1200];
+    char args[2600];
     unlink(out_path);
     snprintf(args, sizeof args, "export workloads/convoy.json -f chrome -o '%s'", out_path);
     CU_ASSERT_EQUAL(gilsim(args), 2);
