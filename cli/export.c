@@ -4,7 +4,6 @@
  * one row per event for pandas and R. One pass over the trace (trace_scan); chrome and csv are
  * written as they are read. Every format goes through a temporary file renamed into place. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 
 #include "analysis/trace_read.h"
 #include "cli/cli.h"
+#include "cli/commands.h"
 #include "cli/speedscope.h"
 #include "cli/states.h"
 
@@ -75,21 +75,6 @@ static void sep(struct exporter *x)
 static int chrome_tid(int tid)
 {
     return tid + 1;
-}
-
-void cli_json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
 }
 
 /* A slice boundary: B or E with the same name and category (viewers pair them by name). */
@@ -332,45 +317,30 @@ static int default_output(const char *trace, enum format f, char *buf, size_t si
     return len < 0 || (size_t)len >= size ? -1 : 0;
 }
 
-/* Parses the options into *format and *out_path; 0, 1 to stop with status 0 (--help), or a
- * usage error's status. */
-static int parse_options(int argc, char **argv, int *format, const char **out_path)
+struct export_args {
+    int format; /* enum format, -1 until given */
+    const char *output;
+};
+
+static int opt_format(void *args, const char *v)
 {
-    static const struct option opts[] = {
-        {"format", required_argument, NULL, 'f'},
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":f:o:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            for (*format = 0; *format <= FMT_CSV; ++*format)
-                if (strcmp(optarg, format_names[*format]) == 0) break;
-            if (*format > FMT_CSV)
-                return cli_usage_error(
-                    "export", "--format: expected chrome, speedscope or csv, got '%s'", optarg);
-            break;
-        case 'o':
-            *out_path = optarg;
-            break;
-        case 'h':
-            fputs(export_help, stdout);
-            return 1;
-        case ':':
-            return cli_usage_error("export", "option '%s' needs a value", argv[optind - 1]);
-        default:
-            return cli_usage_error("export", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind != argc - 1) return cli_usage_error("export", "%s", "expected one trace file");
-    if (*format < 0)
-        return cli_usage_error("export", "%s", "expected --format chrome, speedscope or csv");
+    struct export_args *a = args;
+    for (a->format = 0; a->format <= FMT_CSV; a->format++)
+        if (strcmp(v, format_names[a->format]) == 0) return 0;
+    return cli_usage_error("export", "--format: expected chrome, speedscope or csv, got '%s'", v);
+}
+
+static int opt_output(void *args, const char *v)
+{
+    ((struct export_args *)args)->output = v;
     return 0;
 }
+
+static const struct cli_opt export_opts[] = {
+    {"format", 'f', true, opt_format},
+    {"output", 'o', true, opt_output},
+    {NULL, 0, false, NULL},
+};
 
 /* Streams the trace at path into out in format f. */
 static int export_to(const char *path, enum format f, FILE *out, struct err *e)
@@ -389,11 +359,15 @@ static int export_to(const char *path, enum format f, FILE *out, struct err *e)
 
 int cli_export(int argc, char **argv)
 {
-    int format = -1;
-    const char *out_path = NULL;
-    int rc = parse_options(argc, argv, &format, &out_path);
-    if (rc) return rc == 1 ? 0 : rc;
-    const char *trace = argv[optind];
+    struct export_args a = {.format = -1};
+    int operand,
+        rc = cli_parse_options("export", export_help, export_opts, &a, argc, argv, &operand);
+    if (rc) return rc == CLI_HELP_SHOWN ? 0 : rc;
+    if (operand != argc - 1) return cli_usage_error("export", "%s", "expected one trace file");
+    if (a.format < 0)
+        return cli_usage_error("export", "%s", "expected --format chrome, speedscope or csv");
+    enum format format = (enum format)a.format;
+    const char *trace = argv[operand], *out_path = a.output;
     char default_path[4096];
     if (!out_path) {
         if (default_output(trace, format, default_path, sizeof default_path))
