@@ -85,6 +85,24 @@ static void close_thread(struct states *s, int tid, int64_t t)
         s->sink.close(s->sink.ctx, tid, (enum state_kind)st->kind[--st->depth], t);
 }
 
+/* The op events: the slice each opens or closes. */
+static const struct {
+    enum trace_ev ev;
+    enum state_kind kind;
+    bool opens;
+} op_events[] = {
+    {TRACE_EV_FORCE_WAIT_BEGIN, ST_FORCE, true},
+    {TRACE_EV_FORCE_WAIT_END, ST_FORCE, false},
+    {TRACE_EV_IO_BEGIN, ST_IO, true},
+    {TRACE_EV_IO_END, ST_IO, false},
+    {TRACE_EV_SLEEP_BEGIN, ST_SLEEP, true},
+    {TRACE_EV_SLEEP_END, ST_SLEEP, false},
+    {TRACE_EV_NATIVE_BEGIN, ST_NATIVE, true},
+    {TRACE_EV_NATIVE_END, ST_NATIVE, false},
+    {TRACE_EV_HOLD_BEGIN, ST_HOLD, true},
+    {TRACE_EV_HOLD_END, ST_HOLD, false},
+};
+
 void states_event(struct states *s, const struct trace_event *ev)
 {
     int tid = ev->tid;
@@ -92,49 +110,27 @@ void states_event(struct states *s, const struct trace_event *ev)
     switch ((enum trace_ev)ev->ev) {
     case TRACE_EV_REQUEST:
         open_slice(s, tid, ST_WAIT, t);
-        break;
+        return;
     case TRACE_EV_ACQUIRE:
         close_slice(s, tid, ST_WAIT, t);
         open_slice(s, tid, ST_GIL, t);
-        break;
+        return;
     case TRACE_EV_RELEASE:
         close_slice(s, tid, ST_GIL, t); /* and a hold cut short by the end of the record */
-        break;
+        return;
     case TRACE_EV_THREAD_EXIT:
         close_thread(s, tid, t);
+        return;
+    default: /* an op's begin or end; instants and serve requests are no slices */
         break;
-    case TRACE_EV_FORCE_WAIT_BEGIN:
-        open_slice(s, tid, ST_FORCE, t);
-        break;
-    case TRACE_EV_FORCE_WAIT_END:
-        close_slice(s, tid, ST_FORCE, t);
-        break;
-    case TRACE_EV_IO_BEGIN:
-        open_slice(s, tid, ST_IO, t);
-        break;
-    case TRACE_EV_IO_END:
-        close_slice(s, tid, ST_IO, t);
-        break;
-    case TRACE_EV_SLEEP_BEGIN:
-        open_slice(s, tid, ST_SLEEP, t);
-        break;
-    case TRACE_EV_SLEEP_END:
-        close_slice(s, tid, ST_SLEEP, t);
-        break;
-    case TRACE_EV_NATIVE_BEGIN:
-        open_slice(s, tid, ST_NATIVE, t);
-        break;
-    case TRACE_EV_NATIVE_END:
-        close_slice(s, tid, ST_NATIVE, t);
-        break;
-    case TRACE_EV_HOLD_BEGIN:
-        open_slice(s, tid, ST_HOLD, t);
-        break;
-    case TRACE_EV_HOLD_END:
-        close_slice(s, tid, ST_HOLD, t);
-        break;
-    default: /* instants, requests of serve threads: not slices of the thread's state */
-        break;
+    }
+    for (size_t i = 0; i < sizeof op_events / sizeof *op_events; i++) {
+        if (op_events[i].ev != ev->ev) continue;
+        if (op_events[i].opens)
+            open_slice(s, tid, op_events[i].kind, t);
+        else
+            close_slice(s, tid, op_events[i].kind, t);
+        return;
     }
 }
 
