@@ -191,6 +191,11 @@ def load_and_check(browser, port, name, trace):
         if title != expect:
             found.append("profile %d shows %r, expected %r" % (i + 1, title[:300], expect))
             break
+    if name.endswith(".speedscope.json"):  # the document's name: the run's
+        run = "gilsim: %s under %s" % (trace["run"]["workload"]["name"], trace["run"]["policy"])
+        doc_title = browser.evaluate("document.title")
+        if doc_title != run + " - speedscope":
+            found.append("document title %r, expected %r" % (doc_title, run + " - speedscope"))
     browser.pump(0.5)
     found += problems(browser)
     return found
