@@ -323,6 +323,8 @@ static void free_engine(struct eng *eng, unsigned inited, bool policy_up)
     for (unsigned i = 0; i < inited; i++)
         if (pol->thread_fini) pol->thread_fini(&eng->gil, &eng->threads[i]);
     if (policy_up && pol->destroy) pol->destroy(&eng->gil);
+    /* last: the policy's hooks may use the locks the backend provides */
+    if (eng->be->close) eng->be->close(eng);
     for (unsigned i = 0; eng->threads && i < eng->nthreads; i++) {
         free(eng->threads[i].events);
         free(eng->threads[i].policy_data);
@@ -346,12 +348,13 @@ int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
         return err_set(e, ERR_RUNTIME, "out of memory");
     }
     eng->o = o;
-    eng->be = &eng_real_backend;
+    eng->be = o->engine == ENG_VIRTUAL ? &eng_virtual_backend : &eng_real_backend;
     eng->nthreads = o->wl->nthreads;
     eng->gil.policy = o->policy;
     eng->gil.check = o->policy->check ? o->policy->check : gil_check_drop_request;
     eng->gil.eng = eng;
     atomic_init(&eng->gil.last_holder, -1);
+    res->engine = eng->be->name;
     set_tick(eng, res);
     eng->setup_start = sync_now_ns();
     res->duration_ns = o->duration_ns > 0 ? o->duration_ns : o->wl->duration_ns;
@@ -361,9 +364,13 @@ int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
                                                       : o->stall_timeout_ns;
     res->nthreads = eng->nthreads;
 
-    int rc = setup_run(eng, res, &inited, &policy_up, e);
-    if (!rc) rc = eng_real_run(eng, res, e);
-    if (res->abandoned) { /* what the abandoned threads use stays theirs */
+    int rc = eng->be->open ? eng->be->open(eng, e) : 0;
+    if (!rc) rc = setup_run(eng, res, &inited, &policy_up, e);
+    if (!rc)
+        rc = eng->be == &eng_virtual_backend ? eng_virtual_run(eng, res, e)
+                                             : eng_real_run(eng, res, e);
+    if (res->abandoned && eng->be == &eng_real_backend) {
+        /* what the abandoned threads use stays theirs */
         collect_results(eng, res);
         if (!rc) {
             *out = res;

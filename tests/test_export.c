@@ -78,7 +78,8 @@ static void check_chrome(const char *workload, const struct trace *t, const size
     CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
     json_error_t jerr;
     json_t *doc = json_load_file(out_path, 0, &jerr);
-    if (!doc) fprintf(stderr, "\n%s: %s\n", workload, jerr.text);
+    tu_context("%s", workload);
+    TU_ASSERT_NO_PROBLEM(doc ? NULL : jerr.text);
     CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
     json_t *events = json_object_get(doc, "traceEvents");
     CU_ASSERT_FATAL(json_is_array(events));
