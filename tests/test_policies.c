@@ -1,13 +1,19 @@
 /* tests/test_policies.c - each policy's defining behaviour, read from its trace, and the
- * effects the policies exist to show (the convoy). Bounds are qualitative on purpose: the
- * machines are noisy 2-core VMs. */
+ * effects the policies exist to show (the convoy), on real threads. The suite must pass on a
+ * shared 2-core machine with a CPU hog on one core, where a woken thread may wait tens of ms
+ * for a core: it checks what no such delay changes (who gets the GIL in which order, lower
+ * bounds set by timers, one policy against another in the same test), and bounds times from
+ * above only generously (TU_LATE_NS). The exact figures (slice lengths, FIFO order without
+ * exception, the convoy's size) are checked in virtual time, in test_virtual.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
 
-/* old on cpu2: a release every check_interval ticks, and the releaser wins most re-acquires. */
+/* old on cpu2: a release every check_interval ticks (counted, so exact under any load), the
+ * releaser wins most re-acquires (it is running while the waiter it signalled still has to wake
+ * up) and the waiter fails wakeups. test_virtual checks the budget to the nanosecond. */
 static void test_old_releases_every_check_interval(void)
 {
     struct tu_run r = {.workload = "workloads/cpu2.json",
@@ -42,6 +48,12 @@ static void test_old_releases_every_check_interval(void)
     trace_free(t);
 }
 
+/* new on cpu2: slices that end by a drop request last at least the interval (the waiter's timed
+ * wait cannot end sooner), and forced switching hands the GIL over: after a requested drop the
+ * other thread takes it, never the dropper. That holds whether the dropper waited for the
+ * switch (force_wait_begin) or the waiter, woken on the same core, took the GIL first (under
+ * load, often: then there is nothing to wait for). Their exact length, interval + timer slack +
+ * a wake-up, is test_virtual's; here the waiter may be late by a wait for a core (TU_LATE_NS). */
 static void check_new_slices(const char *interval_set, long long interval_ns)
 {
     struct tu_run r = {.workload = "workloads/cpu2.json",
@@ -63,14 +75,20 @@ static void check_new_slices(const char *interval_set, long long interval_ns)
         if (t->events[i].ev == TRACE_EV_THREAD_EXIT)
             ticks[t->events[i].tid] = (uint64_t)t->events[i].arg;
     double share = (double)ticks[0] / (double)(ticks[0] + ticks[1] + 1);
-    printf("\n  new cpu2 %s: %zu slices, median %.3f ms, %zu forced-switch waits, share %.2f\n",
-           interval_set, k, med / 1e6, tu_count_ev(t, TRACE_EV_FORCE_WAIT_BEGIN), share);
-    TU_ASSERT_CMP(k, >=, 20);
+    size_t drops, regrabs = tu_regrabs_after_drop(t, &drops);
+    printf("\n  new cpu2 %s: %zu slices, median %.3f ms, %zu forced-switch waits, %zu of %zu "
+           "requested drops taken straight back, share %.2f\n",
+           interval_set, k, med / 1e6, tu_count_ev(t, TRACE_EV_FORCE_WAIT_BEGIN), regrabs, drops,
+           share);
+    TU_ASSERT_CMP(k, >=, 10);
     TU_ASSERT_CMP(med, >=, interval_ns);
-    TU_ASSERT_CMP(med, <=, interval_ns + 2000000LL * TU_SLACK);
-    TU_ASSERT_CMP(tu_count_ev(t, TRACE_EV_FORCE_WAIT_BEGIN), >, 0);
-    TU_ASSERT_CMP(share, >, 0.3);
-    TU_ASSERT_CMP(share, <, 0.7);
+    TU_ASSERT_CMP(med, <=, interval_ns + TU_LATE_NS);
+    /* CPython waits for the switch once, not in a loop: a spurious wake-up may let a rare drop
+     * through. Without forced switching (force_switching=0) the dropper, still running, takes
+     * the GIL back before the waiter wakes: most of them. */
+    TU_ASSERT_CMP(regrabs * 20, <=, drops);
+    TU_ASSERT_CMP(share, >, 0.2);
+    TU_ASSERT_CMP(share, <, 0.8);
     free(lens);
     free(reasons);
     trace_free(t);
@@ -85,7 +103,8 @@ static void test_new_slices_1ms(void)
     check_new_slices("interval_us=1000", 1000000);
 }
 
-/* fifo on cpu2: strict alternation, each slice ends by a drop request near the interval. */
+/* fifo on cpu2: strict alternation: release hands the GIL to the waiter, so the previous holder
+ * never gets it back first, however late the waiter runs. */
 static void test_fifo_alternates(void)
 {
     struct tu_run r = {.workload = "workloads/cpu2.json",
@@ -97,7 +116,7 @@ static void test_fifo_alternates(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     size_t acquires, repeats = tu_repeated_acquires(t, &acquires);
     printf("\n  fifo cpu2: %zu acquires, %zu by the previous holder\n", acquires, repeats);
-    TU_ASSERT_CMP(acquires, >=, 100);
+    TU_ASSERT_CMP(acquires, >=, 10);
     TU_ASSERT_CMP(repeats, ==, 0);
     trace_free(t);
 }
@@ -105,8 +124,9 @@ static void test_fifo_alternates(void)
 /* fifo on cpu4: acquires go to the thread whose request is the oldest outstanding. Not every
  * one can be checked exactly: the engine records `request` just before it enters the policy,
  * and a thread preempted in between (typically by the thread it has just handed the GIL to)
- * joins the queue later than its timestamp says. Such gaps are rare (about 1 in 1,000 acquires
- * here), while `new` grants out of order about half the time (test_new_not_fifo). */
+ * joins the queue later than its timestamp says. Such gaps are rare on a quiet machine (about 1
+ * in 1,000 acquires) and a few percent on a loaded one, while `new` grants out of order more
+ * than half the time (test_new_not_fifo). test_virtual checks the order without exception. */
 static void test_fifo_request_order(void)
 {
     struct tu_run r = {.workload = "workloads/cpu4.json",
@@ -134,13 +154,13 @@ static void test_fifo_request_order(void)
         }
     }
     printf("\n  fifo cpu4: %zu acquires, %zu out of request order\n", acquires, out_of_order);
-    TU_ASSERT_CMP(acquires, >=, 200);
-    TU_ASSERT_CMP(out_of_order * 50, <=, acquires);
+    TU_ASSERT_CMP(acquires, >=, 20);
+    TU_ASSERT_CMP(out_of_order * 5, <=, acquires);
     trace_free(t);
 }
 
-/* new does not order its waiters: on cpu4 it grants out of request order (the contrast that
- * makes the fifo test meaningful). */
+/* new does not order its waiters: on cpu4 it grants out of request order, far more often than
+ * the fifo test allows (the contrast that makes that test meaningful). */
 static void test_new_not_fifo(void)
 {
     struct tu_run r = {.workload = "workloads/cpu4.json",
@@ -170,7 +190,8 @@ static void test_new_not_fifo(void)
     }
     size_t acquires = tu_count_ev(t, TRACE_EV_ACQUIRE);
     printf("\n  new cpu4: %zu of %zu acquires out of request order\n", out_of_order, acquires);
-    TU_ASSERT_CMP(out_of_order * 10, >, acquires);
+    TU_ASSERT_CMP(acquires, >=, 20);
+    TU_ASSERT_CMP(out_of_order * 4, >, acquires);
     trace_free(t);
 }
 
@@ -195,6 +216,12 @@ static void test_none_runs_in_parallel(void)
     trace_free(t);
 }
 
+/* The convoy under new: an I/O thread that has to queue behind the CPU-bound holder gets the
+ * GIL back no sooner than one interval after its I/O: the holder keeps it until asked, and the
+ * I/O thread asks only when its timed wait of one interval is over. The bound is on the I/Os that
+ * queued (tu_median_queued_io_response: on a loaded machine the I/O thread often takes the free
+ * GIL straight back before the CPU thread wakes). Alone (io-only), it takes the free GIL at
+ * once. The convoy's exact size is test_virtual's. */
 static void test_convoy_visible(void)
 {
     struct tu_run conv = {.workload = "workloads/convoy.json",
@@ -207,11 +234,14 @@ static void test_convoy_visible(void)
     struct trace *t1 = tu_run_trace(&conv, NULL), *t2 = tu_run_trace(&alone, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t1);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t2);
+    size_t queued;
     long long m1 = tu_median_io_response(t1), m2 = tu_median_io_response(t2);
-    printf("\n  new 5 ms: median I/O response %.3f ms on convoy, %.3f ms on io-only\n", m1 / 1e6,
-           m2 / 1e6);
-    TU_ASSERT_CMP(m1, >=, 2000000);
-    TU_ASSERT_CMP(m2, >=, 0); /* -1: fewer than 10 I/Os */
+    long long q1 = tu_median_queued_io_response(t1, &queued);
+    printf("\n  new 5 ms: median I/O response %.3f ms on convoy (%.3f ms over the %zu I/Os that "
+           "queued), %.3f ms on io-only\n",
+           m1 / 1e6, q1 / 1e6, queued, m2 / 1e6);
+    TU_ASSERT_CMP(q1, >=, 5000000); /* -1: fewer than 10 I/Os queued */
+    TU_ASSERT_CMP(m2, >=, 0);       /* -1: fewer than 10 I/Os */
     TU_ASSERT_CMP(m2, <, 1000000LL * TU_SLACK);
     trace_free(t1);
     trace_free(t2);
@@ -268,8 +298,8 @@ int main(void)
     CU_TestInfo tests[] = {
         {"old: release every check_interval, releaser wins",
          test_old_releases_every_check_interval},
-        {"new: slices near 5 ms, forced switching", test_new_slices_5ms},
-        {"new: slices near 1 ms, forced switching", test_new_slices_1ms},
+        {"new: slices of at least 5 ms, forced switching", test_new_slices_5ms},
+        {"new: slices of at least 1 ms, forced switching", test_new_slices_1ms},
         {"fifo: alternates on cpu2", test_fifo_alternates},
         {"fifo: grants in request order on cpu4", test_fifo_request_order},
         {"new: does not grant in request order", test_new_not_fifo},

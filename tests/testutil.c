@@ -211,6 +211,53 @@ long long tu_median_io_response(const struct trace *t)
     return med;
 }
 
+long long tu_median_queued_io_response(const struct trace *t, size_t *queued)
+{
+    int64_t *io_end = calloc(t->nthreads, sizeof *io_end);
+    bool *behind = calloc(t->nthreads, sizeof *behind);
+    long long *resp = calloc(t->nevents + 1, sizeof *resp);
+    size_t n = 0;
+    int holder = -1;
+    for (size_t i = 0; i < t->nevents; i++) {
+        const struct trace_event *ev = &t->events[i];
+        if (ev->ev == TRACE_EV_IO_END) {
+            io_end[ev->tid] = ev->t;
+        } else if (ev->ev == TRACE_EV_REQUEST) {
+            behind[ev->tid] = holder >= 0 && holder != ev->tid;
+        } else if (ev->ev == TRACE_EV_RELEASE) {
+            if (holder == ev->tid) holder = -1;
+        } else if (ev->ev == TRACE_EV_ACQUIRE) {
+            holder = ev->tid;
+            if (io_end[ev->tid] && behind[ev->tid]) resp[n++] = ev->t - io_end[ev->tid];
+            io_end[ev->tid] = 0;
+        }
+    }
+    long long med = n >= 10 ? tu_median(resp, n) : -1;
+    free(io_end);
+    free(behind);
+    free(resp);
+    *queued = n;
+    return med;
+}
+
+size_t tu_regrabs_after_drop(const struct trace *t, size_t *drops)
+{
+    int dropped_by = -1;
+    size_t n = 0, regrabs = 0;
+    for (size_t i = 0; i < t->nevents; i++) {
+        const struct trace_event *ev = &t->events[i];
+        if (ev->ev == TRACE_EV_RELEASE && ev->reason == TRACE_REASON_DROP_REQUEST) {
+            dropped_by = ev->tid;
+        } else if (ev->ev == TRACE_EV_ACQUIRE && dropped_by >= 0) {
+            n++;
+            regrabs += ev->tid == dropped_by;
+            dropped_by = -1;
+        }
+    }
+    *drops = n;
+    return regrabs;
+}
+
 /* ---- assertions that say what they saw ------------------------------------------------------ */
 
 static char context[256];

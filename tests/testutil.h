@@ -21,6 +21,14 @@
 #define TU_SLACK 1
 #endif
 
+/* The allowance for waiting for a core, added to upper bounds on times that need a thread to be
+ * woken and run (slices, responses). On the shared 2-core machine, with a CPU hog on one core
+ * and the suite at nice 10 beside other sessions at nice 0, a woken thread may wait tens of ms
+ * (medians of slices measured up to ~65 ms past the interval). Bounds that include it are
+ * qualitative: the exact figures are checked in virtual time (test_virtual.c); the real-engine
+ * suites check what no delay can change (order, lower bounds set by timers, who is served). */
+#define TU_LATE_NS (250000000LL * TU_SLACK)
+
 /* ---- assertions that say what they saw --------------------------------------------------------
  * CUnit's CU_ASSERT reports only the expression. These report the values too, after the
  * context the test set with tu_context (cleared before each test), e.g.
@@ -130,6 +138,18 @@ size_t tu_count_ev(const struct trace *t, enum trace_ev ev);
 /* Median I/O response (acquire - io_end, the first acquire after each I/O) over the trace;
  * -1 when it has fewer than 10 I/Os. */
 long long tu_median_io_response(const struct trace *t);
+
+/* The same over the I/Os after which the thread had to queue: another thread held the GIL (by
+ * the trace) when it asked. On a loaded machine a waiter may not be woken before a short I/O is
+ * over, and the I/O thread then takes the free GIL straight back (the race docs/policies.md
+ * describes under "What the tests show"): such I/Os show nothing of how a policy serves a
+ * queued thread. -1 when fewer than 10 I/Os queued; *queued gets their number. */
+long long tu_median_queued_io_response(const struct trace *t, size_t *queued);
+
+/* Releases on a drop request (reason drop_request) after which the next acquire was by the
+ * releasing thread itself: it took the GIL straight back. *drops gets how many such releases
+ * were followed by an acquire. */
+size_t tu_regrabs_after_drop(const struct trace *t, size_t *drops);
 
 /* One case of an expected.tsv beside invalid inputs: the file, the line its error must name,
  * and a fragment of the message. */
