@@ -103,16 +103,19 @@ static void test_prio_convoy_2cpu(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     long long m = tu_median_io_response(t);
     int io = 2; /* the threads: cpu.0, cpu.1, io.0 */
+    /* After each preemption, the next acquire by a thread other than the preempted holder (which
+     * may record its own acquire only after the request aimed at it, when it was kept off its
+     * core in between) is the I/O thread's. */
     size_t preempts = 0, served = 0;
-    bool asked = false;
+    int64_t preempted = -1;
     for (size_t i = 0; i < t->nevents; i++) {
         const struct trace_event *ev = &t->events[i];
-        if (ev->ev == TRACE_EV_DROP_REQUEST && ev->tid == io) {
-            preempts += !asked;
-            asked = true;
-        } else if (ev->ev == TRACE_EV_ACQUIRE && asked) {
+        if (ev->ev == TRACE_EV_DROP_REQUEST && ev->tid == io && preempted < 0) {
+            preempts++;
+            preempted = ev->arg;
+        } else if (ev->ev == TRACE_EV_ACQUIRE && preempted >= 0 && ev->tid != preempted) {
             served += ev->tid == io;
-            asked = false;
+            preempted = -1;
         }
     }
     printf(
@@ -120,9 +123,7 @@ static void test_prio_convoy_2cpu(void)
         "of its %zu preemptions\n",
         m / 1e3, served, preempts);
     TU_ASSERT_CMP(preempts, >=, 20);
-    /* Not every one: the run may end before the last is served, and a holder preempted between
-     * taking the GIL and recording it records its acquire after the request aimed at it. */
-    TU_ASSERT_CMP(served * 10, >=, preempts * 9);
+    TU_ASSERT_CMP(served + 1, >=, preempts); /* the run may end before the last is served */
     TU_ASSERT_CMP(m, >=, 0);
     TU_ASSERT_CMP(m, <, TU_LATE_NS);
     trace_free(t);
@@ -215,14 +216,16 @@ static void test_bfs_convoy(void)
     trace_free(t);
 }
 
-/* cpu4: every grant goes to a waiter with the least virtual run time. The test replays the
- * policy's rule from the trace: virtual time is GIL time (acquire to release), raised on each
- * request to at least one interval below the largest virtual time a thread had when it was
- * granted the GIL. The policy's clock readings enclose the trace's acquire and release times,
- * so its virtual times run ahead of the replay's by a few microseconds per slice (more on a
- * loaded machine); the tolerance covers that drift over the run, and is still well below the
- * interval by which a thread that has had its turn this round is ahead of one that has not. */
 #define BFS_TOLERANCE_NS 2000000LL
+
+/* cpu4: every grant goes to a waiter with the least virtual run time, replayed from the trace
+ * (tu_bfs_misgrants). The replay's times are the trace's, not the policy's clock readings: a
+ * thread kept off its core between the two (on a loaded machine, for tens of ms) carries that
+ * offset in the replay for the rest of the run, and the replay then disagrees with many later
+ * grants. So the bound is loose here (most grants, not all: test_virtual checks every one), and
+ * the consequence is checked too: virtual run times kept even, so every thread holds the GIL
+ * for a fair part of the run. Granting the most virtual time first fails both (two threads
+ * take turns, two starve). */
 static void test_bfs_least_vruntime_next(void)
 {
     struct tu_run r = {.workload = "workloads/cpu4.json",
@@ -232,38 +235,25 @@ static void test_bfs_least_vruntime_next(void)
                        .sets = {"interval_us=5000"}};
     struct trace *t = tu_run_trace(&r, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-    long long vruntime[4] = {0}, since[4] = {0}, floor = 0;
-    bool waiting[4] = {false};
-    size_t acquires = 0, checked = 0, wrong = 0;
+    size_t checked, wrong = tu_bfs_misgrants(t, BFS_INTERVAL_NS, BFS_TOLERANCE_NS, &checked);
+    long long held[4] = {0}, since[4] = {0}, total = 0, least = -1;
     for (size_t i = 0; i < t->nevents; i++) {
         const struct trace_event *ev = &t->events[i];
-        int tid = ev->tid;
-        if (tid > 3) continue;
-        if (ev->ev == TRACE_EV_REQUEST) {
-            waiting[tid] = true;
-            if (vruntime[tid] < floor - BFS_INTERVAL_NS) vruntime[tid] = floor - BFS_INTERVAL_NS;
-        } else if (ev->ev == TRACE_EV_ACQUIRE) {
-            /* the first grants are the start-up scramble: every thread is waking, and
-             * preempts */
-            if (++acquires > 8) {
-                long long least = vruntime[tid];
-                for (int k = 0; k < 4; k++)
-                    if (waiting[k] && vruntime[k] < least) least = vruntime[k];
-                checked++;
-                wrong += vruntime[tid] > least + BFS_TOLERANCE_NS;
-            }
-            waiting[tid] = false;
-            since[tid] = ev->t;
-            if (vruntime[tid] > floor) floor = vruntime[tid];
-        } else if (ev->ev == TRACE_EV_RELEASE) {
-            vruntime[tid] += ev->t - since[tid];
-        }
+        if (ev->tid > 3) continue;
+        if (ev->ev == TRACE_EV_ACQUIRE) since[ev->tid] = ev->t;
+        if (ev->ev == TRACE_EV_RELEASE) held[ev->tid] += ev->t - since[ev->tid];
+    }
+    for (int k = 0; k < 4; k++) {
+        total += held[k];
+        if (least < 0 || held[k] < least) least = held[k];
     }
     printf("\n  bfs cpu4: %zu of %zu grants not to a least-virtual-time waiter (tolerance %.1f "
-           "ms)\n",
-           wrong, checked, BFS_TOLERANCE_NS / 1e6);
+           "ms); GIL time %.0f, %.0f, %.0f, %.0f ms\n",
+           wrong, checked, BFS_TOLERANCE_NS / 1e6, held[0] / 1e6, held[1] / 1e6, held[2] / 1e6,
+           held[3] / 1e6);
     TU_ASSERT_CMP(checked, >=, 10);
-    TU_ASSERT_CMP(wrong * 5, <=, checked);
+    TU_ASSERT_CMP(wrong * 2, <=, checked);
+    TU_ASSERT_CMP(least * 4 * 3, >=, total); /* at least a third of the mean */
     trace_free(t);
 }
 

@@ -11,9 +11,13 @@
 
 #include "testutil.h"
 
-/* old on cpu2: a release every check_interval ticks (counted, so exact under any load), the
- * releaser wins most re-acquires (it is running while the waiter it signalled still has to wake
- * up) and the waiter fails wakeups. test_virtual checks the budget to the nanosecond. */
+/* old on cpu2: a release every check_interval ticks (counted, so exact under any load), and the
+ * releaser wins most re-acquires: it is running while the waiter it signalled still has to wake
+ * up. The waiter, woken at releases, runs: on another core it finds the lock taken again (a
+ * failed wakeup); when the two threads share one core (a CPU hog and other load beside the
+ * suite), it runs only while the releaser is off the core, finds the lock free and takes it. A
+ * release that woke nobody would show neither. test_virtual checks the budget to the nanosecond
+ * and the failed wakeups of two cores. */
 static void test_old_releases_every_check_interval(void)
 {
     struct tu_run r = {.workload = "workloads/cpu2.json",
@@ -44,7 +48,7 @@ static void test_old_releases_every_check_interval(void)
     TU_ASSERT_CMP(checks, >, 1000);
     TU_ASSERT_CMP(exact, ==, checks);
     TU_ASSERT_CMP(same * 2, >, followed);
-    TU_ASSERT_CMP(tu_count_ev(t, TRACE_EV_WAKEUP_FAILED), >, 0);
+    TU_ASSERT_CMP(tu_count_ev(t, TRACE_EV_WAKEUP_FAILED) + (followed - same), >, 0);
     trace_free(t);
 }
 
@@ -121,12 +125,14 @@ static void test_fifo_alternates(void)
     trace_free(t);
 }
 
-/* fifo on cpu4: acquires go to the thread whose request is the oldest outstanding. Not every
- * one can be checked exactly: the engine records `request` just before it enters the policy,
- * and a thread preempted in between (typically by the thread it has just handed the GIL to)
- * joins the queue later than its timestamp says. Such gaps are rare on a quiet machine (about 1
- * in 1,000 acquires) and a few percent on a loaded one, while `new` grants out of order more
- * than half the time (test_new_not_fifo). test_virtual checks the order without exception. */
+/* fifo on cpu4: acquires go to the thread whose request is the oldest outstanding; new grants
+ * in no particular order. Not every fifo acquire can be checked exactly: the engine records
+ * `request` just before it enters the policy, and a thread kept off its core in between joins
+ * the queue later than its timestamp says. On a quiet machine that is about 1 acquire in 1,000;
+ * the busier the machine, the more (up to 1 in 5 measured at load average 115), while new
+ * grants out of order 35-65% of the time under any load. So fifo is compared with new run just
+ * before: it must keep order at least twice as well. test_virtual checks fifo's order without
+ * exception. */
 static void test_fifo_request_order(void)
 {
     struct tu_run r = {.workload = "workloads/cpu4.json",
@@ -134,65 +140,21 @@ static void test_fifo_request_order(void)
                        .duration_ms = 1000,
                        .seed = 1,
                        .sets = {"interval_us=1000"}};
-    struct trace *t = tu_run_trace(&r, NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-    int queue[64];
-    size_t qn = 0, acquires = 0, out_of_order = 0;
-    for (size_t i = 0; i < t->nevents; i++) {
-        const struct trace_event *ev = &t->events[i];
-        if (ev->ev == TRACE_EV_REQUEST && qn < 64) {
-            queue[qn++] = ev->tid;
-        } else if (ev->ev == TRACE_EV_ACQUIRE) {
-            acquires++;
-            out_of_order += qn == 0 || queue[0] != ev->tid;
-            for (size_t k = 0; k < qn; k++)
-                if (queue[k] == ev->tid) {
-                    memmove(&queue[k], &queue[k + 1], (qn - k - 1) * sizeof *queue);
-                    qn--;
-                    break;
-                }
-        }
-    }
-    printf("\n  fifo cpu4: %zu acquires, %zu out of request order\n", acquires, out_of_order);
-    TU_ASSERT_CMP(acquires, >=, 20);
-    TU_ASSERT_CMP(out_of_order * 5, <=, acquires);
-    trace_free(t);
-}
-
-/* new does not order its waiters: on cpu4 it grants out of request order, far more often than
- * the fifo test allows (the contrast that makes that test meaningful). */
-static void test_new_not_fifo(void)
-{
-    struct tu_run r = {.workload = "workloads/cpu4.json",
-                       .policy = "new",
-                       .duration_ms = 1000,
-                       .seed = 1,
-                       .sets = {"interval_us=1000"}};
-    struct trace *t = tu_run_trace(&r, NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-    int oldest = -1;
-    int64_t oldest_t = 0, req_t[4] = {-1, -1, -1, -1};
-    size_t out_of_order = 0;
-    for (size_t i = 0; i < t->nevents; i++) {
-        const struct trace_event *ev = &t->events[i];
-        if (ev->ev == TRACE_EV_REQUEST)
-            req_t[ev->tid] = ev->t;
-        else if (ev->ev == TRACE_EV_ACQUIRE) {
-            oldest = -1;
-            for (int k = 0; k < 4; k++)
-                if (req_t[k] >= 0 && (oldest < 0 || req_t[k] < oldest_t)) {
-                    oldest = k;
-                    oldest_t = req_t[k];
-                }
-            out_of_order += oldest != ev->tid;
-            req_t[ev->tid] = -1;
-        }
-    }
-    size_t acquires = tu_count_ev(t, TRACE_EV_ACQUIRE);
-    printf("\n  new cpu4: %zu of %zu acquires out of request order\n", out_of_order, acquires);
-    TU_ASSERT_CMP(acquires, >=, 20);
-    TU_ASSERT_CMP(out_of_order * 4, >, acquires);
-    trace_free(t);
+    struct trace *tf = tu_run_trace(&r, NULL);
+    r.policy = "new";
+    struct trace *tn = tu_run_trace(&r, NULL);
+    CU_ASSERT_FATAL(tf && tn);
+    size_t nf, nn, bad_f = tu_out_of_request_order(tf, &nf),
+                   bad_n = tu_out_of_request_order(tn, &nn);
+    printf(
+        "\n  cpu4, interval 1 ms: out of request order: fifo %zu of %zu acquires, new %zu of %zu\n",
+        bad_f, nf, bad_n, nn);
+    TU_ASSERT_CMP(nf, >=, 20);
+    TU_ASSERT_CMP(nn, >=, 20);
+    TU_ASSERT_CMP(bad_n * 4, >, nn);               /* the measure sees disorder */
+    TU_ASSERT_CMP(bad_f * 2 * nn, <=, bad_n * nf); /* fifo's share at most half of new's */
+    trace_free(tf);
+    trace_free(tn);
 }
 
 /* none on cpu2: both threads hold "the GIL" at once for most of the run. */
@@ -301,8 +263,7 @@ int main(void)
         {"new: slices of at least 5 ms, forced switching", test_new_slices_5ms},
         {"new: slices of at least 1 ms, forced switching", test_new_slices_1ms},
         {"fifo: alternates on cpu2", test_fifo_alternates},
-        {"fifo: grants in request order on cpu4", test_fifo_request_order},
-        {"new: does not grant in request order", test_new_not_fifo},
+        {"fifo: grants in request order on cpu4, new does not", test_fifo_request_order},
         {"none: threads run at once", test_none_runs_in_parallel},
         {"convoy visible under new at 5 ms", test_convoy_visible},
         {"same seed, same draws", test_seed_reproduces_draws},

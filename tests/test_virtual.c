@@ -274,30 +274,6 @@ static void test_prio_cpu2_is_new(void)
     trace_free(b);
 }
 
-/* Acquires out of the order of outstanding requests. */
-static size_t out_of_order(const struct trace *t, size_t *acquires)
-{
-    int queue[64];
-    size_t qn = 0, bad = 0;
-    *acquires = 0;
-    for (size_t i = 0; i < t->nevents; i++) {
-        const struct trace_event *ev = &t->events[i];
-        if (ev->ev == TRACE_EV_REQUEST && qn < 64) {
-            queue[qn++] = ev->tid;
-        } else if (ev->ev == TRACE_EV_ACQUIRE) {
-            (*acquires)++;
-            bad += qn == 0 || queue[0] != ev->tid;
-            for (size_t k = 0; k < qn; k++)
-                if (queue[k] == ev->tid) {
-                    memmove(&queue[k], &queue[k + 1], (qn - k - 1) * sizeof *queue);
-                    qn--;
-                    break;
-                }
-        }
-    }
-    return bad;
-}
-
 /* fifo grants in request order without a single exception, given a core per thread (with 4
  * threads on 2 cores, a thread that records its request and is then preempted joins the
  * queue later, as on real threads); so does ruby's wait queue; new does not keep that order. */
@@ -312,7 +288,7 @@ static void test_fifo_order_exact(void)
                        .machine_set = EXACT ",cores=4"};
     struct trace *t = tu_run_trace(&r, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-    size_t acquires, bad = out_of_order(t, &acquires);
+    size_t acquires, bad = tu_out_of_request_order(t, &acquires);
     size_t reacq, repeats = tu_repeated_acquires(t, &reacq);
     printf("\n  fifo cpu4: %zu acquires, %zu out of request order, %zu by the previous holder",
            acquires, bad, repeats);
@@ -323,7 +299,7 @@ static void test_fifo_order_exact(void)
     r.policy = "new";
     t = tu_run_trace(&r, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-    bad = out_of_order(t, &acquires);
+    bad = tu_out_of_request_order(t, &acquires);
     printf("\n  new cpu4: %zu acquires, %zu out of request order", acquires, bad);
     CU_ASSERT(acquires >= 400);
     CU_ASSERT(bad >= 1);
@@ -332,10 +308,32 @@ static void test_fifo_order_exact(void)
     r.sets[0] = "quantum_us=3000";
     t = tu_run_trace(&r, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-    bad = out_of_order(t, &acquires);
+    bad = tu_out_of_request_order(t, &acquires);
     printf("\n  ruby cpu4, quantum 3 ms: %zu acquires, %zu out of request order", acquires, bad);
     TU_ASSERT_CMP(acquires, >=, 300);
     TU_ASSERT_CMP(bad, ==, 0);
+    trace_free(t);
+}
+
+/* bfs on cpu4, a core per thread: every grant goes to a waiter with the least virtual run
+ * time, replayed from the trace (the policy's clock reads cost a few ns each: the replay is
+ * within a microsecond of it). */
+static void test_bfs_least_vruntime(void)
+{
+    struct tu_run r = {.workload = "workloads/cpu4.json",
+                       .policy = "bfs",
+                       .duration_ms = 1000,
+                       .seed = 1,
+                       .sets = {"interval_us=5000"},
+                       .virt = true,
+                       .machine_set = EXACT ",cores=4"};
+    struct trace *t = tu_run_trace(&r, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    size_t checked, wrong = tu_bfs_misgrants(t, 5000000, 1000, &checked);
+    printf("\n  bfs cpu4: %zu of %zu grants not to a least-virtual-time waiter (tolerance 1 us)",
+           wrong, checked);
+    TU_ASSERT_CMP(checked, >=, 150);
+    TU_ASSERT_CMP(wrong, ==, 0);
     trace_free(t);
 }
 
@@ -554,6 +552,7 @@ int main(void)
         {"new: slices of interval + timer slack + a cold wake-up", test_new_slices},
         {"bfs and ruby: slices of interval (quantum) + slack + a wake-up", test_bfs_ruby_slices},
         {"prio between CPU-bound threads: new's events", test_prio_cpu2_is_new},
+        {"bfs: every grant to a least-virtual-time waiter", test_bfs_least_vruntime},
         {"fifo: request order without exception; new: not", test_fifo_order_exact},
         {"none: both threads run the whole time on 2 cores", test_none_parallel},
         {"convoy: new waits an interval, prio and bfs preempt, ruby a quantum", test_convoy},

@@ -161,6 +161,21 @@ struct tu_expect {
 int tu_each_expected(const char *rel, void (*each)(void *ctx, const struct tu_expect *c),
                      void *ctx);
 
+/* bfs on a workload of CPU-bound threads (tids 0-3 considered): grants not to a waiter with
+ * the least virtual run time, replaying the policy's rule from the trace. Virtual time is GIL
+ * time (acquire to release), raised on each request to at least one interval below the largest
+ * virtual time a thread had when it was granted the GIL. The policy's clock readings enclose
+ * the trace's acquire and release times, so its virtual times run ahead of the replay's: a
+ * grant counts as wrong only when the granted thread is ahead of the least by more than
+ * tolerance_ns. The first 8 grants (the start-up scramble: every thread is waking, and
+ * preempts) are not judged; *checked gets how many were. */
+size_t tu_bfs_misgrants(const struct trace *t, int64_t interval_ns, int64_t tolerance_ns,
+                        size_t *checked);
+
+/* Acquires not by the thread whose request is the oldest outstanding (request order, read
+ * from the trace's request events); *acquires receives all acquires. */
+size_t tu_out_of_request_order(const struct trace *t, size_t *acquires);
+
 /* Acquires by the thread that held the GIL just before; *acquires receives all acquires. */
 size_t tu_repeated_acquires(const struct trace *t, size_t *acquires);
 
