@@ -105,12 +105,18 @@ static void test_prio_convoy_2cpu(void)
     int io = 2; /* the threads: cpu.0, cpu.1, io.0 */
     /* After each preemption, the next acquire by a thread other than the preempted holder (which
      * may record its own acquire only after the request aimed at it, when it was kept off its
-     * core in between) is the I/O thread's. */
+     * core in between) is the I/O thread's. Counted once both CPU threads have been forced to
+     * drop (marked CPU-bound): before, a CPU thread that started late is as unmarked as the I/O
+     * thread and may take the GIL first, as the policy allows. */
     size_t preempts = 0, served = 0;
     int64_t preempted = -1;
+    bool marked[2] = {false, false};
     for (size_t i = 0; i < t->nevents; i++) {
         const struct trace_event *ev = &t->events[i];
-        if (ev->ev == TRACE_EV_DROP_REQUEST && ev->tid == io && preempted < 0) {
+        if (ev->ev == TRACE_EV_RELEASE && ev->tid < 2 && ev->reason == TRACE_REASON_DROP_REQUEST)
+            marked[ev->tid] = true;
+        if (ev->ev == TRACE_EV_DROP_REQUEST && ev->tid == io && preempted < 0 && marked[0] &&
+            marked[1]) {
             preempts++;
             preempted = ev->arg;
         } else if (ev->ev == TRACE_EV_ACQUIRE && preempted >= 0 && ev->tid != preempted) {

@@ -88,8 +88,10 @@ static void check_new_slices(const char *interval_set, long long interval_ns)
     TU_ASSERT_CMP(med, >=, interval_ns);
     TU_ASSERT_CMP(med, <=, interval_ns + TU_LATE_NS);
     /* CPython waits for the switch once, not in a loop: a spurious wake-up may let a rare drop
-     * through. Without forced switching (force_switching=0) the dropper, still running, takes
-     * the GIL back before the waiter wakes: most of them. */
+     * through. This does not show that forced switching is there: here the waiter, which has
+     * just gone to sleep on a core still polling or shares the dropper's core, is usually
+     * quicker than the dropper even without it (force_switching=0: 1 of 165 requested drops taken
+     * back beside a CPU hog). test_virtual counts the forced-switch waits exactly. */
     TU_ASSERT_CMP(regrabs * 20, <=, drops);
     TU_ASSERT_CMP(share, >, 0.2);
     TU_ASSERT_CMP(share, <, 0.8);
@@ -130,9 +132,9 @@ static void test_fifo_alternates(void)
  * `request` just before it enters the policy, and a thread kept off its core in between joins
  * the queue later than its timestamp says. On a quiet machine that is about 1 acquire in 1,000;
  * the busier the machine, the more (up to 1 in 5 measured at load average 115), while new
- * grants out of order 35-65% of the time under any load. So fifo is compared with new run just
- * before: it must keep order at least twice as well. test_virtual checks fifo's order without
- * exception. */
+ * grants out of order 20-70% of the time (fewer when its threads share a core). So fifo is
+ * compared with new run just before: it must keep order at least twice as well. test_virtual checks
+ * fifo's order without exception. */
 static void test_fifo_request_order(void)
 {
     struct tu_run r = {.workload = "workloads/cpu4.json",
@@ -151,7 +153,7 @@ static void test_fifo_request_order(void)
         bad_f, nf, bad_n, nn);
     TU_ASSERT_CMP(nf, >=, 20);
     TU_ASSERT_CMP(nn, >=, 20);
-    TU_ASSERT_CMP(bad_n * 4, >, nn);               /* the measure sees disorder */
+    TU_ASSERT_CMP(bad_n * 10, >, nn);              /* the measure sees disorder */
     TU_ASSERT_CMP(bad_f * 2 * nn, <=, bad_n * nf); /* fifo's share at most half of new's */
     trace_free(tf);
     trace_free(tn);
