@@ -346,14 +346,13 @@ void vt_set_timer(struct vt_run *r, struct vt_thread *th, int64_t t)
     ev_set(r, th, VT_EV_TIMER, t);
 }
 
-/* A pending bit rose: busy work it concerns ends at the next tick boundary. */
+/* A pending bit rose: busy work it concerns ends at the first tick boundary after now (a
+ * request exactly at a boundary is seen at the next one: the check there has begun). */
 static void cut(struct vt_run *r, struct vt_thread *th)
 {
     int64_t done = th->work_done;
     if (th->where == VT_ONCORE && r->now > th->start_at) done += r->now - th->start_at;
-    int64_t ticks = (done + th->grain - 1) / th->grain;
-    if (ticks < 1) ticks = 1;
-    int64_t target = ticks * th->grain;
+    int64_t target = (done / th->grain + 1) * th->grain;
     if (target >= th->work_total) return;
     int64_t remaining = target - done;
     th->work_total = target;

@@ -45,7 +45,15 @@ struct trace *tu_run_trace(const struct tu_run *r, long long *elapsed_ns)
     snprintf(path, sizeof path, "%s/trace-%d-%s-%s.json", GILSIM_BINARY_DIR, (int)getpid(),
              wl->name, r->policy);
     struct trace_out *out = NULL;
+    struct machine machine;
+    mach_defaults(&machine);
+    if (r->machine_set && mach_set(&machine, r->machine_set, &e) != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        CU_FAIL_FATAL("bad machine setting in test");
+    }
     struct eng_options o = {.wl = wl,
+                            .engine = r->virt ? ENG_VIRTUAL : ENG_REAL,
+                            .machine = &machine,
                             .policy = pol,
                             .params = &params,
                             .duration_ns = (long long)r->duration_ms * 1000000,

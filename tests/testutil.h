@@ -21,6 +21,8 @@ struct tu_run {
     int duration_ms;
     unsigned long long seed;
     unsigned max_events;
+    bool virt;               /* the virtual-time engine */
+    const char *machine_set; /* its --machine-set, over the built-in defaults; NULL: none */
 };
 
 /* Runs and reads back the trace; NULL (with a CUnit failure) on error. elapsed_ns, when not
