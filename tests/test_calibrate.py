@@ -5,7 +5,8 @@
     parameter `gilsim machines` lists is present, `gilsim machines --machine FILE` reads it
     (so every value is in range) and shows the same values, and a virtual run with it exits 0
     and records it; "measured" has the command, date, host, load and each measurement, and says
-    for every parameter how it was derived; --raw writes every sample;
+    for every parameter how it was derived; --raw writes every sample; --slow-wake writes the
+    same machine with every wake-up cold;
   * it refuses bad options with exit 2 and writes nothing;
   * every shipped machine file (workloads/machines/) is read by `gilsim machines` and a
     virtual run, and names a command and date in "measured".
@@ -64,8 +65,9 @@ class Calibrate(unittest.TestCase):
         cls.tmp = tempfile.TemporaryDirectory()
         cls.out = os.path.join(cls.tmp.name, "host.json")
         cls.raw = os.path.join(cls.tmp.name, "raw.json")
+        cls.slow = os.path.join(cls.tmp.name, "slow.json")
         cls.proc = run(CALIBRATE, "--quick", "--name", "test-host", "-o", cls.out,
-                       "--raw", cls.raw)
+                       "--raw", cls.raw, "--slow-wake", cls.slow)
         cls.doc = None
         if cls.proc.returncode == 0:
             with open(cls.out) as f:
@@ -101,7 +103,8 @@ class Calibrate(unittest.TestCase):
         self.assertEqual(len(m["load_average_1_5_15min"]["before"]), 3)
         self.assertIsInstance(m["disturbed"], bool)
         self.assertEqual(set(m["derivation"]), set(self.params))
-        for section in ("clock_read", "same_cpu_pingpong", "two_hogs_one_cpu", "wake_onto_hog"):
+        for section in ("clock_read", "same_cpu_pingpong", "two_hogs_one_cpu", "wake_onto_hog",
+                        "woken_spinner"):
             self.assertIn(section, m)
         if m["host"]["cpus"] >= 2:  # the cross-CPU measurements
             gaps = m["wake_after_idle"]["gaps"]
@@ -132,6 +135,19 @@ class Calibrate(unittest.TestCase):
         self.assertIn("hog_run_us", raw)
         self.assertTrue(all(isinstance(v, list) for v in raw.values()))
 
+    def test_slow_wake(self):
+        with open(self.slow) as f:
+            slow = json.load(f)
+        self.assertEqual(slow["name"], "test-host-slow-wake")
+        p, q = slow["params"], self.doc["params"]
+        self.assertEqual(p["wake_warm_us"], q["wake_cold_us"])
+        self.assertEqual(p["wake_cold_us"], q["wake_cold_us"])
+        self.assertEqual(p["idle_poll_us"], 0)
+        for name in set(q) - {"wake_warm_us", "idle_poll_us"}:
+            self.assertEqual(p[name], q[name], name)
+        self.assertEqual(slow["measured"]["regime"]["measured_wake_warm_us"], q["wake_warm_us"])
+        self.assertEqual(shown_values(self.slow)[0], 0)
+
     def test_schema(self):
         try:
             import jsonschema
@@ -147,10 +163,12 @@ class BadOptions(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "x.json")
             for args in ([], ["--quick"], ["-o", out, "extra"], ["-o", out, "--cpus", "1,1"],
-                         ["-o", out, "--cpus", "x"], ["-o", out, "--bogus"]):
+                         ["-o", out, "--cpus", "x"], ["-o", out, "--bogus"],
+                         ["-o", out, "--name", "my host"], ["-o", out, "--name", "x" * 55]):
                 p = run(CALIBRATE, *args)
                 self.assertEqual(p.returncode, 2, args)
-                self.assertIn("usage" if "--cpus" not in args else "--cpus", p.stderr)
+                named = [a for a in ("--cpus", "--name") if a in args]
+                self.assertIn(named[0] if named else "usage", p.stderr)
             self.assertEqual(os.listdir(tmp), [])
         self.assertEqual(run(CALIBRATE, "--help").returncode, 0)
 

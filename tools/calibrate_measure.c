@@ -248,7 +248,38 @@ static void sleep_until(int64_t t)
     }
 }
 
-int cal_wake_onto_hog(int cpu, int64_t duration_ns, unsigned seed, struct cal_preempt *out)
+/* How long the caller keeps the CPU from t on: until a pause of more than CAL_RUN_BREAK_NS
+ * (someone else ran) or `most` has passed. */
+static int64_t run_until_preempted(int64_t t, int64_t most)
+{
+    int64_t last = t;
+    for (;;) {
+        int64_t x = bl_now_ns();
+        if (x - last > CAL_RUN_BREAK_NS || x - t > most) return last - t;
+        last = x;
+    }
+}
+
+/* One sleep and wake-up beside the hog. */
+static void wake_once(struct hog *h, uint32_t *rs, bool spin_on, struct cal_preempt *out)
+{
+    double u = (double)next_rand(rs) / 4294967296.0;
+    /* log-uniform 20 us .. 8 ms; or uniform 1 .. 5 ms, a random phase against the tick */
+    int64_t sleep_ns = spin_on ? 1000000 + (int64_t)(u * 4e6) : (int64_t)(20000.0 * pow(400, u));
+    int64_t deadline = bl_now_ns() + sleep_ns;
+    sleep_until(deadline);
+    int64_t t = bl_now_ns(), began = atomic_load_explicit(&h->run_start, memory_order_relaxed);
+    if (began >= deadline) began = deadline; /* the hog had not run since (another task had) */
+    cal_add(&out->ran, deadline - began);
+    cal_add(&out->lat, t - deadline);
+    if (spin_on)
+        cal_add(&out->run, run_until_preempted(t, 50000000));
+    else
+        spin_until(t + 100000);
+}
+
+int cal_wake_onto_hog(int cpu, int64_t duration_ns, unsigned seed, bool spin_on,
+                      struct cal_preempt *out)
 {
     atomic_bool on = true;
     pthread_mutex_t record = PTHREAD_MUTEX_INITIALIZER;
@@ -263,19 +294,8 @@ int cal_wake_onto_hog(int cpu, int64_t duration_ns, unsigned seed, struct cal_pr
     uint32_t rs = seed;
     int64_t end = bl_now_ns() + duration_ns;
     spin_until(bl_now_ns() + 200000); /* let the hog start */
-    while (bl_now_ns() < end) {
-        double u = (double)next_rand(&rs) / 4294967296.0;
-        int64_t sleep_ns = (int64_t)(100000.0 * exp(u * log(80.0)));
-        int64_t deadline = bl_now_ns() + sleep_ns;
-        sleep_until(deadline);
-        int64_t t = bl_now_ns(), began = atomic_load_explicit(&h.run_start, memory_order_relaxed);
-        if (began < deadline) {
-            cal_add(&out->ran, deadline - began);
-            cal_add(&out->lat, t - deadline);
-            cal_add(&out->held, t - began);
-        }
-        spin_until(t + 100000);
-    }
+    while (bl_now_ns() < end)
+        wake_once(&h, &rs, spin_on, out);
     prctl(PR_SET_TIMERSLACK, 0UL, 0UL, 0UL, 0UL);
     atomic_store(&on, false);
     pthread_join(th, NULL);

@@ -6,6 +6,7 @@
 #ifndef GILSIM_TOOLS_CALIBRATE_MEASURE_H
 #define GILSIM_TOOLS_CALIBRATE_MEASURE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* A growable-up-to-cap sample array; samples beyond cap are dropped. */
@@ -46,14 +47,16 @@ struct cal_hogs {
 };
 int cal_two_hogs(int cpu, int64_t duration_ns, struct cal_hogs *out);
 
-/* A sleeper woken by its own timer onto a CPU where a hog runs (both pinned to cpu): it sleeps
- * a random time (log-uniform in 100 us .. 8 ms, timer slack 1 ns), stamps when it runs, and
- * busies itself 100 us. ran[i]: how long the hog had been running at the deadline; lat[i]: how
- * late the sleeper ran after it; held[i]: how long the hog had been running when the sleeper
- * got the CPU. */
+/* A sleeper woken by its own timer onto a CPU where a hog runs (both pinned to cpu; timer slack
+ * 1 ns). ran[i]: how long the hog had been running at the deadline; lat[i]: how late the
+ * sleeper ran after it. Without spin_on the sleeper sleeps a log-uniform 20 us .. 8 ms and
+ * busies itself 100 us after each wake-up (does a wake-up preempt the hog?); with spin_on it
+ * sleeps a uniform 1 .. 5 ms (a random phase against the scheduler tick) and then stays busy
+ * until it is preempted: run[i], how long it kept the CPU (its time slice). */
 struct cal_preempt {
-    struct cal_samples ran, lat, held;
+    struct cal_samples ran, lat, run;
 };
-int cal_wake_onto_hog(int cpu, int64_t duration_ns, unsigned seed, struct cal_preempt *out);
+int cal_wake_onto_hog(int cpu, int64_t duration_ns, unsigned seed, bool spin_on,
+                      struct cal_preempt *out);
 
 #endif

@@ -3,7 +3,7 @@
  * (order statistics) and how each parameter was derived in its "measured" object. tools/calibrate
  * drives it; docs/virtual.md ("Calibrating a machine") explains each measurement. The
  * experiments are in baselines.c (shared with gilsim-bench) and calibrate_measure.c. */
-#define _GNU_SOURCE /* sched_getaffinity, getloadavg, popen */
+#define _GNU_SOURCE /* sched_getaffinity, popen */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -27,7 +27,7 @@
 #define PS_US 1e-6 /* ps -> us */
 
 struct opts {
-    const char *out, *name, *description, *raw, *command;
+    const char *out, *name, *description, *raw, *slow_wake;
     bool quick;
     int cpu[2]; /* -1: the first two CPUs this process may run on */
 };
@@ -37,7 +37,8 @@ struct calib {
     struct opts o;
     int cpu_a, cpu_b, online;
     double param[MACH_NPARAMS];
-    bool busy; /* other work disturbed a measurement */
+    bool busy;     /* other work disturbed a measurement */
+    int hog_ticks; /* the two hogs' median run, in ticks */
     json_t *measured, *derivation, *raw;
 };
 
@@ -181,10 +182,16 @@ static json_t *host_json(const struct calib *c, int hz, const char *hz_source)
     return h;
 }
 
+/* The 1, 5 and 15 minute load averages, from /proc/loadavg (glibc's getloadavg reads zeros in
+ * some containers). */
 static json_t *loadavg_json(double *per_cpu, int online)
 {
-    double la[3];
-    if (getloadavg(la, 3) != 3) la[0] = la[1] = la[2] = NAN;
+    double la[3] = {NAN, NAN, NAN};
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf %lf %lf", &la[0], &la[1], &la[2]) != 3) la[0] = la[1] = la[2] = NAN;
+        fclose(f);
+    }
     *per_cpu = la[0] / online;
     return json_pack("[o, o, o]", num(la[0]), num(la[1]), num(la[2]));
 }
@@ -265,8 +272,8 @@ static int measure_clock(struct calib *c)
 
 /* ---- wake-up latency against the idle gap --------------------------------------------------- */
 
-static const double gap_us[] = {2,   5,   10,  20,  30,  50,   75,   100, 150,
-                                200, 250, 300, 400, 600, 1000, 2000, 5000};
+static const double gap_us[] = {2,   5,   10,  20,  30,  50,  75,  100,  125,  150,
+                                175, 200, 225, 250, 300, 400, 600, 1000, 2000, 5000};
 #define NGAPS      ((int)(sizeof gap_us / sizeof *gap_us))
 #define WARM_LO_US 10   /* the warm figure: gaps WARM_LO_US..WARM_HI_US (a real sleep, well */
 #define WARM_HI_US 30   /* inside any polling window) */
@@ -292,17 +299,21 @@ static int pool(struct cal_gap *gaps, double lo, double hi, bool cost, struct ca
     return 0;
 }
 
-/* The gap at which the median latency rises through mid for good: between the largest gap
- * whose median is at most mid and the next one up (linear interpolation). */
-static double crossing(const double *med, double mid)
+/* Where the median latency steps up: the two neighbouring gaps (from WARM_LO_US on) whose
+ * medians differ by the largest ratio, and halfway between them. *ratio: that ratio. */
+static double step_gap(const double *med, double *ratio)
 {
-    int i = NGAPS - 1;
-    while (i >= 0 && med[i] > mid)
-        i--;
-    if (i < 0) return 0;
-    if (i == NGAPS - 1) return NAN;
-    double f = (mid - med[i]) / (med[i + 1] - med[i]);
-    return gap_us[i] + f * (gap_us[i + 1] - gap_us[i]);
+    int best = -1;
+    *ratio = 1;
+    for (int i = 0; i + 1 < NGAPS; i++) {
+        if (gap_us[i] < WARM_LO_US || !(med[i] > 0)) continue;
+        double r = med[i + 1] / med[i];
+        if (r > *ratio) {
+            *ratio = r;
+            best = i;
+        }
+    }
+    return best < 0 ? NAN : (gap_us[best] + gap_us[best + 1]) / 2;
 }
 
 /* warm, cold, idle_poll, jitter and futex_wake from the sweep. */
@@ -321,13 +332,15 @@ static void derive_wake(struct calib *c, struct cal_gap *gaps, const double *med
     json_object_set_new(m, "signal_cold_pool", stats_json(&sig_cold, NS_US));
     derive(c, MACH_wake_warm, warm_us, "median latency, gaps 10..30 us pooled");
     derive(c, MACH_wake_cold, cold_us, "median latency, gaps 1..5 ms pooled");
-    /* A step worth modelling: the cold figure at least 1.5x the warm one and 2 us above it. */
-    double poll = 0;
+    /* A step worth modelling: the cold figure at least 1.5x the warm one and 2 us above it,
+     * and one pair of neighbouring gaps 1.3x apart. */
+    double ratio, step = step_gap(med, &ratio), poll = 0;
     const char *how = "no step between the warm and the cold latency: 0 (every wake-up cold)";
-    if (cold_us >= 1.5 * warm_us && cold_us - warm_us >= 2) {
-        poll = crossing(med, (warm_us + cold_us) / 2 / NS_US);
-        how = "the idle gap where the median latency rises through the midpoint of warm and "
-              "cold (interpolated between the two gaps around it)";
+    json_object_set_new(m, "step_ratio", num(ratio));
+    if (cold_us >= 1.5 * warm_us && cold_us - warm_us >= 2 && ratio >= 1.3) {
+        poll = step;
+        how = "where the median latency steps up: halfway between the neighbouring gaps whose "
+              "medians differ by the largest ratio (step_ratio)";
     }
     derive(c, MACH_idle_poll, poll, how);
     /* uniform +-f around m: p10..p90 spans 0.8 * 2f * m */
@@ -345,7 +358,7 @@ static void derive_wake(struct calib *c, struct cal_gap *gaps, const double *med
 
 static int measure_wake(struct calib *c)
 {
-    int passes = c->o.quick ? 1 : 3;
+    int passes = c->o.quick ? 1 : 5;
     struct cal_gap gaps[NGAPS];
     for (int i = 0; i < NGAPS; i++) {
         gaps[i].gap_ns = (int64_t)(gap_us[i] * 1000);
@@ -491,6 +504,7 @@ static int measure_timers(struct calib *c)
         "wake-up time - deadline; p50_minus_wake_us: the median overshoot less the wake-up "
         "latency of the idle state (warm or cold) the waiter's core was in for that long");
     double slack[3][NWAITS];
+    struct jiffies j0 = cpu_jiffies(c->cpu_a);
     for (int k = 0; k < 3; k++) {
         json_t *list = timed_kind(c, (enum bl_wait)k, slack[k]);
         if (!list) {
@@ -499,6 +513,10 @@ static int measure_timers(struct calib *c)
         }
         json_object_set_new(m, wait_kind[k], list);
     }
+    /* The waits are most of the time: CPU a should have idled through most of it. */
+    double idle = idle_share(j0, cpu_jiffies(c->cpu_a));
+    json_object_set_new(m, "cpu_a_idle_share", num(idle));
+    if (idle < 0.6) c->busy = true;
     json_object_set_new(c->measured, "timed_wait_overshoot", m);
     qsort(slack[BL_WAIT_COND], NWAITS, sizeof **slack, cmp_double);
     derive(c, MACH_timer_slack, slack[BL_WAIT_COND][NWAITS / 2],
@@ -541,18 +559,6 @@ static double tick_from_switches(const struct cal_samples *breaks, json_t *m)
     return tick;
 }
 
-static void derive_slice(struct calib *c, struct cal_samples *runs, double tick, json_t *m)
-{
-    double run = median_of(runs, NS_US);
-    int k = (int)round(run / tick);
-    if (k < 1) k = 1;
-    json_object_set_new(m, "ticks_per_run", json_integer(k));
-    derive(c, MACH_sched_slice, run > 0 ? (k - 0.5) * tick : NAN,
-           "runs of k ticks (k = median run / tick, rounded) come out of 'preempted at the "
-           "first tick at which it has run at least sched_slice' for any slice in "
-           "((k-1) tick, k tick]: the middle of that range");
-}
-
 static int measure_hogs(struct calib *c, int hz)
 {
     struct cal_hogs h;
@@ -586,7 +592,9 @@ static int measure_hogs(struct calib *c, int hz)
                                     "hogs' switches lock to in phase"
                                   : "not measured (no kernel config, switches not locked to a "
                                     "tick): the default");
-    derive_slice(c, &h.runs, c->param[MACH_sched_tick], m);
+    int k = (int)round(median_of(&h.runs, NS_US) / c->param[MACH_sched_tick]);
+    c->hog_ticks = k < 1 ? 1 : k;
+    json_object_set_new(m, "ticks_per_run", json_integer(c->hog_ticks));
     json_object_set_new(c->measured, "two_hogs_one_cpu", m);
     cal_samples_free(&h.runs);
     cal_samples_free(&h.breaks);
@@ -594,89 +602,204 @@ static int measure_hogs(struct calib *c, int hz)
     return 0;
 }
 
-/* ---- wake-up preemption: a sleeper woken onto a hog's CPU ----------------------------------- */
+/* ---- wake-up preemption and the time slice: a sleeper woken onto a hog's CPU ---------------- */
 
-#define PRE_BIN_US     250
-#define PRE_BINS       32
-#define PRE_AT_ONCE_US 100 /* a sleeper that ran within this of its deadline preempted */
+/* Bins of how long the hog had run when the sleeper's timer fired, in us. */
+static const double ran_edge_us[] = {0, 50, 100, 200, 500, 1000, 2000, 4000, INFINITY};
+#define NRAN       8
+#define AT_ONCE_US 100 /* a sleeper that ran within this of its deadline preempted the hog */
+#define MIN_BIN    10  /* bins with fewer samples say nothing */
+
+/* The least run of the hog from which on every wake-up preempts (at least half of those in
+ * each bin), with none before: the lower edge of that bin; NAN when the bins do not split so. */
+static double preempt_edge(const int *n, const int *now)
+{
+    int k = -1;
+    for (int b = NRAN - 1; b >= 0; b--) {
+        if (n[b] < MIN_BIN) continue;
+        if (2 * now[b] < n[b]) break;
+        k = b;
+    }
+    if (k < 0) return NAN;
+    for (int b = 0; b < k; b++)
+        if (n[b] >= MIN_BIN && 2 * now[b] >= n[b]) return NAN;
+    return ran_edge_us[k];
+}
 
 static int measure_preempt(struct calib *c)
 {
     struct cal_preempt p;
-    int64_t dur = c->o.quick ? 400000000 : 2000000000;
-    if (cal_samples_init(&p.ran, 20000) || cal_samples_init(&p.lat, 20000) ||
-        cal_samples_init(&p.held, 20000) || cal_wake_onto_hog(c->cpu_a, dur, 777, &p) != 0)
+    int64_t dur = c->o.quick ? 400000000 : 3000000000;
+    if (cal_samples_init(&p.ran, 50000) || cal_samples_init(&p.lat, 50000) ||
+        cal_samples_init(&p.run, 1) || cal_wake_onto_hog(c->cpu_a, dur, 777, false, &p) != 0)
         return -1;
-    int n[PRE_BINS] = {0}, now[PRE_BINS] = {0};
+    int n[NRAN] = {0}, now[NRAN] = {0};
     for (int i = 0; i < p.ran.n; i++) {
-        int b = (int)(p.ran.v[i] / 1000 / PRE_BIN_US);
-        if (b >= PRE_BINS) continue;
+        int b = 0;
+        while (b + 1 < NRAN && (double)p.ran.v[i] / 1000 >= ran_edge_us[b + 1])
+            b++;
         n[b]++;
-        now[b] += p.lat.v[i] <= PRE_AT_ONCE_US * 1000;
+        now[b] += p.lat.v[i] <= AT_ONCE_US * 1000;
     }
     json_t *bins = json_array();
-    for (int b = 0; b < PRE_BINS; b++)
-        json_array_append_new(bins, json_pack("{s:i, s:i, s:o}", "hog_ran_from_us", b * PRE_BIN_US,
+    for (int b = 0; b < NRAN; b++)
+        json_array_append_new(bins, json_pack("{s:o, s:o, s:i, s:o}", "hog_ran_from_us",
+                                              num(ran_edge_us[b]), "to_us", num(ran_edge_us[b + 1]),
                                               "n", n[b], "at_once",
                                               n[b] ? num((double)now[b] / n[b]) : json_null()));
     keep_raw(c, "preempt_hog_ran_us", &p.ran, NS_US);
     keep_raw(c, "preempt_latency_us", &p.lat, NS_US);
-    keep_raw(c, "preempt_hog_held_us", &p.held, NS_US);
     json_object_set_new(c->measured, "wake_onto_hog",
                         json_pack("{s:s, s:o, s:o}", "what",
                                   "a sleeper and a hog pinned to CPU a; the sleeper's timer "
-                                  "fires after a log-uniform 0.1..8 ms; at_once: the share of "
-                                  "wake-ups that ran within 100 us of the deadline, by how long "
-                                  "the hog had been running then",
+                                  "fires after a log-uniform 20 us .. 8 ms, then it is busy "
+                                  "100 us; at_once: the share of its wake-ups that ran within "
+                                  "100 us of the deadline, by how long the hog had been running",
                                   "latency_us", stats_json(&p.lat, NS_US), "bins", bins));
-    derive(c, MACH_wakeup_preempt, NAN, "not measured (provisional)");
+    double edge = preempt_edge(n, now);
+    derive(c, MACH_wakeup_preempt, edge,
+           isfinite(edge) ? "the least hog run from which on at least half of the wake-ups in "
+                            "every bin ran at once (and under half before): that bin's lower edge"
+                          : "not measured: the bins do not split into waited and preempted (at "
+                            "once under half before a run length, at least half from it on): "
+                            "the default");
     cal_samples_free(&p.ran);
     cal_samples_free(&p.lat);
-    cal_samples_free(&p.held);
+    cal_samples_free(&p.run);
+    return 0;
+}
+
+/* Runs of k ticks between two hogs fit "preempted at the first tick at which it has run
+ * sched_slice" for any slice in ((k-1) tick, k tick]. A thread that starts at a random phase
+ * against the tick runs, under that rule, uniformly (slice, slice + tick]: slice = its median
+ * run - tick / 2, kept within the hogs' range. */
+static void derive_slice(struct calib *c, struct cal_samples *run, json_t *m)
+{
+    double tick = c->param[MACH_sched_tick], lo = (c->hog_ticks - 1) * tick,
+           hi = c->hog_ticks * tick, est = NAN;
+    if (run->n >= 20) {
+        struct bl_stats st = bl_stats_of(run->v, run->n);
+        est = st.p50 * NS_US - tick / 2;
+        json_object_set_new(m, "p10_p90_span_ticks", num((st.p90 - st.p10) * NS_US / tick));
+    }
+    json_object_set_new(m, "slice_estimate_us", num(est));
+    json_object_set_new(m, "hogs_range_us", json_pack("[o, o]", num(lo), num(hi)));
+    if (isfinite(est) && est > lo && est <= hi)
+        derive(c, MACH_sched_slice, est,
+               "median run of a thread woken at a random phase against the tick, minus half a "
+               "tick (the rule 'preempted at the first tick after running sched_slice' makes "
+               "those runs uniform over (slice, slice + tick]); within the two hogs' range");
+    else
+        derive(c, MACH_sched_slice, hi > lo ? (lo + hi) / 2 : NAN,
+               "the middle of the range the two hogs' runs allow (the woken thread's runs "
+               "gave no estimate within it)");
+}
+
+static int measure_slice(struct calib *c)
+{
+    struct cal_preempt p;
+    int64_t dur = c->o.quick ? 400000000 : 2000000000;
+    if (cal_samples_init(&p.ran, 10000) || cal_samples_init(&p.lat, 10000) ||
+        cal_samples_init(&p.run, 10000) || cal_wake_onto_hog(c->cpu_a, dur, 4242, true, &p) != 0)
+        return -1;
+    struct cal_samples run; /* the runs that began at once, at a random phase */
+    if (cal_samples_init(&run, p.run.n) != 0) return -1;
+    for (int i = 0; i < p.run.n; i++)
+        if (p.lat.v[i] <= AT_ONCE_US * 1000) cal_add(&run, p.run.v[i]);
+    keep_raw(c, "slice_woken_run_us", &p.run, NS_US);
+    keep_raw(c, "slice_woken_latency_us", &p.lat, NS_US);
+    json_t *m = json_pack("{s:s, s:i, s:o}", "what",
+                          "a thread and a hog pinned to CPU a: the thread sleeps a uniform "
+                          "1 .. 5 ms, then stays busy until preempted; run_us: how long it kept "
+                          "the CPU, of the wake-ups that ran within 100 us",
+                          "wake_ups", p.run.n, "run_us", stats_json(&run, NS_US));
+    derive_slice(c, &run, m);
+    json_object_set_new(c->measured, "woken_spinner", m);
+    cal_samples_free(&p.ran);
+    cal_samples_free(&p.lat);
+    cal_samples_free(&p.run);
+    cal_samples_free(&run);
     return 0;
 }
 
 /* ---- output --------------------------------------------------------------------------------- */
 
-static json_t *params_json(const struct calib *c)
+static json_t *params_json(const double *param)
 {
     json_t *p = json_object();
     for (int i = 0; i < MACH_NPARAMS; i++) {
         const struct mach_param_desc *d = &mach_params[i];
         json_object_set_new(p, d->name,
-                            d->integer ? json_integer((json_int_t)c->param[i])
-                                       : json_real(c->param[i]));
+                            d->integer ? json_integer((json_int_t)param[i]) : json_real(param[i]));
     }
     return p;
 }
 
-/* Writes the file (through a temporary one) and reads it back as gilsim would. */
-static int write_machine(struct calib *c)
+/* Writes a machine file (through a temporary one) and reads it back as gilsim would. */
+static int write_doc(const char *path, const char *name, const char *desc, json_t *measured,
+                     const double *param)
 {
-    char desc[512];
-    snprintf(desc, sizeof desc, "%s",
-             c->o.description ? c->o.description
-                              : "measured on this host by tools/calibrate (see \"measured\")");
     json_t *doc = json_pack("{s:s, s:i, s:s, s:s, s:O, s:o}", "format", "gilsim-machine", "version",
-                            1, "name", c->o.name, "description", desc, "measured", c->measured,
-                            "params", params_json(c));
+                            1, "name", name, "description", desc, "measured", measured, "params",
+                            params_json(param));
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", c->o.out, (long)getpid());
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     int rc = doc ? json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : -1;
     json_decref(doc);
-    if (rc != 0 || rename(tmp, c->o.out) != 0) {
-        fprintf(stderr, "gilsim-calibrate: cannot write %s: %s\n", c->o.out, strerror(errno));
+    if (rc != 0 || rename(tmp, path) != 0) {
+        fprintf(stderr, "gilsim-calibrate: cannot write %s: %s\n", path, strerror(errno));
         unlink(tmp);
         return 1;
     }
     struct machine m;
     struct err e = {0};
     mach_defaults(&m);
-    if (mach_load(&m, c->o.out, &e) != 0) {
+    if (mach_load(&m, path, &e) != 0) {
         fprintf(stderr, "gilsim-calibrate: the file written does not load: %s\n", e.msg);
         return 1;
     }
     return 0;
+}
+
+static int write_machine(const struct calib *c)
+{
+    return write_doc(c->o.out, c->o.name,
+                     c->o.description ? c->o.description
+                                      : "measured on this host by tools/calibrate (see "
+                                        "\"measured\")",
+                     c->measured, c->param);
+}
+
+/* The same machine in the other wake-up regime: every wake-up takes the cold latency, as on a
+ * host whose idle CPUs halt at once (issue 18's regime question). */
+static int write_slow_wake(const struct calib *c)
+{
+    if (!c->o.slow_wake) return 0;
+    double param[MACH_NPARAMS];
+    memcpy(param, c->param, sizeof param);
+    param[MACH_wake_warm] = param[MACH_wake_cold];
+    param[MACH_idle_poll] = 0;
+    char name[80], desc[600];
+    snprintf(name, sizeof name, "%s-slow-wake", c->o.name);
+    snprintf(desc, sizeof desc,
+             "%s, in the slow wake-up regime: wake_warm_us = wake_cold_us and idle_poll_us = 0 "
+             "(every wake-up as slow as onto a halted CPU), for comparing the two regimes",
+             c->o.name);
+    json_t *measured = json_deep_copy(c->measured);
+    json_t *how = json_object_get(measured, "derivation");
+    json_object_set_new(how, "wake_warm_us",
+                        json_string("set to wake_cold_us (the slow wake-up regime)"));
+    json_object_set_new(how, "idle_poll_us", json_string("0 (the slow wake-up regime)"));
+    json_object_set_new(measured, "regime",
+                        json_pack("{s:s, s:o, s:o}", "what",
+                                  "written with --slow-wake beside the measured file: the "
+                                  "measured values but for these two",
+                                  "measured_wake_warm_us", json_real(c->param[MACH_wake_warm]),
+                                  "measured_idle_poll_us", json_real(c->param[MACH_idle_poll])));
+    int rc = write_doc(c->o.slow_wake, name, desc, measured, param);
+    json_decref(measured);
+    if (!rc) printf("written: %s (the slow wake-up regime)\n", c->o.slow_wake);
+    return rc;
 }
 
 static void print_params(const struct calib *c)
@@ -692,14 +815,17 @@ static void print_params(const struct calib *c)
 
 static const char usage[] =
     "usage: gilsim-calibrate [--quick] [--name NAME] [--description TEXT] [--cpus A,B]\n"
-    "                        [--raw RAW.json] -o OUT.json\n"
+    "                        [--raw RAW.json] [--slow-wake SLOW.json] -o OUT.json\n"
     "\n"
     "Measures this host's machine parameters for the virtual engine (gilsim machines lists\n"
     "them) and writes a gilsim-machine file: params, and in \"measured\" the host, the load,\n"
     "every measurement's order statistics and how each parameter came from them\n"
     "(docs/virtual.md). About a minute; --quick: a few seconds, rough figures. Pins its\n"
     "threads to two CPUs (--cpus, default the first two it may use). --raw: every sample.\n"
+    "--slow-wake: also the same machine in the slow wake-up regime (every wake-up cold).\n"
     "Run it on an otherwise idle machine.\n";
+
+#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 
 static int parse_cpus(const char *s, int cpu[2])
 {
@@ -715,11 +841,15 @@ static int parse_cpus(const char *s, int cpu[2])
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-    static const struct option longs[] = {
-        {"output", required_argument, NULL, 'o'}, {"quick", no_argument, NULL, 'q'},
-        {"name", required_argument, NULL, 'n'},   {"description", required_argument, NULL, 'd'},
-        {"cpus", required_argument, NULL, 'c'},   {"raw", required_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {{"output", required_argument, NULL, 'o'},
+                                          {"quick", no_argument, NULL, 'q'},
+                                          {"name", required_argument, NULL, 'n'},
+                                          {"description", required_argument, NULL, 'd'},
+                                          {"cpus", required_argument, NULL, 'c'},
+                                          {"raw", required_argument, NULL, 'r'},
+                                          {"slow-wake", required_argument, NULL, 's'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
     *o = (struct opts){.name = "calibrated", .cpu = {-1, -1}};
     int ch;
     while ((ch = getopt_long(argc, argv, "o:h", longs, NULL)) != -1) {
@@ -738,6 +868,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         case 'r':
             o->raw = optarg;
+            break;
+        case 's':
+            o->slow_wake = optarg;
             break;
         case 'c':
             if (parse_cpus(optarg, o->cpu) != 0) {
@@ -758,6 +891,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     }
     if (!o->out || optind != argc) {
         fputs(usage, stderr);
+        return 2;
+    }
+    /* as the file format wants it, with room for "-slow-wake" */
+    size_t len = strlen(o->name);
+    if (len < 1 || len > 54 || strspn(o->name, NAME_CHARS) != len) {
+        fprintf(stderr,
+                "gilsim-calibrate: --name: expected 1 to 54 letters, digits, '_' or '-', got "
+                "'%s'\n",
+                o->name);
         return 2;
     }
     return 0;
@@ -811,8 +953,10 @@ static int measure_all(struct calib *c, int hz)
     if (measure_ctx(c) != 0) return -1;
     fprintf(stderr, "gilsim-calibrate: two CPU hogs on one CPU\n");
     if (measure_hogs(c, hz) != 0) return -1;
-    fprintf(stderr, "gilsim-calibrate: a sleeper woken onto a busy CPU\n");
-    return measure_preempt(c);
+    fprintf(stderr, "gilsim-calibrate: a thread woken onto a busy CPU\n");
+    if (measure_preempt(c) != 0) return -1;
+    fprintf(stderr, "gilsim-calibrate: a woken thread's time slice\n");
+    return measure_slice(c);
 }
 
 static int write_raw(const struct calib *c)
@@ -864,6 +1008,7 @@ int main(int argc, char **argv)
     } else {
         rc = write_machine(&c) || write_raw(&c);
         if (!rc) print_params(&c);
+        if (!rc) rc = write_slow_wake(&c);
     }
     json_decref(c.measured);
     json_decref(c.raw);
