@@ -220,6 +220,20 @@ static void print_group_rates(const struct eng_options *o, const struct eng_resu
     }
 }
 
+/* This process's peak resident memory in KiB (VmHWM: unlike getrusage's maxrss, it does not
+ * count what the process that started us held before the exec); -1 when unknown. */
+static long peak_rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
+    fclose(f);
+    return kib;
+}
+
 static void print_summary(const struct eng_options *o, const struct eng_result *r, const char *path)
 {
     double secs = (double)r->elapsed_ns / 1e9;
@@ -241,7 +255,7 @@ static void print_summary(const struct eng_options *o, const struct eng_result *
     else if (r->events_dropped)
         fprintf(stderr, ", %llu DROPPED (raise --max-events)",
                 (unsigned long long)r->events_dropped);
-    fprintf(stderr, "\n  trace: %s\n", path);
+    fprintf(stderr, "\n  peak RSS %ld KiB\n  trace: %s\n", peak_rss_kib(), path);
 }
 
 static void run_on_signal(void *ctx, int sig)
