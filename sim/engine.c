@@ -6,10 +6,12 @@
 #include <fcntl.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,6 +82,11 @@ struct sim_thread {
     _Atomic uint64_t acquisitions, switches;
     void *policy_data;
     pthread_t handle;
+    /* the peer (io with "peer", send): a thread outside the GIL at the other end of a socket
+     * pair; fd -1 when the thread has none */
+    int peer_fd, peer_end;
+    pthread_t peer_handle;
+    bool peer_up;
 };
 
 struct eng {
@@ -469,6 +476,130 @@ static int blocking(struct sim_thread *t, enum gil_reason why, enum trace_ev beg
     return gil_take(t);
 }
 
+/* ---- the peer: the other end of a real socket ---------------------------------------------- */
+
+/* A request on the socket: the latency after which the peer answers, or PEER_NO_ANSWER. */
+#define PEER_NO_ANSWER INT64_C(-1)
+
+/* Writes all of buf; false when the socket was shut down (the run ended). */
+static bool write_all(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+static bool read_all(int fd, void *buf, size_t n)
+{
+    char *p = buf;
+    while (n > 0) {
+        ssize_t r = recv(fd, p, n, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        p += r;
+        n -= (size_t)r;
+    }
+    return true;
+}
+
+/* The peer answers each request after its latency, waiting as an `io` timer does (ppoll, so
+ * with the same timer slack); the answer wakes the thread blocked in recv on the other end. */
+static void *peer_main(void *arg)
+{
+    struct sim_thread *t = arg;
+    struct eng *eng = t->eng;
+    int64_t ns;
+    while (read_all(t->peer_end, &ns, sizeof ns)) {
+        if (ns == PEER_NO_ANSWER) continue;
+        if (ns > 0) {
+            int64_t until = sync_now_ns() + ns;
+            struct pollfd pfd = {.fd = eng->stop_pipe[0], .events = POLLIN};
+            int r;
+            do {
+                int64_t left = until - sync_now_ns();
+                if (left < 0) left = 0;
+                struct timespec ts = {.tv_sec = left / 1000000000, .tv_nsec = left % 1000000000};
+                r = ppoll(&pfd, 1, &ts, NULL);
+            } while (r < 0 && errno == EINTR);
+            if (r > 0) break;
+        }
+        char answer = 1;
+        if (!write_all(t->peer_end, &answer, 1)) break;
+    }
+    return NULL;
+}
+
+static int peer_start(struct sim_thread *t)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return errno;
+    t->peer_fd = sv[0];
+    t->peer_end = sv[1];
+    int rc = pthread_create(&t->peer_handle, NULL, peer_main, t);
+    if (rc) {
+        close(sv[0]);
+        close(sv[1]);
+        t->peer_fd = t->peer_end = -1;
+        return rc;
+    }
+    t->peer_up = true;
+    return 0;
+}
+
+/* After the stop: the shutdown ends the thread's and the peer's blocking calls. */
+static void peer_shutdown(struct sim_thread *t)
+{
+    if (t->peer_fd >= 0) shutdown(t->peer_fd, SHUT_RDWR);
+}
+
+static void peer_join(struct sim_thread *t)
+{
+    if (t->peer_up) pthread_join(t->peer_handle, NULL);
+    t->peer_up = false;
+    if (t->peer_fd >= 0) {
+        close(t->peer_fd);
+        close(t->peer_end);
+    }
+    t->peer_fd = t->peer_end = -1;
+}
+
+/* send: gives up the GIL around one short real send to the peer (no answer wanted). */
+static int run_send(struct sim_thread *t)
+{
+    gil_give(t, GIL_REASON_SEND);
+    int64_t req = PEER_NO_ANSWER;
+    if (!write_all(t->peer_fd, &req, sizeof req) || stopping(t->eng)) return RUN_STOP;
+    return gil_take(t);
+}
+
+/* io with a peer: the request goes to the peer (with "send", in a send of its own that
+ * releases and retakes the GIL first), and the thread blocks in recv until the answer. */
+static int run_peer_io(struct sim_thread *t, const struct wl_op *op)
+{
+    int64_t ns = sample_latency(t, op);
+    gil_give(t, op->send ? GIL_REASON_SEND : GIL_REASON_IO);
+    int64_t start = record(t, TRACE_EV_IO_BEGIN, TRACE_REASON_NONE, ns);
+    if (!write_all(t->peer_fd, &ns, sizeof ns)) return RUN_STOP;
+    if (op->send) {
+        if (gil_take(t) == RUN_STOP) return RUN_STOP;
+        gil_give(t, GIL_REASON_IO);
+    }
+    set_state(t, TH_BLOCKED, start);
+    atomic_store_explicit(&t->idle_until, sync_now_ns() + ns, memory_order_relaxed);
+    char answer;
+    bool ok = read_all(t->peer_fd, &answer, 1);
+    atomic_store_explicit(&t->idle_until, 0, memory_order_relaxed);
+    record(t, TRACE_EV_IO_END, TRACE_REASON_NONE, TRACE_NO_ARG);
+    if (!ok || stopping(t->eng)) return RUN_STOP;
+    return gil_take(t);
+}
+
 static int run_ops(struct sim_thread *t, const struct wl_op *ops, size_t n);
 
 static int run_serve(struct sim_thread *t, const struct wl_op *op)
@@ -505,8 +636,12 @@ static int run_ops(struct sim_thread *t, const struct wl_op *ops, size_t n)
             rc = run_cpu(t, op->ticks ? op->ticks : ns_to_ticks(t->eng, op->ns));
             break;
         case WL_OP_IO:
-            rc = blocking(t, GIL_REASON_IO, TRACE_EV_IO_BEGIN, TRACE_EV_IO_END,
-                          sample_latency(t, op));
+            rc = op->peer ? run_peer_io(t, op)
+                          : blocking(t, GIL_REASON_IO, TRACE_EV_IO_BEGIN, TRACE_EV_IO_END,
+                                     sample_latency(t, op));
+            break;
+        case WL_OP_SEND:
+            rc = run_send(t);
             break;
         case WL_OP_SLEEP:
             rc = blocking(t, GIL_REASON_SLEEP, TRACE_EV_SLEEP_BEGIN, TRACE_EV_SLEEP_END, op->ns);
@@ -729,6 +864,8 @@ static void stop_run(struct eng *eng)
         w = write(eng->stop_pipe[1], "x", 1);
     while (w < 0 && errno == EINTR);
     if (eng->gil.policy->stop) eng->gil.policy->stop(&eng->gil);
+    for (unsigned i = 0; i < eng->nthreads; i++)
+        peer_shutdown(&eng->threads[i]);
 }
 
 static void utc_now(char *buf, size_t size)
@@ -743,8 +880,11 @@ static void utc_now(char *buf, size_t size)
 
 static void free_run(struct eng *eng, unsigned threads_inited)
 {
-    for (unsigned i = 0; i < threads_inited; i++)
+    for (unsigned i = 0; i < threads_inited; i++) {
+        peer_shutdown(&eng->threads[i]);
+        peer_join(&eng->threads[i]);
         if (eng->gil.policy->thread_fini) eng->gil.policy->thread_fini(&eng->gil, &eng->threads[i]);
+    }
 }
 
 /* After the stop: waits for the threads to end. With a grace period (the stall timeout), a
@@ -854,6 +994,7 @@ int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
             t->cap = o->no_trace ? 0 : res->max_events;
             t->budget_left = UINT64_MAX;
             t->work = tid + 1;
+            t->peer_fd = t->peer_end = -1;
             rng_seed(t->rng, o->seed, t->tid);
             r->tid = t->tid;
             r->group = wl->groups[gi].name;
@@ -869,6 +1010,11 @@ int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
                 goto fail;
             }
             inited++;
+            if (wl->groups[gi].uses_peer && (rc = peer_start(t)) != 0) {
+                rc = err_set(e, ERR_RUNTIME, "cannot start the peer of thread %s: %s", r->name,
+                             strerror(rc));
+                goto fail;
+            }
         }
     }
 

@@ -211,6 +211,11 @@ static int check_keys(struct vctx *c, json_t *obj, const char *const *allowed)
         bool ok = false;
         for (const char *const *a = allowed; *a && !ok; a++)
             ok = strcmp(*a, key) == 0;
+        if (!ok && !allowed[0]) {
+            int rc = push_key(c, key);
+            if (!rc) rc = fail_at(c, true, "unknown key \"%s\"; expected no keys ({})", key);
+            return rc;
+        }
         if (!ok) {
             char list[256];
             size_t n = 0;
@@ -341,6 +346,20 @@ static int get_choice(struct vctx *c, json_t *obj, const char *key, const char *
     return rc;
 }
 
+static int get_bool(struct vctx *c, json_t *obj, const char *key, bool *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) return 0;
+    int rc = push_key(c, key);
+    if (rc) return rc;
+    if (!json_is_boolean(v))
+        rc = fail(c, "expected true or false, got %s", type_name(v));
+    else
+        *out = json_is_true(v);
+    pop(c);
+    return rc;
+}
+
 static int get_string(struct vctx *c, json_t *obj, const char *key, bool required, bool ident,
                       char **out)
 {
@@ -385,15 +404,45 @@ static int us_field(struct vctx *c, json_t *body, const char *key, bool required
     return rc;
 }
 
+static int parse_io(struct vctx *c, json_t *body, struct wl_op *op)
+{
+    static const char *const keys[] = {"us", "dist", "max_us", "peer", "send", NULL};
+    static const char *const dists[] = {"fixed", "uniform", "exponential", NULL};
+    int dist = WL_DIST_FIXED;
+    op->kind = WL_OP_IO;
+    int rc;
+    if ((rc = check_keys(c, body, keys)) || (rc = us_field(c, body, "us", true, &op->ns)) ||
+        (rc = get_choice(c, body, "dist", dists, &dist)) ||
+        (rc = us_field(c, body, "max_us", false, &op->max_ns)) ||
+        (rc = get_bool(c, body, "peer", &op->peer)) || (rc = get_bool(c, body, "send", &op->send)))
+        return rc;
+    op->dist = (enum wl_dist)dist;
+    const char *bad = NULL, *msg = NULL;
+    if (json_object_get(body, "max_us") && op->max_ns < op->ns) {
+        bad = "max_us";
+        msg = "expected max_us >= us";
+    } else if (op->send && !op->peer) {
+        bad = "send";
+        msg = "expected \"peer\": true beside \"send\": true (the send goes to the thread's "
+              "peer)";
+    }
+    if (bad) {
+        push_key(c, bad);
+        rc = fail(c, "%s", msg);
+        pop(c);
+    }
+    return rc;
+}
+
 static int parse_op(struct vctx *c, json_t *obj, struct wl_op *op, int depth)
 {
-    static const char *const kinds[] = {"cpu",  "io",   "sleep", "native",
-                                        "hold", "loop", "serve", NULL};
+    static const char *const kinds[] = {"cpu",  "io",    "sleep", "native", "hold",
+                                        "loop", "serve", "send",  NULL};
     int rc = want_object(c, obj, "an op such as {\"cpu\": {\"ticks\": 1000}}");
     if (rc) return rc;
     if (json_object_size(obj) != 1)
         return fail(c, "expected an object with exactly one key, one of: cpu, io, sleep, "
-                       "native, hold, loop, serve");
+                       "native, hold, loop, serve, send");
     rc = check_keys(c, obj, kinds);
     if (rc) return rc;
     const char *kind = json_object_iter_key(json_object_iter(obj));
@@ -418,19 +467,11 @@ static int parse_op(struct vctx *c, json_t *obj, struct wl_op *op, int depth)
         op->ticks = (uint64_t)ticks;
         if (!rc && has_us && op->ns <= 0) rc = fail(c, "\"us\" must be greater than 0");
     } else if (strcmp(kind, "io") == 0) {
-        static const char *const keys[] = {"us", "dist", "max_us", NULL};
-        static const char *const dists[] = {"fixed", "uniform", "exponential", NULL};
-        int dist = WL_DIST_FIXED;
-        op->kind = WL_OP_IO;
-        if (!(rc = check_keys(c, body, keys)) && !(rc = us_field(c, body, "us", true, &op->ns)) &&
-            !(rc = get_choice(c, body, "dist", dists, &dist)))
-            rc = us_field(c, body, "max_us", false, &op->max_ns);
-        op->dist = (enum wl_dist)dist;
-        if (!rc && json_object_get(body, "max_us") && op->max_ns < op->ns) {
-            push_key(c, "max_us");
-            rc = fail(c, "expected max_us >= us");
-            pop(c);
-        }
+        rc = parse_io(c, body, op);
+    } else if (strcmp(kind, "send") == 0) {
+        static const char *const keys[] = {NULL};
+        op->kind = WL_OP_SEND;
+        rc = check_keys(c, body, keys);
     } else if (strcmp(kind, "sleep") == 0 || strcmp(kind, "native") == 0 ||
                strcmp(kind, "hold") == 0) {
         static const char *const keys[] = {"us", NULL};
@@ -505,6 +546,15 @@ static int parse_ops(struct vctx *c, json_t *arr, struct wl_op **out, size_t *no
 
 /* ---- threads and the document ----------------------------------------------------------- */
 
+static bool uses_peer(const struct wl_op *ops, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((ops[i].kind == WL_OP_IO && ops[i].peer) || ops[i].kind == WL_OP_SEND ||
+            uses_peer(ops[i].body, ops[i].nbody))
+            return true;
+    return false;
+}
+
 static int parse_group(struct vctx *c, json_t *obj, struct wl_group *g, int64_t duration_ns)
 {
     static const char *const keys[] = {"name", "count", "start_ms", "ops", NULL};
@@ -534,6 +584,7 @@ static int parse_group(struct vctx *c, json_t *obj, struct wl_group *g, int64_t 
     if ((rc = push_key(c, "ops"))) return rc;
     rc = parse_ops(c, ops, &g->ops, &g->nops, 0);
     pop(c);
+    if (!rc) g->uses_peer = uses_peer(g->ops, g->nops);
     return rc;
 }
 
