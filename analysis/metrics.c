@@ -207,6 +207,84 @@ static void advance(struct met_run *m, int64_t t)
     m->clock_t = t;
 }
 
+/* A REQUEST: the thread starts waiting (once: a policy may record several while it waits). */
+static void on_request(struct met_run *m, struct met_thread *th, int64_t t)
+{
+    if (!th->waiting) {
+        th->waiting = true;
+        th->request_t = t;
+        m->waiters++;
+    }
+    th->after_io = th->last_ev == TRACE_EV_IO_END;
+}
+
+/* An ACQUIRE: counts the acquisition, closes the handoff gap, credits a forced switch to the
+ * thread that was asked to drop, ends the wait with its latencies, opens the hold. */
+static int on_acquire(struct met_run *m, struct met_thread *th, int tid, int64_t t, struct err *e)
+{
+    int rc = 0;
+    th->count[CNT_ACQUISITIONS]++;
+    if (m->last_holder >= 0) th->count[m->last_holder == tid ? CNT_REACQUIRES : CNT_SWITCHES]++;
+    m->last_holder = tid;
+    if (m->handoff_pending && m->handoff_from != tid)
+        rc = push(&th->lat[LAT_HANDOFF_GAP], t - m->handoff_t, e);
+    m->handoff_pending = false;
+    if (m->forced_pending && m->forced_from != tid)
+        m->th[m->forced_from].count[CNT_FORCED_SWITCHES]++;
+    m->forced_pending = false;
+    if (th->waiting) {
+        th->waiting = false;
+        m->waiters--;
+        if (!rc) rc = push(&th->lat[LAT_GIL_WAIT], t - th->request_t, e);
+        if (th->after_io && !rc) rc = push(&th->lat[LAT_IO_RESPONSE], t - th->io_end_t, e);
+    }
+    th->after_io = false;
+    if (th->after_sleep && !rc) rc = push(&th->lat[LAT_SLEEP_OVERSHOOT], t - th->sleep_end_t, e);
+    th->after_sleep = false;
+    if (!th->holding) {
+        th->holding = true;
+        th->acquire_t = t;
+        m->holders++;
+    }
+    return rc;
+}
+
+/* A RELEASE: closes the hold (a slice) and arms the handoff gap and the forced switch that
+ * the next ACQUIRE by another thread completes. */
+static int on_release(struct met_run *m, struct met_thread *th, const struct trace_event *ev,
+                      struct err *e)
+{
+    int rc = 0;
+    if (ev->arg != TRACE_NO_ARG && ev->arg > th->ticks) th->ticks = ev->arg;
+    if (th->holding) {
+        th->holding = false;
+        m->holders--;
+        rc = push(&th->lat[LAT_SLICE], ev->t - th->acquire_t, e);
+    }
+    m->handoff_pending = m->waiters > 0;
+    m->handoff_t = ev->t;
+    m->handoff_from = ev->tid;
+    m->forced_pending = ev->reason == TRACE_REASON_DROP_REQUEST;
+    m->forced_from = ev->tid;
+    return rc;
+}
+
+/* A THREAD_EXIT: a wait still open is unserved; a hold still open is closed uncounted. */
+static void on_thread_exit(struct met_run *m, struct met_thread *th, const struct trace_event *ev)
+{
+    if (ev->arg != TRACE_NO_ARG && ev->arg > th->ticks) th->ticks = ev->arg;
+    if (th->waiting) {
+        th->waiting = false;
+        m->waiters--;
+        th->unserved_wait_ns = ev->t - th->request_t;
+    }
+    if (th->holding) { /* a writer that left out the release: close the hold */
+        th->holding = false;
+        m->holders--;
+    }
+    th->exited = true;
+}
+
 int met_event(struct met_run *m, const struct trace_event *ev, struct err *e)
 {
     struct met_thread *th = &m->th[ev->tid];
@@ -220,65 +298,16 @@ int met_event(struct met_run *m, const struct trace_event *ev, struct err *e)
         th->started = true;
         break;
     case TRACE_EV_REQUEST:
-        if (!th->waiting) {
-            th->waiting = true;
-            th->request_t = t;
-            m->waiters++;
-        }
-        th->after_io = th->last_ev == TRACE_EV_IO_END;
+        on_request(m, th, t);
         break;
     case TRACE_EV_ACQUIRE:
-        th->count[CNT_ACQUISITIONS]++;
-        if (m->last_holder >= 0)
-            th->count[m->last_holder == ev->tid ? CNT_REACQUIRES : CNT_SWITCHES]++;
-        m->last_holder = ev->tid;
-        if (m->handoff_pending && m->handoff_from != ev->tid)
-            rc = push(&th->lat[LAT_HANDOFF_GAP], t - m->handoff_t, e);
-        m->handoff_pending = false;
-        if (m->forced_pending && m->forced_from != ev->tid)
-            m->th[m->forced_from].count[CNT_FORCED_SWITCHES]++;
-        m->forced_pending = false;
-        if (th->waiting) {
-            th->waiting = false;
-            m->waiters--;
-            if (!rc) rc = push(&th->lat[LAT_GIL_WAIT], t - th->request_t, e);
-            if (th->after_io && !rc) rc = push(&th->lat[LAT_IO_RESPONSE], t - th->io_end_t, e);
-        }
-        th->after_io = false;
-        if (th->after_sleep && !rc)
-            rc = push(&th->lat[LAT_SLEEP_OVERSHOOT], t - th->sleep_end_t, e);
-        th->after_sleep = false;
-        if (!th->holding) {
-            th->holding = true;
-            th->acquire_t = t;
-            m->holders++;
-        }
+        rc = on_acquire(m, th, ev->tid, t, e);
         break;
     case TRACE_EV_RELEASE:
-        if (ev->arg != TRACE_NO_ARG && ev->arg > th->ticks) th->ticks = ev->arg;
-        if (th->holding) {
-            th->holding = false;
-            m->holders--;
-            rc = push(&th->lat[LAT_SLICE], t - th->acquire_t, e);
-        }
-        m->handoff_pending = m->waiters > 0;
-        m->handoff_t = t;
-        m->handoff_from = ev->tid;
-        m->forced_pending = ev->reason == TRACE_REASON_DROP_REQUEST;
-        m->forced_from = ev->tid;
+        rc = on_release(m, th, ev, e);
         break;
     case TRACE_EV_THREAD_EXIT:
-        if (ev->arg != TRACE_NO_ARG && ev->arg > th->ticks) th->ticks = ev->arg;
-        if (th->waiting) {
-            th->waiting = false;
-            m->waiters--;
-            th->unserved_wait_ns = t - th->request_t;
-        }
-        if (th->holding) { /* a writer that left out the release: close the hold */
-            th->holding = false;
-            m->holders--;
-        }
-        th->exited = true;
+        on_thread_exit(m, th, ev);
         break;
     case TRACE_EV_DROP_REQUEST:
         th->count[CNT_DROP_REQUESTS]++;
@@ -289,18 +318,16 @@ int met_event(struct met_run *m, const struct trace_event *ev, struct err *e)
     case TRACE_EV_WAKEUP_FAILED:
         th->count[CNT_FAILED_WAKEUPS]++;
         break;
-    case TRACE_EV_IO_BEGIN:
-        th->non_cpu = true;
-        break;
     case TRACE_EV_IO_END:
         th->count[CNT_IO_OPS]++;
         th->io_end_t = t;
         break;
-    case TRACE_EV_SLEEP_BEGIN:
+    case TRACE_EV_SLEEP_BEGIN: /* arg: the planned sleep; the overshoot is measured from its end */
         th->non_cpu = true;
         th->after_sleep = ev->arg != TRACE_NO_ARG;
         th->sleep_end_t = t + (th->after_sleep ? ev->arg : 0);
         break;
+    case TRACE_EV_IO_BEGIN:
     case TRACE_EV_NATIVE_BEGIN:
     case TRACE_EV_HOLD_BEGIN:
     case TRACE_EV_ARRIVAL:
@@ -587,10 +614,10 @@ static const char *fmt_num(char *buf, size_t size, double v)
     return buf;
 }
 
-void met_print(const struct met_run *m, const char *trace_path, FILE *out)
+/* The run's identity: trace, workload, policy, parameters, seed, window, completeness. */
+static void print_run(const struct met_run *m, const char *trace_path, FILE *out)
 {
     const struct trace *h = m->hdr;
-    char a[32], b[32], c[32], d[32], f[32], g[32];
     json_t *wl = json_object_get(json_object_get(h->run, "workload"), "name");
     fprintf(out, "trace     %s\n", trace_path);
     fprintf(out, "run       %s under %s", json_is_string(wl) ? json_string_value(wl) : "?",
@@ -619,6 +646,12 @@ void met_print(const struct met_run *m, const char *trace_path, FILE *out)
                 "          the run was cut short (stop_reason %s): these numbers cover "
                 "what ran until then.\n",
                 json_is_string(why) ? json_string_value(why) : "unknown");
+}
+
+/* The run's totals: GIL occupancy, counts, throughput, fairness. */
+static void print_totals(const struct met_run *m, FILE *out)
+{
+    char a[32], b[32], c[32];
     fprintf(out, "GIL       busy %.1f%%, idle with waiters %.2f%%\n", 100 * m->busy,
             100 * m->idle_with_waiters);
     fprintf(out,
@@ -644,7 +677,11 @@ void met_print(const struct met_run *m, const char *trace_path, FILE *out)
                 isfinite(m->max_min_ratio) ? fmt_num(a, sizeof a, m->max_min_ratio) : "inf");
     else
         fprintf(out, ": n/a\n");
+}
 
+static void print_latencies(const struct met_run *m, FILE *out)
+{
+    char a[32], b[32], c[32], d[32], f[32], g[32];
     fprintf(out, "\n%-16s %9s %9s %9s %9s %9s %9s %9s\n", "latency", "count", "mean", "p50", "p90",
             "p99", "p99.9", "max");
     for (int l = 0; l < NLAT; l++) {
@@ -658,7 +695,13 @@ void met_print(const struct met_run *m, const char *trace_path, FILE *out)
                 fmt_ns(c, sizeof c, (double)st->p90), fmt_ns(d, sizeof d, (double)st->p99),
                 fmt_ns(f, sizeof f, (double)st->p999), fmt_ns(g, sizeof g, (double)st->max));
     }
+}
 
+/* One row per thread, the first MAX_ROWS of them. */
+static void print_threads(const struct met_run *m, FILE *out)
+{
+    const struct trace *h = m->hdr;
+    char a[32], b[32], c[32], d[32];
     enum { MAX_ROWS = 64 };
     fprintf(out, "\n%-4s %-14s %9s %8s %9s %9s %11s %11s %11s %11s\n", "tid", "name", "ticks/s",
             "io/s", "acquires", "switches", "wait p50", "io_resp p50", "slice p50", "unserved");
@@ -680,4 +723,12 @@ void met_print(const struct met_run *m, const char *trace_path, FILE *out)
     if (m->nthreads > MAX_ROWS)
         fprintf(out, "... %zu more threads (`gilsim summary --json` lists every one)\n",
                 m->nthreads - MAX_ROWS);
+}
+
+void met_print(const struct met_run *m, const char *trace_path, FILE *out)
+{
+    print_run(m, trace_path, out);
+    print_totals(m, out);
+    print_latencies(m, out);
+    print_threads(m, out);
 }

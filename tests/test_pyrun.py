@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""tests/test_pyrun.py - tools/pyrun (tools/pyrun_lib.py).
+"""tests/test_pyrun.py - tools/pyrun (the package tools/gilsim_pyrun/).
 
   * the gap inference on synthetic progress logs whose true hand-offs are known: every lost
     GIL is found once, each edge within half a stamp period, OS preemption (a gap nobody else
@@ -26,7 +26,8 @@ import unittest
 
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(SRC, "tools"))
-import pyrun_lib as P  # noqa: E402
+from gilsim_pyrun import base, draws, infer  # noqa: E402
+from gilsim_pyrun.workload import load_workload  # noqa: E402
 
 GILSIM = os.environ.get("GILSIM") or os.path.join(SRC, "build", "gilsim")
 PYRUN = os.path.join(SRC, "tools", "pyrun")
@@ -80,7 +81,7 @@ class GapInference(unittest.TestCase):
 
     def check_against_truth(self, holds, threshold=10000):
         threads = synth(holds)
-        lost, stats = P.infer_lost_gil(threads, threshold)
+        lost, stats = infer.infer_lost_gil(threads, threshold)
         for tid, iv in enumerate(holds):
             truth = [(iv[i][1], iv[i + 1][0]) for i in range(len(iv) - 1)]
             got = lost[tid]
@@ -123,7 +124,7 @@ class GapInference(unittest.TestCase):
             t += self.C + (2000000 if i == 200 else 0)
             ticks += 100
             prog += [t, ticks]
-        lost, stats = P.infer_lost_gil([{"prog": prog, "released": set()}], 10000)
+        lost, stats = infer.infer_lost_gil([{"prog": prog, "released": set()}], 10000)
         self.assertEqual(lost, [[]])
         self.assertEqual(stats["preempted"], 1)
         self.assertEqual(stats["preempted_ns"], 2000000)
@@ -132,9 +133,9 @@ class GapInference(unittest.TestCase):
         # A's 8 us gap holds a stamp of B: below the 10 us threshold it is not examined
         a = {"prog": [0, 0, 5000, 100, 18000, 200, 23000, 300], "released": set()}
         b = {"prog": [9000, 0], "released": {9000}}
-        lost, stats = P.infer_lost_gil([a, b], 10000)
+        lost, stats = infer.infer_lost_gil([a, b], 10000)
         self.assertEqual(lost[0], [])
-        lost, stats = P.infer_lost_gil([a, b], 5000)
+        lost, stats = infer.infer_lost_gil([a, b], 5000)
         self.assertEqual(len(lost[0]), 1)
         L = lost[0][0]
         self.assertTrue(5000 < L.release <= 9000 <= L.acquire < 18000, L)
@@ -144,33 +145,33 @@ class GapInference(unittest.TestCase):
         a = {"prog": [0, 0, 5000, 100, 500000, 100, 505000, 200, 900000, 200],
              "released": {5000}, "nocheck": {900000}}
         b = {"prog": [100000, 0, 700000, 0], "released": {100000}}
-        lost, stats = P.infer_lost_gil([a, b], 10000)
+        lost, stats = infer.infer_lost_gil([a, b], 10000)
         self.assertEqual(lost[0], [])
         self.assertEqual(stats["gaps_examined"], 0)
 
     def test_main_thread_is_evidence(self):
         a = {"prog": [0, 0, 5000, 100, 905000, 200, 910000, 300], "released": set()}
-        lost, _ = P.infer_lost_gil([a], 10000, extra_evidence=[400000])
+        lost, _ = infer.infer_lost_gil([a], 10000, extra_evidence=[400000])
         self.assertEqual(len(lost[0]), 1)
 
     def test_gap_over_a_send_is_io(self):
         a = {"prog": [0, 0, 1000, 0, 300000, 0], "released": set(), "syscall": {300000}}
         b = {"prog": [100000, 0, 150000, 1000], "released": set()}
-        lost, _ = P.infer_lost_gil([a, b], 10000)
+        lost, _ = infer.infer_lost_gil([a, b], 10000)
         self.assertEqual([L.reason for L in lost[0]], ["io"])
 
     def test_separate_holds_meet_in_the_middle(self):
         rel_item, acq_item = [1000], [900]
-        rel = P._Edge(rel_item, 500, 1200)
-        acq = P._Edge(acq_item, 400, 1100)
-        n = P.separate_holds([(0, 1000, 0, None, rel), (900, 2000, 1, acq, None)])
+        rel = infer.Edge(rel_item, 500, 1200)
+        acq = infer.Edge(acq_item, 400, 1100)
+        n = infer.separate_holds([(0, 1000, 0, None, rel), (900, 2000, 1, acq, None)])
         self.assertEqual(n, 1)
         self.assertEqual(rel_item[0], acq_item[0])
         self.assertEqual(rel_item[0], 950)
         # an exact edge stays; the inferred one moves to it
         rel_item2 = [1000]
-        rel2 = P._Edge(rel_item2, 500, 1200)
-        P.separate_holds([(0, 1000, 0, None, rel2), (900, 2000, 1, None, None)])
+        rel2 = infer.Edge(rel_item2, 500, 1200)
+        infer.separate_holds([(0, 1000, 0, None, rel2), (900, 2000, 1, None, None)])
         self.assertEqual(rel_item2[0], 900)
 
 
@@ -197,8 +198,8 @@ class Draws(unittest.TestCase):
         for tid, op in enumerate(ops):
             got = [e["ns"] for e in events if e["tid"] == tid and e["ev"] == "io_begin"]
             self.assertGreater(len(got), 10)
-            rng = P.Rng(42, tid)
-            want = [P.sample_latency(rng, op[1], op[2], op[3]) for _ in got]
+            rng = draws.Rng(42, tid)
+            want = [draws.sample_latency(rng, op[1], op[2], op[3]) for _ in got]
             self.assertEqual(got, want, "thread %d" % tid)
 
 
@@ -209,17 +210,17 @@ class Workloads(unittest.TestCase):
         files = sorted(glob.glob(os.path.join(SRC, "tests", "data", "invalid", "*.json")))
         self.assertGreater(len(files), 20)
         for f in files:
-            with self.assertRaises(P.InputError, msg=f):
-                P.load_workload(f)
+            with self.assertRaises(base.InputError, msg=f):
+                load_workload(f)
 
     def test_valid_accepted(self):
         for f in sorted(glob.glob(os.path.join(SRC, "workloads", "*.json")) +
                         glob.glob(os.path.join(SRC, "tests", "data", "valid", "*.json"))):
-            wl = P.load_workload(f)
+            wl = load_workload(f)
             self.assertTrue(wl["groups"])
 
     def test_convoy_compiled(self):
-        wl = P.load_workload(os.path.join(SRC, "workloads", "convoy.json"))
+        wl = load_workload(os.path.join(SRC, "workloads", "convoy.json"))
         self.assertEqual(wl["tick_ns"], 50)
         self.assertEqual(wl["duration_ns"], 2000 * 10**6)
         self.assertEqual(wl["groups"][1]["start_ns"], 10 * 10**6)

@@ -1,0 +1,139 @@
+"""The I/O peer: a process per I/O thread that answers each io request after its latency, as
+the device at the other end of a gilsim `io` op. peer_main() is the process (`pyrun --peer`);
+Peer is the thread's side; Peers starts and ends them all."""
+import functools
+import mmap
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+from .base import PYRUN
+from .calibrate import stamped
+
+REQ = struct.Struct("<q")
+
+
+def recv_exact(sock, n):
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
+        k = sock.recv_into(view[got:], n - got)
+        if k == 0:
+            return None
+        got += k
+    return bytes(buf)
+
+
+IO_REQUESTS = ("signal", "send")
+
+
+def peer_main(fd, shm_fd=None):
+    """Peer process: answers each I/O request after its latency (time.sleep, a real blocking
+    wait like gilsim's ppoll) by sending a CLOCK_MONOTONIC stamp, taken just before, back over
+    the socketpair: that is the I/O's io_end. A negative latency ends the peer.
+
+    Requests come one of two ways. With shm_fd (--io-request signal, the default) the thread
+    writes the latency into a shared 8-byte page and sends SIGUSR1, which the peer takes with
+    sigwait: neither releases the thread's GIL, so the I/O releases it once, in the blocking
+    recv, as a gilsim `io` op does. Without it (--io-request send) the latency comes as 8 bytes
+    over the socket: an echo client's send + recv, two GIL releases."""
+    sock = socket.socket(fileno=fd)
+    mono = time.monotonic_ns
+    shm = None
+    if shm_fd is not None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+        shm = mmap.mmap(shm_fd, 8)
+    sock.sendall(REQ.pack(0))  # ready
+    while True:
+        if shm is not None:
+            signal.sigwait({signal.SIGUSR1})
+            lat, = REQ.unpack_from(shm, 0)
+        else:
+            data = recv_exact(sock, 8)
+            if data is None:
+                return 0
+            lat, = REQ.unpack(data)
+        if lat < 0:
+            return 0
+        if lat > 0:
+            time.sleep(lat / 1e9)
+        sock.sendall(REQ.pack(mono()))
+
+
+class Peer:
+    """The thread's side of one peer process."""
+
+    def __init__(self, mode):
+        self.mode = mode
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        args, fds = [sys.executable, PYRUN, "--peer", str(b.fileno())], [b.fileno()]
+        self.shm_file = self.shm = None
+        if mode == "signal":
+            self.shm_file = tempfile.TemporaryFile()
+            self.shm_file.truncate(8)
+            self.shm = mmap.mmap(self.shm_file.fileno(), 8)
+            args.append(str(self.shm_file.fileno()))
+            fds.append(self.shm_file.fileno())
+        self.proc = subprocess.Popen(args, pass_fds=fds, stdin=subprocess.DEVNULL)
+        b.close()
+        self.sock = a
+        if recv_exact(a, 8) is None:  # ready: SIGUSR1 is blocked there
+            raise RuntimeError("the I/O peer process did not start")
+        self.kill = functools.partial(os.kill, self.proc.pid)
+
+    def round_trip(self, lat):
+        """[t0, _, t1, answer, t2]: t1 just before the blocking recv (the GIL's release), t2
+        as it returned; t0 before the request (send mode: the send releases the GIL too)."""
+        if self.mode == "signal":
+            REQ.pack_into(self.shm, 0, lat)  # a memcpy: keeps the GIL
+            return stamped((self.kill, signal.SIGUSR1), (self.sock.recv, 8))
+        return stamped((self.sock.send, REQ.pack(lat)), (self.sock.recv, 8))
+
+    def close(self):
+        try:
+            if self.mode == "signal":
+                REQ.pack_into(self.shm, 0, -1)
+                self.kill(signal.SIGUSR1)
+            else:
+                self.sock.sendall(REQ.pack(-1))
+        except OSError:
+            pass
+        self.sock.close()
+
+    def wait(self):
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.shm is not None:
+            self.shm.close()
+            self.shm_file.close()
+
+
+class Peers:
+    """Every peer process of a run: started one per I/O thread, ended together."""
+
+    def __init__(self, mode):
+        self.mode = mode
+        self.all = []
+
+    def start(self):
+        peer = Peer(self.mode)
+        self.all.append(peer)
+        return peer
+
+    def close(self):
+        for peer in self.all:
+            peer.close()
+        for peer in self.all:
+            peer.wait()
+
+    def __len__(self):
+        return len(self.all)
