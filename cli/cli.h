@@ -1,5 +1,7 @@
-/* cli/cli.h - what the command files share: the commands, argument helpers and the exit-code
- * convention (0 ok, 1 runtime failure, 2 bad input; see common/err.h). */
+/* cli/cli.h - what the command files share (cli/util.c, options.c, signals.c): messages and
+ * the exit-code convention (0 ok, 1 runtime failure, 2 bad input; see common/err.h), option
+ * tables, value parsers, CSV fields, finding gilsim's scripts, and signal handling. The
+ * commands themselves are in cli/commands.h; nothing here calls back into a command. */
 #ifndef GILSIM_CLI_H
 #define GILSIM_CLI_H
 
@@ -10,22 +12,54 @@
 
 #include "common/err.h"
 
-int cli_summary(int argc, char **argv);
-int cli_compare(int argc, char **argv);
-int cli_export(int argc, char **argv);
-int cli_report(int argc, char **argv);
+/* --set NAME=VALUE options one command line may carry (run: repeated --set; compare: swept
+ * parameters). */
+#define CLI_MAX_SETS 32
 
 /* Prints "gilsim: <message>" and returns the exit status for e. */
 int cli_fail(const struct err *e);
 /* Prints "gilsim CMD: <fmt with arg>" and a hint to --help; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
+
+/* ---- options (cli/options.c) ---------------------------------------------------------------- */
+
+/* One option of a command: its long name, its letter (0: long only), whether it takes a value,
+ * and what it does: apply stores the value in the command's argument struct and returns 0, or
+ * prints why not and returns the exit status. Tables end with a {NULL} entry; --help and -h
+ * are every command's, not in the table. */
+struct cli_opt {
+    const char *name;
+    char letter;
+    bool takes_value;
+    int (*apply)(void *args, const char *value);
+};
+
+#define CLI_HELP_SHOWN (-1) /* cli_parse_options printed the help: exit 0 */
+
+/* Parses argv's options with getopt_long (options and operands in any order, `--` ends the
+ * options) and applies them in order. Returns 0 with *operand the index of the first operand
+ * (operands are moved to the end), CLI_HELP_SHOWN after printing help on stdout, or the exit
+ * status after printing a usage error (unknown option, missing value, or apply's). */
+int cli_parse_options(const char *cmd, const char *help, const struct cli_opt *opts, void *args,
+                      int argc, char **argv, int *operand);
+
+/* ---- values and text (cli/util.c) ----------------------------------------------------------- */
+
 /* Whole-string unsigned integer in [min, max]. */
 bool cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* --duration MS and --seed N, with the same range and message for every command: 0, or the
+ * usage error's status after printing it. */
+int cli_parse_duration(const char *cmd, const char *arg, uint64_t *ms);
+int cli_parse_seed(const char *cmd, const char *arg, uint64_t *seed);
 /* One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
 void cli_csv_field(FILE *f, const char *s);
-/* UTC time stamp for file names: 20261125T022334.123Z */
-void cli_utc_stamp(char *buf, size_t size);
+/* Creates results/, the default place of outputs, when missing: 0, or -1 with errno. */
+int cli_results_dir(void);
 
+/* ---- gilsim's own files (cli/util.c) -------------------------------------------------------- */
+
+/* The running gilsim binary (/proc/self/exe) into buf; ERR_RUNTIME when unknown. */
+int cli_self_exe(char *buf, size_t size, struct err *e);
 /* The path of one of gilsim's scripts in tools/ (GILSIM_TOOLS_DIR, else the source tree the
  * binary was built from) into buf; ERR_RUNTIME naming the missing file. */
 int cli_find_tool(const char *name, char *buf, size_t size, struct err *e);
@@ -33,10 +67,12 @@ int cli_find_tool(const char *name, char *buf, size_t size, struct err *e);
  * without a slash is looked up in PATH) into buf; ERR_RUNTIME with why it is needed. */
 int cli_find_python(const char *var, const char *why, char *buf, size_t size, struct err *e);
 
-/* SIGINT and SIGTERM (cli/signals.c): taken by a dedicated thread. The first calls on_signal
- * (from that thread; NULL: exit at once); a second exits at once with 128 + the signal after
- * removing the temporary file set with cli_signals_set_tmp. Call before creating threads.
- * Returns 0 or an errno value. */
+/* ---- signals (cli/signals.c) ---------------------------------------------------------------- */
+
+/* SIGINT and SIGTERM: taken by a dedicated thread. The first calls on_signal (from that
+ * thread; NULL: exit at once); a second exits at once with 128 + the signal after removing the
+ * temporary file set with cli_signals_set_tmp. Call before creating threads. Returns 0 or an
+ * errno value. */
 int cli_signals_start(void (*on_signal)(void *ctx, int sig), void *ctx);
 void cli_signals_set_tmp(const char *path); /* NULL: none */
 int cli_signals_received(void);             /* the first signal taken, or 0 */

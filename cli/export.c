@@ -3,7 +3,6 @@
  * chrome://tracing; csv: one row per event for pandas and R. Both stream: one pass over the
  * trace (trace_scan), written as it is read, through a temporary file renamed into place. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 
 #include "analysis/trace_read.h"
 #include "cli/cli.h"
+#include "cli/commands.h"
 
 static const char export_help[] =
     "usage: gilsim export TRACE.json --format chrome|csv -o OUT\n"
@@ -182,14 +182,11 @@ static int csv_event(struct exporter *x, const struct trace_event *ev)
     return 0;
 }
 
-static int on_event(void *ctx, const struct trace_event *ev, struct err *e)
+/* The GIL's own events: waiting for it, holding it, the waiter counter, forced switches. */
+static void gil_event(struct exporter *x, const struct trace_event *ev)
 {
-    (void)e;
-    struct exporter *x = ctx;
-    if (!x->chrome) return csv_event(x, ev);
     struct exp_thread *th = &x->th[ev->tid];
     int64_t t = ev->t;
-    x->last_t = t;
     switch ((enum trace_ev)ev->ev) {
     case TRACE_EV_REQUEST:
         if (th->open[SL_WAIT] < 0) {
@@ -216,7 +213,7 @@ static int on_event(void *ctx, const struct trace_event *ev, struct err *e)
         x->forced_from = ev->tid;
         x->forced_t = t;
         break;
-    case TRACE_EV_THREAD_EXIT:
+    default: /* TRACE_EV_THREAD_EXIT */
         for (int k = 0; k < NSLICE; k++) {
             if (k == SL_WAIT && th->open[k] >= 0) {
                 x->waiters--;
@@ -225,55 +222,81 @@ static int on_event(void *ctx, const struct trace_event *ev, struct err *e)
             slice(x, ev->tid, (enum slice_kind)k, t);
         }
         break;
+    }
+}
+
+/* The slice an op's begin or end event opens or closes. */
+static enum slice_kind op_slice(enum trace_ev ev)
+{
+    switch (ev) {
+    case TRACE_EV_FORCE_WAIT_BEGIN:
+    case TRACE_EV_FORCE_WAIT_END:
+        return SL_FORCE;
+    case TRACE_EV_IO_BEGIN:
+    case TRACE_EV_IO_END:
+        return SL_IO;
+    case TRACE_EV_SLEEP_BEGIN:
+    case TRACE_EV_SLEEP_END:
+        return SL_SLEEP;
+    case TRACE_EV_NATIVE_BEGIN:
+    case TRACE_EV_NATIVE_END:
+        return SL_NATIVE;
+    default: /* TRACE_EV_HOLD_BEGIN, TRACE_EV_HOLD_END */
+        return SL_HOLD;
+    }
+}
+
+/* Requests overlap the GIL slices without nesting: async slices, their own track. */
+static void request_event(struct exporter *x, const struct trace_event *ev)
+{
+    sep(x);
+    fprintf(x->out,
+            "{\"ph\":\"%s\",\"pid\":1,\"tid\":%d,\"cat\":\"request\",\"name\":\"request\","
+            "\"id\":\"%d-%" PRId64 "\",\"ts\":",
+            ev->ev == TRACE_EV_ARRIVAL ? "b" : "e", chrome_tid(ev->tid), ev->tid, ev->arg);
+    put_us(x->out, ev->t);
+    fputc('}', x->out);
+}
+
+static int on_event(void *ctx, const struct trace_event *ev, struct err *e)
+{
+    (void)e;
+    struct exporter *x = ctx;
+    if (!x->chrome) return csv_event(x, ev);
+    x->last_t = ev->t;
+    switch ((enum trace_ev)ev->ev) {
+    case TRACE_EV_REQUEST:
+    case TRACE_EV_ACQUIRE:
+    case TRACE_EV_RELEASE:
+    case TRACE_EV_THREAD_EXIT:
+        gil_event(x, ev);
+        break;
     case TRACE_EV_DROP_REQUEST:
-        instant(x, ev->tid, "drop request", t, ev->arg);
+        instant(x, ev->tid, "drop request", ev->t, ev->arg);
         break;
     case TRACE_EV_WAIT_TIMEOUT:
-        instant(x, ev->tid, "wait timeout", t, ev->arg);
+        instant(x, ev->tid, "wait timeout", ev->t, ev->arg);
         break;
     case TRACE_EV_WAKEUP_FAILED:
-        instant(x, ev->tid, "failed wakeup", t, ev->arg);
+        instant(x, ev->tid, "failed wakeup", ev->t, ev->arg);
         break;
     case TRACE_EV_FORCE_WAIT_BEGIN:
-        th->open[SL_FORCE] = t;
+    case TRACE_EV_IO_BEGIN:
+    case TRACE_EV_SLEEP_BEGIN:
+    case TRACE_EV_NATIVE_BEGIN:
+    case TRACE_EV_HOLD_BEGIN:
+        x->th[ev->tid].open[op_slice((enum trace_ev)ev->ev)] = ev->t;
         break;
     case TRACE_EV_FORCE_WAIT_END:
-        slice(x, ev->tid, SL_FORCE, t);
-        break;
-    case TRACE_EV_IO_BEGIN:
-        th->open[SL_IO] = t;
-        break;
     case TRACE_EV_IO_END:
-        slice(x, ev->tid, SL_IO, t);
-        break;
-    case TRACE_EV_SLEEP_BEGIN:
-        th->open[SL_SLEEP] = t;
-        break;
     case TRACE_EV_SLEEP_END:
-        slice(x, ev->tid, SL_SLEEP, t);
-        break;
-    case TRACE_EV_NATIVE_BEGIN:
-        th->open[SL_NATIVE] = t;
-        break;
     case TRACE_EV_NATIVE_END:
-        slice(x, ev->tid, SL_NATIVE, t);
-        break;
-    case TRACE_EV_HOLD_BEGIN:
-        th->open[SL_HOLD] = t;
-        break;
     case TRACE_EV_HOLD_END:
-        slice(x, ev->tid, SL_HOLD, t);
+        slice(x, ev->tid, op_slice((enum trace_ev)ev->ev), ev->t);
         break;
     case TRACE_EV_ARRIVAL:
     case TRACE_EV_DONE:
-        /* Requests overlap the GIL slices without nesting: async slices, their own track. */
-        sep(x);
-        fprintf(x->out,
-                "{\"ph\":\"%s\",\"pid\":1,\"tid\":%d,\"cat\":\"request\",\"name\":\"request\","
-                "\"id\":\"%d-%" PRId64 "\",\"ts\":",
-                ev->ev == TRACE_EV_ARRIVAL ? "b" : "e", chrome_tid(ev->tid), ev->tid, ev->arg);
-        put_us(x->out, t);
-        fputc('}', x->out);
+        request_event(x, ev);
         break;
     case TRACE_EV_THREAD_START:
     case TRACE_EV_COUNT:
@@ -282,41 +305,40 @@ static int on_event(void *ctx, const struct trace_event *ev, struct err *e)
     return 0;
 }
 
+struct export_args {
+    const char *format, *output;
+};
+
+static int opt_format(void *args, const char *v)
+{
+    if (strcmp(v, "chrome") && strcmp(v, "csv"))
+        return cli_usage_error("export", "--format: expected chrome or csv, got '%s'", v);
+    ((struct export_args *)args)->format = v;
+    return 0;
+}
+
+static int opt_output(void *args, const char *v)
+{
+    ((struct export_args *)args)->output = v;
+    return 0;
+}
+
+static const struct cli_opt export_opts[] = {
+    {"format", 'f', true, opt_format},
+    {"output", 'o', true, opt_output},
+    {NULL, 0, false, NULL},
+};
+
 int cli_export(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"format", required_argument, NULL, 'f'},
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *format = NULL, *out_path = NULL;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":f:o:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            if (strcmp(optarg, "chrome") && strcmp(optarg, "csv"))
-                return cli_usage_error("export", "--format: expected chrome or csv, got '%s'",
-                                       optarg);
-            format = optarg;
-            break;
-        case 'o':
-            out_path = optarg;
-            break;
-        case 'h':
-            fputs(export_help, stdout);
-            return 0;
-        case ':':
-            return cli_usage_error("export", "option '%s' needs a value", argv[optind - 1]);
-        default:
-            return cli_usage_error("export", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind != argc - 1) return cli_usage_error("export", "%s", "expected one trace file");
-    if (!format) return cli_usage_error("export", "%s", "expected --format chrome or csv");
-    if (!out_path) return cli_usage_error("export", "%s", "expected -o OUT");
+    struct export_args a = {0};
+    int operand,
+        rc = cli_parse_options("export", export_help, export_opts, &a, argc, argv, &operand);
+    if (rc) return rc == CLI_HELP_SHOWN ? 0 : rc;
+    if (operand != argc - 1) return cli_usage_error("export", "%s", "expected one trace file");
+    if (!a.format) return cli_usage_error("export", "%s", "expected --format chrome or csv");
+    if (!a.output) return cli_usage_error("export", "%s", "expected -o OUT");
+    const char *format = a.format, *out_path = a.output;
 
     struct err e = {0};
     char tmp[4096];
@@ -345,14 +367,14 @@ int cli_export(int argc, char **argv)
     }
     struct trace_sink sink = {.header = on_header, .event = on_event, .ctx = &x};
     struct trace *hdr = NULL;
-    int rc = trace_scan(argv[optind], &sink, &hdr, &e);
+    rc = trace_scan(argv[operand], &sink, &hdr, &e);
     if (!rc && x.chrome) {
         /* Slices still open when the record ends (a partial trace) close at its last event. */
         for (size_t i = 0; i < x.nthreads; i++)
             for (int k = 0; k < NSLICE; k++)
                 slice(&x, (int)i, (enum slice_kind)k, x.last_t);
         fputs("\n],\"otherData\":{\"source\":", x.out);
-        json_str(x.out, argv[optind]);
+        json_str(x.out, argv[operand]);
         fprintf(x.out, ",\"complete\":%s}}\n", hdr->complete ? "true" : "false");
     }
     if (fclose(x.out) != 0 && !rc) rc = err_set(&e, ERR_RUNTIME, "%s: %s", tmp, strerror(errno));

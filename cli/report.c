@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/commands.h"
 
 static const char report_help[] =
     "usage: gilsim report DIR [-o FILE.html] [--timeline-ms MS]\n"
@@ -44,11 +45,7 @@ int cli_report(int argc, char **argv)
         return cli_fail(&e);
     /* The script reads traces through this very gilsim (summary --samples, export). */
     char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        setenv("GILSIM", exe, 1);
-    }
+    if (cli_self_exe(exe, sizeof exe, NULL) == 0) setenv("GILSIM", exe, 1);
 
     char **args = calloc((size_t)argc + 2, sizeof *args);
     if (!args) {

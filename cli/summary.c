@@ -5,6 +5,7 @@
 
 #include "analysis/metrics.h"
 #include "cli/cli.h"
+#include "cli/commands.h"
 
 static const char summary_help[] =
     "usage: gilsim summary TRACE.json [--json | --samples LIST]\n"

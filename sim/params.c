@@ -8,12 +8,17 @@
 #include "../common/err.h"
 #include "policy.h"
 
-void gil_params_defaults(struct gil_params *p, const struct gil_policy *pol)
+void gil_params_defaults_of(struct gil_params *p, const struct gil_param *table)
 {
     memset(p, 0, sizeof *p);
-    p->desc = pol->params;
-    for (const struct gil_param *d = pol->params; d && d->name && p->n < GIL_MAX_PARAMS; d++)
+    p->desc = table;
+    for (const struct gil_param *d = table; d && d->name && p->n < GIL_MAX_PARAMS; d++)
         p->value[p->n++] = d->def;
+}
+
+void gil_params_defaults(struct gil_params *p, const struct gil_policy *pol)
+{
+    gil_params_defaults_of(p, pol->params);
 }
 
 static int find(const struct gil_params *p, const char *name, size_t len)
@@ -33,6 +38,12 @@ double gil_param(const struct gil_params *p, const char *name)
 int gil_params_set(struct gil_params *p, const struct gil_policy *pol, const char *assignment,
                    struct err *e)
 {
+    return gil_params_set_for(p, pol->name, assignment, e);
+}
+
+int gil_params_set_for(struct gil_params *p, const char *owner, const char *assignment,
+                       struct err *e)
+{
     const char *eq = strchr(assignment, '=');
     if (!eq || eq == assignment)
         return err_set(e, ERR_INPUT, "--set %s: expected name=value", assignment);
@@ -44,7 +55,7 @@ int gil_params_set(struct gil_params *p, const struct gil_policy *pol, const cha
             n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", k ? ", " : "",
                                   p->desc[k].name);
         return err_set(e, ERR_INPUT, "--set %.*s: policy %s has no such parameter (it has: %s)",
-                       (int)(eq - assignment), assignment, pol->name, p->n ? names : "none");
+                       (int)(eq - assignment), assignment, owner, p->n ? names : "none");
     }
     const struct gil_param *d = &p->desc[i];
     const char *text = eq + 1;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "analysis/metrics.h"
+#include "common/utc.h"
 #include "policies/registry.h"
 #include "sim/engine.h"
 #include "sim/sync.h"
@@ -670,10 +671,7 @@ static json_t *report_json(void)
         json_array_append_new(list, o);
     }
     char stamp[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    utc_stamp(stamp, sizeof stamp, UTC_EXTENDED, 0);
     return json_pack("{s:s, s:i, s:s, s:s, s:b, s:i, s:o, s:o}", "format", "gilsim-bench",
                      "version", 1, "gilsim_version", GILSIM_VERSION, "created_utc", stamp, "smoke",
                      smoke, "repeat", repeats, "host", trace_out_host_info(), "rows", list);

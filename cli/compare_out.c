@@ -1,0 +1,397 @@
+/* cli/compare_out.c - what `gilsim compare` writes: the median, min and max of each key metric
+ * per column, the convoy factor against the lock-free baseline, and the three forms of the
+ * result (table, CSV, JSON) into the output directory and on stdout. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/compare.h"
+#include "common/utc.h"
+
+const struct key_metric compare_metrics[NKM] = {
+#define X_ROW(e, key, label, path, unit) {key, label, path, unit},
+    KEY_METRICS(X_ROW)
+#undef X_ROW
+};
+#define km compare_metrics
+
+/* ---- aggregation --------------------------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+struct agg {
+    size_t n;
+    double median, min, max;
+};
+
+/* Median (mean of the middle two for an even count), min and max of the non-null values. */
+static struct agg aggregate(const struct compare *c, const struct config *cfg, int k)
+{
+    double v[4096];
+    struct agg a = {0, NAN, NAN, NAN};
+    for (size_t i = 0; i < c->nruns && a.n < 4096; i++)
+        if (c->runs[i].cfg == cfg && isfinite(c->runs[i].value[k])) v[a.n++] = c->runs[i].value[k];
+    if (!a.n) return a;
+    qsort(v, a.n, sizeof v[0], cmp_double);
+    a.min = v[0];
+    a.max = v[a.n - 1];
+    a.median = a.n % 2 ? v[a.n / 2] : (v[a.n / 2 - 1] + v[a.n / 2]) / 2;
+    return a;
+}
+
+void compare_convoy_factors(struct compare *c)
+{
+    const struct config *base = NULL;
+    for (size_t i = 0; i < c->nconfigs; i++)
+        if (c->configs[i].subj.policy && (c->configs[i].subj.policy->flags & GIL_POLICY_NO_LOCK))
+            base = &c->configs[i];
+    c->baseline_io_per_s = base ? aggregate(c, base, KM_IO_PER_S).median : NAN;
+    for (size_t i = 0; i < c->nruns; i++) {
+        double io = c->runs[i].value[KM_IO_PER_S];
+        c->runs[i].value[KM_CONVOY_FACTOR] =
+            isfinite(io) && io > 0 && c->baseline_io_per_s > 0 ? c->baseline_io_per_s / io : NAN;
+    }
+}
+
+/* ---- the three forms ----------------------------------------------------------------------- */
+
+/* Scale and unit for a value: the median's, so that a range reads "5.14 ms (5.10..5.30)". */
+struct scale {
+    double div;
+    const char *unit;
+};
+
+static struct scale scale_of(double v, enum unit u)
+{
+    double a = fabs(v);
+    switch (u) {
+    case U_NS:
+        return a >= 1e9   ? (struct scale){1e9, " s"}
+               : a >= 1e6 ? (struct scale){1e6, " ms"}
+               : a >= 1e3 ? (struct scale){1e3, " us"}
+                          : (struct scale){1, " ns"};
+    case U_RATE:
+        return a >= 1e9   ? (struct scale){1e9, "G"}
+               : a >= 1e6 ? (struct scale){1e6, "M"}
+               : a >= 1e4 ? (struct scale){1e3, "k"}
+                          : (struct scale){1, ""};
+    case U_FRACTION:
+        return (struct scale){0.01, "%"};
+    case U_RATIO:
+        break;
+    }
+    return (struct scale){1, ""};
+}
+
+/* Three significant digits in the given scale (whole numbers when the scale is 1 and the
+ * unit is a count or ns). */
+static void fmt_scaled(char *buf, size_t size, double v, enum unit u, struct scale s)
+{
+    double x = v / s.div, ax = fabs(x);
+    int decimals = ax >= 100 ? 0 : ax >= 10 ? 1 : 2;
+    if (s.div == 1 && u != U_RATIO && x == floor(x)) decimals = 0;
+    if (u == U_FRACTION) decimals = 1;
+    snprintf(buf, size, "%.*f", decimals, x);
+}
+
+static void format_cell(char *cell, size_t size, const struct agg *a, enum unit u, bool ranges)
+{
+    char m[16], lo[16], hi[16];
+    if (!a->n) {
+        snprintf(cell, size, "-");
+        return;
+    }
+    struct scale s = scale_of(a->median, u);
+    fmt_scaled(m, sizeof m, a->median, u, s);
+    if (!ranges || a->n < 2) {
+        snprintf(cell, size, "%s%s", m, s.unit);
+        return;
+    }
+    fmt_scaled(lo, sizeof lo, a->min, u, s);
+    fmt_scaled(hi, sizeof hi, a->max, u, s);
+    snprintf(cell, size, "%s%s (%s..%s)", m, s.unit, lo, hi);
+}
+
+static uint64_t run_length_ms(const struct compare *c)
+{
+    return c->duration_ms ? c->duration_ms : (uint64_t)(c->wl->duration_ns / 1000000);
+}
+
+/* The table's cells: one column per configuration except the extra baseline, one row per
+ * metric that is not zero everywhere. */
+enum { CELL = 64 };
+struct table {
+    size_t ncols, col_of[COMPARE_MAX_COLUMNS];
+    char (*cells)[COMPARE_MAX_COLUMNS][CELL]; /* [metric][column] */
+    size_t width[COMPARE_MAX_COLUMNS + 1];    /* [0]: the row labels */
+    bool show[NKM];
+};
+
+static int fill_table(const struct compare *c, struct table *t)
+{
+    t->ncols = 0;
+    for (size_t i = 0; i < c->nconfigs; i++)
+        if (!c->configs[i].baseline_only) t->col_of[t->ncols++] = i;
+    t->cells = malloc(NKM * sizeof *t->cells);
+    if (!t->cells) return -1;
+    t->width[0] = 20;
+    for (size_t j = 0; j < t->ncols; j++) {
+        const struct config *cfg = &c->configs[t->col_of[j]];
+        size_t w = strlen(cfg->subj.name);
+        for (unsigned k = 0; k < cfg->nassign; k++)
+            w = strlen(cfg->assign[k]) > w ? strlen(cfg->assign[k]) : w;
+        t->width[j + 1] = w;
+    }
+    for (int k = 0; k < NKM; k++) {
+        t->show[k] = false;
+        for (size_t j = 0; j < t->ncols; j++) {
+            struct agg a = aggregate(c, &c->configs[t->col_of[j]], k);
+            char *cell = t->cells[k][j];
+            format_cell(cell, CELL, &a, km[k].unit, c->repeat > 1);
+            t->show[k] |= a.n > 0 && (a.min != 0 || a.max != 0); /* all zero: nothing to see */
+            t->width[j + 1] = strlen(cell) > t->width[j + 1] ? strlen(cell) : t->width[j + 1];
+        }
+    }
+    return 0;
+}
+
+/* Header: the policy, then one line per swept parameter. */
+static void print_column_heads(const struct compare *c, const struct table *t, FILE *f)
+{
+    unsigned lines = 1;
+    for (size_t j = 0; j < t->ncols; j++)
+        if (c->configs[t->col_of[j]].nassign + 1 > lines)
+            lines = c->configs[t->col_of[j]].nassign + 1;
+    for (unsigned l = 0; l < lines; l++) {
+        fprintf(f, "%-*s", (int)t->width[0], "");
+        for (size_t j = 0; j < t->ncols; j++) {
+            const struct config *cfg = &c->configs[t->col_of[j]];
+            const char *text = l == 0              ? cfg->subj.name
+                               : l <= cfg->nassign ? cfg->assign[l - 1]
+                                                   : "";
+            fprintf(f, "  %*s", (int)t->width[j + 1], text);
+        }
+        fputc('\n', f);
+    }
+}
+
+static void write_table(const struct compare *c, FILE *f)
+{
+    const char *desc = c->wl->description ? c->wl->description : "";
+    fprintf(f, "%s: %s\n", c->wl->name, desc);
+    fprintf(f, "%llu ms, seed %llu, %llu repeat%s%s; traces in %s/\n",
+            (unsigned long long)run_length_ms(c), (unsigned long long)c->seed,
+            (unsigned long long)c->repeat, c->repeat == 1 ? "" : "s",
+            c->repeat > 1 ? ": median (min..max)" : "", c->dir);
+    struct table t;
+    if (fill_table(c, &t) != 0) {
+        fputs("(out of memory)\n", f);
+        return;
+    }
+    print_column_heads(c, &t, f);
+    for (int k = 0; k < NKM; k++) {
+        if (!t.show[k]) continue;
+        fprintf(f, "%-*s", (int)t.width[0], km[k].label);
+        for (size_t j = 0; j < t.ncols; j++)
+            fprintf(f, "  %*s", (int)t.width[j + 1], t.cells[k][j]);
+        fputc('\n', f);
+    }
+    free(t.cells);
+    if (isfinite(c->baseline_io_per_s)) {
+        char b[16];
+        struct scale sc = scale_of(c->baseline_io_per_s, U_RATE);
+        fmt_scaled(b, sizeof b, c->baseline_io_per_s, U_RATE, sc);
+        fprintf(f, "convoy factor = I/O ops/s under %s (%s%s%s) / I/O ops/s under the policy\n",
+                c->baseline_name, b, sc.unit, c->baseline_requested ? "" : ", one extra run");
+    }
+    size_t i;
+    json_t *note;
+    json_array_foreach(c->notes, i, note) fprintf(f, "note: %s\n", json_string_value(note));
+}
+
+static void write_csv(const struct compare *c, FILE *f)
+{
+    fputs("policy,params,repeat,seed,duration_ms,baseline_only,status,trace", f);
+    for (int k = 0; k < NKM; k++)
+        fprintf(f, ",%s", km[k].key);
+    fputc('\n', f);
+    for (size_t i = 0; i < c->nruns; i++) {
+        const struct run *r = &c->runs[i];
+        char params[512] = "";
+        size_t n = 0;
+        for (unsigned k = 0; k < r->cfg->nassign && n < sizeof params; k++)
+            n += (size_t)snprintf(params + n, sizeof params - n, "%s%s", k ? ";" : "",
+                                  r->cfg->assign[k]);
+        cli_csv_field(f, r->cfg->subj.name);
+        fputc(',', f);
+        cli_csv_field(f, params);
+        fprintf(f, ",%u,%llu,%llu,%d,%d,", r->repeat, (unsigned long long)c->seed,
+                (unsigned long long)run_length_ms(c), r->cfg->baseline_only, r->status);
+        cli_csv_field(f, r->trace);
+        for (int k = 0; k < NKM; k++) {
+            if (isfinite(r->value[k]))
+                fprintf(f, ",%.10g", r->value[k]);
+            else
+                fputc(',', f);
+        }
+        fputc('\n', f);
+    }
+}
+
+static json_t *num_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* A parameter value as given: an integer stays an integer. */
+static json_t *param_json(const char *text)
+{
+    double v = strtod(text, NULL);
+    return v == floor(v) && fabs(v) < 9e15 ? json_integer((json_int_t)v) : json_real(v);
+}
+
+static json_t *config_json(const struct compare *c, const struct config *cfg)
+{
+    json_t *set = json_object(), *runs = json_array(), *metrics = json_object();
+    for (unsigned k = 0; k < cfg->nassign; k++) {
+        const char *eq = strchr(cfg->assign[k], '=');
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - cfg->assign[k]), cfg->assign[k]);
+        json_object_set_new(set, name, param_json(eq + 1));
+    }
+    for (size_t i = 0; i < c->nruns; i++) {
+        const struct run *r = &c->runs[i];
+        if (r->cfg != cfg) continue;
+        json_t *vals = json_object();
+        for (int k = 0; k < NKM; k++)
+            json_object_set_new(vals, km[k].key, num_or_null(r->value[k]));
+        char summary[600];
+        snprintf(summary, sizeof summary, "%.*s.summary.json", (int)(strlen(r->trace) - 5),
+                 r->trace);
+        json_array_append_new(runs, json_pack("{sI ss ss sI so}", "repeat", (json_int_t)r->repeat,
+                                              "trace", r->trace, "summary", summary, "status",
+                                              (json_int_t)r->status, "metrics", vals));
+    }
+    for (int k = 0; k < NKM; k++) {
+        struct agg a = aggregate(c, cfg, k);
+        json_object_set_new(metrics, km[k].key,
+                            json_pack("{sI so so so}", "n", (json_int_t)a.n, "median",
+                                      num_or_null(a.median), "min", num_or_null(a.min), "max",
+                                      num_or_null(a.max)));
+    }
+    return json_pack("{ss ss so sb so so}", "label", cfg->label, "policy", cfg->subj.name, "set",
+                     set, "baseline_only", cfg->baseline_only, "runs", runs, "metrics", metrics);
+}
+
+static json_t *compare_json(const struct compare *c)
+{
+    char from[80] = "no lock-free policy";
+    if (c->baseline_name)
+        snprintf(from, sizeof from,
+                 c->baseline_requested ? "requested %s runs" : "one extra %s run",
+                 c->baseline_name);
+    json_t *configs = json_array(), *metrics = json_array(), *sets = json_object();
+    static const char *const unit_names[] = {"1/s", "ns", "ratio", "fraction"};
+    for (int k = 0; k < NKM; k++)
+        json_array_append_new(metrics, json_pack("{ss ss ss}", "key", km[k].key, "label",
+                                                 km[k].label, "unit", unit_names[km[k].unit]));
+    for (size_t i = 0; i < c->nconfigs; i++)
+        json_array_append_new(configs, config_json(c, &c->configs[i]));
+    for (unsigned i = 0; i < c->nsets; i++) {
+        json_t *vals = json_array();
+        for (unsigned k = 0; k < c->sets[i].nvalues; k++)
+            json_array_append_new(vals, param_json(c->sets[i].values[k]));
+        json_object_set_new(sets, c->sets[i].name, vals);
+    }
+    return json_pack("{ss sI s{ss ss ss*} sI sI sI ss ss sO so so sO s{so ss} so}", "format",
+                     "gilsim-compare", "version", (json_int_t)1, "workload", "name", c->wl->name,
+                     "path", c->workload_path, "description", c->wl->description, "duration_ms",
+                     (json_int_t)run_length_ms(c), "seed", (json_int_t)c->seed, "repeat",
+                     (json_int_t)c->repeat, "created_utc", c->created, "dir", c->dir, "host",
+                     c->host ? c->host : json_null(), "sets", sets, "metrics", metrics, "notes",
+                     c->notes, "baseline", "io_per_s", num_or_null(c->baseline_io_per_s), "from",
+                     from, "configs", configs);
+}
+
+static void dump_json(const struct compare *c, FILE *f)
+{
+    json_t *doc = compare_json(c);
+    json_dumpf(doc, f, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
+    fputc('\n', f);
+    json_decref(doc);
+}
+
+/* ---- the directory ------------------------------------------------------------------------- */
+
+/* Writes text through a temporary file and a rename, like traces. */
+static int write_file(const char *dir, const char *name, void (*fn)(const struct compare *, FILE *),
+                      const struct compare *c, struct err *e)
+{
+    char path[1024], tmp[1100];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", tmp, strerror(errno));
+    fn(c, f);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+int compare_prepare_dir(struct compare *c, struct err *e)
+{
+    if (!c->dir) {
+        char stamp[32];
+        utc_stamp(stamp, sizeof stamp, UTC_BASIC, 3);
+        if (cli_results_dir() != 0)
+            return err_set(e, ERR_INPUT, "results: cannot create: %s", strerror(errno));
+        snprintf(c->dir_buf, sizeof c->dir_buf, "results/compare-%s-%s", c->wl->name, stamp);
+        c->dir = c->dir_buf;
+    }
+    if (mkdir(c->dir, 0755) != 0 && errno != EEXIST)
+        return err_set(e, ERR_INPUT, "%s: cannot create the directory: %s", c->dir,
+                       strerror(errno));
+    char probe[1024];
+    snprintf(probe, sizeof probe, "%s/index.json", c->dir);
+    if (access(probe, F_OK) == 0)
+        return err_set(e, ERR_INPUT,
+                       "%s: holds an earlier compare (index.json); choose another -o or remove it",
+                       c->dir);
+    snprintf(probe, sizeof probe, "%s/.write-test", c->dir);
+    FILE *f = fopen(probe, "w");
+    if (!f)
+        return err_set(e, ERR_INPUT, "%s: cannot write into the directory: %s", c->dir,
+                       strerror(errno));
+    fclose(f);
+    unlink(probe);
+    return 0;
+}
+
+int compare_write_outputs(struct compare *c, struct err *e)
+{
+    utc_stamp(c->created, sizeof c->created, UTC_EXTENDED, 0);
+    int rc;
+    if ((rc = write_file(c->dir, "index.json", dump_json, c, e)) ||
+        (rc = write_file(c->dir, "runs.csv", write_csv, c, e)) ||
+        (rc = write_file(c->dir, "table.txt", write_table, c, e)))
+        return rc;
+    if (strcmp(c->format, "json") == 0)
+        dump_json(c, stdout);
+    else if (strcmp(c->format, "csv") == 0)
+        write_csv(c, stdout);
+    else
+        write_table(c, stdout);
+    fflush(stdout);
+    fprintf(stderr, "gilsim compare: %zu runs, traces and index.json in %s/\n", c->nruns, c->dir);
+    return 0;
+}

@@ -1,0 +1,314 @@
+/* cli/run.c - `gilsim run`: one workload under one policy on real threads, the trace written
+ * through sim/trace_write.c, a summary on stderr. Options are one table (run_opts): adding
+ * one is a field in struct run_args, a short apply function and a line in the table. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "common/utc.h"
+#include "policies/registry.h"
+#include "sim/engine.h"
+#include "sim/trace_write.h"
+#include "sim/wl.h"
+
+static const char run_help[] =
+    "usage: gilsim run WORKLOAD.json [options]\n"
+    "\n"
+    "Runs the workload on real threads under a GIL policy and writes a JSON trace.\n"
+    "\n"
+    "  -p, --policy NAME     GIL policy (default new; see `gilsim policies`)\n"
+    "  -s, --set NAME=VALUE  set a policy parameter (repeatable)\n"
+    "  -d, --duration MS     run length in ms (default: the workload's duration_ms)\n"
+    "      --seed N          seed for every random draw (default 1)\n"
+    "  -o, --output PATH     trace path (default results/<workload>-<policy>-<UTC stamp>.json)\n"
+    "      --max-events N    per-thread event buffer; when full, further events are dropped\n"
+    "                        and the trace says complete: false (default: ~32M events in all)\n"
+    "      --stall-timeout MS  watchdog: when no thread makes progress for MS ms (a policy\n"
+    "                        deadlock), report who holds the GIL and who waits, write the\n"
+    "                        partial trace and exit 1 (default 10000; 0: off)\n"
+    "      --no-trace        record nothing and write no trace (only the summary: what\n"
+    "                        tracing costs, see tools/bench)\n"
+    "  -q, --quiet           no summary on stderr\n"
+    "\n"
+    "SIGINT or SIGTERM stops the run: the trace is written with complete: false and\n"
+    "stop_reason sigint or sigterm, exit status 130 or 143. A second SIGINT exits at once.\n"
+    "\n"
+    "Exit status: 0 ok, 1 runtime failure or stall, 2 bad input (workload, option,\n"
+    "parameter; nothing is run or written), 130/143 stopped by SIGINT/SIGTERM.\n";
+
+/* What the command line asked for. */
+struct run_args {
+    const char *policy, *output, *workload;
+    const char *sets[CLI_MAX_SETS];
+    unsigned nsets;
+    uint64_t duration_ms, seed, max_events, stall_ms;
+    bool quiet, no_trace;
+};
+
+/* ---- options ------------------------------------------------------------------------------- */
+
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
+static int opt_policy(void *args, const char *v)
+{
+    ((struct run_args *)args)->policy = v;
+    return 0;
+}
+
+static int opt_set(void *args, const char *v)
+{
+    struct run_args *a = args;
+    if (a->nsets == CLI_MAX_SETS)
+        return cli_usage_error("run", "too many --set options (at most %s)", STR(CLI_MAX_SETS));
+    a->sets[a->nsets++] = v;
+    return 0;
+}
+
+static int opt_duration(void *args, const char *v)
+{
+    return cli_parse_duration("run", v, &((struct run_args *)args)->duration_ms);
+}
+
+static int opt_seed(void *args, const char *v)
+{
+    return cli_parse_seed("run", v, &((struct run_args *)args)->seed);
+}
+
+static int opt_output(void *args, const char *v)
+{
+    ((struct run_args *)args)->output = v;
+    return 0;
+}
+
+static int opt_max_events(void *args, const char *v)
+{
+    if (cli_parse_u64(v, 16, UINT32_MAX, &((struct run_args *)args)->max_events)) return 0;
+    return cli_usage_error("run", "--max-events: expected an integer in [16, 4294967295], got '%s'",
+                           v);
+}
+
+static int opt_stall_timeout(void *args, const char *v)
+{
+    uint64_t *ms = &((struct run_args *)args)->stall_ms;
+    if (cli_parse_u64(v, 0, (uint64_t)(WL_MAX_DURATION_NS / 1000000), ms) &&
+        (*ms == 0 || *ms >= 10))
+        return 0;
+    return cli_usage_error(
+        "run", "--stall-timeout: expected 0 (off) or milliseconds in [10, 86400000], got '%s'", v);
+}
+
+static int opt_no_trace(void *args, const char *v)
+{
+    (void)v;
+    ((struct run_args *)args)->no_trace = true;
+    return 0;
+}
+
+static int opt_quiet(void *args, const char *v)
+{
+    (void)v;
+    ((struct run_args *)args)->quiet = true;
+    return 0;
+}
+
+static const struct cli_opt run_opts[] = {
+    {"policy", 'p', true, opt_policy},
+    {"set", 's', true, opt_set},
+    {"duration", 'd', true, opt_duration},
+    {"seed", 0, true, opt_seed},
+    {"output", 'o', true, opt_output},
+    {"max-events", 0, true, opt_max_events},
+    {"stall-timeout", 0, true, opt_stall_timeout},
+    {"no-trace", 0, false, opt_no_trace},
+    {"quiet", 'q', false, opt_quiet},
+    {NULL, 0, false, NULL},
+};
+
+/* ---- the run ------------------------------------------------------------------------------- */
+
+/* The policy by name and its parameters with every --set applied. */
+static int resolve_policy(const struct run_args *a, const struct gil_policy **pol,
+                          struct gil_params *params, struct err *e)
+{
+    *pol = gil_policy_find(a->policy);
+    if (!*pol) {
+        char names[128] = "";
+        size_t n = 0;
+        const struct gil_policy *p;
+        for (size_t i = 0; (p = gil_policy_at(i)) && n < sizeof names; i++)
+            n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", n ? ", " : "", p->name);
+        return err_set(e, ERR_INPUT, "--policy %s: no such policy (have: %s)", a->policy, names);
+    }
+    gil_params_defaults(params, *pol);
+    for (unsigned i = 0; i < a->nsets; i++)
+        if (gil_params_set(params, *pol, a->sets[i], e) != 0) return e->status;
+    return 0;
+}
+
+static void print_group_rates(const struct eng_options *o, const struct eng_result *r, double secs)
+{
+    for (size_t g = 0; g < o->wl->ngroups; g++) {
+        uint64_t ticks = 0, acq = 0, ios = 0;
+        for (unsigned i = 0; i < r->nthreads; i++) {
+            const struct eng_thread_result *t = &r->threads[i];
+            if (t->group != o->wl->groups[g].name) continue;
+            ticks += t->ticks;
+            acq += t->acquisitions;
+            for (uint32_t k = 0; k < t->nevents; k++)
+                ios += t->events[k].ev == TRACE_EV_IO_END;
+        }
+        fprintf(stderr, "  %-12s x%-5u %12.0f ticks/s %10llu acquisitions", o->wl->groups[g].name,
+                o->wl->groups[g].count, (double)ticks / secs, (unsigned long long)acq);
+        if (ios) fprintf(stderr, " %9.0f io/s", (double)ios / secs);
+        fputc('\n', stderr);
+    }
+}
+
+static void print_summary(const struct eng_options *o, const struct eng_result *r, const char *path)
+{
+    double secs = (double)r->elapsed_ns / 1e9;
+    fprintf(stderr, "gilsim: %s under %s", o->wl->name, o->policy->name);
+    for (unsigned i = 0; i < o->params->n; i++)
+        fprintf(stderr, "%s%s=%g", i ? ", " : " (", o->params->desc[i].name, o->params->value[i]);
+    fprintf(stderr, "%s: %u threads, %.3f s (%s), tick %.1f ns\n", o->params->n ? ")" : "",
+            r->nthreads, secs, r->stop_reason, r->ns_per_tick);
+    print_group_rates(o, r, secs); /* per group, so that 200 threads stay readable */
+    fprintf(stderr, "  total %.0f ticks/s, %llu acquisitions (%llu switches), %llu events",
+            r->total_ticks / secs, (unsigned long long)r->acquisitions,
+            (unsigned long long)r->switches, (unsigned long long)r->events);
+    if (o->no_trace)
+        fprintf(stderr, " (%llu not recorded: --no-trace)", (unsigned long long)r->events_dropped);
+    else if (r->events_dropped)
+        fprintf(stderr, ", %llu DROPPED (raise --max-events)",
+                (unsigned long long)r->events_dropped);
+    fprintf(stderr, "\n  trace: %s\n", path);
+}
+
+static void run_on_signal(void *ctx, int sig)
+{
+    fprintf(stderr, "gilsim: %s: stopping, writing the partial trace (again to quit at once)\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM");
+    eng_ctl_stop(ctx, sig == SIGINT ? "sigint" : "sigterm");
+}
+
+/* A run that ended early: a message, and an error when it stalled or left threads behind. */
+static int report_interrupted(const struct eng_result *r, const char *out_path, struct err *e)
+{
+    char where[600];
+    if (out_path)
+        snprintf(where, sizeof where, "partial trace written to %s", out_path);
+    else
+        snprintf(where, sizeof where, "no trace (--no-trace)");
+    if (r->abandoned)
+        return err_set(e, ERR_RUNTIME, "run ended (%s) with threads that would not stop: %s",
+                       r->stop_reason, where);
+    if (strcmp(r->stop_reason, "stalled") == 0)
+        return err_set(e, ERR_RUNTIME, "run stalled: %s", where);
+    fprintf(stderr, "gilsim: run stopped (%s): %s\n", r->stop_reason, where);
+    return 0;
+}
+
+/* Runs the workload and writes the trace; *abandoned tells when threads were left running
+ * (the workload must then not be freed). */
+static int run_and_write(struct eng_options *o, struct trace_out *out, const char *out_path,
+                         bool quiet, bool *abandoned, struct err *e)
+{
+    struct eng_result *r = NULL;
+    int rc = eng_run(o, &r, e);
+    if (rc) {
+        if (out) trace_out_abort(out);
+        cli_signals_set_tmp(NULL);
+        return rc;
+    }
+    *abandoned = r->abandoned > 0;
+    if (out) rc = trace_out_commit(out, o, r, e);
+    cli_signals_set_tmp(NULL);
+    if (r->report) fprintf(stderr, "gilsim: %s", r->report);
+    if (rc == 0 && !quiet) print_summary(o, r, out ? out_path : "nowhere (--no-trace)");
+    if (rc == 0 && r->interrupted) rc = report_interrupted(r, out ? out_path : NULL, e);
+    eng_result_free(r);
+    return rc;
+}
+
+/* Signal handling, the reserved output, the run. */
+static int run_with_signals(const struct run_args *a, struct eng_options *o, bool *abandoned,
+                            struct err *e)
+{
+    /* Signals are taken by their own thread from here on: before the output exists and
+     * before any engine thread, which all inherit the blocked mask. */
+    struct eng_ctl *ctl = NULL;
+    int erc = eng_ctl_new(&ctl);
+    if (erc == 0) erc = cli_signals_start(run_on_signal, ctl);
+    if (erc != 0) {
+        eng_ctl_free(ctl);
+        return err_set(e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(erc));
+    }
+    struct trace_out *out = NULL;
+    int rc = a->no_trace ? 0 : trace_out_open(&out, a->output, e);
+    if (rc == 0) {
+        if (out) cli_signals_set_tmp(trace_out_tmp_path(out));
+        o->ctl = ctl;
+        rc = run_and_write(o, out, a->output, a->quiet, abandoned, e);
+    }
+    cli_signals_stop();
+    eng_ctl_free(ctl);
+    return rc;
+}
+
+int cli_run(int argc, char **argv)
+{
+    struct run_args a = {.policy = "new", .seed = 1, .stall_ms = 10000};
+    int operand, rc = cli_parse_options("run", run_help, run_opts, &a, argc, argv, &operand);
+    if (rc) return rc == CLI_HELP_SHOWN ? 0 : rc;
+    if (operand != argc - 1)
+        return cli_usage_error("run", "%s",
+                               operand >= argc ? "expected one workload file"
+                                               : "expected one workload file, got more");
+    a.workload = argv[operand];
+
+    struct err e = {0};
+    const struct gil_policy *pol;
+    struct gil_params params;
+    struct wl_workload *wl = NULL;
+    if (resolve_policy(&a, &pol, &params, &e) != 0 || wl_load(a.workload, &wl, &e) != 0)
+        return cli_fail(&e);
+    if (a.no_trace && a.output) {
+        wl_free(wl);
+        return cli_usage_error("run", "%s", "--no-trace and --output exclude each other");
+    }
+    char default_path[512];
+    if (!a.output && !a.no_trace) {
+        char stamp[32];
+        utc_stamp(stamp, sizeof stamp, UTC_BASIC, 3);
+        if (cli_results_dir() != 0) {
+            err_set(&e, ERR_INPUT, "results: cannot create the results directory: %s",
+                    strerror(errno));
+            wl_free(wl);
+            return cli_fail(&e);
+        }
+        snprintf(default_path, sizeof default_path, "results/%s-%s-%s.json", wl->name, pol->name,
+                 stamp);
+        a.output = default_path;
+    }
+    struct eng_options o = {
+        .wl = wl,
+        .policy = pol,
+        .params = &params,
+        .duration_ns = (int64_t)a.duration_ms * 1000000,
+        .seed = a.seed,
+        .max_events = (uint32_t)a.max_events,
+        .stall_timeout_ns = a.stall_ms ? (int64_t)a.stall_ms * 1000000 : -1,
+        .no_trace = a.no_trace,
+    };
+    bool abandoned = false;
+    rc = run_with_signals(&a, &o, &abandoned, &e);
+    /* Threads left running still read the workload: the process ends soon anyway. */
+    if (!abandoned) wl_free(wl);
+    if (rc) return cli_fail(&e);
+    int sig = cli_signals_received();
+    return sig ? 128 + sig : 0;
+}

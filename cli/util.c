@@ -1,0 +1,113 @@
+/* cli/util.c - the helpers every command uses (see cli.h): messages and exit codes, value
+ * parsers, CSV fields, results/, and finding gilsim's binary, scripts and Python. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "sim/wl.h"
+
+int cli_fail(const struct err *e)
+{
+    fprintf(stderr, "gilsim: %s\n", e->msg);
+    return (int)e->status;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "gilsim %s: ", cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'gilsim %s --help'.\n", cmd);
+    return ERR_INPUT;
+}
+
+bool cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!*s || *s == '-') return false;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || errno || v < min || v > max) return false;
+    *out = v;
+    return true;
+}
+
+int cli_parse_duration(const char *cmd, const char *arg, uint64_t *ms)
+{
+    if (cli_parse_u64(arg, 1, (uint64_t)(WL_MAX_DURATION_NS / 1000000), ms)) return 0;
+    return cli_usage_error(cmd, "--duration: expected milliseconds in [1, 86400000], got '%s'",
+                           arg);
+}
+
+int cli_parse_seed(const char *cmd, const char *arg, uint64_t *seed)
+{
+    if (cli_parse_u64(arg, 0, UINT64_MAX, seed)) return 0;
+    return cli_usage_error(cmd, "--seed: expected a non-negative integer, got '%s'", arg);
+}
+
+void cli_csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+int cli_results_dir(void)
+{
+    return mkdir("results", 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+int cli_self_exe(char *buf, size_t size, struct err *e)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+    if (n <= 0 || (size_t)n >= size - 1)
+        return err_set(e, ERR_RUNTIME, "cannot find the gilsim binary (/proc/self/exe): %s",
+                       n < 0 ? strerror(errno) : "path too long");
+    buf[n] = '\0';
+    return 0;
+}
+
+#ifndef GILSIM_TOOLS_DIR
+#define GILSIM_TOOLS_DIR "tools"
+#endif
+
+int cli_find_tool(const char *name, char *buf, size_t size, struct err *e)
+{
+    const char *tools = getenv("GILSIM_TOOLS_DIR");
+    if (!tools || !*tools) tools = GILSIM_TOOLS_DIR;
+    int n = snprintf(buf, size, "%s/%s", tools, name);
+    if (n < 0 || (size_t)n >= size || access(buf, R_OK) != 0)
+        return err_set(e, ERR_RUNTIME,
+                       "cannot find %s/%s (set GILSIM_TOOLS_DIR to gilsim's tools/)", tools, name);
+    return 0;
+}
+
+int cli_find_python(const char *var, const char *why, char *buf, size_t size, struct err *e)
+{
+    const char *py = getenv(var);
+    if (!py || !*py) py = "/usr/bin/python3";
+    if (strchr(py, '/')) {
+        if ((size_t)snprintf(buf, size, "%s", py) < size && access(buf, X_OK) == 0) return 0;
+    } else {
+        /* a bare name (python3.12): the first executable of that name in PATH */
+        const char *path = getenv("PATH");
+        for (const char *p = path ? path : ""; *p;) {
+            size_t len = strcspn(p, ":");
+            int n = snprintf(buf, size, "%.*s/%s", (int)len, p, py);
+            if (n > 0 && (size_t)n < size && access(buf, X_OK) == 0) return 0;
+            p += len + (p[len] == ':');
+        }
+    }
+    return err_set(e, ERR_RUNTIME, "cannot run %s (%s; %s names another interpreter)", py, why,
+                   var);
+}
