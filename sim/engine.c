@@ -332,6 +332,19 @@ static void free_engine(struct eng *eng, unsigned inited, bool policy_up)
     free(eng);
 }
 
+/* A backend without peers (peer_send NULL) cannot run a workload that talks to one. */
+static int check_backend(const struct eng *eng, struct err *e)
+{
+    const struct wl_workload *wl = eng->o->wl;
+    for (size_t i = 0; i < wl->ngroups && !eng->be->peer_send; i++)
+        if (wl->groups[i].uses_peer)
+            return err_set(e, ERR_INPUT,
+                           "%s: threads[%zu] (%s) talks to a peer (io with \"peer\", send), "
+                           "which the %s engine does not run yet",
+                           wl->path, i, wl->groups[i].name, eng->be->name);
+    return 0;
+}
+
 int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
 {
     /* On the heap: when threads cannot be stopped, this is left to them (never freed). */
@@ -361,7 +374,8 @@ int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
                                                       : o->stall_timeout_ns;
     res->nthreads = eng->nthreads;
 
-    int rc = setup_run(eng, res, &inited, &policy_up, e);
+    int rc = check_backend(eng, e);
+    if (!rc) rc = setup_run(eng, res, &inited, &policy_up, e);
     if (!rc) rc = eng_real_run(eng, res, e);
     if (res->abandoned) { /* what the abandoned threads use stays theirs */
         collect_results(eng, res);
