@@ -85,17 +85,14 @@ def echo(args)
    rtt_p50_us: pct(rtts, 0.5) * 1e6, rtt_p99_us: pct(rtts, 0.99) * 1e6}
 end
 
-# Slices from a thread's notes: a gap much longer than the usual spacing is a time it did not
-# run; the runs between gaps are its slices.
-def slices(stamps, gap)
-  out = []
-  first = stamps.first
-  stamps.each_cons(2) do |a, b|
-    next unless b - a > gap
-    out << a - first
-    first = b
-  end
-  out
+# Slices from the two threads' notes: merged in time order, a run of notes from one thread
+# is a stretch in which the other did not run (a pause in both, the OS running something
+# else, is no switch). A slice runs from the first note of its run to the first note of the
+# next thread's run.
+def slices(notes)
+  merged = notes.each_with_index.flat_map { |s, i| s.map { |t| [t, i] } }.sort
+  starts = merged.each_cons(2).select { |a, b| a[1] != b[1] }.map { |_, b| b[0] }
+  starts.each_cons(2).map { |a, b| b - a }
 end
 
 def cpu2(args)
@@ -106,7 +103,7 @@ def cpu2(args)
   sleep(duration)
   running[0] = false
   counts = threads.map(&:value)
-  all = notes.flat_map { |s| slices(s, 0.001)[1..-2] || [] }.sort
+  all = slices(notes).sort
   {program: "ruby_cpu2", ruby: RUBY_VERSION, duration_s: duration,
    slices: all.size, slice_p50_us: pct(all, 0.5)&.*(1e6),
    share: counts.map { |c| c.to_f / counts.sum }}
