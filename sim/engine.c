@@ -247,6 +247,7 @@ static int setup_thread(struct eng *eng, struct eng_result *res, unsigned tid,
     t->cap = eng->o->no_trace ? 0 : res->max_events;
     t->budget_left = UINT64_MAX;
     t->work = tid + 1;
+    t->peer_answer_at = t->peer_last = INT64_MIN; /* the virtual backend's peer: none yet */
     rng_seed(t->rng, eng->o->seed, t->tid);
     r->tid = t->tid;
     r->group = grp->name;
@@ -323,6 +324,8 @@ static void free_engine(struct eng *eng, unsigned inited, bool policy_up)
     for (unsigned i = 0; i < inited; i++)
         if (pol->thread_fini) pol->thread_fini(&eng->gil, &eng->threads[i]);
     if (policy_up && pol->destroy) pol->destroy(&eng->gil);
+    /* last: the policy's hooks may use the locks the backend provides */
+    if (eng->be->close) eng->be->close(eng);
     for (unsigned i = 0; eng->threads && i < eng->nthreads; i++) {
         free(eng->threads[i].events);
         free(eng->threads[i].policy_data);
@@ -359,12 +362,13 @@ int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
         return err_set(e, ERR_RUNTIME, "out of memory");
     }
     eng->o = o;
-    eng->be = &eng_real_backend;
+    eng->be = o->engine == ENG_VIRTUAL ? &eng_virtual_backend : &eng_real_backend;
     eng->nthreads = o->wl->nthreads;
     eng->gil.policy = o->policy;
     eng->gil.check = o->policy->check ? o->policy->check : gil_check_drop_request;
     eng->gil.eng = eng;
     atomic_init(&eng->gil.last_holder, -1);
+    res->engine = eng->be->name;
     set_tick(eng, res);
     eng->setup_start = sync_now_ns();
     res->duration_ns = o->duration_ns > 0 ? o->duration_ns : o->wl->duration_ns;
@@ -375,9 +379,13 @@ int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
     res->nthreads = eng->nthreads;
 
     int rc = check_backend(eng, e);
+    if (!rc && eng->be->open) rc = eng->be->open(eng, e);
     if (!rc) rc = setup_run(eng, res, &inited, &policy_up, e);
-    if (!rc) rc = eng_real_run(eng, res, e);
-    if (res->abandoned) { /* what the abandoned threads use stays theirs */
+    if (!rc)
+        rc = eng->be == &eng_virtual_backend ? eng_virtual_run(eng, res, e)
+                                             : eng_real_run(eng, res, e);
+    if (res->abandoned && eng->be == &eng_real_backend) {
+        /* what the abandoned threads use stays theirs */
         collect_results(eng, res);
         if (!rc) {
             *out = res;

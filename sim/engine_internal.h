@@ -77,7 +77,10 @@ struct sim_thread {
     void *policy_data;
     pthread_t handle;       /* real engine */
     struct vt_thread *virt; /* virtual engine */
-    void *peer;             /* the backend's peer of this thread (wl_group.uses_peer), or NULL */
+    void *peer;             /* the real backend's peer of this thread (uses_peer), or NULL */
+    /* the virtual backend's peer: when its answer arrives (INT64_MIN: none pending) and when
+     * it last answered (how long it has slept, for its wake-up) */
+    int64_t peer_answer_at, peer_last;
 };
 
 /* A request to a peer that wants no answer (a send op). */
@@ -86,6 +89,10 @@ struct sim_thread {
 /* What differs between running threads for real and simulating them. */
 struct eng_backend {
     const char *name; /* "real", "virtual": the trace's run.engine */
+    /* Optional: before the policy's init (the virtual engine redirects sync.h here, so that
+     * the policy's hooks already see its locks) and after its destroy. */
+    int (*open)(struct eng *eng, struct err *e);
+    void (*close)(struct eng *eng);
     /* Up to n ticks of interpreter work, each followed by a check point; stops early (after
      * at least one tick) when the GIL's pending word is non-zero. Returns the ticks done. */
     uint64_t (*ticks)(struct sim_thread *t, uint64_t n);
@@ -200,8 +207,9 @@ double eng_measure_ns_per_tick(unsigned iters, uint64_t n);
 /* The backends: each runs the prepared threads to the end of the run and fills res's stop
  * fields (stop_reason, stop_ns, elapsed_ns, interrupted, abandoned, report, setup_ns,
  * start_utc). Threads that could not be created leave rc != 0 with e set. */
-extern const struct eng_backend eng_real_backend;
+extern const struct eng_backend eng_real_backend, eng_virtual_backend;
 int eng_real_run(struct eng *eng, struct eng_result *res, struct err *e);
+int eng_virtual_run(struct eng *eng, struct eng_result *res, struct err *e);
 
 /* engine_real_peer.c: the real engine's peers, one thread each at the far end of a Unix socket
  * pair, for the threads whose group uses_peer. Started before the threads, shut down by the

@@ -64,13 +64,34 @@ static int us_field(struct jc_ctx *c, json_t *body, const char *key, bool requir
     return rc;
 }
 
+/* The parameters of each op kind (body: the op's object, checked to be one; the path is at
+ * the kind's key). */
+
+static int parse_cpu(struct jc_ctx *c, json_t *body, struct wl_op *op)
+{
+    static const char *const keys[] = {"ticks", "us", NULL};
+    op->kind = WL_OP_CPU;
+    int rc = jc_check_keys(c, body, keys);
+    if (rc) return rc;
+    bool has_ticks = json_object_get(body, "ticks"), has_us = json_object_get(body, "us");
+    if (has_ticks == has_us)
+        return jc_fail(c, "expected exactly one of \"ticks\" (an integer) or \"us\" (a number)");
+    int64_t ticks = 0;
+    if (has_ticks)
+        rc = jc_get_integer(c, body, "ticks", true, 1, (int64_t)1e15, "ticks", &ticks);
+    else
+        rc = us_field(c, body, "us", true, &op->ns);
+    op->ticks = (uint64_t)ticks;
+    if (!rc && has_us && op->ns <= 0) rc = jc_fail(c, "\"us\" must be greater than 0");
+    return rc;
+}
+
 static int parse_io(struct jc_ctx *c, json_t *body, struct wl_op *op)
 {
     static const char *const keys[] = {"us", "dist", "max_us", "peer", "send", NULL};
     static const char *const dists[] = {"fixed", "uniform", "exponential", NULL};
-    int dist = WL_DIST_FIXED;
+    int dist = WL_DIST_FIXED, rc;
     op->kind = WL_OP_IO;
-    int rc;
     if ((rc = jc_check_keys(c, body, keys)) || (rc = us_field(c, body, "us", true, &op->ns)) ||
         (rc = jc_get_choice(c, body, "dist", dists, &dist)) ||
         (rc = us_field(c, body, "max_us", false, &op->max_ns)) ||
@@ -95,6 +116,53 @@ static int parse_io(struct jc_ctx *c, json_t *body, struct wl_op *op)
     return rc;
 }
 
+/* sleep, native, hold: a duration only. */
+static int parse_timed(struct jc_ctx *c, const char *kind, json_t *body, struct wl_op *op)
+{
+    static const char *const keys[] = {"us", NULL};
+    op->kind = kind[0] == 's' ? WL_OP_SLEEP : kind[0] == 'n' ? WL_OP_NATIVE : WL_OP_HOLD;
+    int rc = jc_check_keys(c, body, keys);
+    return rc ? rc : us_field(c, body, "us", true, &op->ns);
+}
+
+/* loop and serve: a count, (serve) an arrival rate and process, and a body of ops. */
+static int parse_block(struct jc_ctx *c, bool is_loop, json_t *body, struct wl_op *op, int depth)
+{
+    static const char *const loop_keys[] = {"count", "ops", NULL};
+    static const char *const serve_keys[] = {"rate_hz", "arrivals", "count", "ops", NULL};
+    static const char *const arrivals[] = {"poisson", "fixed", NULL};
+    int rc;
+    op->kind = is_loop ? WL_OP_LOOP : WL_OP_SERVE;
+    op->count = WL_FOREVER;
+    if (depth + 1 > WL_MAX_DEPTH)
+        return jc_fail(c, "expected loop/serve nesting of at most %d levels", WL_MAX_DEPTH);
+    if ((rc = jc_check_keys(c, body, is_loop ? loop_keys : serve_keys)) ||
+        (rc = get_count(c, body, "count", is_loop, (int64_t)1e15, &op->count)))
+        return rc;
+    if (!is_loop) {
+        int arr = WL_ARRIVALS_POISSON;
+        if ((rc = jc_get_number(c, body, "rate_hz", true, 1e-3, 1e6, "requests per second",
+                                &op->rate_hz)) ||
+            (rc = jc_get_choice(c, body, "arrivals", arrivals, &arr)))
+            return rc;
+        op->arrivals = (enum wl_arrivals)arr;
+    }
+    json_t *ops = json_object_get(body, "ops");
+    if (!ops) return jc_fail(c, "missing field \"ops\" (an array of ops)");
+    if ((rc = jc_push_key(c, "ops"))) return rc;
+    rc = parse_ops(c, ops, &op->body, &op->nbody, depth + 1);
+    jc_pop(c);
+    return rc;
+}
+
+/* send: no parameters. */
+static int parse_send(struct jc_ctx *c, json_t *body, struct wl_op *op)
+{
+    static const char *const keys[] = {NULL};
+    op->kind = WL_OP_SEND;
+    return jc_check_keys(c, body, keys);
+}
+
 static int parse_op(struct jc_ctx *c, json_t *obj, struct wl_op *op, int depth)
 {
     static const char *const kinds[] = {"cpu",  "io",    "sleep", "native", "hold",
@@ -109,67 +177,18 @@ static int parse_op(struct jc_ctx *c, json_t *obj, struct wl_op *op, int depth)
     const char *kind = json_object_iter_key(json_object_iter(obj));
     json_t *body = json_object_iter_value(json_object_iter(obj));
     if ((rc = jc_push_key(c, kind))) return rc;
-    if ((rc = jc_want_object(c, body, "the op's parameters"))) goto out;
-
-    if (strcmp(kind, "cpu") == 0) {
-        static const char *const keys[] = {"ticks", "us", NULL};
-        op->kind = WL_OP_CPU;
-        if ((rc = jc_check_keys(c, body, keys))) goto out;
-        bool has_ticks = json_object_get(body, "ticks"), has_us = json_object_get(body, "us");
-        if (has_ticks == has_us) {
-            rc = jc_fail(c, "expected exactly one of \"ticks\" (an integer) or \"us\" (a number)");
-            goto out;
-        }
-        int64_t ticks = 0;
-        if (has_ticks)
-            rc = jc_get_integer(c, body, "ticks", true, 1, (int64_t)1e15, "ticks", &ticks);
+    if ((rc = jc_want_object(c, body, "the op's parameters")) == 0) {
+        if (strcmp(kind, "cpu") == 0)
+            rc = parse_cpu(c, body, op);
+        else if (strcmp(kind, "io") == 0)
+            rc = parse_io(c, body, op);
+        else if (strcmp(kind, "send") == 0)
+            rc = parse_send(c, body, op);
+        else if (strcmp(kind, "loop") == 0 || strcmp(kind, "serve") == 0)
+            rc = parse_block(c, kind[0] == 'l', body, op, depth);
         else
-            rc = us_field(c, body, "us", true, &op->ns);
-        op->ticks = (uint64_t)ticks;
-        if (!rc && has_us && op->ns <= 0) rc = jc_fail(c, "\"us\" must be greater than 0");
-    } else if (strcmp(kind, "io") == 0) {
-        rc = parse_io(c, body, op);
-    } else if (strcmp(kind, "send") == 0) {
-        static const char *const keys[] = {NULL};
-        op->kind = WL_OP_SEND;
-        rc = jc_check_keys(c, body, keys);
-    } else if (strcmp(kind, "sleep") == 0 || strcmp(kind, "native") == 0 ||
-               strcmp(kind, "hold") == 0) {
-        static const char *const keys[] = {"us", NULL};
-        op->kind = kind[0] == 's' ? WL_OP_SLEEP : kind[0] == 'n' ? WL_OP_NATIVE : WL_OP_HOLD;
-        if (!(rc = jc_check_keys(c, body, keys))) rc = us_field(c, body, "us", true, &op->ns);
-    } else { /* loop, serve */
-        bool is_loop = kind[0] == 'l';
-        static const char *const loop_keys[] = {"count", "ops", NULL};
-        static const char *const serve_keys[] = {"rate_hz", "arrivals", "count", "ops", NULL};
-        static const char *const arrivals[] = {"poisson", "fixed", NULL};
-        op->kind = is_loop ? WL_OP_LOOP : WL_OP_SERVE;
-        op->count = WL_FOREVER;
-        if (depth + 1 > WL_MAX_DEPTH) {
-            rc = jc_fail(c, "expected loop/serve nesting of at most %d levels", WL_MAX_DEPTH);
-            goto out;
-        }
-        if ((rc = jc_check_keys(c, body, is_loop ? loop_keys : serve_keys))) goto out;
-        if ((rc = get_count(c, body, "count", is_loop, (int64_t)1e15, &op->count))) goto out;
-        if (!is_loop) {
-            int arr = WL_ARRIVALS_POISSON;
-            if ((rc = jc_get_number(c, body, "rate_hz", true, 1e-3, 1e6, "requests per second",
-                                    &op->rate_hz)) ||
-                (rc = jc_get_choice(c, body, "arrivals", arrivals, &arr)))
-                goto out;
-            op->arrivals = (enum wl_arrivals)arr;
-        }
-        json_t *ops = json_object_get(body, "ops");
-        if (!ops) {
-            rc = jc_fail(c, "missing field \"ops\" (an array of ops)");
-            goto out;
-        }
-        if (!(rc = jc_push_key(c, "ops"))) {
-            rc = parse_ops(c, ops, &op->body, &op->nbody, depth + 1);
-            jc_pop(c);
-        }
+            rc = parse_timed(c, kind, body, op);
     }
-out:
     jc_pop(c);
     return rc;
 }
@@ -208,7 +227,6 @@ static int parse_ops(struct jc_ctx *c, json_t *arr, struct wl_op **out, size_t *
 
 /* ---- threads and the document ----------------------------------------------------------- */
 
-/* *nthreads: the threads of the groups so far, this one's added. */
 static bool uses_peer(const struct wl_op *ops, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -218,6 +236,7 @@ static bool uses_peer(const struct wl_op *ops, size_t n)
     return false;
 }
 
+/* *nthreads: the threads of the groups so far, this one's added. */
 static int parse_group(struct jc_ctx *c, json_t *obj, struct wl_group *g, int64_t duration_ns,
                        unsigned *nthreads)
 {

@@ -65,16 +65,13 @@ static void test_policies_in_docs(void)
     CU_ASSERT(strlen(doc) > 1000);
     for (const struct gil_policy *const *p = gil_policies; *p; p++) {
         char key[128];
+        tu_context("docs/policies.md, the table row of %s", (*p)->name);
         snprintf(key, sizeof key, "\n| `%s` |", (*p)->name);
-        if (!strstr(doc, key))
-            fprintf(stderr, "\ndocs/policies.md: no table row for %s\n", (*p)->name);
-        CU_ASSERT_PTR_NOT_NULL(strstr(doc, key));
+        TU_ASSERT_NO_PROBLEM(strstr(doc, key) ? NULL : "no table row");
         for (const struct gil_param *d = (*p)->params; d->name; d++) {
             snprintf(key, sizeof key, "`%s`", d->name);
-            if (!strstr(doc, key))
-                fprintf(stderr, "\ndocs/policies.md: %s's parameter %s not named\n", (*p)->name,
-                        d->name);
-            CU_ASSERT_PTR_NOT_NULL(strstr(doc, key));
+            tu_context("docs/policies.md, %s's parameter %s", (*p)->name, d->name);
+            TU_ASSERT_NO_PROBLEM(strstr(doc, key) ? NULL : "not named");
         }
     }
     free(doc);
@@ -115,9 +112,8 @@ static void test_bad_input_exits_2_and_writes_nothing(void)
         fclose(f);
         char args[1024];
         snprintf(args, sizeof args, "%s -o '%s'", bad[i], target);
-        int rc = gilsim(args);
-        if (rc != 2) fprintf(stderr, "\n`gilsim %s` exited %d\n", args, rc);
-        CU_ASSERT_EQUAL(rc, 2);
+        tu_context("`gilsim %s`", args);
+        TU_ASSERT_CMP(gilsim(args), ==, 2);
         char *s = tu_slurp(err_file);
         CU_ASSERT(strlen(s) > 0); /* a message */
         free(s);

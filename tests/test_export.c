@@ -36,9 +36,11 @@ static long long ns_of(json_t *us)
     return llround(json_number_value(us) * 1000.0);
 }
 
-/* Slices of one track must nest or follow each other. Returns false on the first overlap. */
-static bool nests(struct slice *s, size_t n, const char *what)
+/* Slices of one track must nest or follow each other: NULL, or the first overlap (static buffer).
+ */
+static const char *overlap(struct slice *s, size_t n)
 {
+    static char problem[128];
     qsort(s, n, sizeof *s, by_start);
     struct slice stack[64];
     size_t depth = 0;
@@ -46,13 +48,13 @@ static bool nests(struct slice *s, size_t n, const char *what)
         while (depth && stack[depth - 1].end <= s[i].start)
             depth--;
         if (depth && s[i].end > stack[depth - 1].end) {
-            fprintf(stderr, "\n%s: slice [%lld, %lld] overlaps [%lld, %lld]\n", what, s[i].start,
-                    s[i].end, stack[depth - 1].start, stack[depth - 1].end);
-            return false;
+            snprintf(problem, sizeof problem, "slice [%lld, %lld] overlaps [%lld, %lld]",
+                     s[i].start, s[i].end, stack[depth - 1].start, stack[depth - 1].end);
+            return problem;
         }
         if (depth < 64) stack[depth++] = s[i];
     }
-    return true;
+    return NULL;
 }
 
 static size_t count_name(json_t *events, const char *ph, const char *name)
@@ -85,7 +87,8 @@ static void check_workload(const char *workload)
     CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
     json_error_t jerr;
     json_t *doc = json_load_file(out_path, 0, &jerr);
-    if (!doc) fprintf(stderr, "\n%s: %s\n", workload, jerr.text);
+    tu_context("%s", workload);
+    TU_ASSERT_NO_PROBLEM(doc ? NULL : jerr.text);
     CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
     json_t *events = json_object_get(doc, "traceEvents");
     CU_ASSERT_FATAL(json_is_array(events));
@@ -123,9 +126,8 @@ static void check_workload(const char *workload)
             if (n == cap) s = realloc(s, (cap *= 2) * sizeof *s);
             s[n++] = (struct slice){start, start + dur};
         }
-        char what[300];
-        snprintf(what, sizeof what, "%s, thread %zu", workload, tid);
-        CU_ASSERT(nests(s, n, what));
+        tu_context("%s, thread %zu", workload, tid);
+        TU_ASSERT_NO_PROBLEM(overlap(s, n));
         free(s);
     }
     json_decref(doc);

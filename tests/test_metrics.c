@@ -40,7 +40,7 @@ static json_t *summarize(const char *name)
     struct trace *hdr = NULL;
     struct err e = {0};
     int rc = met_summarize_file(path, 0, &m, &hdr, &e);
-    if (rc) fprintf(stderr, "\n%s\n", e.msg);
+    TU_ASSERT_NO_PROBLEM(rc ? e.msg : NULL);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
     json_t *doc = met_to_json(m, name);
     CU_ASSERT_PTR_NOT_NULL(doc);
@@ -66,13 +66,14 @@ static void check(const char *name, const struct expect *x, size_t n)
             ok = fabs(json_real_value(v) - x[i].value) <= 1e-9 * fmax(1, fabs(x[i].value));
         else
             ok = false;
+        char problem[256] = "";
         if (!ok) {
             char *got = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
-            fprintf(stderr, "\n%s: %s = %s, expected %.12g\n", name, x[i].path,
-                    got ? got : "(absent)", x[i].value);
+            snprintf(problem, sizeof problem, "%s: %s = %s, expected %.12g", name, x[i].path,
+                     got ? got : "(absent)", x[i].value);
             free(got);
         }
-        CU_ASSERT(ok);
+        TU_ASSERT_NO_PROBLEM(ok ? NULL : problem);
     }
     json_decref(doc);
 }

@@ -24,8 +24,7 @@ static int check_dir(const char *dir)
         struct wl_workload *wl = NULL;
         struct err e = {0};
         int rc = wl_load(tu_src(rel), &wl, &e);
-        if (rc) fprintf(stderr, "%s\n", e.msg);
-        CU_ASSERT_EQUAL(rc, 0);
+        TU_ASSERT_NO_PROBLEM(rc ? e.msg : NULL);
         if (wl) {
             CU_ASSERT(strlen(wl->description) > 0); /* the issue: each with a description */
             CU_ASSERT(wl->nthreads >= 1);
@@ -58,11 +57,10 @@ static void check_invalid_file(void *ctx, const struct tu_expect *c)
     /* FILE:LINE:COL: ... */
     char prefix[1200];
     snprintf(prefix, sizeof prefix, "%s:%s:", path, c->line);
-    bool ok = strncmp(e.msg, prefix, strlen(prefix)) == 0 && strstr(e.msg, c->fragment);
-    if (!ok)
-        fprintf(stderr, "\n%s: got \"%s\", want line %s and \"%s\"\n", c->file, e.msg, c->line,
-                c->fragment);
-    CU_ASSERT(ok);
+    tu_context("%s", c->file);
+    TU_ASSERT_CMP(strncmp(e.msg, prefix, strlen(prefix)), ==, 0);
+    TU_ASSERT_HAS(e.msg, prefix);
+    TU_ASSERT_HAS(e.msg, c->fragment);
     wl_free(wl);
 }
 
@@ -183,8 +181,7 @@ static void test_depth_limit(void)
     struct wl_workload *wl = NULL;
     struct err e = {0};
     int rc = wl_parse(text, strlen(text), "mem", &wl, &e);
-    if (rc) fprintf(stderr, "\n%s\n", e.msg);
-    CU_ASSERT_EQUAL(rc, 0);
+    TU_ASSERT_NO_PROBLEM(rc ? e.msg : NULL);
     wl_free(wl);
 }
 

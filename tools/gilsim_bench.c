@@ -59,7 +59,8 @@ static const char *gilsim_path;
 static unsigned iters_per_tick; /* calibrated by the first run, then fixed for every run */
 static char tmp_dir[256];
 
-static struct row *row_get(const char *fig, const char *what, const char *unit)
+/* The row of (fig, what), added when it is not there yet. */
+static struct row *row_for(const char *fig, const char *what, const char *unit)
 {
     for (int i = 0; i < nrows; i++)
         if (strcmp(rows[i].fig, fig) == 0 && strcmp(rows[i].what, what) == 0) return &rows[i];
@@ -367,12 +368,12 @@ static void fig_handoff(void)
         double h50 = stat_ns(doc, "handoff_gap", "p50_ns"),
                h99 = stat_ns(doc, "handoff_gap", "p99_ns");
         json_decref(doc);
-        struct row *r = row_get(cases[i].fig, cases[i].p50, "ns");
+        struct row *r = row_for(cases[i].fig, cases[i].p50, "ns");
         r->has_baseline = true, r->baseline_what = "condvar ping-pong, one way, p50";
         r->value_what = "ratio";
         row_target(r, GOAL_MAX, 1.5, "<= 1.5x");
         row_add(r, h50, c50, h50 / c50);
-        r = row_get(cases[i].fig, cases[i].p99, "ns");
+        r = row_for(cases[i].fig, cases[i].p99, "ns");
         r->has_baseline = true, r->baseline_what = "condvar ping-pong, one way, p99";
         r->value_what = "ratio";
         row_target(r, GOAL_MAX, 1.5, "<= 1.5x");
@@ -412,7 +413,7 @@ static void fig_tick_overhead(void)
     eng_result_free(res);
     wl_free(wl);
     double bare = (before + bare_rate(iters_per_tick, half)) / 2;
-    struct row *r = row_get("3", "ticks/s, 1 CPU thread under new, nothing pending", "1/s");
+    struct row *r = row_for("3", "ticks/s, 1 CPU thread under new, nothing pending", "1/s");
     r->has_baseline = true, r->baseline_what = "bare tick loop, no check points";
     r->value_what = "overhead";
     row_target(r, GOAL_MAX, 0.02, "overhead <= 2%");
@@ -439,11 +440,11 @@ static void fig_trace_overhead(void)
         eng_result_free(res);
         wl_free(wl);
     }
-    struct row *r = row_get("4", "ticks/s, cpu2 under old, traced", "1/s");
+    struct row *r = row_for("4", "ticks/s, cpu2 under old, traced", "1/s");
     r->has_baseline = true, r->baseline_what = "tracing off", r->value_what = "overhead";
     row_target(r, GOAL_MAX, 0.05, "overhead <= 5%");
     row_add(r, ticks[1], ticks[0], 1 - ticks[1] / ticks[0]);
-    r = row_get("4", "hand-offs/s, cpu2 under old, traced", "1/s");
+    r = row_for("4", "hand-offs/s, cpu2 under old, traced", "1/s");
     r->has_baseline = true, r->baseline_what = "tracing off", r->value_what = "overhead";
     row_target(r, GOAL_MAX, 0.05, "overhead <= 5%");
     row_add(r, switches[1], switches[0], 1 - switches[1] / switches[0]);
@@ -481,16 +482,16 @@ static void fig_trace_write(void)
     struct stat st;
     if (stat(big_path, &st) != 0) return;
     double ev = (double)big_res->events;
-    struct row *r = row_get("5", "trace writing, events/s", "1/s");
+    struct row *r = row_for("5", "trace writing, events/s", "1/s");
     row_target(r, GOAL_MIN, 3e6, ">= 3M events/s");
     row_add(r, ev / secs, NAN, ev / secs);
-    r = row_get("5", "bytes/event in memory", "B");
+    r = row_for("5", "bytes/event in memory", "B");
     row_target(r, GOAL_MAX, 32, "<= 32 B");
     row_add(r, (double)sizeof(struct trace_event), NAN, (double)sizeof(struct trace_event));
-    r = row_get("5", "bytes/event in the file", "B");
+    r = row_for("5", "bytes/event in the file", "B");
     row_target(r, GOAL_MAX, 64, "<= 64 B");
     row_add(r, (double)st.st_size / ev, NAN, (double)st.st_size / ev);
-    r = row_get("5", "events in the trace", "");
+    r = row_for("5", "events in the trace", "");
     row_add(r, ev, NAN, ev);
 }
 
@@ -516,10 +517,10 @@ static void fig_summary_read(void)
         return;
     }
     double secs = (double)(sync_now_ns() - t) / 1e9, ev = (double)big_res->events;
-    struct row *r = row_get("6", "summary reading, events/s", "1/s");
+    struct row *r = row_for("6", "summary reading, events/s", "1/s");
     row_target(r, GOAL_MIN, 2e6, ">= 2M events/s");
     row_add(r, ev / secs, NAN, ev / secs);
-    r = row_get("6", "summary peak RSS", "KiB");
+    r = row_for("6", "summary peak RSS", "KiB");
     row_add(r, (double)ru.ru_maxrss, NAN, (double)ru.ru_maxrss);
 }
 
@@ -581,17 +582,17 @@ static void fig_many_threads(void)
         char what[96];
         struct row *r;
         snprintf(what, sizeof what, "%u threads: set-up time", n);
-        r = row_get("7", what, "ms");
+        r = row_for("7", what, "ms");
         r->has_baseline = true, r->baseline_what = "1 thread", r->value_what = "ms";
         row_add(r, m.setup_ms, one.setup_ms, m.setup_ms);
         snprintf(what, sizeof what, "%u threads: RSS per thread", n);
-        r = row_get("7", what, "KiB");
+        r = row_for("7", what, "KiB");
         r->has_baseline = true, r->baseline_what = "1 thread (whole process)";
         r->value_what = "KiB per thread";
         row_target(r, GOAL_MAX, 80, "<= 80 KiB");
         row_add(r, m.rss_kib, one.rss_kib, (m.rss_kib - one.rss_kib) / (n - 1));
         snprintf(what, sizeof what, "%u threads: hand-offs/s (fifo, 1 ms)", n);
-        r = row_get("7", what, "1/s");
+        r = row_for("7", what, "1/s");
         r->has_baseline = true, r->baseline_what = "1 thread", r->value_what = "1/s";
         row_add(r, m.switches_per_s, one.switches_per_s, m.switches_per_s);
     }
@@ -620,7 +621,7 @@ static void fig_slice_precision(void)
         double over = stat_ns(doc, "slice", "p50_ns") - (double)cases[i].ns;
         json_decref(doc);
         double base = timedwait_overshoot_p50(cases[i].ns, smoke ? 10 : cases[i].waits);
-        struct row *r = row_get("8", cases[i].what, "ns");
+        struct row *r = row_for("8", cases[i].what, "ns");
         r->has_baseline = true, r->baseline_what = "pthread_cond_timedwait overshoot, p50";
         r->value_what = "ns";
         if (cases[i].ns == 5000000) row_target(r, GOAL_MAX, 140000, "<= +0.14 ms (CPython)");
@@ -750,13 +751,13 @@ static const char usage[] =
     "(docs/performance.md); writes OUT.json and prints a table. --smoke: one short repeat, to\n"
     "check that every figure is produced (the targets are not checked).\n";
 
-int main(int argc, char **argv)
+/* Options into the globals; *out_path. Returns -1 to go on, else the exit status. */
+static int parse_options(int argc, char **argv, const char **out_path)
 {
     static const struct option opts[] = {
         {"smoke", no_argument, NULL, 's'},        {"repeat", required_argument, NULL, 'r'},
         {"gilsim", required_argument, NULL, 'g'}, {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-    const char *out_path = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "r:o:h", opts, NULL)) != -1) {
         switch (c) {
@@ -778,7 +779,7 @@ int main(int argc, char **argv)
             gilsim_path = optarg;
             break;
         case 'o':
-            out_path = optarg;
+            *out_path = optarg;
             break;
         case 'h':
             fputs(usage, stdout);
@@ -788,31 +789,36 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!out_path || optind != argc) {
+    if (!*out_path || optind != argc) {
         fputs(usage, stderr);
         return 2;
     }
     if (smoke) repeats = 1;
-    static char exe_dir_gilsim[4096];
-    if (!gilsim_path) {
-        char exe[4000];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n <= 0) {
-            fprintf(stderr, "gilsim-bench: cannot find my own binary; pass --gilsim PATH\n");
-            return 1;
-        }
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = '\0';
-        snprintf(exe_dir_gilsim, sizeof exe_dir_gilsim, "%s/gilsim", exe);
-        gilsim_path = exe_dir_gilsim;
-    }
-    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/gilsim-bench-XXXXXX");
-    if (!mkdtemp(tmp_dir)) {
-        fprintf(stderr, "gilsim-bench: cannot make a temporary directory: %s\n", strerror(errno));
+    return -1;
+}
+
+/* The gilsim binary beside this one, unless --gilsim named it. */
+static int find_gilsim(void)
+{
+    static char beside[4096];
+    if (gilsim_path) return 0;
+    char exe[4000];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        fprintf(stderr, "gilsim-bench: cannot find my own binary; pass --gilsim PATH\n");
         return 1;
     }
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+    snprintf(beside, sizeof beside, "%s/gilsim", exe);
+    gilsim_path = beside;
+    return 0;
+}
 
+/* Every figure, `repeats` times, interleaved. */
+static void measure_all(void)
+{
     for (int rep = 0; rep < repeats; rep++) {
         fprintf(stderr, "gilsim-bench: repeat %d of %d\n", rep + 1, repeats);
         fig_handoff();
@@ -831,17 +837,22 @@ int main(int argc, char **argv)
         eng_result_free(big_res);
         wl_free(big_wl);
     }
-    rmdir(tmp_dir);
+}
 
-    /* Figure order for the output (rows were created as measured); insertion sort is stable. */
+/* Rows in figure order (they were created as measured); insertion sort is stable. */
+static void sort_rows(void)
+{
     for (int i = 1; i < nrows; i++)
         for (int j = i; j > 0 && strcmp(rows[j - 1].fig, rows[j].fig) > 0; j--) {
             struct row tmp = rows[j];
             rows[j] = rows[j - 1];
             rows[j - 1] = tmp;
         }
+}
 
-    /* Every figure must have been measured in every repeat (the smoke test checks this). */
+/* Figures not measured in every repeat (the smoke test checks that there are none). */
+static int count_missing(void)
+{
     int missing = 0;
     for (int fig = 1; fig <= 8; fig++) {
         char id[4];
@@ -861,9 +872,26 @@ int main(int argc, char **argv)
             missing++;
         }
     }
+    return missing;
+}
 
+int main(int argc, char **argv)
+{
+    const char *out_path = NULL;
+    int rc = parse_options(argc, argv, &out_path);
+    if (rc >= 0) return rc;
+    if (find_gilsim()) return 1;
+    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/gilsim-bench-XXXXXX");
+    if (!mkdtemp(tmp_dir)) {
+        fprintf(stderr, "gilsim-bench: cannot make a temporary directory: %s\n", strerror(errno));
+        return 1;
+    }
+    measure_all();
+    rmdir(tmp_dir);
+    sort_rows();
+    int missing = count_missing();
     json_t *doc = report_json();
-    int rc = json_dump_file(doc, out_path, JSON_INDENT(1) | JSON_REAL_PRECISION(8));
+    rc = json_dump_file(doc, out_path, JSON_INDENT(1) | JSON_REAL_PRECISION(8));
     json_decref(doc);
     if (rc != 0) {
         fprintf(stderr, "gilsim-bench: cannot write %s\n", out_path);
