@@ -53,6 +53,8 @@ int cli_parse_duration(const char *cmd, const char *arg, uint64_t *ms);
 int cli_parse_seed(const char *cmd, const char *arg, uint64_t *seed);
 /* One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
 void cli_csv_field(FILE *f, const char *s);
+/* A JSON string literal of s (UTF-8 passed through; quote, backslash, controls escaped). */
+void cli_json_string(FILE *f, const char *s);
 /* Creates results/, the default place of outputs, when missing: 0, or -1 with errno. */
 int cli_results_dir(void);
 

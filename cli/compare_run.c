@@ -128,6 +128,23 @@ static void keep_metrics(struct run *r, json_t *doc)
     }
 }
 
+/* The largest cell behind a thread (not the free GIL) of the run's wait attribution. */
+static void top_blocker(const struct met_run *m, const struct trace *hdr, struct blocker *b)
+{
+    memset(b, 0, sizeof *b);
+    for (size_t w = 0; w < hdr->nthreads; w++) {
+        const struct attr_cell *c;
+        size_t n = met_wait_row(m, w, &c);
+        for (size_t i = 0; i < n; i++) {
+            if (c[i].holder == ATTR_FREE || c[i].ns <= b->ns) continue;
+            b->ns = c[i].ns;
+            b->share = (double)c[i].ns / (double)met_wait_total(m, w);
+            snprintf(b->holder, sizeof b->holder, "%s", hdr->threads[c[i].holder].name);
+            snprintf(b->waiter, sizeof b->waiter, "%s", hdr->threads[w].name);
+        }
+    }
+}
+
 /* Reads the run's trace back and keeps its key metrics; writes the summary beside it. */
 static int measure_run(struct compare *c, struct run *r, struct err *e)
 {
@@ -153,6 +170,7 @@ static int measure_run(struct compare *c, struct run *r, struct err *e)
         c->cpython_noted = true;
     }
     keep_metrics(r, doc);
+    top_blocker(m, hdr, &r->top);
     snprintf(spath, sizeof spath, "%.*s.summary.json", (int)(strlen(path) - 5), path);
     if (json_dump_file(doc, spath, JSON_INDENT(1) | JSON_REAL_PRECISION(10)) != 0)
         rc = err_set(e, ERR_RUNTIME, "%s: cannot write", spath);

@@ -19,44 +19,73 @@ static const char summary_help[] =
     "  --samples LIST  print every sample of the named latency metrics as CSV\n"
     "                  (metric,tid,thread,ns; each thread's sorted ascending), for CDFs.\n"
     "                  LIST: comma-separated among gil_wait, io_response, sleep_overshoot,\n"
-    "                  request_latency, slice, handoff_gap; or all\n"
+    "                  request_latency, slice, handoff_gap; or all (these six); and\n"
+    "                  wait_attribution: the waiter x holder matrix, one row per cell, in\n"
+    "                  three more columns holder_tid,holder,share\n"
     "\n"
     "Exit status: 0 ok, 1 runtime failure, 2 the file is not a readable gilsim trace.\n";
 
-/* Parses a --samples list into wanted[]; 0, or a usage error's status. */
-static int parse_sample_list(const char *list, bool *wanted, unsigned n)
+#define ATTRIBUTION "wait_attribution"
+
+/* Parses a --samples list into wanted[] (latency metrics) and *attribution; 0, or a usage
+ * error's status. */
+static int parse_sample_list(const char *list, bool *wanted, unsigned n, bool *attribution)
 {
-    if (strcmp(list, "all") == 0) {
-        for (unsigned i = 0; i < n; i++)
-            wanted[i] = true;
-        return 0;
-    }
     char name[64];
     for (const char *p = list;;) {
         size_t len = strcspn(p, ",");
-        int idx = -1;
+        bool known = false;
         if (len > 0 && len < sizeof name) {
             memcpy(name, p, len);
             name[len] = '\0';
-            idx = met_latency_index(name);
+            int idx = met_latency_index(name);
+            if (idx >= 0) wanted[idx] = known = true;
+            if (strcmp(name, ATTRIBUTION) == 0) *attribution = known = true;
+            if (strcmp(name, "all") == 0) {
+                for (unsigned i = 0; i < n; i++)
+                    wanted[i] = true;
+                known = true;
+            }
         }
-        if (idx < 0) {
+        if (!known) {
             char msg[512] = "--samples: expected latency metrics (";
             for (unsigned l = 0; met_latency_name(l); l++)
                 snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "%s%s", l ? ", " : "",
                          met_latency_name(l));
-            snprintf(msg + strlen(msg), sizeof msg - strlen(msg), ") or all, got '%s'", list);
+            snprintf(msg + strlen(msg), sizeof msg - strlen(msg),
+                     "), all or " ATTRIBUTION ", got '%s'", list);
             return cli_usage_error("summary", "%s", msg);
         }
-        wanted[idx] = true;
         if (!p[len]) return 0;
         p += len + 1;
     }
 }
 
-static void print_samples(const struct met_run *m, const struct trace *hdr, const bool *wanted)
+/* The waiter x holder matrix as CSV rows (docs/metrics.md). */
+static void print_attribution(const struct met_run *m, const struct trace *hdr)
 {
-    puts("metric,tid,thread,ns");
+    for (size_t w = 0; w < hdr->nthreads; w++) {
+        const struct attr_cell *c;
+        size_t n = met_wait_row(m, w, &c);
+        double total = (double)met_wait_total(m, w);
+        for (size_t i = 0; i < n; i++) {
+            printf(ATTRIBUTION ",%zu,", w);
+            cli_csv_field(stdout, hdr->threads[w].name);
+            printf(",%lld,", (long long)c[i].ns);
+            if (c[i].holder != ATTR_FREE) printf("%d", c[i].holder);
+            putchar(',');
+            cli_csv_field(stdout,
+                          c[i].holder == ATTR_FREE ? "(free)" : hdr->threads[c[i].holder].name);
+            printf(",%.10g\n", (double)c[i].ns / total);
+        }
+    }
+}
+
+static void print_samples(const struct met_run *m, const struct trace *hdr, const bool *wanted,
+                          bool attribution)
+{
+    const char *more = attribution ? ",,," : "";
+    puts(attribution ? "metric,tid,thread,ns,holder_tid,holder,share" : "metric,tid,thread,ns");
     for (unsigned l = 0; met_latency_name(l); l++) {
         if (!wanted[l]) continue;
         for (size_t t = 0; t < hdr->nthreads; t++) {
@@ -65,10 +94,11 @@ static void print_samples(const struct met_run *m, const struct trace *hdr, cons
             for (size_t i = 0; i < n; i++) {
                 printf("%s,%zu,", met_latency_name(l), t);
                 cli_csv_field(stdout, hdr->threads[t].name);
-                printf(",%lld\n", (long long)v[i]);
+                printf(",%lld%s\n", (long long)v[i], more);
             }
         }
     }
+    if (attribution) print_attribution(m, hdr);
 }
 
 int cli_summary(int argc, char **argv)
@@ -97,9 +127,10 @@ int cli_summary(int argc, char **argv)
     if (!path) return cli_usage_error("summary", "%s", "expected a trace file");
     if (as_json && sample_list)
         return cli_usage_error("summary", "%s", "--json and --samples exclude each other");
-    bool wanted[MET_MAX_LATENCIES] = {false};
+    bool wanted[MET_MAX_LATENCIES] = {false}, attribution = false;
     if (sample_list) {
-        int rc = parse_sample_list(sample_list, wanted, sizeof wanted / sizeof *wanted);
+        int rc =
+            parse_sample_list(sample_list, wanted, sizeof wanted / sizeof *wanted, &attribution);
         if (rc) return rc;
     }
 
@@ -110,7 +141,7 @@ int cli_summary(int argc, char **argv)
         return cli_fail(&e);
     int status = 0;
     if (sample_list) {
-        print_samples(m, hdr, wanted);
+        print_samples(m, hdr, wanted, attribution);
     } else if (as_json) {
         json_t *doc = met_to_json(m, path);
         if (!doc || json_dumpf(doc, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(10)) != 0) {

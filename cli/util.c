@@ -62,6 +62,21 @@ void cli_csv_field(FILE *f, const char *s)
     fputc('"', f);
 }
 
+void cli_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
 int cli_results_dir(void)
 {
     return mkdir("results", 0755) != 0 && errno != EEXIST ? -1 : 0;

@@ -4,6 +4,7 @@
  * does is interp.c. */
 #define _GNU_SOURCE /* open_memstream */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +32,33 @@ void *gil_state(const struct gil *g)
 {
     return g->state;
 }
+/* A per-thread record is allocated after a header that names its thread. */
+union record_header {
+    struct sim_thread *thread;
+    max_align_t align; /* the record after it is aligned for anything */
+};
+
 void *gil_thread_data(const struct sim_thread *t)
 {
     return t->policy_data;
+}
+
+struct sim_thread *gil_thread_of(const void *record)
+{
+    return ((const union record_header *)record - 1)->thread;
+}
+
+static void *record_new(struct sim_thread *t, size_t size)
+{
+    union record_header *h = calloc(1, sizeof *h + size);
+    if (!h) return NULL;
+    h->thread = t;
+    return h + 1;
+}
+
+static void record_free(void *record)
+{
+    if (record) free((union record_header *)record - 1);
 }
 int gil_thread_id(const struct sim_thread *t)
 {
@@ -254,7 +279,7 @@ static int setup_thread(struct eng *eng, struct eng_result *res, unsigned tid,
     snprintf(r->name, sizeof r->name, "%s.%u", grp->name, k);
     if (t->cap && !(t->events = malloc((size_t)t->cap * sizeof *t->events)))
         return err_set(e, ERR_RUNTIME, "out of memory for the event buffer of thread %s", r->name);
-    if (pol->thread_size && !(t->policy_data = calloc(1, pol->thread_size)))
+    if (pol->thread_size && !(t->policy_data = record_new(t, pol->thread_size)))
         return err_set(e, ERR_RUNTIME, "out of memory for thread %s", r->name);
     int rc = pol->thread_init ? pol->thread_init(&eng->gil, t) : 0;
     if (rc)
@@ -328,7 +353,7 @@ static void free_engine(struct eng *eng, unsigned inited, bool policy_up)
     if (eng->be->close) eng->be->close(eng);
     for (unsigned i = 0; eng->threads && i < eng->nthreads; i++) {
         free(eng->threads[i].events);
-        free(eng->threads[i].policy_data);
+        record_free(eng->threads[i].policy_data);
     }
     free(eng->gil.state);
     free(eng->threads);

@@ -294,6 +294,16 @@ static void work(struct vt_run *r, int64_t ns, unsigned cut_on, int64_t grain)
     self->cut_on = cut_on;
     self->grain = grain;
     self->start_at = r->now;
+    /* Nothing else happens before the work is done: yielding would only have the scheduler
+     * resume this thread next, at the same time and in the same order, so skip the round
+     * trip. The same run, several times faster where one thread does many short things. */
+    if (!self->preempt_pending && (r->heap_len == 0 || r->heap[0]->ev_t > r->now + ns)) {
+        r->now += ns;
+        r->still_steps = 0;
+        r->steps++;
+        self->work_left = 0;
+        return;
+    }
     if (self->preempt_pending && r->ready.head) { /* a woken thread has its turn first */
         self->preempt_pending = false;
         int c = self->core;

@@ -15,6 +15,7 @@
 #define WL_MAX_FILE_BYTES  (16u << 20)
 #define WL_MAX_DURATION_NS (24ll * 3600 * 1000000000)
 #define WL_FOREVER         UINT64_MAX
+#define WL_MAX_VARS        64
 
 enum wl_op_kind {
     WL_OP_CPU,
@@ -53,6 +54,14 @@ struct wl_group {
     bool uses_peer; /* some op talks to the thread's peer (io with peer, send) */
 };
 
+/* A workload variable with its effective value (the declared default, or --var's). */
+struct wl_var {
+    char *name;
+    double value;
+    bool integer;     /* written as an integer */
+    bool from_option; /* set by --var */
+};
+
 struct wl_workload {
     char *path;
     char *name;
@@ -62,7 +71,9 @@ struct wl_workload {
     unsigned tick_ns;
     struct wl_group *groups;
     size_t ngroups;
-    unsigned nthreads; /* sum of the groups' counts */
+    unsigned nthreads;   /* sum of the groups' counts */
+    struct wl_var *vars; /* in the order "vars" declares them */
+    size_t nvars;
 };
 
 /* Reads and validates path. On success *out owns everything; free with wl_free. */
@@ -70,9 +81,18 @@ int wl_load(const char *path, struct wl_workload **out, struct err *e);
 /* The same from memory; path is used in messages only. */
 int wl_parse(const char *text, size_t len, const char *path, struct wl_workload **out,
              struct err *e);
+/* The same with variables set: assign[] holds "name=value" as given to --var. A name the
+ * workload does not declare is an error at its "vars" (ERR_INPUT, file:line:col). */
+int wl_load_vars(const char *path, const char *const *assign, size_t nassign,
+                 struct wl_workload **out, struct err *e);
+int wl_parse_vars(const char *text, size_t len, const char *path, const char *const *assign,
+                  size_t nassign, struct wl_workload **out, struct err *e);
+/* The form of one --var argument, NAME=NUMBER, without a workload: 0 or ERR_INPUT. With
+ * name/value non-NULL, the parts are copied there (name: 65 bytes). */
+int wl_var_arg(const char *arg, char *name, double *value, bool *integer, struct err *e);
 void wl_free(struct wl_workload *wl);
 
-/* One line: name, threads per group, duration, tick size. */
+/* One line: name, threads per group, duration, tick size, variables. */
 void wl_describe(const struct wl_workload *wl, char *buf, size_t size);
 
 #endif

@@ -234,6 +234,25 @@ class Workloads(unittest.TestCase):
         self.assertEqual(wl["groups"][0]["ops"][0][2][0], ("io", 40000, "fixed", 0, True, True))
 
 
+    def test_variables(self):
+        path = os.path.join(SRC, "workloads", "convoy-n.json")
+        wl = load_workload(path)
+        self.assertEqual(wl["vars"], {"cpu_threads": 1, "io_us": 40})
+        self.assertEqual(wl["groups"][0]["count"], 1)
+        wl = load_workload(path, ["cpu_threads=6", "io_us=2.5"])
+        self.assertEqual(wl["vars"], {"cpu_threads": 6, "io_us": 2.5})
+        self.assertEqual(wl["groups"][0]["count"], 6)
+        self.assertEqual(wl["groups"][1]["ops"][0][2][0], ("io", 2500, "fixed", 0))
+        for assign, want in ((["cpu=1"], '$.vars: --var cpu=1: the workload has no variable'),
+                             (["cpu_threads=0"], "(the value of $cpu_threads = 0, set by --var)"),
+                             (["cpu_threads=1.5"], "$cpu_threads = 1.5"),
+                             (["cpu_threads"], "expected NAME=NUMBER"),
+                             (["cpu_threads=1", "cpu_threads=2"], "given twice")):
+            with self.assertRaises(base.InputError, msg=assign) as cm:
+                load_workload(path, assign)
+            self.assertIn(want, str(cm.exception))
+
+
 class Command(unittest.TestCase):
     def run_pyrun(self, args, expect):
         proc = subprocess.run([sys.executable, PYRUN] + args, stdout=subprocess.PIPE,
@@ -249,6 +268,8 @@ class Command(unittest.TestCase):
                          ["workloads/convoy.json", "--duration", "soon"],
                          ["workloads/convoy.json", "--frobnicate"],
                          ["workloads/convoy.json", "--io-request", "carrier-pigeon"],
+                         ["workloads/convoy-n.json", "--var", "cpu=2"],
+                         ["workloads/convoy-n.json", "--var", "cpu_threads=two"],
                          ["tests/data/invalid/unknown-op.json"],
                          ["workloads/no-such.json"],
                          []):

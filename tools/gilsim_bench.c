@@ -26,6 +26,7 @@
 #include "analysis/metrics.h"
 #include "common/utc.h"
 #include "policies/registry.h"
+#include "sim/coro.h"
 #include "sim/engine.h"
 #include "sim/sync.h"
 #include "sim/trace_write.h"
@@ -598,6 +599,138 @@ static void fig_many_threads(void)
     }
 }
 
+/* 9: the virtual engine's speed: simulated seconds per wall second of eng_run (events recorded
+ * in memory, no trace written), for every shipped workload under every policy, and the events
+ * the scheduler processes per wall second; then many-threads on 64 simulated cores and 10,000
+ * CPU-bound threads under fifo. No baseline: the figure is a ratio to real time itself. */
+static double virtual_speed(const struct wl_workload *wl, const char *policy, const char *set,
+                            const char *machine_set, int ms, double *events_per_s)
+{
+    const struct gil_policy *pol = gil_policy_find(policy);
+    struct gil_params params;
+    struct machine m;
+    struct err e = {0};
+    gil_params_defaults(&params, pol);
+    mach_defaults(&m);
+    if ((set && gil_params_set(&params, pol, set, &e) != 0) ||
+        (machine_set && mach_set(&m, machine_set, &e) != 0)) {
+        fprintf(stderr, "gilsim-bench: %s\n", e.msg);
+        return NAN;
+    }
+    struct eng_options o = {.wl = wl,
+                            .engine = ENG_VIRTUAL,
+                            .machine = &m,
+                            .policy = pol,
+                            .params = &params,
+                            .duration_ns = (int64_t)ms * 1000000,
+                            .seed = 1};
+    struct eng_result *res = NULL;
+    int64_t t = sync_now_ns();
+    if (eng_run(&o, &res, &e) != 0) {
+        fprintf(stderr, "gilsim-bench: %s\n", e.msg);
+        return NAN;
+    }
+    double wall = (double)(sync_now_ns() - t) / 1e9;
+    if (events_per_s) *events_per_s = (double)res->virt_events / wall;
+    eng_result_free(res);
+    return (double)ms / 1e3 / wall;
+}
+
+/* A coroutine that yields for ever: each resume + yield is a round trip of two switches. */
+static void yield_forever(void *arg)
+{
+    (void)arg;
+    for (;;)
+        coro_yield();
+}
+
+/* One way of a coroutine switch (half a resume + yield), against the one-way hand-off of two
+ * pthreads over a condition: what simulated threads as real threads passing a baton would pay
+ * per switch. Why the virtual engine uses coroutines (docs/architecture.md). */
+static void coroutine_switch_row(void)
+{
+    struct coro *c = NULL;
+    if (coro_new(&c, 64u << 10, yield_forever, NULL) != 0) return;
+    int n = smoke ? 100000 : 2000000;
+    int64_t t = sync_now_ns();
+    for (int i = 0; i < n; i++)
+        coro_resume(c);
+    double one_way = (double)(sync_now_ns() - t) / (2.0 * n);
+    coro_free(c);
+    double c50, c99;
+    if (condvar_one_way(smoke ? 1000 : 20000, &c50, &c99) != 0) return;
+    struct row *r = row_for("9", "virtual: coroutine switch, one way", "ns");
+    r->has_baseline = true, r->baseline_what = "condvar ping-pong between pthreads, one way, p50";
+    r->value_what = "ratio";
+    row_add(r, one_way, c50, c50 / one_way);
+}
+
+static const char *const shipped_workloads[] = {"cpu1",        "cpu2",        "cpu4",   "convoy",
+                                                "convoy-2cpu", "io-only",     "server", "long-hold",
+                                                "native-par",  "many-threads"};
+
+static void fig_virtual_speed(void)
+{
+    int ms = smoke ? 100 : 1000;
+    double speed[128], events[128], worst = INFINITY;
+    int n = 0;
+    char worst_cell[64] = "";
+    for (size_t w = 0; w < sizeof shipped_workloads / sizeof *shipped_workloads; w++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/workloads/%s.json", GILSIM_SOURCE_DIR,
+                 shipped_workloads[w]);
+        struct wl_workload *wl = NULL;
+        struct err e = {0};
+        if (wl_load(path, &wl, &e) != 0) {
+            fprintf(stderr, "gilsim-bench: %s\n", e.msg);
+            continue;
+        }
+        const struct gil_policy *p;
+        for (size_t i = 0; (p = gil_policy_at(i)) && n < 128; i++) {
+            double s = virtual_speed(wl, p->name, NULL, NULL, ms, &events[n]);
+            if (isnan(s)) continue;
+            if (s < worst) {
+                worst = s;
+                snprintf(worst_cell, sizeof worst_cell, "%s/%s", shipped_workloads[w], p->name);
+            }
+            speed[n++] = s;
+        }
+        wl_free(wl);
+    }
+    if (n == 0) return;
+    fprintf(stderr, "gilsim-bench: virtual engine, slowest cell %s: %.1fx real time\n", worst_cell,
+            worst);
+    qsort(speed, (size_t)n, sizeof *speed, cmp_d);
+    qsort(events, (size_t)n, sizeof *events, cmp_d);
+    double med = speed[n / 2], ev_med = events[n / 2];
+    struct row *r =
+        row_for("9", "virtual: simulated s per wall s, median of workload x policy", "x");
+    row_target(r, GOAL_MIN, 20, ">= 20x");
+    row_add(r, med, NAN, med);
+    r = row_for("9", "virtual: simulated s per wall s, slowest workload x policy", "x");
+    row_target(r, GOAL_MIN, 2, ">= 2x");
+    row_add(r, worst, NAN, worst);
+    r = row_for("9", "virtual: events processed per wall s, median cell", "1/s");
+    row_add(r, ev_med, NAN, ev_med);
+    struct wl_workload *mt = NULL, *big = cpu_workload(10000);
+    struct err e = {0};
+    char path[4200];
+    snprintf(path, sizeof path, "%s/workloads/many-threads.json", GILSIM_SOURCE_DIR);
+    if (wl_load(path, &mt, &e) == 0) {
+        double s = virtual_speed(mt, "new", NULL, "cores=64", ms, NULL);
+        r = row_for("9", "virtual: many-threads (new) on 64 cores", "x");
+        row_add(r, s, NAN, s);
+        wl_free(mt);
+    }
+    if (big) {
+        double s = virtual_speed(big, "fifo", "interval_us=1000", "cores=64", ms, NULL);
+        r = row_for("9", "virtual: 10,000 CPU-bound threads (fifo, 1 ms) on 64 cores", "x");
+        row_add(r, s, NAN, s);
+        wl_free(big);
+    }
+    coroutine_switch_row();
+}
+
 /* 8: how much longer than the interval new's slices are, against how late a timed wait of the
  * same length wakes up (new's waiter sleeps exactly such a wait before it asks for the drop). */
 static void fig_slice_precision(void)
@@ -826,6 +959,7 @@ static void measure_all(void)
         fig_trace_overhead();
         fig_slice_precision();
         fig_many_threads();
+        fig_virtual_speed();
     }
     /* 5, 6 on one big run, written and read `repeats` times */
     if (make_big_run() == 0) {
@@ -854,7 +988,7 @@ static void sort_rows(void)
 static int count_missing(void)
 {
     int missing = 0;
-    for (int fig = 1; fig <= 8; fig++) {
+    for (int fig = 1; fig <= 9; fig++) {
         char id[4];
         snprintf(id, sizeof id, "%d", fig);
         bool found = false;
