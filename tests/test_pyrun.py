@@ -242,7 +242,7 @@ class Workloads(unittest.TestCase):
         wl = load_workload(path, ["cpu_threads=6", "io_us=2.5"])
         self.assertEqual(wl["vars"], {"cpu_threads": 6, "io_us": 2.5})
         self.assertEqual(wl["groups"][0]["count"], 6)
-        self.assertEqual(wl["groups"][1]["ops"][0][2][0], ("io", 2500, "fixed", 0))
+        self.assertEqual(wl["groups"][1]["ops"][0][2][0], ("io", 2500, "fixed", 0, False, False))
         for assign, want in ((["cpu=1"], '$.vars: --var cpu=1: the workload has no variable'),
                              (["cpu_threads=0"], "(the value of $cpu_threads = 0, set by --var)"),
                              (["cpu_threads=1.5"], "$cpu_threads = 1.5"),
