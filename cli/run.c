@@ -30,6 +30,7 @@ static const char run_help[] =
     "      --machine-set NAME=VALUE[,NAME=VALUE...]\n"
     "                        override machine parameters (repeatable)\n"
     "  -s, --set NAME=VALUE  set a policy parameter (repeatable)\n"
+    "      --var NAME=VALUE  set a workload variable (repeatable; docs/workload-format.md)\n"
     "  -d, --duration MS     run length in ms (default: the workload's duration_ms)\n"
     "      --seed N          seed for every random draw (default 1)\n"
     "  -o, --output PATH     trace path (default results/<workload>-<policy>-<UTC stamp>.json)\n"
@@ -51,8 +52,8 @@ static const char run_help[] =
 /* What the command line asked for. */
 struct run_args {
     const char *policy, *output, *workload, *engine, *machine;
-    const char *sets[CLI_MAX_SETS], *machine_sets[CLI_MAX_SETS];
-    unsigned nsets, nmachine_sets;
+    const char *sets[CLI_MAX_SETS], *machine_sets[CLI_MAX_SETS], *vars[WL_MAX_VARS];
+    unsigned nsets, nmachine_sets, nvars;
     uint64_t duration_ms, seed, max_events, stall_ms;
     bool quiet, no_trace;
 };
@@ -74,6 +75,17 @@ static int opt_set(void *args, const char *v)
     if (a->nsets == CLI_MAX_SETS)
         return cli_usage_error("run", "too many --set options (at most %s)", STR(CLI_MAX_SETS));
     a->sets[a->nsets++] = v;
+    return 0;
+}
+
+static int opt_var(void *args, const char *v)
+{
+    struct run_args *a = args;
+    struct err e = {0};
+    if (wl_var_arg(v, NULL, NULL, NULL, &e) != 0) return cli_usage_error("run", "%s", e.msg);
+    if (a->nvars == WL_MAX_VARS)
+        return cli_usage_error("run", "too many --var options (at most %s)", STR(WL_MAX_VARS));
+    a->vars[a->nvars++] = v;
     return 0;
 }
 
@@ -151,6 +163,7 @@ static int opt_quiet(void *args, const char *v)
 static const struct cli_opt run_opts[] = {
     {"policy", 'p', true, opt_policy},
     {"set", 's', true, opt_set},
+    {"var", 0, true, opt_var},
     {"engine", 'e', true, opt_engine},
     {"machine", 0, true, opt_machine},
     {"machine-set", 0, true, opt_machine_set},
@@ -346,7 +359,7 @@ int cli_run(int argc, char **argv)
     struct wl_workload *wl = NULL;
     struct machine machine;
     if (resolve_policy(&a, &pol, &params, &e) != 0 || resolve_machine(&a, &machine, &e) != 0 ||
-        wl_load(a.workload, &wl, &e) != 0)
+        wl_load_vars(a.workload, a.vars, a.nvars, &wl, &e) != 0)
         return cli_fail(&e);
     if (a.no_trace && a.output) {
         wl_free(wl);

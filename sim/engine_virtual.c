@@ -433,6 +433,46 @@ static void vt_pending_raised(struct eng *eng)
     }
 }
 
+/* The peer (io with "peer", send): not a simulated thread but a modelled process on a core of
+ * its own. A request costs the sender one futex wake (the peer asleep in recv is woken); the
+ * peer runs after a wake-up (warm or cold by how long it slept), waits the latency as a timer
+ * does (with the timer slack) and answers: the answer wakes the thread blocked in recv onto a
+ * core as any wake-up does. A recv that finds the answer there costs as much as the send (the
+ * machine has no separate syscall cost). Not modelled: the kernel running the woken peer
+ * first on the sender's own CPU (docs/validation.md, the echo client's send race). */
+static int vt_peer_send(struct sim_thread *t, int64_t ns)
+{
+    struct vt_run *r = run_of(t);
+    if (eng_stopping(t->eng)) return RUN_STOP;
+    vt_spend(r, r->m.futex_wake_ns);
+    if (ns == PEER_NO_ANSWER) return eng_stopping(t->eng) ? RUN_STOP : RUN_ON;
+    bool warm = t->peer_last != INT64_MIN && r->now - t->peer_last <= r->m.idle_poll_ns;
+    int64_t at = r->now + (warm ? r->m.wake_warm_ns : r->m.wake_cold_ns);
+    if (ns > 0) at += ns + r->m.timer_slack_ns;
+    t->peer_answer_at = t->peer_last = at;
+    return eng_stopping(t->eng) ? RUN_STOP : RUN_ON;
+}
+
+static int vt_peer_recv(struct sim_thread *t, int64_t until)
+{
+    (void)until;
+    struct vt_run *r = run_of(t);
+    struct vt_thread *self = r->current;
+    int64_t at = t->peer_answer_at;
+    t->peer_answer_at = INT64_MIN;
+    if (eng_stopping(t->eng)) return RUN_STOP;
+    if (at == INT64_MIN || at <= r->now) { /* the answer is there: a short syscall */
+        vt_spend(r, r->m.futex_wake_ns);
+        return eng_stopping(t->eng) ? RUN_STOP : RUN_ON;
+    }
+    self->planned = true;
+    self->stopped_wait = false;
+    vt_set_timer(r, self, at);
+    vt_block(r);
+    self->planned = false;
+    return self->stopped_wait ? RUN_STOP : RUN_ON;
+}
+
 static void vt_end(struct eng *eng);
 static int vt_open(struct eng *eng, struct err *e);
 
@@ -444,6 +484,8 @@ const struct eng_backend eng_virtual_backend = {
     .busy = vt_busy,
     .block_until = vt_block_until,
     .pending_raised = vt_pending_raised,
+    .peer_send = vt_peer_send,
+    .peer_recv = vt_peer_recv,
 };
 
 /* ---- the run --------------------------------------------------------------------------------- */

@@ -109,6 +109,17 @@ json_t *trace_out_host_info(void)
                      "cpu_model", model, "kernel", kernel, "hostname", host);
 }
 
+/* Every workload variable's effective value, integers as integers. */
+static json_t *vars_json(const struct wl_workload *wl)
+{
+    json_t *vars = json_object();
+    for (size_t i = 0; vars && i < wl->nvars; i++)
+        json_object_set_new(vars, wl->vars[i].name,
+                            wl->vars[i].integer ? json_integer((json_int_t)wl->vars[i].value)
+                                                : json_real(wl->vars[i].value));
+    return vars;
+}
+
 static json_t *run_info(const struct eng_options *o, const struct eng_result *r)
 {
     const struct wl_workload *wl = o->wl;
@@ -131,6 +142,7 @@ static json_t *run_info(const struct eng_options *o, const struct eng_result *r)
         "iters_per_tick", (json_int_t)r->iters_per_tick);
     if (run) json_object_set_new(run, "stop_ns", json_integer((json_int_t)r->stop_ns));
     if (run) json_object_set_new(run, "engine", json_string(r->engine ? r->engine : "real"));
+    if (run && wl->nvars) json_object_set_new(run, "vars", vars_json(wl));
     if (run && o->engine == ENG_VIRTUAL) {
         json_object_set_new(run, "machine", mach_to_json(o->machine));
         /* no busy loop to calibrate: a tick takes tick_ns exactly */
