@@ -332,6 +332,21 @@ static void derive_wake(struct calib *c, struct cal_gap *gaps, const double *med
     json_object_set_new(m, "signal_cold_pool", stats_json(&sig_cold, NS_US));
     derive(c, MACH_wake_warm, warm_us, "median latency, gaps 10..30 us pooled");
     derive(c, MACH_wake_cold, cold_us, "median latency, gaps 1..5 ms pooled");
+    /* A wake-up after a long gap that is as fast as a warm one means that CPU b did not idle
+     * through the gap: another task ran there (on a quiet host with a polling window, ~0%). */
+    int fast = 0;
+    for (int i = 0; i < cold.n; i++)
+        fast += (double)cold.v[i] * NS_US < 1.5 * warm_us;
+    double fast_share = cold.n ? (double)fast / cold.n : 0;
+    json_object_set_new(m, "cold_pool_share_as_fast_as_warm", num(fast_share));
+    if (cold_us >= 1.5 * warm_us && fast_share > 0.1) {
+        fprintf(stderr,
+                "gilsim-calibrate: warning: %.0f%% of the wake-ups after idle gaps of 1 ms or "
+                "more were as fast as warm ones: CPU %d did not idle through those gaps (other "
+                "work ran there), and the cold figure is too low\n",
+                fast_share * 100, c->cpu_b);
+        c->busy = true;
+    }
     /* A step worth modelling: the cold figure at least 1.5x the warm one and 2 us above it,
      * and one pair of neighbouring gaps 1.3x apart. */
     double ratio, step = step_gap(med, &ratio), poll = 0;
