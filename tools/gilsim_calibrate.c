@@ -835,7 +835,7 @@ static const char usage[] =
     "Measures this host's machine parameters for the virtual engine (gilsim machines lists\n"
     "them) and writes a gilsim-machine file: params, and in \"measured\" the host, the load,\n"
     "every measurement's order statistics and how each parameter came from them\n"
-    "(docs/virtual.md). About a minute; --quick: a few seconds, rough figures. Pins its\n"
+    "(docs/virtual.md). About 15 seconds; --quick: 2, rough figures. Pins its\n"
     "threads to two CPUs (--cpus, default the first two it may use). --raw: every sample.\n"
     "--slow-wake: also the same machine in the slow wake-up regime (every wake-up cold).\n"
     "Run it on an otherwise idle machine.\n";
