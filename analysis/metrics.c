@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/text.h"
+
 /* Latency metrics: name in the output, in the order printed. */
 #define LATENCY_TABLE(X)                                                                           \
     X(GIL_WAIT, "gil_wait")                                                                        \
@@ -389,7 +391,8 @@ int met_end(struct met_run *m, const struct trace *hdr, struct err *e)
     for (size_t i = 0; i < m->nthreads; i++) {
         struct met_thread *th = &m->th[i];
         if (th->waiting) th->unserved_wait_ns = m->window_ns - th->request_t;
-        m->ticks += th->ticks;
+        /* each thread's count is at most 2^53 (the reader's range); 10,000 of them may not fit */
+        m->ticks = th->ticks > INT64_MAX - m->ticks ? INT64_MAX : m->ticks + th->ticks;
         for (int c = 0; c < NCNT; c++)
             m->count[c] += th->count[c];
         for (int l = 0; l < NLAT; l++)
@@ -561,9 +564,9 @@ json_t *met_to_json(const struct met_run *m, const char *trace_path)
     if (rc) goto fail;
     json_t *params = json_object_get(h->run, "params"), *seed = json_object_get(h->run, "seed");
     json_t *wl = json_object_get(json_object_get(h->run, "workload"), "name");
-    doc = json_pack("{ss sI ss sO* ss sO sO sb sI sI sI sO sO}", "format", "gilsim-summary",
-                    "version", (json_int_t)1, "trace", trace_path ? trace_path : "", "workload",
-                    wl ? wl : json_null(), "policy", h->policy, "params",
+    doc = json_pack("{ss sI so sO* ss sO sO sb sI sI sI sO sO}", "format", "gilsim-summary",
+                    "version", (json_int_t)1, "trace", text_json(trace_path ? trace_path : ""),
+                    "workload", wl ? wl : json_null(), "policy", h->policy, "params",
                     params ? params : json_null(), "seed", seed ? seed : json_null(), "complete",
                     m->complete, "events_dropped", (json_int_t)m->events_dropped, "events",
                     (json_int_t)m->nevents, "window_ns", (json_int_t)m->window_ns, "run", run,
@@ -619,16 +622,20 @@ static void print_run(const struct met_run *m, const char *trace_path, FILE *out
 {
     const struct trace *h = m->hdr;
     json_t *wl = json_object_get(json_object_get(h->run, "workload"), "name");
-    fprintf(out, "trace     %s\n", trace_path);
-    fprintf(out, "run       %s under %s", json_is_string(wl) ? json_string_value(wl) : "?",
-            h->policy[0] ? h->policy : "?");
+    char e1[256], e2[256]; /* names from the file, control characters escaped */
+    fputs("trace     ", out);
+    text_put(out, trace_path);
+    fprintf(out, "\nrun       %s under %s",
+            text_escape(json_is_string(wl) ? json_string_value(wl) : "?", e1, sizeof e1),
+            text_escape(h->policy[0] ? h->policy : "?", e2, sizeof e2));
     json_t *params = json_object_get(h->run, "params");
     const char *key;
     json_t *val;
     int i = 0;
     json_object_foreach(params, key, val)
     {
-        fprintf(out, "%s%s=%g", i++ ? ", " : " (", key, json_number_value(val));
+        fprintf(out, "%s%s=%g", i++ ? ", " : " (", text_escape(key, e1, sizeof e1),
+                json_number_value(val));
     }
     fprintf(out, "%s", i ? ")" : "");
     json_t *seed = json_object_get(h->run, "seed");
@@ -642,10 +649,11 @@ static void print_run(const struct met_run *m, const char *trace_path, FILE *out
                 "filled,\n          so these numbers cover only the events kept.\n",
                 (unsigned long long)m->events_dropped);
     else if (!m->complete)
-        fprintf(out,
-                "          the run was cut short (stop_reason %s): these numbers cover "
-                "what ran until then.\n",
-                json_is_string(why) ? json_string_value(why) : "unknown");
+        fprintf(
+            out,
+            "          the run was cut short (stop_reason %s): these numbers cover "
+            "what ran until then.\n",
+            text_escape(json_is_string(why) ? json_string_value(why) : "unknown", e1, sizeof e1));
 }
 
 /* The run's totals: GIL occupancy, counts, throughput, fairness. */
@@ -707,10 +715,11 @@ static void print_threads(const struct met_run *m, FILE *out)
             "io/s", "acquires", "switches", "wait p50", "io_resp p50", "slice p50", "unserved");
     for (size_t k = 0; k < m->nthreads && k < MAX_ROWS; k++) {
         const struct met_thread *th = &m->th[k];
-        char e1[32], e2[32];
+        char e1[32], e2[32], name[64];
         const struct stats *w = &th->st[LAT_GIL_WAIT], *io = &th->st[LAT_IO_RESPONSE],
                            *sl = &th->st[LAT_SLICE];
-        fprintf(out, "%-4zu %-14s %9s %8s %9llu %9llu %11s %11s %11s %11s\n", k, h->threads[k].name,
+        fprintf(out, "%-4zu %-14s %9s %8s %9llu %9llu %11s %11s %11s %11s\n", k,
+                text_escape(h->threads[k].name, name, sizeof name),
                 fmt_num(a, sizeof a, per_s((uint64_t)th->ticks, m->window_ns)),
                 fmt_num(b, sizeof b, per_s(th->count[CNT_IO_OPS], m->window_ns)),
                 (unsigned long long)th->count[CNT_ACQUISITIONS],

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/compare.h"
@@ -33,10 +34,13 @@ static const char compare_help[] =
     "      --seed N           seed of every run (default 1)\n"
     "  -f, --format FMT       table (default), csv or json, on stdout\n"
     "  -o, --output DIR       directory for traces and the index\n"
-    "                         (default results/compare-<workload>-<UTC stamp>/)\n"
+    "                         (default results/compare-<workload>-<UTC stamp>/): new, empty,\n"
+    "                         or with --force one an earlier compare wrote\n"
+    "      --force            replace the earlier compare in DIR (says what it replaces)\n"
     "\n"
     "DIR receives every trace, its summary (*.summary.json), index.json (the json format),\n"
-    "runs.csv and table.txt. Progress goes to stderr when it is a terminal.\n"
+    "runs.csv and table.txt; one compare at a time (DIR/.gilsim-compare is its lock).\n"
+    "Progress goes to stderr when it is a terminal.\n"
     "SIGINT or SIGTERM: the run in progress stops, no other starts, and the index of what ran\n"
     "is written. Exit status: 0 ok, 1 a run failed, 2 bad input, 130/143 interrupted.\n";
 
@@ -86,16 +90,33 @@ static int opt_format(void *args, const char *v)
 
 static int opt_output(void *args, const char *v)
 {
+    if (strcmp(v, "-") == 0)
+        return cli_usage_error("compare", "--output: a directory, not standard output (got '%s')",
+                               v);
     ((struct compare_args *)args)->c->dir = v;
     return 0;
 }
 
+static int opt_force(void *args, const char *v)
+{
+    (void)v;
+    ((struct compare_args *)args)->c->force = true;
+    return 0;
+}
+
+/* clang-format off */
 static const struct cli_opt compare_opts[] = {
-    {"policies", 'p', true, opt_policies}, {"set", 's', true, opt_set},
-    {"repeat", 'r', true, opt_repeat},     {"duration", 'd', true, opt_duration},
-    {"seed", 0, true, opt_seed},           {"format", 'f', true, opt_format},
-    {"output", 'o', true, opt_output},     {NULL, 0, false, NULL},
+    {"policies", 'p', true,  opt_policies},
+    {"set",      's', true,  opt_set},
+    {"repeat",   'r', true,  opt_repeat},
+    {"duration", 'd', true,  opt_duration},
+    {"seed",     0,   true,  opt_seed},
+    {"format",   'f', true,  opt_format},
+    {"output",   'o', true,  opt_output},
+    {"force",    0,   false, opt_force},
+    {NULL,       0,   false, NULL},
 };
+/* clang-format on */
 
 /* ---- the command --------------------------------------------------------------------------- */
 
@@ -126,16 +147,19 @@ static void free_compare(struct compare *c)
     json_decref(c->notes);
     json_decref(c->host);
     wl_free(c->wl);
+    if (c->lock_fd >= 0) close(c->lock_fd);
 }
 
-/* Everything checked and the directory ready before the first run. */
+/* Everything checked and the directory ready before the first run; nothing is made or
+ * touched until every check has passed. */
 static int plan(struct compare *c, const char *policies, struct err *e)
 {
     int rc;
     if ((rc = compare_plan_columns(c, policies, e)) ||
         (rc = wl_load(c->workload_path, &c->wl, e)) ||
         (rc = cli_self_exe(c->exe, sizeof c->exe, e)) || (rc = compare_find_pyrun(c, e)) ||
-        (rc = compare_prepare_dir(c, e)) || (rc = compare_plan_runs(c, e)))
+        (rc = compare_plan_runs(c, e)) || (rc = compare_choose_dir(c, e)) ||
+        (rc = compare_check_paths(c, e)) || (rc = compare_claim_dir(c, e)))
         return rc;
     return 0;
 }
@@ -165,7 +189,8 @@ static int run_and_write(struct compare *c, struct err *e)
 
 int cli_compare(int argc, char **argv)
 {
-    struct compare c = {.repeat = 1, .seed = 1, .format = "table", .notes = json_array()};
+    struct compare c = {
+        .repeat = 1, .seed = 1, .format = "table", .notes = json_array(), .lock_fd = -1};
     struct compare_args a = {.c = &c, .policies = "old,new,fifo,none"};
     int operand,
         rc = cli_parse_options("compare", compare_help, compare_opts, &a, argc, argv, &operand);

@@ -3,7 +3,8 @@
  *   cli/compare_plan.c  the columns (policies x --set values) and the list of runs
  *   cli/compare_run.c   the child processes (`gilsim run`, or tools/pyrun for `cpython`) and
  *                       reading each trace back
- *   cli/compare_out.c   aggregation, the table, CSV and JSON, and the output directory */
+ *   cli/compare_dir.c   the output directory: path checks, its lock, what it may replace
+ *   cli/compare_out.c   aggregation, and the table, CSV and JSON in the directory and on stdout */
 #ifndef GILSIM_COMPARE_H
 #define GILSIM_COMPARE_H
 
@@ -103,6 +104,7 @@ struct compare {
     const char *workload_path;
     struct wl_workload *wl;
     const char *dir;
+    bool force; /* replace an earlier compare in dir */
     uint64_t duration_ms, seed, repeat;
     const char *format;
     struct set_opt sets[CLI_MAX_SETS];
@@ -113,6 +115,7 @@ struct compare {
     struct run *runs;
     size_t nruns;
     char dir_buf[512];
+    int lock_fd;           /* dir's lock, held until exit (-1: none) */
     char exe[PATH_MAX];    /* this gilsim, for the child runs */
     char python[PATH_MAX]; /* for cpython columns */
     char pyrun[PATH_MAX];
@@ -141,8 +144,15 @@ int compare_plan_runs(struct compare *c, struct err *e);
 int compare_find_pyrun(struct compare *c, struct err *e);
 int compare_run_all(struct compare *c, struct err *e);
 
+/* compare_dir.c: the default directory name; every path checked before anything is made; the
+ * directory claimed (locked, and refused when it holds something else, unless --force). */
+int compare_choose_dir(struct compare *c, struct err *e);
+int compare_check_paths(const struct compare *c, struct err *e);
+int compare_claim_dir(struct compare *c, struct err *e);
+/* The summary kept beside a trace: NAME.json -> NAME.summary.json. */
+void compare_summary_name(const char *trace, char *buf, size_t size);
+
 /* compare_out.c */
-int compare_prepare_dir(struct compare *c, struct err *e);
 void compare_convoy_factors(struct compare *c);
 int compare_write_outputs(struct compare *c, struct err *e);
 

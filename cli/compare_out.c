@@ -2,6 +2,7 @@
  * per column, the convoy factor against the lock-free baseline, and the three forms of the
  * result (table, CSV, JSON) into the output directory and on stdout. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 #include <unistd.h>
 
 #include "cli/compare.h"
+#include "common/outfile.h"
+#include "common/text.h"
 #include "common/utc.h"
 
 const struct key_metric compare_metrics[NKM] = {
@@ -183,18 +186,21 @@ static void print_column_heads(const struct compare *c, const struct table *t, F
     }
 }
 
-static void write_table(const struct compare *c, FILE *f)
+/* Text from files (the description, notes quoting a trace) is escaped: common/text.h. */
+static int write_table(const struct compare *c, FILE *f)
 {
-    const char *desc = c->wl->description ? c->wl->description : "";
-    fprintf(f, "%s: %s\n", c->wl->name, desc);
-    fprintf(f, "%llu ms, seed %llu, %llu repeat%s%s; traces in %s/\n",
+    fprintf(f, "%s: ", c->wl->name);
+    text_put(f, c->wl->description ? c->wl->description : "");
+    fprintf(f, "\n%llu ms, seed %llu, %llu repeat%s%s; traces in ",
             (unsigned long long)run_length_ms(c), (unsigned long long)c->seed,
             (unsigned long long)c->repeat, c->repeat == 1 ? "" : "s",
-            c->repeat > 1 ? ": median (min..max)" : "", c->dir);
+            c->repeat > 1 ? ": median (min..max)" : "");
+    text_put(f, c->dir);
+    fputs("/\n", f);
     struct table t;
     if (fill_table(c, &t) != 0) {
         fputs("(out of memory)\n", f);
-        return;
+        return -1;
     }
     print_column_heads(c, &t, f);
     for (int k = 0; k < NKM; k++) {
@@ -214,10 +220,16 @@ static void write_table(const struct compare *c, FILE *f)
     }
     size_t i;
     json_t *note;
-    json_array_foreach(c->notes, i, note) fprintf(f, "note: %s\n", json_string_value(note));
+    json_array_foreach(c->notes, i, note)
+    {
+        fputs("note: ", f);
+        text_put(f, json_string_value(note));
+        fputc('\n', f);
+    }
+    return 0;
 }
 
-static void write_csv(const struct compare *c, FILE *f)
+static int write_csv(const struct compare *c, FILE *f)
 {
     fputs("policy,params,repeat,seed,duration_ms,baseline_only,status,trace", f);
     for (int k = 0; k < NKM; k++)
@@ -244,6 +256,7 @@ static void write_csv(const struct compare *c, FILE *f)
         }
         fputc('\n', f);
     }
+    return 0;
 }
 
 static json_t *num_or_null(double v)
@@ -273,9 +286,8 @@ static json_t *config_json(const struct compare *c, const struct config *cfg)
         json_t *vals = json_object();
         for (int k = 0; k < NKM; k++)
             json_object_set_new(vals, km[k].key, num_or_null(r->value[k]));
-        char summary[600];
-        snprintf(summary, sizeof summary, "%.*s.summary.json", (int)(strlen(r->trace) - 5),
-                 r->trace);
+        char summary[sizeof r->trace + 16];
+        compare_summary_name(r->trace, summary, sizeof summary);
         json_array_append_new(runs, json_pack("{sI ss ss sI so}", "repeat", (json_int_t)r->repeat,
                                               "trace", r->trace, "summary", summary, "status",
                                               (json_int_t)r->status, "metrics", vals));
@@ -311,79 +323,57 @@ static json_t *compare_json(const struct compare *c)
             json_array_append_new(vals, param_json(c->sets[i].values[k]));
         json_object_set_new(sets, c->sets[i].name, vals);
     }
-    return json_pack("{ss sI s{ss ss ss*} sI sI sI ss ss sO so so sO s{so ss} so}", "format",
+    /* Paths are bytes: not UTF-8, they are written escaped (common/text.h). */
+    return json_pack("{ss sI s{ss so ss*} sI sI sI ss so sO so so sO s{so ss} so}", "format",
                      "gilsim-compare", "version", (json_int_t)1, "workload", "name", c->wl->name,
-                     "path", c->workload_path, "description", c->wl->description, "duration_ms",
-                     (json_int_t)run_length_ms(c), "seed", (json_int_t)c->seed, "repeat",
-                     (json_int_t)c->repeat, "created_utc", c->created, "dir", c->dir, "host",
-                     c->host ? c->host : json_null(), "sets", sets, "metrics", metrics, "notes",
-                     c->notes, "baseline", "io_per_s", num_or_null(c->baseline_io_per_s), "from",
-                     from, "configs", configs);
+                     "path", text_json(c->workload_path), "description", c->wl->description,
+                     "duration_ms", (json_int_t)run_length_ms(c), "seed", (json_int_t)c->seed,
+                     "repeat", (json_int_t)c->repeat, "created_utc", c->created, "dir",
+                     text_json(c->dir), "host", c->host ? c->host : json_null(), "sets", sets,
+                     "metrics", metrics, "notes", c->notes, "baseline", "io_per_s",
+                     num_or_null(c->baseline_io_per_s), "from", from, "configs", configs);
 }
 
-static void dump_json(const struct compare *c, FILE *f)
+static int dump_json(const struct compare *c, FILE *f)
 {
     json_t *doc = compare_json(c);
-    json_dumpf(doc, f, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
+    int rc = doc ? json_dumpf(doc, f, JSON_INDENT(1) | JSON_REAL_PRECISION(10)) : -1;
     fputc('\n', f);
     json_decref(doc);
+    return rc;
 }
 
-/* ---- the directory ------------------------------------------------------------------------- */
+/* ---- the files ----------------------------------------------------------------------------- */
 
-/* Writes text through a temporary file and a rename, like traces. */
-static int write_file(const char *dir, const char *name, void (*fn)(const struct compare *, FILE *),
-                      const struct compare *c, struct err *e)
+struct form {
+    const struct compare *c;
+    int (*write)(const struct compare *c, FILE *f);
+};
+
+static int write_form(FILE *f, void *ctx, struct err *e)
 {
-    char path[1024], tmp[1100];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", tmp, strerror(errno));
-    fn(c, f);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
-    }
-    return 0;
+    const struct form *form = ctx;
+    return form->write(form->c, f) ? err_set(e, ERR_RUNTIME, "out of memory") : 0;
 }
 
-int compare_prepare_dir(struct compare *c, struct err *e)
+/* DIR/name under the output rules (common/outfile.h). */
+static int write_file(const struct compare *c, const char *name,
+                      int (*fn)(const struct compare *, FILE *), struct err *e)
 {
-    if (!c->dir) {
-        char stamp[32];
-        utc_stamp(stamp, sizeof stamp, UTC_BASIC, 3);
-        if (cli_results_dir() != 0)
-            return err_set(e, ERR_INPUT, "results: cannot create: %s", strerror(errno));
-        snprintf(c->dir_buf, sizeof c->dir_buf, "results/compare-%s-%s", c->wl->name, stamp);
-        c->dir = c->dir_buf;
-    }
-    if (mkdir(c->dir, 0755) != 0 && errno != EEXIST)
-        return err_set(e, ERR_INPUT, "%s: cannot create the directory: %s", c->dir,
-                       strerror(errno));
-    char probe[1024];
-    snprintf(probe, sizeof probe, "%s/index.json", c->dir);
-    if (access(probe, F_OK) == 0)
-        return err_set(e, ERR_INPUT,
-                       "%s: holds an earlier compare (index.json); choose another -o or remove it",
-                       c->dir);
-    snprintf(probe, sizeof probe, "%s/.write-test", c->dir);
-    FILE *f = fopen(probe, "w");
-    if (!f)
-        return err_set(e, ERR_INPUT, "%s: cannot write into the directory: %s", c->dir,
-                       strerror(errno));
-    fclose(f);
-    unlink(probe);
-    return 0;
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", c->dir, name);
+    const char *inputs[] = {c->workload_path, NULL};
+    struct form form = {c, fn};
+    return outfile_write(path, 0, inputs, write_form, &form, e);
 }
 
 int compare_write_outputs(struct compare *c, struct err *e)
 {
     utc_stamp(c->created, sizeof c->created, UTC_EXTENDED, 0);
     int rc;
-    if ((rc = write_file(c->dir, "index.json", dump_json, c, e)) ||
-        (rc = write_file(c->dir, "runs.csv", write_csv, c, e)) ||
-        (rc = write_file(c->dir, "table.txt", write_table, c, e)))
+    if ((rc = write_file(c, "index.json", dump_json, e)) ||
+        (rc = write_file(c, "runs.csv", write_csv, e)) ||
+        (rc = write_file(c, "table.txt", write_table, e)))
         return rc;
     if (strcmp(c->format, "json") == 0)
         dump_json(c, stdout);
@@ -392,6 +382,8 @@ int compare_write_outputs(struct compare *c, struct err *e)
     else
         write_table(c, stdout);
     fflush(stdout);
-    fprintf(stderr, "gilsim compare: %zu runs, traces and index.json in %s/\n", c->nruns, c->dir);
+    fprintf(stderr, "gilsim compare: %zu runs, traces and index.json in ", c->nruns);
+    text_put(stderr, c->dir);
+    fputs("/\n", stderr);
     return 0;
 }

@@ -25,6 +25,21 @@ static bool lock_free(const struct subject *s)
     return s->policy && (s->policy->flags & GIL_POLICY_NO_LOCK);
 }
 
+/* Two equal values would make two columns of one configuration (and, written alike, share one
+ * trace file). */
+static int distinct_values(const struct set_opt *s, struct err *e)
+{
+    for (unsigned i = 0; i < s->nvalues; i++)
+        for (unsigned k = 0; k < i; k++) {
+            char *end_i, *end_k;
+            double vi = strtod(s->values[i], &end_i), vk = strtod(s->values[k], &end_k);
+            if (strcmp(s->values[i], s->values[k]) == 0 || (!*end_i && !*end_k && vi == vk))
+                return err_set(e, ERR_INPUT, "--set %s: the value %s is given twice (as %s)",
+                               s->name, s->values[i], s->values[k]);
+        }
+    return 0;
+}
+
 int compare_parse_set(struct compare *c, const char *arg, struct err *e)
 {
     const char *eq = strchr(arg, '=');
@@ -51,7 +66,7 @@ int compare_parse_set(struct compare *c, const char *arg, struct err *e)
     }
     if (!s->nvalues || eq[strlen(eq) - 1] == ',' || strstr(eq, ",,"))
         return err_set(e, ERR_INPUT, "--set %s: expected NAME=VALUE[,VALUE...]", arg);
-    return 0;
+    return distinct_values(s, e);
 }
 
 static bool subject_has(const struct subject *s, const char *name)
@@ -95,6 +110,9 @@ static int add_config(struct compare *c, const struct subject *subj, char **assi
             fn +=
                 (size_t)snprintf(cfg->file_stem + fn, sizeof cfg->file_stem - fn, "-%s", assign[k]);
     }
+    if (ln >= sizeof cfg->label || fn >= sizeof cfg->file_stem) /* cut: names could collide */
+        return err_set(e, ERR_INPUT, "--set: %s with %u parameters makes too long a name",
+                       subj->name, nassign);
     return check_assignments(cfg, e);
 }
 

@@ -2,19 +2,23 @@
  * or tools/pyrun for `cpython`, which takes the same options), one at a time, then its trace
  * read back by the analysis side exactly as `gilsim summary` would, its summary kept beside
  * it. SIGINT/SIGTERM: the run in progress hears it too, no other starts. */
-#define _GNU_SOURCE /* posix_spawn's environ */
+#define _GNU_SOURCE /* environ, pipe2 */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
-#include <spawn.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "analysis/metrics.h"
 #include "cli/compare.h"
+#include "common/outfile.h"
+#include "common/text.h"
 
 extern char **environ;
 
@@ -37,7 +41,7 @@ int compare_find_pyrun(struct compare *c, struct err *e)
 struct child_cmd {
     const char *argv[16 + 2 * CLI_MAX_SETS];
     int argc;
-    char path[1024], duration[32], seed[32];
+    char path[PATH_MAX + 512], duration[32], seed[32];
 };
 
 static void push(struct child_cmd *cmd, const char *arg)
@@ -76,28 +80,58 @@ static void child_cmd(const struct compare *c, const struct run *r, struct child
     push(cmd, "-q");
 }
 
+/* In the child, between fork and exec (only async-signal-safe calls): it dies with compare
+ * (PR_SET_PDEATHSIG, also when compare is killed), takes its own signals (not compare's
+ * blocked mask), and reports a failed exec through the pipe. */
+static void exec_child(const struct child_cmd *cmd, pid_t parent, int report_fd)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(cmd->argv[0], (char *const *)cmd->argv, environ);
+    int err = errno;
+    ssize_t w = write(report_fd, &err, sizeof err);
+    (void)w;
+    _exit(127);
+}
+
+/* Starts the child: its pid, or -1 with errno. */
+static pid_t start_child(const struct child_cmd *cmd)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+    pid_t parent = getpid(), pid = fork();
+    if (pid == 0) exec_child(cmd, parent, fds[1]);
+    close(fds[1]);
+    int err = 0;
+    ssize_t n = pid > 0 ? read(fds[0], &err, sizeof err) : -1; /* 0: exec'd (pipe closed) */
+    if (pid < 0) err = errno;
+    close(fds[0]);
+    if (pid > 0 && n == (ssize_t)sizeof err) {
+        waitpid(pid, NULL, 0);
+        pid = -1;
+    }
+    errno = err;
+    return pid;
+}
+
 static int spawn_run(struct compare *c, struct run *r, struct err *e)
 {
     struct child_cmd cmd;
     child_cmd(c, r, &cmd);
-    /* The child takes its own signals: not compare's blocked mask. */
-    posix_spawnattr_t attr;
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-    pid_t pid;
-    int err = posix_spawn(&pid, cmd.argv[0], NULL, &attr, (char *const *)cmd.argv, environ);
-    posix_spawnattr_destroy(&attr);
-    if (err) return err_set(e, ERR_RUNTIME, "cannot start %s: %s", cmd.argv[0], strerror(err));
+    pid_t pid = start_child(&cmd);
+    if (pid < 0)
+        return err_set(e, ERR_RUNTIME, "cannot start %s: %s", cmd.argv[0], strerror(errno));
     atomic_store(&c->child, pid);
+    cli_signals_set_child(pid);
     /* a signal taken between the spawn and the store above: the child must hear it too */
     int pending = atomic_load(&c->interrupt);
     if (pending) kill(pid, pending);
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return err_set(e, ERR_RUNTIME, "waitpid: %s", strerror(errno));
+    cli_signals_set_child(0);
     atomic_store(&c->child, 0);
     r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return 0;
@@ -128,11 +162,34 @@ static void keep_metrics(struct run *r, json_t *doc)
     }
 }
 
+static int dump_summary(FILE *f, void *doc, struct err *e)
+{
+    (void)e;
+    int rc = json_dumpf(doc, f, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
+    fputc('\n', f);
+    return rc ? err_set(e, ERR_RUNTIME, "out of memory") : 0;
+}
+
+/* The first note about cpython: which interpreter it was (from its trace). */
+static void note_cpython(struct compare *c, const char *policy)
+{
+    char note[256];
+    size_t n = text_utf8_cut(policy, strlen(policy) < 40 ? strlen(policy) : 40);
+    snprintf(note, sizeof note,
+             "cpython = %.*s on real threads (tools/pyrun); its slices and hand-offs are "
+             "inferred from progress stamps (docs/pyrun.md)",
+             (int)n, policy);
+    json_array_append_new(c->notes, text_json(note));
+    c->cpython_noted = true;
+}
+
 /* Reads the run's trace back and keeps its key metrics; writes the summary beside it. */
 static int measure_run(struct compare *c, struct run *r, struct err *e)
 {
-    char path[1024], spath[1100];
+    char path[PATH_MAX + 512], spath[PATH_MAX + 512], sname[sizeof r->trace + 16];
     snprintf(path, sizeof path, "%s/%s", c->dir, r->trace);
+    compare_summary_name(r->trace, sname, sizeof sname);
+    snprintf(spath, sizeof spath, "%s/%s", c->dir, sname);
     struct met_run *m = NULL;
     struct trace *hdr = NULL;
     int rc = met_summarize_file(path, 0, &m, &hdr, e);
@@ -143,19 +200,10 @@ static int measure_run(struct compare *c, struct run *r, struct err *e)
         goto done;
     }
     if (!c->host) c->host = json_incref(json_object_get(hdr->run, "host"));
-    if (!r->cfg->subj.policy && !c->cpython_noted) {
-        char note[256];
-        snprintf(note, sizeof note,
-                 "cpython = %.40s on real threads (tools/pyrun); its slices and hand-offs are "
-                 "inferred from progress stamps (docs/pyrun.md)",
-                 hdr->policy);
-        json_array_append_new(c->notes, json_string(note));
-        c->cpython_noted = true;
-    }
+    if (!r->cfg->subj.policy && !c->cpython_noted) note_cpython(c, hdr->policy);
     keep_metrics(r, doc);
-    snprintf(spath, sizeof spath, "%.*s.summary.json", (int)(strlen(path) - 5), path);
-    if (json_dump_file(doc, spath, JSON_INDENT(1) | JSON_REAL_PRECISION(10)) != 0)
-        rc = err_set(e, ERR_RUNTIME, "%s: cannot write", spath);
+    const char *inputs[] = {path, c->workload_path, NULL};
+    rc = outfile_write(spath, 0, inputs, dump_summary, doc, e);
 done:
     json_decref(doc);
     met_free(m);

@@ -12,6 +12,8 @@
 #include "analysis/trace_read.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "common/outfile.h"
+#include "common/text.h"
 
 static const char export_help[] =
     "usage: gilsim export TRACE.json --format chrome|csv -o OUT\n"
@@ -22,7 +24,7 @@ static const char export_help[] =
     "                        drop requests, failed wakeups, wait timeouts and forced switches;\n"
     "                        a counter of GIL waiters; serve requests as async slices.\n"
     "  -f, --format csv      one row per event (columns in docs/analysis.md)\n"
-    "  -o, --output OUT      output file (written through a temporary file)\n"
+    "  -o, --output OUT      output file (written through a temporary file; - for stdout)\n"
     "\n"
     "Exit status: 0 ok, 1 runtime failure, 2 bad input (the trace or an option).\n";
 
@@ -54,11 +56,8 @@ struct exporter {
 /* Chrome timestamps are µs; three decimals keep the nanoseconds. */
 static void put_us(FILE *f, int64_t ns)
 {
-    if (ns < 0) {
-        fputc('-', f);
-        ns = -ns;
-    }
-    fprintf(f, "%" PRId64 ".%03d", ns / 1000, (int)(ns % 1000));
+    uint64_t mag = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns; /* INT64_MIN too */
+    fprintf(f, "%s%" PRIu64 ".%03d", ns < 0 ? "-" : "", mag / 1000, (int)(mag % 1000));
 }
 
 static void sep(struct exporter *x)
@@ -71,21 +70,6 @@ static void sep(struct exporter *x)
 static int chrome_tid(int tid)
 {
     return tid + 1;
-}
-
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
 }
 
 static void slice(struct exporter *x, int tid, enum slice_kind k, int64_t end)
@@ -137,20 +121,22 @@ static int on_header(void *ctx, const struct trace *hdr, struct err *e)
         return 0;
     }
     json_t *wl = json_object_get(json_object_get(hdr->run, "workload"), "name");
-    char pname[256];
-    snprintf(pname, sizeof pname, "gilsim: %s under %s",
-             json_is_string(wl) ? json_string_value(wl) : "?", hdr->policy);
+    const char *wl_name = json_is_string(wl) ? json_string_value(wl) : "?";
+    char *pname = malloc(strlen(wl_name) + strlen(hdr->policy) + 32);
+    if (!pname) return err_set(e, ERR_RUNTIME, "out of memory");
+    sprintf(pname, "gilsim: %s under %s", wl_name, hdr->policy);
     fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n", x->out);
     sep(x);
     fputs("{\"ph\":\"M\",\"pid\":1,\"name\":\"process_name\",\"args\":{\"name\":", x->out);
-    json_str(x->out, pname);
+    text_put_json(x->out, pname);
+    free(pname);
     fputs("}}", x->out);
     for (size_t i = 0; i < hdr->nthreads; i++) {
         sep(x);
         fprintf(x->out,
                 "{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"name\":\"thread_name\",\"args\":{\"name\":",
                 chrome_tid((int)i));
-        json_str(x->out, hdr->threads[i].name);
+        text_put_json(x->out, hdr->threads[i].name);
         fputs("}},\n", x->out);
         fprintf(x->out,
                 "{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"name\":\"thread_sort_index\",\"args\":{"
@@ -305,6 +291,23 @@ static int on_event(void *ctx, const struct trace_event *ev, struct err *e)
     return 0;
 }
 
+/* The whole export: the trace read and written as it is read. */
+static int export_trace(struct exporter *x, const char *path, struct trace **hdr, struct err *e)
+{
+    struct trace_sink sink = {.header = on_header, .event = on_event, .ctx = x};
+    int rc = trace_scan(path, &sink, hdr, e);
+    if (!rc && x->chrome) {
+        /* Slices still open when the record ends (a partial trace) close at its last event. */
+        for (size_t i = 0; i < x->nthreads; i++)
+            for (int k = 0; k < NSLICE; k++)
+                slice(x, (int)i, (enum slice_kind)k, x->last_t);
+        fputs("\n],\"otherData\":{\"source\":", x->out);
+        text_put_json(x->out, path);
+        fprintf(x->out, ",\"complete\":%s}}\n", (*hdr)->complete ? "true" : "false");
+    }
+    return rc;
+}
+
 struct export_args {
     const char *format, *output;
 };
@@ -341,47 +344,23 @@ int cli_export(int argc, char **argv)
     const char *format = a.format, *out_path = a.output;
 
     struct err e = {0};
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", out_path);
     /* SIGINT/SIGTERM: remove the temporary file and exit at once (128 + the signal). */
     int src = cli_signals_start(NULL, NULL);
     if (src != 0) {
         err_set(&e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(src));
         return cli_fail(&e);
     }
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        cli_signals_stop();
-        err_set(&e, ERR_INPUT, "%s: cannot write: %s", out_path, strerror(errno));
-        return cli_fail(&e);
-    }
-    cli_signals_set_tmp(tmp);
-    struct exporter x = {
-        .out = fdopen(fd, "w"), .chrome = strcmp(format, "chrome") == 0, .first = true};
-    if (!x.out) {
-        close(fd);
-        unlink(tmp);
-        cli_signals_stop();
-        err_set(&e, ERR_RUNTIME, "%s: %s", tmp, strerror(errno));
-        return cli_fail(&e);
-    }
-    struct trace_sink sink = {.header = on_header, .event = on_event, .ctx = &x};
+    const char *inputs[] = {argv[operand], NULL};
+    struct outfile *of = NULL;
+    rc = outfile_open(&of, out_path, OUTFILE_STDOUT, inputs, &e);
+    struct exporter x = {.chrome = strcmp(format, "chrome") == 0, .first = true};
     struct trace *hdr = NULL;
-    rc = trace_scan(argv[operand], &sink, &hdr, &e);
-    if (!rc && x.chrome) {
-        /* Slices still open when the record ends (a partial trace) close at its last event. */
-        for (size_t i = 0; i < x.nthreads; i++)
-            for (int k = 0; k < NSLICE; k++)
-                slice(&x, (int)i, (enum slice_kind)k, x.last_t);
-        fputs("\n],\"otherData\":{\"source\":", x.out);
-        json_str(x.out, argv[operand]);
-        fprintf(x.out, ",\"complete\":%s}}\n", hdr->complete ? "true" : "false");
+    if (!rc) {
+        cli_signals_set_tmp(outfile_tmp_path(of));
+        x.out = outfile_stream(of);
+        rc = export_trace(&x, argv[operand], &hdr, &e);
+        rc = rc ? (outfile_abort(of), rc) : outfile_commit(of, &e);
     }
-    if (fclose(x.out) != 0 && !rc) rc = err_set(&e, ERR_RUNTIME, "%s: %s", tmp, strerror(errno));
-    if (!rc && rename(tmp, out_path) != 0)
-        rc =
-            err_set(&e, ERR_RUNTIME, "%s: cannot rename into place: %s", out_path, strerror(errno));
-    if (rc) unlink(tmp);
     cli_signals_set_tmp(NULL);
     cli_signals_stop();
     free(x.th);
