@@ -21,11 +21,12 @@ int cli_policies(int argc, char **argv)
         }
         return cli_usage_error("policies", "unexpected argument '%s'", argv[1]);
     }
-    for (const struct gil_policy *const *p = gil_policies; *p; p++) {
-        printf("%-6s %s\n", (*p)->name, (*p)->summary);
-        for (const struct gil_param *d = (*p)->params; d->name; d++)
+    const struct gil_policy *p;
+    for (size_t i = 0; (p = gil_policy_at(i)); i++) {
+        printf("%-6s %s\n", p->name, p->summary);
+        for (const struct gil_param *d = p->params; d->name; d++)
             printf("       %-16s default %-6g %-6s %s\n", d->name, d->def, d->unit, d->doc);
-        if (!(*p)->params->name) printf("       (no parameters)\n");
+        if (!p->params->name) printf("       (no parameters)\n");
     }
     return 0;
 }

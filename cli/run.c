@@ -140,8 +140,9 @@ static int resolve_policy(const struct run_args *a, const struct gil_policy **po
     if (!*pol) {
         char names[128] = "";
         size_t n = 0;
-        for (const struct gil_policy *const *p = gil_policies; *p && n < sizeof names; p++)
-            n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", n ? ", " : "", (*p)->name);
+        const struct gil_policy *p;
+        for (size_t i = 0; (p = gil_policy_at(i)) && n < sizeof names; i++)
+            n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", n ? ", " : "", p->name);
         return err_set(e, ERR_INPUT, "--policy %s: no such policy (have: %s)", a->policy, names);
     }
     gil_params_defaults(params, *pol);

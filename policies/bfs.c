@@ -11,14 +11,10 @@
  * it keeps its priority but cannot run for seconds while "catching up" on time it spent
  * blocked. As in fifo.c, the next waiter (the queue's head) times the slice, so the holder's
  * check point stays one atomic load. */
-#include <errno.h>
-#include <stdlib.h>
-
 #include "../sim/policy.h"
-#include "waiter.h"
 
 struct bfs_thread {
-    struct sync_cond cond; /* first: see waiter.h */
+    struct sync_cond cond; /* signalled alone: only this thread waits on it */
     struct sim_thread *thread;
     struct bfs_thread *next; /* in the wait queue */
     int64_t vruntime;        /* ns holding the GIL, adjusted on request (see above) */
@@ -40,40 +36,18 @@ struct bfs_gil {
 
 static int bfs_init(struct gil *g, const struct gil_params *p)
 {
-    struct bfs_gil *s = calloc(1, sizeof *s);
-    if (!s) return ENOMEM;
-    int rc = sync_mutex_init(&s->mutex);
-    if (rc) {
-        free(s);
-        return rc;
-    }
-    s->interval_ns = (int64_t)gil_param(p, "interval_us") * 1000;
-    gil_set_state(g, s);
-    return 0;
-}
-
-static void bfs_destroy(struct gil *g)
-{
     struct bfs_gil *s = gil_state(g);
-    sync_mutex_destroy(&s->mutex);
-    free(s);
+    s->interval_ns = (int64_t)gil_param(p, "interval_us") * 1000;
+    return 0;
 }
 
 static int bfs_thread_init(struct gil *g, struct sim_thread *t)
 {
     (void)g;
-    struct bfs_thread *w;
-    int rc = waiter_attach(t, sizeof *w, (void **)&w);
-    if (rc) return rc;
+    struct bfs_thread *w = gil_thread_data(t);
     w->thread = t;
     w->waking = true;
     return 0;
-}
-
-static void bfs_thread_fini(struct gil *g, struct sim_thread *t)
-{
-    (void)g;
-    waiter_detach(t);
 }
 
 static bool bfs_before(const struct bfs_thread *a, const struct bfs_thread *b)
@@ -208,12 +182,11 @@ const struct gil_policy gil_policy_bfs = {
     .summary = "Nir Aides' BFS GIL (bpo-7946): least virtual run time runs next, waking threads "
                "preempt",
     .params = bfs_params,
+    .state_size = sizeof(struct bfs_gil),
+    .thread_size = sizeof(struct bfs_thread),
     .init = bfs_init,
-    .destroy = bfs_destroy,
     .thread_init = bfs_thread_init,
-    .thread_fini = bfs_thread_fini,
     .acquire = bfs_acquire,
     .release = bfs_release,
-    .check = gil_check_drop_request,
     .stop = bfs_stop,
 };

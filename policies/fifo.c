@@ -5,14 +5,10 @@
  *
  * The interval is timed by the head waiter (a timed wait against the holder's start), not by
  * the holder, so the holder's check point stays one atomic load. */
-#include <errno.h>
-#include <stdlib.h>
-
 #include "../sim/policy.h"
-#include "waiter.h"
 
 struct fifo_waiter {
-    struct sync_cond cond; /* first: see waiter.h */
+    struct sync_cond cond; /* signalled alone: only this thread waits on it */
     struct sim_thread *thread;
     struct fifo_waiter *next;
     bool granted;
@@ -29,39 +25,17 @@ struct fifo_gil {
 
 static int fifo_init(struct gil *g, const struct gil_params *p)
 {
-    struct fifo_gil *s = calloc(1, sizeof *s);
-    if (!s) return ENOMEM;
-    int rc = sync_mutex_init(&s->mutex);
-    if (rc) {
-        free(s);
-        return rc;
-    }
-    s->interval_ns = (int64_t)gil_param(p, "interval_us") * 1000;
-    gil_set_state(g, s);
-    return 0;
-}
-
-static void fifo_destroy(struct gil *g)
-{
     struct fifo_gil *s = gil_state(g);
-    sync_mutex_destroy(&s->mutex);
-    free(s);
+    s->interval_ns = (int64_t)gil_param(p, "interval_us") * 1000;
+    return 0;
 }
 
 static int fifo_thread_init(struct gil *g, struct sim_thread *t)
 {
     (void)g;
-    struct fifo_waiter *w;
-    int rc = waiter_attach(t, sizeof *w, (void **)&w);
-    if (rc) return rc;
+    struct fifo_waiter *w = gil_thread_data(t);
     w->thread = t;
     return 0;
-}
-
-static void fifo_thread_fini(struct gil *g, struct sim_thread *t)
-{
-    (void)g;
-    waiter_detach(t);
 }
 
 /* Called with the mutex held by the head waiter: ask the holder to yield when its slice is
@@ -167,12 +141,11 @@ const struct gil_policy gil_policy_fifo = {
     .name = "fifo",
     .summary = "fair FIFO hand-off: queue, direct hand-off to the head, yield after interval_us",
     .params = fifo_params,
+    .state_size = sizeof(struct fifo_gil),
+    .thread_size = sizeof(struct fifo_waiter),
     .init = fifo_init,
-    .destroy = fifo_destroy,
     .thread_init = fifo_thread_init,
-    .thread_fini = fifo_thread_fini,
     .acquire = fifo_acquire,
     .release = fifo_release,
-    .check = gil_check_drop_request,
     .stop = fifo_stop,
 };

@@ -17,24 +17,11 @@ struct forced_switch {
     uint64_t switch_number; /* changes of holder, not acquires (as ceval_gil.c) */
 };
 
-static inline int forced_switch_init(struct forced_switch *f, bool on)
+/* f is zeroed (part of the policy's state); its mutex and condition need no set-up. */
+static inline void forced_switch_setup(struct forced_switch *f, bool on)
 {
-    int rc = sync_mutex_init(&f->mutex);
-    if (rc) return rc;
-    if ((rc = sync_cond_init(&f->cond))) {
-        sync_mutex_destroy(&f->mutex);
-        return rc;
-    }
     f->on = on;
     f->last_holder = -1;
-    f->switch_number = 0;
-    return 0;
-}
-
-static inline void forced_switch_destroy(struct forced_switch *f)
-{
-    sync_cond_destroy(&f->cond);
-    sync_mutex_destroy(&f->mutex);
 }
 
 /* take_gil's end: tid now holds the GIL. Wakes a thread waiting in forced_switch_after_drop. */

@@ -7,9 +7,6 @@
  * One deliberate detail from ceval_gil.c: switch_number counts changes of holder, not acquires,
  * so a thread that releases around I/O and wins the GIL straight back does not reset a waiter's
  * interval. docs/policies.md says more. */
-#include <errno.h>
-#include <stdlib.h>
-
 #include "../sim/policy.h"
 #include "forced_switch.h"
 
@@ -23,33 +20,12 @@ struct new_gil {
 
 static int new_init(struct gil *g, const struct gil_params *p)
 {
-    struct new_gil *s = calloc(1, sizeof *s);
-    if (!s) return ENOMEM;
-    int rc = sync_mutex_init(&s->mutex);
-    if (rc) goto fail_state;
-    if ((rc = sync_cond_init(&s->cond))) goto fail_mutex;
-    if ((rc = forced_switch_init(&s->fs, gil_param(p, "force_switching") != 0))) goto fail_cond;
+    struct new_gil *s = gil_state(g);
+    forced_switch_setup(&s->fs, gil_param(p, "force_switching") != 0);
     /* CPython clamps a zero interval to 1 us. */
     s->interval_ns = (int64_t)gil_param(p, "interval_us") * 1000;
     if (s->interval_ns < 1000) s->interval_ns = 1000;
-    gil_set_state(g, s);
     return 0;
-fail_cond:
-    sync_cond_destroy(&s->cond);
-fail_mutex:
-    sync_mutex_destroy(&s->mutex);
-fail_state:
-    free(s);
-    return rc;
-}
-
-static void new_destroy(struct gil *g)
-{
-    struct new_gil *s = gil_state(g);
-    forced_switch_destroy(&s->fs);
-    sync_cond_destroy(&s->cond);
-    sync_mutex_destroy(&s->mutex);
-    free(s);
 }
 
 /* take_gil */
@@ -125,10 +101,9 @@ const struct gil_policy gil_policy_new = {
     .name = "new",
     .summary = "CPython 3.2+ GIL: timed waits, drop request after interval_us, forced switching",
     .params = new_params,
+    .state_size = sizeof(struct new_gil),
     .init = new_init,
-    .destroy = new_destroy,
     .acquire = new_acquire,
     .release = new_release,
-    .check = gil_check_drop_request,
     .stop = new_stop,
 };

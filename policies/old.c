@@ -2,9 +2,7 @@
  * condition + `locked`), released and at once re-acquired by the holder every check_interval
  * ticks, signalling one waiter. On a multicore machine the releasing thread usually wins the
  * race back, so woken waiters find the lock taken again (failed wakeups). */
-#include <errno.h>
 #include <stdatomic.h>
-#include <stdlib.h>
 
 #include "../sim/policy.h"
 
@@ -30,32 +28,12 @@ static bool try_take(struct old_gil *s)
 
 static int old_init(struct gil *g, const struct gil_params *p)
 {
-    struct old_gil *s = calloc(1, sizeof *s);
-    if (!s) return ENOMEM;
-    int rc = sync_mutex_init(&s->mutex);
-    if (rc) {
-        free(s);
-        return rc;
-    }
-    if ((rc = sync_cond_init(&s->cond))) {
-        sync_mutex_destroy(&s->mutex);
-        free(s);
-        return rc;
-    }
+    struct old_gil *s = gil_state(g);
     atomic_init(&s->locked, false);
     atomic_init(&s->holder, -1);
     atomic_init(&s->waiters, 0);
     s->check_interval = (uint64_t)gil_param(p, "check_interval");
-    gil_set_state(g, s);
     return 0;
-}
-
-static void old_destroy(struct gil *g)
-{
-    struct old_gil *s = gil_state(g);
-    sync_cond_destroy(&s->cond);
-    sync_mutex_destroy(&s->mutex);
-    free(s);
 }
 
 static int old_thread_init(struct gil *g, struct sim_thread *t)
@@ -128,8 +106,8 @@ const struct gil_policy gil_policy_old = {
     .name = "old",
     .summary = "Python 2 tick-count GIL: unfair lock, release+reacquire every check_interval ticks",
     .params = old_params,
+    .state_size = sizeof(struct old_gil),
     .init = old_init,
-    .destroy = old_destroy,
     .thread_init = old_thread_init,
     .acquire = old_acquire,
     .release = old_release,

@@ -11,9 +11,6 @@
  * while an unmarked one waits (otherwise, with two CPU-bound threads, the preempted holder's
  * signal could wake the other CPU-bound thread, and the I/O thread would have to preempt it
  * in turn). The marks live in per-thread state, read and written under the mutex only. */
-#include <errno.h>
-#include <stdlib.h>
-
 #include "../sim/policy.h"
 #include "forced_switch.h"
 
@@ -35,54 +32,19 @@ struct prio_gil {
 
 static int prio_init(struct gil *g, const struct gil_params *p)
 {
-    struct prio_gil *s = calloc(1, sizeof *s);
-    if (!s) return ENOMEM;
-    int rc = sync_mutex_init(&s->mutex);
-    if (rc) goto fail_state;
-    if ((rc = sync_cond_init(&s->cond))) goto fail_mutex;
-    if ((rc = sync_cond_init(&s->prio_cond))) goto fail_cond;
-    if ((rc = forced_switch_init(&s->fs, gil_param(p, "force_switching") != 0)))
-        goto fail_prio_cond;
+    struct prio_gil *s = gil_state(g);
+    forced_switch_setup(&s->fs, gil_param(p, "force_switching") != 0);
     s->interval_ns = (int64_t)gil_param(p, "interval_us") * 1000;
     if (s->interval_ns < 1000) s->interval_ns = 1000; /* as new.c (and CPython) */
-    gil_set_state(g, s);
     return 0;
-fail_prio_cond:
-    sync_cond_destroy(&s->prio_cond);
-fail_cond:
-    sync_cond_destroy(&s->cond);
-fail_mutex:
-    sync_mutex_destroy(&s->mutex);
-fail_state:
-    free(s);
-    return rc;
-}
-
-static void prio_destroy(struct gil *g)
-{
-    struct prio_gil *s = gil_state(g);
-    forced_switch_destroy(&s->fs);
-    sync_cond_destroy(&s->prio_cond);
-    sync_cond_destroy(&s->cond);
-    sync_mutex_destroy(&s->mutex);
-    free(s);
 }
 
 static int prio_thread_init(struct gil *g, struct sim_thread *t)
 {
     (void)g;
-    struct prio_thread *pt = calloc(1, sizeof *pt);
-    if (!pt) return ENOMEM;
+    struct prio_thread *pt = gil_thread_data(t);
     pt->tid = gil_thread_id(t);
-    gil_thread_set_data(t, pt);
     return 0;
-}
-
-static void prio_thread_fini(struct gil *g, struct sim_thread *t)
-{
-    (void)g;
-    free(gil_thread_data(t));
-    gil_thread_set_data(t, NULL);
 }
 
 /* With the mutex held and the GIL locked: the priority rule. Once per holder, since the drop
@@ -181,12 +143,11 @@ const struct gil_policy gil_policy_prio = {
     .summary = "Beazley's priority GIL (bpo-7946): new, but a thread back from I/O preempts a "
                "CPU-bound holder at once",
     .params = prio_params,
+    .state_size = sizeof(struct prio_gil),
+    .thread_size = sizeof(struct prio_thread),
     .init = prio_init,
-    .destroy = prio_destroy,
     .thread_init = prio_thread_init,
-    .thread_fini = prio_thread_fini,
     .acquire = prio_acquire,
     .release = prio_release,
-    .check = gil_check_drop_request,
     .stop = prio_stop,
 };

@@ -12,9 +12,20 @@ GIL_POLICY_LIST(X_DECLARE)
 const struct gil_policy *const gil_policies[] = {GIL_POLICY_LIST(X_ENTRY) NULL};
 #undef X_ENTRY
 
+const struct gil_policy *gil_policy_at(size_t i)
+{
+    size_t shipped = sizeof gil_policies / sizeof gil_policies[0] - 1;
+    if (i < shipped) return gil_policies[i];
+    if (!gil_policies_extra) return NULL;
+    for (size_t k = 0; gil_policies_extra[k]; k++)
+        if (k == i - shipped) return gil_policies_extra[k];
+    return NULL;
+}
+
 const struct gil_policy *gil_policy_find(const char *name)
 {
-    for (const struct gil_policy *const *p = gil_policies; *p; p++)
-        if (strcmp((*p)->name, name) == 0) return *p;
+    const struct gil_policy *p;
+    for (size_t i = 0; (p = gil_policy_at(i)); i++)
+        if (strcmp(p->name, name) == 0) return p;
     return NULL;
 }

@@ -14,14 +14,10 @@
  * Ruby shares one timer deadline among its successive timer waiters; here the quantum is the
  * holder's own, so that a late-woken timer cannot leave a stale deadline that cuts the next
  * holder's quantum short (docs/policies.md). The holder's check point stays one atomic load. */
-#include <errno.h>
-#include <stdlib.h>
-
 #include "../sim/policy.h"
-#include "waiter.h"
 
 struct ruby_thread {
-    struct sync_cond cond; /* first: see waiter.h */
+    struct sync_cond cond; /* signalled alone: only this thread waits on it */
     struct sim_thread *thread;
     struct ruby_thread *next; /* in the wait queue */
     bool signalled;           /* woken by a release (not to take over the timer) */
@@ -39,45 +35,17 @@ struct ruby_gvl {
 
 static int ruby_init(struct gil *g, const struct gil_params *p)
 {
-    struct ruby_gvl *s = calloc(1, sizeof *s);
-    if (!s) return ENOMEM;
-    int rc = sync_mutex_init(&s->mutex);
-    if (rc) {
-        free(s);
-        return rc;
-    }
-    if ((rc = sync_cond_init(&s->switch_cond))) {
-        sync_mutex_destroy(&s->mutex);
-        free(s);
-        return rc;
-    }
-    s->quantum_ns = (int64_t)gil_param(p, "quantum_us") * 1000;
-    gil_set_state(g, s);
-    return 0;
-}
-
-static void ruby_destroy(struct gil *g)
-{
     struct ruby_gvl *s = gil_state(g);
-    sync_cond_destroy(&s->switch_cond);
-    sync_mutex_destroy(&s->mutex);
-    free(s);
+    s->quantum_ns = (int64_t)gil_param(p, "quantum_us") * 1000;
+    return 0;
 }
 
 static int ruby_thread_init(struct gil *g, struct sim_thread *t)
 {
     (void)g;
-    struct ruby_thread *w;
-    int rc = waiter_attach(t, sizeof *w, (void **)&w);
-    if (rc) return rc;
+    struct ruby_thread *w = gil_thread_data(t);
     w->thread = t;
     return 0;
-}
-
-static void ruby_thread_fini(struct gil *g, struct sim_thread *t)
-{
-    (void)g;
-    waiter_detach(t);
 }
 
 static void ruby_enqueue(struct ruby_gvl *s, struct ruby_thread *w)
@@ -198,12 +166,11 @@ const struct gil_policy gil_policy_ruby = {
     .summary = "Ruby's GVL: FIFO queue, a waiter times quantum_us and asks the holder to yield "
                "to the queue",
     .params = ruby_params,
+    .state_size = sizeof(struct ruby_gvl),
+    .thread_size = sizeof(struct ruby_thread),
     .init = ruby_init,
-    .destroy = ruby_destroy,
     .thread_init = ruby_thread_init,
-    .thread_fini = ruby_thread_fini,
     .acquire = ruby_acquire,
     .release = ruby_release,
-    .check = gil_check_drop_request,
     .stop = ruby_stop,
 };

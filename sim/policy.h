@@ -1,38 +1,14 @@
 /* sim/policy.h - the GIL policy contract: what a policy file in policies/ implements and the
  * only engine services it may call (with sim/sync.h). A policy is one `const struct gil_policy`
- * table; the engine never knows which policy it runs.
+ * table; the engine never knows which policy it runs, nor which engine runs it: the same file
+ * runs on real threads (--engine real) and on simulated ones in virtual time (--engine
+ * virtual), because a policy uses only sync.h for locks, conditions and the clock.
  *
- * Who calls what, from which thread, holding what:
- *
- *   init(g, params)        main thread, once, before any workload thread exists. Allocates the
- *                          policy's state and stores it with gil_set_state. Returns 0, or an
- *                          errno value (the run then fails before it starts).
- *   destroy(g)             main thread, once, after every workload thread has been joined.
- *   thread_init(g, t)      main thread, for each workload thread before the run starts (the
- *                          thread-start hook): per-thread state goes in gil_thread_set_data;
- *                          may arm a tick budget with gil_thread_set_tick_budget. Optional.
- *   thread_fini(g, t)      main thread, after the run, for each thread (the thread-exit hook):
- *                          frees what thread_init allocated. Optional.
- *   acquire(g, self)       workload thread `self`, not holding the GIL; blocks until self holds
- *                          it and returns true. The engine records `request` just before and
- *                          `acquire` just after. Once the run is stopping (gil_stopping), it may
- *                          instead return false without the GIL; it must do so promptly when
- *                          woken by stop(), so that no thread waits out a queue at the end.
- *   release(g, self, why)  workload thread `self`, holding the GIL; gives it up. The engine has
- *                          recorded `release` (with why and the tick count) just before. May
- *                          block after giving the lock up (forced switching).
- *   check(g, self, cause)  workload thread `self`, holding the GIL, at a check point, only when
- *                          the GIL's pending word has the drop bit set (cause GIL_CHECK_PENDING)
- *                          or self's tick budget ran out (GIL_CHECK_TICKS). Returns
- *                          GIL_REASON_NONE to go on running, or the reason to yield: the engine
- *                          then calls release(why) and acquire() in turn.
- *   stop(g)                main thread, once, when the run ends (gil_stopping is already true):
- *                          wakes every thread blocked in acquire or in release, so that they
- *                          can see gil_stopping and return. Takes the policy's own locks.
- *
- * What a policy records: its own decisions, with gil_record from the thread that made them:
- * drop_request (holder's tid), wait_timeout, wakeup_failed, force_wait_begin/end. The engine
- * records everything every policy shares (request, acquire, release, thread and op events).
+ * Each member of struct gil_policy says who calls it, from which thread, holding what, and
+ * whether it is optional. What a policy records: its own decisions, with gil_record from the
+ * thread that made them: drop_request (holder's tid), wait_timeout, wakeup_failed,
+ * force_wait_begin/end. The engine records everything every policy shares (request, acquire,
+ * release, thread and op events).
  *
  * The check point is the hot path: one relaxed atomic load of the pending word per tick and,
  * only when a budget is armed, a counter. Policies keep it cheap by setting the drop bit only
@@ -41,6 +17,7 @@
 #define GILSIM_POLICY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sync.h"
@@ -90,26 +67,58 @@ struct gil_params {
 };
 
 struct gil_policy {
+    /* The name on the command line (--policy) and in traces. */
     const char *name;
-    const char *summary; /* one line for `gilsim policies` */
+    /* One line for `gilsim policies`. */
+    const char *summary;
+    /* The parameters (--set name=value), ended by a {NULL} entry. */
     const struct gil_param *params;
+    /* GIL_POLICY_* flags. */
     unsigned flags;
+    /* Bytes of policy state (gil_state), one per run. The engine allocates it zeroed before
+     * init and frees it after destroy; 0: none. A zeroed sync_mutex or sync_cond in it is
+     * ready to use (sync.h), so most policies need no init beyond reading their parameters. */
+    size_t state_size;
+    /* Bytes of each workload thread's record (gil_thread_data), allocated zeroed before
+     * thread_init and freed after thread_fini; 0: none. */
+    size_t thread_size;
+
+    /* Optional. Main thread, once, before any workload thread exists: reads the parameters
+     * into the state. Returns 0, or an errno value (the run then fails before it starts). */
     int (*init)(struct gil *g, const struct gil_params *p);
+    /* Optional. Main thread, once, after every workload thread has ended; before the engine
+     * frees the state. */
     void (*destroy)(struct gil *g);
+    /* Optional. Main thread, for each workload thread before the run starts: fills the
+     * thread's record, may arm a tick budget (gil_thread_set_tick_budget). 0 or an errno. */
     int (*thread_init)(struct gil *g, struct sim_thread *t);
+    /* Optional. Main thread, after the run, for each thread whose thread_init succeeded. */
     void (*thread_fini)(struct gil *g, struct sim_thread *t);
+    /* Required. Workload thread `self`, not holding the GIL: blocks until self holds it and
+     * returns true. The engine records `request` just before and `acquire` just after. Once
+     * the run is stopping (gil_stopping) it may instead return false without the GIL, and
+     * must do so promptly when woken by stop(), so that no thread waits out a queue at the
+     * end. */
     bool (*acquire)(struct gil *g, struct sim_thread *self);
+    /* Required. Workload thread `self`, holding the GIL: gives it up. The engine has recorded
+     * `release` (with why and the tick count) just before. May block after giving the lock
+     * up (forced switching). */
     void (*release)(struct gil *g, struct sim_thread *self, enum gil_reason why);
+    /* Optional (NULL: gil_check_drop_request). Workload thread `self`, holding the GIL, at a
+     * check point, only when the pending word's drop bit is set (cause GIL_CHECK_PENDING) or
+     * self's tick budget ran out (GIL_CHECK_TICKS). Returns GIL_REASON_NONE to go on running,
+     * or the reason to yield: the engine then calls release(why) and acquire() in turn. */
     enum gil_reason (*check)(struct gil *g, struct sim_thread *self, unsigned cause);
+    /* Optional. Main thread, once, when the run ends (gil_stopping is already true): wakes
+     * every thread blocked in acquire or in release so that they can see gil_stopping and
+     * return. Takes the policy's own locks. NULL: the policy never blocks a thread. */
     void (*stop)(struct gil *g);
 };
 
 /* --- engine services for policies ---------------------------------------------------------- */
 
-void gil_set_state(struct gil *g, void *state);
+/* The policy's state (state_size bytes, NULL when 0) and a thread's record (thread_size). */
 void *gil_state(const struct gil *g);
-
-void gil_thread_set_data(struct sim_thread *t, void *data);
 void *gil_thread_data(const struct sim_thread *t);
 int gil_thread_id(const struct sim_thread *t);
 /* Calls check(GIL_CHECK_TICKS) after every `ticks` ticks self runs holding the GIL (0: never).
@@ -124,7 +133,7 @@ bool gil_stopping(const struct gil *g);
 void gil_clear_drop(struct gil *g);
 bool gil_drop_requested(const struct gil *g);
 /* The usual check hook: yield (GIL_REASON_DROP_REQUEST) when a drop request is pending, else
- * go on. A policy whose only reason to yield is the drop bit sets .check to this. */
+ * go on. The engine uses it for a policy whose .check is NULL. */
 enum gil_reason gil_check_drop_request(struct gil *g, struct sim_thread *self, unsigned cause);
 
 /* Records a policy event; self must be the calling thread. arg as in trace_events.h, or

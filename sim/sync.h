@@ -1,8 +1,12 @@
 /* sim/sync.h - the sync/clock layer: mutexes, conditions with deadlines and the monotonic clock.
  *
- * Policies use these and nothing from pthreads or clock_gettime directly, so that a later
+ * Policies use these and nothing from pthreads or clock_gettime directly, so that the
  * virtual-time engine can run the same policy files by providing this header's functions.
- * Times are nanoseconds on CLOCK_MONOTONIC. */
+ * Times are nanoseconds on CLOCK_MONOTONIC.
+ *
+ * A zeroed struct sync_mutex or sync_cond is ready to use and holds no resource: there is no
+ * init and no destroy (tests/test_workload.c checks that the C library agrees). Policy state
+ * and per-thread records are allocated zeroed by the engine, so their locks need no set-up. */
 #ifndef GILSIM_SYNC_H
 #define GILSIM_SYNC_H
 
@@ -18,12 +22,6 @@ struct sync_mutex {
 struct sync_cond {
     pthread_cond_t c;
 };
-
-/* Both return 0 or an errno value. */
-int sync_mutex_init(struct sync_mutex *mx);
-int sync_cond_init(struct sync_cond *cv);
-void sync_mutex_destroy(struct sync_mutex *mx);
-void sync_cond_destroy(struct sync_cond *cv);
 
 static inline void sync_mutex_lock(struct sync_mutex *mx)
 {

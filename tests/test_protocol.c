@@ -146,6 +146,27 @@ static void test_waiters_leave_at_deadline(void)
     }
 }
 
+/* sync.h promises that a zeroed mutex or condition is ready to use: the engine allocates policy
+ * state zeroed and no policy initializes its locks. True when the C library's static
+ * initializers are all zero bytes. */
+static void test_zeroed_sync_objects(void)
+{
+    static const pthread_mutex_t mutex_init = PTHREAD_MUTEX_INITIALIZER;
+    static const pthread_cond_t cond_init = PTHREAD_COND_INITIALIZER;
+    static const struct sync_mutex zero_mutex;
+    static const struct sync_cond zero_cond;
+    CU_ASSERT(memcmp(&mutex_init, &zero_mutex.m, sizeof mutex_init) == 0);
+    CU_ASSERT(memcmp(&cond_init, &zero_cond.c, sizeof cond_init) == 0);
+    /* and a timed wait on a zeroed condition times out on the monotonic clock */
+    struct sync_mutex mx = {0};
+    struct sync_cond cv = {0};
+    sync_mutex_lock(&mx);
+    int64_t start = sync_now_ns();
+    CU_ASSERT(sync_cond_wait_until(&cv, &mx, start + 2000000));
+    CU_ASSERT(sync_now_ns() - start >= 2000000);
+    sync_mutex_unlock(&mx);
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
@@ -153,6 +174,7 @@ int main(void)
          test_every_workload_every_policy},
         {"a finite workload ends when its threads do", test_finishes_early},
         {"waiters leave at once at the deadline", test_waiters_leave_at_deadline},
+        {"a zeroed sync mutex and condition are ready to use", test_zeroed_sync_objects},
         CU_TEST_INFO_NULL,
     };
     return tu_main("protocol", tests);

@@ -5,9 +5,6 @@
  *             forgets to mark it free), so every later acquire waits for ever. Its stop hook
  *             works: waiters leave when the run stops.
  *   deaf      the same, and its waiters ignore the stop: they can only be given up on. */
-#include <errno.h>
-#include <stdlib.h>
-
 #include "policies/registry.h"
 
 struct stuck_gil {
@@ -17,39 +14,12 @@ struct stuck_gil {
     bool deaf;
 };
 
-static int stuck_init(struct gil *g, bool deaf)
-{
-    struct stuck_gil *s = calloc(1, sizeof *s);
-    if (!s) return ENOMEM;
-    int rc = sync_mutex_init(&s->mutex);
-    if (!rc && (rc = sync_cond_init(&s->cond))) sync_mutex_destroy(&s->mutex);
-    if (rc) {
-        free(s);
-        return rc;
-    }
-    s->deaf = deaf;
-    gil_set_state(g, s);
-    return 0;
-}
-
-static int deadlock_init(struct gil *g, const struct gil_params *p)
-{
-    (void)p;
-    return stuck_init(g, false);
-}
-
 static int deaf_init(struct gil *g, const struct gil_params *p)
 {
     (void)p;
-    return stuck_init(g, true);
-}
-
-static void stuck_destroy(struct gil *g)
-{
     struct stuck_gil *s = gil_state(g);
-    sync_cond_destroy(&s->cond);
-    sync_mutex_destroy(&s->mutex);
-    free(s);
+    s->deaf = true;
+    return 0;
 }
 
 static bool stuck_acquire(struct gil *g, struct sim_thread *self)
@@ -70,12 +40,6 @@ static void stuck_release(struct gil *g, struct sim_thread *self, enum gil_reaso
     (void)g, (void)self, (void)why; /* the bug: the lock stays taken */
 }
 
-static enum gil_reason stuck_check(struct gil *g, struct sim_thread *self, unsigned cause)
-{
-    (void)g, (void)self, (void)cause;
-    return GIL_REASON_NONE;
-}
-
 static void stuck_stop(struct gil *g)
 {
     struct stuck_gil *s = gil_state(g);
@@ -90,11 +54,9 @@ const struct gil_policy gil_policy_deadlock = {
     .name = "deadlock",
     .summary = "test only: never gives the GIL back after the first holder releases it",
     .params = no_params,
-    .init = deadlock_init,
-    .destroy = stuck_destroy,
+    .state_size = sizeof(struct stuck_gil),
     .acquire = stuck_acquire,
     .release = stuck_release,
-    .check = stuck_check,
     .stop = stuck_stop,
 };
 
@@ -102,10 +64,13 @@ const struct gil_policy gil_policy_deaf = {
     .name = "deaf",
     .summary = "test only: deadlocks like `deadlock` and its waiters ignore the stop",
     .params = no_params,
+    .state_size = sizeof(struct stuck_gil),
     .init = deaf_init,
-    .destroy = stuck_destroy,
     .acquire = stuck_acquire,
     .release = stuck_release,
-    .check = stuck_check,
     .stop = stuck_stop,
 };
+
+/* gilsim-testpol lists these after the shipped policies (policies/registry.h). */
+const struct gil_policy *const gil_policies_extra[] = {&gil_policy_deadlock, &gil_policy_deaf,
+                                                       NULL};

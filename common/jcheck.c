@@ -1,0 +1,313 @@
+/* common/jcheck.c - see jcheck.h. The parsed tree keeps no positions for values, so on an
+ * error the offending JSON path is located again in the source text by a small scanner
+ * (locate) to report line:column. */
+#include "jcheck.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- locating a JSON path in the source text ------------------------------------------- */
+
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+static const char *skip_string(const char *p, const char *end)
+{
+    for (p++; p < end && *p != '"'; p++)
+        if (*p == '\\') p++;
+    return p < end ? p + 1 : end;
+}
+
+/* Skips one value; the text already parsed as JSON, so only the shape matters. */
+static const char *skip_value(const char *p, const char *end)
+{
+    p = skip_ws(p, end);
+    if (p >= end) return end;
+    if (*p == '"') return skip_string(p, end);
+    if (*p == '{' || *p == '[') {
+        int depth = 0;
+        while (p < end) {
+            if (*p == '"') {
+                p = skip_string(p, end);
+                continue;
+            }
+            if (*p == '{' || *p == '[')
+                depth++;
+            else if ((*p == '}' || *p == ']') && --depth == 0)
+                return p + 1;
+            p++;
+        }
+        return end;
+    }
+    while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' &&
+           *p != '\r' && *p != '\t')
+        p++;
+    return p;
+}
+
+/* Returns where the path's value (or, with at_key, its key) starts; on a path that cannot be
+ * followed, the deepest position reached. */
+static const char *locate(const struct jc_ctx *c, int nseg, bool at_key)
+{
+    const char *p = skip_ws(c->text, c->text + c->len), *end = c->text + c->len;
+    for (int i = 0; i < nseg && p < end; i++) {
+        const struct jc_seg *s = &c->segs[i];
+        const char *container = p;
+        if (s->key && *p == '{') {
+            const char *found = NULL;
+            p = skip_ws(p + 1, end);
+            while (p < end && *p == '"') {
+                const char *k = p + 1, *kend = skip_string(p, end) - 1;
+                const char *v = skip_ws(skip_ws(kend + 1, end) + 1, end); /* past ':' */
+                if ((size_t)(kend - k) == strlen(s->key) && memcmp(k, s->key, kend - k) == 0) {
+                    found = (at_key && i == nseg - 1) ? p : v;
+                    break;
+                }
+                p = skip_ws(skip_value(v, end), end);
+                if (p < end && *p == ',') p = skip_ws(p + 1, end);
+            }
+            if (!found) return container;
+            p = found;
+        } else if (!s->key && *p == '[') {
+            p = skip_ws(p + 1, end);
+            for (size_t k = 0; k < s->index && p < end && *p != ']'; k++) {
+                p = skip_ws(skip_value(p, end), end);
+                if (p < end && *p == ',') p = skip_ws(p + 1, end);
+            }
+            if (p >= end || *p == ']') return container;
+        } else {
+            return p;
+        }
+    }
+    return p;
+}
+
+static void line_col(const char *text, const char *at, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    for (const char *p = text; p < at; p++) {
+        if (*p == '\n') {
+            (*line)++;
+            *col = 1;
+        } else if (((unsigned char)*p & 0xC0) != 0x80) { /* count characters, not UTF-8 bytes */
+            (*col)++;
+        }
+    }
+}
+
+static void format_path(const struct jc_ctx *c, int nseg, char *buf, size_t size)
+{
+    size_t n = (size_t)snprintf(buf, size, "$");
+    for (int i = 0; i < nseg && n < size; i++) {
+        if (c->segs[i].key)
+            n += (size_t)snprintf(buf + n, size - n, ".%s", c->segs[i].key);
+        else
+            n += (size_t)snprintf(buf + n, size - n, "[%zu]", c->segs[i].index);
+    }
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+int jc_fail_at(struct jc_ctx *c, bool at_key, const char *fmt, ...)
+{
+    char what[512], jpath[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    int line, col;
+    line_col(c->text, locate(c, c->nseg, at_key), &line, &col);
+    format_path(c, c->nseg, jpath, sizeof jpath);
+    return err_set(c->e, ERR_INPUT, "%s:%d:%d: %s: %s", c->path, line, col, jpath, what);
+}
+
+int jc_push_key(struct jc_ctx *c, const char *key)
+{
+    if (c->nseg >= JC_MAX_SEGS) return jc_fail(c, "nesting too deep");
+    c->segs[c->nseg++] = (struct jc_seg){.key = key};
+    return 0;
+}
+
+int jc_push_index(struct jc_ctx *c, size_t i)
+{
+    if (c->nseg >= JC_MAX_SEGS) return jc_fail(c, "nesting too deep");
+    c->segs[c->nseg++] = (struct jc_seg){.key = NULL, .index = i};
+    return 0;
+}
+
+void jc_pop(struct jc_ctx *c)
+{
+    c->nseg--;
+}
+
+/* ---- typed field access ----------------------------------------------------------------- */
+
+const char *jc_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
+    }
+}
+
+/* Every key of obj must be in allowed (NULL-terminated). */
+int jc_check_keys(struct jc_ctx *c, json_t *obj, const char *const *allowed)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        bool ok = false;
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = strcmp(*a, key) == 0;
+        if (!ok) {
+            char list[256];
+            size_t n = 0;
+            list[0] = 0;
+            for (const char *const *a = allowed; *a && n < sizeof list; a++)
+                n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", a == allowed ? "" : ", ",
+                                      *a);
+            int rc = jc_push_key(c, key);
+            if (!rc) rc = jc_fail_at(c, true, "unknown key \"%s\"; expected one of: %s", key, list);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int jc_want_object(struct jc_ctx *c, json_t *v, const char *what)
+{
+    if (!json_is_object(v))
+        return jc_fail(c, "expected %s (an object), got %s", what, jc_type_name(v));
+    return 0;
+}
+
+/* A number within [min, max]; *out unchanged when absent and not required. */
+int jc_get_number(struct jc_ctx *c, json_t *obj, const char *key, bool required, double min,
+                  double max, const char *unit, double *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) {
+        if (required) return jc_fail(c, "missing field \"%s\" (a number of %s)", key, unit);
+        return 0;
+    }
+    int rc = jc_push_key(c, key);
+    if (rc) return rc;
+    if (!json_is_number(v)) {
+        rc = jc_fail(c, "expected a number of %s, got %s", unit, jc_type_name(v));
+    } else {
+        double d = json_number_value(v);
+        if (!(d >= min && d <= max))
+            rc = jc_fail(c, "expected a number of %s in [%g, %g], got %g", unit, min, max, d);
+        else
+            *out = d;
+    }
+    jc_pop(c);
+    return rc;
+}
+
+int jc_get_integer(struct jc_ctx *c, json_t *obj, const char *key, bool required, int64_t min,
+                   int64_t max, const char *unit, int64_t *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) {
+        if (required)
+            return jc_fail(c, "missing field \"%s\" (an integer number of %s)", key, unit);
+        return 0;
+    }
+    int rc = jc_push_key(c, key);
+    if (rc) return rc;
+    if (!json_is_integer(v)) {
+        rc = jc_fail(c, "expected an integer number of %s, got %s", unit, jc_type_name(v));
+    } else {
+        json_int_t i = json_integer_value(v);
+        if (i < min || i > max)
+            rc = jc_fail(c, "expected an integer number of %s in [%lld, %lld], got %lld", unit,
+                         (long long)min, (long long)max, (long long)i);
+        else
+            *out = i;
+    }
+    jc_pop(c);
+    return rc;
+}
+
+/* One of choices (NULL-terminated); *out is the index. */
+int jc_get_choice(struct jc_ctx *c, json_t *obj, const char *key, const char *const *choices,
+                  int *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) return 0;
+    int rc = jc_push_key(c, key);
+    if (rc) return rc;
+    char list[128];
+    size_t n = 0;
+    list[0] = 0;
+    for (const char *const *a = choices; *a && n < sizeof list; a++)
+        n +=
+            (size_t)snprintf(list + n, sizeof list - n, "%s\"%s\"", a == choices ? "" : " or ", *a);
+    if (!json_is_string(v)) {
+        rc = jc_fail(c, "expected %s, got %s", list, jc_type_name(v));
+    } else {
+        rc = -1;
+        for (int i = 0; choices[i]; i++)
+            if (strcmp(choices[i], json_string_value(v)) == 0) {
+                *out = i;
+                rc = 0;
+            }
+        if (rc) rc = jc_fail(c, "expected %s, got \"%s\"", list, json_string_value(v));
+    }
+    jc_pop(c);
+    return rc;
+}
+
+int jc_get_string(struct jc_ctx *c, json_t *obj, const char *key, bool required, bool ident,
+                  char **out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) {
+        if (required) return jc_fail(c, "missing field \"%s\" (a string)", key);
+        return 0;
+    }
+    int rc = jc_push_key(c, key);
+    if (rc) return rc;
+    if (!json_is_string(v)) {
+        rc = jc_fail(c, "expected a string, got %s", jc_type_name(v));
+    } else if (ident) {
+        const char *s = json_string_value(v);
+        size_t n = strlen(s);
+        bool ok = n >= 1 && n <= 64;
+        for (size_t i = 0; i < n && ok; i++)
+            ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+                 (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-';
+        if (!ok)
+            rc =
+                jc_fail(c, "expected a name of 1 to 64 letters, digits, '_' or '-', got \"%s\"", s);
+    }
+    if (!rc) {
+        *out = strdup(json_string_value(v));
+        if (!*out) rc = err_set(c->e, ERR_RUNTIME, "%s: out of memory", c->path);
+    }
+    jc_pop(c);
+    return rc;
+}
