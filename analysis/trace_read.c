@@ -367,6 +367,15 @@ static const char *reason_name_of(int i)
     return trace_reason_name((enum trace_reason)i);
 }
 
+/* An event's integer outside the format's range, reported at the value. */
+static int range_fail(struct lex *L, const char *at, const char *key)
+{
+    char what[80];
+    snprintf(what, sizeof what, "expected %s in [0, 2^53], the format's range", key);
+    L->p = at;
+    return lex_fail(L, what);
+}
+
 static int read_event(struct scan *S, size_t index, int64_t prev_t, struct trace_event *ev)
 {
     struct lex *L = &S->L;
@@ -401,6 +410,7 @@ static int read_event(struct scan *S, size_t index, int64_t prev_t, struct trace
                 L->p = at;
                 return lex_fail(L, key[1] ? "expected tid, an integer" : "expected t, an integer");
             }
+            if (!key[1] && (v < 0 || v > TRACE_MAX_INT)) return range_fail(L, at, "t");
             if (key[1]) {
                 if (v < 0 || (uint64_t)v >= S->t->nthreads) {
                     L->p = at;
@@ -442,7 +452,10 @@ static int read_event(struct scan *S, size_t index, int64_t prev_t, struct trace
                 if (strcmp(key, slot_names[i]) == 0) slot = i;
             if (slot >= 0 && (c == '-' || (c >= '0' && c <= '9'))) {
                 bool is_int;
+                const char *at = L->p;
                 if ((rc = lex_number(L, &slot_val[slot], &is_int))) return rc;
+                if (is_int && (slot_val[slot] < 0 || slot_val[slot] > TRACE_MAX_INT))
+                    return range_fail(L, at, slot_names[slot]);
                 slot_state[slot] = is_int ? 1 : -1;
             } else {
                 if (slot >= 0) slot_state[slot] = -1;
@@ -563,6 +576,28 @@ static int header_ready(struct scan *S, json_t *run, json_t *threads, struct pos
     return 0;
 }
 
+/* The threads member holds at most TRACE_MAX_THREADS entries: counted before jansson builds
+ * them (two million would take gigabytes). The cursor is left where it was. */
+static int check_thread_count(struct lex *L)
+{
+    skip_ws(L);
+    struct pos start = pos_here(L);
+    int rc = 0;
+    if (peek(L) == '[') {
+        L->p++;
+        for (size_t n = 0; peek(L) != ']'; n++) {
+            if (n == TRACE_MAX_THREADS) {
+                rc = lex_fail(L, "expected at most 10000 threads (the workload format's limit)");
+                break;
+            }
+            if ((rc = skip_value(L)) || peek(L) != ',') break; /* ']', or an error */
+            L->p++;
+        }
+    }
+    L->p = start.p, L->line_start = start.line_start, L->line = start.line;
+    return rc;
+}
+
 static int scan_document(struct scan *S)
 {
     struct lex *L = &S->L;
@@ -630,6 +665,7 @@ static int scan_document(struct scan *S)
             } else if (slot) {
                 json_decref(*slot);
                 *slot = NULL;
+                if (slot == &threads && (rc = check_thread_count(L))) goto done;
                 if ((rc = load_value(L, slot))) goto done;
                 if (slot == &format && (!json_is_string(format) ||
                                         strcmp(json_string_value(format), "gilsim-trace") != 0)) {
@@ -755,53 +791,65 @@ struct mapped {
     bool is_map;
 };
 
-static int map_file(const char *path, struct mapped *m, struct err *e)
+/* A byte JSON text never holds outside a string, nor inside one unescaped: a stream of such
+ * bytes (/dev/zero, random data) is refused at the first one, not after reading it all. */
+static bool json_text_byte(unsigned char c)
 {
-    m->buf = NULL, m->len = 0, m->is_map = false;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return err_set(e, ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    int rc = 0;
-    if (fstat(fd, &st) != 0) {
-        rc = err_set(e, ERR_INPUT, "%s: cannot stat: %s", path, strerror(errno));
-        goto done;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        rc = err_set(e, ERR_INPUT, "%s: is a directory, expected a trace file", path);
-        goto done;
-    }
-    if (S_ISREG(st.st_mode) && st.st_size > 0) {
-        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p != MAP_FAILED) {
-            madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
-            m->buf = p, m->len = (size_t)st.st_size, m->is_map = true;
-            goto done;
-        }
-    }
-    /* A pipe or a file that cannot be mapped: read it all. */
+    return c >= 0x20 || c == '\n' || c == '\t' || c == '\r';
+}
+
+/* A pipe or a FIFO: read whole, up to TRACE_MAX_STREAM bytes, checked as it comes. */
+static int read_stream(int fd, const char *path, struct mapped *m, struct err *e)
+{
     size_t cap = 1 << 16;
-    m->buf = malloc(cap);
+    if (!(m->buf = malloc(cap))) return err_set(e, ERR_RUNTIME, "%s: out of memory", path);
     for (;;) {
-        if (!m->buf) {
-            rc = err_set(e, ERR_RUNTIME, "%s: out of memory", path);
-            goto done;
-        }
         ssize_t n = read(fd, m->buf + m->len, cap - m->len);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            rc = err_set(e, ERR_INPUT, "%s: cannot read: %s", path, strerror(errno));
-            goto done;
-        }
-        if (n == 0) break;
+        if (n < 0) return err_set(e, ERR_INPUT, "%s: cannot read: %s", path, strerror(errno));
+        if (n == 0) return 0;
+        for (size_t i = m->len; i < m->len + (size_t)n; i++)
+            if (!json_text_byte((unsigned char)m->buf[i]))
+                return err_set(e, ERR_INPUT, "%s: byte %zu is 0x%02x: not a JSON text", path, i,
+                               (unsigned char)m->buf[i]);
         m->len += (size_t)n;
         if (m->len == cap) {
-            char *bigger = cap <= SIZE_MAX / 2 ? realloc(m->buf, cap * 2) : NULL;
-            if (!bigger) free(m->buf);
+            if (cap >= TRACE_MAX_STREAM)
+                return err_set(e, ERR_INPUT,
+                               "%s: more than %zu bytes from a pipe; a larger trace must be a file",
+                               path, (size_t)TRACE_MAX_STREAM);
+            char *bigger = realloc(m->buf, cap * 2);
+            if (!bigger) return err_set(e, ERR_RUNTIME, "%s: out of memory", path);
             m->buf = bigger;
             cap *= 2;
         }
     }
-done:
+}
+
+/* A regular file is mapped; a pipe or FIFO read; anything else refused before it is opened
+ * (a device could stream forever). */
+static int map_file(const char *path, struct mapped *m, struct err *e)
+{
+    m->buf = NULL, m->len = 0, m->is_map = false;
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+        return err_set(e, ERR_INPUT, "%s: %s, expected a trace file", path,
+                       S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file or a pipe");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return err_set(e, ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    int rc = 0;
+    if (fstat(fd, &st) != 0) {
+        rc = err_set(e, ERR_INPUT, "%s: cannot stat: %s", path, strerror(errno));
+    } else if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+        rc = err_set(e, ERR_INPUT, "%s: not a regular file or a pipe, expected a trace file", path);
+    } else if (S_ISREG(st.st_mode) && st.st_size > 0) {
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p != MAP_FAILED) {
+            madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
+            m->buf = p, m->len = (size_t)st.st_size, m->is_map = true;
+        }
+    }
+    if (!rc && !m->is_map) rc = read_stream(fd, path, m, e); /* also a file mmap refused */
     close(fd);
     if (rc && !m->is_map) {
         free(m->buf);

@@ -190,9 +190,9 @@ static int parse_policy_list(const char *list, struct subject *seen, unsigned *n
  * registry's lock-free policy. */
 static int add_baseline(struct compare *c, struct err *e)
 {
-    const struct gil_policy *base = NULL;
-    for (const struct gil_policy *const *p = gil_policies; *p && !base; p++)
-        if ((*p)->flags & GIL_POLICY_NO_LOCK) base = *p;
+    const struct gil_policy *base = NULL, *p;
+    for (size_t i = 0; (p = gil_policy_at(i)) && !base; i++)
+        if (p->flags & GIL_POLICY_NO_LOCK) base = p;
     if (!base) return 0;
     struct subject s = {base->name, base->params, base};
     int rc = add_config(c, &s, NULL, 0, e);

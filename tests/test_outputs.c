@@ -3,17 +3,22 @@
  * (output = input, a symlink at the output or at a temporary name, a directory, a FIFO,
  * /dev/null, a read-only directory, a full disk, paths at the length limits, a non-UTF-8 path,
  * standard output, the umask's mode). Adding a writing command is one line in `writers`; the
- * Python tools have the same table in tests/test_outputs.py. */
+ * Python tools have the same table in tests/test_outputs.py. Then hostile text (escape
+ * sequences, spreadsheet formulas, long multi-byte names: tests/data/traces/hostile-names.json)
+ * and signals (no orphaned child, an exit status that agrees with the trace). */
 #define _GNU_SOURCE /* mkdtemp, asprintf */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,19 +62,11 @@ static const char *input_of(const struct writer *w)
     return w->in == IN_WORKLOAD ? workload : trace;
 }
 
-/* Runs gilsim with w's arguments (extra appended), stdout and stderr to files; the exit
- * status, or -1. */
-static int run_writer(const struct writer *w, const char *in, const char *out, const char *extra)
+/* Starts gilsim with argv (argv[0] unused) from the source tree, stdout and stderr to files, in
+ * its own process group (so that the test can signal it and what it started). */
+static pid_t start_gilsim(const char **argv)
 {
-    const char *argv[20];
-    int n = 0;
-    argv[n++] = GILSIM_BINARY_DIR "/gilsim";
-    for (int i = 0; w->args[i]; i++)
-        argv[n++] = strcmp(w->args[i], "{IN}") == 0    ? in
-                    : strcmp(w->args[i], "{OUT}") == 0 ? out
-                                                       : w->args[i];
-    if (extra) argv[n++] = extra;
-    argv[n] = NULL;
+    argv[0] = GILSIM_BINARY_DIR "/gilsim";
     pid_t pid = fork();
     if (pid == 0) {
         int o = open(out_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -77,20 +74,49 @@ static int run_writer(const struct writer *w, const char *in, const char *out, c
         if (o < 0 || e < 0 || chdir(GILSIM_SOURCE_DIR) != 0) _exit(126);
         dup2(o, 1);
         dup2(e, 2);
+        setpgid(0, 0);
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
+    return pid;
+}
+
+/* The exit status (128 + a signal that killed it), or -1 after killing it when it had not
+ * ended within limit_s. */
+static int finish(pid_t pid, double limit_s)
+{
     int st;
-    if (pid < 0 || waitpid(pid, &st, 0) != pid) return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    for (double waited = 0; waited < limit_s; waited += 0.01) {
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (w < 0) return -1;
+        usleep(10000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
+/* Runs gilsim with w's arguments (extra appended); the exit status, or -1. */
+static int run_writer(const struct writer *w, const char *in, const char *out, const char *extra)
+{
+    const char *argv[20];
+    int n = 1;
+    for (int i = 0; w->args[i]; i++)
+        argv[n++] = strcmp(w->args[i], "{IN}") == 0    ? in
+                    : strcmp(w->args[i], "{OUT}") == 0 ? out
+                                                       : w->args[i];
+    if (extra) argv[n++] = extra;
+    argv[n] = NULL;
+    return finish(start_gilsim(argv), 120);
 }
 
 /* Says which command and situation failed, with its stderr. */
 static void explain(const struct writer *w, const char *situation, int got, int want)
 {
     char *err = tu_slurp(err_file);
-    fprintf(stderr, "\n  %s, %s: exit %d, expected %d; stderr: %s", w->name, situation, got,
-            want, err ? err : "");
+    fprintf(stderr, "\n  %s, %s: exit %d, expected %d; stderr: %s", w->name, situation, got, want,
+            err ? err : "");
     free(err);
 }
 
@@ -257,10 +283,11 @@ static void test_wrong_kind_at_output(void)
             write_file(out, victim_text);
         else
             CU_ASSERT_EQUAL(mkdir(out, 0777), 0);
-        CU_ASSERT(expect_exit(w, "wrong kind at the output", run_writer(w, input_of(w), out, 0), 2));
+        CU_ASSERT(
+            expect_exit(w, "wrong kind at the output", run_writer(w, input_of(w), out, 0), 2));
         struct stat st;
-        CU_ASSERT(stat(out, &st) == 0 && (w->form == F_DIR ? S_ISREG(st.st_mode)
-                                                           : S_ISDIR(st.st_mode)));
+        CU_ASSERT(stat(out, &st) == 0 &&
+                  (w->form == F_DIR ? S_ISREG(st.st_mode) : S_ISDIR(st.st_mode)));
         CU_ASSERT(!tmp_files(d));
     }
 }
@@ -279,7 +306,8 @@ static void test_fifo(void)
         pid_t reader = -1;
         if (w->form != F_DIR) {
             reader = fork();
-            if (reader == 0) { /* a reader for the FIFO, bounded: a writer that replaced it never opens it */
+            if (reader ==
+                0) { /* a reader for the FIFO, bounded: a writer that replaced it never opens it */
                 char cmd[3 * PATH_MAX];
                 snprintf(cmd, sizeof cmd, "exec timeout 20 cat '%s' > '%s'", fifo, got);
                 execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
@@ -295,15 +323,21 @@ static void test_fifo(void)
     }
 }
 
-/* /dev/null: written in place, stays a character device; a directory writer refuses it. */
+/* /dev/null: written in place, stays a character device; a directory writer refuses it. As
+ * root the test uses a node of its own (a broken writer would replace /dev/null itself). */
 static void test_dev_null(void)
 {
+    char null[PATH_MAX + 16] = "/dev/null";
+    if (geteuid() == 0) {
+        snprintf(null, sizeof null, "%s/null", scratch);
+        CU_ASSERT_EQUAL_FATAL(mknod(null, S_IFCHR | 0666, makedev(1, 3)), 0);
+    }
     for (size_t i = 0; i < NWRITERS; i++) {
         const struct writer *w = &writers[i];
-        int st = run_writer(w, input_of(w), "/dev/null", NULL);
+        int st = run_writer(w, input_of(w), null, NULL);
         CU_ASSERT(expect_exit(w, "/dev/null", st, w->form == F_DIR ? 2 : 0));
         struct stat ns;
-        CU_ASSERT(lstat("/dev/null", &ns) == 0 && S_ISCHR(ns.st_mode));
+        CU_ASSERT(lstat(null, &ns) == 0 && S_ISCHR(ns.st_mode));
     }
 }
 
@@ -402,8 +436,8 @@ static void test_path_limits(void)
         char d[PATH_MAX], out[2 * PATH_MAX];
         fresh(d, sizeof d, "limits");
         snprintf(out, sizeof out, "%s/%0*d", d, NAME_MAX, 0);
-        CU_ASSERT(expect_exit(w, "a name of NAME_MAX bytes", run_writer(w, input_of(w), out, 0),
-                              0));
+        CU_ASSERT(
+            expect_exit(w, "a name of NAME_MAX bytes", run_writer(w, input_of(w), out, 0), 0));
         CU_ASSERT(output_ok(w, out));
         deep_dir(d, sizeof d, PATH_MAX - 30);
         size_t room = PATH_MAX - 1 - strlen(d) - 1; /* the longest name that still fits */
@@ -448,6 +482,201 @@ static void test_umask_mode(void)
     umask(old);
 }
 
+/* ---- hostile text -------------------------------------------------------------------------- */
+
+static char hostile[PATH_MAX]; /* tests/data/traces/hostile-names.json */
+
+/* No byte a terminal acts on: ESC, BEL, other C0 controls but newline, C1 (UTF-8 C2 80..9F). */
+static bool terminal_safe(const char *path)
+{
+    char *s = tu_slurp(path);
+    bool ok = s != NULL;
+    for (const unsigned char *p = (const unsigned char *)s; ok && *p; p++)
+        ok = (*p >= 0x20 && *p != 0x7f && !(p[0] == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0)) ||
+             *p == '\n';
+    if (!ok) fprintf(stderr, "\n  %s: a control character reaches the terminal\n", path);
+    free(s);
+    return ok;
+}
+
+static int gilsim_args(const char *a1, const char *a2, const char *a3, const char *a4,
+                       const char *a5)
+{
+    const char *argv[] = {NULL, a1, a2, a3, a4, a5, NULL};
+    return finish(start_gilsim(argv), 120);
+}
+
+/* Names, descriptions and keys from files reach the terminal and text files escaped. */
+static void test_terminal_escapes(void)
+{
+    CU_ASSERT_EQUAL(gilsim_args("summary", hostile, NULL, NULL, NULL), 0);
+    CU_ASSERT(terminal_safe(out_file));
+    CU_ASSERT(tu_file_has(out_file, "\\x1b]0;pwned\\x07")); /* shown, escaped */
+    char bad[PATH_MAX + 16], cmp[PATH_MAX + 16], table[PATH_MAX + 32];
+    snprintf(bad, sizeof bad, "%s/escape.json", scratch);
+    write_file(bad, "{\"format\": \"gilsim-workload\", \"version\": 1, \"name\": \"x\",\n"
+                    " \"description\": \"\\u001b]2;title\\u0007\\u001b[2J\", \"duration_ms\": 20,\n"
+                    " \"threads\": [{\"name\": \"t\", \"ops\": [{\"cpu\": {\"us\": 5}}]}],\n"
+                    " \"\\u001b[2J\": 1}\n");
+    CU_ASSERT_EQUAL(gilsim_args("check", bad, NULL, NULL, NULL), 2);
+    CU_ASSERT(terminal_safe(err_file));
+    CU_ASSERT(tu_file_has(err_file, "\\x1b[2J"));
+    write_file(bad, "{\"format\": \"gilsim-workload\", \"version\": 1, \"name\": \"x\",\n"
+                    " \"description\": \"\\u001b]2;title\\u0007\\u001b[2J\", \"duration_ms\": 20,\n"
+                    " \"threads\": [{\"name\": \"t\", \"ops\": [{\"cpu\": {\"us\": 5}}]}]}\n");
+    snprintf(cmp, sizeof cmp, "%s/escape-cmp", scratch);
+    CU_ASSERT_EQUAL(gilsim_args("compare", bad, "-p", "new", "-o"), 2); /* -o needs a value */
+    const char *argv[] = {NULL, "compare", bad, "-p", "new", "-o", cmp, NULL};
+    CU_ASSERT_EQUAL(finish(start_gilsim(argv), 120), 0);
+    snprintf(table, sizeof table, "%s/table.txt", cmp);
+    CU_ASSERT(terminal_safe(out_file));
+    CU_ASSERT(terminal_safe(table));
+}
+
+/* CSV cells a spreadsheet would run as formulas are neutralised; numbers stay numbers. */
+static void test_csv_formulas(void)
+{
+    char csv[PATH_MAX + 16];
+    snprintf(csv, sizeof csv, "%s/hostile.csv", scratch);
+    CU_ASSERT_EQUAL(gilsim_args("export", hostile, "-f", "csv", "-o"), 2);
+    const char *argv[] = {NULL, "export", hostile, "-f", "csv", "-o", csv, NULL};
+    CU_ASSERT_EQUAL(finish(start_gilsim(argv), 60), 0);
+    CU_ASSERT(terminal_safe(csv));
+    CU_ASSERT(tu_file_has(csv, ",\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\","));
+    CU_ASSERT(tu_file_has(csv, "\n20,2,\"'+1\",")); /* t_ns and tid: numbers, as they were */
+    CU_ASSERT(tu_file_has(csv, ",\"'-2\","));
+    CU_ASSERT(tu_file_has(csv, ",\"'@SUM(A1)\","));
+    CU_ASSERT(tu_file_has(csv, ",\\x09tab,")); /* a leading tab: escaped, inert */
+    CU_ASSERT_EQUAL(gilsim_args("summary", hostile, "--samples", "all", NULL), 0);
+    CU_ASSERT(tu_file_has(out_file, ",\"'=HYPERLINK("));
+}
+
+/* Every string of a Chrome export is valid UTF-8, long multi-byte names whole. */
+static void test_chrome_utf8(void)
+{
+    char out[PATH_MAX + 16];
+    snprintf(out, sizeof out, "%s/hostile.chrome.json", scratch);
+    const char *argv[] = {NULL, "export", hostile, "-f", "chrome", "-o", out, NULL};
+    CU_ASSERT_EQUAL_FATAL(finish(start_gilsim(argv), 60), 0);
+    json_error_t jerr;
+    json_t *doc = json_load_file(out, 0, &jerr); /* jansson refuses invalid UTF-8 */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    bool whole = false;
+    size_t i;
+    json_t *ev;
+    json_array_foreach(json_object_get(doc, "traceEvents"), i, ev)
+    {
+        const char *name = json_string_value(json_object_get(json_object_get(ev, "args"), "name"));
+        whole |= name && strlen(name) == 600 && strncmp(name, "\xc3\xa9", 2) == 0;
+    }
+    CU_ASSERT(whole);
+    json_decref(doc);
+}
+
+/* Equal values of one --set would share a trace file: refused before anything runs. */
+static void test_duplicate_set_values(void)
+{
+    static const char *const sets[] = {"interval_us=1000,1000", "interval_us=1000,1e3"};
+    for (size_t i = 0; i < 2; i++) {
+        char d[PATH_MAX];
+        snprintf(d, sizeof d, "%s/dup", scratch);
+        const char *argv[] = {NULL,    "compare", workload, "-p", "new",
+                              "--set", sets[i],   "-o",     d,    NULL};
+        CU_ASSERT_EQUAL(finish(start_gilsim(argv), 60), 2);
+        CU_ASSERT(access(d, F_OK) != 0);
+        CU_ASSERT(tu_file_has(err_file, "given twice"));
+    }
+}
+
+/* ---- signals -------------------------------------------------------------------------------- */
+
+/* Whether a process runs with "-o DIR/..." among its arguments (/proc/PID/cmdline). */
+static bool writing_into(const char *dir)
+{
+    DIR *proc = opendir("/proc");
+    bool found = false;
+    for (struct dirent *de; proc && !found && (de = readdir(proc));) {
+        char path[300], args[8192];
+        snprintf(path, sizeof path, "/proc/%s/cmdline", de->d_name);
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(args, 1, sizeof args - 1, f) : 0;
+        if (f) fclose(f);
+        args[n] = '\0';
+        for (size_t i = 0; i + 3 < n && !found; i += strlen(args + i) + 1)
+            found = strcmp(args + i, "-o") == 0 && strncmp(args + i + 3, dir, strlen(dir)) == 0;
+    }
+    if (proc) closedir(proc);
+    return found;
+}
+
+/* A second SIGINT to compare: it exits at once, its run in progress ends with it, and nothing
+ * appears in the directory afterwards. Killed outright, its child dies too (PDEATHSIG). */
+static void test_no_orphans(void)
+{
+    for (int kill9 = 0; kill9 <= 1; kill9++) {
+        char d[600], cmd[2000];
+        snprintf(d, sizeof d, "%s/orphans-%d", scratch, kill9);
+        const char *argv[] = {NULL, "compare", workload, "-p", "new", "-d", "4000", "-o", d, NULL};
+        pid_t pid = start_gilsim(argv);
+        usleep(1500000); /* the first run is under way */
+        if (kill9) {
+            kill(pid, SIGKILL);
+        } else {
+            kill(pid, SIGINT);
+            usleep(100000);
+            kill(pid, SIGINT);
+        }
+        int st = finish(pid, 10);
+        CU_ASSERT(kill9 ? st == 128 + SIGKILL : st == 130);
+        usleep(500000);              /* the kernel delivers PDEATHSIG */
+        CU_ASSERT(!writing_into(d)); /* no gilsim run left writing into d */
+        snprintf(cmd, sizeof cmd, "ls -A '%s' > '%s/../before'", d, d);
+        CU_ASSERT_EQUAL(system(cmd), 0);
+        usleep(3000000); /* the run would have ended and written its trace by now */
+        snprintf(cmd, sizeof cmd, "ls -A '%s' | cmp -s - '%s/../before'", d, d);
+        CU_ASSERT_EQUAL(system(cmd), 0);
+    }
+}
+
+/* SIGINT during the run, or after it while the trace is written: the exit status and the trace
+ * agree (130 and complete false, or 0 and complete true). The trace goes into a FIFO whose
+ * reader waits 2 s before reading, so the write is still going on when the signal comes. */
+static void test_status_agrees_with_trace(void)
+{
+    static const int signal_at_ms[] = {100, 1000}; /* the run: 200 ms */
+    for (size_t i = 0; i < 2; i++) {
+        char fifo[600], got[600], cmd[2000];
+        snprintf(fifo, sizeof fifo, "%s/agree.fifo", scratch);
+        snprintf(got, sizeof got, "%s/agree.json", scratch);
+        unlink(fifo);
+        CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0666), 0);
+        pid_t reader = fork();
+        if (reader == 0) {
+            snprintf(cmd, sizeof cmd, "exec 3<'%s'; sleep 2; exec cat <&3 >'%s'", fifo, got);
+            execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+            _exit(127);
+        }
+        const char *argv[] = {
+            NULL, "run", "workloads/convoy.json", "-p", "old", "-d", "200", "-q", "-o", fifo, NULL};
+        pid_t pid = start_gilsim(argv);
+        usleep((useconds_t)signal_at_ms[i] * 1000);
+        kill(pid, SIGINT);
+        int st = finish(pid, 30);
+        waitpid(reader, NULL, 0);
+        json_error_t jerr;
+        json_t *doc = json_load_file(got, 0, &jerr);
+        CU_ASSERT_PTR_NOT_NULL(doc);
+        bool complete = json_is_true(json_object_get(doc, "complete"));
+        if (complete != (st == 0) || (st != 0 && st != 130))
+            fprintf(stderr, "\n  SIGINT at %d ms: exit %d, complete %d\n", signal_at_ms[i], st,
+                    complete);
+        CU_ASSERT(st == 0 || st == 130);
+        CU_ASSERT_EQUAL(complete, st == 0);
+        CU_ASSERT_EQUAL(st, i == 0 ? 130 : 0);
+        json_decref(doc);
+    }
+}
+
 /* ---- set-up -------------------------------------------------------------------------------- */
 
 static void test_setup(void)
@@ -463,6 +692,7 @@ static void test_setup(void)
     snprintf(out_file, sizeof out_file, "%s/stdout", scratch);
     snprintf(err_file, sizeof err_file, "%s/stderr", scratch);
     CU_ASSERT_EQUAL_FATAL(run_writer(&writers[0], workload, trace, NULL), 0);
+    snprintf(hostile, sizeof hostile, "%s/tests/data/traces/hostile-names.json", GILSIM_SOURCE_DIR);
 }
 
 int main(void)
@@ -481,6 +711,12 @@ int main(void)
         {"paths at NAME_MAX and PATH_MAX", test_path_limits},
         {"non-UTF-8 paths: valid JSON", test_non_utf8_paths},
         {"the umask's mode", test_umask_mode},
+        {"hostile names: escaped on terminals and in text files", test_terminal_escapes},
+        {"hostile names: CSV formulas neutralised", test_csv_formulas},
+        {"hostile names: Chrome export valid UTF-8", test_chrome_utf8},
+        {"compare: equal --set values refused", test_duplicate_set_values},
+        {"compare: no orphaned run after a second SIGINT or SIGKILL", test_no_orphans},
+        {"run: the exit status agrees with the trace", test_status_agrees_with_trace},
         CU_TEST_INFO_NULL,
     };
     return tu_main("outputs", tests);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "analysis/metrics.h"
+#include "common/outfile.h"
 #include "common/utc.h"
 #include "policies/registry.h"
 #include "sim/engine.h"
@@ -744,19 +745,23 @@ static void print_table(FILE *f)
 }
 
 static const char usage[] =
-    "usage: gilsim-bench [--smoke] [--repeat N] [--gilsim PATH] -o OUT.json\n"
+    "usage: gilsim-bench [--smoke] [--repeat N] [--gilsim PATH] -o OUT.json [--table OUT.txt]\n"
     "\n"
     "Measures gilsim's own overhead and precision against raw baselines in the same run\n"
-    "(docs/performance.md); writes OUT.json and prints a table. --smoke: one short repeat, to\n"
-    "check that every figure is produced (the targets are not checked).\n";
+    "(docs/performance.md); writes OUT.json and prints a table (also to OUT.txt with --table;\n"
+    "both reserved before anything is measured). --smoke: one short repeat, to check that\n"
+    "every figure is produced (the targets are not checked).\n";
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"smoke", no_argument, NULL, 's'},        {"repeat", required_argument, NULL, 'r'},
-        {"gilsim", required_argument, NULL, 'g'}, {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-    const char *out_path = NULL;
+    static const struct option opts[] = {{"smoke", no_argument, NULL, 's'},
+                                         {"repeat", required_argument, NULL, 'r'},
+                                         {"gilsim", required_argument, NULL, 'g'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"table", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *out_path = NULL, *table_path = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "r:o:h", opts, NULL)) != -1) {
         switch (c) {
@@ -780,6 +785,9 @@ int main(int argc, char **argv)
         case 'o':
             out_path = optarg;
             break;
+        case 't':
+            table_path = optarg;
+            break;
         case 'h':
             fputs(usage, stdout);
             return 0;
@@ -793,6 +801,15 @@ int main(int argc, char **argv)
         return 2;
     }
     if (smoke) repeats = 1;
+    /* The outputs are reserved (common/outfile.h) before minutes of measuring. */
+    struct outfile *json_out = NULL, *table_out = NULL;
+    struct err e = {0};
+    if (outfile_open(&json_out, out_path, 0, NULL, &e) != 0 ||
+        (table_path && outfile_open(&table_out, table_path, 0, NULL, &e) != 0)) {
+        outfile_abort(json_out);
+        fprintf(stderr, "gilsim-bench: %s\n", e.msg);
+        return e.status;
+    }
     static char exe_dir_gilsim[4096];
     if (!gilsim_path) {
         char exe[4000];
@@ -863,10 +880,14 @@ int main(int argc, char **argv)
     }
 
     json_t *doc = report_json();
-    int rc = json_dump_file(doc, out_path, JSON_INDENT(1) | JSON_REAL_PRECISION(8));
+    int rc = json_dumpf(doc, outfile_stream(json_out), JSON_INDENT(1) | JSON_REAL_PRECISION(8));
     json_decref(doc);
+    if (table_out) print_table(outfile_stream(table_out));
+    if (rc != 0) err_set(&e, ERR_RUNTIME, "%s: out of memory", out_path);
+    rc = rc ? (outfile_abort(json_out), 1) : outfile_commit(json_out, &e);
+    rc = rc ? (outfile_abort(table_out), rc) : table_out ? outfile_commit(table_out, &e) : 0;
     if (rc != 0) {
-        fprintf(stderr, "gilsim-bench: cannot write %s\n", out_path);
+        fprintf(stderr, "gilsim-bench: %s\n", e.msg);
         return 1;
     }
     print_table(stdout);
