@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/text.h"
+#include "analysis/attribution.h"
+#include "common/text.h"
 
 /* Latency metrics: name in the output, in the order printed. */
 #define LATENCY_TABLE(X)                                                                           \
@@ -79,6 +80,7 @@ struct met_run {
     int64_t busy_ns, idle_waiting_ns;
     uint64_t nevents;
     bool keep_samples; /* met_keep_samples: per-thread samples outlive met_end */
+    struct attr *attr; /* who held the GIL during each wait */
     /* results */
     bool complete;
     uint64_t events_dropped;
@@ -191,6 +193,11 @@ int met_begin(struct met_run **out, const struct trace *hdr, struct err *e)
     for (size_t i = 0; i < m->nthreads; i++)
         m->th[i].last_ev = -1;
     m->last_holder = -1;
+    int rc = attr_new(&m->attr, m->nthreads, e);
+    if (rc) {
+        met_free(m);
+        return rc;
+    }
     *out = m;
     return 0;
 }
@@ -210,12 +217,13 @@ static void advance(struct met_run *m, int64_t t)
 }
 
 /* A REQUEST: the thread starts waiting (once: a policy may record several while it waits). */
-static void on_request(struct met_run *m, struct met_thread *th, int64_t t)
+static void on_request(struct met_run *m, struct met_thread *th, int tid, int64_t t)
 {
     if (!th->waiting) {
         th->waiting = true;
         th->request_t = t;
         m->waiters++;
+        attr_wait_begin(m->attr, tid, t);
     }
     th->after_io = th->last_ev == TRACE_EV_IO_END;
 }
@@ -237,6 +245,7 @@ static int on_acquire(struct met_run *m, struct met_thread *th, int tid, int64_t
     if (th->waiting) {
         th->waiting = false;
         m->waiters--;
+        if (!rc) rc = attr_wait_end(m->attr, tid, t, e);
         if (!rc) rc = push(&th->lat[LAT_GIL_WAIT], t - th->request_t, e);
         if (th->after_io && !rc) rc = push(&th->lat[LAT_IO_RESPONSE], t - th->io_end_t, e);
     }
@@ -247,6 +256,7 @@ static int on_acquire(struct met_run *m, struct met_thread *th, int tid, int64_t
         th->holding = true;
         th->acquire_t = t;
         m->holders++;
+        if (!rc) rc = attr_hold_begin(m->attr, tid, t, e);
     }
     return rc;
 }
@@ -261,7 +271,8 @@ static int on_release(struct met_run *m, struct met_thread *th, const struct tra
     if (th->holding) {
         th->holding = false;
         m->holders--;
-        rc = push(&th->lat[LAT_SLICE], ev->t - th->acquire_t, e);
+        rc = attr_hold_end(m->attr, ev->tid, ev->t, e);
+        if (!rc) rc = push(&th->lat[LAT_SLICE], ev->t - th->acquire_t, e);
     }
     m->handoff_pending = m->waiters > 0;
     m->handoff_t = ev->t;
@@ -272,19 +283,24 @@ static int on_release(struct met_run *m, struct met_thread *th, const struct tra
 }
 
 /* A THREAD_EXIT: a wait still open is unserved; a hold still open is closed uncounted. */
-static void on_thread_exit(struct met_run *m, struct met_thread *th, const struct trace_event *ev)
+static int on_thread_exit(struct met_run *m, struct met_thread *th, const struct trace_event *ev,
+                          struct err *e)
 {
+    int rc = 0;
     if (ev->arg != TRACE_NO_ARG && ev->arg > th->ticks) th->ticks = ev->arg;
     if (th->waiting) {
         th->waiting = false;
         m->waiters--;
         th->unserved_wait_ns = ev->t - th->request_t;
+        rc = attr_wait_end(m->attr, ev->tid, ev->t, e);
     }
     if (th->holding) { /* a writer that left out the release: close the hold */
         th->holding = false;
         m->holders--;
+        if (!rc) rc = attr_hold_end(m->attr, ev->tid, ev->t, e);
     }
     th->exited = true;
+    return rc;
 }
 
 int met_event(struct met_run *m, const struct trace_event *ev, struct err *e)
@@ -300,7 +316,7 @@ int met_event(struct met_run *m, const struct trace_event *ev, struct err *e)
         th->started = true;
         break;
     case TRACE_EV_REQUEST:
-        on_request(m, th, t);
+        on_request(m, th, ev->tid, t);
         break;
     case TRACE_EV_ACQUIRE:
         rc = on_acquire(m, th, ev->tid, t, e);
@@ -309,7 +325,7 @@ int met_event(struct met_run *m, const struct trace_event *ev, struct err *e)
         rc = on_release(m, th, ev, e);
         break;
     case TRACE_EV_THREAD_EXIT:
-        on_thread_exit(m, th, ev);
+        rc = on_thread_exit(m, th, ev, e);
         break;
     case TRACE_EV_DROP_REQUEST:
         th->count[CNT_DROP_REQUESTS]++;
@@ -384,6 +400,8 @@ int met_end(struct met_run *m, const struct trace *hdr, struct err *e)
         T = (int64_t)json_integer_value(elapsed);
     m->window_ns = T > 0 ? T : 0;
     advance(m, m->window_ns);
+    int rc = attr_finish(m->attr, m->window_ns, e);
+    if (rc) return rc;
     m->busy = m->window_ns ? (double)m->busy_ns / (double)m->window_ns : NAN;
     m->idle_with_waiters = m->window_ns ? (double)m->idle_waiting_ns / (double)m->window_ns : NAN;
 
@@ -446,6 +464,17 @@ size_t met_samples(const struct met_run *m, unsigned latency, size_t tid, const 
     return m->th[tid].lat[latency].n;
 }
 
+int64_t met_wait_total(const struct met_run *m, size_t tid)
+{
+    return tid < m->nthreads ? attr_wait_total(m->attr, (int)tid) : 0;
+}
+
+size_t met_wait_row(const struct met_run *m, size_t tid, const struct attr_cell **cells)
+{
+    *cells = NULL;
+    return tid < m->nthreads ? attr_row(m->attr, (int)tid, cells) : 0;
+}
+
 void met_free(struct met_run *m)
 {
     if (!m) return;
@@ -453,6 +482,7 @@ void met_free(struct met_run *m)
         for (int l = 0; l < NLAT; l++)
             free(m->th[i].lat[l].v);
     free(m->th);
+    attr_free(m->attr);
     free(m);
 }
 
@@ -538,6 +568,41 @@ static int common_json(json_t *o, const struct stats *st, const uint64_t *count,
     return rc;
 }
 
+/* The waiter x holder matrix: one row per thread (docs/metrics.md, "Wait attribution"). */
+static json_t *attribution_json(const struct met_run *m)
+{
+    const struct trace *h = m->hdr;
+    json_t *rows = json_array();
+    for (size_t w = 0; rows && w < m->nthreads; w++) {
+        int64_t total = met_wait_total(m, w);
+        const struct attr_cell *c;
+        size_t n = met_wait_row(m, w, &c);
+        json_t *cells = json_array();
+        for (size_t i = 0; cells && i < n; i++) {
+            bool free_gil = c[i].holder == ATTR_FREE;
+            /* not json_pack: a 200-thread run has 40,000 cells */
+            json_t *cell = json_object();
+            if (cell &&
+                (json_object_set_new_nocheck(cell, "holder",
+                                             free_gil ? json_null() : json_integer(c[i].holder)) ||
+                 json_object_set_new_nocheck(
+                     cell, "name",
+                     json_string(free_gil ? "(free)" : h->threads[c[i].holder].name)) ||
+                 json_object_set_new_nocheck(cell, "ns", json_integer((json_int_t)c[i].ns)) ||
+                 json_object_set_new_nocheck(cell, "share",
+                                             json_real((double)c[i].ns / (double)total))))
+                json_decref(cell), cell = NULL;
+            if (!cell || json_array_append_new(cells, cell)) json_decref(cells), cells = NULL;
+        }
+        json_t *row =
+            cells ? json_pack("{sI ss sI so}", "waiter", (json_int_t)w, "name", h->threads[w].name,
+                              "wait_ns", (json_int_t)total, "by_holder", cells)
+                  : NULL;
+        if (!row || json_array_append_new(rows, row)) json_decref(rows), rows = NULL;
+    }
+    return rows;
+}
+
 json_t *met_to_json(const struct met_run *m, const char *trace_path)
 {
     const struct trace *h = m->hdr;
@@ -564,13 +629,16 @@ json_t *met_to_json(const struct met_run *m, const char *trace_path)
     if (rc) goto fail;
     json_t *params = json_object_get(h->run, "params"), *seed = json_object_get(h->run, "seed");
     json_t *wl = json_object_get(json_object_get(h->run, "workload"), "name");
-    doc = json_pack("{ss sI so sO* ss sO sO sb sI sI sI sO sO}", "format", "gilsim-summary",
+    json_t *attribution = attribution_json(m);
+    if (!attribution) goto fail;
+    /* the path is bytes: not UTF-8, it is written escaped (common/text.h) */
+    doc = json_pack("{ss sI so sO* ss sO sO sb sI sI sI sO sO so}", "format", "gilsim-summary",
                     "version", (json_int_t)1, "trace", text_json(trace_path ? trace_path : ""),
                     "workload", wl ? wl : json_null(), "policy", h->policy, "params",
                     params ? params : json_null(), "seed", seed ? seed : json_null(), "complete",
                     m->complete, "events_dropped", (json_int_t)m->events_dropped, "events",
                     (json_int_t)m->nevents, "window_ns", (json_int_t)m->window_ns, "run", run,
-                    "threads", threads);
+                    "threads", threads, "wait_attribution", attribution);
 fail:
     json_decref(run);
     json_decref(threads);
@@ -615,6 +683,109 @@ static const char *fmt_num(char *buf, size_t size, double v)
     else
         snprintf(buf, size, "%.*f%s", a >= 100 ? 0 : a >= 10 ? 1 : 2, v, suffix);
     return buf;
+}
+
+/* "1.88 s 99.6%": a cell's time and its share of the waiter's wait. */
+static const char *fmt_cell(char *buf, size_t size, int64_t ns, int64_t total)
+{
+    char t[32];
+    snprintf(buf, size, "%s %.1f%%", fmt_ns(t, sizeof t, (double)ns),
+             100.0 * (double)ns / (double)total);
+    return buf;
+}
+
+static const char *holder_name(const struct met_run *m, int holder)
+{
+    return holder == ATTR_FREE ? "(free)" : m->hdr->threads[holder].name;
+}
+
+enum { MAX_ROWS = 64, GRID_COLS = 6, TOP = 3 }; /* threads and waiters listed, matrix shape */
+
+/* The holders of the matrix's columns when there are at most GRID_COLS, by tid, the free GIL
+ * last (as in a row); 0 when there are more. *waiters: rows with a cell. */
+static size_t grid_columns(const struct met_run *m, int *cols, size_t *waiters)
+{
+    size_t ncols = 0;
+    *waiters = 0;
+    for (size_t w = 0; w < m->nthreads; w++) {
+        const struct attr_cell *c;
+        size_t n = met_wait_row(m, w, &c);
+        *waiters += n > 0;
+        for (size_t i = 0; i < n && ncols <= GRID_COLS; i++) {
+            size_t k = 0;
+            while (k < ncols && cols[k] != c[i].holder)
+                k++;
+            if (k == ncols && ncols == GRID_COLS) ncols = GRID_COLS + 1;
+            if (k == ncols) cols[ncols++] = c[i].holder;
+        }
+    }
+    if (ncols > GRID_COLS) return 0;
+    for (size_t i = 1; i < ncols; i++) /* insertion sort; ATTR_FREE as unsigned sorts last */
+        for (size_t j = i; j > 0 && (unsigned)cols[j] < (unsigned)cols[j - 1]; j--) {
+            int x = cols[j];
+            cols[j] = cols[j - 1], cols[j - 1] = x;
+        }
+    return ncols;
+}
+
+/* A row's three largest cells, largest first, and how many more it has. */
+static void print_top_cells(const struct attr_cell *c, size_t n, int64_t total,
+                            const struct met_run *m, FILE *out)
+{
+    size_t order[TOP], nt = 0;
+    char b[48];
+    for (size_t i = 0; i < n; i++) {
+        size_t j;
+        if (nt < TOP)
+            j = nt++;
+        else if (c[i].ns > c[order[TOP - 1]].ns)
+            j = TOP - 1; /* replaces the smallest kept */
+        else
+            continue;
+        for (; j > 0 && c[order[j - 1]].ns < c[i].ns; j--)
+            order[j] = order[j - 1];
+        order[j] = i;
+    }
+    for (size_t k = 0; k < nt; k++)
+        fprintf(out, "  %s %s", holder_name(m, c[order[k]].holder),
+                fmt_cell(b, sizeof b, c[order[k]].ns, total));
+    if (n > nt) fprintf(out, "  (+%zu more)", n - nt);
+}
+
+/* The waiter x holder matrix: a grid when it has few columns, else each waiter's top three. */
+static void print_attribution(const struct met_run *m, FILE *out)
+{
+    int cols[GRID_COLS + 1];
+    size_t waiters, ncols = grid_columns(m, cols, &waiters), shown = 0;
+    if (!waiters) return;
+    fprintf(out,
+            "\nwait attribution: who held the GIL while each thread waited (share of its wait)\n");
+    char a[32], b[48];
+    if (ncols) {
+        fprintf(out, "%-14s %9s", "waiter", "wait");
+        for (size_t k = 0; k < ncols; k++)
+            fprintf(out, k + 1 < ncols ? "  %-16s" : "  %s", holder_name(m, cols[k]));
+        fputc('\n', out);
+    }
+    for (size_t w = 0; w < m->nthreads && shown < MAX_ROWS; w++) {
+        const struct attr_cell *c;
+        size_t n = met_wait_row(m, w, &c);
+        int64_t total = met_wait_total(m, w);
+        if (!n) continue;
+        shown++;
+        fprintf(out, "%-14s %9s", m->hdr->threads[w].name, fmt_ns(a, sizeof a, (double)total));
+        for (size_t k = 0, i = 0; k < ncols; k++) {
+            bool here = i < n && c[i].holder == cols[k];
+            fprintf(out, k + 1 < ncols ? "  %-16s" : "  %s",
+                    here ? fmt_cell(b, sizeof b, c[i].ns, total) : "-");
+            i += here;
+        }
+        if (!ncols) print_top_cells(c, n, total, m, out);
+        fputc('\n', out);
+    }
+    if (waiters > shown)
+        fprintf(out, "... %zu more waiters (`gilsim summary --json` lists every one)\n",
+                waiters - shown);
 }
 
 /* The run's identity: trace, workload, policy, parameters, seed, window, completeness. */
@@ -710,7 +881,6 @@ static void print_threads(const struct met_run *m, FILE *out)
 {
     const struct trace *h = m->hdr;
     char a[32], b[32], c[32], d[32];
-    enum { MAX_ROWS = 64 };
     fprintf(out, "\n%-4s %-14s %9s %8s %9s %9s %11s %11s %11s %11s\n", "tid", "name", "ticks/s",
             "io/s", "acquires", "switches", "wait p50", "io_resp p50", "slice p50", "unserved");
     for (size_t k = 0; k < m->nthreads && k < MAX_ROWS; k++) {
@@ -740,4 +910,5 @@ void met_print(const struct met_run *m, const char *trace_path, FILE *out)
     print_totals(m, out);
     print_latencies(m, out);
     print_threads(m, out);
+    print_attribution(m, out);
 }

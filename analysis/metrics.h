@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
+#include "analysis/attribution.h"
 #include "analysis/trace_read.h"
 #include "common/err.h"
 
@@ -30,6 +31,11 @@ int met_latency_index(const char *name);
 /* Thread tid's samples of a latency metric, in ns, sorted ascending; valid until met_free.
  * 0 unless met_keep_samples was called. */
 size_t met_samples(const struct met_run *m, unsigned latency, size_t tid, const int64_t **v);
+
+/* Wait attribution, after met_end (docs/metrics.md): thread tid's total wait (every wait,
+ * served or not) and its row of the waiter x holder matrix, as attr_row; valid until met_free. */
+int64_t met_wait_total(const struct met_run *m, size_t tid);
+size_t met_wait_row(const struct met_run *m, size_t tid, const struct attr_cell **cells);
 
 enum met_flags {
     MET_KEEP_SAMPLES = 1, /* as met_keep_samples */

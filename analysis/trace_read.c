@@ -1,12 +1,14 @@
 /* analysis/trace_read.c - see trace_read.h.
  *
  * jansson has no streaming interface: loading a 10-million-event trace as a tree takes
- * gigabytes. So the top level and the event array are walked by a small JSON lexer written
- * for this (strict RFC 8259: strings with escapes and UTF-8 checked, numbers by the grammar),
- * and only the small members (run, threads, scalars) are handed to jansson as byte spans. */
+ * gigabytes. So the top level and the event array are walked token by token with the shared
+ * JSON lexer (common/jlex.h: strict RFC 8259, strings with escapes and UTF-8 checked, numbers
+ * by the grammar), and only the small members (run, threads, scalars) are handed to the strict
+ * parser (common/jparse.h) as byte spans. */
 #define _GNU_SOURCE /* madvise(MADV_DONTNEED): drop mapped pages already read */
 #include "trace_read.h"
 
+#include "common/jlex.h"
 #include "common/jparse.h"
 
 #include <errno.h>
@@ -21,234 +23,93 @@
 #define MAX_DEPTH   64
 #define DROP_BEHIND (64u << 20) /* give back mapped pages every 64 MiB read */
 
-/* ---- lexer --------------------------------------------------------------------------------- */
+/* ---- tokens, with this reader's messages ---------------------------------------------------- */
 
 struct lex {
     const char *name; /* path, for messages */
-    const char *base, *p, *end;
-    const char *line_start;
-    long line;
+    const char *base; /* the whole text */
+    struct jlex cur;  /* the cursor; a copy of it is a saved position */
     char where[96];   /* JSON path of the value being read, for messages */
     long where_index; /* >= 0: the path is where[where_index] (set per event, formatted only
                          when a message needs it) */
     struct err *e;
 };
 
+/* "path:line:col: $.json.path: what" at the cursor; col counts bytes. */
 static int lex_fail(struct lex *L, const char *what)
 {
-    long col = (long)(L->p - L->line_start) + 1;
+    long col = (long)(L->cur.p - L->cur.line_start) + 1;
     if (L->where_index >= 0)
-        return err_set(L->e, ERR_INPUT, "%s:%ld:%ld: %s[%ld]: %s", L->name, L->line, col, L->where,
-                       L->where_index, what);
-    return err_set(L->e, ERR_INPUT, "%s:%ld:%ld: %s: %s", L->name, L->line, col,
+        return err_set(L->e, ERR_INPUT, "%s:%ld:%ld: %s[%ld]: %s", L->name, L->cur.line, col,
+                       L->where, L->where_index, what);
+    return err_set(L->e, ERR_INPUT, "%s:%ld:%ld: %s: %s", L->name, L->cur.line, col,
                    L->where[0] ? L->where : "$", what);
 }
 
-/* A saved position, to report an error at a value read earlier. */
-struct pos {
-    const char *p, *line_start;
-    long line;
-};
-
-static struct pos pos_here(const struct lex *L)
+/* An error about a value read earlier, at its saved position. */
+static int fail_at(struct lex *L, struct jlex at, const char *where, const char *what)
 {
-    return (struct pos){L->p, L->line_start, L->line};
-}
-
-static int fail_at(struct lex *L, struct pos at, const char *where, const char *what)
-{
-    L->p = at.p, L->line_start = at.line_start, L->line = at.line;
+    L->cur = at;
     snprintf(L->where, sizeof L->where, "%s", where);
     L->where_index = -1;
     return lex_fail(L, what);
 }
 
+/* A lexer error at the cursor. A broken \u surrogate is reported just past its escape and a
+ * lone '-' as not a value, as this reader always has. */
+static int lex_error(struct lex *L, enum jlex_status st)
+{
+    if (st == JLEX_SURROGATE) L->cur.p += 6;
+    return lex_fail(L, st == JLEX_NUMBER ? "expected a value" : jlex_message(st));
+}
+
 static void skip_ws(struct lex *L)
 {
-    const char *p = L->p;
-    while (p < L->end) {
-        char c = *p;
-        if (c == '\n') {
-            L->line++;
-            L->line_start = p + 1;
-        } else if (c != ' ' && c != '\t' && c != '\r') {
-            break;
-        }
-        p++;
-    }
-    L->p = p;
+    jlex_skip_ws(&L->cur);
 }
 
 /* Peeks the next significant byte; 0 at the end. */
 static char peek(struct lex *L)
 {
-    skip_ws(L);
-    return L->p < L->end ? *L->p : 0;
+    return jlex_peek(&L->cur);
 }
 
 static int expect(struct lex *L, char c, const char *what)
 {
     if (peek(L) != c) return lex_fail(L, what);
-    L->p++;
+    L->cur.p++;
     return 0;
 }
 
 /* Reads a string. Its decoded bytes go to buf (up to size - 1, NUL-terminated) when buf is
- * not NULL; *fits tells whether all of it fitted. */
+ * not NULL; *fits tells whether all of it fitted, with no NUL inside. */
 static int lex_string(struct lex *L, char *buf, size_t size, bool *fits)
 {
     if (peek(L) != '"') return lex_fail(L, "expected a string");
-    const char *p = L->p + 1;
-    size_t n = 0;
-    bool ok = true;
-#define PUT(ch)                                                                                    \
-    do {                                                                                           \
-        if (buf && n + 1 < size)                                                                   \
-            buf[n++] = (char)(ch);                                                                 \
-        else                                                                                       \
-            ok = false;                                                                            \
-    } while (0)
-    for (;;) {
-        if (p >= L->end) {
-            L->p = p;
-            return lex_fail(L, "unterminated string");
-        }
-        unsigned char c = (unsigned char)*p;
-        if (c == '"') break;
-        if (c < 0x20) {
-            L->p = p;
-            return lex_fail(L, "control character in a string");
-        }
-        if (c == '\\') {
-            if (p + 1 >= L->end) {
-                L->p = p;
-                return lex_fail(L, "unterminated string");
-            }
-            char x = p[1];
-            const char *simple = strchr("\"\\/bfnrt", x);
-            if (x && simple) {
-                static const char decoded[] = "\"\\/\b\f\n\r\t";
-                PUT(decoded[simple - "\"\\/bfnrt"]);
-                p += 2;
-                continue;
-            }
-            unsigned u;
-            if (x != 'u' || L->end - p < 6 || jp_hex4(p + 2, &u) != 0) {
-                L->p = p;
-                return lex_fail(L, "invalid escape in a string");
-            }
-            p += 6;
-            if (u >= 0xd800 && u <= 0xdbff) { /* a surrogate pair */
-                unsigned lo;
-                if (L->end - p < 6 || p[0] != '\\' || p[1] != 'u' || jp_hex4(p + 2, &lo) != 0 ||
-                    lo < 0xdc00 || lo > 0xdfff) {
-                    L->p = p;
-                    return lex_fail(L, "invalid \\u surrogate pair in a string");
-                }
-                p += 6;
-                u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
-            } else if (u >= 0xdc00 && u <= 0xdfff) {
-                L->p = p;
-                return lex_fail(L, "invalid \\u surrogate pair in a string");
-            }
-            if (u == 0) ok = false; /* an embedded NUL names nothing we know */
-            if (u < 0x80) {
-                PUT(u);
-            } else if (u < 0x800) {
-                PUT(0xc0 | (u >> 6));
-                PUT(0x80 | (u & 0x3f));
-            } else if (u < 0x10000) {
-                PUT(0xe0 | (u >> 12));
-                PUT(0x80 | ((u >> 6) & 0x3f));
-                PUT(0x80 | (u & 0x3f));
-            } else {
-                PUT(0xf0 | (u >> 18));
-                PUT(0x80 | ((u >> 12) & 0x3f));
-                PUT(0x80 | ((u >> 6) & 0x3f));
-                PUT(0x80 | (u & 0x3f));
-            }
-            continue;
-        }
-        if (c < 0x80) {
-            PUT(c);
-            p++;
-            continue;
-        }
-        size_t k = jp_utf8_len((const unsigned char *)p, (const unsigned char *)L->end);
-        if (!k) {
-            L->p = p;
-            return lex_fail(L, "invalid UTF-8 in a string");
-        }
-        for (size_t i = 0; i < k; i++)
-            PUT(p[i]);
-        p += k;
-    }
-#undef PUT
-    if (buf && size) buf[n < size ? n : size - 1] = '\0';
-    if (fits) *fits = ok;
-    L->p = p + 1;
+    struct jlex_text text;
+    enum jlex_status st = jlex_string(&L->cur, buf, size, &text, 0);
+    if (st) return lex_error(L, st);
+    if (fits) *fits = text.len < size && !text.has_nul;
     return 0;
 }
 
-/* Reads a number by the JSON grammar. *is_int: no fraction or exponent and fits int64_t. */
-static int lex_number(struct lex *L, int64_t *out, bool *is_int)
+/* Reads a number by the JSON grammar; the cursor is at '-' or a digit. */
+static int lex_number(struct lex *L, struct jlex_number *num)
 {
-    const char *p = L->p;
-    bool neg = false, integral = true, overflow = false;
-    uint64_t mag = 0;
-    if (p < L->end && *p == '-') neg = true, p++;
-    if (p >= L->end || *p < '0' || *p > '9') return lex_fail(L, "expected a value");
-    if (*p == '0') {
-        p++;
-    } else {
-        while (p < L->end && *p >= '0' && *p <= '9') {
-            unsigned d = (unsigned)(*p - '0');
-            if (mag > (UINT64_MAX - d) / 10)
-                overflow = true;
-            else
-                mag = mag * 10 + d;
-            p++;
-        }
-    }
-    if (p < L->end && *p == '.') {
-        integral = false;
-        p++;
-        if (p >= L->end || *p < '0' || *p > '9') {
-            L->p = p;
-            return lex_fail(L, "expected a digit after the decimal point");
-        }
-        while (p < L->end && *p >= '0' && *p <= '9')
-            p++;
-    }
-    if (p < L->end && (*p == 'e' || *p == 'E')) {
-        integral = false;
-        p++;
-        if (p < L->end && (*p == '+' || *p == '-')) p++;
-        if (p >= L->end || *p < '0' || *p > '9') {
-            L->p = p;
-            return lex_fail(L, "expected a digit in the exponent");
-        }
-        while (p < L->end && *p >= '0' && *p <= '9')
-            p++;
-    }
-    uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-    *is_int = integral && !overflow && mag <= limit;
-    if (*is_int) *out = neg ? (int64_t)(0 - mag) : (int64_t)mag;
-    L->p = p;
-    return 0;
+    enum jlex_status st = jlex_number(&L->cur, num);
+    return st ? lex_error(L, st) : 0;
 }
 
 static int lex_literal(struct lex *L)
 {
-    static const char *const words[] = {"true", "false", "null"};
-    for (int i = 0; i < 3; i++) {
-        size_t n = strlen(words[i]);
-        if ((size_t)(L->end - L->p) >= n && memcmp(L->p, words[i], n) == 0) {
-            L->p += n;
-            return 0;
-        }
-    }
-    return lex_fail(L, "expected a value");
+    return jlex_literal(&L->cur) == JLEX_NOT_A_LITERAL ? lex_fail(L, "expected a value") : 0;
+}
+
+/* Steps over an object member's key and its ':'. */
+static int skip_key(struct lex *L)
+{
+    int rc = lex_string(L, NULL, 0, NULL);
+    return rc ? rc : expect(L, ':', "expected ':'");
 }
 
 /* Skips one value of any kind, checking it. */
@@ -261,15 +122,14 @@ static int skip_value(struct lex *L)
         int rc;
         if (c == '{' || c == '[') {
             if (depth == MAX_DEPTH) return lex_fail(L, "nested too deeply");
-            L->p++;
+            L->cur.p++;
             stack[depth++] = c == '{' ? '}' : ']';
             char close = peek(L);
             if (close == stack[depth - 1]) {
-                L->p++;
+                L->cur.p++;
                 depth--;
             } else if (c == '{') {
-                if ((rc = lex_string(L, NULL, 0, NULL)) || (rc = expect(L, ':', "expected ':'")))
-                    return rc;
+                if ((rc = skip_key(L))) return rc;
                 continue; /* the member's value */
             } else {
                 continue; /* the first element */
@@ -277,9 +137,8 @@ static int skip_value(struct lex *L)
         } else if (c == '"') {
             if ((rc = lex_string(L, NULL, 0, NULL))) return rc;
         } else if (c == '-' || (c >= '0' && c <= '9')) {
-            int64_t v;
-            bool is_int;
-            if ((rc = lex_number(L, &v, &is_int))) return rc;
+            struct jlex_number num;
+            if ((rc = lex_number(L, &num))) return rc;
         } else if (c == 't' || c == 'f' || c == 'n') {
             if ((rc = lex_literal(L))) return rc;
         } else {
@@ -290,36 +149,35 @@ static int skip_value(struct lex *L)
             if (depth == 0) return 0;
             char n = peek(L);
             if (n == stack[depth - 1]) {
-                L->p++;
+                L->cur.p++;
                 depth--;
                 continue;
             }
             if (n != ',')
                 return lex_fail(L, stack[depth - 1] == '}' ? "expected ',' or '}'"
                                                            : "expected ',' or ']'");
-            L->p++;
-            if (stack[depth - 1] == '}' &&
-                ((rc = lex_string(L, NULL, 0, NULL)) || (rc = expect(L, ':', "expected ':'"))))
-                return rc;
+            L->cur.p++;
+            if (stack[depth - 1] == '}' && (rc = skip_key(L))) return rc;
             break;
         }
     }
 }
 
-/* Parses the value at the cursor with jansson (a small member: run, threads, a scalar). */
+/* Parses the value at the cursor with the strict parser (a small member: run, threads, a
+ * scalar). */
 static int load_value(struct lex *L, json_t **out)
 {
     skip_ws(L);
-    const char *start = L->p, *start_line = L->line_start;
-    long line = L->line;
+    struct jlex start = L->cur;
     int rc = skip_value(L);
     if (rc) return rc;
     struct jp_error jerr;
-    enum jp_status js = jp_parse(start, (size_t)(L->p - start), JP_ANY | JP_ALLOW_NUL, out, &jerr);
+    enum jp_status js =
+        jp_parse(start.p, (size_t)(L->cur.p - start.p), JP_ANY | JP_ALLOW_NUL, out, &jerr);
     if (js == JP_OK) return 0;
     if (js == JP_NOMEM) return err_set(L->e, ERR_RUNTIME, "%s: out of memory", L->name);
-    long col = jerr.line == 1 ? (long)(start - start_line) + jerr.col : jerr.col;
-    return err_set(L->e, ERR_INPUT, "%s:%ld:%ld: %s: %s", L->name, line + jerr.line - 1, col,
+    long col = jerr.line == 1 ? (long)(start.p - start.line_start) + jerr.col : jerr.col;
+    return err_set(L->e, ERR_INPUT, "%s:%ld:%ld: %s: %s", L->name, start.line + jerr.line - 1, col,
                    L->where, jerr.text);
 }
 
@@ -349,6 +207,17 @@ struct scan {
     bool mapped;                    /* the buffer is our mapping of the file */
 };
 
+/* What an event has said so far. */
+struct event_fields {
+    unsigned have; /* HAVE_* */
+    int64_t t, tid;
+    int evtype, reason;
+    struct jlex t_at, ev_at;        /* where t's and ev's values are, for messages */
+    int64_t slot_val[NSLOTS];       /* the arguments, by key */
+    signed char slot_state[NSLOTS]; /* 0 absent, 1 integer, -1 other value */
+};
+enum { HAVE_T = 1, HAVE_TID = 2, HAVE_EV = 4, HAVE_REASON = 8 };
+
 static int find_name(const char *s, int count, const char *(*name_of)(int))
 {
     size_t n = strlen(s);
@@ -368,133 +237,174 @@ static const char *reason_name_of(int i)
 }
 
 /* An event's integer outside the format's range, reported at the value. */
-static int range_fail(struct lex *L, const char *at, const char *key)
+static int range_fail(struct lex *L, struct jlex at, const char *key)
 {
     char what[80];
     snprintf(what, sizeof what, "expected %s in [0, 2^53], the format's range", key);
-    L->p = at;
+    L->cur = at;
     return lex_fail(L, what);
+}
+
+/* The value of t or tid (key), an integer; a tid must name a thread of the trace. */
+static int read_t_or_tid(struct scan *S, const char *key, struct event_fields *f)
+{
+    struct lex *L = &S->L;
+    bool is_tid = key[1] != '\0';
+    const char *what = is_tid ? "expected tid, an integer" : "expected t, an integer";
+    char c = peek(L);
+    struct jlex at = L->cur;
+    struct jlex_number num;
+    int rc;
+    if (c != '-' && (c < '0' || c > '9')) return lex_fail(L, what);
+    if ((rc = lex_number(L, &num))) return rc;
+    if (!num.fits) {
+        L->cur = at;
+        return lex_fail(L, what);
+    }
+    if (is_tid) {
+        if (num.value < 0 || (uint64_t)num.value >= S->t->nthreads) {
+            L->cur = at;
+            return lex_fail(L, "tid names no thread of the trace");
+        }
+        f->tid = num.value, f->have |= HAVE_TID;
+    } else {
+        if (num.value < 0 || num.value > TRACE_MAX_INT) return range_fail(L, at, "t");
+        f->t = num.value, f->have |= HAVE_T;
+        f->t_at = at;
+    }
+    return 0;
+}
+
+/* The value of ev or reason (key): a name of the vocabulary (common/trace_events.h). */
+static int read_ev_or_reason(struct lex *L, const char *key, struct event_fields *f)
+{
+    bool is_ev = key[0] == 'e';
+    char name[24];
+    bool fits;
+    char c = peek(L);
+    struct jlex at = L->cur;
+    int rc;
+    if (c != '"') return lex_fail(L, is_ev ? "expected ev, a string" : "expected reason, a string");
+    if ((rc = lex_string(L, name, sizeof name, &fits))) return rc;
+    if (is_ev) {
+        f->evtype = fits ? find_name(name, TRACE_EV_COUNT, ev_name_of) : -1;
+        f->ev_at = at;
+        f->have |= HAVE_EV;
+        if (f->evtype >= 0) return 0;
+        L->cur = at;
+        return lex_fail(L, "unknown event type");
+    }
+    f->reason = fits ? find_name(name, TRACE_REASON_COUNT, reason_name_of) : -1;
+    f->have |= HAVE_REASON;
+    if (f->reason >= 0) return 0;
+    L->cur = at;
+    return lex_fail(L, "unknown release reason");
+}
+
+/* Any other key: an argument (kept until the type is known) or a key this version does not
+ * use (skipped). */
+static int read_other(struct lex *L, const char *key, struct event_fields *f)
+{
+    int slot = -1;
+    for (int i = 0; i < NSLOTS; i++)
+        if (strcmp(key, slot_names[i]) == 0) slot = i;
+    char c = peek(L);
+    if (slot >= 0 && (c == '-' || (c >= '0' && c <= '9'))) {
+        struct jlex_number num;
+        struct jlex at = L->cur;
+        int rc = lex_number(L, &num);
+        if (rc) return rc;
+        if (num.fits && (num.value < 0 || num.value > TRACE_MAX_INT))
+            return range_fail(L, at, slot_names[slot]);
+        f->slot_val[slot] = num.value;
+        f->slot_state[slot] = num.fits ? 1 : -1;
+        return 0;
+    }
+    if (slot >= 0) f->slot_state[slot] = -1;
+    return skip_value(L);
+}
+
+/* One "key": value of an event object. */
+static int read_event_member(struct scan *S, struct event_fields *f)
+{
+    struct lex *L = &S->L;
+    char key[16];
+    bool fits;
+    int rc;
+    if ((rc = lex_string(L, key, sizeof key, &fits)) || (rc = expect(L, ':', "expected ':'")))
+        return rc;
+    if (!fits) return skip_value(L);
+    if (strcmp(key, "t") == 0 || strcmp(key, "tid") == 0) return read_t_or_tid(S, key, f);
+    if (strcmp(key, "ev") == 0 || strcmp(key, "reason") == 0) return read_ev_or_reason(L, key, f);
+    return read_other(L, key, f);
+}
+
+/* The event's members are read (the cursor is at its '}'): checks them and fills ev. */
+static int finish_event(struct scan *S, const struct event_fields *f, int64_t prev_t,
+                        struct trace_event *ev)
+{
+    struct lex *L = &S->L;
+    if ((f->have & (HAVE_T | HAVE_TID | HAVE_EV)) != (HAVE_T | HAVE_TID | HAVE_EV))
+        return lex_fail(L, "expected an event with t, tid and ev");
+    if (f->t < prev_t) {
+        L->cur = f->t_at;
+        return lex_fail(L, "events must be sorted by t");
+    }
+    ev->t = f->t;
+    ev->tid = (int32_t)f->tid;
+    ev->ev = (uint16_t)f->evtype;
+    ev->reason = TRACE_REASON_NONE;
+    ev->arg = TRACE_NO_ARG;
+    int slot = S->slot_of_ev[f->evtype];
+    if (slot >= 0 && f->slot_state[slot] != 0) {
+        if (f->slot_state[slot] < 0) {
+            char what[64];
+            snprintf(what, sizeof what, "expected %s, an integer", slot_names[slot]);
+            return lex_fail(L, what);
+        }
+        ev->arg = f->slot_val[slot];
+    }
+    if (f->evtype == TRACE_EV_RELEASE) {
+        if (!(f->have & HAVE_REASON)) {
+            L->cur = f->ev_at;
+            return lex_fail(L, "release without a reason");
+        }
+        ev->reason = (uint16_t)f->reason;
+    }
+    L->cur.p++; /* '}' */
+    return 0;
 }
 
 static int read_event(struct scan *S, size_t index, int64_t prev_t, struct trace_event *ev)
 {
     struct lex *L = &S->L;
-    enum { HAVE_T = 1, HAVE_TID = 2, HAVE_EV = 4, HAVE_REASON = 8 };
-    unsigned have = 0;
-    int64_t slot_val[NSLOTS];
-    signed char slot_state[NSLOTS] = {0}; /* 0 absent, 1 integer, -1 other value */
-    int64_t t = 0, tid = 0;
-    int evtype = -1, reason = -1;
-    const char *ev_at = NULL, *ev_line_start = NULL, *t_at = NULL, *t_line_start = NULL;
-    long ev_line = 0, t_line = 0;
+    struct event_fields f;
     int rc;
+    f.have = 0;
+    f.t = f.tid = 0;
+    f.evtype = f.reason = -1;
+    memset(f.slot_state, 0, sizeof f.slot_state);
     L->where_index = (long)index;
     if ((rc = expect(L, '{', "expected an event object"))) return rc;
     if (peek(L) == '}') return lex_fail(L, "expected an event with t, tid and ev");
     for (;;) {
-        char key[16];
-        bool fits;
-        if ((rc = lex_string(L, key, sizeof key, &fits)) || (rc = expect(L, ':', "expected ':'")))
-            return rc;
-        char c = peek(L);
-        if (!fits) {
-            if ((rc = skip_value(L))) return rc;
-        } else if (strcmp(key, "t") == 0 || strcmp(key, "tid") == 0) {
-            int64_t v;
-            bool is_int;
-            const char *at = L->p;
-            if (c != '-' && (c < '0' || c > '9'))
-                return lex_fail(L, key[1] ? "expected tid, an integer" : "expected t, an integer");
-            if ((rc = lex_number(L, &v, &is_int))) return rc;
-            if (!is_int) {
-                L->p = at;
-                return lex_fail(L, key[1] ? "expected tid, an integer" : "expected t, an integer");
-            }
-            if (!key[1] && (v < 0 || v > TRACE_MAX_INT)) return range_fail(L, at, "t");
-            if (key[1]) {
-                if (v < 0 || (uint64_t)v >= S->t->nthreads) {
-                    L->p = at;
-                    return lex_fail(L, "tid names no thread of the trace");
-                }
-                tid = v, have |= HAVE_TID;
-            } else {
-                t = v, have |= HAVE_T;
-                t_at = at, t_line_start = L->line_start, t_line = L->line;
-            }
-        } else if (strcmp(key, "ev") == 0 || strcmp(key, "reason") == 0) {
-            char name[24];
-            bool name_fits;
-            const char *at = L->p, *at_line_start = L->line_start;
-            long at_line = L->line;
-            if (c != '"')
-                return lex_fail(L, key[0] == 'e' ? "expected ev, a string"
-                                                 : "expected reason, a string");
-            if ((rc = lex_string(L, name, sizeof name, &name_fits))) return rc;
-            if (key[0] == 'e') {
-                evtype = name_fits ? find_name(name, TRACE_EV_COUNT, ev_name_of) : -1;
-                ev_at = at, ev_line_start = at_line_start, ev_line = at_line;
-                have |= HAVE_EV;
-                if (evtype < 0) {
-                    L->p = at;
-                    return lex_fail(L, "unknown event type");
-                }
-            } else {
-                reason = name_fits ? find_name(name, TRACE_REASON_COUNT, reason_name_of) : -1;
-                have |= HAVE_REASON;
-                if (reason < 0) {
-                    L->p = at;
-                    return lex_fail(L, "unknown release reason");
-                }
-            }
-        } else {
-            int slot = -1;
-            for (int i = 0; i < NSLOTS; i++)
-                if (strcmp(key, slot_names[i]) == 0) slot = i;
-            if (slot >= 0 && (c == '-' || (c >= '0' && c <= '9'))) {
-                bool is_int;
-                const char *at = L->p;
-                if ((rc = lex_number(L, &slot_val[slot], &is_int))) return rc;
-                if (is_int && (slot_val[slot] < 0 || slot_val[slot] > TRACE_MAX_INT))
-                    return range_fail(L, at, slot_names[slot]);
-                slot_state[slot] = is_int ? 1 : -1;
-            } else {
-                if (slot >= 0) slot_state[slot] = -1;
-                if ((rc = skip_value(L))) return rc; /* a key this version does not use */
-            }
-        }
-        c = peek(L);
-        if (c == '}') break;
+        if ((rc = read_event_member(S, &f))) return rc;
+        if (peek(L) == '}') break;
         if ((rc = expect(L, ',', "expected ',' or '}'"))) return rc;
     }
-    if ((have & (HAVE_T | HAVE_TID | HAVE_EV)) != (HAVE_T | HAVE_TID | HAVE_EV))
-        return lex_fail(L, "expected an event with t, tid and ev");
-    if (t < prev_t) {
-        L->p = t_at, L->line_start = t_line_start, L->line = t_line;
-        return lex_fail(L, "events must be sorted by t");
-    }
-    ev->t = t;
-    ev->tid = (int32_t)tid;
-    ev->ev = (uint16_t)evtype;
-    ev->reason = TRACE_REASON_NONE;
-    ev->arg = TRACE_NO_ARG;
-    int slot = S->slot_of_ev[evtype];
-    if (slot >= 0 && slot_state[slot] != 0) {
-        if (slot_state[slot] < 0) {
-            char what[64];
-            snprintf(what, sizeof what, "expected %s, an integer", slot_names[slot]);
-            return lex_fail(L, what);
-        }
-        ev->arg = slot_val[slot];
-    }
-    if (evtype == TRACE_EV_RELEASE) {
-        if (!(have & HAVE_REASON)) {
-            L->p = ev_at, L->line_start = ev_line_start, L->line = ev_line;
-            return lex_fail(L, "release without a reason");
-        }
-        ev->reason = (uint16_t)reason;
-    }
-    L->p++; /* '}' */
-    return 0;
+    return finish_event(S, &f, prev_t, ev);
+}
+
+/* Gives back the mapped pages behind the cursor every DROP_BEHIND bytes: they are not read
+ * again while streaming. */
+static void drop_pages_behind(struct scan *S)
+{
+    const char *base = S->L.base, *p = S->L.cur.p;
+    if (!S->mapped || (size_t)(p - S->dropped_to) < DROP_BEHIND) return;
+    const char *upto = base + ((size_t)(p - base) & ~(size_t)(sysconf(_SC_PAGESIZE) - 1));
+    if (upto > S->dropped_to)
+        madvise((void *)S->dropped_to, (size_t)(upto - S->dropped_to), MADV_DONTNEED);
+    S->dropped_to = upto;
 }
 
 static int scan_events(struct scan *S)
@@ -506,7 +416,7 @@ static int scan_events(struct scan *S)
     size_t n = 0;
     int64_t prev_t = INT64_MIN;
     if (peek(L) == ']') {
-        L->p++;
+        L->cur.p++;
     } else {
         for (;;) {
             struct trace_event ev;
@@ -515,17 +425,9 @@ static int scan_events(struct scan *S)
             n++;
             if (S->sink && S->sink->event && (rc = S->sink->event(S->sink->ctx, &ev, L->e)))
                 return rc;
-            if (S->mapped && (size_t)(L->p - S->dropped_to) >= DROP_BEHIND) {
-                /* Mapped pages behind the cursor are not read again while streaming. */
-                const char *upto =
-                    L->base + ((size_t)(L->p - L->base) & ~(size_t)(sysconf(_SC_PAGESIZE) - 1));
-                if (upto > S->dropped_to)
-                    madvise((void *)S->dropped_to, (size_t)(upto - S->dropped_to), MADV_DONTNEED);
-                S->dropped_to = upto;
-            }
-            char c = peek(L);
-            if (c == ']') {
-                L->p++;
+            drop_pages_behind(S);
+            if (peek(L) == ']') {
+                L->cur.p++;
                 break;
             }
             L->where_index = -1;
@@ -539,7 +441,7 @@ static int scan_events(struct scan *S)
 
 /* ---- the document -------------------------------------------------------------------------- */
 
-static int take_threads(struct scan *S, json_t *threads, struct pos at)
+static int take_threads(struct scan *S, json_t *threads, struct jlex at)
 {
     struct trace *t = S->t;
     t->nthreads = json_array_size(threads);
@@ -565,7 +467,7 @@ static int take_threads(struct scan *S, json_t *threads, struct pos at)
 }
 
 /* Header complete: run and threads known. */
-static int header_ready(struct scan *S, json_t *run, json_t *threads, struct pos threads_at)
+static int header_ready(struct scan *S, json_t *run, json_t *threads, struct jlex threads_at)
 {
     int rc;
     S->t->run = json_incref(run);
@@ -576,166 +478,170 @@ static int header_ready(struct scan *S, json_t *run, json_t *threads, struct pos
     return 0;
 }
 
+/* The top-level members read so far (any order), and where each value starts, for messages
+ * about it. */
+struct doc {
+    json_t *format, *version, *run, *threads, *complete, *dropped;
+    struct jlex doc_at, format_at, version_at, run_at, threads_at, complete_at, dropped_at,
+        events_at;
+    bool have_events, header_done, events_done;
+};
+
+/* The value of "events": streamed now when the header came first (the usual order, one pass),
+ * else checked and skipped, and streamed at the end. */
+static int read_events_member(struct scan *S, struct doc *D)
+{
+    struct lex *L = &S->L;
+    int rc;
+    if (D->have_events) return lex_fail(L, "events given twice");
+    D->have_events = true;
+    D->events_at = L->cur;
+    if (!(D->format && D->version && json_is_object(D->run) && json_is_array(D->threads)))
+        return skip_value(L);
+    if ((rc = header_ready(S, D->run, D->threads, D->threads_at))) return rc;
+    D->header_done = true;
+    if ((rc = scan_events(S))) return rc;
+    D->events_done = true;
+    return 0;
+}
+
+/* A small member's value, parsed; format and version are checked at once. */
 /* The threads member holds at most TRACE_MAX_THREADS entries: counted before jansson builds
  * them (two million would take gigabytes). The cursor is left where it was. */
 static int check_thread_count(struct lex *L)
 {
-    skip_ws(L);
-    struct pos start = pos_here(L);
+    struct jlex start = L->cur;
     int rc = 0;
     if (peek(L) == '[') {
-        L->p++;
+        L->cur.p++;
         for (size_t n = 0; peek(L) != ']'; n++) {
             if (n == TRACE_MAX_THREADS) {
                 rc = lex_fail(L, "expected at most 10000 threads (the workload format's limit)");
                 break;
             }
             if ((rc = skip_value(L)) || peek(L) != ',') break; /* ']', or an error */
-            L->p++;
+            L->cur.p++;
         }
     }
-    L->p = start.p, L->line_start = start.line_start, L->line = start.line;
+    L->cur = start;
     return rc;
+}
+
+static int read_small_member(struct lex *L, struct doc *D, json_t **slot)
+{
+    json_decref(*slot);
+    *slot = NULL;
+    int rc = slot == &D->threads ? check_thread_count(L) : 0;
+    if (!rc) rc = load_value(L, slot);
+    if (rc) return rc;
+    if (slot == &D->format &&
+        (!json_is_string(D->format) || strcmp(json_string_value(D->format), "gilsim-trace") != 0))
+        return fail_at(L, D->format_at, "$.format", "expected \"gilsim-trace\"");
+    if (slot == &D->version &&
+        (!json_is_integer(D->version) || json_integer_value(D->version) != 1))
+        return fail_at(L, D->version_at, "$.version", "expected 1 (this gilsim reads version 1)");
+    return 0;
+}
+
+/* One "key": value of the document. */
+static int read_member(struct scan *S, struct doc *D)
+{
+    struct lex *L = &S->L;
+    char key[32];
+    bool fits;
+    int rc;
+    L->where[0] = '\0';
+    if ((rc = lex_string(L, key, sizeof key, &fits)) || (rc = expect(L, ':', "expected ':'")))
+        return rc;
+    if (!fits) key[0] = '\0';
+    snprintf(L->where, sizeof L->where, "$.%s", key);
+    static const char *const keys[] = {"format",  "version",  "run",
+                                       "threads", "complete", "events_dropped"};
+    json_t **slots[] = {&D->format, &D->version, &D->run, &D->threads, &D->complete, &D->dropped};
+    struct jlex *at[] = {&D->format_at,  &D->version_at,  &D->run_at,
+                         &D->threads_at, &D->complete_at, &D->dropped_at};
+    skip_ws(L);
+    if (strcmp(key, "events") == 0) return read_events_member(S, D);
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (strcmp(key, keys[i]) == 0) {
+            *at[i] = L->cur;
+            return read_small_member(L, D, slots[i]);
+        }
+    }
+    return skip_value(L);
+}
+
+/* After the document: what must be there, the events if they came before the header, the
+ * members that follow them. */
+static int finish_document(struct scan *S, struct doc *D)
+{
+    struct lex *L = &S->L;
+    int rc;
+    L->where[0] = '\0';
+    if (peek(L) != 0) return lex_fail(L, "expected the end of the file after the document");
+    if (!D->format || !D->version)
+        return fail_at(L, D->doc_at, "$",
+                       "expected a gilsim-trace document (\"format\": \"gilsim-trace\", "
+                       "\"version\": 1)");
+    if (D->run && !json_is_object(D->run))
+        return fail_at(L, D->run_at, "$.run", "expected an object");
+    if (D->threads && !json_is_array(D->threads))
+        return fail_at(L, D->threads_at, "$.threads", "expected an array");
+    if (!D->run || !D->threads || !D->have_events)
+        return fail_at(L, D->doc_at, "$", "expected run (an object), threads and events (arrays)");
+    if (!D->header_done && (rc = header_ready(S, D->run, D->threads, D->threads_at))) return rc;
+    if (!D->events_done) {
+        L->cur = D->events_at;
+        if ((rc = scan_events(S))) return rc;
+    }
+    if (D->complete && !json_is_boolean(D->complete))
+        return fail_at(L, D->complete_at, "$.complete", "expected true or false");
+    if (D->dropped && (!json_is_integer(D->dropped) || json_integer_value(D->dropped) < 0))
+        return fail_at(L, D->dropped_at, "$.events_dropped", "expected a non-negative integer");
+    /* A writer that leaves `complete` out claims nothing was lost. */
+    S->t->complete = D->complete ? json_is_true(D->complete) : true;
+    S->t->events_dropped = D->dropped ? (uint64_t)json_integer_value(D->dropped) : 0;
+    return 0;
+}
+
+static int read_members(struct scan *S, struct doc *D)
+{
+    struct lex *L = &S->L;
+    int rc;
+    L->cur.p++; /* '{' */
+    if (peek(L) == '}') {
+        L->cur.p++;
+        return 0;
+    }
+    for (;;) {
+        if ((rc = read_member(S, D))) return rc;
+        L->where[0] = '\0';
+        if (peek(L) == '}') {
+            L->cur.p++;
+            return 0;
+        }
+        if ((rc = expect(L, ',', "expected ',' or '}'"))) return rc;
+    }
 }
 
 static int scan_document(struct scan *S)
 {
     struct lex *L = &S->L;
-    json_t *format = NULL, *version = NULL, *run = NULL, *threads = NULL, *complete = NULL,
-           *dropped = NULL;
-    const char *events_at = NULL, *events_line_start = NULL;
-    long events_line = 0;
-    bool events_done = false, header_done = false;
-    int rc = 0;
-    /* where each member's value starts, for messages about it */
-    struct pos doc_at, format_at = {0}, version_at = {0}, run_at = {0}, threads_at = {0},
-                       complete_at = {0}, dropped_at = {0}, *value_at = NULL;
+    struct doc D = {0};
+    int rc;
     L->where[0] = '\0';
     skip_ws(L);
-    doc_at = pos_here(L);
-    if (peek(L) != '{') {
+    D.doc_at = L->cur;
+    if (peek(L) != '{')
         rc = lex_fail(L, "expected a gilsim-trace document (a JSON object)");
-        goto done;
-    }
-    L->p++;
-    if (peek(L) == '}') {
-        L->p++;
-    } else {
-        for (;;) {
-            char key[32];
-            bool fits;
-            L->where[0] = '\0';
-            if ((rc = lex_string(L, key, sizeof key, &fits)) ||
-                (rc = expect(L, ':', "expected ':'")))
-                goto done;
-            json_t **slot = NULL;
-            value_at = NULL;
-            if (!fits) key[0] = '\0';
-            snprintf(L->where, sizeof L->where, "$.%s", key);
-            if (strcmp(key, "format") == 0)
-                slot = &format, value_at = &format_at;
-            else if (strcmp(key, "version") == 0)
-                slot = &version, value_at = &version_at;
-            else if (strcmp(key, "run") == 0)
-                slot = &run, value_at = &run_at;
-            else if (strcmp(key, "threads") == 0)
-                slot = &threads, value_at = &threads_at;
-            else if (strcmp(key, "complete") == 0)
-                slot = &complete, value_at = &complete_at;
-            else if (strcmp(key, "events_dropped") == 0)
-                slot = &dropped, value_at = &dropped_at;
-            skip_ws(L);
-            if (value_at) *value_at = pos_here(L);
-            if (strcmp(key, "events") == 0) {
-                if (events_at) {
-                    rc = lex_fail(L, "events given twice");
-                    goto done;
-                }
-                skip_ws(L);
-                events_at = L->p, events_line_start = L->line_start, events_line = L->line;
-                if (format && version && json_is_object(run) && json_is_array(threads)) {
-                    /* The usual order: stream the events now, in one pass. */
-                    if ((rc = header_ready(S, run, threads, threads_at))) goto done;
-                    header_done = true;
-                    if ((rc = scan_events(S))) goto done;
-                    events_done = true;
-                } else if ((rc = skip_value(L))) {
-                    goto done;
-                }
-            } else if (slot) {
-                json_decref(*slot);
-                *slot = NULL;
-                if (slot == &threads && (rc = check_thread_count(L))) goto done;
-                if ((rc = load_value(L, slot))) goto done;
-                if (slot == &format && (!json_is_string(format) ||
-                                        strcmp(json_string_value(format), "gilsim-trace") != 0)) {
-                    rc = fail_at(L, format_at, "$.format", "expected \"gilsim-trace\"");
-                    goto done;
-                }
-                if (slot == &version &&
-                    (!json_is_integer(version) || json_integer_value(version) != 1)) {
-                    rc = fail_at(L, version_at, "$.version",
-                                 "expected 1 (this gilsim reads version 1)");
-                    goto done;
-                }
-            } else if ((rc = skip_value(L))) {
-                goto done;
-            }
-            L->where[0] = '\0';
-            char c = peek(L);
-            if (c == '}') {
-                L->p++;
-                break;
-            }
-            if ((rc = expect(L, ',', "expected ',' or '}'"))) goto done;
-        }
-    }
-    L->where[0] = '\0';
-    if (peek(L) != 0) {
-        rc = lex_fail(L, "expected the end of the file after the document");
-        goto done;
-    }
-    if (!format || !version) {
-        rc = fail_at(L, doc_at, "$",
-                     "expected a gilsim-trace document (\"format\": \"gilsim-trace\", "
-                     "\"version\": 1)");
-        goto done;
-    }
-    if (run && !json_is_object(run)) {
-        rc = fail_at(L, run_at, "$.run", "expected an object");
-        goto done;
-    }
-    if (threads && !json_is_array(threads)) {
-        rc = fail_at(L, threads_at, "$.threads", "expected an array");
-        goto done;
-    }
-    if (!run || !threads || !events_at) {
-        rc = fail_at(L, doc_at, "$", "expected run (an object), threads and events (arrays)");
-        goto done;
-    }
-    if (!header_done && (rc = header_ready(S, run, threads, threads_at))) goto done;
-    if (!events_done) {
-        L->p = events_at, L->line_start = events_line_start, L->line = events_line;
-        if ((rc = scan_events(S))) goto done;
-    }
-    if (complete && !json_is_boolean(complete)) {
-        rc = fail_at(L, complete_at, "$.complete", "expected true or false");
-        goto done;
-    }
-    if (dropped && (!json_is_integer(dropped) || json_integer_value(dropped) < 0)) {
-        rc = fail_at(L, dropped_at, "$.events_dropped", "expected a non-negative integer");
-        goto done;
-    }
-    /* A writer that leaves `complete` out claims nothing was lost. */
-    S->t->complete = complete ? json_is_true(complete) : true;
-    S->t->events_dropped = dropped ? (uint64_t)json_integer_value(dropped) : 0;
-done:
-    json_decref(format);
-    json_decref(version);
-    json_decref(run);
-    json_decref(threads);
-    json_decref(complete);
-    json_decref(dropped);
+    else if ((rc = read_members(S, &D)) == 0)
+        rc = finish_document(S, &D);
+    json_decref(D.format);
+    json_decref(D.version);
+    json_decref(D.run);
+    json_decref(D.threads);
+    json_decref(D.complete);
+    json_decref(D.dropped);
     return rc;
 }
 
@@ -749,10 +655,7 @@ static int scan_buffer(const char *name, const char *buf, size_t len, bool mappe
         .L = {.where_index = -1,
               .name = name,
               .base = buf,
-              .p = buf,
-              .end = buf + len,
-              .line_start = buf,
-              .line = 1,
+              .cur = {.p = buf, .end = buf + len, .line_start = buf, .line = 1},
               .e = e},
         .sink = sink,
         .t = t,
@@ -798,7 +701,8 @@ static bool json_text_byte(unsigned char c)
     return c >= 0x20 || c == '\n' || c == '\t' || c == '\r';
 }
 
-/* A pipe or a FIFO: read whole, up to TRACE_MAX_STREAM bytes, checked as it comes. */
+/* A pipe or a FIFO (or a file that cannot be mapped): read whole, up to TRACE_MAX_STREAM
+ * bytes, checked as it comes. */
 static int read_stream(int fd, const char *path, struct mapped *m, struct err *e)
 {
     size_t cap = 1 << 16;
@@ -849,7 +753,7 @@ static int map_file(const char *path, struct mapped *m, struct err *e)
             m->buf = p, m->len = (size_t)st.st_size, m->is_map = true;
         }
     }
-    if (!rc && !m->is_map) rc = read_stream(fd, path, m, e); /* also a file mmap refused */
+    if (!rc && !m->is_map) rc = read_stream(fd, path, m, e);
     close(fd);
     if (rc && !m->is_map) {
         free(m->buf);

@@ -1,9 +1,10 @@
 /* analysis/trace_read.h - reads gilsim-trace v1 files. trace_scan streams: the file is mapped,
- * not loaded into a tree, the small members (run, threads, ...) go through jansson and the
- * events through a dedicated lexer, one callback per event, so a 10-million-event trace needs
- * no memory in proportion to its size. trace_read builds on it and keeps the events in an
- * array (tests, small traces). Analysis code uses only this and common/trace_events.h (the
- * format), never the engine, so a trace from any source is read the same way. */
+ * not loaded into a tree, the small members (run, threads, ...) go through the strict parser
+ * (common/jparse.h) and the events through the shared lexer (common/jlex.h), one callback per
+ * event, so a 10-million-event trace needs no memory in proportion to its size. trace_read
+ * builds on it and keeps the events in an array (tests, small traces). Analysis code uses only
+ * this and common/ (the format), never the engine, so a trace from any source is read the same
+ * way. */
 #ifndef GILSIM_TRACE_READ_H
 #define GILSIM_TRACE_READ_H
 

@@ -57,6 +57,9 @@ int cli_parse_seed(const char *cmd, const char *arg, uint64_t *seed);
  * spreadsheet would run it as a formula). Numbers are written by the caller, not through
  * this. */
 void cli_csv_field(FILE *f, const char *s);
+/* A JSON string literal of s, valid UTF-8 whatever s holds (common/text.h's text_put_json:
+ * quote, backslash and controls escaped as JSON asks, bytes that are not UTF-8 as \\xNN). */
+void cli_json_string(FILE *f, const char *s);
 /* Creates results/, the default place of outputs, when missing: 0, or -1 with errno. */
 int cli_results_dir(void);
 

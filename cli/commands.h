@@ -11,5 +11,6 @@ int cli_summary(int argc, char **argv);  /* cli/summary.c */
 int cli_compare(int argc, char **argv);  /* cli/compare.c */
 int cli_export(int argc, char **argv);   /* cli/export.c */
 int cli_report(int argc, char **argv);   /* cli/report.c */
+int cli_machines(int argc, char **argv); /* cli/machines.c */
 
 #endif

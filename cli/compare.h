@@ -91,12 +91,22 @@ struct config {
     bool baseline_only; /* the extra lock-free run for the convoy factor */
 };
 
+/* The top blocker of a run: the cell of the wait attribution (docs/metrics.md) with the most
+ * time behind another thread, and its share of that waiter's wait. holder[0] == 0: no thread
+ * waited behind another. */
+struct blocker {
+    char holder[64], waiter[64];
+    int64_t ns;
+    double share;
+};
+
 struct run {
     struct config *cfg;
     unsigned repeat;
     char trace[512]; /* relative to the directory */
     int status;      /* exit status of the child; -1 not run */
     double value[NKM];
+    struct blocker top;
 };
 
 struct compare {

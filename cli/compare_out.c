@@ -123,6 +123,64 @@ static void format_cell(char *cell, size_t size, const struct agg *a, enum unit 
     snprintf(cell, size, "%s%s (%s..%s)", m, s.unit, lo, hi);
 }
 
+/* A column's top blocker: the holder->waiter pair that is top in most of its measured runs
+ * (ties: the earlier run's), in how many of them, and its share of the waiter's wait there. */
+struct col_blocker {
+    const struct blocker *b; /* NULL: no run has one */
+    size_t agree, n;
+    struct agg share;
+};
+
+static bool same_pair(const struct blocker *x, const struct blocker *y)
+{
+    return strcmp(x->holder, y->holder) == 0 && strcmp(x->waiter, y->waiter) == 0;
+}
+
+static struct col_blocker column_blocker(const struct compare *c, const struct config *cfg)
+{
+    struct col_blocker best = {0};
+    for (size_t i = 0; i < c->nruns; i++) {
+        const struct run *r = &c->runs[i];
+        if (r->cfg != cfg || r->status != 0) continue;
+        best.n++;
+        if (!r->top.holder[0]) continue;
+        size_t agree = 0;
+        for (size_t j = 0; j < c->nruns; j++)
+            agree += c->runs[j].cfg == cfg && c->runs[j].status == 0 &&
+                     same_pair(&c->runs[j].top, &r->top);
+        if (agree > best.agree) best.agree = agree, best.b = &r->top;
+    }
+    double *v = best.b ? malloc(best.agree * sizeof *v) : NULL;
+    size_t k = 0;
+    for (size_t i = 0; v && i < c->nruns; i++) {
+        const struct run *r = &c->runs[i];
+        if (r->cfg == cfg && r->status == 0 && same_pair(&r->top, best.b)) v[k++] = r->top.share;
+    }
+    if (v) {
+        qsort(v, k, sizeof *v, cmp_double);
+        best.share =
+            (struct agg){k, k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2, v[0], v[k - 1]};
+    }
+    free(v);
+    return best;
+}
+
+/* "cpu.0->io.0 99.6%", with (min..max) over the runs that agree and [agree/n] when not all. */
+static void format_blocker(char *cell, size_t size, const struct col_blocker *cb, bool ranges)
+{
+    if (!cb->b || !cb->share.n) {
+        snprintf(cell, size, "-");
+        return;
+    }
+    int len =
+        snprintf(cell, size, "%s->%s %.1f%%", cb->b->holder, cb->b->waiter, 100 * cb->share.median);
+    if (ranges && cb->share.n > 1 && len > 0 && (size_t)len < size)
+        len += snprintf(cell + len, size - (size_t)len, " (%.1f..%.1f)", 100 * cb->share.min,
+                        100 * cb->share.max);
+    if (cb->agree < cb->n && len > 0 && (size_t)len < size)
+        snprintf(cell + len, size - (size_t)len, " [%zu/%zu]", cb->agree, cb->n);
+}
+
 static uint64_t run_length_ms(const struct compare *c)
 {
     return c->duration_ms ? c->duration_ms : (uint64_t)(c->wl->duration_ns / 1000000);
@@ -130,12 +188,13 @@ static uint64_t run_length_ms(const struct compare *c)
 
 /* The table's cells: one column per configuration except the extra baseline, one row per
  * metric that is not zero everywhere. */
-enum { CELL = 64 };
+enum { CELL = 64, BLOCKER_CELL = 160 };
 struct table {
     size_t ncols, col_of[COMPARE_MAX_COLUMNS];
     char (*cells)[COMPARE_MAX_COLUMNS][CELL]; /* [metric][column] */
+    char (*blockers)[BLOCKER_CELL];           /* [column]: the top blocker row */
     size_t width[COMPARE_MAX_COLUMNS + 1];    /* [0]: the row labels */
-    bool show[NKM];
+    bool show[NKM], show_blockers;
 };
 
 static int fill_table(const struct compare *c, struct table *t)
@@ -144,7 +203,12 @@ static int fill_table(const struct compare *c, struct table *t)
     for (size_t i = 0; i < c->nconfigs; i++)
         if (!c->configs[i].baseline_only) t->col_of[t->ncols++] = i;
     t->cells = malloc(NKM * sizeof *t->cells);
-    if (!t->cells) return -1;
+    t->blockers = malloc((t->ncols ? t->ncols : 1) * sizeof *t->blockers);
+    if (!t->cells || !t->blockers) {
+        free(t->cells);
+        free(t->blockers);
+        return -1;
+    }
     t->width[0] = 20;
     for (size_t j = 0; j < t->ncols; j++) {
         const struct config *cfg = &c->configs[t->col_of[j]];
@@ -162,6 +226,14 @@ static int fill_table(const struct compare *c, struct table *t)
             t->show[k] |= a.n > 0 && (a.min != 0 || a.max != 0); /* all zero: nothing to see */
             t->width[j + 1] = strlen(cell) > t->width[j + 1] ? strlen(cell) : t->width[j + 1];
         }
+    }
+    t->show_blockers = false;
+    for (size_t j = 0; j < t->ncols; j++) {
+        struct col_blocker cb = column_blocker(c, &c->configs[t->col_of[j]]);
+        format_blocker(t->blockers[j], BLOCKER_CELL, &cb, c->repeat > 1);
+        t->show_blockers |= cb.b != NULL;
+        size_t w = strlen(t->blockers[j]);
+        t->width[j + 1] = w > t->width[j + 1] ? w : t->width[j + 1];
     }
     return 0;
 }
@@ -210,7 +282,17 @@ static int write_table(const struct compare *c, FILE *f)
             fprintf(f, "  %*s", (int)t.width[j + 1], t.cells[k][j]);
         fputc('\n', f);
     }
+    if (t.show_blockers) {
+        fprintf(f, "%-*s", (int)t.width[0], "top blocker");
+        for (size_t j = 0; j < t.ncols; j++)
+            fprintf(f, "  %*s", (int)t.width[j + 1], t.blockers[j]);
+        fputc('\n', f);
+        fputs("top blocker = holder->waiter: the thread that held the GIL longest while another "
+              "waited, and its share of that waiter's wait\n",
+              f);
+    }
     free(t.cells);
+    free(t.blockers);
     if (isfinite(c->baseline_io_per_s)) {
         char b[16];
         struct scale sc = scale_of(c->baseline_io_per_s, U_RATE);
@@ -234,7 +316,7 @@ static int write_csv(const struct compare *c, FILE *f)
     fputs("policy,params,repeat,seed,duration_ms,baseline_only,status,trace", f);
     for (int k = 0; k < NKM; k++)
         fprintf(f, ",%s", km[k].key);
-    fputc('\n', f);
+    fputs(",top_blocker_holder,top_blocker_waiter,top_blocker_share\n", f);
     for (size_t i = 0; i < c->nruns; i++) {
         const struct run *r = &c->runs[i];
         char params[512] = "";
@@ -254,7 +336,14 @@ static int write_csv(const struct compare *c, FILE *f)
             else
                 fputc(',', f);
         }
-        fputc('\n', f);
+        fputc(',', f);
+        cli_csv_field(f, r->top.holder);
+        fputc(',', f);
+        cli_csv_field(f, r->top.waiter);
+        if (r->top.holder[0])
+            fprintf(f, ",%.10g\n", r->top.share);
+        else
+            fputs(",\n", f);
     }
     return 0;
 }
@@ -288,9 +377,14 @@ static json_t *config_json(const struct compare *c, const struct config *cfg)
             json_object_set_new(vals, km[k].key, num_or_null(r->value[k]));
         char summary[sizeof r->trace + 16];
         compare_summary_name(r->trace, summary, sizeof summary);
-        json_array_append_new(runs, json_pack("{sI ss ss sI so}", "repeat", (json_int_t)r->repeat,
-                                              "trace", r->trace, "summary", summary, "status",
-                                              (json_int_t)r->status, "metrics", vals));
+        json_t *top = r->top.holder[0] ? json_pack("{ss ss sI sf}", "holder", r->top.holder,
+                                                   "waiter", r->top.waiter, "ns",
+                                                   (json_int_t)r->top.ns, "share", r->top.share)
+                                       : json_null();
+        json_array_append_new(runs, json_pack("{sI ss ss sI so so}", "repeat",
+                                              (json_int_t)r->repeat, "trace", r->trace, "summary",
+                                              summary, "status", (json_int_t)r->status, "metrics",
+                                              vals, "top_blocker", top));
     }
     for (int k = 0; k < NKM; k++) {
         struct agg a = aggregate(c, cfg, k);
@@ -299,8 +393,15 @@ static json_t *config_json(const struct compare *c, const struct config *cfg)
                                       num_or_null(a.median), "min", num_or_null(a.min), "max",
                                       num_or_null(a.max)));
     }
-    return json_pack("{ss ss so sb so so}", "label", cfg->label, "policy", cfg->subj.name, "set",
-                     set, "baseline_only", cfg->baseline_only, "runs", runs, "metrics", metrics);
+    struct col_blocker cb = column_blocker(c, cfg);
+    json_t *top = cb.b ? json_pack("{ss ss sI sI s{sf sf sf}}", "holder", cb.b->holder, "waiter",
+                                   cb.b->waiter, "runs", (json_int_t)cb.agree, "of",
+                                   (json_int_t)cb.n, "share", "median", cb.share.median, "min",
+                                   cb.share.min, "max", cb.share.max)
+                       : json_null();
+    return json_pack("{ss ss so sb so so so}", "label", cfg->label, "policy", cfg->subj.name, "set",
+                     set, "baseline_only", cfg->baseline_only, "runs", runs, "metrics", metrics,
+                     "top_blocker", top);
 }
 
 static json_t *compare_json(const struct compare *c)

@@ -183,6 +183,24 @@ static void note_cpython(struct compare *c, const char *policy)
     c->cpython_noted = true;
 }
 
+/* The largest cell behind a thread (not the free GIL) of the run's wait attribution. */
+static void top_blocker(const struct met_run *m, const struct trace *hdr, struct blocker *b)
+{
+    memset(b, 0, sizeof *b);
+    for (size_t w = 0; w < hdr->nthreads; w++) {
+        const struct attr_cell *c;
+        size_t n = met_wait_row(m, w, &c);
+        for (size_t i = 0; i < n; i++) {
+            if (c[i].holder == ATTR_FREE || c[i].ns <= b->ns) continue;
+            b->ns = c[i].ns;
+            b->share = (double)c[i].ns / (double)met_wait_total(m, w);
+            /* names from the trace: escaped, cut on a character boundary (common/text.h) */
+            text_escape(hdr->threads[c[i].holder].name, b->holder, sizeof b->holder);
+            text_escape(hdr->threads[w].name, b->waiter, sizeof b->waiter);
+        }
+    }
+}
+
 /* Reads the run's trace back and keeps its key metrics; writes the summary beside it. */
 static int measure_run(struct compare *c, struct run *r, struct err *e)
 {
@@ -202,6 +220,7 @@ static int measure_run(struct compare *c, struct run *r, struct err *e)
     if (!c->host) c->host = json_incref(json_object_get(hdr->run, "host"));
     if (!r->cfg->subj.policy && !c->cpython_noted) note_cpython(c, hdr->policy);
     keep_metrics(r, doc);
+    top_blocker(m, hdr, &r->top);
     const char *inputs[] = {path, c->workload_path, NULL};
     rc = outfile_write(spath, 0, inputs, dump_summary, doc, e);
 done:

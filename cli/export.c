@@ -1,7 +1,8 @@
-/* cli/export.c - `gilsim export TRACE --format chrome|csv -o OUT`: a trace for the tools
- * researchers already use. chrome: Chrome Trace Event JSON for the Perfetto UI and
- * chrome://tracing; csv: one row per event for pandas and R. Both stream: one pass over the
- * trace (trace_scan), written as it is read, through a temporary file renamed into place. */
+/* cli/export.c - `gilsim export TRACE --format chrome|speedscope|csv [-o OUT]`: a trace for the
+ * tools researchers already use. chrome: Chrome Trace Event JSON for the Perfetto UI,
+ * chrome://tracing and Speedscope; speedscope: Speedscope's own format (cli/speedscope.c); csv:
+ * one row per event for pandas and R. One pass over the trace (trace_scan); chrome and csv are
+ * written as they are read. Every format goes through a temporary file renamed into place. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,52 +13,58 @@
 #include "analysis/trace_read.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/speedscope.h"
+#include "cli/states.h"
 #include "common/outfile.h"
 #include "common/text.h"
 
 static const char export_help[] =
-    "usage: gilsim export TRACE.json --format chrome|csv -o OUT\n"
+    "usage: gilsim export TRACE.json --format chrome|speedscope|csv [-o OUT]\n"
     "\n"
-    "  -f, --format chrome   Chrome Trace Event JSON: open it in https://ui.perfetto.dev or\n"
-    "                        chrome://tracing. One track per thread with slices for holding\n"
-    "                        the GIL, waiting for it, I/O, sleep, native and hold; instants for\n"
-    "                        drop requests, failed wakeups, wait timeouts and forced switches;\n"
-    "                        a counter of GIL waiters; serve requests as async slices.\n"
-    "  -f, --format csv      one row per event (columns in docs/analysis.md)\n"
-    "  -o, --output OUT      output file (written through a temporary file; - for stdout)\n"
+    "  -f, --format chrome      Chrome Trace Event JSON: open it in https://ui.perfetto.dev,\n"
+    "                           chrome://tracing or https://www.speedscope.app. One track per\n"
+    "                           thread with slices (B/E pairs) for holding the GIL, waiting\n"
+    "                           for it, I/O, sleep, native and hold; instants for drop\n"
+    "                           requests, failed wakeups, wait timeouts and forced switches; a\n"
+    "                           counter of GIL waiters; serve requests as async slices.\n"
+    "  -f, --format speedscope  Speedscope's own format: one profile per thread, its states as\n"
+    "                           frames, in ns (https://www.speedscope.app)\n"
+    "  -f, --format csv         one row per event (columns in docs/analysis.md)\n"
+    "  -o, --output OUT         output file (written through a temporary file; - for stdout);\n"
+    "                           default: the trace's name with .json replaced by .trace.json,\n"
+    "                           .speedscope.json or .csv\n"
     "\n"
     "Exit status: 0 ok, 1 runtime failure, 2 bad input (the trace or an option).\n";
 
-/* Per-thread open slices: start time, or -1. */
-enum slice_kind { SL_WAIT, SL_HOLD_GIL, SL_IO, SL_SLEEP, SL_NATIVE, SL_HOLD, SL_FORCE, NSLICE };
-static const char *const slice_names[] = {"wait for GIL", "GIL",  "I/O",        "sleep",
-                                          "native",       "hold", "forced wait"};
-static const char *const slice_cats[] = {"gil", "gil", "op", "op", "op", "op", "gil"};
-
-struct exp_thread {
-    int64_t open[NSLICE];
-};
+enum format { FMT_CHROME, FMT_SPEEDSCOPE, FMT_CSV };
+static const char *const format_names[] = {"chrome", "speedscope", "csv"};
+static const char *const format_suffixes[] = {".trace.json", ".speedscope.json", ".csv"};
 
 struct exporter {
     FILE *out;
-    bool chrome;
+    enum format format;
     const struct trace *hdr;
-    struct exp_thread *th;
-    size_t nthreads;
-    bool first;  /* no event written yet (chrome: comma placement) */
-    int waiters; /* chrome counter */
+    struct states *states;
+    struct speedscope *speedscope;
+    bool *waiting; /* chrome: per thread, for the waiters counter */
+    bool first;    /* no event written yet (chrome: comma placement) */
+    int waiters;
     int64_t last_t;
     bool forced_pending;
     int forced_from;
     int64_t forced_t;
-    uint64_t request_id;
 };
 
-/* Chrome timestamps are µs; three decimals keep the nanoseconds. */
+/* Chrome timestamps are µs; three decimals keep the nanoseconds. Slices are B/E pairs, so a
+ * slice's end and the next one's start are the same decimal string: no reader has to add a
+ * duration to a start in floating point and land a hair past the next slice. */
 static void put_us(FILE *f, int64_t ns)
 {
-    uint64_t mag = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns; /* INT64_MIN too */
-    fprintf(f, "%s%" PRIu64 ".%03d", ns < 0 ? "-" : "", mag / 1000, (int)(mag % 1000));
+    if (ns < 0) {
+        fputc('-', f);
+        ns = -ns;
+    }
+    fprintf(f, "%" PRId64 ".%03d", ns / 1000, (int)(ns % 1000));
 }
 
 static void sep(struct exporter *x)
@@ -72,18 +79,25 @@ static int chrome_tid(int tid)
     return tid + 1;
 }
 
-static void slice(struct exporter *x, int tid, enum slice_kind k, int64_t end)
+/* A slice boundary: B or E with the same name and category (viewers pair them by name). */
+static void chrome_boundary(struct exporter *x, char ph, int tid, enum state_kind k, int64_t t)
 {
-    struct exp_thread *th = &x->th[tid];
-    if (th->open[k] < 0) return;
     sep(x);
-    fprintf(x->out, "{\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"name\":\"%s\",\"cat\":\"%s\",\"ts\":",
-            chrome_tid(tid), slice_names[k], slice_cats[k]);
-    put_us(x->out, th->open[k]);
-    fputs(",\"dur\":", x->out);
-    put_us(x->out, end - th->open[k]);
+    fprintf(x->out,
+            "{\"ph\":\"%c\",\"pid\":1,\"tid\":%d,\"name\":\"%s\",\"cat\":\"%s\",\"ts\":", ph,
+            chrome_tid(tid), state_name(k), state_category(k));
+    put_us(x->out, t);
     fputc('}', x->out);
-    th->open[k] = -1;
+}
+
+static void chrome_open(void *ctx, int tid, enum state_kind k, int64_t t)
+{
+    chrome_boundary(ctx, 'B', tid, k, t);
+}
+
+static void chrome_close(void *ctx, int tid, enum state_kind k, int64_t t)
+{
+    chrome_boundary(ctx, 'E', tid, k, t);
 }
 
 static void instant(struct exporter *x, int tid, const char *name, int64_t t, int64_t holder)
@@ -106,44 +120,57 @@ static void counter(struct exporter *x, int64_t t)
     fprintf(x->out, ",\"args\":{\"waiters\":%d}}", x->waiters);
 }
 
-static int on_header(void *ctx, const struct trace *hdr, struct err *e)
+/* "gilsim: <workload> under <policy>": the process in Chrome viewers, the file in Speedscope. */
+static void run_name(const struct trace *hdr, char *buf, size_t size)
 {
-    struct exporter *x = ctx;
-    x->hdr = hdr;
-    x->nthreads = hdr->nthreads;
-    x->th = malloc((hdr->nthreads ? hdr->nthreads : 1) * sizeof *x->th);
-    if (!x->th) return err_set(e, ERR_RUNTIME, "out of memory");
-    for (size_t i = 0; i < hdr->nthreads; i++)
-        for (int k = 0; k < NSLICE; k++)
-            x->th[i].open[k] = -1;
-    if (!x->chrome) {
-        fputs("t_ns,tid,thread,group,ev,reason,ticks,holder,ns,at\n", x->out);
-        return 0;
-    }
     json_t *wl = json_object_get(json_object_get(hdr->run, "workload"), "name");
-    const char *wl_name = json_is_string(wl) ? json_string_value(wl) : "?";
-    char *pname = malloc(strlen(wl_name) + strlen(hdr->policy) + 32);
-    if (!pname) return err_set(e, ERR_RUNTIME, "out of memory");
-    sprintf(pname, "gilsim: %s under %s", wl_name, hdr->policy);
+    int n = snprintf(buf, size, "gilsim: %s under %s",
+                     json_is_string(wl) ? json_string_value(wl) : "?", hdr->policy);
+    if (n >= (int)size) buf[text_utf8_cut(buf, size - 1)] = '\0'; /* whole characters only */
+}
+
+static void chrome_header(struct exporter *x, const struct trace *hdr)
+{
+    char pname[256];
+    run_name(hdr, pname, sizeof pname);
     fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n", x->out);
     sep(x);
     fputs("{\"ph\":\"M\",\"pid\":1,\"name\":\"process_name\",\"args\":{\"name\":", x->out);
-    text_put_json(x->out, pname);
-    free(pname);
+    cli_json_string(x->out, pname);
     fputs("}}", x->out);
     for (size_t i = 0; i < hdr->nthreads; i++) {
         sep(x);
         fprintf(x->out,
                 "{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"name\":\"thread_name\",\"args\":{\"name\":",
                 chrome_tid((int)i));
-        text_put_json(x->out, hdr->threads[i].name);
+        cli_json_string(x->out, hdr->threads[i].name);
         fputs("}},\n", x->out);
         fprintf(x->out,
                 "{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"name\":\"thread_sort_index\",\"args\":{"
                 "\"sort_index\":%zu}}",
                 chrome_tid((int)i), i);
     }
-    return 0;
+}
+
+static int on_header(void *ctx, const struct trace *hdr, struct err *e)
+{
+    struct exporter *x = ctx;
+    x->hdr = hdr;
+    if (x->format == FMT_CSV) {
+        fputs("t_ns,tid,thread,group,ev,reason,ticks,holder,ns,at\n", x->out);
+        return 0;
+    }
+    struct states_sink sink = {.open = chrome_open, .close = chrome_close, .ctx = x};
+    if (x->format == FMT_SPEEDSCOPE) {
+        int rc = speedscope_new(&x->speedscope, hdr, e);
+        if (rc) return rc;
+        sink = speedscope_sink(x->speedscope);
+    } else {
+        x->waiting = calloc(hdr->nthreads ? hdr->nthreads : 1, sizeof *x->waiting);
+        if (!x->waiting) return err_set(e, ERR_RUNTIME, "out of memory");
+        chrome_header(x, hdr);
+    }
+    return states_new(&x->states, hdr->nthreads, &sink, e);
 }
 
 static int csv_event(struct exporter *x, const struct trace_event *ev)
@@ -168,156 +195,142 @@ static int csv_event(struct exporter *x, const struct trace_event *ev)
     return 0;
 }
 
-/* The GIL's own events: waiting for it, holding it, the waiter counter, forced switches. */
-static void gil_event(struct exporter *x, const struct trace_event *ev)
+/* The waiters counter and the instants of the Chrome format. */
+static void chrome_event(struct exporter *x, const struct trace_event *ev)
 {
-    struct exp_thread *th = &x->th[ev->tid];
     int64_t t = ev->t;
+    bool was_waiting = x->waiting[ev->tid];
     switch ((enum trace_ev)ev->ev) {
     case TRACE_EV_REQUEST:
-        if (th->open[SL_WAIT] < 0) {
-            th->open[SL_WAIT] = t;
-            x->waiters++;
-            counter(x, t);
-        }
+        x->waiting[ev->tid] = true;
         break;
     case TRACE_EV_ACQUIRE:
-        if (th->open[SL_WAIT] >= 0) {
-            slice(x, ev->tid, SL_WAIT, t);
-            x->waiters--;
-            counter(x, t);
-        }
+        x->waiting[ev->tid] = false;
         if (x->forced_pending && x->forced_from != ev->tid)
             instant(x, x->forced_from, "forced switch", x->forced_t, TRACE_NO_ARG);
         x->forced_pending = false;
-        if (th->open[SL_HOLD_GIL] < 0) th->open[SL_HOLD_GIL] = t;
         break;
     case TRACE_EV_RELEASE:
-        slice(x, ev->tid, SL_HOLD, t); /* a hold cut short by the end of the record */
-        slice(x, ev->tid, SL_HOLD_GIL, t);
         x->forced_pending = ev->reason == TRACE_REASON_DROP_REQUEST;
         x->forced_from = ev->tid;
         x->forced_t = t;
         break;
-    default: /* TRACE_EV_THREAD_EXIT */
-        for (int k = 0; k < NSLICE; k++) {
-            if (k == SL_WAIT && th->open[k] >= 0) {
-                x->waiters--;
-                counter(x, t);
-            }
-            slice(x, ev->tid, (enum slice_kind)k, t);
-        }
+    case TRACE_EV_THREAD_EXIT:
+        x->waiting[ev->tid] = false;
+        break;
+    case TRACE_EV_DROP_REQUEST:
+        instant(x, ev->tid, "drop request", t, ev->arg);
+        break;
+    case TRACE_EV_WAIT_TIMEOUT:
+        instant(x, ev->tid, "wait timeout", t, ev->arg);
+        break;
+    case TRACE_EV_WAKEUP_FAILED:
+        instant(x, ev->tid, "failed wakeup", t, ev->arg);
+        break;
+    case TRACE_EV_ARRIVAL:
+    case TRACE_EV_DONE:
+        /* Requests overlap the GIL slices without nesting: async slices, their own track. */
+        sep(x);
+        fprintf(x->out,
+                "{\"ph\":\"%s\",\"pid\":1,\"tid\":%d,\"cat\":\"request\",\"name\":\"request\","
+                "\"id\":\"%d-%" PRId64 "\",\"ts\":",
+                ev->ev == TRACE_EV_ARRIVAL ? "b" : "e", chrome_tid(ev->tid), ev->tid, ev->arg);
+        put_us(x->out, t);
+        fputc('}', x->out);
+        break;
+    default:
         break;
     }
-}
-
-/* The slice an op's begin or end event opens or closes. */
-static enum slice_kind op_slice(enum trace_ev ev)
-{
-    switch (ev) {
-    case TRACE_EV_FORCE_WAIT_BEGIN:
-    case TRACE_EV_FORCE_WAIT_END:
-        return SL_FORCE;
-    case TRACE_EV_IO_BEGIN:
-    case TRACE_EV_IO_END:
-        return SL_IO;
-    case TRACE_EV_SLEEP_BEGIN:
-    case TRACE_EV_SLEEP_END:
-        return SL_SLEEP;
-    case TRACE_EV_NATIVE_BEGIN:
-    case TRACE_EV_NATIVE_END:
-        return SL_NATIVE;
-    default: /* TRACE_EV_HOLD_BEGIN, TRACE_EV_HOLD_END */
-        return SL_HOLD;
+    if (was_waiting != x->waiting[ev->tid]) {
+        x->waiters += was_waiting ? -1 : 1;
+        counter(x, t);
     }
-}
-
-/* Requests overlap the GIL slices without nesting: async slices, their own track. */
-static void request_event(struct exporter *x, const struct trace_event *ev)
-{
-    sep(x);
-    fprintf(x->out,
-            "{\"ph\":\"%s\",\"pid\":1,\"tid\":%d,\"cat\":\"request\",\"name\":\"request\","
-            "\"id\":\"%d-%" PRId64 "\",\"ts\":",
-            ev->ev == TRACE_EV_ARRIVAL ? "b" : "e", chrome_tid(ev->tid), ev->tid, ev->arg);
-    put_us(x->out, ev->t);
-    fputc('}', x->out);
 }
 
 static int on_event(void *ctx, const struct trace_event *ev, struct err *e)
 {
     (void)e;
     struct exporter *x = ctx;
-    if (!x->chrome) return csv_event(x, ev);
+    if (x->format == FMT_CSV) return csv_event(x, ev);
     x->last_t = ev->t;
-    switch ((enum trace_ev)ev->ev) {
-    case TRACE_EV_REQUEST:
-    case TRACE_EV_ACQUIRE:
-    case TRACE_EV_RELEASE:
-    case TRACE_EV_THREAD_EXIT:
-        gil_event(x, ev);
-        break;
-    case TRACE_EV_DROP_REQUEST:
-        instant(x, ev->tid, "drop request", ev->t, ev->arg);
-        break;
-    case TRACE_EV_WAIT_TIMEOUT:
-        instant(x, ev->tid, "wait timeout", ev->t, ev->arg);
-        break;
-    case TRACE_EV_WAKEUP_FAILED:
-        instant(x, ev->tid, "failed wakeup", ev->t, ev->arg);
-        break;
-    case TRACE_EV_FORCE_WAIT_BEGIN:
-    case TRACE_EV_IO_BEGIN:
-    case TRACE_EV_SLEEP_BEGIN:
-    case TRACE_EV_NATIVE_BEGIN:
-    case TRACE_EV_HOLD_BEGIN:
-        x->th[ev->tid].open[op_slice((enum trace_ev)ev->ev)] = ev->t;
-        break;
-    case TRACE_EV_FORCE_WAIT_END:
-    case TRACE_EV_IO_END:
-    case TRACE_EV_SLEEP_END:
-    case TRACE_EV_NATIVE_END:
-    case TRACE_EV_HOLD_END:
-        slice(x, ev->tid, op_slice((enum trace_ev)ev->ev), ev->t);
-        break;
-    case TRACE_EV_ARRIVAL:
-    case TRACE_EV_DONE:
-        request_event(x, ev);
-        break;
-    case TRACE_EV_THREAD_START:
-    case TRACE_EV_COUNT:
-        break;
-    }
+    states_event(x->states, ev);
+    if (x->format == FMT_CHROME) chrome_event(x, ev);
     return 0;
 }
 
-/* The whole export: the trace read and written as it is read. */
-static int export_trace(struct exporter *x, const char *path, struct trace **hdr, struct err *e)
+/* Ends the document after the last event: slices still open (a partial trace) close at it. */
+static int finish(struct exporter *x, const char *trace_path, const struct trace *hdr,
+                  struct err *e)
 {
-    struct trace_sink sink = {.header = on_header, .event = on_event, .ctx = x};
-    int rc = trace_scan(path, &sink, hdr, e);
-    if (!rc && x->chrome) {
-        /* Slices still open when the record ends (a partial trace) close at its last event. */
-        for (size_t i = 0; i < x->nthreads; i++)
-            for (int k = 0; k < NSLICE; k++)
-                slice(x, (int)i, (enum slice_kind)k, x->last_t);
-        fputs("\n],\"otherData\":{\"source\":", x->out);
-        text_put_json(x->out, path);
-        fprintf(x->out, ",\"complete\":%s}}\n", (*hdr)->complete ? "true" : "false");
+    if (x->format == FMT_CSV) return 0;
+    states_close_all(x->states, x->last_t);
+    if (x->format == FMT_SPEEDSCOPE) {
+        char name[256];
+        run_name(hdr, name, sizeof name);
+        json_t *elapsed = json_object_get(hdr->run, "elapsed_ns");
+        int64_t end = x->last_t;
+        if (json_is_integer(elapsed) && json_integer_value(elapsed) > end)
+            end = (int64_t)json_integer_value(elapsed);
+        return speedscope_write(x->speedscope, x->out, name, end, e);
     }
-    return rc;
+    fputs("\n],\"otherData\":{\"source\":", x->out);
+    cli_json_string(x->out, trace_path);
+    fprintf(x->out, ",\"complete\":%s}}\n", hdr->complete ? "true" : "false");
+    return 0;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* word followed by a <8 digits>T<6 digits> time stamp somewhere in s. */
+static bool has_stamp_after(const char *s, const char *word)
+{
+    for (const char *p = strstr(s, word); p; p = strstr(p + 1, word)) {
+        const char *d = p + strlen(word);
+        bool stamp = strlen(d) >= 15 && d[8] == 'T';
+        for (int i = 0; i < 15 && stamp; i++)
+            stamp = i == 8 || (d[i] >= '0' && d[i] <= '9');
+        if (stamp) return true;
+    }
+    return false;
+}
+
+/* Speedscope chooses its importer by the file's name before it looks inside: *.chrome.json and
+ * Trace-/Profile-<date>T<time> names are taken for Chrome DevTools recordings (and fail on a
+ * trace), *.cpuprofile likewise, *.speedscope.json for its own format. */
+static bool speedscope_misreads(const char *path, enum format f)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (f == FMT_CSV) return false;
+    return ends_with(base, ".chrome.json") || ends_with(base, ".cpuprofile") ||
+           (f == FMT_CHROME && ends_with(base, ".speedscope.json")) ||
+           has_stamp_after(base, "Trace-") || has_stamp_after(base, "Profile-");
+}
+
+/* The default output: the trace's path with .json replaced by the format's suffix. */
+static int default_output(const char *trace, enum format f, char *buf, size_t size)
+{
+    size_t n = strlen(trace);
+    if (ends_with(trace, ".json")) n -= 5;
+    int len = snprintf(buf, size, "%.*s%s", (int)n, trace, format_suffixes[f]);
+    return len < 0 || (size_t)len >= size ? -1 : 0;
 }
 
 struct export_args {
-    const char *format, *output;
+    int format; /* enum format, -1 until given */
+    const char *output;
 };
 
 static int opt_format(void *args, const char *v)
 {
-    if (strcmp(v, "chrome") && strcmp(v, "csv"))
-        return cli_usage_error("export", "--format: expected chrome or csv, got '%s'", v);
-    ((struct export_args *)args)->format = v;
-    return 0;
+    struct export_args *a = args;
+    for (a->format = 0; a->format <= FMT_CSV; a->format++)
+        if (strcmp(v, format_names[a->format]) == 0) return 0;
+    return cli_usage_error("export", "--format: expected chrome, speedscope or csv, got '%s'", v);
 }
 
 static int opt_output(void *args, const char *v)
@@ -332,16 +345,43 @@ static const struct cli_opt export_opts[] = {
     {NULL, 0, false, NULL},
 };
 
+/* Streams the trace at path into out in format f. */
+static int export_to(const char *path, enum format f, FILE *out, struct err *e)
+{
+    struct exporter x = {.out = out, .format = f, .first = true};
+    struct trace_sink sink = {.header = on_header, .event = on_event, .ctx = &x};
+    struct trace *hdr = NULL;
+    int rc = trace_scan(path, &sink, &hdr, e);
+    if (!rc) rc = finish(&x, path, hdr, e);
+    states_free(x.states);
+    speedscope_free(x.speedscope);
+    free(x.waiting);
+    trace_free(hdr);
+    return rc;
+}
+
 int cli_export(int argc, char **argv)
 {
-    struct export_args a = {0};
+    struct export_args a = {.format = -1};
     int operand,
         rc = cli_parse_options("export", export_help, export_opts, &a, argc, argv, &operand);
     if (rc) return rc == CLI_HELP_SHOWN ? 0 : rc;
     if (operand != argc - 1) return cli_usage_error("export", "%s", "expected one trace file");
-    if (!a.format) return cli_usage_error("export", "%s", "expected --format chrome or csv");
-    if (!a.output) return cli_usage_error("export", "%s", "expected -o OUT");
-    const char *format = a.format, *out_path = a.output;
+    if (a.format < 0)
+        return cli_usage_error("export", "%s", "expected --format chrome, speedscope or csv");
+    enum format format = (enum format)a.format;
+    const char *trace = argv[operand], *out_path = a.output;
+    char default_path[4096];
+    if (!out_path) {
+        if (default_output(trace, format, default_path, sizeof default_path))
+            return cli_usage_error("export", "%s", "trace path too long for a default -o");
+        out_path = default_path;
+    }
+    if (speedscope_misreads(out_path, format))
+        fprintf(stderr,
+                "gilsim export: note: Speedscope takes a file named like %s for another format "
+                "and fails to open it; %s avoids that\n",
+                out_path, format_suffixes[format]);
 
     struct err e = {0};
     /* SIGINT/SIGTERM: remove the temporary file and exit at once (128 + the signal). */
@@ -350,20 +390,19 @@ int cli_export(int argc, char **argv)
         err_set(&e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(src));
         return cli_fail(&e);
     }
-    const char *inputs[] = {argv[operand], NULL};
+    const char *inputs[] = {trace, NULL};
     struct outfile *of = NULL;
     rc = outfile_open(&of, out_path, OUTFILE_STDOUT, inputs, &e);
-    struct exporter x = {.chrome = strcmp(format, "chrome") == 0, .first = true};
-    struct trace *hdr = NULL;
     if (!rc) {
         cli_signals_set_tmp(outfile_tmp_path(of));
-        x.out = outfile_stream(of);
-        rc = export_trace(&x, argv[operand], &hdr, &e);
+        rc = export_to(trace, format, outfile_stream(of), &e);
         rc = rc ? (outfile_abort(of), rc) : outfile_commit(of, &e);
     }
     cli_signals_set_tmp(NULL);
     cli_signals_stop();
-    free(x.th);
-    trace_free(hdr);
+    if (!rc && isatty(STDERR_FILENO) && strcmp(out_path, "-") != 0) {
+        text_put(stderr, out_path);
+        fputc('\n', stderr);
+    }
     return rc ? cli_fail(&e) : 0;
 }

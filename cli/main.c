@@ -21,14 +21,15 @@ static const struct command {
      "run a workload under several policies and parameters, tabulate the metrics"},
     {"export", cli_export, "a trace as Chrome Trace Event JSON (Perfetto) or CSV"},
     {"report", cli_report, "a self-contained HTML report (table, plots) of a compare directory"},
+    {"machines", cli_machines, "the virtual engine's machine model: parameters, defaults, units"},
 };
 
 static void print_help(FILE *f)
 {
     fputs("usage: gilsim COMMAND [options]\n"
           "\n"
-          "GIL scheduling simulator: runs workload files on real threads under pluggable GIL\n"
-          "policies and writes JSON traces.\n"
+          "GIL scheduling simulator: runs workload files under pluggable GIL policies, on real\n"
+          "threads or in virtual time on a modelled machine, and writes JSON traces.\n"
           "\n"
           "commands:\n",
           f);

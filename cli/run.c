@@ -1,4 +1,5 @@
-/* cli/run.c - `gilsim run`: one workload under one policy on real threads, the trace written
+/* cli/run.c - `gilsim run`: one workload under one policy, on real threads or in virtual time
+ * on a modelled machine, the trace written
  * through sim/trace_write.c, a summary on stderr. Options are one table (run_opts): adding
  * one is a field in struct run_args, a short apply function and a line in the table. */
 #include <errno.h>
@@ -19,10 +20,19 @@
 static const char run_help[] =
     "usage: gilsim run WORKLOAD.json [options]\n"
     "\n"
-    "Runs the workload on real threads under a GIL policy and writes a JSON trace.\n"
+    "Runs the workload under a GIL policy and writes a JSON trace: on real threads, or\n"
+    "simulated in virtual time on a modelled machine (deterministic: the same inputs give\n"
+    "the same events on any host).\n"
     "\n"
     "  -p, --policy NAME     GIL policy (default new; see `gilsim policies`)\n"
+    "  -e, --engine NAME     real (default): pthreads on this machine; virtual: simulated\n"
+    "                        threads on the machine of --machine (docs/virtual.md)\n"
+    "      --machine FILE    the modelled machine, a gilsim-machine file (default: built-in\n"
+    "                        defaults, this development VM's; see `gilsim machines`)\n"
+    "      --machine-set NAME=VALUE[,NAME=VALUE...]\n"
+    "                        override machine parameters (repeatable)\n"
     "  -s, --set NAME=VALUE  set a policy parameter (repeatable)\n"
+    "      --var NAME=VALUE  set a workload variable (repeatable; docs/workload-format.md)\n"
     "  -d, --duration MS     run length in ms (default: the workload's duration_ms)\n"
     "      --seed N          seed for every random draw (default 1)\n"
     "  -o, --output PATH     trace path (default results/<workload>-<policy>-<UTC stamp>.json)\n"
@@ -43,9 +53,9 @@ static const char run_help[] =
 
 /* What the command line asked for. */
 struct run_args {
-    const char *policy, *output, *workload;
-    const char *sets[CLI_MAX_SETS];
-    unsigned nsets;
+    const char *policy, *output, *workload, *engine, *machine;
+    const char *sets[CLI_MAX_SETS], *machine_sets[CLI_MAX_SETS], *vars[WL_MAX_VARS];
+    unsigned nsets, nmachine_sets, nvars;
     uint64_t duration_ms, seed, max_events, stall_ms;
     bool quiet, no_trace;
 };
@@ -67,6 +77,41 @@ static int opt_set(void *args, const char *v)
     if (a->nsets == CLI_MAX_SETS)
         return cli_usage_error("run", "too many --set options (at most %s)", STR(CLI_MAX_SETS));
     a->sets[a->nsets++] = v;
+    return 0;
+}
+
+static int opt_var(void *args, const char *v)
+{
+    struct run_args *a = args;
+    struct err e = {0};
+    if (wl_var_arg(v, NULL, NULL, NULL, &e) != 0) return cli_usage_error("run", "%s", e.msg);
+    if (a->nvars == WL_MAX_VARS)
+        return cli_usage_error("run", "too many --var options (at most %s)", STR(WL_MAX_VARS));
+    a->vars[a->nvars++] = v;
+    return 0;
+}
+
+static int opt_engine(void *args, const char *v)
+{
+    if (strcmp(v, "real") != 0 && strcmp(v, "virtual") != 0)
+        return cli_usage_error("run", "--engine: expected real or virtual, got '%s'", v);
+    ((struct run_args *)args)->engine = v;
+    return 0;
+}
+
+static int opt_machine(void *args, const char *v)
+{
+    ((struct run_args *)args)->machine = v;
+    return 0;
+}
+
+static int opt_machine_set(void *args, const char *v)
+{
+    struct run_args *a = args;
+    if (a->nmachine_sets == CLI_MAX_SETS)
+        return cli_usage_error("run", "too many --machine-set options (at most %s)",
+                               STR(CLI_MAX_SETS));
+    a->machine_sets[a->nmachine_sets++] = v;
     return 0;
 }
 
@@ -120,6 +165,10 @@ static int opt_quiet(void *args, const char *v)
 static const struct cli_opt run_opts[] = {
     {"policy", 'p', true, opt_policy},
     {"set", 's', true, opt_set},
+    {"var", 0, true, opt_var},
+    {"engine", 'e', true, opt_engine},
+    {"machine", 0, true, opt_machine},
+    {"machine-set", 0, true, opt_machine_set},
     {"duration", 'd', true, opt_duration},
     {"seed", 0, true, opt_seed},
     {"output", 'o', true, opt_output},
@@ -151,6 +200,22 @@ static int resolve_policy(const struct run_args *a, const struct gil_policy **po
     return 0;
 }
 
+/* The modelled machine: defaults, the file, then every --machine-set in turn. */
+static int resolve_machine(const struct run_args *a, struct machine *m, struct err *e)
+{
+    mach_defaults(m);
+    bool is_virtual = a->engine && strcmp(a->engine, "virtual") == 0;
+    if (!is_virtual && (a->machine || a->nmachine_sets))
+        return err_set(e, ERR_INPUT,
+                       "%s: only the virtual engine has a modelled machine "
+                       "(add --engine virtual)",
+                       a->machine ? "--machine" : "--machine-set");
+    if (a->machine && mach_load(m, a->machine, e) != 0) return e->status;
+    for (unsigned i = 0; i < a->nmachine_sets; i++)
+        if (mach_set(m, a->machine_sets[i], e) != 0) return e->status;
+    return 0;
+}
+
 static void print_group_rates(const struct eng_options *o, const struct eng_result *r, double secs)
 {
     for (size_t g = 0; g < o->wl->ngroups; g++) {
@@ -172,16 +237,35 @@ static void print_group_rates(const struct eng_options *o, const struct eng_resu
     }
 }
 
+/* This process's peak resident memory in KiB (VmHWM: unlike getrusage's maxrss, it does not
+ * count what the process that started us held before the exec); -1 when unknown. */
+static long peak_rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
+    fclose(f);
+    return kib;
+}
+
 static void print_summary(const struct eng_options *o, const struct eng_result *r, const char *path)
 {
     double secs = (double)r->elapsed_ns / 1e9;
+    char machine[256];
     fputs("gilsim: ", stderr);
     text_put(stderr, o->wl->name);
     fprintf(stderr, " under %s", o->policy->name);
     for (unsigned i = 0; i < o->params->n; i++)
         fprintf(stderr, "%s%s=%g", i ? ", " : " (", o->params->desc[i].name, o->params->value[i]);
-    fprintf(stderr, "%s: %u threads, %.3f s (%s), tick %.1f ns\n", o->params->n ? ")" : "",
+    fprintf(stderr, "%s: %u threads, %.3f s (%s), tick %.1f ns", o->params->n ? ")" : "",
             r->nthreads, secs, r->stop_reason, r->ns_per_tick);
+    if (o->engine == ENG_VIRTUAL)
+        fprintf(stderr, ", virtual time on %s (%g cores)",
+                text_escape(o->machine->name, machine, sizeof machine), o->machine->v[MACH_cores]);
+    fputc('\n', stderr);
     print_group_rates(o, r, secs); /* per group, so that 200 threads stay readable */
     fprintf(stderr, "  total %.0f ticks/s, %llu acquisitions (%llu switches), %llu events",
             r->total_ticks / secs, (unsigned long long)r->acquisitions,
@@ -191,7 +275,7 @@ static void print_summary(const struct eng_options *o, const struct eng_result *
     else if (r->events_dropped)
         fprintf(stderr, ", %llu DROPPED (raise --max-events)",
                 (unsigned long long)r->events_dropped);
-    fprintf(stderr, "\n  trace: %s\n", path);
+    fprintf(stderr, "\n  peak RSS %ld KiB\n  trace: %s\n", peak_rss_kib(), path);
 }
 
 /* What the signal thread shares with the run: the engine's stop, and whether the run is over
@@ -305,7 +389,9 @@ int cli_run(int argc, char **argv)
     const struct gil_policy *pol;
     struct gil_params params;
     struct wl_workload *wl = NULL;
-    if (resolve_policy(&a, &pol, &params, &e) != 0 || wl_load(a.workload, &wl, &e) != 0)
+    struct machine machine;
+    if (resolve_policy(&a, &pol, &params, &e) != 0 || resolve_machine(&a, &machine, &e) != 0 ||
+        wl_load_vars(a.workload, a.vars, a.nvars, &wl, &e) != 0)
         return cli_fail(&e);
     if (a.no_trace && a.output) {
         wl_free(wl);
@@ -327,6 +413,8 @@ int cli_run(int argc, char **argv)
     }
     struct eng_options o = {
         .wl = wl,
+        .engine = a.engine && strcmp(a.engine, "virtual") == 0 ? ENG_VIRTUAL : ENG_REAL,
+        .machine = &machine,
         .policy = pol,
         .params = &params,
         .duration_ns = (int64_t)a.duration_ms * 1000000,

@@ -12,54 +12,84 @@ static const char summary_help[] =
     "usage: gilsim summary TRACE.json [--json | --samples LIST] [-o OUT]\n"
     "\n"
     "Computes latency, throughput, convoy and fairness metrics from a trace's events, for the\n"
-    "run and for every thread; docs/metrics.md defines each. Any trace in the gilsim-trace\n"
-    "format works, whoever wrote it. A partial trace (complete: false) is summarized and\n"
-    "marked as such.\n"
+    "run and for every thread, and who made whom wait (the wait attribution: for each thread,\n"
+    "which threads held the GIL while it waited); docs/metrics.md defines each. Any trace in\n"
+    "the gilsim-trace format works, whoever wrote it. A partial trace (complete: false) is\n"
+    "summarized and marked as such.\n"
     "\n"
     "  --json          print one JSON document (gilsim-summary, version 1) instead of text\n"
     "  --samples LIST  print every sample of the named latency metrics as CSV\n"
     "                  (metric,tid,thread,ns; each thread's sorted ascending), for CDFs.\n"
     "                  LIST: comma-separated among gil_wait, io_response, sleep_overshoot,\n"
-    "                  request_latency, slice, handoff_gap; or all\n"
+    "                  request_latency, slice, handoff_gap; or all (these six); and\n"
+    "                  wait_attribution: the waiter x holder matrix, one row per cell, in\n"
+    "                  three more columns holder_tid,holder,share\n"
     "  -o, --output OUT  write to OUT (through a temporary file) instead of stdout\n"
     "\n"
     "Exit status: 0 ok, 1 runtime failure, 2 the file is not a readable gilsim trace.\n";
 
-/* Parses a --samples list into wanted[]; 0, or a usage error's status. */
-static int parse_sample_list(const char *list, bool *wanted, unsigned n)
+#define ATTRIBUTION "wait_attribution"
+
+/* Parses a --samples list into wanted[] (latency metrics) and *attribution; 0, or a usage
+ * error's status. */
+static int parse_sample_list(const char *list, bool *wanted, unsigned n, bool *attribution)
 {
-    if (strcmp(list, "all") == 0) {
-        for (unsigned i = 0; i < n; i++)
-            wanted[i] = true;
-        return 0;
-    }
     char name[64];
     for (const char *p = list;;) {
         size_t len = strcspn(p, ",");
-        int idx = -1;
+        bool known = false;
         if (len > 0 && len < sizeof name) {
             memcpy(name, p, len);
             name[len] = '\0';
-            idx = met_latency_index(name);
+            int idx = met_latency_index(name);
+            if (idx >= 0) wanted[idx] = known = true;
+            if (strcmp(name, ATTRIBUTION) == 0) *attribution = known = true;
+            if (strcmp(name, "all") == 0) {
+                for (unsigned i = 0; i < n; i++)
+                    wanted[i] = true;
+                known = true;
+            }
         }
-        if (idx < 0) {
+        if (!known) {
             char msg[512] = "--samples: expected latency metrics (";
             for (unsigned l = 0; met_latency_name(l); l++)
                 snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "%s%s", l ? ", " : "",
                          met_latency_name(l));
-            snprintf(msg + strlen(msg), sizeof msg - strlen(msg), ") or all, got '%s'", list);
+            snprintf(msg + strlen(msg), sizeof msg - strlen(msg),
+                     "), all or " ATTRIBUTION ", got '%s'", list);
             return cli_usage_error("summary", "%s", msg);
         }
-        wanted[idx] = true;
         if (!p[len]) return 0;
         p += len + 1;
     }
 }
 
-static void print_samples(const struct met_run *m, const struct trace *hdr, const bool *wanted,
-                          FILE *out)
+/* The waiter x holder matrix as CSV rows (docs/metrics.md). */
+static void print_attribution(const struct met_run *m, const struct trace *hdr, FILE *out)
 {
-    fputs("metric,tid,thread,ns\n", out);
+    for (size_t w = 0; w < hdr->nthreads; w++) {
+        const struct attr_cell *c;
+        size_t n = met_wait_row(m, w, &c);
+        double total = (double)met_wait_total(m, w);
+        for (size_t i = 0; i < n; i++) {
+            fprintf(out, ATTRIBUTION ",%zu,", w);
+            cli_csv_field(out, hdr->threads[w].name);
+            fprintf(out, ",%lld,", (long long)c[i].ns);
+            if (c[i].holder != ATTR_FREE) fprintf(out, "%d", c[i].holder);
+            fputc(',', out);
+            cli_csv_field(out,
+                          c[i].holder == ATTR_FREE ? "(free)" : hdr->threads[c[i].holder].name);
+            fprintf(out, ",%.10g\n", (double)c[i].ns / total);
+        }
+    }
+}
+
+static void print_samples(const struct met_run *m, const struct trace *hdr, const bool *wanted,
+                          bool attribution, FILE *out)
+{
+    const char *more = attribution ? ",,," : "";
+    fputs(attribution ? "metric,tid,thread,ns,holder_tid,holder,share\n" : "metric,tid,thread,ns\n",
+          out);
     for (unsigned l = 0; met_latency_name(l); l++) {
         if (!wanted[l]) continue;
         for (size_t t = 0; t < hdr->nthreads; t++) {
@@ -68,10 +98,11 @@ static void print_samples(const struct met_run *m, const struct trace *hdr, cons
             for (size_t i = 0; i < n; i++) {
                 fprintf(out, "%s,%zu,", met_latency_name(l), t);
                 cli_csv_field(out, hdr->threads[t].name);
-                fprintf(out, ",%lld\n", (long long)v[i]);
+                fprintf(out, ",%lld%s\n", (long long)v[i], more);
             }
         }
     }
+    if (attribution) print_attribution(m, hdr, out);
 }
 
 struct summary_args {
@@ -111,13 +142,13 @@ struct summary_out {
     const struct met_run *m;
     const struct trace *hdr;
     const bool *wanted;
+    bool attribution;
 };
 
-static int write_summary(FILE *f, void *ctx, struct err *e)
+static int write_summary(FILE *f, const struct summary_out *s, struct err *e)
 {
-    const struct summary_out *s = ctx;
     if (s->a->samples) {
-        print_samples(s->m, s->hdr, s->wanted, f);
+        print_samples(s->m, s->hdr, s->wanted, s->attribution, f);
     } else if (s->a->json) {
         json_t *doc = met_to_json(s->m, s->a->path);
         int rc = doc ? json_dumpf(doc, f, JSON_INDENT(1) | JSON_REAL_PRECISION(10)) : -1;
@@ -143,8 +174,9 @@ int cli_summary(int argc, char **argv)
     a.path = argv[operand];
     if (a.json && a.samples)
         return cli_usage_error("summary", "%s", "--json and --samples exclude each other");
-    bool wanted[MET_MAX_LATENCIES] = {false};
-    if (a.samples && (rc = parse_sample_list(a.samples, wanted, MET_MAX_LATENCIES))) return rc;
+    bool wanted[MET_MAX_LATENCIES] = {false}, attribution = false;
+    if (a.samples && (rc = parse_sample_list(a.samples, wanted, MET_MAX_LATENCIES, &attribution)))
+        return rc;
 
     struct err e = {0};
     struct met_run *m = NULL;
@@ -154,7 +186,7 @@ int cli_summary(int argc, char **argv)
     /* the output is checked before the trace is read */
     if ((rc = outfile_open(&of, a.output, OUTFILE_STDOUT, inputs, &e)) == 0 &&
         (rc = met_summarize_file(a.path, a.samples ? MET_KEEP_SAMPLES : 0, &m, &hdr, &e)) == 0) {
-        struct summary_out out = {&a, m, hdr, wanted};
+        struct summary_out out = {&a, m, hdr, wanted, attribution};
         rc = write_summary(outfile_stream(of), &out, &e);
     }
     rc = rc ? (outfile_abort(of), rc) : outfile_commit(of, &e);

@@ -68,6 +68,11 @@ void cli_csv_field(FILE *f, const char *s)
     if (quoted) fputc('"', f);
 }
 
+void cli_json_string(FILE *f, const char *s)
+{
+    text_put_json(f, s); /* valid UTF-8 whatever s holds (common/text.h) */
+}
+
 int cli_results_dir(void)
 {
     return mkdir("results", 0755) != 0 && errno != EEXIST ? -1 : 0;

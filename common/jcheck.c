@@ -113,6 +113,15 @@ static void format_path(const struct jc_ctx *c, int nseg, char *buf, size_t size
     }
 }
 
+/* A number as a person wrote it: integers without a point, reals in %g. */
+static void json_number_text(const json_t *v, char *buf, size_t size)
+{
+    if (json_is_integer(v))
+        snprintf(buf, size, "%lld", (long long)json_integer_value(v));
+    else
+        snprintf(buf, size, "%g", json_number_value(v));
+}
+
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
@@ -126,7 +135,14 @@ int jc_fail_at(struct jc_ctx *c, bool at_key, const char *fmt, ...)
     int line, col;
     line_col(c->text, locate(c, c->nseg, at_key), &line, &col);
     format_path(c, c->nseg, jpath, sizeof jpath);
-    return err_set(c->e, ERR_INPUT, "%s:%d:%d: %s: %s", c->path, line, col, jpath, what);
+    char via[200] = "";
+    if (c->via && !at_key && strcmp(jpath, c->via_path) == 0) {
+        char value[64];
+        json_number_text(c->via->value, value, sizeof value);
+        snprintf(via, sizeof via, " (the value of $%s = %s, %s)", c->via->name, value,
+                 c->via->from_option ? "set by --var" : "its default in \"vars\"");
+    }
+    return err_set(c->e, ERR_INPUT, "%s:%d:%d: %s: %s%s", c->path, line, col, jpath, what, via);
 }
 
 int jc_push_key(struct jc_ctx *c, const char *key)
@@ -171,6 +187,45 @@ const char *jc_type_name(const json_t *v)
     }
 }
 
+/* ---- variables -------------------------------------------------------------------------- */
+
+bool jc_is_var_ref(const json_t *v)
+{
+    return json_is_string(v) && json_string_value(v)[0] == '$';
+}
+
+/* The declared names, for messages. */
+static void var_names(const struct jc_vars *vars, char *buf, size_t size)
+{
+    size_t n = (size_t)snprintf(buf, size, "%s", vars->n ? "" : "none");
+    for (size_t i = 0; i < vars->n && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? ", " : "", vars->v[i].name);
+}
+
+json_t *jc_resolve(struct jc_ctx *c, json_t *obj, const char *key, int *rc)
+{
+    json_t *v = json_object_get(obj, key);
+    *rc = 0;
+    c->via = NULL;
+    if (!v || !c->vars || !jc_is_var_ref(v)) return v;
+    const char *name = json_string_value(v) + 1;
+    if ((*rc = jc_push_key(c, key))) return NULL;
+    for (size_t i = 0; i < c->vars->n; i++) {
+        struct jc_var *var = &c->vars->v[i];
+        if (strcmp(var->name, name) != 0) continue;
+        var->uses++;
+        c->via = var;
+        format_path(c, c->nseg, c->via_path, sizeof c->via_path);
+        jc_pop(c);
+        return var->value;
+    }
+    char names[256];
+    var_names(c->vars, names, sizeof names);
+    *rc = jc_fail(c, "undeclared variable \"$%s\" (\"vars\" declares: %s)", name, names);
+    jc_pop(c);
+    return NULL;
+}
+
 /* Every key of obj must be in allowed (NULL-terminated). */
 int jc_check_keys(struct jc_ctx *c, json_t *obj, const char *const *allowed)
 {
@@ -181,6 +236,11 @@ int jc_check_keys(struct jc_ctx *c, json_t *obj, const char *const *allowed)
         bool ok = false;
         for (const char *const *a = allowed; *a && !ok; a++)
             ok = strcmp(*a, key) == 0;
+        if (!ok && !allowed[0]) {
+            int rc = jc_push_key(c, key);
+            if (!rc) rc = jc_fail_at(c, true, "unknown key \"%s\"; expected no keys ({})", key);
+            return rc;
+        }
         if (!ok) {
             char list[256];
             size_t n = 0;
@@ -196,6 +256,20 @@ int jc_check_keys(struct jc_ctx *c, json_t *obj, const char *const *allowed)
     return 0;
 }
 
+int jc_get_bool(struct jc_ctx *c, json_t *obj, const char *key, bool *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) return 0;
+    int rc = jc_push_key(c, key);
+    if (rc) return rc;
+    if (!json_is_boolean(v))
+        rc = jc_fail(c, "expected true or false, got %s", jc_type_name(v));
+    else
+        *out = json_is_true(v);
+    jc_pop(c);
+    return rc;
+}
+
 int jc_want_object(struct jc_ctx *c, json_t *v, const char *what)
 {
     if (!json_is_object(v))
@@ -207,12 +281,14 @@ int jc_want_object(struct jc_ctx *c, json_t *v, const char *what)
 int jc_get_number(struct jc_ctx *c, json_t *obj, const char *key, bool required, double min,
                   double max, const char *unit, double *out)
 {
-    json_t *v = json_object_get(obj, key);
+    int rc;
+    json_t *v = jc_resolve(c, obj, key, &rc);
+    if (rc) return rc;
     if (!v) {
         if (required) return jc_fail(c, "missing field \"%s\" (a number of %s)", key, unit);
         return 0;
     }
-    int rc = jc_push_key(c, key);
+    rc = jc_push_key(c, key);
     if (rc) return rc;
     if (!json_is_number(v)) {
         rc = jc_fail(c, "expected a number of %s, got %s", unit, jc_type_name(v));
@@ -230,13 +306,15 @@ int jc_get_number(struct jc_ctx *c, json_t *obj, const char *key, bool required,
 int jc_get_integer(struct jc_ctx *c, json_t *obj, const char *key, bool required, int64_t min,
                    int64_t max, const char *unit, int64_t *out)
 {
-    json_t *v = json_object_get(obj, key);
+    int rc;
+    json_t *v = jc_resolve(c, obj, key, &rc);
+    if (rc) return rc;
     if (!v) {
         if (required)
             return jc_fail(c, "missing field \"%s\" (an integer number of %s)", key, unit);
         return 0;
     }
-    int rc = jc_push_key(c, key);
+    rc = jc_push_key(c, key);
     if (rc) return rc;
     if (!json_is_integer(v)) {
         rc = jc_fail(c, "expected an integer number of %s, got %s", unit, jc_type_name(v));

@@ -21,6 +21,20 @@ struct jc_seg {
     size_t index;
 };
 
+/* A variable of the document ("vars" of a workload): "$name" stands for its value wherever a
+ * number is read (jc_get_number, jc_get_integer, jc_resolve). */
+struct jc_var {
+    char *name;
+    json_t *value;    /* a number (owned) */
+    bool from_option; /* set by --var, not the declared default */
+    unsigned uses;
+};
+
+struct jc_vars {
+    struct jc_var *v;
+    size_t n;
+};
+
 struct jc_ctx {
     const char *path;
     const char *text;
@@ -28,6 +42,11 @@ struct jc_ctx {
     struct jc_seg segs[JC_MAX_SEGS];
     int nseg;
     struct err *e;
+    struct jc_vars *vars; /* NULL: "$name" is an ordinary string */
+    /* The variable behind the value last read, and where it was used: a failure reported at
+     * that path names the variable. */
+    const struct jc_var *via;
+    char via_path[384];
 };
 
 /* ERR_INPUT "path:line:col: $.json.path: what" at the current path; at_key points at the
@@ -44,6 +63,13 @@ void jc_pop(struct jc_ctx *c);
 /* "an object", "an integer", ...: for messages. */
 const char *jc_type_name(const json_t *v);
 
+/* obj[key] with a variable resolved: "$name" becomes the variable's value (counted as a use,
+ * remembered in c->via). NULL when absent; *rc is non-zero (reported) for an undeclared
+ * variable. */
+json_t *jc_resolve(struct jc_ctx *c, json_t *obj, const char *key, int *rc);
+/* True when v is a string of the form "$name". */
+bool jc_is_var_ref(const json_t *v);
+
 /* Every key of obj must be in allowed (NULL-terminated). */
 int jc_check_keys(struct jc_ctx *c, json_t *obj, const char *const *allowed);
 int jc_want_object(struct jc_ctx *c, json_t *v, const char *what);
@@ -52,6 +78,8 @@ int jc_get_number(struct jc_ctx *c, json_t *obj, const char *key, bool required,
                   double max, const char *unit, double *out);
 int jc_get_integer(struct jc_ctx *c, json_t *obj, const char *key, bool required, int64_t min,
                    int64_t max, const char *unit, int64_t *out);
+/* true or false; *out unchanged when absent. */
+int jc_get_bool(struct jc_ctx *c, json_t *obj, const char *key, bool *out);
 /* One of choices (NULL-terminated); *out is the index. */
 int jc_get_choice(struct jc_ctx *c, json_t *obj, const char *key, const char *const *choices,
                   int *out);

@@ -5,7 +5,8 @@
  * and then reads and writes past it (jansson issue #362): out of memory, json_loadb can corrupt
  * the heap or return a silently truncated string. This parser calls only jansson's value
  * constructors, which fail cleanly, and its own allocations are checked, so running out of
- * memory is always reported as such and never corrupts anything. */
+ * memory is always reported as such and never corrupts anything. Its tokens come from the
+ * lexer the trace reader uses too (common/jlex.h). */
 #ifndef GILSIM_JPARSE_H
 #define GILSIM_JPARSE_H
 
@@ -31,11 +32,5 @@ struct jp_error {
  * NULL and, for JP_SYNTAX, err says where and what. */
 enum jp_status jp_parse(const char *text, size_t len, unsigned flags, json_t **out,
                         struct jp_error *err);
-
-/* Pieces of JSON's string grammar, for the trace reader's own event lexer: four hex digits
- * of a \\u escape (0, or -1 when one is not a hex digit), and the length of the valid UTF-8
- * sequence at p (first byte >= 0x80; no overlong form, surrogate or value past U+10FFFF), or 0. */
-int jp_hex4(const char *p, unsigned *out);
-size_t jp_utf8_len(const unsigned char *p, const unsigned char *end);
 
 #endif

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jparse.h"
+#include "jlex.h"
 
 /* The character at p (p < end): its length in bytes, 0 when p[0] is not the start of valid
  * UTF-8; *control tells a control character (C0, DEL, C1). */
@@ -15,7 +15,7 @@ static size_t char_at(const unsigned char *p, const unsigned char *end, bool *co
         *control = p[0] < 0x20 || p[0] == 0x7f;
         return 1;
     }
-    size_t n = jp_utf8_len(p, end);
+    size_t n = jlex_utf8_len(p, end);
     *control = n == 2 && p[0] == 0xc2 && p[1] < 0xa0; /* U+0080..U+009F */
     return n;
 }

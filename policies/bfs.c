@@ -14,12 +14,12 @@
 #include "../sim/policy.h"
 
 struct bfs_thread {
-    struct sync_cond cond; /* signalled alone: only this thread waits on it */
-    struct sim_thread *thread;
+    struct sync_cond cond;   /* signalled alone: only this thread waits on it */
     struct bfs_thread *next; /* in the wait queue */
     int64_t vruntime;        /* ns holding the GIL, adjusted on request (see above) */
     uint64_t arrival;        /* request number: orders equal virtual times */
-    bool waking;             /* starting, or back from blocking: may preempt */
+    bool yielded;            /* its last slice ended by a drop request: it does not preempt
+                              * (else it is starting, or back from blocking: it may) */
     bool granted;
 };
 
@@ -38,15 +38,6 @@ static int bfs_init(struct gil *g, const struct gil_params *p)
 {
     struct bfs_gil *s = gil_state(g);
     s->interval_ns = (int64_t)gil_param(p, "interval_us") * 1000;
-    return 0;
-}
-
-static int bfs_thread_init(struct gil *g, struct sim_thread *t)
-{
-    (void)g;
-    struct bfs_thread *w = gil_thread_data(t);
-    w->thread = t;
-    w->waking = true;
     return 0;
 }
 
@@ -87,7 +78,7 @@ static int64_t bfs_head_duty(struct gil *g, struct bfs_gil *s, struct sim_thread
     int64_t deadline = s->holder_since + s->interval_ns;
     if (s->interval_ns > 0 && sync_now_ns() < deadline) return deadline;
     gil_request_drop(g);
-    gil_record(self, TRACE_EV_DROP_REQUEST, gil_thread_id(s->holder->thread));
+    gil_record(self, TRACE_EV_DROP_REQUEST, gil_thread_id(gil_thread_of(s->holder)));
     return 0;
 }
 
@@ -104,10 +95,10 @@ static bool bfs_acquire(struct gil *g, struct sim_thread *self)
         /* A waking thread that has run less than the holder preempts it. One that has just
          * yielded does not: its virtual time is about the new holder's, and preempting on such
          * near-ties would cut slices at random. */
-        if (w->waking && s->holder && !gil_drop_requested(g) &&
+        if (!w->yielded && s->holder && !gil_drop_requested(g) &&
             w->vruntime < bfs_holder_vruntime(s, now)) {
             gil_request_drop(g);
-            gil_record(self, TRACE_EV_DROP_REQUEST, gil_thread_id(s->holder->thread));
+            gil_record(self, TRACE_EV_DROP_REQUEST, gil_thread_id(gil_thread_of(s->holder)));
         }
         w->granted = false;
         w->arrival = s->arrivals++;
@@ -124,7 +115,7 @@ static bool bfs_acquire(struct gil *g, struct sim_thread *self)
             } else if (sync_cond_wait_until(&w->cond, &s->mutex, deadline) && !w->granted) {
                 /* no holder only after the stop, when release hands out nothing */
                 gil_record(self, TRACE_EV_WAIT_TIMEOUT,
-                           s->holder ? gil_thread_id(s->holder->thread) : -1);
+                           s->holder ? gil_thread_id(gil_thread_of(s->holder)) : -1);
             }
         }
     }
@@ -143,7 +134,7 @@ static void bfs_release(struct gil *g, struct sim_thread *self, enum gil_reason 
     struct bfs_gil *s = gil_state(g);
     struct bfs_thread *w = gil_thread_data(self);
     sync_mutex_lock(&s->mutex);
-    w->waking = why != GIL_REASON_DROP_REQUEST;
+    w->yielded = why == GIL_REASON_DROP_REQUEST;
     if (s->holder_running) w->vruntime += sync_now_ns() - s->holder_since;
     s->holder_running = false;
     /* Whatever asked this holder to drop is settled now. */
@@ -185,7 +176,6 @@ const struct gil_policy gil_policy_bfs = {
     .state_size = sizeof(struct bfs_gil),
     .thread_size = sizeof(struct bfs_thread),
     .init = bfs_init,
-    .thread_init = bfs_thread_init,
     .acquire = bfs_acquire,
     .release = bfs_release,
     .stop = bfs_stop,

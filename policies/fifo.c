@@ -6,10 +6,10 @@
  * The interval is timed by the head waiter (a timed wait against the holder's start), not by
  * the holder, so the holder's check point stays one atomic load. */
 #include "../sim/policy.h"
+#include "queue.h"
 
 struct fifo_waiter {
     struct sync_cond cond; /* signalled alone: only this thread waits on it */
-    struct sim_thread *thread;
     struct fifo_waiter *next;
     bool granted;
 };
@@ -30,14 +30,6 @@ static int fifo_init(struct gil *g, const struct gil_params *p)
     return 0;
 }
 
-static int fifo_thread_init(struct gil *g, struct sim_thread *t)
-{
-    (void)g;
-    struct fifo_waiter *w = gil_thread_data(t);
-    w->thread = t;
-    return 0;
-}
-
 /* Called with the mutex held by the head waiter: ask the holder to yield when its slice is
  * over. Returns the deadline to wait for, or 0 to wait untimed (for a grant or a new holder). */
 static int64_t fifo_head_duty(struct gil *g, struct fifo_gil *s, struct sim_thread *self)
@@ -50,18 +42,6 @@ static int64_t fifo_head_duty(struct gil *g, struct fifo_gil *s, struct sim_thre
     return 0;
 }
 
-static void fifo_unlink(struct fifo_gil *s, struct fifo_waiter *w)
-{
-    struct fifo_waiter **link = &s->head, *prev = NULL;
-    while (*link && *link != w) {
-        prev = *link;
-        link = &(*link)->next;
-    }
-    if (!*link) return;
-    *link = w->next;
-    if (s->tail == w) s->tail = prev;
-}
-
 static bool fifo_acquire(struct gil *g, struct sim_thread *self)
 {
     struct fifo_gil *s = gil_state(g);
@@ -71,15 +51,10 @@ static bool fifo_acquire(struct gil *g, struct sim_thread *self)
         s->holder = self;
     } else {
         w->granted = false;
-        w->next = NULL;
-        if (s->tail)
-            s->tail->next = w;
-        else
-            s->head = w;
-        s->tail = w;
+        QUEUE_APPEND(s->head, s->tail, w);
         while (!w->granted) {
             if (gil_stopping(g)) {
-                fifo_unlink(s, w);
+                QUEUE_UNLINK(s->head, s->tail, w, struct fifo_waiter);
                 sync_mutex_unlock(&s->mutex);
                 return false;
             }
@@ -113,7 +88,7 @@ static void fifo_release(struct gil *g, struct sim_thread *self, enum gil_reason
     if (next) {
         s->head = next->next;
         if (!s->head) s->tail = NULL;
-        s->holder = next->thread;
+        s->holder = gil_thread_of(next);
         next->granted = true;
         sync_cond_signal(&next->cond);
     } else {
@@ -144,7 +119,6 @@ const struct gil_policy gil_policy_fifo = {
     .state_size = sizeof(struct fifo_gil),
     .thread_size = sizeof(struct fifo_waiter),
     .init = fifo_init,
-    .thread_init = fifo_thread_init,
     .acquire = fifo_acquire,
     .release = fifo_release,
     .stop = fifo_stop,

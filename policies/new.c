@@ -39,18 +39,8 @@ static bool new_acquire(struct gil *g, struct sim_thread *self)
             sync_mutex_unlock(&s->mutex);
             return false;
         }
-        uint64_t saved_switch = s->fs.switch_number;
-        bool timed_out = sync_cond_wait_until(&s->cond, &s->mutex, sync_now_ns() + s->interval_ns);
-        if (timed_out && s->locked && s->fs.switch_number == saved_switch) {
-            /* A whole interval passed and the same thread still holds: ask it to drop. */
-            gil_record(self, TRACE_EV_WAIT_TIMEOUT, s->fs.last_holder);
-            if (!gil_drop_requested(g)) {
-                gil_request_drop(g);
-                gil_record(self, TRACE_EV_DROP_REQUEST, s->fs.last_holder);
-            }
-        } else if (!timed_out && s->locked) {
-            gil_record(self, TRACE_EV_WAKEUP_FAILED, s->fs.last_holder);
-        }
+        forced_switch_wait_interval(&s->fs, g, self, &s->cond, &s->mutex, s->interval_ns,
+                                    &s->locked);
     }
     /* At the end of the run, leave rather than take the GIL only to drop it again: a crowd of
      * woken waiters would otherwise pass it along one by one. */
@@ -92,8 +82,7 @@ static const struct gil_param new_params[] = {
     {"interval_us", "us", 5000, 0, 1e9, true,
      "switch interval: how long a waiter lets the holder run before asking it to drop "
      "(sys.setswitchinterval)"},
-    {"force_switching", "bool", 1, 0, 1, true,
-     "1: a thread that drops on request waits until another thread has taken the GIL"},
+    FORCED_SWITCH_PARAM,
     {NULL, NULL, 0, 0, 0, false, NULL},
 };
 

@@ -15,7 +15,6 @@
 #include "forced_switch.h"
 
 struct prio_thread {
-    int tid;
     bool cpu_bound; /* its last slice ended by a drop request */
 };
 
@@ -36,14 +35,6 @@ static int prio_init(struct gil *g, const struct gil_params *p)
     forced_switch_setup(&s->fs, gil_param(p, "force_switching") != 0);
     s->interval_ns = (int64_t)gil_param(p, "interval_us") * 1000;
     if (s->interval_ns < 1000) s->interval_ns = 1000; /* as new.c (and CPython) */
-    return 0;
-}
-
-static int prio_thread_init(struct gil *g, struct sim_thread *t)
-{
-    (void)g;
-    struct prio_thread *pt = gil_thread_data(t);
-    pt->tid = gil_thread_id(t);
     return 0;
 }
 
@@ -74,17 +65,7 @@ static bool prio_acquire(struct gil *g, struct sim_thread *self)
     while (prio_must_wait(s, me) && !gil_stopping(g)) {
         /* Checked on every pass: a CPU-bound thread may take the GIL while we wait. */
         if (s->locked) prio_preempt(g, s, self, me);
-        uint64_t saved_switch = s->fs.switch_number;
-        bool timed_out = sync_cond_wait_until(cond, &s->mutex, sync_now_ns() + s->interval_ns);
-        if (timed_out && s->locked && s->fs.switch_number == saved_switch) {
-            gil_record(self, TRACE_EV_WAIT_TIMEOUT, s->fs.last_holder);
-            if (!gil_drop_requested(g)) {
-                gil_request_drop(g);
-                gil_record(self, TRACE_EV_DROP_REQUEST, s->fs.last_holder);
-            }
-        } else if (!timed_out && s->locked) {
-            gil_record(self, TRACE_EV_WAKEUP_FAILED, s->fs.last_holder);
-        }
+        forced_switch_wait_interval(&s->fs, g, self, cond, &s->mutex, s->interval_ns, &s->locked);
     }
     if (!me->cpu_bound) s->prio_waiting--;
     /* At the end of the run, leave rather than take the GIL only to drop it again. */
@@ -94,7 +75,7 @@ static bool prio_acquire(struct gil *g, struct sim_thread *self)
     }
     s->locked = true;
     s->holder = me;
-    forced_switch_taken(&s->fs, me->tid);
+    forced_switch_taken(&s->fs, gil_thread_id(self));
     /* A request aimed at the previous holder is void now. */
     if (gil_drop_requested(g)) gil_clear_drop(g);
     sync_mutex_unlock(&s->mutex);
@@ -109,8 +90,8 @@ static void prio_release(struct gil *g, struct sim_thread *self, enum gil_reason
     /* The mark says how the last slice ended: forced (CPU-bound) or given up to block. */
     if (why == GIL_REASON_DROP_REQUEST)
         me->cpu_bound = true;
-    else if (why == GIL_REASON_IO || why == GIL_REASON_SLEEP || why == GIL_REASON_NATIVE ||
-             why == GIL_REASON_ARRIVAL)
+    else if (why == GIL_REASON_IO || why == GIL_REASON_SEND || why == GIL_REASON_SLEEP ||
+             why == GIL_REASON_NATIVE || why == GIL_REASON_ARRIVAL)
         me->cpu_bound = false;
     s->locked = false;
     sync_cond_signal(s->prio_waiting > 0 ? &s->prio_cond : &s->cond);
@@ -133,8 +114,7 @@ static const struct gil_param prio_params[] = {
     {"interval_us", "us", 5000, 0, 1e9, true,
      "switch interval: how long a waiter lets the holder run before asking it to drop, unless "
      "the waiter has priority (sys.setswitchinterval)"},
-    {"force_switching", "bool", 1, 0, 1, true,
-     "1: a thread that drops on request waits until another thread has taken the GIL"},
+    FORCED_SWITCH_PARAM,
     {NULL, NULL, 0, 0, 0, false, NULL},
 };
 
@@ -146,7 +126,6 @@ const struct gil_policy gil_policy_prio = {
     .state_size = sizeof(struct prio_gil),
     .thread_size = sizeof(struct prio_thread),
     .init = prio_init,
-    .thread_init = prio_thread_init,
     .acquire = prio_acquire,
     .release = prio_release,
     .stop = prio_stop,

@@ -15,10 +15,10 @@
  * holder's own, so that a late-woken timer cannot leave a stale deadline that cuts the next
  * holder's quantum short (docs/policies.md). The holder's check point stays one atomic load. */
 #include "../sim/policy.h"
+#include "queue.h"
 
 struct ruby_thread {
-    struct sync_cond cond; /* signalled alone: only this thread waits on it */
-    struct sim_thread *thread;
+    struct sync_cond cond;    /* signalled alone: only this thread waits on it */
     struct ruby_thread *next; /* in the wait queue */
     bool signalled;           /* woken by a release (not to take over the timer) */
 };
@@ -40,37 +40,6 @@ static int ruby_init(struct gil *g, const struct gil_params *p)
     return 0;
 }
 
-static int ruby_thread_init(struct gil *g, struct sim_thread *t)
-{
-    (void)g;
-    struct ruby_thread *w = gil_thread_data(t);
-    w->thread = t;
-    return 0;
-}
-
-static void ruby_enqueue(struct ruby_gvl *s, struct ruby_thread *w)
-{
-    w->next = NULL;
-    if (s->tail)
-        s->tail->next = w;
-    else
-        s->head = w;
-    s->tail = w;
-}
-
-static void ruby_unlink(struct ruby_gvl *s, struct ruby_thread *w)
-{
-    struct ruby_thread **link = &s->head, *prev = NULL;
-    while (*link && *link != w) {
-        prev = *link;
-        link = &(*link)->next;
-    }
-    if (*link) {
-        *link = w->next;
-        if (s->tail == w) s->tail = prev;
-    }
-}
-
 /* The timer (do_gvl_timer), run by the head waiter with the mutex held: when the owner's
  * quantum is over, ask it to yield. Returns the deadline to wait for, or 0 to wait untimed (for
  * the GVL, or for a new owner whose quantum to time). */
@@ -79,10 +48,10 @@ static int64_t ruby_timer_duty(struct gil *g, struct ruby_gvl *s, struct ruby_th
     if (!s->owner || gil_drop_requested(g)) return 0;
     int64_t deadline = s->owner_since + s->quantum_ns;
     if (sync_now_ns() < deadline) return deadline;
-    int holder = gil_thread_id(s->owner->thread);
-    gil_record(w->thread, TRACE_EV_WAIT_TIMEOUT, holder);
+    int holder = gil_thread_id(gil_thread_of(s->owner));
+    gil_record(gil_thread_of(w), TRACE_EV_WAIT_TIMEOUT, holder);
     gil_request_drop(g);
-    gil_record(w->thread, TRACE_EV_DROP_REQUEST, holder);
+    gil_record(gil_thread_of(w), TRACE_EV_DROP_REQUEST, holder);
     return 0;
 }
 
@@ -92,10 +61,10 @@ static bool ruby_acquire(struct gil *g, struct sim_thread *self)
     struct ruby_thread *w = gil_thread_data(self);
     sync_mutex_lock(&s->mutex);
     if (s->owner) {
-        ruby_enqueue(s, w);
+        QUEUE_APPEND(s->head, s->tail, w);
         while (s->owner || gil_stopping(g)) {
             if (gil_stopping(g)) {
-                ruby_unlink(s, w);
+                QUEUE_UNLINK(s->head, s->tail, w, struct ruby_thread);
                 sync_mutex_unlock(&s->mutex);
                 return false;
             }
@@ -106,9 +75,9 @@ static bool ruby_acquire(struct gil *g, struct sim_thread *self)
             else
                 sync_cond_wait_until(&w->cond, &s->mutex, deadline);
             if (w->signalled && s->owner)
-                gil_record(self, TRACE_EV_WAKEUP_FAILED, gil_thread_id(s->owner->thread));
+                gil_record(self, TRACE_EV_WAKEUP_FAILED, gil_thread_id(gil_thread_of(s->owner)));
         }
-        ruby_unlink(s, w);
+        QUEUE_UNLINK(s->head, s->tail, w, struct ruby_thread);
     }
     s->owner = w;
     s->owner_since = sync_now_ns();
@@ -169,7 +138,6 @@ const struct gil_policy gil_policy_ruby = {
     .state_size = sizeof(struct ruby_gvl),
     .thread_size = sizeof(struct ruby_thread),
     .init = ruby_init,
-    .thread_init = ruby_thread_init,
     .acquire = ruby_acquire,
     .release = ruby_release,
     .stop = ruby_stop,

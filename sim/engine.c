@@ -4,6 +4,7 @@
  * does is interp.c. */
 #define _GNU_SOURCE /* open_memstream */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +32,33 @@ void *gil_state(const struct gil *g)
 {
     return g->state;
 }
+/* A per-thread record is allocated after a header that names its thread. */
+union record_header {
+    struct sim_thread *thread;
+    max_align_t align; /* the record after it is aligned for anything */
+};
+
 void *gil_thread_data(const struct sim_thread *t)
 {
     return t->policy_data;
+}
+
+struct sim_thread *gil_thread_of(const void *record)
+{
+    return ((const union record_header *)record - 1)->thread;
+}
+
+static void *record_new(struct sim_thread *t, size_t size)
+{
+    union record_header *h = calloc(1, sizeof *h + size);
+    if (!h) return NULL;
+    h->thread = t;
+    return h + 1;
+}
+
+static void record_free(void *record)
+{
+    if (record) free((union record_header *)record - 1);
 }
 int gil_thread_id(const struct sim_thread *t)
 {
@@ -247,13 +272,14 @@ static int setup_thread(struct eng *eng, struct eng_result *res, unsigned tid,
     t->cap = eng->o->no_trace ? 0 : res->max_events;
     t->budget_left = UINT64_MAX;
     t->work = tid + 1;
+    t->peer_answer_at = t->peer_last = INT64_MIN; /* the virtual backend's peer: none yet */
     rng_seed(t->rng, eng->o->seed, t->tid);
     r->tid = t->tid;
     r->group = grp->name;
     snprintf(r->name, sizeof r->name, "%s.%u", grp->name, k);
     if (t->cap && !(t->events = malloc((size_t)t->cap * sizeof *t->events)))
         return err_set(e, ERR_RUNTIME, "out of memory for the event buffer of thread %s", r->name);
-    if (pol->thread_size && !(t->policy_data = calloc(1, pol->thread_size)))
+    if (pol->thread_size && !(t->policy_data = record_new(t, pol->thread_size)))
         return err_set(e, ERR_RUNTIME, "out of memory for thread %s", r->name);
     int rc = pol->thread_init ? pol->thread_init(&eng->gil, t) : 0;
     if (rc)
@@ -323,13 +349,28 @@ static void free_engine(struct eng *eng, unsigned inited, bool policy_up)
     for (unsigned i = 0; i < inited; i++)
         if (pol->thread_fini) pol->thread_fini(&eng->gil, &eng->threads[i]);
     if (policy_up && pol->destroy) pol->destroy(&eng->gil);
+    /* last: the policy's hooks may use the locks the backend provides */
+    if (eng->be->close) eng->be->close(eng);
     for (unsigned i = 0; eng->threads && i < eng->nthreads; i++) {
         free(eng->threads[i].events);
-        free(eng->threads[i].policy_data);
+        record_free(eng->threads[i].policy_data);
     }
     free(eng->gil.state);
     free(eng->threads);
     free(eng);
+}
+
+/* A backend without peers (peer_send NULL) cannot run a workload that talks to one. */
+static int check_backend(const struct eng *eng, struct err *e)
+{
+    const struct wl_workload *wl = eng->o->wl;
+    for (size_t i = 0; i < wl->ngroups && !eng->be->peer_send; i++)
+        if (wl->groups[i].uses_peer)
+            return err_set(e, ERR_INPUT,
+                           "%s: threads[%zu] (%s) talks to a peer (io with \"peer\", send), "
+                           "which the %s engine does not run yet",
+                           wl->path, i, wl->groups[i].name, eng->be->name);
+    return 0;
 }
 
 int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
@@ -346,12 +387,13 @@ int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
         return err_set(e, ERR_RUNTIME, "out of memory");
     }
     eng->o = o;
-    eng->be = &eng_real_backend;
+    eng->be = o->engine == ENG_VIRTUAL ? &eng_virtual_backend : &eng_real_backend;
     eng->nthreads = o->wl->nthreads;
     eng->gil.policy = o->policy;
     eng->gil.check = o->policy->check ? o->policy->check : gil_check_drop_request;
     eng->gil.eng = eng;
     atomic_init(&eng->gil.last_holder, -1);
+    res->engine = eng->be->name;
     set_tick(eng, res);
     eng->setup_start = sync_now_ns();
     res->duration_ns = o->duration_ns > 0 ? o->duration_ns : o->wl->duration_ns;
@@ -361,9 +403,14 @@ int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
                                                       : o->stall_timeout_ns;
     res->nthreads = eng->nthreads;
 
-    int rc = setup_run(eng, res, &inited, &policy_up, e);
-    if (!rc) rc = eng_real_run(eng, res, e);
-    if (res->abandoned) { /* what the abandoned threads use stays theirs */
+    int rc = check_backend(eng, e);
+    if (!rc && eng->be->open) rc = eng->be->open(eng, e);
+    if (!rc) rc = setup_run(eng, res, &inited, &policy_up, e);
+    if (!rc)
+        rc = eng->be == &eng_virtual_backend ? eng_virtual_run(eng, res, e)
+                                             : eng_real_run(eng, res, e);
+    if (res->abandoned && eng->be == &eng_real_backend) {
+        /* what the abandoned threads use stays theirs */
         collect_results(eng, res);
         if (!rc) {
             *out = res;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "../common/err.h"
+#include "machine.h"
 #include "policy.h"
 #include "../common/trace_events.h"
 #include "wl.h"
@@ -23,8 +24,15 @@ void eng_ctl_free(struct eng_ctl *c);
 /* reason (static storage) becomes the trace's stop_reason, e.g. "sigint"; the first one wins. */
 void eng_ctl_stop(struct eng_ctl *c, const char *reason);
 
+enum eng_kind {
+    ENG_REAL,    /* real pthreads on this machine (the default) */
+    ENG_VIRTUAL, /* simulated threads on a modelled machine, in virtual time */
+};
+
 struct eng_options {
     const struct wl_workload *wl;
+    enum eng_kind engine;
+    const struct machine *machine; /* ENG_VIRTUAL: the modelled machine */
     const struct gil_policy *policy;
     const struct gil_params *params;
     int64_t duration_ns; /* 0: the workload's duration_ms */
@@ -56,6 +64,7 @@ struct eng_thread_result {
 };
 
 struct eng_result {
+    const char *engine; /* "real" or "virtual" */
     char start_utc[32]; /* ISO 8601, UTC */
     int64_t duration_ns;
     int64_t stop_ns; /* when the run was told to stop, ns since start (-1: never) */
@@ -73,7 +82,8 @@ struct eng_result {
     unsigned nthreads;
     struct eng_thread_result *threads;
     uint64_t total_ticks, acquisitions, switches, events, events_dropped;
-    int64_t setup_ns; /* event buffers, policy thread set-up and thread creation, until t = 0 */
+    int64_t setup_ns;     /* event buffers, policy thread set-up and thread creation, until t = 0 */
+    uint64_t virt_events; /* virtual engine: events the scheduler processed */
 };
 
 /* Per-thread event buffer size used when max_events is 0: about 32M events in all. */

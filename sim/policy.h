@@ -31,6 +31,7 @@ enum gil_reason {
     GIL_REASON_CHECK = TRACE_REASON_CHECK,               /* periodic release (old) */
     GIL_REASON_DROP_REQUEST = TRACE_REASON_DROP_REQUEST, /* asked to by a waiter */
     GIL_REASON_IO = TRACE_REASON_IO,
+    GIL_REASON_SEND = TRACE_REASON_SEND, /* a short call that returns at once (send) */
     GIL_REASON_SLEEP = TRACE_REASON_SLEEP,
     GIL_REASON_NATIVE = TRACE_REASON_NATIVE,
     GIL_REASON_ARRIVAL = TRACE_REASON_ARRIVAL, /* a serve thread waits for its next request */
@@ -80,7 +81,8 @@ struct gil_policy {
      * ready to use (sync.h), so most policies need no init beyond reading their parameters. */
     size_t state_size;
     /* Bytes of each workload thread's record (gil_thread_data), allocated zeroed before
-     * thread_init and freed after thread_fini; 0: none. */
+     * thread_init and freed after thread_fini; 0: none. gil_thread_of maps a record back to
+     * its thread. */
     size_t thread_size;
 
     /* Optional. Main thread, once, before any workload thread exists: reads the parameters
@@ -120,6 +122,10 @@ struct gil_policy {
 /* The policy's state (state_size bytes, NULL when 0) and a thread's record (thread_size). */
 void *gil_state(const struct gil *g);
 void *gil_thread_data(const struct sim_thread *t);
+/* The thread a record from gil_thread_data belongs to: a policy that queues records (fifo,
+ * bfs, ruby) finds the thread to name or hand the GIL to without keeping a pointer of its
+ * own. */
+struct sim_thread *gil_thread_of(const void *record);
 int gil_thread_id(const struct sim_thread *t);
 /* Calls check(GIL_CHECK_TICKS) after every `ticks` ticks self runs holding the GIL (0: never).
  * The count carries over between cpu ops, like Python 2's ticker. */

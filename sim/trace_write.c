@@ -85,6 +85,17 @@ json_t *trace_out_host_info(void)
                      text_json(host));
 }
 
+/* Every workload variable's effective value, integers as integers. */
+static json_t *vars_json(const struct wl_workload *wl)
+{
+    json_t *vars = json_object();
+    for (size_t i = 0; vars && i < wl->nvars; i++)
+        json_object_set_new(vars, wl->vars[i].name,
+                            wl->vars[i].integer ? json_integer((json_int_t)wl->vars[i].value)
+                                                : json_real(wl->vars[i].value));
+    return vars;
+}
+
 static json_t *run_info(const struct eng_options *o, const struct eng_result *r)
 {
     const struct wl_workload *wl = o->wl;
@@ -106,6 +117,13 @@ static json_t *run_info(const struct eng_options *o, const struct eng_result *r)
         trace_out_host_info(), "calibration", "tick_ns_target", (json_int_t)r->tick_ns_target,
         "ns_per_tick", r->ns_per_tick, "iters_per_tick", (json_int_t)r->iters_per_tick);
     if (run) json_object_set_new(run, "stop_ns", json_integer((json_int_t)r->stop_ns));
+    if (run) json_object_set_new(run, "engine", json_string(r->engine ? r->engine : "real"));
+    if (run && wl->nvars) json_object_set_new(run, "vars", vars_json(wl));
+    if (run && o->engine == ENG_VIRTUAL) {
+        json_object_set_new(run, "machine", mach_to_json(o->machine));
+        /* no busy loop to calibrate: a tick takes tick_ns exactly */
+        json_object_del(json_object_get(run, "calibration"), "iters_per_tick");
+    }
     return run;
 }
 

@@ -18,11 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A count: an integer in [1, max] or, when forever_ok, the string "forever". */
+/* A count: an integer in [1, max] or the string "forever" (or a variable: a number). */
 static int get_count(struct jc_ctx *c, json_t *obj, const char *key, bool required, int64_t max,
                      uint64_t *out)
 {
     json_t *v = json_object_get(obj, key);
+    if (v && jc_is_var_ref(v)) v = NULL; /* jc_get_integer resolves it */
     if (v && json_is_string(v)) {
         if (strcmp(json_string_value(v), "forever") == 0) {
             *out = WL_FOREVER;
@@ -46,7 +47,7 @@ static int get_count(struct jc_ctx *c, json_t *obj, const char *key, bool requir
     }
     int64_t n = 0;
     int rc = jc_get_integer(c, obj, key, required, 1, max, "iterations", &n);
-    if (!rc && v) *out = (uint64_t)n;
+    if (!rc && json_object_get(obj, key)) *out = (uint64_t)n;
     return rc;
 }
 
@@ -64,90 +65,134 @@ static int us_field(struct jc_ctx *c, json_t *body, const char *key, bool requir
     return rc;
 }
 
+/* The parameters of each op kind (body: the op's object, checked to be one; the path is at
+ * the kind's key). */
+
+static int parse_cpu(struct jc_ctx *c, json_t *body, struct wl_op *op)
+{
+    static const char *const keys[] = {"ticks", "us", NULL};
+    op->kind = WL_OP_CPU;
+    int rc = jc_check_keys(c, body, keys);
+    if (rc) return rc;
+    bool has_ticks = json_object_get(body, "ticks"), has_us = json_object_get(body, "us");
+    if (has_ticks == has_us)
+        return jc_fail(c, "expected exactly one of \"ticks\" (an integer) or \"us\" (a number)");
+    int64_t ticks = 0;
+    if (has_ticks)
+        rc = jc_get_integer(c, body, "ticks", true, 1, (int64_t)1e15, "ticks", &ticks);
+    else
+        rc = us_field(c, body, "us", true, &op->ns);
+    op->ticks = (uint64_t)ticks;
+    if (!rc && has_us && op->ns <= 0 && !(rc = jc_push_key(c, "us"))) {
+        rc = jc_fail(c, "expected a number of microseconds greater than 0");
+        jc_pop(c);
+    }
+    return rc;
+}
+
+static int parse_io(struct jc_ctx *c, json_t *body, struct wl_op *op)
+{
+    static const char *const keys[] = {"us", "dist", "max_us", "peer", "send", NULL};
+    static const char *const dists[] = {"fixed", "uniform", "exponential", NULL};
+    int dist = WL_DIST_FIXED, rc;
+    op->kind = WL_OP_IO;
+    if ((rc = jc_check_keys(c, body, keys)) || (rc = us_field(c, body, "us", true, &op->ns)) ||
+        (rc = jc_get_choice(c, body, "dist", dists, &dist)) ||
+        (rc = us_field(c, body, "max_us", false, &op->max_ns)) ||
+        (rc = jc_get_bool(c, body, "peer", &op->peer)) ||
+        (rc = jc_get_bool(c, body, "send", &op->send)))
+        return rc;
+    op->dist = (enum wl_dist)dist;
+    const char *bad = NULL, *msg = NULL;
+    if (json_object_get(body, "max_us") && op->max_ns < op->ns) {
+        bad = "max_us";
+        msg = "expected max_us >= us";
+    } else if (op->send && !op->peer) {
+        bad = "send";
+        msg = "expected \"peer\": true beside \"send\": true (the send goes to the thread's "
+              "peer)";
+    }
+    if (bad) {
+        jc_push_key(c, bad);
+        rc = jc_fail(c, "%s", msg);
+        jc_pop(c);
+    }
+    return rc;
+}
+
+/* sleep, native, hold: a duration only. */
+static int parse_timed(struct jc_ctx *c, const char *kind, json_t *body, struct wl_op *op)
+{
+    static const char *const keys[] = {"us", NULL};
+    op->kind = kind[0] == 's' ? WL_OP_SLEEP : kind[0] == 'n' ? WL_OP_NATIVE : WL_OP_HOLD;
+    int rc = jc_check_keys(c, body, keys);
+    return rc ? rc : us_field(c, body, "us", true, &op->ns);
+}
+
+/* loop and serve: a count, (serve) an arrival rate and process, and a body of ops. */
+static int parse_block(struct jc_ctx *c, bool is_loop, json_t *body, struct wl_op *op, int depth)
+{
+    static const char *const loop_keys[] = {"count", "ops", NULL};
+    static const char *const serve_keys[] = {"rate_hz", "arrivals", "count", "ops", NULL};
+    static const char *const arrivals[] = {"poisson", "fixed", NULL};
+    int rc;
+    op->kind = is_loop ? WL_OP_LOOP : WL_OP_SERVE;
+    op->count = WL_FOREVER;
+    if (depth + 1 > WL_MAX_DEPTH)
+        return jc_fail(c, "expected loop/serve nesting of at most %d levels", WL_MAX_DEPTH);
+    if ((rc = jc_check_keys(c, body, is_loop ? loop_keys : serve_keys)) ||
+        (rc = get_count(c, body, "count", is_loop, (int64_t)1e15, &op->count)))
+        return rc;
+    if (!is_loop) {
+        int arr = WL_ARRIVALS_POISSON;
+        if ((rc = jc_get_number(c, body, "rate_hz", true, 1e-3, 1e6, "requests per second",
+                                &op->rate_hz)) ||
+            (rc = jc_get_choice(c, body, "arrivals", arrivals, &arr)))
+            return rc;
+        op->arrivals = (enum wl_arrivals)arr;
+    }
+    json_t *ops = json_object_get(body, "ops");
+    if (!ops) return jc_fail(c, "missing field \"ops\" (an array of ops)");
+    if ((rc = jc_push_key(c, "ops"))) return rc;
+    rc = parse_ops(c, ops, &op->body, &op->nbody, depth + 1);
+    jc_pop(c);
+    return rc;
+}
+
+/* send: no parameters. */
+static int parse_send(struct jc_ctx *c, json_t *body, struct wl_op *op)
+{
+    static const char *const keys[] = {NULL};
+    op->kind = WL_OP_SEND;
+    return jc_check_keys(c, body, keys);
+}
+
 static int parse_op(struct jc_ctx *c, json_t *obj, struct wl_op *op, int depth)
 {
-    static const char *const kinds[] = {"cpu",  "io",   "sleep", "native",
-                                        "hold", "loop", "serve", NULL};
+    static const char *const kinds[] = {"cpu",  "io",    "sleep", "native", "hold",
+                                        "loop", "serve", "send",  NULL};
     int rc = jc_want_object(c, obj, "an op such as {\"cpu\": {\"ticks\": 1000}}");
     if (rc) return rc;
     if (json_object_size(obj) != 1)
         return jc_fail(c, "expected an object with exactly one key, one of: cpu, io, sleep, "
-                          "native, hold, loop, serve");
+                          "native, hold, loop, serve, send");
     rc = jc_check_keys(c, obj, kinds);
     if (rc) return rc;
     const char *kind = json_object_iter_key(json_object_iter(obj));
     json_t *body = json_object_iter_value(json_object_iter(obj));
     if ((rc = jc_push_key(c, kind))) return rc;
-    if ((rc = jc_want_object(c, body, "the op's parameters"))) goto out;
-
-    if (strcmp(kind, "cpu") == 0) {
-        static const char *const keys[] = {"ticks", "us", NULL};
-        op->kind = WL_OP_CPU;
-        if ((rc = jc_check_keys(c, body, keys))) goto out;
-        bool has_ticks = json_object_get(body, "ticks"), has_us = json_object_get(body, "us");
-        if (has_ticks == has_us) {
-            rc = jc_fail(c, "expected exactly one of \"ticks\" (an integer) or \"us\" (a number)");
-            goto out;
-        }
-        int64_t ticks = 0;
-        if (has_ticks)
-            rc = jc_get_integer(c, body, "ticks", true, 1, (int64_t)1e15, "ticks", &ticks);
+    if ((rc = jc_want_object(c, body, "the op's parameters")) == 0) {
+        if (strcmp(kind, "cpu") == 0)
+            rc = parse_cpu(c, body, op);
+        else if (strcmp(kind, "io") == 0)
+            rc = parse_io(c, body, op);
+        else if (strcmp(kind, "send") == 0)
+            rc = parse_send(c, body, op);
+        else if (strcmp(kind, "loop") == 0 || strcmp(kind, "serve") == 0)
+            rc = parse_block(c, kind[0] == 'l', body, op, depth);
         else
-            rc = us_field(c, body, "us", true, &op->ns);
-        op->ticks = (uint64_t)ticks;
-        if (!rc && has_us && op->ns <= 0) rc = jc_fail(c, "\"us\" must be greater than 0");
-    } else if (strcmp(kind, "io") == 0) {
-        static const char *const keys[] = {"us", "dist", "max_us", NULL};
-        static const char *const dists[] = {"fixed", "uniform", "exponential", NULL};
-        int dist = WL_DIST_FIXED;
-        op->kind = WL_OP_IO;
-        if (!(rc = jc_check_keys(c, body, keys)) &&
-            !(rc = us_field(c, body, "us", true, &op->ns)) &&
-            !(rc = jc_get_choice(c, body, "dist", dists, &dist)))
-            rc = us_field(c, body, "max_us", false, &op->max_ns);
-        op->dist = (enum wl_dist)dist;
-        if (!rc && json_object_get(body, "max_us") && op->max_ns < op->ns) {
-            jc_push_key(c, "max_us");
-            rc = jc_fail(c, "expected max_us >= us");
-            jc_pop(c);
-        }
-    } else if (strcmp(kind, "sleep") == 0 || strcmp(kind, "native") == 0 ||
-               strcmp(kind, "hold") == 0) {
-        static const char *const keys[] = {"us", NULL};
-        op->kind = kind[0] == 's' ? WL_OP_SLEEP : kind[0] == 'n' ? WL_OP_NATIVE : WL_OP_HOLD;
-        if (!(rc = jc_check_keys(c, body, keys))) rc = us_field(c, body, "us", true, &op->ns);
-    } else { /* loop, serve */
-        bool is_loop = kind[0] == 'l';
-        static const char *const loop_keys[] = {"count", "ops", NULL};
-        static const char *const serve_keys[] = {"rate_hz", "arrivals", "count", "ops", NULL};
-        static const char *const arrivals[] = {"poisson", "fixed", NULL};
-        op->kind = is_loop ? WL_OP_LOOP : WL_OP_SERVE;
-        op->count = WL_FOREVER;
-        if (depth + 1 > WL_MAX_DEPTH) {
-            rc = jc_fail(c, "expected loop/serve nesting of at most %d levels", WL_MAX_DEPTH);
-            goto out;
-        }
-        if ((rc = jc_check_keys(c, body, is_loop ? loop_keys : serve_keys))) goto out;
-        if ((rc = get_count(c, body, "count", is_loop, (int64_t)1e15, &op->count))) goto out;
-        if (!is_loop) {
-            int arr = WL_ARRIVALS_POISSON;
-            if ((rc = jc_get_number(c, body, "rate_hz", true, 1e-3, 1e6, "requests per second",
-                                    &op->rate_hz)) ||
-                (rc = jc_get_choice(c, body, "arrivals", arrivals, &arr)))
-                goto out;
-            op->arrivals = (enum wl_arrivals)arr;
-        }
-        json_t *ops = json_object_get(body, "ops");
-        if (!ops) {
-            rc = jc_fail(c, "missing field \"ops\" (an array of ops)");
-            goto out;
-        }
-        if (!(rc = jc_push_key(c, "ops"))) {
-            rc = parse_ops(c, ops, &op->body, &op->nbody, depth + 1);
-            jc_pop(c);
-        }
+            rc = parse_timed(c, kind, body, op);
     }
-out:
     jc_pop(c);
     return rc;
 }
@@ -186,6 +231,15 @@ static int parse_ops(struct jc_ctx *c, json_t *arr, struct wl_op **out, size_t *
 
 /* ---- threads and the document ----------------------------------------------------------- */
 
+static bool uses_peer(const struct wl_op *ops, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((ops[i].kind == WL_OP_IO && ops[i].peer) || ops[i].kind == WL_OP_SEND ||
+            uses_peer(ops[i].body, ops[i].nbody))
+            return true;
+    return false;
+}
+
 /* *nthreads: the threads of the groups so far, this one's added. */
 static int parse_group(struct jc_ctx *c, json_t *obj, struct wl_group *g, int64_t duration_ns,
                        unsigned *nthreads)
@@ -217,13 +271,15 @@ static int parse_group(struct jc_ctx *c, json_t *obj, struct wl_group *g, int64_
     if ((rc = jc_push_key(c, "ops"))) return rc;
     rc = parse_ops(c, ops, &g->ops, &g->nops, 0);
     jc_pop(c);
+    if (!rc) g->uses_peer = uses_peer(g->ops, g->nops);
     return rc;
 }
 
 static int parse_doc(struct jc_ctx *c, json_t *root, struct wl_workload *wl)
 {
-    static const char *const keys[] = {"format",      "version", "name",    "description",
-                                       "duration_ms", "tick_ns", "threads", NULL};
+    static const char *const keys[] = {"format",      "version",     "name",
+                                       "description", "duration_ms", "tick_ns",
+                                       "vars",        "threads",     NULL};
     int rc;
     if ((rc = jc_want_object(c, root, "a gilsim-workload document")) ||
         (rc = jc_check_keys(c, root, keys)))
@@ -290,6 +346,188 @@ out:
     return rc;
 }
 
+/* ---- variables ------------------------------------------------------------------------- */
+
+static bool var_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    bool ok = n >= 1 && n <= 64 && !(s[0] >= '0' && s[0] <= '9');
+    for (size_t i = 0; i < n && ok; i++)
+        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+             (s[i] >= '0' && s[i] <= '9') || s[i] == '_';
+    return ok;
+}
+
+/* A decimal number, whole string: an integer when it has no point or exponent. */
+static bool number_text(const char *s, double *v, bool *integer)
+{
+    if (!*s || strspn(s, "0123456789+-.eE") != strlen(s)) return false;
+    char *end;
+    errno = 0;
+    *integer = strpbrk(s, ".eE") == NULL;
+    *v = *integer ? (double)strtoll(s, &end, 10) : strtod(s, &end);
+    return *end == '\0' && errno == 0 && isfinite(*v);
+}
+
+int wl_var_arg(const char *arg, char *name, double *value, bool *integer, struct err *e)
+{
+    const char *eq = strchr(arg, '=');
+    char n[65];
+    double v;
+    bool i;
+    if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof n)
+        return err_set(e, ERR_INPUT, "--var %s: expected NAME=NUMBER", arg);
+    memcpy(n, arg, (size_t)(eq - arg));
+    n[eq - arg] = '\0';
+    if (!var_name_ok(n))
+        return err_set(e, ERR_INPUT,
+                       "--var %s: expected a name of 1 to 64 letters, digits or '_' (not starting "
+                       "with a digit)",
+                       arg);
+    if (!number_text(eq + 1, &v, &i))
+        return err_set(e, ERR_INPUT, "--var %s: expected a number after '=', got '%s'", arg,
+                       eq + 1);
+    if (name) memcpy(name, n, strlen(n) + 1);
+    if (value) *value = v;
+    if (integer) *integer = i;
+    return 0;
+}
+
+static void free_vars(struct jc_vars *vars)
+{
+    for (size_t i = 0; i < vars->n; i++) {
+        free(vars->v[i].name);
+        json_decref(vars->v[i].value);
+    }
+    free(vars->v);
+}
+
+/* The "vars" object: names and default values. */
+static int read_vars(struct jc_ctx *c, json_t *root, struct jc_vars *vars)
+{
+    json_t *obj = json_object_get(root, "vars"), *v;
+    if (!obj) return 0;
+    int rc = jc_push_key(c, "vars");
+    if (rc || (rc = jc_want_object(c, obj, "variables: {\"name\": number, ...}"))) goto out;
+    if (json_object_size(obj) > WL_MAX_VARS) {
+        rc = jc_fail(c, "expected at most %d variables", WL_MAX_VARS);
+        goto out;
+    }
+    vars->v = calloc(json_object_size(obj) + 1, sizeof *vars->v);
+    if (!vars->v) {
+        rc = err_set(c->e, ERR_RUNTIME, "%s: out of memory", c->path);
+        goto out;
+    }
+    const char *key;
+    json_object_foreach(obj, key, v)
+    {
+        if ((rc = jc_push_key(c, key))) break;
+        if (!var_name_ok(key))
+            rc = jc_fail_at(c, true,
+                            "expected a variable name of 1 to 64 letters, digits or '_' (not "
+                            "starting with a digit), got \"%s\"",
+                            key);
+        else if (!json_is_number(v))
+            rc = jc_fail(c, "expected the variable's default value, a number, got %s",
+                         jc_type_name(v));
+        jc_pop(c);
+        if (rc) break;
+        struct jc_var *var = &vars->v[vars->n];
+        if (!(var->name = strdup(key))) {
+            rc = err_set(c->e, ERR_RUNTIME, "%s: out of memory", c->path);
+            break;
+        }
+        var->value = json_incref(v);
+        vars->n++;
+    }
+out:
+    jc_pop(c);
+    return rc;
+}
+
+/* --var name=value: replaces the default; an unknown name is reported at "vars". */
+static int assign_var(struct jc_ctx *c, json_t *root, struct jc_vars *vars, const char *arg)
+{
+    char name[65];
+    double value;
+    bool integer;
+    int rc = wl_var_arg(arg, name, &value, &integer, c->e);
+    if (rc) return rc;
+    for (size_t i = 0; i < vars->n; i++) {
+        struct jc_var *var = &vars->v[i];
+        if (strcmp(var->name, name) != 0) continue;
+        if (var->from_option) return err_set(c->e, ERR_INPUT, "--var %s: given twice", name);
+        json_decref(var->value);
+        var->value = integer ? json_integer((json_int_t)value) : json_real(value);
+        var->from_option = true;
+        return var->value ? 0 : err_set(c->e, ERR_RUNTIME, "%s: out of memory", c->path);
+    }
+    char names[256];
+    size_t n = (size_t)snprintf(names, sizeof names, "%s", vars->n ? "" : "none");
+    for (size_t i = 0; i < vars->n && n < sizeof names; i++)
+        n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", vars->v[i].name);
+    bool declared = json_object_get(root, "vars") != NULL;
+    if (declared && (rc = jc_push_key(c, "vars"))) return rc;
+    rc = jc_fail(c, "--var %s: the workload has no variable \"%s\" (\"vars\" declares: %s)", arg,
+                 name, names);
+    if (declared) jc_pop(c);
+    return rc;
+}
+
+/* Every declared variable must be used somewhere: a name nothing reads is a mistake. */
+static int check_all_used(struct jc_ctx *c, const struct jc_vars *vars)
+{
+    for (size_t i = 0; i < vars->n; i++) {
+        if (vars->v[i].uses) continue;
+        int rc = jc_push_key(c, "vars");
+        if (!rc && !(rc = jc_push_key(c, vars->v[i].name))) {
+            rc = jc_fail_at(c, true,
+                            "variable \"%s\" is declared but never used (write \"$%s\" in "
+                            "place of a number)",
+                            vars->v[i].name, vars->v[i].name);
+            jc_pop(c);
+        }
+        jc_pop(c);
+        return rc;
+    }
+    return 0;
+}
+
+static int keep_vars(struct wl_workload *wl, const struct jc_vars *vars, struct err *e)
+{
+    if (!vars->n) return 0;
+    if (!(wl->vars = calloc(vars->n, sizeof *wl->vars)))
+        return err_set(e, ERR_RUNTIME, "%s: out of memory", wl->path);
+    for (size_t i = 0; i < vars->n; i++) {
+        struct wl_var *w = &wl->vars[wl->nvars];
+        if (!(w->name = strdup(vars->v[i].name)))
+            return err_set(e, ERR_RUNTIME, "%s: out of memory", wl->path);
+        w->value = json_number_value(vars->v[i].value);
+        w->integer = json_is_integer(vars->v[i].value);
+        w->from_option = vars->v[i].from_option;
+        wl->nvars++;
+    }
+    return 0;
+}
+
+/* Variables, then the document with "$name" resolved, then the unused ones. */
+static int parse_with_vars(struct jc_ctx *c, json_t *root, const char *const *assign,
+                           size_t nassign, struct wl_workload *wl)
+{
+    struct jc_vars vars = {0};
+    int rc = json_is_object(root) ? read_vars(c, root, &vars) : 0;
+    for (size_t i = 0; i < nassign && !rc && json_is_object(root); i++)
+        rc = assign_var(c, root, &vars, assign[i]);
+    c->vars = &vars;
+    if (!rc) rc = parse_doc(c, root, wl);
+    if (!rc) rc = check_all_used(c, &vars);
+    if (!rc) rc = keep_vars(wl, &vars, c->e);
+    c->vars = NULL;
+    c->via = NULL;
+    free_vars(&vars);
+    return rc;
+}
+
 static void sha256_hex(const char *data, size_t len, char out[65])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -303,6 +541,12 @@ static void sha256_hex(const char *data, size_t len, char out[65])
 int wl_parse(const char *text, size_t len, const char *path, struct wl_workload **out,
              struct err *e)
 {
+    return wl_parse_vars(text, len, path, NULL, 0, out, e);
+}
+
+int wl_parse_vars(const char *text, size_t len, const char *path, const char *const *assign,
+                  size_t nassign, struct wl_workload **out, struct err *e)
+{
     struct jc_ctx c = {.path = path, .text = text, .len = len, .e = e};
     struct jp_error jerr;
     json_t *root = NULL;
@@ -315,7 +559,7 @@ int wl_parse(const char *text, size_t len, const char *path, struct wl_workload 
     struct wl_workload *wl = calloc(1, sizeof *wl);
     int rc = wl ? 0 : err_set(e, ERR_RUNTIME, "%s: out of memory", path);
     if (!rc && !(wl->path = strdup(path))) rc = err_set(e, ERR_RUNTIME, "%s: out of memory", path);
-    if (!rc) rc = parse_doc(&c, root, wl);
+    if (!rc) rc = parse_with_vars(&c, root, assign, nassign, wl);
     json_decref(root);
     if (rc) {
         wl_free(wl);
@@ -327,6 +571,12 @@ int wl_parse(const char *text, size_t len, const char *path, struct wl_workload 
 }
 
 int wl_load(const char *path, struct wl_workload **out, struct err *e)
+{
+    return wl_load_vars(path, NULL, 0, out, e);
+}
+
+int wl_load_vars(const char *path, const char *const *assign, size_t nassign,
+                 struct wl_workload **out, struct err *e)
 {
     *out = NULL;
     FILE *f = fopen(path, "rb");
@@ -345,7 +595,7 @@ int wl_load(const char *path, struct wl_workload **out, struct err *e)
         rc = err_set(e, ERR_INPUT, "%s: expected a workload file of at most %u bytes", path,
                      WL_MAX_FILE_BYTES);
     fclose(f);
-    if (!rc) rc = wl_parse(buf, n, path, out, e);
+    if (!rc) rc = wl_parse_vars(buf, n, path, assign, nassign, out, e);
     free(buf);
     return rc;
 }
@@ -358,6 +608,9 @@ void wl_free(struct wl_workload *wl)
         free_ops(wl->groups[i].ops, wl->groups[i].nops);
     }
     free(wl->groups);
+    for (size_t i = 0; i < wl->nvars; i++)
+        free(wl->vars[i].name);
+    free(wl->vars);
     free(wl->path);
     free(wl->name);
     free(wl->description);
@@ -372,6 +625,9 @@ void wl_describe(const struct wl_workload *wl, char *buf, size_t size)
         n += (size_t)snprintf(buf + n, size - n, "%s%s x%u", i ? ", " : "", wl->groups[i].name,
                               wl->groups[i].count);
     if (n < size)
-        snprintf(buf + n, size - n, "), %.0f ms, tick %u ns", (double)wl->duration_ns / 1e6,
-                 wl->tick_ns);
+        n += (size_t)snprintf(buf + n, size - n, "), %.0f ms, tick %u ns",
+                              (double)wl->duration_ns / 1e6, wl->tick_ns);
+    for (size_t i = 0; i < wl->nvars && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%s=%.10g", i ? " " : "; vars ",
+                              wl->vars[i].name, wl->vars[i].value);
 }

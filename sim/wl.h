@@ -4,6 +4,7 @@
 #ifndef GILSIM_WL_H
 #define GILSIM_WL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,6 +15,7 @@
 #define WL_MAX_FILE_BYTES  (16u << 20)
 #define WL_MAX_DURATION_NS (24ll * 3600 * 1000000000)
 #define WL_FOREVER         UINT64_MAX
+#define WL_MAX_VARS        64
 
 enum wl_op_kind {
     WL_OP_CPU,
@@ -22,7 +24,8 @@ enum wl_op_kind {
     WL_OP_NATIVE,
     WL_OP_HOLD,
     WL_OP_LOOP,
-    WL_OP_SERVE
+    WL_OP_SERVE,
+    WL_OP_SEND
 };
 enum wl_dist { WL_DIST_FIXED, WL_DIST_UNIFORM, WL_DIST_EXPONENTIAL };
 enum wl_arrivals { WL_ARRIVALS_POISSON, WL_ARRIVALS_FIXED };
@@ -33,6 +36,8 @@ struct wl_op {
     int64_t ns;     /* duration of cpu-by-time, io (mean), sleep, native, hold */
     enum wl_dist dist;
     int64_t max_ns; /* io: cap on a sampled latency; 0 = none */
+    bool peer;      /* io: answered by the thread's peer over a socket, not by a timer */
+    bool send;      /* io (peer): the request is a send that releases the GIL on its own */
     uint64_t count; /* loop iterations / serve requests; WL_FOREVER = until the run ends */
     double rate_hz; /* serve */
     enum wl_arrivals arrivals;
@@ -46,6 +51,15 @@ struct wl_group {
     int64_t start_ns;
     struct wl_op *ops;
     size_t nops;
+    bool uses_peer; /* some op talks to the thread's peer (io with peer, send) */
+};
+
+/* A workload variable with its effective value (the declared default, or --var's). */
+struct wl_var {
+    char *name;
+    double value;
+    bool integer;     /* written as an integer */
+    bool from_option; /* set by --var */
 };
 
 struct wl_workload {
@@ -57,7 +71,9 @@ struct wl_workload {
     unsigned tick_ns;
     struct wl_group *groups;
     size_t ngroups;
-    unsigned nthreads; /* sum of the groups' counts */
+    unsigned nthreads;   /* sum of the groups' counts */
+    struct wl_var *vars; /* in the order "vars" declares them */
+    size_t nvars;
 };
 
 /* Reads and validates path. On success *out owns everything; free with wl_free. */
@@ -65,9 +81,18 @@ int wl_load(const char *path, struct wl_workload **out, struct err *e);
 /* The same from memory; path is used in messages only. */
 int wl_parse(const char *text, size_t len, const char *path, struct wl_workload **out,
              struct err *e);
+/* The same with variables set: assign[] holds "name=value" as given to --var. A name the
+ * workload does not declare is an error at its "vars" (ERR_INPUT, file:line:col). */
+int wl_load_vars(const char *path, const char *const *assign, size_t nassign,
+                 struct wl_workload **out, struct err *e);
+int wl_parse_vars(const char *text, size_t len, const char *path, const char *const *assign,
+                  size_t nassign, struct wl_workload **out, struct err *e);
+/* The form of one --var argument, NAME=NUMBER, without a workload: 0 or ERR_INPUT. With
+ * name/value non-NULL, the parts are copied there (name: 65 bytes). */
+int wl_var_arg(const char *arg, char *name, double *value, bool *integer, struct err *e);
 void wl_free(struct wl_workload *wl);
 
-/* One line: name, threads per group, duration, tick size. */
+/* One line: name, threads per group, duration, tick size, variables. */
 void wl_describe(const struct wl_workload *wl, char *buf, size_t size);
 
 #endif

@@ -128,11 +128,12 @@ static long exhaust(const char *name, const char *text, size_t len, parse_fn par
             bool ok = (!failed && o.rc == base.rc && strcmp(o.text, base.text) == 0) ||
                       (failed && o.rc == base.rc && strcmp(o.text, base.text) == 0) ||
                       (failed && o.rc == ERR_RUNTIME && strstr(o.text, "out of memory"));
+            char problem[2400] = "";
             if (!ok)
-                fprintf(stderr,
-                        "\n%s: failing allocation %ld%s: rc %d \"%s\" (without: %d \"%s\")\n", name,
-                        n, mode ? " and after" : "", o.rc, o.text, base.rc, base.text);
-            CU_ASSERT(ok);
+                snprintf(problem, sizeof problem,
+                         "%s: failing allocation %ld%s: rc %d \"%s\" (without: %d \"%s\")", name, n,
+                         mode ? " and after" : "", o.rc, o.text, base.rc, base.text);
+            TU_ASSERT_NO_PROBLEM(ok ? NULL : problem);
             if (!ok) return n;
         }
         arm(n, false);

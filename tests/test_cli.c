@@ -65,16 +65,13 @@ static void test_policies_in_docs(void)
     CU_ASSERT(strlen(doc) > 1000);
     for (const struct gil_policy *const *p = gil_policies; *p; p++) {
         char key[128];
+        tu_context("docs/policies.md, the table row of %s", (*p)->name);
         snprintf(key, sizeof key, "\n| `%s` |", (*p)->name);
-        if (!strstr(doc, key))
-            fprintf(stderr, "\ndocs/policies.md: no table row for %s\n", (*p)->name);
-        CU_ASSERT_PTR_NOT_NULL(strstr(doc, key));
+        TU_ASSERT_NO_PROBLEM(strstr(doc, key) ? NULL : "no table row");
         for (const struct gil_param *d = (*p)->params; d->name; d++) {
             snprintf(key, sizeof key, "`%s`", d->name);
-            if (!strstr(doc, key))
-                fprintf(stderr, "\ndocs/policies.md: %s's parameter %s not named\n", (*p)->name,
-                        d->name);
-            CU_ASSERT_PTR_NOT_NULL(strstr(doc, key));
+            tu_context("docs/policies.md, %s's parameter %s", (*p)->name, d->name);
+            TU_ASSERT_NO_PROBLEM(strstr(doc, key) ? NULL : "not named");
         }
     }
     free(doc);
@@ -86,6 +83,38 @@ static void test_check(void)
     CU_ASSERT(tu_file_has(out_file, "convoy: 2 threads"));
     CU_ASSERT_EQUAL(gilsim("check workloads/cpu2.json tests/data/invalid/unknown-op.json"), 2);
     CU_ASSERT(tu_file_has(err_file, "tests/data/invalid/unknown-op.json:4:13:"));
+}
+
+/* Workload variables: check prints the effective values, run's trace has them; an unknown
+ * --var, a bad value and a malformed argument exit 2. */
+static void test_vars(void)
+{
+    CU_ASSERT_EQUAL(gilsim("check workloads/convoy-n.json --var cpu_threads=5"), 0);
+    CU_ASSERT(tu_file_has(out_file, "convoy-n: 6 threads (cpu x5, io x1)"));
+    CU_ASSERT(tu_file_has(out_file, "vars cpu_threads=5 io_us=40"));
+    CU_ASSERT_EQUAL(gilsim("check workloads/convoy-n.json --var cpu=5"), 2);
+    CU_ASSERT(tu_file_has(err_file, "workloads/convoy-n.json:4:10: $.vars: --var cpu=5"));
+    CU_ASSERT_EQUAL(gilsim("check --var cpu_threads=five workloads/convoy-n.json"), 2);
+    CU_ASSERT(tu_file_has(err_file, "expected a number after '='"));
+    CU_ASSERT_EQUAL(gilsim("run workloads/convoy-n.json --var cpu_threads=10001 -o /dev/null"), 2);
+    CU_ASSERT(tu_file_has(err_file, "(the value of $cpu_threads = 10001, set by --var)"));
+
+    char target[512], args[1024];
+    snprintf(target, sizeof target, "%s/cli-vars-%d.json", GILSIM_BINARY_DIR, (int)getpid());
+    snprintf(args, sizeof args,
+             "run workloads/convoy-n.json --engine virtual --var cpu_threads=3 --var io_us=2.5 "
+             "--duration 50 -q -o '%s'",
+             target);
+    CU_ASSERT_EQUAL(gilsim(args), 0);
+    struct trace *t = NULL;
+    struct err e = {0};
+    CU_ASSERT_EQUAL_FATAL(trace_read(target, &t, &e), 0);
+    json_t *vars = json_object_get(t->run, "vars");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(vars, "cpu_threads")), 3);
+    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(vars, "io_us")), 2.5, 1e-12);
+    CU_ASSERT_EQUAL(t->nthreads, 4);
+    trace_free(t);
+    unlink(target);
 }
 
 static void test_bad_input_exits_2_and_writes_nothing(void)
@@ -115,9 +144,8 @@ static void test_bad_input_exits_2_and_writes_nothing(void)
         fclose(f);
         char args[1024];
         snprintf(args, sizeof args, "%s -o '%s'", bad[i], target);
-        int rc = gilsim(args);
-        if (rc != 2) fprintf(stderr, "\n`gilsim %s` exited %d\n", args, rc);
-        CU_ASSERT_EQUAL(rc, 2);
+        tu_context("`gilsim %s`", args);
+        TU_ASSERT_CMP(gilsim(args), ==, 2);
         char *s = tu_slurp(err_file);
         CU_ASSERT(strlen(s) > 0); /* a message */
         free(s);
@@ -179,6 +207,7 @@ int main(void)
         {"run --no-trace", test_no_trace},
         {"every policy in docs/policies.md", test_policies_in_docs},
         {"check", test_check},
+        {"workload variables: check and run --var", test_vars},
         {"bad input: exit 2, output untouched", test_bad_input_exits_2_and_writes_nothing},
         {"a good run", test_good_run},
         CU_TEST_INFO_NULL,

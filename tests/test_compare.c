@@ -87,6 +87,17 @@ static void test_json_sweep(void)
             CU_ASSERT_DOUBLE_EQUAL(cf, base_io / io, 1e-6 * cf);
             if (!baseline) CU_ASSERT(cf > 2); /* a 1-3 ms interval convoys a 40 us I/O loop */
         }
+        /* the convoy's top blocker: the CPU thread, most of the I/O thread's wait */
+        json_t *top = json_object_get(cfg, "top_blocker");
+        if (!baseline) {
+            CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(top, "holder")), "cpu.0");
+            CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(top, "waiter")), "io.0");
+            CU_ASSERT_EQUAL(num(top, "runs"), 2);
+            CU_ASSERT_EQUAL(num(top, "of"), 2);
+            CU_ASSERT(num(json_object_get(top, "share"), "median") > 0.5);
+            json_t *r1 = json_object_get(json_array_get(runs, 0), "top_blocker");
+            CU_ASSERT(num(r1, "ns") > 0 && num(r1, "share") <= 1);
+        }
         json_t *agg = json_object_get(json_object_get(cfg, "metrics"), "io_per_s");
         CU_ASSERT_EQUAL(num(agg, "n"), baseline ? 1 : 2);
         CU_ASSERT(num(agg, "min") <= num(agg, "median") && num(agg, "median") <= num(agg, "max"));
@@ -98,7 +109,7 @@ static void test_json_sweep(void)
     double io_3ms =
         num(json_object_get(json_object_get(json_array_get(configs, 1), "metrics"), "io_per_s"),
             "median");
-    CU_ASSERT(io_1ms > 1.5 * io_3ms);
+    TU_ASSERT_CMP(io_1ms, >, 1.5 * io_3ms);
     json_decref(doc);
     CU_ASSERT(exists_in_dir("index.json"));
     CU_ASSERT(exists_in_dir("runs.csv"));
@@ -125,12 +136,12 @@ static void test_csv_interleaved(void)
             header_fields = fields;
             CU_ASSERT_PTR_NOT_NULL(strstr(line, "policy,params,repeat,seed"));
             CU_ASSERT_PTR_NOT_NULL(strstr(line, "convoy_factor"));
+            CU_ASSERT_PTR_NOT_NULL(strstr(line, ",top_blocker_holder,top_blocker_waiter,"));
             continue;
         }
         CU_ASSERT_EQUAL(fields, header_fields);
-        if (row < 5 && strncmp(line, expect[row], strlen(expect[row])) != 0)
-            fprintf(stderr, "\nrow %d: %s (expected %s...)\n", row, line, expect[row]);
-        if (row < 5) CU_ASSERT_EQUAL(strncmp(line, expect[row], strlen(expect[row])), 0);
+        tu_context("row %d: %s", row, line);
+        if (row < 5) TU_ASSERT_CMP(strncmp(line, expect[row], strlen(expect[row])), ==, 0);
     }
     CU_ASSERT_EQUAL(row, 5);
     free(s);
@@ -162,11 +173,12 @@ static void test_table_and_notes(void)
                           "I/O ops/s",
                           "convoy factor",
                           "I/O response p50",
+                          "top blocker",
+                          "cpu.0->io.0 ",
                           "note: none has no parameter "
                           "interval_us: ignored for it"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        if (!strstr(s, want[i])) fprintf(stderr, "\nexpected '%s' in:\n%s\n", want[i], s);
-        CU_ASSERT_PTR_NOT_NULL(strstr(s, want[i]));
+        TU_ASSERT_HAS(s, want[i]);
     }
     CU_ASSERT_PTR_NULL(strstr(s, "one extra run"));
     free(s);
@@ -195,9 +207,8 @@ static void test_bad_input(void)
         char args[1024];
         fresh_dir("bad");
         snprintf(args, sizeof args, "compare workloads/convoy.json %s -d 100 -o '%s'", bad[i], dir);
-        int st = gilsim(args);
-        if (st != 2) fprintf(stderr, "\n'%s' gave %d\n", bad[i], st);
-        CU_ASSERT_EQUAL(st, 2);
+        tu_context("'%s'", bad[i]);
+        TU_ASSERT_CMP(gilsim(args), ==, 2);
         CU_ASSERT_NOT_EQUAL(access(dir, F_OK), 0);
     }
     char args[1024];
@@ -321,6 +332,20 @@ static void test_summary_command(void)
     free(s);
     CU_ASSERT_EQUAL(gilsim("summary tests/data/traces/handoff.json --samples all"), 0);
     CU_ASSERT(tu_file_has(out_file, "slice,1,cpu.1,90\n"));
+    /* the waiter x holder matrix (tests/data/traces/README.md, "attribution.json") */
+    CU_ASSERT_EQUAL(gilsim("summary tests/data/traces/handoff.json --samples "
+                           "handoff_gap,wait_attribution"),
+                    0);
+    s = tu_slurp(out_file);
+    CU_ASSERT_STRING_EQUAL(s, "metric,tid,thread,ns,holder_tid,holder,share\n"
+                              "handoff_gap,0,cpu.0,50,,,\nhandoff_gap,1,cpu.1,30,,,\n"
+                              "wait_attribution,0,cpu.0,240,1,cpu.1,0.6666666667\n"
+                              "wait_attribution,0,cpu.0,120,,(free),0.3333333333\n"
+                              "wait_attribution,1,cpu.1,80,0,cpu.0,0.64\n"
+                              "wait_attribution,1,cpu.1,45,,(free),0.36\n");
+    free(s);
+    CU_ASSERT_EQUAL(gilsim("summary tests/data/traces/handoff.json --samples wait_attribution,x"),
+                    2);
     CU_ASSERT_EQUAL(gilsim("summary tests/data/traces/handoff.json --samples gil_wait,bogus"), 2);
     CU_ASSERT(tu_file_has(err_file, "--samples"));
     CU_ASSERT_EQUAL(gilsim("summary tests/data/traces/handoff.json --samples"), 2);

@@ -40,7 +40,7 @@ static json_t *summarize(const char *name)
     struct trace *hdr = NULL;
     struct err e = {0};
     int rc = met_summarize_file(path, 0, &m, &hdr, &e);
-    if (rc) fprintf(stderr, "\n%s\n", e.msg);
+    TU_ASSERT_NO_PROBLEM(rc ? e.msg : NULL);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
     json_t *doc = met_to_json(m, name);
     CU_ASSERT_PTR_NOT_NULL(doc);
@@ -66,13 +66,14 @@ static void check(const char *name, const struct expect *x, size_t n)
             ok = fabs(json_real_value(v) - x[i].value) <= 1e-9 * fmax(1, fabs(x[i].value));
         else
             ok = false;
+        char problem[256] = "";
         if (!ok) {
             char *got = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
-            fprintf(stderr, "\n%s: %s = %s, expected %.12g\n", name, x[i].path,
-                    got ? got : "(absent)", x[i].value);
+            snprintf(problem, sizeof problem, "%s: %s = %s, expected %.12g", name, x[i].path,
+                     got ? got : "(absent)", x[i].value);
             free(got);
         }
-        CU_ASSERT(ok);
+        TU_ASSERT_NO_PROBLEM(ok ? NULL : problem);
     }
     json_decref(doc);
 }
@@ -279,6 +280,66 @@ static void test_elapsed_before_last_event(void)
           {"run.fairness.jain", NUL_}, {"run.fairness.max_share", NUL_});
 }
 
+/* Wait attribution (the README's arithmetic): a wait spanning several holders is split among
+ * them; while two hold at once (a from 600 beside c) the one holding longer (c) is charged;
+ * free stretches go to "(free)"; b's wait that ends at its exit and c's still open at the end of
+ * the window count too; every row sums to the thread's waits + unserved wait. */
+static void test_attribution(void)
+{
+    CHECK(
+        "attribution.json", {"window_ns", 1000},
+        /* a: [310,600] behind b 180, c 100, free 10 (its [0,0] wait is empty) */
+        {"wait_attribution.0.waiter", 0}, {"wait_attribution.0.wait_ns", 290},
+        {"wait_attribution.0.by_holder.0.holder", 1}, {"wait_attribution.0.by_holder.0.ns", 180},
+        {"wait_attribution.0.by_holder.0.share", 180.0 / 290},
+        {"wait_attribution.0.by_holder.1.holder", 2}, {"wait_attribution.0.by_holder.1.ns", 100},
+        {"wait_attribution.0.by_holder.2.holder", NUL_}, {"wait_attribution.0.by_holder.2.ns", 10},
+        /* b: [100,320] a 200, free 20; [800,850] (exit without the GIL) a 50 */
+        {"wait_attribution.1.wait_ns", 270}, {"wait_attribution.1.by_holder.0.holder", 0},
+        {"wait_attribution.1.by_holder.0.ns", 250}, {"wait_attribution.1.by_holder.1.ns", 20},
+        {"threads.1.unserved_wait_ns", 50},
+        /* c: [200,500] a 100, free 20, b 180; [960,1000] (open at the end) w 20, free 20 */
+        {"wait_attribution.2.wait_ns", 340}, {"wait_attribution.2.by_holder.0.ns", 100},
+        {"wait_attribution.2.by_holder.1.ns", 180}, {"wait_attribution.2.by_holder.2.holder", 3},
+        {"wait_attribution.2.by_holder.2.ns", 20}, {"wait_attribution.2.by_holder.3.ns", 40},
+        {"threads.2.unserved_wait_ns", 40},
+        /* w: [50,950]: a 250 + 200, free 20 + 50, b 180, c 200 (with a beside it 600..700) */
+        {"wait_attribution.3.wait_ns", 900}, {"wait_attribution.3.by_holder.0.ns", 450},
+        {"wait_attribution.3.by_holder.0.share", 0.5}, {"wait_attribution.3.by_holder.1.ns", 180},
+        {"wait_attribution.3.by_holder.2.holder", 2}, {"wait_attribution.3.by_holder.2.ns", 200},
+        {"wait_attribution.3.by_holder.3.holder", NUL_}, {"wait_attribution.3.by_holder.3.ns", 70},
+        {"wait_attribution.3.by_holder.3.share", 70.0 / 900}, {"run.gil_wait.count", 5},
+        {"run.gil_wait.max_ns", 900});
+    /* never-acquired.json: cpu.1 waited [10,950] behind cpu.0 until 900, then on a free GIL */
+    CHECK("never-acquired.json", {"wait_attribution.1.wait_ns", 940},
+          {"wait_attribution.1.by_holder.0.holder", 0}, {"wait_attribution.1.by_holder.0.ns", 890},
+          {"wait_attribution.1.by_holder.1.ns", 50}, {"wait_attribution.0.wait_ns", 0});
+    /* empty: one row per thread, nothing in it */
+    json_t *doc = summarize("empty.json");
+    json_t *rows = at(doc, "wait_attribution");
+    CU_ASSERT_EQUAL(json_array_size(rows), 1);
+    CU_ASSERT_EQUAL(json_array_size(at(doc, "wait_attribution.0.by_holder")), 0);
+    json_decref(doc);
+
+    /* the text summary prints the matrix */
+    struct met_run *m = NULL;
+    struct trace *hdr = NULL;
+    struct err e = {0};
+    CU_ASSERT_EQUAL_FATAL(
+        met_summarize_file(tu_src("tests/data/traces/attribution.json"), 0, &m, &hdr, &e), 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    met_print(m, "attribution.json", f);
+    fclose(f);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "wait attribution"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(text, "\nw                 900 ns  450 ns 50.0%      180 ns 20.0%"));
+    free(text);
+    met_free(m);
+    trace_free(hdr);
+}
+
 /* The samples behind the percentiles (tools/plot-cdf draws them): handoff.json's waits per
  * thread as its README works out, sorted; none kept unless asked for. */
 static void test_samples(void)
@@ -335,6 +396,7 @@ int main(void)
         {"none: overlapping holders", test_none_overlap},
         {"nearest-rank percentiles; Jain over CPU-bound threads", test_percentiles_fairness},
         {"window: elapsed_ns before the last event", test_elapsed_before_last_event},
+        {"wait attribution: waiter x holder", test_attribution},
         {"latency samples kept for CDFs", test_samples},
         {"not a trace", test_not_a_trace},
         CU_TEST_INFO_NULL,

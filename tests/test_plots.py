@@ -134,9 +134,13 @@ def test_report(gilsim, tmp):
     imgs = re.findall(r'<img [^>]*src="([^"]*)"', html)
     configs = 5  # new x2, fifo x2, none
     sweeps = 3   # convoy_factor, io_response_p50_ns, ticks_per_s against interval_us
-    check(len(imgs) == 1 + sweeps + configs,
-          "report: %d images, expected CDF + %d sweeps + %d timelines" % (len(imgs), sweeps,
-                                                                          configs))
+    check(len(imgs) == 1 + sweeps + 1 + configs,
+          "report: %d images, expected CDF + %d sweeps + wait attribution + %d timelines"
+          % (len(imgs), sweeps, configs))
+    # who made whom wait: the heatmaps and the top blocker row (the convoy: cpu.0 -> io.0)
+    check('alt="wait attribution heatmaps"' in html, "report: no wait attribution heatmaps")
+    check('<td class="name">top blocker</td><td>cpu.0&rarr;io.0 ' in html,
+          "report: no top blocker row with cpu.0 -> io.0")
     check(all(s.startswith("data:image/png;base64,") for s in imgs), "report: an image not inline")
     check(not re.search(r'(src|href)="(https?:)?//', html) and "<link" not in html
           and "<script" not in html and "@import" not in html, "report loads something")

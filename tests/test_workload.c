@@ -9,9 +9,10 @@
 #include "sim/wl.h"
 #include "testutil.h"
 
-static void test_shipped_workloads_valid(void)
+/* Every .json in dir is a valid workload with a description; returns how many. */
+static int check_dir(const char *dir)
 {
-    DIR *d = opendir(tu_src("workloads"));
+    DIR *d = opendir(tu_src(dir));
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
     int n = 0;
     struct dirent *de;
@@ -19,12 +20,11 @@ static void test_shipped_workloads_valid(void)
         size_t len = strlen(de->d_name);
         if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0) continue;
         char rel[300];
-        snprintf(rel, sizeof rel, "workloads/%s", de->d_name);
+        snprintf(rel, sizeof rel, "%s/%s", dir, de->d_name);
         struct wl_workload *wl = NULL;
         struct err e = {0};
         int rc = wl_load(tu_src(rel), &wl, &e);
-        if (rc) fprintf(stderr, "%s\n", e.msg);
-        CU_ASSERT_EQUAL(rc, 0);
+        TU_ASSERT_NO_PROBLEM(rc ? e.msg : NULL);
         if (wl) {
             CU_ASSERT(strlen(wl->description) > 0); /* the issue: each with a description */
             CU_ASSERT(wl->nthreads >= 1);
@@ -34,7 +34,13 @@ static void test_shipped_workloads_valid(void)
         n++;
     }
     closedir(d);
-    CU_ASSERT(n >= 10);
+    return n;
+}
+
+static void test_shipped_workloads_valid(void)
+{
+    CU_ASSERT(check_dir("workloads") >= 10);
+    CU_ASSERT(check_dir("workloads/validation") >= 6); /* the natural programs' models */
 }
 
 static void check_invalid_file(void *ctx, const struct tu_expect *c)
@@ -51,11 +57,10 @@ static void check_invalid_file(void *ctx, const struct tu_expect *c)
     /* FILE:LINE:COL: ... */
     char prefix[1200];
     snprintf(prefix, sizeof prefix, "%s:%s:", path, c->line);
-    bool ok = strncmp(e.msg, prefix, strlen(prefix)) == 0 && strstr(e.msg, c->fragment);
-    if (!ok)
-        fprintf(stderr, "\n%s: got \"%s\", want line %s and \"%s\"\n", c->file, e.msg, c->line,
-                c->fragment);
-    CU_ASSERT(ok);
+    tu_context("%s", c->file);
+    TU_ASSERT_CMP(strncmp(e.msg, prefix, strlen(prefix)), ==, 0);
+    TU_ASSERT_HAS(e.msg, prefix);
+    TU_ASSERT_HAS(e.msg, c->fragment);
     wl_free(wl);
 }
 
@@ -113,6 +118,32 @@ static void test_compiled_ops(void)
     wl_free(wl);
 }
 
+/* peer and send: the keys compile, and a group that talks to a peer (however deep) says so. */
+static void test_peer_ops(void)
+{
+    const char *text =
+        "{\"format\": \"gilsim-workload\", \"version\": 1, \"name\": \"p\", \"threads\": ["
+        "{\"name\": \"client\", \"ops\": [{\"loop\": {\"count\": 2, \"ops\": ["
+        "{\"io\": {\"us\": 40, \"peer\": true, \"send\": true}}]}}]},"
+        "{\"name\": \"server\", \"ops\": [{\"serve\": {\"rate_hz\": 10, \"ops\": ["
+        "{\"cpu\": {\"us\": 1}}, {\"send\": {}}]}}]},"
+        "{\"name\": \"timer\", \"ops\": [{\"io\": {\"us\": 40, \"peer\": false}}]}]}";
+    struct wl_workload *wl = NULL;
+    struct err e = {0};
+    int rc = wl_parse(text, strlen(text), "mem", &wl, &e);
+    if (rc) fprintf(stderr, "\n%s\n", e.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    const struct wl_op *io = &wl->groups[0].ops[0].body[0];
+    CU_ASSERT_EQUAL(io->kind, WL_OP_IO);
+    CU_ASSERT(io->peer && io->send);
+    CU_ASSERT(wl->groups[0].uses_peer);
+    CU_ASSERT_EQUAL(wl->groups[1].ops[0].body[1].kind, WL_OP_SEND);
+    CU_ASSERT(wl->groups[1].uses_peer);
+    CU_ASSERT(!wl->groups[2].ops[0].peer);
+    CU_ASSERT(!wl->groups[2].uses_peer);
+    wl_free(wl);
+}
+
 static void test_file_limits(void)
 {
     struct wl_workload *wl = NULL;
@@ -150,9 +181,93 @@ static void test_depth_limit(void)
     struct wl_workload *wl = NULL;
     struct err e = {0};
     int rc = wl_parse(text, strlen(text), "mem", &wl, &e);
-    if (rc) fprintf(stderr, "\n%s\n", e.msg);
-    CU_ASSERT_EQUAL(rc, 0);
+    TU_ASSERT_NO_PROBLEM(rc ? e.msg : NULL);
     wl_free(wl);
+}
+
+static const char with_vars[] =
+    "{\"format\": \"gilsim-workload\", \"version\": 1, \"name\": \"v\",\n"
+    " \"description\": \"costs $5\", \"duration_ms\": \"$ms\",\n"
+    " \"vars\": {\"n\": 3, \"io_us\": 40, \"ms\": 500},\n"
+    " \"threads\": [{\"name\": \"a\", \"count\": \"$n\",\n"
+    "  \"ops\": [{\"loop\": {\"count\": \"$n\", \"ops\": [{\"io\": {\"us\": \"$io_us\"}}]}}]}]}";
+
+static struct wl_workload *parse_vars(const char *const *assign, size_t n, struct err *e)
+{
+    struct wl_workload *wl = NULL;
+    int rc = wl_parse_vars(with_vars, strlen(with_vars), "mem", assign, n, &wl, e);
+    CU_ASSERT_EQUAL(rc == 0, wl != NULL);
+    return wl;
+}
+
+/* "$name" in place of a number; defaults and --var; every use sees the value; a "$" in a
+ * string field is text. */
+static void test_vars(void)
+{
+    struct err e = {0};
+    struct wl_workload *wl = parse_vars(NULL, 0, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(wl);
+    CU_ASSERT_STRING_EQUAL(wl->description, "costs $5");
+    CU_ASSERT_EQUAL(wl->groups[0].count, 3);
+    CU_ASSERT_EQUAL(wl->groups[0].ops[0].count, 3);
+    CU_ASSERT_EQUAL(wl->groups[0].ops[0].body[0].ns, 40000);
+    CU_ASSERT_EQUAL(wl->duration_ns, 500000000);
+    CU_ASSERT_EQUAL_FATAL(wl->nvars, 3);
+    CU_ASSERT_STRING_EQUAL(wl->vars[0].name, "n"); /* declaration order */
+    CU_ASSERT_STRING_EQUAL(wl->vars[2].name, "ms");
+    CU_ASSERT(wl->vars[0].integer && !wl->vars[0].from_option);
+    wl_free(wl);
+
+    const char *assign[] = {"io_us=2.5", "n=7"};
+    wl = parse_vars(assign, 2, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(wl);
+    CU_ASSERT_EQUAL(wl->groups[0].count, 7);
+    CU_ASSERT_EQUAL(wl->groups[0].ops[0].count, 7);
+    CU_ASSERT_EQUAL(wl->groups[0].ops[0].body[0].ns, 2500);
+    CU_ASSERT(wl->vars[1].from_option && !wl->vars[1].integer && wl->vars[1].value == 2.5);
+    CU_ASSERT(!wl->vars[2].from_option);
+    wl_free(wl);
+}
+
+/* --var errors: an unknown name at "vars" (file:line:col), a value out of range at its use
+ * naming the variable, malformed arguments, the same name twice. */
+static void test_var_errors(void)
+{
+    const struct {
+        const char *arg, *want;
+    } cases[] = {
+        {"m=1", "mem:3:10: $.vars: --var m=1: the workload has no variable \"m\""},
+        {"n=0", "mem:4:37: $.threads[0].count: expected an integer number of threads in [1, "
+                "10000], got 0 (the value of $n = 0, set by --var)"},
+        {"n=1.5", "(the value of $n = 1.5, set by --var)"},
+        {"n", "--var n: expected NAME=NUMBER"},
+        {"n=", "expected a number after '='"},
+        {"n=0x10", "expected a number after '='"},
+        {"n=nan", "expected a number after '='"},
+        {"n-1=2", "expected a name"},
+        {"io_us=-1", "$.threads[0].ops[0].loop.ops[0].io.us: expected a number of microseconds"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct err e = {0};
+        const char *assign[] = {cases[i].arg};
+        struct wl_workload *wl = parse_vars(assign, 1, &e);
+        CU_ASSERT_PTR_NULL(wl);
+        CU_ASSERT_EQUAL(e.status, ERR_INPUT);
+        if (!strstr(e.msg, cases[i].want))
+            fprintf(stderr, "\n--var %s: got \"%s\", want \"%s\"\n", cases[i].arg, e.msg,
+                    cases[i].want);
+        CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, cases[i].want));
+        wl_free(wl);
+    }
+    struct err e = {0};
+    const char *twice[] = {"n=1", "n=2"};
+    CU_ASSERT_PTR_NULL(parse_vars(twice, 2, &e));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "--var n: given twice"));
+    /* no variables at all: "$x" is an undeclared variable, --var has nothing to set */
+    struct wl_workload *wl = NULL;
+    const char *x[] = {"x=1"};
+    CU_ASSERT_EQUAL(wl_parse_vars(minimal, strlen(minimal), "mem", x, 1, &wl, &e), ERR_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "mem:1:1: $: --var x=1: the workload has no variable"));
 }
 
 int main(void)
@@ -162,8 +277,11 @@ int main(void)
         {"invalid files: expected line and message", test_invalid_files_rejected},
         {"defaults", test_defaults},
         {"ops compile", test_compiled_ops},
+        {"peer and send", test_peer_ops},
         {"file limits", test_file_limits},
         {"nesting limit is 16", test_depth_limit},
+        {"variables: defaults, --var, every use", test_vars},
+        {"variables: errors", test_var_errors},
         CU_TEST_INFO_NULL,
     };
     return tu_main("workload", tests);

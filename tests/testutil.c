@@ -1,6 +1,7 @@
 /* tests/testutil.c - see testutil.h. */
 #include "testutil.h"
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,15 @@ struct trace *tu_run_trace(const struct tu_run *r, long long *elapsed_ns)
     snprintf(path, sizeof path, "%s/trace-%d-%s-%s.json", GILSIM_BINARY_DIR, (int)getpid(),
              wl->name, r->policy);
     struct trace_out *out = NULL;
+    struct machine machine;
+    mach_defaults(&machine);
+    if (r->machine_set && mach_set(&machine, r->machine_set, &e) != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        CU_FAIL_FATAL("bad machine setting in test");
+    }
     struct eng_options o = {.wl = wl,
+                            .engine = r->virt ? ENG_VIRTUAL : ENG_REAL,
+                            .machine = &machine,
                             .policy = pol,
                             .params = &params,
                             .duration_ns = (long long)r->duration_ms * 1000000,
@@ -202,9 +211,70 @@ long long tu_median_io_response(const struct trace *t)
     return med;
 }
 
+/* ---- assertions that say what they saw ------------------------------------------------------ */
+
+static char context[256];
+
+void tu_context(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(context, sizeof context, fmt, ap);
+    va_end(ap);
+}
+
+static void clear_context(void)
+{
+    context[0] = '\0';
+}
+
+static int put_num(char *buf, size_t size, struct tu_num x)
+{
+    if (x.kind == 'i') return snprintf(buf, size, "%lld", (long long)x.v);
+    if (x.kind == 'u') return snprintf(buf, size, "%llu", (unsigned long long)x.v);
+    return snprintf(buf, size, "%.6Lg", x.v);
+}
+
+/* CUnit copies the condition text of a failure, so one buffer serves every assertion. */
+static void report(bool ok, const char *text, int line, const char *file, bool fatal)
+{
+    CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, (unsigned)line, text, file, "",
+                            fatal ? CU_TRUE : CU_FALSE);
+}
+
+void tu_assert_cmp(bool ok, struct tu_num a, struct tu_num b, const char *expr, int line,
+                   const char *file, bool fatal)
+{
+    if (ok) {
+        report(true, expr, line, file, fatal);
+        return;
+    }
+    char va[48], vb[48], text[768];
+    put_num(va, sizeof va, a);
+    put_num(vb, sizeof vb, b);
+    snprintf(text, sizeof text, "%s%s%s: %s vs %s", context, context[0] ? ": " : "", expr, va, vb);
+    report(false, text, line, file, fatal);
+}
+
+void tu_assert_text(bool ok, const char *part, const char *text, int line, const char *file)
+{
+    if (ok) {
+        report(true, "", line, file, false);
+        return;
+    }
+    char msg[768];
+    const char *sep = context[0] ? ": " : "";
+    if (part)
+        snprintf(msg, sizeof msg, "%s%sexpected \"%s\" in: %.400s", context, sep, part,
+                 text ? text : "(null)");
+    else
+        snprintf(msg, sizeof msg, "%s%s%s", context, sep, text);
+    report(false, msg, line, file, false);
+}
+
 int tu_main(const char *suite, CU_TestInfo *tests)
 {
-    CU_SuiteInfo suites[] = {{suite, NULL, NULL, NULL, NULL, tests}, CU_SUITE_INFO_NULL};
+    CU_SuiteInfo suites[] = {{suite, NULL, NULL, clear_context, NULL, tests}, CU_SUITE_INFO_NULL};
     if (CU_initialize_registry() != CUE_SUCCESS) return 2;
     if (CU_register_suites(suites) != CUE_SUCCESS) {
         CU_cleanup_registry();

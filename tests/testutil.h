@@ -7,9 +7,85 @@
 #include <CUnit/Basic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "analysis/trace_read.h"
 #include "sim/engine.h"
+
+/* The one timing tolerance of the suites: every bound on a wall-clock time is written for the
+ * plain build and multiplied by TU_SLACK. Sanitizers slow thread start-up, exit and every lock
+ * by up to ten times. */
+#ifdef GILSIM_SANITIZED
+#define TU_SLACK 10
+#else
+#define TU_SLACK 1
+#endif
+
+/* ---- assertions that say what they saw --------------------------------------------------------
+ * CUnit's CU_ASSERT reports only the expression. These report the values too, after the
+ * context the test set with tu_context (cleared before each test), e.g.
+ *   convoy.json under new: elapsed <= (RUN_MS + 200) * 1000000LL: 512345678 vs 500000000 */
+
+/* What the assertions that follow are about (printf format); "" clears it. */
+void tu_context(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A number of any arithmetic type, kept exactly (long double holds every 64-bit integer). */
+struct tu_num {
+    long double v;
+    char kind; /* 'i' signed, 'u' unsigned, 'r' real: how to print it */
+};
+static inline struct tu_num tu_num_i(long long v)
+{
+    return (struct tu_num){(long double)v, 'i'};
+}
+static inline struct tu_num tu_num_u(unsigned long long v)
+{
+    return (struct tu_num){(long double)v, 'u'};
+}
+static inline struct tu_num tu_num_r(long double v)
+{
+    return (struct tu_num){v, 'r'};
+}
+#define TU_NUM(x)                                                                                  \
+    _Generic((x), float                                                                            \
+             : tu_num_r, double                                                                    \
+             : tu_num_r, long double                                                               \
+             : tu_num_r, unsigned char                                                             \
+             : tu_num_u, unsigned short                                                            \
+             : tu_num_u, unsigned int                                                              \
+             : tu_num_u, unsigned long                                                             \
+             : tu_num_u, unsigned long long                                                        \
+             : tu_num_u, default                                                                   \
+             : tu_num_i)(x)
+
+void tu_assert_cmp(bool ok, struct tu_num a, struct tu_num b, const char *expr, int line,
+                   const char *file, bool fatal);
+
+#define TU_ASSERT_CMP_(a, op, b, text, fatal)                                                      \
+    do {                                                                                           \
+        struct tu_num tu_a_ = TU_NUM(a), tu_b_ = TU_NUM(b);                                        \
+        tu_assert_cmp(tu_a_.v op tu_b_.v, tu_a_, tu_b_, text, __LINE__, __FILE__, fatal);          \
+    } while (0)
+/* Asserts a op b (op: == != < <= > >=) on two numbers, each evaluated once; a failure reports
+ * the expression and both values. */
+#define TU_ASSERT_CMP(a, op, b) TU_ASSERT_CMP_(a, op, b, #a " " #op " " #b, false)
+/* The same, ending the test on failure. */
+#define TU_ASSERT_CMP_FATAL(a, op, b) TU_ASSERT_CMP_(a, op, b, #a " " #op " " #b, true)
+
+void tu_assert_text(bool ok, const char *what, const char *text, int line, const char *file);
+/* Asserts that text (a string, NULL counts as "") contains part; a failure shows both. */
+#define TU_ASSERT_HAS(text, part)                                                                  \
+    do {                                                                                           \
+        const char *tu_t_ = (text), *tu_p_ = (part);                                               \
+        tu_assert_text(tu_t_ &&strstr(tu_t_, tu_p_), tu_p_, tu_t_, __LINE__, __FILE__);            \
+    } while (0)
+/* Asserts that a check found nothing wrong: problem is NULL, or the description of what is
+ * wrong, which a failure shows. */
+#define TU_ASSERT_NO_PROBLEM(problem)                                                              \
+    do {                                                                                           \
+        const char *tu_q_ = (problem);                                                             \
+        tu_assert_text(!tu_q_, NULL, tu_q_, __LINE__, __FILE__);                                   \
+    } while (0)
 
 /* Source-tree path of a file, e.g. tu_src("workloads/cpu2.json"). Static buffer. */
 const char *tu_src(const char *rel);
@@ -21,6 +97,8 @@ struct tu_run {
     int duration_ms;
     unsigned long long seed;
     unsigned max_events;
+    bool virt;               /* the virtual-time engine */
+    const char *machine_set; /* its --machine-set, over the built-in defaults; NULL: none */
 };
 
 /* Runs and reads back the trace; NULL (with a CUnit failure) on error. elapsed_ns, when not

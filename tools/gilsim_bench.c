@@ -27,6 +27,7 @@
 #include "common/outfile.h"
 #include "common/utc.h"
 #include "policies/registry.h"
+#include "sim/coro.h"
 #include "sim/engine.h"
 #include "sim/sync.h"
 #include "sim/trace_write.h"
@@ -60,7 +61,8 @@ static const char *gilsim_path;
 static unsigned iters_per_tick; /* calibrated by the first run, then fixed for every run */
 static char tmp_dir[256];
 
-static struct row *row_get(const char *fig, const char *what, const char *unit)
+/* The row of (fig, what), added when it is not there yet. */
+static struct row *row_for(const char *fig, const char *what, const char *unit)
 {
     for (int i = 0; i < nrows; i++)
         if (strcmp(rows[i].fig, fig) == 0 && strcmp(rows[i].what, what) == 0) return &rows[i];
@@ -368,12 +370,12 @@ static void fig_handoff(void)
         double h50 = stat_ns(doc, "handoff_gap", "p50_ns"),
                h99 = stat_ns(doc, "handoff_gap", "p99_ns");
         json_decref(doc);
-        struct row *r = row_get(cases[i].fig, cases[i].p50, "ns");
+        struct row *r = row_for(cases[i].fig, cases[i].p50, "ns");
         r->has_baseline = true, r->baseline_what = "condvar ping-pong, one way, p50";
         r->value_what = "ratio";
         row_target(r, GOAL_MAX, 1.5, "<= 1.5x");
         row_add(r, h50, c50, h50 / c50);
-        r = row_get(cases[i].fig, cases[i].p99, "ns");
+        r = row_for(cases[i].fig, cases[i].p99, "ns");
         r->has_baseline = true, r->baseline_what = "condvar ping-pong, one way, p99";
         r->value_what = "ratio";
         row_target(r, GOAL_MAX, 1.5, "<= 1.5x");
@@ -413,7 +415,7 @@ static void fig_tick_overhead(void)
     eng_result_free(res);
     wl_free(wl);
     double bare = (before + bare_rate(iters_per_tick, half)) / 2;
-    struct row *r = row_get("3", "ticks/s, 1 CPU thread under new, nothing pending", "1/s");
+    struct row *r = row_for("3", "ticks/s, 1 CPU thread under new, nothing pending", "1/s");
     r->has_baseline = true, r->baseline_what = "bare tick loop, no check points";
     r->value_what = "overhead";
     row_target(r, GOAL_MAX, 0.02, "overhead <= 2%");
@@ -440,11 +442,11 @@ static void fig_trace_overhead(void)
         eng_result_free(res);
         wl_free(wl);
     }
-    struct row *r = row_get("4", "ticks/s, cpu2 under old, traced", "1/s");
+    struct row *r = row_for("4", "ticks/s, cpu2 under old, traced", "1/s");
     r->has_baseline = true, r->baseline_what = "tracing off", r->value_what = "overhead";
     row_target(r, GOAL_MAX, 0.05, "overhead <= 5%");
     row_add(r, ticks[1], ticks[0], 1 - ticks[1] / ticks[0]);
-    r = row_get("4", "hand-offs/s, cpu2 under old, traced", "1/s");
+    r = row_for("4", "hand-offs/s, cpu2 under old, traced", "1/s");
     r->has_baseline = true, r->baseline_what = "tracing off", r->value_what = "overhead";
     row_target(r, GOAL_MAX, 0.05, "overhead <= 5%");
     row_add(r, switches[1], switches[0], 1 - switches[1] / switches[0]);
@@ -482,16 +484,16 @@ static void fig_trace_write(void)
     struct stat st;
     if (stat(big_path, &st) != 0) return;
     double ev = (double)big_res->events;
-    struct row *r = row_get("5", "trace writing, events/s", "1/s");
+    struct row *r = row_for("5", "trace writing, events/s", "1/s");
     row_target(r, GOAL_MIN, 3e6, ">= 3M events/s");
     row_add(r, ev / secs, NAN, ev / secs);
-    r = row_get("5", "bytes/event in memory", "B");
+    r = row_for("5", "bytes/event in memory", "B");
     row_target(r, GOAL_MAX, 32, "<= 32 B");
     row_add(r, (double)sizeof(struct trace_event), NAN, (double)sizeof(struct trace_event));
-    r = row_get("5", "bytes/event in the file", "B");
+    r = row_for("5", "bytes/event in the file", "B");
     row_target(r, GOAL_MAX, 64, "<= 64 B");
     row_add(r, (double)st.st_size / ev, NAN, (double)st.st_size / ev);
-    r = row_get("5", "events in the trace", "");
+    r = row_for("5", "events in the trace", "");
     row_add(r, ev, NAN, ev);
 }
 
@@ -517,10 +519,10 @@ static void fig_summary_read(void)
         return;
     }
     double secs = (double)(sync_now_ns() - t) / 1e9, ev = (double)big_res->events;
-    struct row *r = row_get("6", "summary reading, events/s", "1/s");
+    struct row *r = row_for("6", "summary reading, events/s", "1/s");
     row_target(r, GOAL_MIN, 2e6, ">= 2M events/s");
     row_add(r, ev / secs, NAN, ev / secs);
-    r = row_get("6", "summary peak RSS", "KiB");
+    r = row_for("6", "summary peak RSS", "KiB");
     row_add(r, (double)ru.ru_maxrss, NAN, (double)ru.ru_maxrss);
 }
 
@@ -582,20 +584,152 @@ static void fig_many_threads(void)
         char what[96];
         struct row *r;
         snprintf(what, sizeof what, "%u threads: set-up time", n);
-        r = row_get("7", what, "ms");
+        r = row_for("7", what, "ms");
         r->has_baseline = true, r->baseline_what = "1 thread", r->value_what = "ms";
         row_add(r, m.setup_ms, one.setup_ms, m.setup_ms);
         snprintf(what, sizeof what, "%u threads: RSS per thread", n);
-        r = row_get("7", what, "KiB");
+        r = row_for("7", what, "KiB");
         r->has_baseline = true, r->baseline_what = "1 thread (whole process)";
         r->value_what = "KiB per thread";
         row_target(r, GOAL_MAX, 80, "<= 80 KiB");
         row_add(r, m.rss_kib, one.rss_kib, (m.rss_kib - one.rss_kib) / (n - 1));
         snprintf(what, sizeof what, "%u threads: hand-offs/s (fifo, 1 ms)", n);
-        r = row_get("7", what, "1/s");
+        r = row_for("7", what, "1/s");
         r->has_baseline = true, r->baseline_what = "1 thread", r->value_what = "1/s";
         row_add(r, m.switches_per_s, one.switches_per_s, m.switches_per_s);
     }
+}
+
+/* 9: the virtual engine's speed: simulated seconds per wall second of eng_run (events recorded
+ * in memory, no trace written), for every shipped workload under every policy, and the events
+ * the scheduler processes per wall second; then many-threads on 64 simulated cores and 10,000
+ * CPU-bound threads under fifo. No baseline: the figure is a ratio to real time itself. */
+static double virtual_speed(const struct wl_workload *wl, const char *policy, const char *set,
+                            const char *machine_set, int ms, double *events_per_s)
+{
+    const struct gil_policy *pol = gil_policy_find(policy);
+    struct gil_params params;
+    struct machine m;
+    struct err e = {0};
+    gil_params_defaults(&params, pol);
+    mach_defaults(&m);
+    if ((set && gil_params_set(&params, pol, set, &e) != 0) ||
+        (machine_set && mach_set(&m, machine_set, &e) != 0)) {
+        fprintf(stderr, "gilsim-bench: %s\n", e.msg);
+        return NAN;
+    }
+    struct eng_options o = {.wl = wl,
+                            .engine = ENG_VIRTUAL,
+                            .machine = &m,
+                            .policy = pol,
+                            .params = &params,
+                            .duration_ns = (int64_t)ms * 1000000,
+                            .seed = 1};
+    struct eng_result *res = NULL;
+    int64_t t = sync_now_ns();
+    if (eng_run(&o, &res, &e) != 0) {
+        fprintf(stderr, "gilsim-bench: %s\n", e.msg);
+        return NAN;
+    }
+    double wall = (double)(sync_now_ns() - t) / 1e9;
+    if (events_per_s) *events_per_s = (double)res->virt_events / wall;
+    eng_result_free(res);
+    return (double)ms / 1e3 / wall;
+}
+
+/* A coroutine that yields for ever: each resume + yield is a round trip of two switches. */
+static void yield_forever(void *arg)
+{
+    (void)arg;
+    for (;;)
+        coro_yield();
+}
+
+/* One way of a coroutine switch (half a resume + yield), against the one-way hand-off of two
+ * pthreads over a condition: what simulated threads as real threads passing a baton would pay
+ * per switch. Why the virtual engine uses coroutines (docs/architecture.md). */
+static void coroutine_switch_row(void)
+{
+    struct coro *c = NULL;
+    if (coro_new(&c, 64u << 10, yield_forever, NULL) != 0) return;
+    int n = smoke ? 100000 : 2000000;
+    int64_t t = sync_now_ns();
+    for (int i = 0; i < n; i++)
+        coro_resume(c);
+    double one_way = (double)(sync_now_ns() - t) / (2.0 * n);
+    coro_free(c);
+    double c50, c99;
+    if (condvar_one_way(smoke ? 1000 : 20000, &c50, &c99) != 0) return;
+    struct row *r = row_for("9", "virtual: coroutine switch, one way", "ns");
+    r->has_baseline = true, r->baseline_what = "condvar ping-pong between pthreads, one way, p50";
+    r->value_what = "ratio";
+    row_add(r, one_way, c50, c50 / one_way);
+}
+
+static const char *const shipped_workloads[] = {"cpu1",        "cpu2",        "cpu4",   "convoy",
+                                                "convoy-2cpu", "io-only",     "server", "long-hold",
+                                                "native-par",  "many-threads"};
+
+static void fig_virtual_speed(void)
+{
+    int ms = smoke ? 100 : 1000;
+    double speed[128], events[128], worst = INFINITY;
+    int n = 0;
+    char worst_cell[64] = "";
+    for (size_t w = 0; w < sizeof shipped_workloads / sizeof *shipped_workloads; w++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/workloads/%s.json", GILSIM_SOURCE_DIR,
+                 shipped_workloads[w]);
+        struct wl_workload *wl = NULL;
+        struct err e = {0};
+        if (wl_load(path, &wl, &e) != 0) {
+            fprintf(stderr, "gilsim-bench: %s\n", e.msg);
+            continue;
+        }
+        const struct gil_policy *p;
+        for (size_t i = 0; (p = gil_policy_at(i)) && n < 128; i++) {
+            double s = virtual_speed(wl, p->name, NULL, NULL, ms, &events[n]);
+            if (isnan(s)) continue;
+            if (s < worst) {
+                worst = s;
+                snprintf(worst_cell, sizeof worst_cell, "%s/%s", shipped_workloads[w], p->name);
+            }
+            speed[n++] = s;
+        }
+        wl_free(wl);
+    }
+    if (n == 0) return;
+    fprintf(stderr, "gilsim-bench: virtual engine, slowest cell %s: %.1fx real time\n", worst_cell,
+            worst);
+    qsort(speed, (size_t)n, sizeof *speed, cmp_d);
+    qsort(events, (size_t)n, sizeof *events, cmp_d);
+    double med = speed[n / 2], ev_med = events[n / 2];
+    struct row *r =
+        row_for("9", "virtual: simulated s per wall s, median of workload x policy", "x");
+    row_target(r, GOAL_MIN, 20, ">= 20x");
+    row_add(r, med, NAN, med);
+    r = row_for("9", "virtual: simulated s per wall s, slowest workload x policy", "x");
+    row_target(r, GOAL_MIN, 2, ">= 2x");
+    row_add(r, worst, NAN, worst);
+    r = row_for("9", "virtual: events processed per wall s, median cell", "1/s");
+    row_add(r, ev_med, NAN, ev_med);
+    struct wl_workload *mt = NULL, *big = cpu_workload(10000);
+    struct err e = {0};
+    char path[4200];
+    snprintf(path, sizeof path, "%s/workloads/many-threads.json", GILSIM_SOURCE_DIR);
+    if (wl_load(path, &mt, &e) == 0) {
+        double s = virtual_speed(mt, "new", NULL, "cores=64", ms, NULL);
+        r = row_for("9", "virtual: many-threads (new) on 64 cores", "x");
+        row_add(r, s, NAN, s);
+        wl_free(mt);
+    }
+    if (big) {
+        double s = virtual_speed(big, "fifo", "interval_us=1000", "cores=64", ms, NULL);
+        r = row_for("9", "virtual: 10,000 CPU-bound threads (fifo, 1 ms) on 64 cores", "x");
+        row_add(r, s, NAN, s);
+        wl_free(big);
+    }
+    coroutine_switch_row();
 }
 
 /* 8: how much longer than the interval new's slices are, against how late a timed wait of the
@@ -621,7 +755,7 @@ static void fig_slice_precision(void)
         double over = stat_ns(doc, "slice", "p50_ns") - (double)cases[i].ns;
         json_decref(doc);
         double base = timedwait_overshoot_p50(cases[i].ns, smoke ? 10 : cases[i].waits);
-        struct row *r = row_get("8", cases[i].what, "ns");
+        struct row *r = row_for("8", cases[i].what, "ns");
         r->has_baseline = true, r->baseline_what = "pthread_cond_timedwait overshoot, p50";
         r->value_what = "ns";
         if (cases[i].ns == 5000000) row_target(r, GOAL_MAX, 140000, "<= +0.14 ms (CPython)");
@@ -752,7 +886,9 @@ static const char usage[] =
     "both reserved before anything is measured). --smoke: one short repeat, to check that\n"
     "every figure is produced (the targets are not checked).\n";
 
-int main(int argc, char **argv)
+/* Options into the globals; *out_path, *table_path. Returns -1 to go on, else the exit
+ * status. */
+static int parse_options(int argc, char **argv, const char **out_path, const char **table_path)
 {
     static const struct option opts[] = {{"smoke", no_argument, NULL, 's'},
                                          {"repeat", required_argument, NULL, 'r'},
@@ -761,7 +897,6 @@ int main(int argc, char **argv)
                                          {"table", required_argument, NULL, 't'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *out_path = NULL, *table_path = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "r:o:h", opts, NULL)) != -1) {
         switch (c) {
@@ -783,10 +918,10 @@ int main(int argc, char **argv)
             gilsim_path = optarg;
             break;
         case 'o':
-            out_path = optarg;
+            *out_path = optarg;
             break;
         case 't':
-            table_path = optarg;
+            *table_path = optarg;
             break;
         case 'h':
             fputs(usage, stdout);
@@ -796,40 +931,36 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!out_path || optind != argc) {
+    if (!*out_path || optind != argc) {
         fputs(usage, stderr);
         return 2;
     }
     if (smoke) repeats = 1;
-    /* The outputs are reserved (common/outfile.h) before minutes of measuring. */
-    struct outfile *json_out = NULL, *table_out = NULL;
-    struct err e = {0};
-    if (outfile_open(&json_out, out_path, 0, NULL, &e) != 0 ||
-        (table_path && outfile_open(&table_out, table_path, 0, NULL, &e) != 0)) {
-        outfile_abort(json_out);
-        fprintf(stderr, "gilsim-bench: %s\n", e.msg);
-        return e.status;
-    }
-    static char exe_dir_gilsim[4096];
-    if (!gilsim_path) {
-        char exe[4000];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n <= 0) {
-            fprintf(stderr, "gilsim-bench: cannot find my own binary; pass --gilsim PATH\n");
-            return 1;
-        }
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = '\0';
-        snprintf(exe_dir_gilsim, sizeof exe_dir_gilsim, "%s/gilsim", exe);
-        gilsim_path = exe_dir_gilsim;
-    }
-    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/gilsim-bench-XXXXXX");
-    if (!mkdtemp(tmp_dir)) {
-        fprintf(stderr, "gilsim-bench: cannot make a temporary directory: %s\n", strerror(errno));
+    return -1;
+}
+
+/* The gilsim binary beside this one, unless --gilsim named it. */
+static int find_gilsim(void)
+{
+    static char beside[4096];
+    if (gilsim_path) return 0;
+    char exe[4000];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        fprintf(stderr, "gilsim-bench: cannot find my own binary; pass --gilsim PATH\n");
         return 1;
     }
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+    snprintf(beside, sizeof beside, "%s/gilsim", exe);
+    gilsim_path = beside;
+    return 0;
+}
 
+/* Every figure, `repeats` times, interleaved. */
+static void measure_all(void)
+{
     for (int rep = 0; rep < repeats; rep++) {
         fprintf(stderr, "gilsim-bench: repeat %d of %d\n", rep + 1, repeats);
         fig_handoff();
@@ -837,6 +968,7 @@ int main(int argc, char **argv)
         fig_trace_overhead();
         fig_slice_precision();
         fig_many_threads();
+        fig_virtual_speed();
     }
     /* 5, 6 on one big run, written and read `repeats` times */
     if (make_big_run() == 0) {
@@ -848,19 +980,24 @@ int main(int argc, char **argv)
         eng_result_free(big_res);
         wl_free(big_wl);
     }
-    rmdir(tmp_dir);
+}
 
-    /* Figure order for the output (rows were created as measured); insertion sort is stable. */
+/* Rows in figure order (they were created as measured); insertion sort is stable. */
+static void sort_rows(void)
+{
     for (int i = 1; i < nrows; i++)
         for (int j = i; j > 0 && strcmp(rows[j - 1].fig, rows[j].fig) > 0; j--) {
             struct row tmp = rows[j];
             rows[j] = rows[j - 1];
             rows[j - 1] = tmp;
         }
+}
 
-    /* Every figure must have been measured in every repeat (the smoke test checks this). */
+/* Figures not measured in every repeat (the smoke test checks that there are none). */
+static int count_missing(void)
+{
     int missing = 0;
-    for (int fig = 1; fig <= 8; fig++) {
+    for (int fig = 1; fig <= 9; fig++) {
         char id[4];
         snprintf(id, sizeof id, "%d", fig);
         bool found = false;
@@ -878,18 +1015,58 @@ int main(int argc, char **argv)
             missing++;
         }
     }
+    return missing;
+}
 
+/* The outputs under common/outfile.h's rules, reserved before minutes of measuring. */
+static int open_outputs(const char *out_path, const char *table_path, struct outfile **json_out,
+                        struct outfile **table_out)
+{
+    struct err e = {0};
+    *json_out = *table_out = NULL;
+    if (outfile_open(json_out, out_path, 0, NULL, &e) == 0 &&
+        (!table_path || outfile_open(table_out, table_path, 0, NULL, &e) == 0))
+        return 0;
+    outfile_abort(*json_out);
+    fprintf(stderr, "gilsim-bench: %s\n", e.msg);
+    return e.status;
+}
+
+/* The report and the table written, then both renamed into place. */
+static int write_outputs(const char *out_path, struct outfile *json_out, struct outfile *table_out)
+{
+    struct err e = {0};
     json_t *doc = report_json();
-    int rc = json_dumpf(doc, outfile_stream(json_out), JSON_INDENT(1) | JSON_REAL_PRECISION(8));
+    int rc =
+        doc ? json_dumpf(doc, outfile_stream(json_out), JSON_INDENT(1) | JSON_REAL_PRECISION(8))
+            : -1;
     json_decref(doc);
     if (table_out) print_table(outfile_stream(table_out));
     if (rc != 0) err_set(&e, ERR_RUNTIME, "%s: out of memory", out_path);
     rc = rc ? (outfile_abort(json_out), 1) : outfile_commit(json_out, &e);
     rc = rc ? (outfile_abort(table_out), rc) : table_out ? outfile_commit(table_out, &e) : 0;
-    if (rc != 0) {
-        fprintf(stderr, "gilsim-bench: %s\n", e.msg);
+    if (rc) fprintf(stderr, "gilsim-bench: %s\n", e.msg);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *out_path = NULL, *table_path = NULL;
+    struct outfile *json_out, *table_out;
+    int rc = parse_options(argc, argv, &out_path, &table_path);
+    if (rc >= 0) return rc;
+    if ((rc = open_outputs(out_path, table_path, &json_out, &table_out))) return rc;
+    if (find_gilsim()) return 1;
+    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/gilsim-bench-XXXXXX");
+    if (!mkdtemp(tmp_dir)) {
+        fprintf(stderr, "gilsim-bench: cannot make a temporary directory: %s\n", strerror(errno));
         return 1;
     }
+    measure_all();
+    rmdir(tmp_dir);
+    sort_rows();
+    int missing = count_missing();
+    if (write_outputs(out_path, json_out, table_out)) return 1;
     print_table(stdout);
     printf("written: %s\n", out_path);
     return missing ? 1 : 0;

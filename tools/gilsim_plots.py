@@ -351,6 +351,86 @@ def cdf_figure(compare_dir, gilsim, metrics=None, title=None):
     return fig
 
 
+def config_attribution(compare_dir, config):
+    """(waiters, holders, ns, wait): the wait attribution of a column's runs added up, from
+    their summaries (docs/metrics.md): ns[(waiter, holder)] and wait[waiter] in ns, names as in
+    the traces, the free GIL as "(free)"; waiters and holders in the traces' thread order."""
+    ns, wait, order = {}, {}, []
+    for r in config["runs"]:
+        if r.get("status") != 0 or not r.get("summary"):
+            continue
+        with open(os.path.join(compare_dir, r["summary"])) as f:
+            doc = json.load(f)
+        if not order:
+            order = [t["name"] for t in doc.get("threads", [])]
+        for row in doc.get("wait_attribution", []):
+            wait[row["name"]] = wait.get(row["name"], 0) + row["wait_ns"]
+            for c in row["by_holder"]:
+                key = (row["name"], c["name"])
+                ns[key] = ns.get(key, 0) + c["ns"]
+    waiters = [t for t in order if wait.get(t)]
+    holders = [t for t in order if any(h == t for _, h in ns)]
+    if any(h == "(free)" for _, h in ns):
+        holders.append("(free)")
+    return waiters, holders, ns, wait
+
+
+def attribution_figure(compare_dir, max_threads=16, title=None):
+    """One heatmap per compare column: rows the waiting threads, columns the threads holding
+    the GIL meanwhile (and the free GIL), colour the share of the row's wait; repeats added
+    up. Columns with many threads show the max_threads that waited longest."""
+    index = read_index(compare_dir)
+    panels = []
+    for cfg in index["configs"]:
+        if cfg.get("baseline_only"):
+            continue
+        waiters, holders, ns, wait = config_attribution(compare_dir, cfg)
+        if not waiters:
+            continue
+        keep = set(sorted(waiters, key=lambda w: -wait[w])[:max_threads])
+        waiters = [w for w in waiters if w in keep]
+        load = {h: sum(ns.get((w, h), 0) for w in waiters) for h in holders}
+        keep = set(sorted((h for h in holders if h != "(free)"), key=lambda h: -load[h])
+                   [:max_threads])
+        holders = [h for h in holders if h in keep or h == "(free)"]
+        panels.append((cfg["label"], waiters, holders, ns, wait))
+    if not panels:
+        raise PlotError("%s: no thread waited for the GIL in any run" % compare_dir)
+    per_row = min(4, len(panels))
+    nrows = (len(panels) + per_row - 1) // per_row
+    side = max(len(p[1]) for p in panels), max(len(p[2]) for p in panels)
+    cell = 0.55 if side[1] <= 8 else 0.25
+    fig, axes = plt.subplots(nrows, per_row, squeeze=False, constrained_layout=True,
+                             figsize=(per_row * (1.8 + cell * side[1]) + 1,
+                                      nrows * (1.6 + cell * side[0])))
+    image = None
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax, (label, waiters, holders, ns, wait) in zip(axes.flat, panels):
+        share = [[ns.get((w, h), 0) / wait[w] for h in holders] for w in waiters]
+        image = ax.imshow(share, cmap="Reds", vmin=0, vmax=1, aspect="auto")
+        small = len(waiters) <= 8 and len(holders) <= 9
+        ax.set_xticks(range(len(holders)))
+        ax.set_yticks(range(len(waiters)))
+        ax.set_xticklabels(holders if small or len(holders) <= 30 else [], rotation=45,
+                           ha="right", fontsize=8)
+        ax.set_yticklabels(waiters if small or len(waiters) <= 30 else [], fontsize=8)
+        ax.set_title(label, fontsize=9)
+        if small:
+            for i, row in enumerate(share):
+                for j, v in enumerate(row):
+                    if v > 0:
+                        ax.text(j, i, "%.0f%%" % (100 * v) if v >= 0.01 else "<1%",
+                                ha="center", va="center", fontsize=7,
+                                color="white" if v > 0.6 else "black")
+    fig.supxlabel("holding the GIL meanwhile", fontsize=9)
+    fig.supylabel("waiting", fontsize=9)
+    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="share of the waiter's wait")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 def per_config_policies(index):
     return [c["policy"] for c in index["configs"] if not c.get("baseline_only")]
 

@@ -10,11 +10,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Once as it is, once with a variable set (--var n=3), as `gilsim run --var` reads it. */
+static void parse(const uint8_t *data, size_t size, const char *const *assign, size_t nassign)
 {
     struct wl_workload *wl = NULL;
     struct err e = {0};
-    int rc = wl_parse((const char *)data, size, "fuzz.json", &wl, &e);
+    int rc = wl_parse_vars((const char *)data, size, "fuzz.json", assign, nassign, &wl, &e);
     if (rc == 0) {
         char line[512];
         wl_describe(wl, line, sizeof line);
@@ -22,5 +23,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (wl || (rc == ERR_INPUT && strncmp(e.msg, "fuzz.json:", 10) != 0)) {
         abort(); /* an error must name the file (and, for bad input, line and column) */
     }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const char *const assign[] = {"n=3"};
+    parse(data, size, NULL, 0);
+    parse(data, size, assign, 1);
     return 0;
 }

@@ -11,7 +11,7 @@ from .base import NS_PER_US, InputError, llround
 from .peer import IO_REQUESTS, peer_main
 from .run import Runner
 from .trace import policy_name, write_trace
-from .workload import load_workload
+from .workload import load_workload, parse_var_arg
 
 USAGE = """\
 usage: pyrun WORKLOAD.json [options]
@@ -23,6 +23,7 @@ op is run and which events are inferred.
 
   --set interval_us=N   the switch interval (sys.setswitchinterval), us (default: the
                         interpreter's, %d)
+  --var NAME=VALUE      set a workload variable (repeatable; docs/workload-format.md)
   -d, --duration MS     run length (default: the workload's duration_ms)
   --seed N              seed of the random draws, as gilsim run (default 1)
   -o, --output PATH     the trace (default results/<workload>-cpython-<UTC stamp>.json)
@@ -30,8 +31,8 @@ op is run and which events are inferred.
   --gap-us US           a gap longer than this is examined as a lost GIL (default 10)
   --io-request HOW      how an io op asks its peer: signal (default: shared memory and
                         SIGUSR1, which keep the GIL, so the I/O releases it once, in recv,
-                        as gilsim's io does) or send (an echo client: send + recv, two
-                        releases)
+                        as gilsim's io does) or send (every io as with "send": true: an
+                        echo client's send + recv, two releases)
   -q, --quiet           no summary on stderr
 
 Run it with the interpreter to measure: /usr/bin/python3 tools/pyrun ..., python3.12
@@ -45,7 +46,7 @@ def _usage():
 
 
 def parse_args(argv):
-    opts = {"set": {}, "duration": None, "seed": 1, "output": None, "quiet": False,
+    opts = {"set": {}, "vars": [], "duration": None, "seed": 1, "output": None, "quiet": False,
             "stamp_us": 5.0, "gap_us": 10.0, "workload": None, "io_request": "signal"}
     i = 0
 
@@ -82,6 +83,10 @@ def parse_args(argv):
                 raise InputError("--set %s: cpython has no parameter '%s' (it has: interval_us)"
                                  % (v, k))
             opts["set"][k] = number(val, "--set interval_us", 1, 1e9)
+        elif name == "--var":
+            v = value(name)
+            parse_var_arg(v)
+            opts["vars"].append(v)
         elif name in ("-d", "--duration"):
             opts["duration"] = number(value(name), "--duration", 1, 86400000, True)
         elif name == "--seed":
@@ -122,14 +127,15 @@ def main(argv):
         sys.stderr.write("pyrun: needs Python 3.7 or later (time.monotonic_ns); this is %s\n"
                          % platform.python_version())
         return 2
-    if argv and argv[0] == "--peer" and len(argv) in (2, 3):
-        return peer_main(*[int(a) for a in argv[1:]])
+    if argv and argv[0] == "--peer" and len(argv) in (2, 3, 4):
+        mixed = argv[-1] == "mixed"
+        return peer_main(*[int(a) for a in argv[1:len(argv) - mixed]], mixed=mixed)
     try:
         opts = parse_args(argv)
         if opts.get("help"):
             sys.stdout.write(_usage())
             return 0
-        wl = load_workload(opts["workload"])
+        wl = load_workload(opts["workload"], opts["vars"])
         out = opts["output"] or default_output(wl["name"])
         # The output is checked before anything runs, like gilsim run does.
         preflight(out, [opts["workload"]], stdout_ok=True)

@@ -166,6 +166,7 @@ def run_json(runner, threshold_ns, stats):
                       "description": wl["description"]}),
         ("policy", policy_name()),
         ("params", {"interval_us": runner.params_interval_us}),
+    ] + ([("vars", wl["vars"])] if wl.get("vars") else []) + [
         ("seed", runner.seed),
         ("duration_ms", runner.duration_ns / 1e6),
         ("start_utc", runner.start_utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")),

@@ -1,0 +1,70 @@
+/* cli/machines.c - `gilsim machines`: the parameters of the virtual engine's machine model,
+ * with defaults (or a machine file's values) and units. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "common/text.h"
+#include "sim/machine.h"
+
+static const char machines_help[] =
+    "usage: gilsim machines [--machine FILE] [--machine-set NAME=VALUE,...]\n"
+    "\n"
+    "Lists the parameters of the machine that the virtual engine (gilsim run --engine virtual)\n"
+    "models: name, value, unit and meaning. The values are the built-in defaults, or those of\n"
+    "a gilsim-machine FILE with the --machine-set overrides applied (docs/virtual.md;\n"
+    "tools/calibrate measures this host's into a file).\n";
+
+struct machines_args {
+    const char *file;
+    const char *sets[CLI_MAX_SETS];
+    unsigned nsets;
+};
+
+static int opt_file(void *args, const char *v)
+{
+    ((struct machines_args *)args)->file = v;
+    return 0;
+}
+
+static int opt_set(void *args, const char *v)
+{
+    struct machines_args *a = args;
+    if (a->nsets == CLI_MAX_SETS)
+        return cli_usage_error("machines", "%s", "too many --machine-set options");
+    a->sets[a->nsets++] = v;
+    return 0;
+}
+
+static const struct cli_opt machines_opts[] = {
+    {"machine", 0, true, opt_file},
+    {"machine-set", 0, true, opt_set},
+    {NULL, 0, false, NULL},
+};
+
+int cli_machines(int argc, char **argv)
+{
+    struct machines_args a = {0};
+    int operand,
+        rc = cli_parse_options("machines", machines_help, machines_opts, &a, argc, argv, &operand);
+    if (rc) return rc == CLI_HELP_SHOWN ? 0 : rc;
+    if (operand != argc)
+        return cli_usage_error("machines", "unexpected argument '%s'", argv[operand]);
+    struct machine m;
+    struct err e = {0};
+    mach_defaults(&m);
+    if (a.file && mach_load(&m, a.file, &e) != 0) return cli_fail(&e);
+    for (unsigned i = 0; i < a.nsets; i++)
+        if (mach_set(&m, a.sets[i], &e) != 0) return cli_fail(&e);
+    char name[256], source[1024]; /* from a machine file: escaped (common/text.h) */
+    printf("machine %s (%s)\n", text_escape(m.name, name, sizeof name),
+           text_escape(m.source, source, sizeof source));
+    for (int i = 0; i < MACH_NPARAMS; i++) {
+        const struct mach_param_desc *d = &mach_params[i];
+        char value[32];
+        snprintf(value, sizeof value, "%g", m.v[i]);
+        printf("  %-18s %-9s %-8s %s\n", d->name, value, d->unit, d->doc);
+    }
+    return 0;
+}

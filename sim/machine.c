@@ -1,0 +1,270 @@
+/* sim/machine.c - see machine.h. */
+#include "machine.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/jcheck.h"
+#include "../common/jparse.h"
+
+#define MACH_MAX_FILE_BYTES (1u << 20)
+
+#define MACH_X_DESC(field, json, unit, def, min, max, integer, doc)                                \
+    [MACH_##field] = {json, unit, def, min, max, integer, doc},
+const struct mach_param_desc mach_params[MACH_NPARAMS] = {MACH_PARAM_TABLE(MACH_X_DESC)};
+#undef MACH_X_DESC
+
+void mach_defaults(struct machine *m)
+{
+    for (int i = 0; i < MACH_NPARAMS; i++)
+        m->v[i] = mach_params[i].def;
+    snprintf(m->name, sizeof m->name, "default");
+    snprintf(m->source, sizeof m->source, "built-in defaults");
+}
+
+static int find_param(const char *name, size_t len)
+{
+    for (int i = 0; i < MACH_NPARAMS; i++)
+        if (strlen(mach_params[i].name) == len && memcmp(mach_params[i].name, name, len) == 0)
+            return i;
+    return -1;
+}
+
+static void param_list(char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; i < MACH_NPARAMS && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? ", " : "", mach_params[i].name);
+}
+
+/* ---- machine files -------------------------------------------------------------------------- */
+
+static int parse_params(struct jc_ctx *c, json_t *params, struct machine *m)
+{
+    int rc = jc_want_object(c, params, "the machine's parameters");
+    const char *key;
+    json_t *v;
+    json_object_foreach(params, key, v)
+    {
+        if (rc) break;
+        int i = find_param(key, strlen(key));
+        if (i < 0) {
+            char list[512];
+            param_list(list, sizeof list);
+            if (!(rc = jc_push_key(c, key)))
+                rc = jc_fail_at(c, true, "unknown machine parameter \"%s\"; expected one of: %s",
+                                key, list);
+            break;
+        }
+        const struct mach_param_desc *d = &mach_params[i];
+        if (d->integer) {
+            int64_t n = 0;
+            rc =
+                jc_get_integer(c, params, key, true, (int64_t)d->min, (int64_t)d->max, d->unit, &n);
+            m->v[i] = (double)n;
+        } else {
+            rc = jc_get_number(c, params, key, true, d->min, d->max, d->unit, &m->v[i]);
+        }
+    }
+    return rc;
+}
+
+static int parse_header(struct jc_ctx *c, json_t *root)
+{
+    json_t *format = json_object_get(root, "format");
+    if (!format) return jc_fail(c, "missing field \"format\" (\"gilsim-machine\")");
+    int rc = 0;
+    if (!json_is_string(format) || strcmp(json_string_value(format), "gilsim-machine") != 0) {
+        if (!(rc = jc_push_key(c, "format"))) {
+            rc = jc_fail(c, "expected \"gilsim-machine\"");
+            jc_pop(c);
+        }
+        return rc;
+    }
+    json_t *version = json_object_get(root, "version");
+    if (!version) return jc_fail(c, "missing field \"version\" (1)");
+    if (!json_is_integer(version) || json_integer_value(version) != 1) {
+        if (!(rc = jc_push_key(c, "version"))) {
+            rc = jc_fail(c, "expected 1, the only version of the format this gilsim reads");
+            jc_pop(c);
+        }
+    }
+    return rc;
+}
+
+static int parse_machine(struct jc_ctx *c, json_t *root, struct machine *m)
+{
+    static const char *const keys[] = {"format",   "version", "name", "description",
+                                       "measured", "params",  NULL};
+    int rc;
+    if ((rc = jc_want_object(c, root, "a gilsim-machine document")) ||
+        (rc = jc_check_keys(c, root, keys)) || (rc = parse_header(c, root)))
+        return rc;
+    char *name = NULL, *description = NULL;
+    rc = jc_get_string(c, root, "name", true, true, &name);
+    if (!rc) rc = jc_get_string(c, root, "description", false, false, &description);
+    if (!rc) snprintf(m->name, sizeof m->name, "%s", name);
+    free(name);
+    free(description);
+    if (rc) return rc;
+    json_t *measured = json_object_get(root, "measured");
+    if (measured && !json_is_object(measured)) {
+        if (!(rc = jc_push_key(c, "measured"))) {
+            rc = jc_fail(c, "expected an object (how and when the values were measured)");
+            jc_pop(c);
+        }
+        return rc;
+    }
+    json_t *params = json_object_get(root, "params");
+    if (!params) return jc_fail(c, "missing field \"params\" (an object of machine parameters)");
+    if ((rc = jc_push_key(c, "params"))) return rc;
+    rc = parse_params(c, params, m);
+    jc_pop(c);
+    return rc;
+}
+
+static int read_file(const char *path, char **out, size_t *len, struct err *e)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_set(e, ERR_INPUT, "%s: cannot open machine file: %s", path, strerror(errno));
+    char *buf = malloc(MACH_MAX_FILE_BYTES + 1);
+    size_t n = buf ? fread(buf, 1, MACH_MAX_FILE_BYTES + 1, f) : 0;
+    int rc = 0;
+    if (!buf)
+        rc = err_set(e, ERR_RUNTIME, "%s: out of memory", path);
+    else if (ferror(f))
+        rc = err_set(e, ERR_INPUT, "%s: cannot read machine file: %s", path, strerror(errno));
+    else if (n > MACH_MAX_FILE_BYTES)
+        rc = err_set(e, ERR_INPUT, "%s: expected a machine file of at most %u bytes", path,
+                     MACH_MAX_FILE_BYTES);
+    fclose(f);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+int mach_load(struct machine *m, const char *path, struct err *e)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = read_file(path, &text, &len, e);
+    if (rc) return rc;
+    json_t *root = NULL;
+    struct jp_error jerr;
+    enum jp_status st = jp_parse(text, len, JP_REJECT_DUPLICATES, &root, &jerr);
+    if (st == JP_NOMEM) {
+        rc = err_set(e, ERR_RUNTIME, "%s: out of memory", path);
+    } else if (st != JP_OK) {
+        rc = err_set(e, ERR_INPUT, "%s:%d:%d: %s", path, jerr.line, jerr.col, jerr.text);
+    } else {
+        struct jc_ctx c = {.path = path, .text = text, .len = len, .e = e};
+        struct machine next = *m;
+        rc = parse_machine(&c, root, &next);
+        if (!rc) {
+            *m = next;
+            snprintf(m->source, sizeof m->source, "%s", path);
+        }
+    }
+    json_decref(root);
+    free(text);
+    return rc;
+}
+
+/* ---- --machine-set -------------------------------------------------------------------------- */
+
+static int set_one(struct machine *m, const char *item, size_t len, struct err *e)
+{
+    const char *eq = memchr(item, '=', len);
+    if (!eq)
+        return err_set(e, ERR_INPUT, "--machine-set %.*s: expected name=value", (int)len, item);
+    int i = find_param(item, (size_t)(eq - item));
+    if (i < 0) {
+        char list[512];
+        param_list(list, sizeof list);
+        return err_set(e, ERR_INPUT, "--machine-set %.*s: no such machine parameter (have: %s)",
+                       (int)(eq - item), item, list);
+    }
+    const struct mach_param_desc *d = &mach_params[i];
+    char value[64];
+    size_t vlen = len - (size_t)(eq + 1 - item);
+    if (vlen == 0 || vlen >= sizeof value)
+        return err_set(e, ERR_INPUT, "--machine-set %s: expected a number of %s", d->name, d->unit);
+    memcpy(value, eq + 1, vlen);
+    value[vlen] = 0;
+    char *end;
+    errno = 0;
+    double v = strtod(value, &end);
+    if (*end || errno || !isfinite(v) || (d->integer && v != floor(v)))
+        return err_set(e, ERR_INPUT, "--machine-set %s=%s: expected %s number of %s", d->name,
+                       value, d->integer ? "an integer" : "a", d->unit);
+    if (v < d->min || v > d->max)
+        return err_set(e, ERR_INPUT, "--machine-set %s=%s: expected a value in [%g, %g] %s",
+                       d->name, value, d->min, d->max, d->unit);
+    m->v[i] = v;
+    return 0;
+}
+
+int mach_set(struct machine *m, const char *assignments, struct err *e)
+{
+    struct machine next = *m;
+    const char *p = assignments;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        int rc = set_one(&next, p, len, e);
+        if (rc) return rc;
+        if (!comma) break;
+        p = comma + 1;
+    }
+    *m = next;
+    return 0;
+}
+
+/* ---- use ------------------------------------------------------------------------------------ */
+
+static int64_t us_to_ns(double us)
+{
+    return (int64_t)llround(us * 1000.0);
+}
+
+void mach_model_of(const struct machine *m, struct mach_model *out)
+{
+    out->cores = (unsigned)m->v[MACH_cores];
+    out->wake_warm_ns = us_to_ns(m->v[MACH_wake_warm]);
+    out->wake_cold_ns = us_to_ns(m->v[MACH_wake_cold]);
+    out->idle_poll_ns = us_to_ns(m->v[MACH_idle_poll]);
+    out->wake_jitter = m->v[MACH_wake_jitter];
+    out->futex_wake_ns = us_to_ns(m->v[MACH_futex_wake]);
+    out->clock_read_ns = us_to_ns(m->v[MACH_clock_read]);
+    out->ctx_switch_ns = us_to_ns(m->v[MACH_ctx_switch]);
+    out->timer_slack_ns = us_to_ns(m->v[MACH_timer_slack]);
+    out->sched_tick_ns = us_to_ns(m->v[MACH_sched_tick]);
+    out->sched_slice_ns = us_to_ns(m->v[MACH_sched_slice]);
+    out->wakeup_preempt_ns = us_to_ns(m->v[MACH_wakeup_preempt]);
+}
+
+json_t *mach_to_json(const struct machine *m)
+{
+    json_t *o = json_object();
+    if (!o) return NULL;
+    int bad = json_object_set_new(o, "name", json_string(m->name));
+    bad |= json_object_set_new(o, "source", json_string(m->source));
+    for (int i = 0; i < MACH_NPARAMS; i++) {
+        const struct mach_param_desc *d = &mach_params[i];
+        bad |= json_object_set_new(
+            o, d->name, d->integer ? json_integer((json_int_t)m->v[i]) : json_real(m->v[i]));
+    }
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}

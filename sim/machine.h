@@ -1,0 +1,86 @@
+/* sim/machine.h - the modelled machine of the virtual-time engine: how many cores, how long a
+ * wake-up takes, how the OS shares cores among more runnable threads than there are, how late
+ * timers fire, what a futex wake costs its caller. Read from a gilsim-machine JSON file
+ * (docs/virtual.md, docs/machine.schema.json) or the built-in defaults, and overridden with
+ * --machine-set name=value,... Every parameter is in MACH_PARAM_TABLE. */
+#ifndef GILSIM_MACHINE_H
+#define GILSIM_MACHINE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../common/err.h"
+
+#define MACH_MAX_CORES 1024
+
+/* X(field, "json name", "unit", default, min, max, integer, "doc"). Time parameters are in
+ * microseconds in files and on the command line, fractions allowed. The defaults are the
+ * development VM's, as workloads/machines/vm-2cpu.json measured them (tools/calibrate). */
+#define MACH_PARAM_TABLE(X)                                                                        \
+    X(cores, "cores", "cores", 2, 1, MACH_MAX_CORES, true,                                         \
+      "simulated cores (each runs one thread at a time)")                                          \
+    X(wake_warm, "wake_warm_us", "us", 2.5, 0, 1e6, false,                                         \
+      "wake-up latency onto a core that went idle less than idle_poll_us ago (still polling)")     \
+    X(wake_cold, "wake_cold_us", "us", 20, 0, 1e6, false,                                          \
+      "wake-up latency onto a core idle for longer (halted: an interrupt must wake it)")           \
+    X(idle_poll, "idle_poll_us", "us", 200, 0, 1e7, false,                                         \
+      "how long an idle core keeps polling before it halts")                                       \
+    X(wake_jitter, "wake_jitter", "fraction", 0.3, 0, 1, false,                                    \
+      "each wake-up latency is drawn uniformly within +-this fraction of its mean")                \
+    X(futex_wake, "futex_wake_us", "us", 1.0, 0, 1e6, false,                                       \
+      "CPU time a wake-up costs the thread that calls it (a condition signal or an unlock that "   \
+      "wakes a waiter)")                                                                           \
+    X(clock_read, "clock_read_us", "us", 0.025, 0, 1e3, false,                                     \
+      "CPU time of one clock read (every recorded event and policy clock read costs one)")         \
+    X(ctx_switch, "ctx_switch_us", "us", 2.0, 0, 1e6, false,                                       \
+      "a core switching from one runnable thread to another (preemption, run-queue hand-over)")    \
+    X(timer_slack, "timer_slack_us", "us", 50, 0, 1e6, false,                                      \
+      "timed waits, sleeps and I/O timeouts fire this long after their deadline (Linux's timer "   \
+      "slack)")                                                                                    \
+    X(sched_tick, "sched_tick_us", "us", 4000, 1, 1e7, false,                                      \
+      "the scheduler tick: a thread is preempted for a waiting one only at a tick (CONFIG_HZ)")    \
+    X(sched_slice, "sched_slice_us", "us", 3000, 0, 1e7, false,                                    \
+      "a thread runs at least this long before a tick preempts it for a waiting thread")           \
+    X(wakeup_preempt, "wakeup_preempt_us", "us", 1000, 0, 1e7, false,                              \
+      "a woken thread with no idle core preempts the one on its previous core if that one has "    \
+      "run at least this long (CFS's wake-up granularity)")
+
+#define MACH_X_ENUM(field, json, unit, def, min, max, integer, doc) MACH_##field,
+enum mach_param { MACH_PARAM_TABLE(MACH_X_ENUM) MACH_NPARAMS };
+#undef MACH_X_ENUM
+
+struct mach_param_desc {
+    const char *name, *unit;
+    double def, min, max;
+    bool integer;
+    const char *doc;
+};
+extern const struct mach_param_desc mach_params[MACH_NPARAMS];
+
+/* A machine: every parameter's value in its table unit, and where the values came from. */
+struct machine {
+    double v[MACH_NPARAMS];
+    char name[65];    /* the file's "name", or "default" */
+    char source[256]; /* the file path, or "built-in defaults" */
+};
+
+/* The same in the engine's units (ns, counts), derived once per run. */
+struct mach_model {
+    unsigned cores;
+    int64_t wake_warm_ns, wake_cold_ns, idle_poll_ns, futex_wake_ns, clock_read_ns, ctx_switch_ns,
+        timer_slack_ns, sched_tick_ns, sched_slice_ns, wakeup_preempt_ns;
+    double wake_jitter;
+};
+
+void mach_defaults(struct machine *m);
+/* Reads a gilsim-machine file over m's values (keys it does not name keep theirs). ERR_INPUT
+ * with file:line:col on errors. */
+int mach_load(struct machine *m, const char *path, struct err *e);
+/* "name=value[,name=value...]": ERR_INPUT naming the option, the parameter and the range. */
+int mach_set(struct machine *m, const char *assignments, struct err *e);
+void mach_model_of(const struct machine *m, struct mach_model *out);
+/* {"name": ..., "source": ..., "<param>": value, ...}: the trace's run.machine. */
+json_t *mach_to_json(const struct machine *m);
+
+#endif

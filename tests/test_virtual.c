@@ -1,0 +1,508 @@
+/* tests/test_virtual.c - the virtual-time engine: the same inputs give the same events on any
+ * host and under any load; nothing real happens; check points are exact; and the behaviour
+ * the policy suites check on real threads with generous bounds (test_policies,
+ * test_more_policies, test_protocol) holds here exactly. Most runs set wake_jitter=0, so that
+ * every wake-up takes exactly its modelled latency and the expected figures follow from the
+ * machine's parameters. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "policies/registry.h"
+#include "testutil.h"
+
+#define EXACT "wake_jitter=0"
+
+static struct mach_model machine(void)
+{
+    struct machine m;
+    struct mach_model mm;
+    mach_defaults(&m);
+    struct err e = {0};
+    mach_set(&m, EXACT, &e);
+    mach_model_of(&m, &mm);
+    return mm;
+}
+
+static struct trace *vrun(const char *workload, const char *policy, const char *set, int ms)
+{
+    struct tu_run r = {.workload = workload,
+                       .policy = policy,
+                       .duration_ms = ms,
+                       .seed = 1,
+                       .sets = {set},
+                       .virt = true,
+                       .machine_set = EXACT};
+    return tu_run_trace(&r, NULL);
+}
+
+/* ---- determinism ------------------------------------------------------------------------- */
+
+static atomic_bool hog_on;
+static void *hog(void *arg)
+{
+    (void)arg;
+    volatile uint64_t x = 0;
+    while (atomic_load_explicit(&hog_on, memory_order_relaxed))
+        x = x * 6364136223846793005ull + 1;
+    return NULL;
+}
+
+/* The same run twice, the second beside two CPU hogs: identical events, identical summary. */
+static void test_deterministic_under_load(void)
+{
+    const char *run = "run workloads/convoy.json --engine virtual --policy old --duration 500 "
+                      "-q -o " GILSIM_BINARY_DIR "/virtual-det.json";
+    const char *summary = "summary " GILSIM_BINARY_DIR "/virtual-det.json --json";
+    char s1[512], s2[512];
+    snprintf(s1, sizeof s1, "%s/virtual-det-1.sum", GILSIM_BINARY_DIR);
+    snprintf(s2, sizeof s2, "%s/virtual-det-2.sum", GILSIM_BINARY_DIR);
+    struct tu_run r = {.workload = "workloads/convoy.json",
+                       .policy = "old",
+                       .duration_ms = 500,
+                       .seed = 1,
+                       .virt = true};
+    struct trace *a = tu_run_trace(&r, NULL);
+    CU_ASSERT_EQUAL(tu_gilsim(run, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(tu_gilsim(summary, s1, NULL), 0);
+
+    pthread_t hogs[2];
+    atomic_store(&hog_on, true);
+    for (int i = 0; i < 2; i++)
+        pthread_create(&hogs[i], NULL, hog, NULL);
+    struct trace *b = tu_run_trace(&r, NULL);
+    CU_ASSERT_EQUAL(tu_gilsim(run, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(tu_gilsim(summary, s2, NULL), 0);
+    atomic_store(&hog_on, false);
+    for (int i = 0; i < 2; i++)
+        pthread_join(hogs[i], NULL);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    printf("\n  old convoy 500 ms: %zu and %zu events\n", a->nevents, b->nevents);
+    CU_ASSERT(a->nevents > 10000);
+    CU_ASSERT_EQUAL_FATAL(a->nevents, b->nevents);
+    CU_ASSERT(memcmp(a->events, b->events, a->nevents * sizeof *a->events) == 0);
+    char *x = tu_slurp(s1), *y = tu_slurp(s2);
+    CU_ASSERT(strlen(x) > 1000);
+    CU_ASSERT_STRING_EQUAL(x, y);
+    free(x);
+    free(y);
+    trace_free(a);
+    trace_free(b);
+}
+
+/* ---- nothing real happens ------------------------------------------------------------------- */
+
+static int64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A minute of a billion-tick cpu op beside an I/O thread, in a fraction of a second. */
+static void test_nothing_real(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/virtual-huge.json", GILSIM_BINARY_DIR);
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("{\"format\": \"gilsim-workload\", \"version\": 1, \"name\": \"huge\", \"duration_ms\": "
+          "60000, \"threads\": [{\"name\": \"cpu\", \"ops\": [{\"loop\": {\"count\": "
+          "\"forever\", \"ops\": [{\"cpu\": {\"ticks\": 1000000000}}]}}]}, {\"name\": \"sleeper\", "
+          "\"ops\": [{\"loop\": {\"count\": \"forever\", \"ops\": [{\"sleep\": {\"us\": 100000}}, "
+          "{\"cpu\": {\"us\": 10}}]}}]}]}\n",
+          f);
+    fclose(f);
+    char args[1024];
+    snprintf(args, sizeof args,
+             "run %s --engine virtual --policy new -q -o " GILSIM_BINARY_DIR "/virtual-huge.trace",
+             path);
+    int64_t t = wall_ns();
+    CU_ASSERT_EQUAL(tu_gilsim(args, NULL, NULL), 0);
+    t = wall_ns() - t;
+    printf("\n  60 s of virtual time in %.3f s of wall time\n", (double)t / 1e9);
+    CU_ASSERT(t < 5000000000LL); /* real threads would take the whole minute */
+    struct trace *tr = NULL;
+    struct err e = {0};
+    CU_ASSERT_EQUAL_FATAL(trace_read(GILSIM_BINARY_DIR "/virtual-huge.trace", &tr, &e), 0);
+    uint64_t ticks = 0;
+    for (size_t i = 0; i < tr->nevents; i++)
+        if (tr->events[i].ev == TRACE_EV_THREAD_EXIT && tr->events[i].tid == 0)
+            ticks = (uint64_t)tr->events[i].arg;
+    printf("  the CPU thread did %.3g ticks\n", (double)ticks);
+    CU_ASSERT(ticks > 1000000000ull); /* most of 60 s at 50 ns a tick */
+    trace_free(tr);
+}
+
+/* ---- check points ------------------------------------------------------------------------ */
+
+/* Every drop request is followed by the holder's release at the first tick boundary after it:
+ * later than the request by more than 0 and at most one tick. */
+static void check_drop_exact(const char *workload, const char *policy, const char *set)
+{
+    struct trace *t = vrun(workload, policy, set, 1000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    int64_t tick = json_integer_value(
+        json_object_get(json_object_get(t->run, "calibration"), "tick_ns_target"));
+    size_t drops = 0, exact = 0;
+    for (size_t i = 0; i < t->nevents; i++) {
+        const struct trace_event *ev = &t->events[i];
+        if (ev->ev != TRACE_EV_DROP_REQUEST || ev->arg == TRACE_NO_ARG) continue;
+        drops++;
+        for (size_t j = i + 1; j < t->nevents; j++) {
+            const struct trace_event *rel = &t->events[j];
+            if (rel->ev != TRACE_EV_RELEASE || rel->tid != ev->arg) continue;
+            exact += rel->reason == TRACE_REASON_DROP_REQUEST && rel->t - ev->t > 0 &&
+                     rel->t - ev->t <= tick;
+            break;
+        }
+    }
+    printf("\n  %s %s: %zu drop requests, %zu honoured within one tick", policy, workload, drops,
+           exact);
+    CU_ASSERT(drops >= 10);
+    CU_ASSERT_EQUAL(exact, drops);
+    trace_free(t);
+}
+
+static void test_drop_seen_at_next_tick(void)
+{
+    check_drop_exact("workloads/cpu2.json", "new", "interval_us=1000");
+    check_drop_exact("workloads/cpu2.json", "fifo", "interval_us=1000");
+    check_drop_exact("workloads/convoy.json", "prio", "interval_us=5000");
+    check_drop_exact("workloads/convoy.json", "bfs", "interval_us=5000");
+    check_drop_exact("workloads/cpu2.json", "ruby", "quantum_us=10000");
+}
+
+/* old: the tick budget runs out on the exact tick, so a thread that keeps the GIL releases
+ * every check_interval ticks of work: one clock read (its acquire event) plus 100 ticks after
+ * its acquire. */
+static void test_old_budget_exact(void)
+{
+    struct trace *t = vrun("workloads/cpu2.json", "old", "check_interval=100", 300);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    struct mach_model m = machine();
+    int64_t want = m.clock_read_ns + 100 * 50;
+    int64_t acquired[2] = {-1, -1}, last_ticks[2] = {0, 0};
+    size_t checks = 0, exact_time = 0, exact_ticks = 0;
+    for (size_t i = 0; i < t->nevents; i++) {
+        const struct trace_event *ev = &t->events[i];
+        if (ev->ev == TRACE_EV_ACQUIRE) acquired[ev->tid] = ev->t;
+        if (ev->ev != TRACE_EV_RELEASE || ev->reason != TRACE_REASON_CHECK) continue;
+        checks++;
+        exact_time += ev->t - acquired[ev->tid] == want;
+        exact_ticks += ev->arg - last_ticks[ev->tid] == 100;
+        last_ticks[ev->tid] = ev->arg;
+    }
+    printf("\n  old cpu2: %zu check releases, %zu after exactly %lld ns of holding, %zu after "
+           "exactly 100 ticks, %zu failed wakeups\n",
+           checks, exact_time, (long long)want, exact_ticks,
+           tu_count_ev(t, TRACE_EV_WAKEUP_FAILED));
+    CU_ASSERT(checks > 10000);
+    CU_ASSERT_EQUAL(exact_time, checks);
+    CU_ASSERT_EQUAL(exact_ticks, checks);
+    CU_ASSERT(tu_count_ev(t, TRACE_EV_WAKEUP_FAILED) > 1000);
+    trace_free(t);
+}
+
+/* ---- the policies' behaviour, exactly ---------------------------------------------------- */
+
+/* new on cpu2: after the first, every forced slice has one length: the interval, plus the
+ * timer slack and a cold wake-up of the waiter that times it, plus the hand-off before that
+ * waiter starts timing (a few clock reads, a futex wake: under 3 us). */
+static void check_new_slices(const char *set, int64_t interval_ns)
+{
+    struct trace *t = vrun("workloads/cpu2.json", "new", set, 1500);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    struct mach_model m = machine();
+    int64_t lo = interval_ns + m.timer_slack_ns + m.wake_cold_ns;
+    long long *lens;
+    int *reasons;
+    size_t n = tu_slices(t, &lens, &reasons), forced = 0, same = 0;
+    long long typical = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (reasons[i] != TRACE_REASON_DROP_REQUEST) continue;
+        if (++forced == 3) typical = lens[i]; /* past the start */
+        if (forced >= 3) same += lens[i] == typical;
+    }
+    printf("\n  new cpu2 %s: %zu forced slices, %zu after the first two of exactly %.6f ms "
+           "(interval + slack + cold wake-up = %.6f ms)",
+           set, forced, same, typical / 1e6, lo / 1e6);
+    CU_ASSERT(forced >= 100);
+    CU_ASSERT_EQUAL(same, forced - 2);
+    CU_ASSERT(typical >= lo && typical <= lo + 3000);
+    CU_ASSERT(tu_count_ev(t, TRACE_EV_FORCE_WAIT_BEGIN) >= forced - 1);
+    free(lens);
+    free(reasons);
+    trace_free(t);
+}
+
+static void test_new_slices(void)
+{
+    check_new_slices("interval_us=5000", 5000000);
+    check_new_slices("interval_us=1000", 1000000);
+}
+
+/* Acquires out of the order of outstanding requests. */
+static size_t out_of_order(const struct trace *t, size_t *acquires)
+{
+    int queue[64];
+    size_t qn = 0, bad = 0;
+    *acquires = 0;
+    for (size_t i = 0; i < t->nevents; i++) {
+        const struct trace_event *ev = &t->events[i];
+        if (ev->ev == TRACE_EV_REQUEST && qn < 64) {
+            queue[qn++] = ev->tid;
+        } else if (ev->ev == TRACE_EV_ACQUIRE) {
+            (*acquires)++;
+            bad += qn == 0 || queue[0] != ev->tid;
+            for (size_t k = 0; k < qn; k++)
+                if (queue[k] == ev->tid) {
+                    memmove(&queue[k], &queue[k + 1], (qn - k - 1) * sizeof *queue);
+                    qn--;
+                    break;
+                }
+        }
+    }
+    return bad;
+}
+
+/* fifo grants in request order without a single exception, given a core per thread (with 4
+ * threads on 2 cores, a thread that records its request and is then preempted joins the
+ * queue later, as on real threads); new does not keep that order. */
+static void test_fifo_order_exact(void)
+{
+    struct tu_run r = {.workload = "workloads/cpu4.json",
+                       .policy = "fifo",
+                       .duration_ms = 1000,
+                       .seed = 1,
+                       .sets = {"interval_us=1000"},
+                       .virt = true,
+                       .machine_set = EXACT ",cores=4"};
+    struct trace *t = tu_run_trace(&r, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    size_t acquires, bad = out_of_order(t, &acquires);
+    size_t reacq, repeats = tu_repeated_acquires(t, &reacq);
+    printf("\n  fifo cpu4: %zu acquires, %zu out of request order, %zu by the previous holder",
+           acquires, bad, repeats);
+    CU_ASSERT(acquires >= 800);
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(repeats, 0);
+    trace_free(t);
+    r.policy = "new";
+    t = tu_run_trace(&r, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    bad = out_of_order(t, &acquires);
+    printf("\n  new cpu4: %zu acquires, %zu out of request order", acquires, bad);
+    CU_ASSERT(acquires >= 400);
+    CU_ASSERT(bad >= 1);
+    trace_free(t);
+}
+
+/* none on cpu2 with 2 cores: both threads run the whole run; on 1 core they share it. */
+static void test_none_parallel(void)
+{
+    struct trace *t = vrun("workloads/cpu2.json", "none", NULL, 1000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    int64_t ticks[2] = {0, 0};
+    for (size_t i = 0; i < t->nevents; i++)
+        if (t->events[i].ev == TRACE_EV_THREAD_EXIT) ticks[t->events[i].tid] = t->events[i].arg;
+    printf("\n  none cpu2: %lld and %lld ticks in 1 s", (long long)ticks[0], (long long)ticks[1]);
+    CU_ASSERT(ticks[0] > 19900000 && ticks[1] > 19900000); /* 1 s / 50 ns, less the start */
+    trace_free(t);
+}
+
+/* The convoy: under new the I/O thread waits one interval + slack + cold wake-up per I/O;
+ * prio and bfs let it preempt at once; ruby makes it wait a quantum. */
+static void test_convoy(void)
+{
+    struct mach_model m = machine();
+    struct trace *t = vrun("workloads/convoy.json", "new", "interval_us=5000", 1000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    long long io = tu_median_io_response(t);
+    int64_t lo = 5000000 + m.timer_slack_ns + m.wake_cold_ns;
+    printf("\n  convoy under new: I/O response p50 %.3f ms (expected %.3f ms + < 50 us)", io / 1e6,
+           lo / 1e6);
+    CU_ASSERT(io >= lo && io <= lo + 50000);
+    trace_free(t);
+    static const char *const fixes[] = {"prio", "bfs"};
+    for (int i = 0; i < 2; i++) {
+        t = vrun("workloads/convoy.json", fixes[i], "interval_us=5000", 1000);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+        io = tu_median_io_response(t);
+        printf("\n  convoy under %s: I/O response p50 %.1f us", fixes[i], io / 1e3);
+        CU_ASSERT(io >= 0 && io < 20000);
+        trace_free(t);
+    }
+    t = vrun("workloads/convoy.json", "ruby", "quantum_us=10000", 1000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    io = tu_median_io_response(t);
+    printf("\n  convoy under ruby (10 ms): I/O response p50 %.3f ms", io / 1e6);
+    /* the I/O ends within the holder's quantum, at most an I/O (+ slack) before its end */
+    CU_ASSERT(io >= 10000000 - 200000 && io <= 10000000 + m.timer_slack_ns + m.wake_cold_ns);
+    trace_free(t);
+}
+
+/* ---- protocol, every workload x every policy ----------------------------------------------- */
+
+static void test_protocol_everywhere(void)
+{
+    static const char *const workloads[] = {"cpu1",        "cpu2",        "cpu4",   "convoy",
+                                            "convoy-2cpu", "io-only",     "server", "long-hold",
+                                            "native-par",  "many-threads"};
+    const struct gil_policy *p;
+    size_t runs = 0, good = 0;
+    for (size_t w = 0; w < sizeof workloads / sizeof *workloads; w++)
+        for (size_t i = 0; (p = gil_policy_at(i)); i++) {
+            char path[128];
+            snprintf(path, sizeof path, "workloads/%s.json", workloads[w]);
+            struct trace *t = vrun(path, p->name, NULL, 300);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+            const char *bad = tu_check_protocol(t, !(p->flags & GIL_POLICY_NO_LOCK));
+            int64_t elapsed = json_integer_value(json_object_get(t->run, "elapsed_ns"));
+            if (bad) fprintf(stderr, "\n%s under %s: %s\n", workloads[w], p->name, bad);
+            runs++;
+            good += !bad && t->complete && elapsed <= 400000000;
+            trace_free(t);
+        }
+    printf("\n  %zu runs, %zu with the protocol kept, complete, ended within 100 ms", runs, good);
+    CU_ASSERT_EQUAL(good, runs);
+}
+
+/* 3,000 waiters leave at the deadline, and the GIL is not passed along the crowd. */
+static void test_crowd_leaves(void)
+{
+    const struct gil_policy *p;
+    for (size_t i = 0; (p = gil_policy_at(i)); i++) {
+        if (p->flags & GIL_POLICY_NO_LOCK) continue;
+        struct trace *t = vrun("tests/data/valid/crowd.json", p->name, NULL, 300);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+        int64_t stop = json_integer_value(json_object_get(t->run, "stop_ns"));
+        int64_t elapsed = json_integer_value(json_object_get(t->run, "elapsed_ns"));
+        size_t late = 0;
+        for (size_t k = 0; k < t->nevents; k++)
+            late += t->events[k].ev == TRACE_EV_ACQUIRE && t->events[k].t > stop;
+        printf("\n  crowd under %s: %zu acquires after the stop, ended %.3f ms after it", p->name,
+               late, (elapsed - stop) / 1e6);
+        CU_ASSERT_PTR_NULL(tu_check_protocol(t, true));
+        CU_ASSERT(late <= 2);
+        CU_ASSERT(elapsed - stop < 50000000);
+        trace_free(t);
+    }
+}
+
+/* ---- stalls, bad input, scale ----------------------------------------------------------- */
+
+static int testpol(const char *args, const char *err)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s/tests/gilsim-testpol' %s >/dev/null 2>'%s'",
+             GILSIM_SOURCE_DIR, GILSIM_BINARY_DIR, args, err);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_stalls(void)
+{
+    const char *err = GILSIM_BINARY_DIR "/virtual-stall.err";
+    const char *out = GILSIM_BINARY_DIR "/virtual-stall.json";
+    char args[1024];
+    snprintf(args, sizeof args,
+             "run tests/data/valid/stall.json --engine virtual --policy deadlock -q -o %s", out);
+    CU_ASSERT_EQUAL(testpol(args, err), 1);
+    CU_ASSERT(tu_file_has(err, "every thread waits and nothing is scheduled"));
+    CU_ASSERT(tu_file_has(err, "holding the GIL: none"));
+    CU_ASSERT(tu_file_has(err, "waiting for the GIL: 3 threads"));
+    CU_ASSERT(tu_file_has(out, "\"stop_reason\":\"stalled\""));
+    snprintf(args, sizeof args,
+             "run tests/data/valid/stall.json --engine virtual --policy deaf -q -o %s", out);
+    CU_ASSERT_EQUAL(testpol(args, err), 1);
+    CU_ASSERT(tu_file_has(err, "3 threads never stopped"));
+}
+
+static void test_bad_machine(void)
+{
+    const char *err = GILSIM_BINARY_DIR "/virtual-bad.err";
+    CU_ASSERT_EQUAL(
+        tu_gilsim("run workloads/cpu1.json --engine virtual --machine-set cores=0", NULL, err), 2);
+    CU_ASSERT(tu_file_has(err, "--machine-set cores=0: expected a value in [1, 1024]"));
+    CU_ASSERT_EQUAL(
+        tu_gilsim("run workloads/cpu1.json --engine virtual --machine-set wake=3", NULL, err), 2);
+    CU_ASSERT(tu_file_has(err, "no such machine parameter"));
+    CU_ASSERT_EQUAL(tu_gilsim("run workloads/cpu1.json --machine-set cores=4", NULL, err), 2);
+    CU_ASSERT(tu_file_has(err, "only the virtual engine has a modelled machine"));
+    CU_ASSERT_EQUAL(tu_gilsim("run workloads/cpu1.json --engine fast", NULL, err), 2);
+    CU_ASSERT(tu_file_has(err, "--engine: expected real or virtual"));
+}
+
+/* Peak RSS in KiB of `gilsim ARGS`, from its summary's "peak RSS" line. */
+static long child_rss_kib(const char *args)
+{
+    const char *err = GILSIM_BINARY_DIR "/virtual-rss.err";
+    if (tu_gilsim(args, NULL, err) != 0) return -1;
+    char *s = tu_slurp(err);
+    const char *p = strstr(s, "peak RSS ");
+    long kib = p ? strtol(p + 9, NULL, 10) : -1;
+    free(s);
+    return kib;
+}
+
+/* 10,000 threads on 64 cores, and 1,024 cores: they run, and a thread costs at most 32 KiB. */
+static void test_scale(void)
+{
+#if defined(__SANITIZE_THREAD__)
+    /* TSan gives every fiber a thread context with a trace buffer of its own: it cannot map
+     * 10,000 of them. The plain and ASan builds run this. */
+    printf("\n  skipped under ThreadSanitizer (no room for 10,000 fiber contexts)");
+    return;
+#endif
+    const char *common =
+        "--engine virtual --policy fifo --duration 200 -o " GILSIM_BINARY_DIR "/virtual-scale.json";
+    char args[1024];
+    snprintf(args, sizeof args, "run tests/data/valid/one-sleeper.json %s", common);
+    long base = child_rss_kib(args);
+    snprintf(args, sizeof args,
+             "run tests/data/valid/ten-thousand.json %s --machine-set cores=64 --max-events 64",
+             common);
+    long big = child_rss_kib(args);
+    snprintf(args, sizeof args,
+             "run tests/data/valid/ten-thousand.json %s --machine-set "
+             "cores=1024 --max-events 64",
+             common);
+    long wide = child_rss_kib(args);
+    double per = (double)(big - base) / 10000.0;
+    printf("\n  peak RSS: 1 thread %ld KiB, 10,000 threads on 64 cores %ld KiB (%.1f KiB a "
+           "thread), on 1,024 cores %ld KiB",
+           base, big, per, wide);
+    CU_ASSERT(base > 0 && big > 0 && wide > 0);
+#ifndef GILSIM_SANITIZED /* sanitizers shadow every stack page */
+    CU_ASSERT(per <= 32.0);
+#endif
+}
+
+int main(void)
+{
+    CU_TestInfo tests[] = {
+        {"same inputs, same events and summary, alone and under load",
+         test_deterministic_under_load},
+        {"nothing real: a minute of billion-tick ops in moments", test_nothing_real},
+        {"a drop request is seen at the next tick boundary", test_drop_seen_at_next_tick},
+        {"old: the tick budget runs out on the exact tick", test_old_budget_exact},
+        {"new: slices of interval + timer slack + a cold wake-up", test_new_slices},
+        {"fifo: request order without exception; new: not", test_fifo_order_exact},
+        {"none: both threads run the whole time on 2 cores", test_none_parallel},
+        {"convoy: new waits an interval, prio and bfs preempt, ruby a quantum", test_convoy},
+        {"every workload x every policy: the protocol", test_protocol_everywhere},
+        {"3,000 waiters leave at the deadline", test_crowd_leaves},
+        {"a deadlocked policy is reported at once", test_stalls},
+        {"bad machine settings: exit 2", test_bad_machine},
+        {"10,000 threads, 1,024 cores, 32 KiB a thread", test_scale},
+        CU_TEST_INFO_NULL,
+    };
+    return tu_main("virtual", tests);
+}
