@@ -694,9 +694,10 @@ static const char *fmt_cell(char *buf, size_t size, int64_t ns, int64_t total)
     return buf;
 }
 
-static const char *holder_name(const struct met_run *m, int holder)
+/* A holder's name for the text, escaped (common/text.h): it comes from the trace. */
+static const char *holder_name(const struct met_run *m, int holder, char *buf, size_t size)
 {
-    return holder == ATTR_FREE ? "(free)" : m->hdr->threads[holder].name;
+    return holder == ATTR_FREE ? "(free)" : text_escape(m->hdr->threads[holder].name, buf, size);
 }
 
 enum { MAX_ROWS = 64, GRID_COLS = 6, TOP = 3 }; /* threads and waiters listed, matrix shape */
@@ -733,7 +734,7 @@ static void print_top_cells(const struct attr_cell *c, size_t n, int64_t total,
                             const struct met_run *m, FILE *out)
 {
     size_t order[TOP], nt = 0;
-    char b[48];
+    char b[48], name[64];
     for (size_t i = 0; i < n; i++) {
         size_t j;
         if (nt < TOP)
@@ -747,7 +748,7 @@ static void print_top_cells(const struct attr_cell *c, size_t n, int64_t total,
         order[j] = i;
     }
     for (size_t k = 0; k < nt; k++)
-        fprintf(out, "  %s %s", holder_name(m, c[order[k]].holder),
+        fprintf(out, "  %s %s", holder_name(m, c[order[k]].holder, name, sizeof name),
                 fmt_cell(b, sizeof b, c[order[k]].ns, total));
     if (n > nt) fprintf(out, "  (+%zu more)", n - nt);
 }
@@ -760,11 +761,12 @@ static void print_attribution(const struct met_run *m, FILE *out)
     if (!waiters) return;
     fprintf(out,
             "\nwait attribution: who held the GIL while each thread waited (share of its wait)\n");
-    char a[32], b[48];
+    char a[32], b[48], name[64];
     if (ncols) {
         fprintf(out, "%-14s %9s", "waiter", "wait");
         for (size_t k = 0; k < ncols; k++)
-            fprintf(out, k + 1 < ncols ? "  %-16s" : "  %s", holder_name(m, cols[k]));
+            fprintf(out, k + 1 < ncols ? "  %-16s" : "  %s",
+                    holder_name(m, cols[k], name, sizeof name));
         fputc('\n', out);
     }
     for (size_t w = 0; w < m->nthreads && shown < MAX_ROWS; w++) {
@@ -773,7 +775,8 @@ static void print_attribution(const struct met_run *m, FILE *out)
         int64_t total = met_wait_total(m, w);
         if (!n) continue;
         shown++;
-        fprintf(out, "%-14s %9s", m->hdr->threads[w].name, fmt_ns(a, sizeof a, (double)total));
+        fprintf(out, "%-14s %9s", text_escape(m->hdr->threads[w].name, name, sizeof name),
+                fmt_ns(a, sizeof a, (double)total));
         for (size_t k = 0, i = 0; k < ncols; k++) {
             bool here = i < n && c[i].holder == cols[k];
             fprintf(out, k + 1 < ncols ? "  %-16s" : "  %s",

@@ -44,20 +44,30 @@ static void put_hex(char *out, const char *p, size_t n)
     }
 }
 
+/* Text being built: cut where a fixed buffer is full, or grown (text_json). */
 struct buf {
     char *p;
     size_t len, size;
-    bool full;
+    bool grows;         /* realloc as needed */
+    bool keep_controls; /* for JSON: only bytes that are not UTF-8 are escaped */
+    bool stopped;       /* full, or out of memory */
 };
+
+static bool grow(struct buf *b, size_t need)
+{
+    size_t size = (b->len + need + 1) * 2;
+    char *q = realloc(b->p, size);
+    if (q) b->p = q, b->size = size;
+    return q != NULL;
+}
 
 static void buf_put(void *ctx, const char *p, size_t n, bool escape)
 {
     struct buf *b = ctx;
+    if (b->keep_controls) escape = escape && n == 1 && (unsigned char)p[0] >= 0x80;
     size_t need = escape ? 4 * n : n;
-    if (b->full || b->len + need >= b->size) {
-        b->full = true;
-        return;
-    }
+    if (!b->stopped && b->len + need >= b->size) b->stopped = !b->grows || !grow(b, need);
+    if (b->stopped) return;
     if (escape)
         put_hex(b->p + b->len, p, n);
     else
@@ -68,7 +78,7 @@ static void buf_put(void *ctx, const char *p, size_t n, bool escape)
 const char *text_escape(const char *s, char *buf, size_t size)
 {
     if (!size) return buf;
-    struct buf b = {buf, 0, size, false};
+    struct buf b = {buf, 0, size, false, false, false};
     walk(s, strlen(s), buf_put, &b);
     buf[b.len] = '\0';
     return buf;
@@ -119,45 +129,13 @@ void text_put_json(FILE *f, const char *s)
     fputc('"', f);
 }
 
-struct grow {
-    char *p;
-    size_t len, cap;
-    bool failed;
-};
-
-static void grow_put(void *ctx, const char *p, size_t n, bool escape)
-{
-    struct grow *g = ctx;
-    bool invalid = escape && n == 1 && (unsigned char)p[0] >= 0x80;
-    size_t need = invalid ? 4 : n;
-    if (g->failed) return;
-    if (g->len + need + 1 > g->cap) {
-        size_t cap = (g->len + need + 1) * 2;
-        char *q = realloc(g->p, cap);
-        if (!q) {
-            g->failed = true;
-            return;
-        }
-        g->p = q, g->cap = cap;
-    }
-    if (invalid)
-        put_hex(g->p + g->len, p, 1);
-    else
-        memcpy(g->p + g->len, p, n);
-    g->len += need;
-}
-
 json_t *text_json(const char *s)
 {
-    struct grow g = {NULL, 0, 0, false};
-    walk(s, strlen(s), grow_put, &g);
-    if (g.failed || (!g.p && !(g.p = calloc(1, 1)))) {
-        free(g.p);
-        return NULL;
-    }
-    g.p[g.len] = '\0';
-    json_t *v = json_stringn(g.p, g.len);
-    free(g.p);
+    struct buf b = {NULL, 0, 0, true, true, false};
+    if (!grow(&b, 0)) return NULL;
+    walk(s, strlen(s), buf_put, &b);
+    json_t *v = b.stopped ? NULL : json_stringn(b.p, b.len);
+    free(b.p);
     return v;
 }
 

@@ -42,10 +42,12 @@ struct writer {
 static const struct writer writers[] = {
     {"run",               {"run", "{IN}", "-d", "20", "-q", "-o", "{OUT}"},           IN_WORKLOAD, F_JSON, true,  NULL},
     {"export chrome",     {"export", "{IN}", "-f", "chrome", "-o", "{OUT}"},          IN_TRACE,    F_JSON, true,  NULL},
+    {"export speedscope", {"export", "{IN}", "-f", "speedscope", "-o", "{OUT}"},      IN_TRACE,    F_JSON, true,  NULL},
     {"export csv",        {"export", "{IN}", "-f", "csv", "-o", "{OUT}"},             IN_TRACE,    F_TEXT, true,  NULL},
     {"summary",           {"summary", "{IN}", "-o", "{OUT}"},                         IN_TRACE,    F_TEXT, true,  NULL},
     {"summary --json",    {"summary", "{IN}", "--json", "-o", "{OUT}"},               IN_TRACE,    F_JSON, true,  NULL},
     {"summary --samples", {"summary", "{IN}", "--samples", "all", "-o", "{OUT}"},     IN_TRACE,    F_TEXT, true,  NULL},
+    {"run --engine virtual", {"run", "{IN}", "--engine", "virtual", "-d", "20", "-q", "-o", "{OUT}"}, IN_WORKLOAD, F_JSON, true, NULL},
     {"compare",           {"compare", "{IN}", "-p", "new", "-d", "20", "-o", "{OUT}"}, IN_WORKLOAD, F_DIR,  false, "--force"},
 };
 /* clang-format on */
