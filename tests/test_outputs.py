@@ -67,7 +67,12 @@ class Env:
         if signal_after is not None:
             time.sleep(signal_after)
             proc.send_signal(signal.SIGINT)
-        out_b, err_b = proc.communicate(timeout=600)
+        try:
+            out_b, err_b = proc.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out_b, err_b = proc.communicate()
+            err_b += b"\n(killed: no end after 300 s)"
         proc.stdout_b, proc.stderr_b = out_b, err_b
         check(proc.returncode == expect, "%s, %s: exit %d, expected %d\n%s"
               % (w[0], what, proc.returncode, expect, err_b.decode("utf-8", "replace")))
@@ -142,7 +147,7 @@ def situations(env, w):
     out = os.path.join(d, "out")
     os.mkfifo(out + suffix)
     got = os.path.join(d, "got")
-    reader = subprocess.Popen(["sh", "-c", "exec timeout 600 cat '%s' > '%s'" % (out + suffix, got)])
+    reader = subprocess.Popen(["sh", "-c", "exec timeout 300 cat '%s' > '%s'" % (out + suffix, got)])
     env.run(w, inp, out, 0, "a FIFO at the output")
     reader.wait()
     check(stat.S_ISFIFO(os.lstat(out + suffix).st_mode), "%s: the FIFO was replaced" % name)

@@ -220,11 +220,10 @@ def document(a, started, load, command):
 
 def splice(path, section):
     """The document with its agreement section replaced (appended when it has none)."""
-    try:
+    text = ""
+    if os.path.isfile(path):  # a FIFO or a device is not read back
         with open(path) as f:
             text = f.read()
-    except FileNotFoundError:
-        text = ""
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
         tail = rest.split(END, 1)[1].lstrip("\n")
