@@ -487,8 +487,12 @@ def sweep_figure(compare_dir, param, metric, title=None, by="policy", where=None
     for k, (label, level) in enumerate(levels.items()):
         ax.axhline(level, linestyle=styles[k % len(styles)], linewidth=1.2, color="#555555",
                    label="%s (has no %s)" % (label, param))
-    if min(xs_all) > 0 and max(xs_all) / min(xs_all) >= 10:
+    if min(xs_all) > 0 and max(xs_all) / min(xs_all) >= 10 and len(set(xs_all)) > 2 and \
+            not all(float(x).is_integer() and x <= 64 for x in xs_all):
         ax.set_xscale("log")
+    ys = [p[1] for pts in lines.values() for p in pts] + list(levels.values())
+    if min(ys) > 0 and max(ys) / min(ys) >= 100:  # e.g. old's convoy beside prio's
+        ax.set_yscale("log")
     ax.set_xlabel(param)
     ax.set_ylabel(metric_label(index, metric))
     ax.grid(alpha=0.3, which="both")
