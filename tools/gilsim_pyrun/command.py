@@ -29,8 +29,8 @@ op is run and which events are inferred.
   --gap-us US           a gap longer than this is examined as a lost GIL (default 10)
   --io-request HOW      how an io op asks its peer: signal (default: shared memory and
                         SIGUSR1, which keep the GIL, so the I/O releases it once, in recv,
-                        as gilsim's io does) or send (an echo client: send + recv, two
-                        releases)
+                        as gilsim's io does) or send (every io as with "send": true: an
+                        echo client's send + recv, two releases)
   -q, --quiet           no summary on stderr
 
 Run it with the interpreter to measure: /usr/bin/python3 tools/pyrun ..., python3.12
@@ -125,8 +125,9 @@ def main(argv):
         sys.stderr.write("pyrun: needs Python 3.7 or later (time.monotonic_ns); this is %s\n"
                          % platform.python_version())
         return 2
-    if argv and argv[0] == "--peer" and len(argv) in (2, 3):
-        return peer_main(*[int(a) for a in argv[1:]])
+    if argv and argv[0] == "--peer" and len(argv) in (2, 3, 4):
+        mixed = argv[-1] == "mixed"
+        return peer_main(*[int(a) for a in argv[1:len(argv) - mixed]], mixed=mixed)
     try:
         opts = parse_args(argv)
         if opts.get("help"):
