@@ -1,14 +1,18 @@
 /* cli/compare_dir.c - `gilsim compare`'s output directory: one compare owns it at a time, and
  * nothing in it is touched unless it is a compare directory the user means to replace.
  *
- *  - Every path compare will write (traces, summaries, the index, their temporary names) is
- *    checked for length before the directory is made or anything runs.
- *  - The lock file DIR/.gilsim-compare (created exclusively, never followed as a symlink) is
- *    held with flock for the whole compare: a second compare into DIR is refused, and the file
- *    marks DIR as a compare directory, saying whose.
- *  - DIR may be new or empty. A directory holding an earlier compare's results is refused
- *    unless --force, which says what it replaces and removes the files the earlier index
- *    lists. A non-empty directory that is not a compare directory is always refused. */
+ *  - Every path compare will write (traces and their partial, summary and result files, the
+ *    plan, the index, the tables, their temporary names) is checked for length before the
+ *    directory is made or anything runs.
+ *  - The lock file DIR/.gilsim-compare (never followed as a symlink) is held with flock by the
+ *    compare that plans, sweeps or collects in DIR, for its whole life: a second one is refused.
+ *    `--run` (one run of the plan, many at once from --jobs or Slurm) writes only its own
+ *    run's files and takes no lock. The file also marks DIR as a compare directory, saying
+ *    whose.
+ *  - A sweep or a plan needs DIR new or empty. One holding an earlier compare's plan or
+ *    results is refused unless --force, which says what it replaces and removes the files the
+ *    earlier plan and index list. A non-empty directory that is not a compare directory is
+ *    always refused. */
 #define _GNU_SOURCE /* O_NOFOLLOW, O_CLOEXEC, flock */
 #include <dirent.h>
 #include <errno.h>
@@ -29,7 +33,9 @@
 
 #define LOCK_NAME ".gilsim-compare"
 
-static const char *const dir_files[] = {"index.json", "runs.csv", "table.txt", LOCK_NAME, NULL};
+/* what compare writes in DIR besides each run's files */
+static const char *const dir_files[] = {"plan.json", "index.json", "runs.csv", "cells.csv",
+                                        "table.txt", LOCK_NAME,    NULL};
 
 int compare_choose_dir(struct compare *c, struct err *e)
 {
@@ -51,22 +57,38 @@ static int check_one(const struct compare *c, const char *name, struct err *e)
     return outfile_check_path(path, e);
 }
 
-int compare_check_paths(const struct compare *c, struct err *e)
+/* The plan records paths as JSON text and must give them back byte for byte to --run: a path
+ * that is not UTF-8 is refused up front (docs/reliability.md, Output rules). */
+static int check_utf8_paths(const struct compare *c, struct err *e)
 {
-    int rc = 0;
-    for (const char *const *f = dir_files; *f && !rc; f++)
-        rc = check_one(c, *f, e);
-    for (size_t i = 0; i < c->nruns && !rc; i++) {
-        char summary[sizeof c->runs[i].trace + 16];
-        compare_summary_name(c->runs[i].trace, summary, sizeof summary);
-        if (!(rc = check_one(c, c->runs[i].trace, e))) rc = check_one(c, summary, e);
-    }
-    return rc;
+    char cwd[PATH_MAX];
+    const char *paths[] = {c->workload_abs, c->machine ? c->machine_abs : "", c->exe, c->dir,
+                           c->dir[0] != '/' && getcwd(cwd, sizeof cwd) ? cwd : ""};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
+        if (!text_is_utf8(paths[i]))
+            return err_set(e, ERR_INPUT,
+                           "%s: not UTF-8; compare's plan keeps paths as JSON text (rename it "
+                           "or work from another directory)",
+                           paths[i]);
+    return 0;
 }
 
-void compare_summary_name(const char *trace, char *buf, size_t size)
+int compare_check_paths(const struct compare *c, struct err *e)
 {
-    snprintf(buf, size, "%.*s.summary.json", (int)(strlen(trace) - 5), trace);
+    int rc = check_utf8_paths(c, e);
+    for (const char *const *f = dir_files; *f && !rc; f++)
+        rc = check_one(c, *f, e);
+    static const char *const beside[] = {".summary.json", ".result.json"};
+    for (size_t i = 0; i < c->nruns && !rc; i++) {
+        char name[sizeof c->runs[i].trace + 32];
+        snprintf(name, sizeof name, ".partial/%s", c->runs[i].trace);
+        if (!(rc = check_one(c, c->runs[i].trace, e))) rc = check_one(c, name, e);
+        for (size_t k = 0; k < 2 && !rc; k++) {
+            compare_file_beside(c->runs[i].trace, beside[k], name, sizeof name);
+            rc = check_one(c, name, e);
+        }
+    }
+    return rc;
 }
 
 /* What DIR holds besides its lock file: 0 nothing, 1 something. */
@@ -83,11 +105,11 @@ static int dir_has_entries(const char *dir, struct err *e)
     return found;
 }
 
-/* The earlier compare's index, or NULL. */
-static json_t *read_index(const char *dir)
+/* DIR/name (an earlier compare's index or plan), parsed; NULL when absent or not JSON. */
+static json_t *read_json(const char *dir, const char *name)
 {
     char path[PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/index.json", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat st;
     json_t *doc = NULL;
@@ -113,8 +135,9 @@ static void remove_listed(const char *dir, json_t *name)
     unlink(path);
 }
 
-/* --force: says what is replaced, and removes the files of the earlier compare's index. */
-static void replace_earlier(const struct compare *c, json_t *index, const char *owner)
+/* --force: says what is replaced, and removes the files of the earlier compare's index and
+ * plan. */
+static void replace_earlier(const struct compare *c, json_t *index, json_t *plan, const char *owner)
 {
     json_t *wl = json_object_get(json_object_get(index, "workload"), "name");
     json_t *created = json_object_get(index, "created_utc");
@@ -129,6 +152,21 @@ static void replace_earlier(const struct compare *c, json_t *index, const char *
             nruns++;
         }
     }
+    json_array_foreach(json_object_get(plan, "runs"), i, run) /* a plan's: finished or not */
+    {
+        const char *trace = json_string_value(json_object_get(run, "trace"));
+        static const char *const beside[] = {"", ".summary.json", ".result.json"};
+        for (size_t b = 0; trace && b < 3; b++) {
+            char name[PATH_MAX];
+            if (b)
+                compare_file_beside(trace, beside[b], name, sizeof name);
+            else
+                snprintf(name, sizeof name, "%s", trace);
+            json_t *jname = json_string(name);
+            remove_listed(c->dir, jname);
+            json_decref(jname);
+        }
+    }
     fprintf(stderr, "gilsim compare: --force: replacing the earlier compare in ");
     text_put(stderr, c->dir);
     fputs(" (", stderr);
@@ -137,7 +175,8 @@ static void replace_earlier(const struct compare *c, json_t *index, const char *
         fprintf(stderr, ", %zu runs, created %s", nruns,
                 json_is_string(created) ? json_string_value(created) : "?");
     fputs(index ? ")\n" : "; no index: its traces are replaced one by one)\n", stderr);
-    static const char *const own[] = {"index.json", "runs.csv", "table.txt"};
+    static const char *const own[] = {"index.json", "runs.csv", "cells.csv", "table.txt",
+                                      "plan.json"};
     for (size_t f = 0; f < sizeof own / sizeof *own; f++) {
         char path[PATH_MAX + 16];
         snprintf(path, sizeof path, "%s/%s", c->dir, own[f]);
@@ -204,15 +243,16 @@ int compare_claim_dir(struct compare *c, struct err *e)
     bool made, created = false;
     int rc = make_dir(c, &made, e);
     if (rc) return rc;
-    char lock[PATH_MAX + 32], owner[256];
+    char lock[PATH_MAX + 32], owner[256] = "";
     snprintf(lock, sizeof lock, "%s/%s", c->dir, LOCK_NAME);
     struct stat ls;
     bool marked = lstat(lock, &ls) == 0;
-    json_t *index = made ? NULL : read_index(c->dir);
+    json_t *index = made ? NULL : read_json(c->dir, "index.json");
+    json_t *plan = made ? NULL : read_json(c->dir, "plan.json");
     int busy = made ? 0 : dir_has_entries(c->dir, e);
     if (busy < 0)
         rc = -busy;
-    else if (busy && !marked && !index)
+    else if (busy && !marked && !index && !plan)
         rc = err_set(e, ERR_INPUT, "%s: not empty and not a compare directory; choose another -o",
                      c->dir);
     else
@@ -220,12 +260,37 @@ int compare_claim_dir(struct compare *c, struct err *e)
     if (!rc && busy && !c->force) {
         rc = err_set(e, ERR_INPUT,
                      "%s: holds an earlier compare (%s); choose another -o, or --force to "
-                     "replace it",
-                     c->dir, marked && *owner ? owner : "index.json");
-        if (created) unlink(lock); /* an index-only directory: left as it was */
+                     "replace it (gilsim compare --collect %s reads it)",
+                     c->dir,
+                     marked && *owner ? owner
+                     : plan           ? "plan.json"
+                                      : "index.json",
+                     c->dir);
+        if (created) unlink(lock); /* a directory without the lock file: left as it was */
     } else if (!rc && busy) {
-        replace_earlier(c, index, owner);
+        replace_earlier(c, index, plan, owner);
     }
     json_decref(index);
+    json_decref(plan);
     return rc ? rc : sign_lock(c, lock, e);
+}
+
+int compare_lock_dir(struct compare *c, struct err *e)
+{
+    char lock[PATH_MAX + 32], owner[256];
+    bool created;
+    snprintf(lock, sizeof lock, "%s/%s", c->dir, LOCK_NAME);
+    return take_lock(c, lock, &created, owner, sizeof owner, e);
+}
+
+int compare_partial_dir(const struct compare *c, char *buf, size_t size, struct err *e)
+{
+    snprintf(buf, size, "%s/.partial", c->dir);
+    struct stat st;
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return err_set(e, ERR_RUNTIME, "%s: cannot create: %s", buf, strerror(errno));
+    if (lstat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) /* a symlink planted there: not followed */
+        return err_set(e, ERR_INPUT, "%s: not a directory (a symlink?); not writing through it",
+                       buf);
+    return 0;
 }

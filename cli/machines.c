@@ -66,5 +66,11 @@ int cli_machines(int argc, char **argv)
         snprintf(value, sizeof value, "%g", m.v[i]);
         printf("  %-18s %-9s %-8s %s\n", d->name, value, d->unit, d->doc);
     }
+    if (m.ncurve) {
+        printf("  wake_curve_us      (replaces wake_warm_us and wake_cold_us) idle -> wake-up:");
+        for (unsigned i = 0; i < m.ncurve; i++)
+            printf("%s %g -> %g", i ? "," : "", m.curve[i][0], m.curve[i][1]);
+        printf(" us\n");
+    }
     return 0;
 }

@@ -139,6 +139,18 @@ json_t *text_json(const char *s)
     return v;
 }
 
+bool text_is_utf8(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
+    while (p < end) {
+        bool control;
+        size_t n = char_at(p, end, &control);
+        if (!n) return false;
+        p += n;
+    }
+    return true;
+}
+
 size_t text_utf8_cut(const char *s, size_t n)
 {
     size_t i = n; /* a cut before s[i] is on a boundary unless s[i] continues a character */

@@ -8,6 +8,7 @@
 #define GILSIM_TEXT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -22,6 +23,8 @@ void text_putn(FILE *f, const char *s, size_t n);
 void text_put_json(FILE *f, const char *s);
 /* s as a new jansson string (invalid bytes as the text \xNN); NULL only when out of memory. */
 json_t *text_json(const char *s);
+/* Whether s is valid UTF-8 (control characters allowed). */
+bool text_is_utf8(const char *s);
 /* Where to cut s to at most n bytes (n <= strlen(s)) on a character boundary: the largest
  * i <= n such that s[i] does not continue a UTF-8 character. */
 size_t text_utf8_cut(const char *s, size_t n);

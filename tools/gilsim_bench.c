@@ -958,6 +958,63 @@ static int find_gilsim(void)
     return 0;
 }
 
+/* 10: sweeps (docs/sweeps.md): a 2,016-run virtual sweep of a 1 s convoy (7 policies x 6
+ * CPU thread counts x 6 I/O latencies x 8 repeats) with `gilsim compare --jobs 2`, plan, runs
+ * and collect in one command, then `--collect` of the same directory alone. Measured once per
+ * benchmark run (it takes minutes); the smoke runs a 16-run sweep. */
+static const char sweep_workload[] =
+    "{\"format\": \"gilsim-workload\", \"version\": 1, \"name\": \"convoy-n\",\n"
+    " \"duration_ms\": 1000, \"vars\": {\"cpu_threads\": 1, \"io_us\": 40},\n"
+    " \"threads\": [{\"name\": \"cpu\", \"count\": \"$cpu_threads\", \"ops\": [{\"loop\":\n"
+    "  {\"count\": \"forever\", \"ops\": [{\"cpu\": {\"ticks\": 100000}}]}}]},\n"
+    " {\"name\": \"io\", \"start_ms\": 10, \"ops\": [{\"loop\": {\"count\": \"forever\", \"ops\":\n"
+    "  [{\"io\": {\"us\": \"$io_us\"}}, {\"cpu\": {\"us\": 5}}]}}]}]}\n";
+
+/* Wall seconds of a shell command, or -1 when it fails. */
+static double timed_shell(const char *cmd)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    int st = system(cmd);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "gilsim-bench: failed (status %d): %s\n", st, cmd);
+        return -1;
+    }
+    return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+static void fig_sweep(void)
+{
+    char wl[600], dir[600], cmd[4096];
+    snprintf(wl, sizeof wl, "%s/convoy-n.json", tmp_dir);
+    snprintf(dir, sizeof dir, "%s/sweep", tmp_dir);
+    FILE *f = fopen(wl, "w");
+    if (!f || fputs(sweep_workload, f) < 0 || fclose(f) != 0) return;
+    const char *grid = smoke ? "-p new,none --var cpu_threads=1,2 --var io_us=10,40 -r 2 -d 200"
+                             : "-p old,new,fifo,none,prio,bfs,ruby --var cpu_threads=1,2,4,8,12,16 "
+                               "--var io_us=10,20,40,80,160,320 -r 8";
+    int runs = smoke ? 16 : 2016;
+    snprintf(cmd, sizeof cmd, "'%s' compare '%s' -e virtual %s -j 2 -o '%s' -f csv >/dev/null",
+             gilsim_path, wl, grid, dir);
+    fprintf(stderr, "gilsim-bench: figure 10: a sweep of %d virtual runs, --jobs 2\n", runs);
+    double sweep_s = timed_shell(cmd);
+    snprintf(cmd, sizeof cmd, "'%s' compare --collect '%s' -f csv >/dev/null", gilsim_path, dir);
+    double collect_s = sweep_s > 0 ? timed_shell(cmd) : -1;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", dir, wl);
+    if (system(cmd) != 0) fprintf(stderr, "gilsim-bench: cannot remove %s\n", dir);
+    if (sweep_s < 0 || collect_s < 0) return;
+    char what[96];
+    snprintf(what, sizeof what, "sweep of %d virtual runs, --jobs 2, collect included", runs);
+    struct row *r = row_for("10", what, "s");
+    row_target(r, GOAL_MAX, 600, "<= 600 s");
+    row_add(r, sweep_s, 0, sweep_s);
+    snprintf(what, sizeof what, "--collect of %d runs", runs);
+    r = row_for("10", what, "s");
+    row_target(r, GOAL_MAX, 30, "< 30 s");
+    row_add(r, collect_s, 0, collect_s);
+}
+
 /* Every figure, `repeats` times, interleaved. */
 static void measure_all(void)
 {
@@ -970,6 +1027,7 @@ static void measure_all(void)
         fig_many_threads();
         fig_virtual_speed();
     }
+    fig_sweep(); /* 10: once */
     /* 5, 6 on one big run, written and read `repeats` times */
     if (make_big_run() == 0) {
         for (int rep = 0; rep < repeats; rep++) {
@@ -986,7 +1044,7 @@ static void measure_all(void)
 static void sort_rows(void)
 {
     for (int i = 1; i < nrows; i++)
-        for (int j = i; j > 0 && strcmp(rows[j - 1].fig, rows[j].fig) > 0; j--) {
+        for (int j = i; j > 0 && atoi(rows[j - 1].fig) > atoi(rows[j].fig); j--) {
             struct row tmp = rows[j];
             rows[j] = rows[j - 1];
             rows[j - 1] = tmp;
@@ -997,14 +1055,14 @@ static void sort_rows(void)
 static int count_missing(void)
 {
     int missing = 0;
-    for (int fig = 1; fig <= 9; fig++) {
+    for (int fig = 1; fig <= 10; fig++) {
         char id[4];
         snprintf(id, sizeof id, "%d", fig);
         bool found = false;
         for (int i = 0; i < nrows; i++)
             if (strcmp(rows[i].fig, id) == 0) {
                 found = true;
-                if (rows[i].n != repeats) {
+                if (rows[i].n != (fig == 10 ? 1 : repeats)) { /* 10: measured once */
                     fprintf(stderr, "gilsim-bench: figure %s, %s: %d of %d repeats measured\n", id,
                             rows[i].what, rows[i].n, repeats);
                     missing++;

@@ -463,52 +463,84 @@ def metric_label(index, key):
 
 
 def sweep_params(index):
-    """The parameters a compare directory sweeps (more than one value)."""
-    return [p for p, vals in index.get("sets", {}).items() if len(vals) > 1]
+    """The variables and parameters a compare directory sweeps (more than one value), the
+    workload's variables first."""
+    dims = list(index.get("vars", {}).items()) + list(index.get("sets", {}).items())
+    return [p for p, vals in dims if len(vals) > 1]
 
 
-def sweep_figure(compare_dir, param, metric, title=None):
-    """metric (a key of index.json's metrics) against param, one line per policy: median
-    over repeats, bars from min to max. A policy without the parameter is a dashed level."""
+def cell_dims(cfg):
+    """A cell's coordinates: policy, engine, its parameters and variables."""
+    dims = {"policy": cfg["policy"], "engine": cfg.get("engine", "real")}
+    dims.update(cfg.get("set", {}))
+    dims.update(cfg.get("vars", {}))
+    return dims
+
+
+def _sweep_lines(index, param, metric, by, where):
+    """{line label: [(x, median, min, max)]} and {label: level} for the cells without param."""
+    others = [d for d in sweep_params(index) + (["engine"] if len(index.get("engines", [])) > 1
+                                                else [])
+              if d not in (param, by) and d not in where]
+    lines, levels = {}, {}
+    for cfg in index["configs"]:
+        if cfg.get("baseline_only"):
+            continue
+        dims = cell_dims(cfg)
+        if any(str(dims.get(k)) != str(v) for k, v in where.items()):
+            continue
+        st = cfg.get("metrics", {}).get(metric)
+        if not st or st.get("median") is None:
+            continue
+        label = str(dims.get(by, "?")) + "".join(
+            ", %s=%s" % (d, dims[d]) for d in others if d in dims)
+        if param in dims:
+            lines.setdefault(label, []).append((dims[param], st["median"], st["min"], st["max"]))
+        else:
+            levels.setdefault(label, st["median"])
+    return lines, levels
+
+
+def sweep_figure(compare_dir, param, metric, title=None, by="policy", where=None):
+    """metric (a key of index.json's metrics) against param (a swept variable or parameter),
+    one line per value of `by` (default: per policy; other swept dimensions make lines of their
+    own unless fixed by where, {name: value}): the median over repeats, a band from min to
+    max. A cell without the parameter (a policy that lacks it) is a dashed level."""
     index = read_index(compare_dir)
+    where = where or {}
     keys = [m["key"] for m in index.get("metrics", [])]
     if metric not in keys:
         raise PlotError("%s: unknown metric '%s' (expected one of %s)"
                         % (compare_dir, metric, ", ".join(keys)))
-    lines, levels = {}, {}
-    for cfg in index["configs"]:
-        st = cfg.get("metrics", {}).get(metric)
-        if not st or st.get("median") is None:
-            continue
-        if param in cfg.get("set", {}):
-            lines.setdefault(cfg["policy"], []).append(
-                (cfg["set"][param], st["median"], st["min"], st["max"]))
-        else:
-            levels.setdefault(cfg["policy"], st["median"])
+    lines, levels = _sweep_lines(index, param, metric, by, where)
     if not lines:
-        raise PlotError("%s: no column sets '%s' (swept: %s)"
-                        % (compare_dir, param, ", ".join(sweep_params(index)) or "none"))
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+        raise PlotError("%s: no cell has '%s' with %s (swept: %s)"
+                        % (compare_dir, param, metric, ", ".join(sweep_params(index)) or "none"))
+    fig, ax = plt.subplots(figsize=(7.5, 4.4))
     xs_all = []
-    for policy, pts in lines.items():
+    for label, pts in lines.items():
         pts.sort()
         xs = [p[0] for p in pts]
         xs_all += xs
-        med = [p[1] for p in pts]
-        err = [[p[1] - p[2] for p in pts], [p[3] - p[1] for p in pts]]
-        ax.errorbar(xs, med, yerr=err, marker="o", capsize=3, label=policy)
+        line, = ax.plot(xs, [p[1] for p in pts], marker="o", markersize=3.5, label=text(label))
+        ax.fill_between(xs, [p[2] for p in pts], [p[3] for p in pts], color=line.get_color(),
+                        alpha=0.18, linewidth=0)
     styles = ["--", ":", "-.", (0, (5, 1, 1, 1))]
-    for k, (policy, level) in enumerate(levels.items()):
+    for k, (label, level) in enumerate(levels.items()):
         ax.axhline(level, linestyle=styles[k % len(styles)], linewidth=1.2, color="#555555",
-                   label="%s (has no %s)" % (policy, param))
-    if min(xs_all) > 0 and max(xs_all) / min(xs_all) >= 10:
+                   label="%s (has no %s)" % (text(label), param))
+    if min(xs_all) > 0 and max(xs_all) / min(xs_all) >= 10 and len(set(xs_all)) > 2 and \
+            not all(float(x).is_integer() and x <= 64 for x in xs_all):
         ax.set_xscale("log")
+    ys = [p[1] for pts in lines.values() for p in pts] + list(levels.values())
+    if min(ys) > 0 and max(ys) / min(ys) >= 100:  # e.g. old's convoy beside prio's
+        ax.set_yscale("log")
     ax.set_xlabel(param)
     ax.set_ylabel(metric_label(index, metric))
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    ax.set_title(text(title or "%s: %s vs %s" % (index["workload"]["name"], metric, param)),
-                 fontsize=10)
+    ax.legend(fontsize=7, ncol=2 if len(lines) + len(levels) > 8 else 1)
+    fixed = "".join(", %s=%s" % kv for kv in where.items())
+    ax.set_title(text(title or "%s: %s vs %s%s (median, band: min..max)"
+                      % (index["workload"]["name"], metric, param, fixed)), fontsize=10)
     fig.tight_layout()
     return fig
-
