@@ -248,6 +248,22 @@ static void test_jobs_rules(void)
     CU_ASSERT_EQUAL(gilsim(args), 0);
 }
 
+/* On a terminal (script(1) gives it one): a progress line, runs done of all, time. */
+static void test_progress_line(void)
+{
+    char cmd[3000];
+    fresh_dir("tty");
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && script -qec \"'%s/gilsim' compare workloads/io-only.json -p new,fifo "
+             "-e virtual -r 2 -d 50 -j 2 -o '%s'\" /dev/null > '%s'",
+             GILSIM_SOURCE_DIR, GILSIM_BINARY_DIR, dir, out_file);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+    CU_ASSERT(tu_file_has(out_file, "[0/5] 0:0"));
+    CU_ASSERT(tu_file_has(out_file, " elapsed, 2 running"));
+    CU_ASSERT(tu_file_has(out_file, "[4/5] 0:0"));
+    CU_ASSERT(tu_file_has(out_file, " left, 1 running"));
+}
+
 /* Bad input: exit 2 before anything runs or is written. */
 static void test_bad_input(void)
 {
@@ -302,6 +318,7 @@ int main(void)
         {"plan, run, collect; the same as a local sweep", test_plan_run_collect},
         {"a killed run leaves no trace", test_killed_run_leaves_nothing},
         {"--jobs: real runs alone or pinned", test_jobs_rules},
+        {"a progress line on a terminal", test_progress_line},
         {"bad input: exit 2, nothing written", test_bad_input},
         CU_TEST_INFO_NULL,
     };
