@@ -290,7 +290,7 @@ static void test_bad_input(void)
     CU_ASSERT_EQUAL(gilsim("compare --var cpu=1 workloads/convoy-n.json -d 50"), 2);
     CU_ASSERT(tu_file_has(err_file, "workloads/convoy-n.json:4:10: $.vars: --var cpu=1:"));
     fresh_dir("noplan");
-    char args[1024];
+    char args[2048];
     snprintf(args, sizeof args, "compare --collect '%s'", dir);
     CU_ASSERT_EQUAL(gilsim(args), 2);
     CU_ASSERT(tu_file_has(err_file, "plan.json: cannot read the plan"));
@@ -303,6 +303,20 @@ static void test_bad_input(void)
     CU_ASSERT(tu_file_has(err_file, "the plan has runs 0 to 1"));
     snprintf(args, sizeof args, "compare --run '%s' workloads/io-only.json", dir);
     CU_ASSERT_EQUAL(gilsim(args), 2);
+    /* a workload changed after the plan: --run refuses to run it */
+    char wl[700], cmd[2000];
+    fresh_dir("changed");
+    snprintf(wl, sizeof wl, "%s/changed-%d.json", GILSIM_BINARY_DIR, (int)getpid());
+    snprintf(cmd, sizeof cmd, "cp workloads/io-only.json '%s'", wl);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+    snprintf(args, sizeof args, "compare '%s' -p new -e virtual -d 50 --plan -o '%s'", wl, dir);
+    CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
+    snprintf(cmd, sizeof cmd, "sed -i 's/\"us\": 40/\"us\": 41/' '%s'", wl);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+    snprintf(args, sizeof args, "compare --run '%s' --index 0", dir);
+    CU_ASSERT_EQUAL(gilsim(args), 2);
+    CU_ASSERT(tu_file_has(err_file, "changed since"));
+    unlink(wl);
     /* a second plan into the same directory */
     snprintf(args, sizeof args, "compare workloads/io-only.json -p new --plan -o '%s'", dir);
     CU_ASSERT_EQUAL(gilsim(args), 2);
