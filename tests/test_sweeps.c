@@ -307,7 +307,7 @@ static void test_bad_input(void)
     char wl[700], cmd[2000];
     fresh_dir("changed");
     snprintf(wl, sizeof wl, "%s/changed-%d.json", GILSIM_BINARY_DIR, (int)getpid());
-    snprintf(cmd, sizeof cmd, "cp workloads/io-only.json '%s'", wl);
+    snprintf(cmd, sizeof cmd, "cp %s '%s'", tu_src("workloads/io-only.json"), wl);
     CU_ASSERT_EQUAL(system(cmd), 0);
     snprintf(args, sizeof args, "compare '%s' -p new -e virtual -d 50 --plan -o '%s'", wl, dir);
     CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
