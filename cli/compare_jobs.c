@@ -139,7 +139,6 @@ static void reap(struct jobs *j)
         if (is_real(&j->c->runs[j->slots[s].run])) j->real_alone = false;
         j->done++;
     }
-    progress(j);
 }
 
 /* The slots: --jobs of them, each with its own cores when --cpus-per-run is given. */
@@ -185,6 +184,7 @@ int compare_run_jobs(struct compare *c, struct err *e)
     }
     while (!rc && (j.running || (j.next < c->nruns && !atomic_load(&c->interrupt)))) {
         rc = fill(&j, e);
+        progress(&j);
         if (j.running) reap(&j);
     }
     while (j.running) /* a start failed: let the others end */

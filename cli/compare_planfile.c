@@ -114,11 +114,12 @@ static json_t *plan_json(const struct compare *c)
                                               (json_int_t)r->repeat, "trace", r->trace, "argv",
                                               compare_child_argv(c, r, dir)));
     }
-    return json_pack("{ss sI ss ss so s{ss ss} sI sI so so}", "format", "gilsim-compare-plan",
+    return json_pack("{ss sI ss ss so s{ss ss ss} sI sI so so}", "format", "gilsim-compare-plan",
                      "version", (json_int_t)1, "created_utc", created, "gilsim", c->exe, "options",
                      compare_plan_argv(c), "workload", "name", c->wl->name, "path",
-                     c->workload_path, "cells_total", (json_int_t)c->nconfigs, "runs_total",
-                     (json_int_t)c->nruns, "cells", cells, "runs", runs);
+                     c->workload_path, "sha256", c->wl->sha256, "cells_total",
+                     (json_int_t)c->nconfigs, "runs_total", (json_int_t)c->nruns, "cells", cells,
+                     "runs", runs);
 }
 
 static int dump_plan(FILE *f, void *doc, struct err *e)
@@ -194,6 +195,12 @@ int compare_read_plan(const char *dir, json_t **plan, struct err *e)
 
 int compare_check_plan(const struct compare *c, json_t *plan, struct err *e)
 {
+    const char *sha =
+        json_string_value(json_object_get(json_object_get(plan, "workload"), "sha256"));
+    if (sha && strcmp(sha, c->wl->sha256) != 0)
+        return err_set(e, ERR_INPUT,
+                       "%s: changed since %s/%s was made (its SHA-256 differs): plan again",
+                       c->workload_path, c->dir, PLAN_NAME);
     json_t *runs = json_object_get(plan, "runs");
     bool same = json_array_size(runs) == c->nruns;
     for (size_t i = 0; same && i < c->nruns; i++) {

@@ -248,6 +248,22 @@ static void test_jobs_rules(void)
     CU_ASSERT_EQUAL(gilsim(args), 0);
 }
 
+/* On a terminal (script(1) gives it one): a progress line, runs done of all, time. */
+static void test_progress_line(void)
+{
+    char cmd[3000];
+    fresh_dir("tty");
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && script -qec \"'%s/gilsim' compare workloads/io-only.json -p new,fifo "
+             "-e virtual -r 2 -d 50 -j 2 -o '%s'\" /dev/null > '%s'",
+             GILSIM_SOURCE_DIR, GILSIM_BINARY_DIR, dir, out_file);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+    CU_ASSERT(tu_file_has(out_file, "[0/5] 0:0"));
+    CU_ASSERT(tu_file_has(out_file, " elapsed, 2 running"));
+    CU_ASSERT(tu_file_has(out_file, "[4/5] 0:0"));
+    CU_ASSERT(tu_file_has(out_file, " left, 1 running"));
+}
+
 /* Bad input: exit 2 before anything runs or is written. */
 static void test_bad_input(void)
 {
@@ -274,7 +290,7 @@ static void test_bad_input(void)
     CU_ASSERT_EQUAL(gilsim("compare --var cpu=1 workloads/convoy-n.json -d 50"), 2);
     CU_ASSERT(tu_file_has(err_file, "workloads/convoy-n.json:4:10: $.vars: --var cpu=1:"));
     fresh_dir("noplan");
-    char args[1024];
+    char args[2048];
     snprintf(args, sizeof args, "compare --collect '%s'", dir);
     CU_ASSERT_EQUAL(gilsim(args), 2);
     CU_ASSERT(tu_file_has(err_file, "plan.json: cannot read the plan"));
@@ -287,6 +303,20 @@ static void test_bad_input(void)
     CU_ASSERT(tu_file_has(err_file, "the plan has runs 0 to 1"));
     snprintf(args, sizeof args, "compare --run '%s' workloads/io-only.json", dir);
     CU_ASSERT_EQUAL(gilsim(args), 2);
+    /* a workload changed after the plan: --run refuses to run it */
+    char wl[700], cmd[2000];
+    fresh_dir("changed");
+    snprintf(wl, sizeof wl, "%s/changed-%d.json", GILSIM_BINARY_DIR, (int)getpid());
+    snprintf(cmd, sizeof cmd, "cp %s '%s'", tu_src("workloads/io-only.json"), wl);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+    snprintf(args, sizeof args, "compare '%s' -p new -e virtual -d 50 --plan -o '%s'", wl, dir);
+    CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
+    snprintf(cmd, sizeof cmd, "sed -i 's/\"us\": 40/\"us\": 41/' '%s'", wl);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+    snprintf(args, sizeof args, "compare --run '%s' --index 0", dir);
+    CU_ASSERT_EQUAL(gilsim(args), 2);
+    CU_ASSERT(tu_file_has(err_file, "changed since"));
+    unlink(wl);
     /* a second plan into the same directory */
     snprintf(args, sizeof args, "compare workloads/io-only.json -p new --plan -o '%s'", dir);
     CU_ASSERT_EQUAL(gilsim(args), 2);
@@ -302,6 +332,7 @@ int main(void)
         {"plan, run, collect; the same as a local sweep", test_plan_run_collect},
         {"a killed run leaves no trace", test_killed_run_leaves_nothing},
         {"--jobs: real runs alone or pinned", test_jobs_rules},
+        {"a progress line on a terminal", test_progress_line},
         {"bad input: exit 2, nothing written", test_bad_input},
         CU_TEST_INFO_NULL,
     };
