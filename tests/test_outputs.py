@@ -258,7 +258,7 @@ def full_disk(env, w, inp):
 
 def interrupted(env):
     """Ctrl-C: one line and 130, no Python traceback (the report, a plot)."""
-    for w, after in ((WRITERS[3], 2.0), (WRITERS[1], 0.3)):  # plot-cdf: while importing
+    for w, after in ((WRITERS[3], 0.2), (WRITERS[1], 1.0)):  # early: starting, importing
         d = env.fresh("sigint")
         p = env.run(w, env.inputs[w[3]], os.path.join(d, "out"), 130, "SIGINT", after)
         check(b"Traceback" not in p.stderr_b, "%s: SIGINT printed a traceback" % w[0])

@@ -209,6 +209,8 @@ def exit_on_interrupt(prog):
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+    # `gilsim report` execs the tool with both blocked, so that none comes before this
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def exit_status(err):
