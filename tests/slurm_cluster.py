@@ -96,7 +96,11 @@ class Cluster:
             if p.returncode != 0:
                 self.__exit__(None, None, None)
                 raise SlurmError("%s: %s %s" % (daemon, p.stderr.strip(), self.log_tail()))
-        self._wait_idle()
+        try:
+            self._wait_idle()
+        except SlurmError:
+            self.__exit__(None, None, None)  # no daemon left behind
+            raise
         return self
 
     def _wait_idle(self, timeout=60):

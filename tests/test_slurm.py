@@ -41,7 +41,11 @@ class Slurm(unittest.TestCase):
             raise AssertionError("the test cluster runs its daemons as root")
         cls.tmp = tempfile.TemporaryDirectory(prefix="gilsim-slurm-")
         cls.cluster = slurm_cluster.Cluster(os.path.join(cls.tmp.name, "cluster"))
-        cls.cluster.__enter__()
+        try:
+            cls.cluster.__enter__()
+        except slurm_cluster.SlurmError:
+            cls.tmp.cleanup()
+            raise
 
     @classmethod
     def tearDownClass(cls):
