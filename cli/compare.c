@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/compare.h"
@@ -48,7 +49,9 @@ static const char compare_help[] =
     "  -f, --format FMT       table (default; one row per cell when there are more than 8),\n"
     "                         csv or json (one row per cell: every metric's median, min, max)\n"
     "  -o, --output DIR       directory for the plan, traces and the index\n"
-    "                         (default results/compare-<workload>-<UTC stamp>/)\n"
+    "                         (default results/compare-<workload>-<UTC stamp>/): new, empty,\n"
+    "                         or with --force one an earlier compare wrote\n"
+    "      --force            replace the earlier compare in DIR (says what it replaces)\n"
     "  -j, --jobs N           runs at once (default 1); real-engine runs only with\n"
     "                         --cpus-per-run, else one at a time\n"
     "      --cpus-per-run K   pin each run to K cores of its own (sched_setaffinity)\n"
@@ -61,7 +64,8 @@ static const char compare_help[] =
     "\n"
     "DIR receives plan.json, every trace, its summary (*.summary.json) and result\n"
     "(*.result.json), index.json (the json format), runs.csv (one row per run), cells.csv\n"
-    "(one row per cell) and table.txt. A run that finished is not run again. Progress goes\n"
+    "(one row per cell) and table.txt; one compare plans, sweeps or collects in DIR at a time\n"
+    "(DIR/.gilsim-compare is its lock). A run that finished is not run again. Progress goes\n"
     "to stderr when it is a terminal. SIGINT or SIGTERM: the runs in progress stop and leave\n"
     "no trace, no other starts, and the index of what finished is written.\n"
     "Exit status: 0 ok, 1 a run failed (or, --collect, has not finished), 2 bad input,\n"
@@ -160,7 +164,17 @@ static int opt_format(void *a, const char *v)
 
 static int opt_output(void *a, const char *v)
 {
+    if (strcmp(v, "-") == 0)
+        return cli_usage_error("compare", "--output: a directory, not standard output (got '%s')",
+                               v);
     ARGS(a)->c->dir = v;
+    return 0;
+}
+
+static int opt_force(void *a, const char *v)
+{
+    (void)v;
+    ARGS(a)->c->force = true;
     return 0;
 }
 
@@ -230,6 +244,7 @@ static const struct cli_opt compare_opts[] = {
     {"seed", 0, true, opt_seed},
     {"format", 'f', true, opt_format},
     {"output", 'o', true, opt_output},
+    {"force", 0, false, opt_force},
     {"jobs", 'j', true, opt_jobs},
     {"cpus-per-run", 0, true, opt_cpus_per_run},
     {"plan", 0, false, opt_plan},
@@ -252,6 +267,7 @@ static void init_compare(struct compare *c)
     c->policies = "old,new,fifo,none";
     c->nengines = 1;
     c->engines[0] = ENGINE_REAL;
+    c->lock_fd = -1;
 }
 
 static void free_compare(struct compare *c)
@@ -272,6 +288,7 @@ static void free_compare(struct compare *c)
     json_decref(c->notes);
     json_decref(c->host);
     wl_free(c->wl);
+    if (c->lock_fd >= 0) close(c->lock_fd);
 }
 
 /* The cells and runs, everything checked. */
@@ -309,8 +326,9 @@ static int collect_and_write(struct compare *c, struct err *e)
 static int sweep(struct compare *c, bool plan_only, struct err *e)
 {
     int rc;
-    if ((rc = plan(c, e)) || (rc = compare_prepare_dir(c, plan_only, e)) ||
-        (rc = compare_write_plan(c, e)))
+    /* every check before the directory is made or touched */
+    if ((rc = plan(c, e)) || (rc = compare_choose_dir(c, e)) || (rc = compare_check_paths(c, e)) ||
+        (rc = compare_claim_dir(c, e)) || (rc = compare_write_plan(c, e)))
         return rc;
     if (plan_only) {
         printf("%zu runs in %zu cells planned in %s/plan.json\n"
@@ -365,7 +383,7 @@ static int from_plan(struct compare_args *a, const char *dir)
                          index ? index : "neither");
         else
             rc = compare_run_one(&c, (size_t)i, a->cpus, &a->e);
-    } else if (!rc) {
+    } else if (!rc && !(rc = compare_lock_dir(&c, &a->e))) {
         rc = collect_and_write(&c, &a->e);
     }
     free(argv);

@@ -10,6 +10,7 @@
  *   cli/compare_jobs.c     running a plan on this machine: N runs at once (--jobs), each a
  *                          child `gilsim compare --run`, real runs alone or pinned to cores
  *   cli/compare_collect.c  reading the results of the runs that finished
+ *   cli/compare_dir.c      the output directory: path checks, its lock, what it may replace
  *   cli/compare_out.c      aggregation, the table (or one row per cell), CSV and JSON */
 #ifndef GILSIM_COMPARE_H
 #define GILSIM_COMPARE_H
@@ -145,6 +146,8 @@ struct compare {
     const char *policies;
     /* how: not part of the plan */
     const char *dir;
+    bool force;  /* replace an earlier compare in dir */
+    int lock_fd; /* dir's lock, held until exit (-1: none) */
     const char *format;
     unsigned jobs, cpus_per_run;
     /* the plan */
@@ -211,8 +214,16 @@ int compare_collect(struct compare *c, struct err *e);
 /* Whether run i has a result with status 0. */
 bool compare_run_done(const struct compare *c, size_t i);
 
+/* compare_dir.c: the default directory name; every path checked before anything is made; the
+ * directory claimed by a sweep or a plan (locked, refused when it holds something else,
+ * unless --force) or locked by --collect; DIR/.partial, made and checked by --run. */
+int compare_choose_dir(struct compare *c, struct err *e);
+int compare_check_paths(const struct compare *c, struct err *e);
+int compare_claim_dir(struct compare *c, struct err *e);
+int compare_lock_dir(struct compare *c, struct err *e);
+int compare_partial_dir(const struct compare *c, char *buf, size_t size, struct err *e);
+
 /* compare_out.c */
-int compare_prepare_dir(struct compare *c, bool plan_only, struct err *e);
 void compare_convoy_factors(struct compare *c);
 int compare_write_outputs(struct compare *c, struct err *e);
 

@@ -14,6 +14,7 @@
 
 #include "cli/compare.h"
 #include "common/jparse.h"
+#include "common/text.h"
 
 /* DIR/NAME.result.json of run i, parsed; NULL when absent or unreadable. */
 static json_t *read_result(const struct compare *c, size_t i)
@@ -53,8 +54,9 @@ static void keep_blocker(struct run *r, json_t *top)
     const char *holder = json_string_value(json_object_get(top, "holder"));
     const char *waiter = json_string_value(json_object_get(top, "waiter"));
     if (!holder || !waiter) return;
-    snprintf(r->top.holder, sizeof r->top.holder, "%s", holder);
-    snprintf(r->top.waiter, sizeof r->top.waiter, "%s", waiter);
+    /* names from a file: escaped, cut on a character boundary (common/text.h) */
+    text_escape(holder, r->top.holder, sizeof r->top.holder);
+    text_escape(waiter, r->top.waiter, sizeof r->top.waiter);
     r->top.ns = (int64_t)json_number_value(json_object_get(top, "ns"));
     r->top.share = json_number_value(json_object_get(top, "share"));
 }
@@ -63,11 +65,13 @@ static void keep_blocker(struct run *r, json_t *top)
 static void note_cpython(struct compare *c, const char *policy)
 {
     char note[256];
+    if (!policy) policy = "?";
+    size_t n = text_utf8_cut(policy, strlen(policy) < 40 ? strlen(policy) : 40);
     snprintf(note, sizeof note,
-             "cpython = %.40s on real threads (tools/pyrun); its slices and hand-offs are "
+             "cpython = %.*s on real threads (tools/pyrun); its slices and hand-offs are "
              "inferred from progress stamps (docs/pyrun.md)",
-             policy ? policy : "?");
-    json_array_append_new(c->notes, json_string(note));
+             (int)n, policy);
+    json_array_append_new(c->notes, text_json(note));
     c->cpython_noted = true;
 }
 
@@ -125,7 +129,7 @@ int compare_collect(struct compare *c, struct err *e)
         list_missing(c, list, sizeof list);
         snprintf(note, sizeof note, "%zu of %zu runs not finished (status -1): %s", c->not_run,
                  c->nruns, list);
-        json_array_append_new(c->notes, json_string(note));
+        json_array_append_new(c->notes, text_json(note)); /* trace names, cut anywhere */
     }
     return 0;
 }

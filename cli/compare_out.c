@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "cli/compare.h"
+#include "common/outfile.h"
+#include "common/text.h"
 #include "common/utc.h"
 
 const struct key_metric compare_metrics[NKM] = {
@@ -397,14 +399,18 @@ static size_t table_cells(const struct compare *c)
     return n;
 }
 
+/* Text from files (the description, notes quoting a trace, thread names) is escaped:
+ * common/text.h. */
 static void write_table(const struct compare *c, FILE *f)
 {
-    const char *desc = c->wl->description ? c->wl->description : "";
-    fprintf(f, "%s: %s\n", c->wl->name, desc);
-    fprintf(f, "%llu ms, seed %llu, %llu repeat%s%s; traces in %s/\n",
+    fprintf(f, "%s: ", c->wl->name);
+    text_put(f, c->wl->description ? c->wl->description : "");
+    fprintf(f, "\n%llu ms, seed %llu, %llu repeat%s%s; traces in ",
             (unsigned long long)run_length_ms(c), (unsigned long long)c->seed,
             (unsigned long long)c->repeat, c->repeat == 1 ? "" : "s",
-            c->repeat > 1 ? ": median (min..max)" : "", c->dir);
+            c->repeat > 1 ? ": median (min..max)" : "");
+    text_put(f, c->dir);
+    fputs("/\n", f);
     if (table_cells(c) <= COMPARE_TABLE_CELLS)
         write_columns(c, f);
     else
@@ -412,7 +418,12 @@ static void write_table(const struct compare *c, FILE *f)
     write_baseline(c, f);
     size_t i;
     json_t *note;
-    json_array_foreach(c->notes, i, note) fprintf(f, "note: %s\n", json_string_value(note));
+    json_array_foreach(c->notes, i, note)
+    {
+        fputs("note: ", f);
+        text_put(f, json_string_value(note));
+        fputc('\n', f);
+    }
 }
 
 /* "a=1;b=2" */
@@ -629,15 +640,15 @@ static json_t *compare_json(const struct compare *c)
     for (size_t i = 0; i < c->nconfigs; i++)
         json_array_append_new(configs, config_json(c, &c->configs[i]));
     json_t *doc = json_pack(
-        "{ss sI s{ss ss ss*} sI sI sI ss ss sO so so so sO s{so ss} sI sI so}", "format",
+        "{ss sI s{ss so ss*} sI sI sI ss so sO so so so sO s{so ss} sI sI so}", "format",
         "gilsim-compare", "version", (json_int_t)1, "workload", "name", c->wl->name, "path",
-        c->workload_path, "description", c->wl->description, "duration_ms",
+        text_json(c->workload_path), "description", c->wl->description, "duration_ms",
         (json_int_t)run_length_ms(c), "seed", (json_int_t)c->seed, "repeat", (json_int_t)c->repeat,
-        "created_utc", c->created, "dir", c->dir, "host", c->host ? c->host : json_null(), "sets",
-        lists_json(c->sets, c->nsets), "vars", lists_json(c->vars, c->nvars), "metrics", metrics,
-        "notes", c->notes, "baseline", "io_per_s", num_or_null(single_baseline(c)), "from", from,
-        "runs_total", (json_int_t)c->nruns, "runs_not_finished", (json_int_t)c->not_run, "configs",
-        configs);
+        "created_utc", c->created, "dir", text_json(c->dir), "host",
+        c->host ? c->host : json_null(), "sets", lists_json(c->sets, c->nsets), "vars",
+        lists_json(c->vars, c->nvars), "metrics", metrics, "notes", c->notes, "baseline",
+        "io_per_s", num_or_null(single_baseline(c)), "from", from, "runs_total",
+        (json_int_t)c->nruns, "runs_not_finished", (json_int_t)c->not_run, "configs", configs);
     if (doc) json_object_update_new(doc, engines_json(c));
     return doc;
 }
@@ -652,57 +663,28 @@ static void dump_json(const struct compare *c, FILE *f)
 
 /* ---- the directory ------------------------------------------------------------------------- */
 
-/* Writes text through a temporary file and a rename, like traces. */
-static int write_file(const char *dir, const char *name, void (*fn)(const struct compare *, FILE *),
-                      const struct compare *c, struct err *e)
+struct form {
+    const struct compare *c;
+    void (*write)(const struct compare *c, FILE *f);
+};
+
+static int write_form(FILE *f, void *ctx, struct err *e)
 {
-    char path[PATH_MAX + 32], tmp[PATH_MAX + 48];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", tmp, strerror(errno));
-    fn(c, f);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
-    }
+    (void)e;
+    const struct form *form = ctx;
+    form->write(form->c, f);
     return 0;
 }
 
-/* DIR made (or an empty or new one used) for a new plan: a directory holding an earlier
- * sweep's plan or index is refused. */
-int compare_prepare_dir(struct compare *c, bool plan_only, struct err *e)
+/* DIR/name under the output rules (common/outfile.h); a write error is found by the commit. */
+static int write_file(const char *dir, const char *name, void (*fn)(const struct compare *, FILE *),
+                      const struct compare *c, struct err *e)
 {
-    (void)plan_only;
-    if (!c->dir) {
-        char stamp[32];
-        utc_stamp(stamp, sizeof stamp, UTC_BASIC, 3);
-        if (cli_results_dir() != 0)
-            return err_set(e, ERR_INPUT, "results: cannot create: %s", strerror(errno));
-        snprintf(c->dir_buf, sizeof c->dir_buf, "results/compare-%s-%s", c->wl->name, stamp);
-        c->dir = c->dir_buf;
-    }
-    if (mkdir(c->dir, 0777) != 0 && errno != EEXIST)
-        return err_set(e, ERR_INPUT, "%s: cannot create the directory: %s", c->dir,
-                       strerror(errno));
-    static const char *const earlier[] = {"index.json", "plan.json"};
-    char probe[PATH_MAX + 32];
-    for (int k = 0; k < 2; k++) {
-        snprintf(probe, sizeof probe, "%s/%s", c->dir, earlier[k]);
-        if (access(probe, F_OK) == 0)
-            return err_set(e, ERR_INPUT,
-                           "%s: holds an earlier compare (%s); choose another -o or remove it "
-                           "(gilsim compare --collect %s reads it)",
-                           c->dir, earlier[k], c->dir);
-    }
-    snprintf(probe, sizeof probe, "%s/.write-test", c->dir);
-    FILE *f = fopen(probe, "w");
-    if (!f)
-        return err_set(e, ERR_INPUT, "%s: cannot write into the directory: %s", c->dir,
-                       strerror(errno));
-    fclose(f);
-    unlink(probe);
-    return 0;
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    const char *inputs[] = {c->workload_path, NULL};
+    struct form form = {c, fn};
+    return outfile_write(path, 0, inputs, write_form, &form, e);
 }
 
 int compare_write_outputs(struct compare *c, struct err *e)
@@ -721,6 +703,8 @@ int compare_write_outputs(struct compare *c, struct err *e)
     else
         write_table(c, stdout);
     fflush(stdout);
-    fprintf(stderr, "gilsim compare: %zu runs, traces and index.json in %s/\n", c->nruns, c->dir);
+    fprintf(stderr, "gilsim compare: %zu runs, traces and index.json in ", c->nruns);
+    text_put(stderr, c->dir);
+    fputs("/\n", stderr);
     return 0;
 }

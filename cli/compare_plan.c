@@ -37,6 +37,14 @@ static void note(struct compare *c, const char *text)
 }
 
 /* NAME=V1,V2,... into l (values point into a copy); opt names the option in messages. */
+/* Equal values (1000 and 1e3 too) would make two cells of one configuration. */
+static bool same_value(const char *a, const char *b)
+{
+    char *end_a, *end_b;
+    double va = strtod(a, &end_a), vb = strtod(b, &end_b);
+    return strcmp(a, b) == 0 || (end_a != a && !*end_a && end_b != b && !*end_b && va == vb);
+}
+
 int compare_parse_list(struct set_opt *l, const char *opt, const char *arg, struct err *e)
 {
     const char *eq = strchr(arg, '=');
@@ -51,8 +59,9 @@ int compare_parse_list(struct set_opt *l, const char *opt, const char *arg, stru
             return err_set(e, ERR_INPUT, "%s %s: at most %d values", opt, l->name,
                            COMPARE_MAX_VALUES);
         for (unsigned k = 0; k < l->nvalues; k++)
-            if (strcmp(l->values[k], v) == 0)
-                return err_set(e, ERR_INPUT, "%s %s: the value %s is given twice", opt, l->name, v);
+            if (same_value(l->values[k], v))
+                return err_set(e, ERR_INPUT, "%s %s: the value %s is given twice (as %s)", opt,
+                               l->name, v, l->values[k]);
         l->values[l->nvalues++] = v;
     }
     if (!l->nvalues || eq[strlen(eq) - 1] == ',' || strstr(eq, ",,"))
@@ -274,8 +283,9 @@ static int parse_policy_list(const char *list, struct subject *seen, unsigned *n
 static int add_baselines(struct compare *c, struct err *e)
 {
     const struct gil_policy *base = NULL;
-    for (const struct gil_policy *const *p = gil_policies; *p && !base; p++)
-        if ((*p)->flags & GIL_POLICY_NO_LOCK) base = *p;
+    const struct gil_policy *p;
+    for (size_t i = 0; (p = gil_policy_at(i)) && !base; i++)
+        if (p->flags & GIL_POLICY_NO_LOCK) base = p;
     if (!base) return 0;
     c->baseline_name = base->name;
     unsigned vhave[WL_MAX_VARS];

@@ -14,6 +14,7 @@
 
 #include "cli/compare.h"
 #include "common/jparse.h"
+#include "common/outfile.h"
 #include "common/utc.h"
 
 #define PLAN_NAME      "plan.json"
@@ -121,20 +122,23 @@ static json_t *plan_json(const struct compare *c)
                      "runs", runs);
 }
 
+static int dump_plan(FILE *f, void *doc, struct err *e)
+{
+    int rc = json_dumpf(doc, f, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
+    fputc('\n', f);
+    return rc ? err_set(e, ERR_RUNTIME, "out of memory") : 0;
+}
+
 int compare_write_plan(const struct compare *c, struct err *e)
 {
-    char path[PATH_MAX + 32], tmp[PATH_MAX + 48];
+    char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/%s", c->dir, PLAN_NAME);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     json_t *doc = plan_json(c);
     if (!doc) return err_set(e, ERR_RUNTIME, "out of memory");
-    int rc = json_dump_file(doc, tmp, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
+    const char *inputs[] = {c->workload_path, NULL};
+    int rc = outfile_write(path, 0, inputs, dump_plan, doc, e); /* common/outfile.h's rules */
     json_decref(doc);
-    if (rc != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
-    }
-    return 0;
+    return rc;
 }
 
 static int read_file(const char *path, char **text, size_t *len, struct err *e)

@@ -22,6 +22,8 @@
 
 #include "analysis/metrics.h"
 #include "cli/compare.h"
+#include "common/outfile.h"
+#include "common/text.h"
 
 extern char **environ;
 
@@ -139,11 +141,13 @@ static int run_child(json_t *jargv)
     if (pid < 0) err = errno;
     close(fds[0]);
     if (pid > 0) atomic_store(&child_pid, pid);
-    int pending = cli_signals_received(); /* a signal before the store: the child hears it */
+    if (pid > 0) cli_signals_set_child(pid); /* a second signal ends and reaps it first */
+    int pending = cli_signals_received();    /* a signal before the store: the child hears it */
     if (pid > 0 && pending) kill(pid, pending);
     while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     atomic_store(&child_pid, 0);
+    cli_signals_set_child(0);
     if (pid < 0 || got == (ssize_t)sizeof err) {
         errno = err;
         return -1;
@@ -192,26 +196,31 @@ static json_t *top_blocker(const struct met_run *m, const struct trace *hdr)
             if (c[i].holder == ATTR_FREE || c[i].ns <= best) continue;
             best = c[i].ns;
             json_decref(top);
-            top = json_pack("{ss ss sI sf}", "holder", hdr->threads[c[i].holder].name, "waiter",
-                            hdr->threads[w].name, "ns", (json_int_t)c[i].ns, "share",
+            char holder[64], waiter[64]; /* from the trace: escaped (common/text.h) */
+            top = json_pack("{ss ss sI sf}", "holder",
+                            text_escape(hdr->threads[c[i].holder].name, holder, sizeof holder),
+                            "waiter", text_escape(hdr->threads[w].name, waiter, sizeof waiter),
+                            "ns", (json_int_t)c[i].ns, "share",
                             (double)c[i].ns / (double)met_wait_total(m, w));
         }
     }
     return top;
 }
 
-/* Writes doc to DIR/name through a temporary file and a rename. */
+static int dump_doc(FILE *f, void *doc, struct err *e)
+{
+    int rc = json_dumpf(doc, f, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
+    fputc('\n', f);
+    return rc ? err_set(e, ERR_RUNTIME, "out of memory") : 0;
+}
+
+/* Writes doc to DIR/name under the output rules (common/outfile.h). */
 static int write_json(const char *dir, const char *name, json_t *doc, struct err *e)
 {
-    char path[PATH_MAX + 700], tmp[PATH_MAX + 720];
+    char path[PATH_MAX + 700];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s/.partial/%s.tmp", dir, name);
-    if (!doc || json_dump_file(doc, tmp, JSON_INDENT(1) | JSON_REAL_PRECISION(10)) != 0 ||
-        rename(tmp, path) != 0) {
-        unlink(tmp);
-        return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
-    }
-    return 0;
+    if (!doc) return err_set(e, ERR_RUNTIME, "%s: out of memory", path);
+    return outfile_write(path, 0, NULL, dump_doc, doc, e);
 }
 
 /* The trace, moved into DIR, read back: its summary beside it and the result. */
@@ -307,12 +316,11 @@ int compare_run_one(struct compare *c, size_t index, const char *cpus, struct er
         return 0;
     }
     char partial[PATH_MAX + 700];
-    snprintf(partial, sizeof partial, "%s/.partial", c->dir);
-    if (mkdir(partial, 0777) != 0 && errno != EEXIST)
-        return err_set(e, ERR_RUNTIME, "%s: cannot create: %s", partial, strerror(errno));
+    int rc = compare_partial_dir(c, partial, sizeof partial, e);
+    if (rc) return rc;
     snprintf(partial, sizeof partial, "%s/.partial/%s", c->dir, c->runs[index].trace);
     unlink(partial); /* a killed earlier attempt's */
-    int rc = cpus ? pin(cpus, e) : 0;
+    rc = cpus ? pin(cpus, e) : 0;
     if (rc) return rc;
     if ((rc = cli_signals_start(run_on_signal, NULL)) != 0)
         return err_set(e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(rc));

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "common/text.h"
 #include "sim/machine.h"
 
 static const char machines_help[] =
@@ -56,7 +57,9 @@ int cli_machines(int argc, char **argv)
     if (a.file && mach_load(&m, a.file, &e) != 0) return cli_fail(&e);
     for (unsigned i = 0; i < a.nsets; i++)
         if (mach_set(&m, a.sets[i], &e) != 0) return cli_fail(&e);
-    printf("machine %s (%s)\n", m.name, m.source);
+    char name[256], source[1024]; /* from a machine file: escaped (common/text.h) */
+    printf("machine %s (%s)\n", text_escape(m.name, name, sizeof name),
+           text_escape(m.source, source, sizeof source));
     for (int i = 0; i < MACH_NPARAMS; i++) {
         const struct mach_param_desc *d = &mach_params[i];
         char value[32];

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "analysis/metrics.h"
+#include "common/outfile.h"
 #include "common/utc.h"
 #include "policies/registry.h"
 #include "sim/coro.h"
@@ -178,7 +179,7 @@ static int write_trace(const struct eng_options *o, const struct eng_result *r, 
 {
     struct err e = {0};
     struct trace_out *out = NULL;
-    if (trace_out_open(&out, path, &e) != 0 || trace_out_commit(out, o, r, &e) != 0) {
+    if (trace_out_open(&out, path, NULL, &e) != 0 || trace_out_commit(out, o, r, &e) != 0) {
         fprintf(stderr, "gilsim-bench: %s\n", e.msg);
         return -1;
     }
@@ -878,19 +879,24 @@ static void print_table(FILE *f)
 }
 
 static const char usage[] =
-    "usage: gilsim-bench [--smoke] [--repeat N] [--gilsim PATH] -o OUT.json\n"
+    "usage: gilsim-bench [--smoke] [--repeat N] [--gilsim PATH] -o OUT.json [--table OUT.txt]\n"
     "\n"
     "Measures gilsim's own overhead and precision against raw baselines in the same run\n"
-    "(docs/performance.md); writes OUT.json and prints a table. --smoke: one short repeat, to\n"
-    "check that every figure is produced (the targets are not checked).\n";
+    "(docs/performance.md); writes OUT.json and prints a table (also to OUT.txt with --table;\n"
+    "both reserved before anything is measured). --smoke: one short repeat, to check that\n"
+    "every figure is produced (the targets are not checked).\n";
 
-/* Options into the globals; *out_path. Returns -1 to go on, else the exit status. */
-static int parse_options(int argc, char **argv, const char **out_path)
+/* Options into the globals; *out_path, *table_path. Returns -1 to go on, else the exit
+ * status. */
+static int parse_options(int argc, char **argv, const char **out_path, const char **table_path)
 {
-    static const struct option opts[] = {
-        {"smoke", no_argument, NULL, 's'},        {"repeat", required_argument, NULL, 'r'},
-        {"gilsim", required_argument, NULL, 'g'}, {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"smoke", no_argument, NULL, 's'},
+                                         {"repeat", required_argument, NULL, 'r'},
+                                         {"gilsim", required_argument, NULL, 'g'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"table", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "r:o:h", opts, NULL)) != -1) {
         switch (c) {
@@ -913,6 +919,9 @@ static int parse_options(int argc, char **argv, const char **out_path)
             break;
         case 'o':
             *out_path = optarg;
+            break;
+        case 't':
+            *table_path = optarg;
             break;
         case 'h':
             fputs(usage, stdout);
@@ -1067,11 +1076,44 @@ static int count_missing(void)
     return missing;
 }
 
+/* The outputs under common/outfile.h's rules, reserved before minutes of measuring. */
+static int open_outputs(const char *out_path, const char *table_path, struct outfile **json_out,
+                        struct outfile **table_out)
+{
+    struct err e = {0};
+    *json_out = *table_out = NULL;
+    if (outfile_open(json_out, out_path, 0, NULL, &e) == 0 &&
+        (!table_path || outfile_open(table_out, table_path, 0, NULL, &e) == 0))
+        return 0;
+    outfile_abort(*json_out);
+    fprintf(stderr, "gilsim-bench: %s\n", e.msg);
+    return e.status;
+}
+
+/* The report and the table written, then both renamed into place. */
+static int write_outputs(const char *out_path, struct outfile *json_out, struct outfile *table_out)
+{
+    struct err e = {0};
+    json_t *doc = report_json();
+    int rc =
+        doc ? json_dumpf(doc, outfile_stream(json_out), JSON_INDENT(1) | JSON_REAL_PRECISION(8))
+            : -1;
+    json_decref(doc);
+    if (table_out) print_table(outfile_stream(table_out));
+    if (rc != 0) err_set(&e, ERR_RUNTIME, "%s: out of memory", out_path);
+    rc = rc ? (outfile_abort(json_out), 1) : outfile_commit(json_out, &e);
+    rc = rc ? (outfile_abort(table_out), rc) : table_out ? outfile_commit(table_out, &e) : 0;
+    if (rc) fprintf(stderr, "gilsim-bench: %s\n", e.msg);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    const char *out_path = NULL;
-    int rc = parse_options(argc, argv, &out_path);
+    const char *out_path = NULL, *table_path = NULL;
+    struct outfile *json_out, *table_out;
+    int rc = parse_options(argc, argv, &out_path, &table_path);
     if (rc >= 0) return rc;
+    if ((rc = open_outputs(out_path, table_path, &json_out, &table_out))) return rc;
     if (find_gilsim()) return 1;
     snprintf(tmp_dir, sizeof tmp_dir, "/tmp/gilsim-bench-XXXXXX");
     if (!mkdtemp(tmp_dir)) {
@@ -1082,13 +1124,7 @@ int main(int argc, char **argv)
     rmdir(tmp_dir);
     sort_rows();
     int missing = count_missing();
-    json_t *doc = report_json();
-    rc = json_dump_file(doc, out_path, JSON_INDENT(1) | JSON_REAL_PRECISION(8));
-    json_decref(doc);
-    if (rc != 0) {
-        fprintf(stderr, "gilsim-bench: cannot write %s\n", out_path);
-        return 1;
-    }
+    if (write_outputs(out_path, json_out, table_out)) return 1;
     print_table(stdout);
     printf("written: %s\n", out_path);
     return missing ? 1 : 0;
