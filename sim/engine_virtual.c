@@ -173,11 +173,11 @@ static void preempt(struct vt_run *r, int c)
     r->cores[c].cur = NULL;
 }
 
-static int64_t wake_latency(struct vt_run *r, int c)
+/* A wake-up latency after idle_ns of idleness, with the machine's jitter. */
+static int64_t wake_latency(struct vt_run *r, int64_t idle_ns)
 {
     const struct mach_model *m = &r->m;
-    bool warm = r->now - r->cores[c].idle_since <= m->idle_poll_ns;
-    double lat = (double)(warm ? m->wake_warm_ns : m->wake_cold_ns);
+    double lat = (double)mach_wake_latency(m, idle_ns);
     if (m->wake_jitter > 0) lat *= 1.0 + m->wake_jitter * (2.0 * rng_unit(r->rng) - 1.0);
     return (int64_t)llround(lat);
 }
@@ -212,26 +212,29 @@ static bool wakeup_preempt(struct vt_run *r, struct vt_thread *th)
     return true;
 }
 
-/* th (not on a core) becomes runnable now. */
-static void make_runnable(struct vt_run *r, struct vt_thread *th)
+/* th (not on a core) becomes runnable now. Returns what waking it costs the waker: more when
+ * its core has halted. */
+static int64_t make_runnable(struct vt_run *r, struct vt_thread *th)
 {
     th->work_left = 0;
     if (!th->st) { /* the main thread needs no core of the workload's */
         th->where = VT_ONCORE;
         ev_set(r, th, VT_EV_RESUME, r->now);
-        return;
+        return r->m.futex_wake_ns;
     }
     int c = th->core >= 0 && r->cores[th->core].idle ? th->core : r->idle_head;
     if (c >= 0) {
-        int64_t lat = wake_latency(r, c);
+        int64_t idle = r->now - r->cores[c].idle_since;
         idle_unlink(r, c);
-        core_assign(r, c, th, r->now + lat);
-        return;
+        core_assign(r, c, th, r->now + wake_latency(r, idle));
+        return mach_wake_cost(&r->m, idle);
     }
-    if (wakeup_preempt(r, th)) return;
-    th->where = VT_READY;
-    vq_push(&r->ready, th);
-    arm_tick(r);
+    if (!wakeup_preempt(r, th)) {
+        th->where = VT_READY;
+        vq_push(&r->ready, th);
+        arm_tick(r);
+    }
+    return r->m.futex_wake_ns;
 }
 
 /* The scheduler tick: threads that have had their slice give their core to waiting ones. */
@@ -343,12 +346,12 @@ void vt_block(struct vt_run *r)
     coro_yield();
 }
 
-void vt_wake(struct vt_run *r, struct vt_thread *th)
+int64_t vt_wake(struct vt_run *r, struct vt_thread *th)
 {
-    if (th->where != VT_BLOCKED) return;
+    if (th->where != VT_BLOCKED) return 0;
     if (th->wq) vq_remove(th->wq, th);
     ev_cancel(r, th);
-    make_runnable(r, th);
+    return make_runnable(r, th);
 }
 
 void vt_set_timer(struct vt_run *r, struct vt_thread *th, int64_t t)
@@ -444,10 +447,11 @@ static int vt_peer_send(struct sim_thread *t, int64_t ns)
 {
     struct vt_run *r = run_of(t);
     if (eng_stopping(t->eng)) return RUN_STOP;
-    vt_spend(r, r->m.futex_wake_ns);
+    /* the peer's idleness, as its core's: long, before its first request */
+    int64_t idle = t->peer_last == INT64_MIN ? INT64_MAX / 2 : r->now - t->peer_last;
+    vt_spend(r, mach_wake_cost(&r->m, idle));
     if (ns == PEER_NO_ANSWER) return eng_stopping(t->eng) ? RUN_STOP : RUN_ON;
-    bool warm = t->peer_last != INT64_MIN && r->now - t->peer_last <= r->m.idle_poll_ns;
-    int64_t at = r->now + (warm ? r->m.wake_warm_ns : r->m.wake_cold_ns);
+    int64_t at = r->now + wake_latency(r, idle);
     if (ns > 0) at += ns + r->m.timer_slack_ns;
     t->peer_answer_at = t->peer_last = at;
     return eng_stopping(t->eng) ? RUN_STOP : RUN_ON;

@@ -288,7 +288,8 @@ class Command(unittest.TestCase):
 # ---- real runs ----------------------------------------------------------------------------------
 
 def pyrun_trace(tmp, workload, args):
-    out = os.path.join(tmp, os.path.basename(workload))
+    # beside the workload, never over it (the output rules refuse that)
+    out = os.path.join(tmp, os.path.splitext(os.path.basename(workload))[0] + ".trace.json")
     subprocess.run([sys.executable, PYRUN, workload, "-q", "-o", out] + args, check=True,
                    cwd=SRC, timeout=120)
     with open(out) as f:

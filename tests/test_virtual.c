@@ -248,6 +248,44 @@ static void test_new_slices(void)
     check_new_slices("interval_us=1000", 1000000);
 }
 
+/* A machine file's wake-up curve: new's waiter wakes from its timed wait after its core idled
+ * the interval + the timer slack, so the slice overshoot follows the curve there; a linear one
+ * from 5 us at 0 to 105 us at 10 ms gives 5 + 100 x 5.05/10 = 55.5 us at 5 ms + 50 us. */
+static void test_wake_curve(void)
+{
+    const char *path = GILSIM_BINARY_DIR "/virtual-curve.json";
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("{\"format\": \"gilsim-machine\", \"version\": 1, \"name\": \"curve\", \"params\": "
+          "{\"wake_jitter\": 0, \"wake_curve_us\": [[0, 5], [10000, 105]]}}\n",
+          f);
+    fclose(f);
+    const char *trace = GILSIM_BINARY_DIR "/virtual-curve.trace";
+    char args[1024];
+    snprintf(args, sizeof args,
+             "run workloads/cpu2.json --engine virtual --machine %s --duration 500 -q -o %s", path,
+             trace);
+    TU_ASSERT_CMP(tu_gilsim(args, NULL, NULL), ==, 0);
+    struct trace *t = NULL;
+    struct err e = {0};
+    TU_ASSERT_CMP_FATAL(trace_read(trace, &t, &e), ==, 0);
+    long long *lens;
+    int *reasons;
+    size_t n = tu_slices(t, &lens, &reasons), forced = 0;
+    long long typical = -1;
+    for (size_t i = 0; i < n; i++)
+        if (reasons[i] == TRACE_REASON_DROP_REQUEST && ++forced == 3) typical = lens[i];
+    struct mach_model m = machine();
+    long long over = typical - 5000000 - m.timer_slack_ns;
+    printf("\n  new cpu2 on a linear wake-up curve: slice overshoot %.2f us past interval + slack",
+           over / 1e3);
+    TU_ASSERT_CMP(over, >=, 55500);
+    TU_ASSERT_CMP(over, <=, 55500 + 6000); /* + the hand-off: clock reads, wake-ups, a few us */
+    free(lens);
+    free(reasons);
+    trace_free(t);
+}
+
 /* Acquires out of the order of outstanding requests. */
 static size_t out_of_order(const struct trace *t, size_t *acquires)
 {
@@ -494,6 +532,7 @@ int main(void)
         {"a drop request is seen at the next tick boundary", test_drop_seen_at_next_tick},
         {"old: the tick budget runs out on the exact tick", test_old_budget_exact},
         {"new: slices of interval + timer slack + a cold wake-up", test_new_slices},
+        {"a machine's wake-up curve sets the wake-up latency", test_wake_curve},
         {"fifo: request order without exception; new: not", test_fifo_order_exact},
         {"none: both threads run the whole time on 2 cores", test_none_parallel},
         {"convoy: new waits an interval, prio and bfs preempt, ruby a quantum", test_convoy},

@@ -28,6 +28,8 @@ import sys
 import tempfile
 import time
 
+from gilsim_output import OutputError, WriteError, exit_status, write_output
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKLOADS = ["cpu1", "cpu2", "cpu4", "convoy", "convoy-2cpu", "io-only", "server", "long-hold",
              "native-par", "many-threads"]
@@ -218,11 +220,10 @@ def document(a, started, load, command):
 
 def splice(path, section):
     """The document with its agreement section replaced (appended when it has none)."""
-    try:
+    text = ""
+    if os.path.isfile(path):  # a FIFO or a device is not read back
         with open(path) as f:
             text = f.read()
-    except FileNotFoundError:
-        text = ""
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
         tail = rest.split(END, 1)[1].lstrip("\n")
@@ -317,11 +318,11 @@ def main(argv, find_gilsim):
             sys.stderr.write("validate --virtual: %s\n" % e)
             return 1
         text = splice(out, document(a, started, load, command))
-        fd, tmpname = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(out)),
-                                       prefix=".virtual-", suffix=".md")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmpname, out)
+        try:
+            write_output(out, text)  # the output rules of docs/reliability.md
+        except (OutputError, WriteError) as e:
+            sys.stderr.write("validate --virtual: %s\n" % e)
+            return exit_status(e)
         sys.stderr.write("validate --virtual: %s written\n" % out)
         if o.smoke:
             missing = check_rows(text, o)

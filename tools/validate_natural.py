@@ -12,6 +12,8 @@ import subprocess
 import sys
 import tempfile
 
+from gilsim_output import write_output
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROGRAMS = os.path.join(ROOT, "tools", "validation")
 WORKLOADS = os.path.join(ROOT, "workloads", "validation")
@@ -378,8 +380,7 @@ class Natural:
             if "native" in op:
                 op["native"]["us"] = round(real["hash_alone_us"], 1)
         out = os.path.join(self.keep, "hash-%d.json" % case.interval_us)
-        with open(out, "w") as f:
-            json.dump(doc, f)
+        write_output(out, json.dumps(doc))
         return out
 
     def simulate(self, case, real, rep):

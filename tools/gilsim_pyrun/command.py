@@ -5,6 +5,8 @@ import os
 import platform
 import sys
 
+from gilsim_output import OutputError, WriteError, escape, exit_status, preflight
+
 from .base import NS_PER_US, InputError, llround
 from .peer import IO_REQUESTS, peer_main
 from .run import Runner
@@ -136,13 +138,9 @@ def main(argv):
         wl = load_workload(opts["workload"], opts["vars"])
         out = opts["output"] or default_output(wl["name"])
         # The output is checked before anything runs, like gilsim run does.
-        d = os.path.dirname(os.path.abspath(out))
-        if os.path.isdir(out):
-            raise InputError("%s: is a directory, expected a trace file name" % out)
-        if not os.path.isdir(d) or not os.access(d, os.W_OK):
-            raise InputError("%s: cannot write into %s" % (out, d))
-    except InputError as e:
-        sys.stderr.write("pyrun: %s\n" % e)
+        preflight(out, [opts["workload"]], stdout_ok=True)
+    except (InputError, OutputError) as e:
+        sys.stderr.write("pyrun: %s\n" % escape(str(e)))
         if "expected one workload" in str(e) or "option" in str(e):
             sys.stderr.write("usage: pyrun WORKLOAD.json [options]; pyrun --help says more\n")
         return 2
@@ -151,10 +149,13 @@ def main(argv):
                     opts["stamp_us"] * NS_PER_US, opts["io_request"])
     try:
         runner.run()
-        stats = write_trace(out, runner, int(opts["gap_us"] * NS_PER_US))
-    except (OSError, RuntimeError) as e:
-        sys.stderr.write("pyrun: %s\n" % e)
-        return 1
+        stats = write_trace(out, runner, int(opts["gap_us"] * NS_PER_US), [opts["workload"]])
+    except (OSError, RuntimeError, OutputError, WriteError) as e:
+        sys.stderr.write("pyrun: %s\n" % escape(str(e)))
+        return exit_status(e) if isinstance(e, (OutputError, WriteError)) else 1
+    except KeyboardInterrupt:
+        sys.stderr.write("pyrun: interrupted: nothing written\n")
+        return 130
     if not opts["quiet"]:
         sys.stderr.write(
             "pyrun: %s under %s, interval %d us, %d threads, %.0f ms; tick %.1f ns (target %d), "
