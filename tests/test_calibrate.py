@@ -40,10 +40,15 @@ def machine_params():
 
 
 def shown_values(path):
-    """`gilsim machines --machine path`: (exit status, name -> value as printed, header line)."""
+    """`gilsim machines --machine path`: (exit status, name -> value as printed, header line);
+    the wake-up curve, when there is one, as a list of [idle, wake] under "wake_curve_us"."""
     p = run(GILSIM, "machines", "--machine", path)
     values = {m.group(1): float(m.group(2))
-              for m in re.finditer(r"^  (\S+)\s+(\S+)", p.stdout, re.M)}
+              for m in re.finditer(r"^  (\S+)\s+([-0-9.e+]+)\s", p.stdout, re.M)}
+    curve = re.search(r"^  wake_curve_us .*: (.*) us$", p.stdout, re.M)
+    if curve:
+        values["wake_curve_us"] = [[float(x) for x in pt.split(" -> ")]
+                                   for pt in curve.group(1).split(", ")]
     return p.returncode, values, p.stdout.split("\n")[0], p.stderr
 
 
@@ -86,9 +91,14 @@ class Calibrate(unittest.TestCase):
         self.assertEqual((d["format"], d["version"], d["name"]), ("gilsim-machine", 1, "test-host"))
         self.assertTrue(d["description"])
         self.assertGreaterEqual(len(self.params), 12)
-        self.assertEqual(set(d["params"]), set(self.params))
+        self.assertEqual(set(d["params"]) - {"wake_curve_us"}, set(self.params))
         for name, v in d["params"].items():
-            self.assertIsInstance(v, int if name == "cores" else (int, float), name)
+            if name != "wake_curve_us":
+                self.assertIsInstance(v, int if name == "cores" else (int, float), name)
+        if self.doc["measured"]["host"]["cpus"] >= 2:  # the curve: 2 to 16 points, idle ascending
+            curve = d["params"]["wake_curve_us"]
+            self.assertTrue(2 <= len(curve) <= 16)
+            self.assertEqual([p[0] for p in curve], sorted(set(p[0] for p in curve)))
         self.assertEqual(d["params"]["cores"], os.sysconf("SC_NPROCESSORS_ONLN"))
         self.assertIn("written: " + self.out, self.proc.stdout)
 
@@ -102,7 +112,7 @@ class Calibrate(unittest.TestCase):
             self.assertIn(key, m["host"])
         self.assertEqual(len(m["load_average_1_5_15min"]["before"]), 3)
         self.assertIsInstance(m["disturbed"], bool)
-        self.assertEqual(set(m["derivation"]), set(self.params))
+        self.assertEqual(set(m["derivation"]) - {"wake_curve_us"}, set(self.params))
         for section in ("clock_read", "same_cpu_pingpong", "two_hogs_one_cpu", "wake_onto_hog",
                         "woken_spinner"):
             self.assertIn(section, m)
@@ -123,10 +133,16 @@ class Calibrate(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         self.assertIn("machine test-host", header)
         for name, v in self.doc["params"].items():
-            self.assertAlmostEqual(values[name], v, delta=abs(v) * 1e-5, msg=name)
+            if name == "wake_curve_us":
+                self.assertEqual(values[name], v)
+            else:
+                self.assertAlmostEqual(values[name], v, delta=abs(v) * 1e-5, msg=name)
         machine = check_virtual_run(self, self.out, "test-host")
         for name, v in self.doc["params"].items():
-            self.assertAlmostEqual(machine[name], v, delta=abs(v) * 1e-9, msg=name)
+            if name == "wake_curve_us":
+                self.assertEqual(machine[name], v)
+            else:
+                self.assertAlmostEqual(machine[name], v, delta=abs(v) * 1e-9, msg=name)
 
     def test_raw(self):
         with open(self.raw) as f:
@@ -143,7 +159,8 @@ class Calibrate(unittest.TestCase):
         self.assertEqual(p["wake_warm_us"], q["wake_cold_us"])
         self.assertEqual(p["wake_cold_us"], q["wake_cold_us"])
         self.assertEqual(p["idle_poll_us"], 0)
-        for name in set(q) - {"wake_warm_us", "idle_poll_us"}:
+        self.assertNotIn("wake_curve_us", p)  # it would replace the two levels
+        for name in set(q) - {"wake_warm_us", "idle_poll_us", "wake_curve_us"}:
             self.assertEqual(p[name], q[name], name)
         self.assertEqual(slow["measured"]["regime"]["measured_wake_warm_us"], q["wake_warm_us"])
         self.assertEqual(shown_values(self.slow)[0], 0)

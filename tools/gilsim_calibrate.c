@@ -28,7 +28,7 @@
 
 struct opts {
     const char *out, *name, *description, *raw, *slow_wake;
-    bool quick;
+    bool quick, no_curve;
     int cpu[2]; /* -1: the first two CPUs this process may run on */
 };
 
@@ -39,6 +39,8 @@ struct calib {
     double param[MACH_NPARAMS];
     bool busy;     /* other work disturbed a measurement */
     int hog_ticks; /* the two hogs' median run, in ticks */
+    double curve[MACH_MAX_CURVE][2];
+    int ncurve;
     json_t *measured, *derivation, *raw;
 };
 
@@ -363,12 +365,45 @@ static void derive_wake(struct calib *c, struct cal_gap *gaps, const double *med
            "(p90 - p10) / (1.6 p50) of the warm pool: the +-fraction of a uniform spread with "
            "the same p10..p90");
     derive(c, MACH_futex_wake, median_of(&sig_warm, NS_US),
-           "median time pthread_cond_signal took the waker at gaps 10..30 us (the warm regime, "
-           "where gilsim's hand-offs are); signal_cold_pool has it at gaps >= 1 ms");
+           "median time pthread_cond_signal took the waker at gaps 10..30 us (the sleeper's "
+           "core still polling)");
+    derive(c, MACH_futex_wake_cold, median_of(&sig_cold, NS_US),
+           "median time pthread_cond_signal took the waker at gaps 1..5 ms (the sleeper's core "
+           "halted)");
     cal_samples_free(&warm);
     cal_samples_free(&cold);
     cal_samples_free(&sig_warm);
     cal_samples_free(&sig_cold);
+}
+
+/* The gaps whose median latencies make the wake-up curve (at most MACH_MAX_CURVE; a real sleep,
+ * and fine around a step near 200 us). */
+static const double curve_gap_us[] = {10,  20,  30,  50,  100, 150,  175,  200,
+                                      225, 250, 300, 400, 600, 1000, 2000, 5000};
+#define NCURVE ((int)(sizeof curve_gap_us / sizeof *curve_gap_us))
+
+/* wake_curve_us: the median latency at each of those gaps (linear between them in the model). */
+static void derive_curve(struct calib *c, const double *med, json_t *m)
+{
+    c->ncurve = 0;
+    for (int k = 0; k < NCURVE && c->ncurve < MACH_MAX_CURVE; k++)
+        for (int i = 0; i < NGAPS; i++)
+            if (gap_us[i] == curve_gap_us[k] && med[i] > 0) {
+                c->curve[c->ncurve][0] = gap_us[i];
+                c->curve[c->ncurve][1] = round(med[i] * NS_US * 10) / 10;
+                c->ncurve++;
+            }
+    json_t *pts = json_array();
+    for (int k = 0; k < c->ncurve; k++)
+        json_array_append_new(pts, json_pack("[o, o]", num(c->curve[k][0]), num(c->curve[k][1])));
+    json_object_set_new(m, "curve_us", pts);
+    const char *how = c->o.no_curve
+                          ? "not written (--no-curve): wake_warm_us, wake_cold_us and "
+                            "idle_poll_us model the wake-up latency"
+                          : "the median latency at 16 of the gaps, [gap, median] (the model "
+                            "interpolates linearly between them); it replaces wake_warm_us and "
+                            "wake_cold_us";
+    json_object_set_new(c->derivation, "wake_curve_us", json_string(how));
 }
 
 static int measure_wake(struct calib *c)
@@ -416,6 +451,7 @@ static int measure_wake(struct calib *c)
         c->busy = true;
     }
     derive_wake(c, gaps, med, m);
+    derive_curve(c, med, m);
     json_object_set_new(c->measured, "wake_after_idle", m);
     for (int i = 0; i < NGAPS; i++) {
         cal_samples_free(&gaps[i].lat);
@@ -468,13 +504,24 @@ static const int wait_count[] = {300, 120, 40};
 #define NWAITS 3
 static const char *const wait_kind[] = {"cond_timedwait", "ppoll", "nanosleep"};
 
-/* The overshoot less the wake-up latency of the idle state the waiter's core was in. */
+/* The overshoot less the wake-up latency the model gives a core idle for wait + overshoot (the
+ * curve, or warm or cold): the slack that makes the model's timed wait as late as the host's. */
 static double slack_of(const struct calib *c, double wait, double overshoot, const char **state)
 {
-    double poll = c->param[MACH_idle_poll];
-    bool warm = poll > 0 && wait + overshoot <= poll;
-    *state = warm ? "warm" : "cold";
-    return overshoot - c->param[warm ? MACH_wake_warm : MACH_wake_cold];
+    struct machine m;
+    mach_defaults(&m);
+    memcpy(m.v, c->param, sizeof m.v);
+    if (!c->o.no_curve && c->ncurve >= 2) {
+        m.ncurve = (unsigned)c->ncurve;
+        memcpy(m.curve, c->curve, sizeof m.curve);
+    }
+    struct mach_model mm;
+    mach_model_of(&m, &mm);
+    double idle = wait + overshoot;
+    *state = m.ncurve                                                        ? "curve"
+             : mm.idle_poll_ns > 0 && idle * 1000 <= (double)mm.idle_poll_ns ? "warm"
+                                                                             : "cold";
+    return overshoot - (double)mach_wake_latency(&mm, (int64_t)(idle * 1000)) * NS_US;
 }
 
 static json_t *timed_kind(struct calib *c, enum bl_wait kind, double *slack)
@@ -739,7 +786,8 @@ static int measure_slice(struct calib *c)
 
 /* ---- output --------------------------------------------------------------------------------- */
 
-static json_t *params_json(const double *param)
+/* The parameters, and the wake-up curve when there is one (ncurve > 0). */
+static json_t *params_json(const double *param, const double (*curve)[2], int ncurve)
 {
     json_t *p = json_object();
     for (int i = 0; i < MACH_NPARAMS; i++) {
@@ -747,16 +795,22 @@ static json_t *params_json(const double *param)
         json_object_set_new(p, d->name,
                             d->integer ? json_integer((json_int_t)param[i]) : json_real(param[i]));
     }
+    if (ncurve > 0) {
+        json_t *pts = json_array();
+        for (int k = 0; k < ncurve; k++)
+            json_array_append_new(pts, json_pack("[f, f]", curve[k][0], curve[k][1]));
+        json_object_set_new(p, "wake_curve_us", pts);
+    }
     return p;
 }
 
 /* Writes a machine file (through a temporary one) and reads it back as gilsim would. */
 static int write_doc(const char *path, const char *name, const char *desc, json_t *measured,
-                     const double *param)
+                     json_t *params)
 {
-    json_t *doc = json_pack("{s:s, s:i, s:s, s:s, s:O, s:o}", "format", "gilsim-machine", "version",
-                            1, "name", name, "description", desc, "measured", measured, "params",
-                            params_json(param));
+    json_t *doc =
+        json_pack("{s:s, s:i, s:s, s:s, s:O, s:o}", "format", "gilsim-machine", "version", 1,
+                  "name", name, "description", desc, "measured", measured, "params", params);
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     int rc = doc ? json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : -1;
@@ -782,7 +836,7 @@ static int write_machine(const struct calib *c)
                      c->o.description ? c->o.description
                                       : "measured on this host by tools/calibrate (see "
                                         "\"measured\")",
-                     c->measured, c->param);
+                     c->measured, params_json(c->param, c->curve, c->o.no_curve ? 0 : c->ncurve));
 }
 
 /* The same machine in the other wake-up regime: every wake-up takes the cold latency, as on a
@@ -811,7 +865,8 @@ static int write_slow_wake(const struct calib *c)
                                   "measured values but for these two",
                                   "measured_wake_warm_us", json_real(c->param[MACH_wake_warm]),
                                   "measured_idle_poll_us", json_real(c->param[MACH_idle_poll])));
-    int rc = write_doc(c->o.slow_wake, name, desc, measured, param);
+    json_object_set_new(how, "wake_curve_us", json_string("none (the slow wake-up regime)"));
+    int rc = write_doc(c->o.slow_wake, name, desc, measured, params_json(param, NULL, 0));
     json_decref(measured);
     if (!rc) printf("written: %s (the slow wake-up regime)\n", c->o.slow_wake);
     return rc;
@@ -823,6 +878,12 @@ static void print_params(const struct calib *c)
         const struct mach_param_desc *d = &mach_params[i];
         printf("  %-18s %-9g %-8s (default %g)\n", d->name, c->param[i], d->unit, d->def);
     }
+    if (c->ncurve && !c->o.no_curve) {
+        printf("  wake_curve_us      idle -> wake-up:");
+        for (int k = 0; k < c->ncurve; k++)
+            printf("%s %g -> %g", k ? "," : "", c->curve[k][0], c->curve[k][1]);
+        printf(" us\n");
+    }
     printf("written: %s\n", c->o.out);
 }
 
@@ -830,7 +891,7 @@ static void print_params(const struct calib *c)
 
 static const char usage[] =
     "usage: gilsim-calibrate [--quick] [--name NAME] [--description TEXT] [--cpus A,B]\n"
-    "                        [--raw RAW.json] [--slow-wake SLOW.json] -o OUT.json\n"
+    "                        [--raw RAW.json] [--slow-wake SLOW.json] [--no-curve] -o OUT.json\n"
     "\n"
     "Measures this host's machine parameters for the virtual engine (gilsim machines lists\n"
     "them) and writes a gilsim-machine file: params, and in \"measured\" the host, the load,\n"
@@ -838,6 +899,8 @@ static const char usage[] =
     "(docs/virtual.md). About 15 seconds; --quick: 2, rough figures. Pins its\n"
     "threads to two CPUs (--cpus, default the first two it may use). --raw: every sample.\n"
     "--slow-wake: also the same machine in the slow wake-up regime (every wake-up cold).\n"
+    "--no-curve: no wake_curve_us (the latency against idle time) in the file, only the two\n"
+    "levels wake_warm_us / wake_cold_us.\n"
     "Run it on an otherwise idle machine.\n";
 
 #define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
@@ -863,6 +926,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                                           {"cpus", required_argument, NULL, 'c'},
                                           {"raw", required_argument, NULL, 'r'},
                                           {"slow-wake", required_argument, NULL, 's'},
+                                          {"no-curve", no_argument, NULL, 'C'},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     *o = (struct opts){.name = "calibrated", .cpu = {-1, -1}};
@@ -874,6 +938,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         case 'q':
             o->quick = true;
+            break;
+        case 'C':
+            o->no_curve = true;
             break;
         case 'n':
             o->name = optarg;
@@ -951,8 +1018,9 @@ static void not_measured(struct calib *c, const enum mach_param *ps, int n, cons
 /* Every measurement in turn; the cross-CPU ones need two CPUs. */
 static int measure_all(struct calib *c, int hz)
 {
-    static const enum mach_param two_cpus[] = {MACH_wake_warm,   MACH_wake_cold,  MACH_idle_poll,
-                                               MACH_wake_jitter, MACH_futex_wake, MACH_timer_slack};
+    static const enum mach_param two_cpus[] = {
+        MACH_wake_warm,  MACH_wake_cold,       MACH_idle_poll,  MACH_wake_jitter,
+        MACH_futex_wake, MACH_futex_wake_cold, MACH_timer_slack};
     fprintf(stderr, "gilsim-calibrate: clock reads\n");
     if (measure_clock(c) != 0) return -1;
     if (c->cpu_b >= 0) {
@@ -962,7 +1030,8 @@ static int measure_all(struct calib *c, int hz)
         fprintf(stderr, "gilsim-calibrate: timed waits\n");
         if (measure_timers(c) != 0) return -1;
     } else {
-        not_measured(c, two_cpus, 6, "not measured (one CPU): the default");
+        not_measured(c, two_cpus, (int)(sizeof two_cpus / sizeof *two_cpus),
+                     "not measured (one CPU): the default");
     }
     fprintf(stderr, "gilsim-calibrate: ping-pong on one CPU\n");
     if (measure_ctx(c) != 0) return -1;
