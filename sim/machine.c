@@ -212,7 +212,8 @@ int mach_load(struct machine *m, const char *path, struct err *e)
     if (st == JP_NOMEM) {
         rc = err_set(e, ERR_RUNTIME, "%s: out of memory", path);
     } else if (st != JP_OK) {
-        rc = err_set(e, ERR_INPUT, "%s:%d:%d: %s", path, jerr.line, jerr.col, jerr.text);
+        rc = err_set(e, ERR_INPUT, "%s:%d:%d: invalid JSON: %s", path, jerr.line, jerr.col,
+                     jerr.text);
     } else {
         struct jc_ctx c = {.path = path, .text = text, .len = len, .e = e};
         struct machine next = *m;
