@@ -65,11 +65,12 @@ ZERO_TIME = ("both under 2 µs: the real figure is the cost of the engine's and 
 TAIL = ("the real p99 is a few µs of interrupts, page faults and the host taking the vCPU away, "
         "none of which the model has: its I/O thread never waits for a free GIL.")
 OLD_RACE = ("`old`'s hand-off is a race between the releaser, which takes the lock straight back "
-            "after paying a futex wake, and the woken waiter, which needs a wake-up latency; "
-            "with the calibrated figures the releaser wins nearly always in the model, so "
-            "failed wake-ups are more frequent and switches rarer than on real threads, where "
-            "the waiter's wake-up and the releaser's path vary more than `wake_jitter` "
-            "spreads them (docs/virtual.md, what the model leaves out).")
+            "within a window of a few lock operations and a clock read, and the woken waiter, "
+            "which needs a wake-up latency and wins only when that ends inside such a window. "
+            "The model's windows are exactly the costs of its parameters and its wake-ups "
+            "spread only by `wake_jitter`; on real threads both vary more (cache misses, "
+            "interrupts, the waiter's own return path), so the race's rates differ, in either "
+            "direction, by more than 20% (docs/virtual.md).")
 COND_ORDER = ("with several waiters, which one a release wakes decides who waits how long: the "
               "model's condition queues are strictly FIFO, a real one (glibc's condition "
               "groups, and whichever woken thread runs first) is not.")
