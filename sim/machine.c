@@ -302,6 +302,7 @@ void mach_model_of(const struct machine *m, struct mach_model *out)
         out->curve_wake_ns[i] = us_to_ns(m->curve[i][1]);
     }
     out->clock_read_ns = us_to_ns(m->v[MACH_clock_read]);
+    out->lock_ns = us_to_ns(m->v[MACH_lock]);
     out->ctx_switch_ns = us_to_ns(m->v[MACH_ctx_switch]);
     out->timer_slack_ns = us_to_ns(m->v[MACH_timer_slack]);
     out->sched_tick_ns = us_to_ns(m->v[MACH_sched_tick]);

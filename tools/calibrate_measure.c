@@ -67,6 +67,22 @@ int cal_clock_read(int batches, int calls, struct cal_samples *out)
     return 0;
 }
 
+int cal_lock_unlock(int batches, int pairs, struct cal_samples *out)
+{
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    for (int b = 0; b < batches; b++) {
+        int64_t t0 = bl_now_ns();
+        for (int i = 0; i < pairs; i++) {
+            pthread_mutex_lock(&m);
+            __asm__ volatile("" ::: "memory");
+            pthread_mutex_unlock(&m);
+        }
+        int64_t t1 = bl_now_ns();
+        cal_add(out, (t1 - t0) * 1000 / (2 * pairs));
+    }
+    return 0;
+}
+
 /* ---- the idle-gap sweep --------------------------------------------------------------------- */
 
 struct gapper {

@@ -21,6 +21,8 @@ void cal_add(struct cal_samples *s, int64_t v);
 /* clock_gettime(CLOCK_MONOTONIC): batches of `calls` reads; each sample is one batch's time in
  * picoseconds per read. */
 int cal_clock_read(int batches, int calls, struct cal_samples *ps_per_read);
+/* An uncontended mutex lock or unlock (half a pair), in ps per operation. */
+int cal_lock_unlock(int batches, int pairs, struct cal_samples *ps_per_op);
 
 /* One idle gap of the wake-up sweep: a sleeper waits on a condition; a waker on another CPU
  * spins (its core never idles) for gap_ns after the sleeper went to sleep, stamps the clock and

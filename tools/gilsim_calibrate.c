@@ -269,6 +269,15 @@ static int measure_clock(struct calib *c)
     derive(c, MACH_clock_read, median_of(&s, PS_US), "median over the batches");
     keep_raw(c, "clock_read_us", &s, PS_US);
     cal_samples_free(&s);
+    if (cal_samples_init(&s, batches) != 0) return -1;
+    cal_lock_unlock(batches, 2000, &s);
+    json_object_set_new(c->measured, "lock",
+                        json_pack("{s:s, s:o}", "what",
+                                  "pthread_mutex_lock + pthread_mutex_unlock, uncontended: "
+                                  "batches of 2000 pairs, the time per operation (half a pair)",
+                                  "us_per_op", stats_json(&s, PS_US)));
+    derive(c, MACH_lock, median_of(&s, PS_US), "median over the batches");
+    cal_samples_free(&s);
     return 0;
 }
 
