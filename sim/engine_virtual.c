@@ -446,8 +446,9 @@ static void vt_pending_raised(struct eng *eng)
  * GIL). Otherwise the peer is on a core of its own: the send also pays a futex wake (warm or
  * cold by how long the peer slept) and the peer runs a wake-up latency later. Either way the
  * peer waits its latency as a timer does (with the timer slack) and answers: the answer wakes
- * the thread blocked in recv onto a core as any wake-up does. The peer takes no simulated core;
- * a peer that preempts its sender (which stretches the send) is not modelled. */
+ * the thread blocked in recv onto a core as any wake-up does. The peer takes no simulated core
+ * and no CPU time of its own; a peer that preempts its sender (which stretches the send) is not
+ * modelled. */
 static int vt_peer_send(struct sim_thread *t, int64_t ns)
 {
     struct vt_run *r = run_of(t);

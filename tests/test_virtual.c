@@ -28,7 +28,8 @@ static struct mach_model machine(void)
     return mm;
 }
 
-static struct trace *vrun(const char *workload, const char *policy, const char *set, int ms)
+static struct trace *vrun_on(const char *workload, const char *policy, const char *set,
+                             const char *machine_set, int ms)
 {
     struct tu_run r = {.workload = workload,
                        .policy = policy,
@@ -36,8 +37,13 @@ static struct trace *vrun(const char *workload, const char *policy, const char *
                        .seed = 1,
                        .sets = {set},
                        .virt = true,
-                       .machine_set = EXACT};
+                       .machine_set = machine_set};
     return tu_run_trace(&r, NULL);
+}
+
+static struct trace *vrun(const char *workload, const char *policy, const char *set, int ms)
+{
+    return vrun_on(workload, policy, set, EXACT, ms);
 }
 
 /* ---- determinism ------------------------------------------------------------------------- */
@@ -388,18 +394,6 @@ static void test_convoy(void)
 
 /* ---- peers: where the woken peer runs, and the echo client's send race -------------------- */
 
-static struct trace *prun(const char *workload, const char *set, const char *machine_set, int ms)
-{
-    struct tu_run r = {.workload = workload,
-                       .policy = "new",
-                       .duration_ms = ms,
-                       .seed = 1,
-                       .sets = {set},
-                       .virt = true,
-                       .machine_set = machine_set};
-    return tu_run_trace(&r, NULL);
-}
-
 /* The model's machine with these settings over the built-in defaults. */
 static struct mach_model machine_with(const char *set)
 {
@@ -426,7 +420,7 @@ static void check_peer_io(const char *set, bool local)
           "[{\"io\": {\"us\": 40, \"peer\": true}}, {\"cpu\": {\"us\": 10}}]}}]}]}\n",
           f);
     fclose(f);
-    struct trace *t = prun(path, NULL, set, 50);
+    struct trace *t = vrun_on(path, "new", NULL, set, 50);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     struct mach_model m = machine_with(set);
     /* the client's core idles under idle_poll, and so (local or not) does the peer */
@@ -451,8 +445,8 @@ static void check_peer_io(const char *set, bool local)
  * whether the round trip took two intervals (>= 1.5 ms). */
 static void echo_race(const char *machine_set, double *send_waited, double *two)
 {
-    struct trace *t =
-        prun("workloads/validation/echo-40us-cpu1.json", "interval_us=1000", machine_set, 1000);
+    struct trace *t = vrun_on("workloads/validation/echo-40us-cpu1.json", "new", "interval_us=1000",
+                              machine_set, 1000);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     int64_t sent = -1, started = -1;
     bool answered = false;
