@@ -583,6 +583,11 @@ static void test_bad_machine(void)
     CU_ASSERT_EQUAL(
         tu_gilsim("run workloads/cpu1.json --engine virtual --machine-set wake=3", NULL, err), 2);
     CU_ASSERT(tu_file_has(err, "no such machine parameter"));
+    CU_ASSERT_EQUAL(
+        tu_gilsim("run workloads/cpu1.json --engine virtual --machine-set peer_local=0.5", NULL,
+                  err),
+        2);
+    CU_ASSERT(tu_file_has(err, "--machine-set peer_local=0.5: expected an integer number of 0/1"));
     CU_ASSERT_EQUAL(tu_gilsim("run workloads/cpu1.json --machine-set cores=4", NULL, err), 2);
     CU_ASSERT(tu_file_has(err, "only the virtual engine has a modelled machine"));
     CU_ASSERT_EQUAL(tu_gilsim("run workloads/cpu1.json --engine fast", NULL, err), 2);
