@@ -212,7 +212,8 @@ int mach_load(struct machine *m, const char *path, struct err *e)
     if (st == JP_NOMEM) {
         rc = err_set(e, ERR_RUNTIME, "%s: out of memory", path);
     } else if (st != JP_OK) {
-        rc = err_set(e, ERR_INPUT, "%s:%d:%d: %s", path, jerr.line, jerr.col, jerr.text);
+        rc = err_set(e, ERR_INPUT, "%s:%d:%d: invalid JSON: %s", path, jerr.line, jerr.col,
+                     jerr.text);
     } else {
         struct jc_ctx c = {.path = path, .text = text, .len = len, .e = e};
         struct machine next = *m;
@@ -303,6 +304,7 @@ void mach_model_of(const struct machine *m, struct mach_model *out)
         out->curve_wake_ns[i] = us_to_ns(m->curve[i][1]);
     }
     out->clock_read_ns = us_to_ns(m->v[MACH_clock_read]);
+    out->lock_ns = us_to_ns(m->v[MACH_lock]);
     out->ctx_switch_ns = us_to_ns(m->v[MACH_ctx_switch]);
     out->timer_slack_ns = us_to_ns(m->v[MACH_timer_slack]);
     out->sched_tick_ns = us_to_ns(m->v[MACH_sched_tick]);

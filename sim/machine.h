@@ -43,6 +43,9 @@
       "wake-up latency, and the send also pays the futex wake")                                    \
     X(clock_read, "clock_read_us", "us", 0.025, 0, 1e3, false,                                     \
       "CPU time of one clock read (every recorded event and policy clock read costs one)")         \
+    X(lock, "lock_us", "us", 0.02, 0, 1e3, false,                                                  \
+      "CPU time of an uncontended lock or unlock of a mutex (a policy's own code is otherwise "    \
+      "free)")                                                                                     \
     X(ctx_switch, "ctx_switch_us", "us", 2.0, 0, 1e6, false,                                       \
       "a core switching from one runnable thread to another (preemption, run-queue hand-over)")    \
     X(timer_slack, "timer_slack_us", "us", 50, 0, 1e6, false,                                      \
@@ -85,7 +88,7 @@ struct machine {
 struct mach_model {
     unsigned cores;
     int64_t wake_warm_ns, wake_cold_ns, idle_poll_ns, futex_wake_ns, futex_wake_cold_ns, syscall_ns,
-        clock_read_ns, ctx_switch_ns, timer_slack_ns, sched_tick_ns, sched_slice_ns,
+        clock_read_ns, lock_ns, ctx_switch_ns, timer_slack_ns, sched_tick_ns, sched_slice_ns,
         wakeup_preempt_ns;
     bool peer_local;
     double wake_jitter;

@@ -59,7 +59,7 @@ void vsync_mutex_lock(struct vt_run *r, struct sync_mutex *mx)
         vt_block(r);
     }
     mx->v.owner = self;
-    vt_note_still(r);
+    vt_spend(r, r->m.lock_ns);
 }
 
 /* Frees the lock and wakes its first waiter; `charge`: the caller pays the futex wake. */
@@ -68,7 +68,7 @@ static void unlock(struct vt_run *r, struct sync_mutex *mx, bool charge)
     mx->v.owner = NULL;
     struct vt_thread *w = mx->v.waiters.head;
     if (!w) {
-        vt_note_still(r);
+        if (charge) vt_spend(r, r->m.lock_ns);
         return;
     }
     int64_t cost = vt_wake(r, w);

@@ -318,7 +318,7 @@ static size_t out_of_order(const struct trace *t, size_t *acquires)
 
 /* fifo grants in request order without a single exception, given a core per thread (with 4
  * threads on 2 cores, a thread that records its request and is then preempted joins the
- * queue later, as on real threads); new does not keep that order. */
+ * queue later, as on real threads). */
 static void test_fifo_order_exact(void)
 {
     struct tu_run r = {.workload = "workloads/cpu4.json",
@@ -343,8 +343,10 @@ static void test_fifo_order_exact(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     bad = out_of_order(t, &acquires);
     printf("\n  new cpu4: %zu acquires, %zu out of request order", acquires, bad);
+    /* new keeps no queue, yet here it grants nearly in request order: its waiters sleep on one
+     * condition, whose queue the model keeps strictly FIFO (docs/virtual.md, what the model
+     * leaves out); on real threads about half its grants are out of order. */
     CU_ASSERT(acquires >= 400);
-    CU_ASSERT(bad >= 1);
     trace_free(t);
 }
 
@@ -406,10 +408,10 @@ static struct mach_model machine_with(const char *set)
     return mm;
 }
 
-/* One thread alone, a 40 us peer io and 10 us of work in a loop (no clock costs, no jitter):
- * how long from its release to io_end. Exactly the model's sum, for the peer on the sender's
- * core or on one of its own, but for the first round trip (the peer's core cold) and the last
- * (the stop). */
+/* One thread alone, a 40 us peer io and 10 us of work in a loop (no clock or lock costs, no
+ * jitter): how long from its release to io_end. Exactly the model's sum, for the peer on the
+ * sender's core or on one of its own, but for the first round trip (the peer's core cold) and
+ * the last (the stop). */
 static void check_peer_io(const char *set, bool local)
 {
     const char *path = GILSIM_BINARY_DIR "/virtual-peer.json";
@@ -484,8 +486,9 @@ static void echo_race(const char *machine_set, double *send_waited, double *two)
  * the client waits once, in the send. */
 static void test_peer_regimes(void)
 {
-    check_peer_io(EXACT ",clock_read_us=0,syscall_us=3", true);
-    check_peer_io(EXACT ",clock_read_us=0,syscall_us=3,peer_local=0,futex_wake_us=1.5", false);
+    check_peer_io(EXACT ",clock_read_us=0,lock_us=0,syscall_us=3", true);
+    check_peer_io(EXACT ",clock_read_us=0,lock_us=0,syscall_us=3,peer_local=0,futex_wake_us=1.5",
+                  false);
     double send, two;
     echo_race(EXACT, &send, &two);
     CU_ASSERT(send < 0.05 && two < 0.05);
@@ -649,7 +652,7 @@ int main(void)
         {"old: the tick budget runs out on the exact tick", test_old_budget_exact},
         {"new: slices of interval + timer slack + a cold wake-up", test_new_slices},
         {"a machine's wake-up curve sets the wake-up latency", test_wake_curve},
-        {"fifo: request order without exception; new: not", test_fifo_order_exact},
+        {"fifo: request order without exception", test_fifo_order_exact},
         {"none: both threads run the whole time on 2 cores", test_none_parallel},
         {"convoy: new waits an interval, prio and bfs preempt, ruby a quantum", test_convoy},
         {"peers: placement, send cost and the echo client's regimes", test_peer_regimes},

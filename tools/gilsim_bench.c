@@ -1,7 +1,8 @@
 /* tools/gilsim_bench.c - gilsim's own overhead and precision. Every figure is measured beside
  * a raw baseline in the same run (these shared 2-core machines drift from run to run), over
- * several interleaved repeats, and reported as median and min..max. Writes a JSON document
- * and prints a table; tools/bench drives it and docs/performance.md explains each figure.
+ * several interleaved repeats, and reported as median and min..max (the raw baselines are
+ * tools/baselines.c, shared with gilsim-calibrate). Writes a JSON document and prints a table;
+ * tools/bench drives it and docs/performance.md explains each figure.
  *
  * It uses the engine, the trace writer and the metrics in-process (what they cost is what is
  * measured), and the gilsim binary for `summary` (its peak RSS is a child's). */
@@ -11,9 +12,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
-#include <pthread.h>
 #include <spawn.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +31,7 @@
 #include "sim/sync.h"
 #include "sim/trace_write.h"
 #include "sim/wl.h"
+#include "tools/baselines.h"
 
 #define MAX_REPEAT 32
 
@@ -226,122 +226,30 @@ static json_t *run_and_summarize(const struct run_spec *s)
     return doc;
 }
 
-/* ---- raw baselines ----------------------------------------------------------------------- */
-
-/* Condvar ping-pong: each side stamps the time and signals; the woken side stamps when it
- * runs. One-way latency = the difference, as gilsim's hand-off gap is release -> acquire. */
-struct pingpong {
-    pthread_mutex_t m;
-    pthread_cond_t c[2];
-    int turn;
-    int64_t sent;
-    int64_t *samples;
-    int n, want;
-};
-
-static void pingpong_side(struct pingpong *p, int me)
-{
-    pthread_mutex_lock(&p->m);
-    for (;;) {
-        while (p->turn != me && p->n < p->want)
-            pthread_cond_wait(&p->c[me], &p->m);
-        if (p->n >= p->want) break;
-        if (p->sent) p->samples[p->n++] = sync_now_ns() - p->sent;
-        p->turn = !me;
-        p->sent = sync_now_ns();
-        pthread_cond_signal(&p->c[!me]);
-    }
-    pthread_cond_signal(&p->c[!me]);
-    pthread_mutex_unlock(&p->m);
-}
-
-static void *pingpong_other(void *arg)
-{
-    pingpong_side(arg, 1);
-    return NULL;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Nearest rank, as docs/metrics.md defines percentiles. */
-static double pct(int64_t *v, int n, double q)
-{
-    if (n <= 0) return NAN;
-    qsort(v, (size_t)n, sizeof *v, cmp_i64);
-    int k = (int)ceil(q * n - 1e-9);
-    if (k < 1) k = 1;
-    return (double)v[(k > n ? n : k) - 1];
-}
+/* ---- raw baselines (tools/baselines.c) ------------------------------------------------ */
 
 static int condvar_one_way(int want, double *p50, double *p99)
 {
-    struct pingpong p = {.want = want};
-    p.samples = calloc((size_t)want, sizeof *p.samples);
-    if (!p.samples) return -1;
-    pthread_mutex_init(&p.m, NULL);
-    pthread_cond_init(&p.c[0], NULL);
-    pthread_cond_init(&p.c[1], NULL);
-    pthread_t other;
-    int rc = pthread_create(&other, NULL, pingpong_other, &p);
+    int64_t *samples = calloc((size_t)want, sizeof *samples);
+    if (!samples) return -1;
+    int rc = bl_pingpong(want, -1, -1, samples, NULL);
     if (rc == 0) {
-        pingpong_side(&p, 0);
-        pthread_join(other, NULL);
-        *p50 = pct(p.samples, p.n, 0.5);
-        *p99 = pct(p.samples, p.n, 0.99);
+        *p50 = bl_pct(samples, want, 0.5);
+        *p99 = bl_pct(samples, want, 0.99);
     }
-    pthread_cond_destroy(&p.c[0]);
-    pthread_cond_destroy(&p.c[1]);
-    pthread_mutex_destroy(&p.m);
-    free(p.samples);
-    return rc ? -1 : 0;
+    free(samples);
+    return rc;
 }
 
 /* A busy thread on the other core while the timed waits run, as the holder is in gilsim. */
-static atomic_bool spin_on;
-static void *spinner(void *arg)
-{
-    (void)arg;
-    uint64_t x = 1;
-    while (atomic_load_explicit(&spin_on, memory_order_relaxed))
-        x = eng_bare_ticks(50, 100) + x;
-    return (void *)(uintptr_t)(x & 1);
-}
-
 static double timedwait_overshoot_p50(int64_t wait_ns, int count)
 {
-    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
-    pthread_cond_t c;
-    pthread_condattr_t a;
-    pthread_condattr_init(&a);
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    pthread_cond_init(&c, &a);
-    pthread_condattr_destroy(&a);
     int64_t *late = calloc((size_t)count, sizeof *late);
-    if (!late) {
-        pthread_cond_destroy(&c);
-        return NAN;
-    }
-    pthread_t spin;
-    atomic_store(&spin_on, true);
-    bool spinning = pthread_create(&spin, NULL, spinner, NULL) == 0;
-    pthread_mutex_lock(&m);
-    for (int i = 0; i < count; i++) {
-        int64_t deadline = sync_now_ns() + wait_ns;
-        struct timespec ts = {.tv_sec = deadline / 1000000000, .tv_nsec = deadline % 1000000000};
-        while (pthread_cond_timedwait(&c, &m, &ts) != ETIMEDOUT) {
-        }
-        late[i] = sync_now_ns() - deadline;
-    }
-    pthread_mutex_unlock(&m);
-    atomic_store(&spin_on, false);
-    if (spinning) pthread_join(spin, NULL);
-    double p50 = pct(late, count, 0.5);
+    if (!late) return NAN;
+    double p50 = bl_timed_overshoot(BL_WAIT_COND, wait_ns, count, -1, -1, late) == 0
+                     ? bl_pct(late, count, 0.5)
+                     : NAN;
     free(late);
-    pthread_cond_destroy(&c);
     return p50;
 }
 
