@@ -8,7 +8,8 @@
  * seed); with no idle core it preempts the thread on its last core if that one has run for
  * wakeup_preempt, else it waits in the ready queue, where a scheduler tick gives it a core held
  * longer than sched_slice. A wake-up costs its caller futex_wake, a clock read clock_read,
- * a switch of core ctx_switch; timed waits fire timer_slack late. docs/virtual.md. */
+ * a switch of core ctx_switch, a short socket call to a peer syscall; timed waits fire
+ * timer_slack late. docs/virtual.md. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -436,22 +437,34 @@ static void vt_pending_raised(struct eng *eng)
     }
 }
 
-/* The peer (io with "peer", send): not a simulated thread but a modelled process on a core of
- * its own. A request costs the sender one futex wake (the peer asleep in recv is woken); the
- * peer runs after a wake-up (warm or cold by how long it slept), waits the latency as a timer
- * does (with the timer slack) and answers: the answer wakes the thread blocked in recv onto a
- * core as any wake-up does. A recv that finds the answer there costs as much as the send (the
- * machine has no separate syscall cost). Not modelled: the kernel running the woken peer
- * first on the sender's own CPU (docs/validation.md, the echo client's send race). */
+/* The peer (io with "peer", send): not a simulated thread but a modelled process that answers
+ * each request. Where the kernel wakes it decides how long the send keeps the sender away from
+ * the GIL, and so who wins the race for it (docs/validation.md, the regime question):
+ * peer_local (Linux's wake-affine choice, seen in the scheduler trace): the peer is queued on
+ * the sender's core, which needs no interrupt, so the send costs syscall_us alone; the peer
+ * runs a context switch after the send, when the sender blocks (in recv, or waiting for the
+ * GIL). Otherwise the peer is on a core of its own: the send also pays a futex wake (warm or
+ * cold by how long the peer slept) and the peer runs a wake-up latency later. Either way the
+ * peer waits its latency as a timer does (with the timer slack) and answers: the answer wakes
+ * the thread blocked in recv onto a core as any wake-up does. The peer takes no simulated core
+ * and no CPU time of its own; a peer that preempts its sender (which stretches the send) is not
+ * modelled. */
 static int vt_peer_send(struct sim_thread *t, int64_t ns)
 {
     struct vt_run *r = run_of(t);
     if (eng_stopping(t->eng)) return RUN_STOP;
-    /* the peer's idleness, as its core's: long, before its first request */
-    int64_t idle = t->peer_last == INT64_MIN ? INT64_MAX / 2 : r->now - t->peer_last;
-    vt_spend(r, mach_wake_cost(&r->m, idle));
+    int64_t cost = r->m.syscall_ns, start;
+    if (r->m.peer_local) {
+        start = r->m.ctx_switch_ns;
+    } else {
+        /* the peer's idleness, as its core's: long, before its first request */
+        int64_t idle = t->peer_last == INT64_MIN ? INT64_MAX / 2 : r->now - t->peer_last;
+        cost += mach_wake_cost(&r->m, idle);
+        start = wake_latency(r, idle);
+    }
+    vt_spend(r, cost);
     if (ns == PEER_NO_ANSWER) return eng_stopping(t->eng) ? RUN_STOP : RUN_ON;
-    int64_t at = r->now + wake_latency(r, idle);
+    int64_t at = r->now + start;
     if (ns > 0) at += ns + r->m.timer_slack_ns;
     t->peer_answer_at = t->peer_last = at;
     return eng_stopping(t->eng) ? RUN_STOP : RUN_ON;
@@ -466,7 +479,7 @@ static int vt_peer_recv(struct sim_thread *t, int64_t until)
     t->peer_answer_at = INT64_MIN;
     if (eng_stopping(t->eng)) return RUN_STOP;
     if (at == INT64_MIN || at <= r->now) { /* the answer is there: a short syscall */
-        vt_spend(r, r->m.futex_wake_ns);
+        vt_spend(r, r->m.syscall_ns);
         return eng_stopping(t->eng) ? RUN_STOP : RUN_ON;
     }
     self->planned = true;

@@ -296,6 +296,8 @@ void mach_model_of(const struct machine *m, struct mach_model *out)
     out->wake_jitter = m->v[MACH_wake_jitter];
     out->futex_wake_ns = us_to_ns(m->v[MACH_futex_wake]);
     out->futex_wake_cold_ns = us_to_ns(m->v[MACH_futex_wake_cold]);
+    out->syscall_ns = us_to_ns(m->v[MACH_syscall]);
+    out->peer_local = m->v[MACH_peer_local] != 0;
     out->ncurve = m->ncurve;
     for (unsigned i = 0; i < m->ncurve; i++) {
         out->curve_idle_ns[i] = us_to_ns(m->curve[i][0]);

@@ -34,6 +34,13 @@
       "wakes a waiter) when the woken thread's core still polls")                                  \
     X(futex_wake_cold, "futex_wake_cold_us", "us", 1.0, 0, 1e6, false,                             \
       "the same when that core has halted (an interrupt to send: in a VM, an exit)")               \
+    X(syscall, "syscall_us", "us", 1.0, 0, 1e6, false,                                             \
+      "CPU time of a short socket call (a send, or a recv that finds its answer there), besides "  \
+      "any wake-up it causes")                                                                     \
+    X(peer_local, "peer_local", "0/1", 1, 0, 1, true,                                              \
+      "1: a peer woken by a send runs on the sender's core once the sender blocks (Linux's "       \
+      "wake-affine choice), so the send costs syscall_us alone; 0: on a core of its own, after a " \
+      "wake-up latency, and the send also pays the futex wake")                                    \
     X(clock_read, "clock_read_us", "us", 0.025, 0, 1e3, false,                                     \
       "CPU time of one clock read (every recorded event and policy clock read costs one)")         \
     X(lock, "lock_us", "us", 0.02, 0, 1e3, false,                                                  \
@@ -80,9 +87,10 @@ struct machine {
 /* The same in the engine's units (ns, counts), derived once per run. */
 struct mach_model {
     unsigned cores;
-    int64_t wake_warm_ns, wake_cold_ns, idle_poll_ns, futex_wake_ns, futex_wake_cold_ns,
+    int64_t wake_warm_ns, wake_cold_ns, idle_poll_ns, futex_wake_ns, futex_wake_cold_ns, syscall_ns,
         clock_read_ns, lock_ns, ctx_switch_ns, timer_slack_ns, sched_tick_ns, sched_slice_ns,
         wakeup_preempt_ns;
+    bool peer_local;
     double wake_jitter;
     int64_t curve_idle_ns[MACH_MAX_CURVE], curve_wake_ns[MACH_MAX_CURVE];
     unsigned ncurve;

@@ -15,6 +15,7 @@
 
 const char *tu_src(const char *rel)
 {
+    if (rel[0] == '/') return rel; /* a file a test wrote */
     static char buf[4][1024];
     static int k;
     k = (k + 1) % 4;

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "baselines.h"
 
@@ -81,6 +83,24 @@ int cal_lock_unlock(int batches, int pairs, struct cal_samples *out)
         cal_add(out, (t1 - t0) * 1000 / (2 * pairs));
     }
     return 0;
+}
+
+int cal_socket_call(int batches, int pairs, struct cal_samples *out)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return -1;
+    char c = 'x';
+    int rc = 0;
+    for (int b = 0; b < batches && !rc; b++) {
+        int64_t t0 = bl_now_ns();
+        for (int i = 0; i < pairs && !rc; i++)
+            if (write(sv[0], &c, 1) != 1 || read(sv[1], &c, 1) != 1) rc = -1;
+        int64_t t1 = bl_now_ns();
+        cal_add(out, (t1 - t0) * 1000 / (2 * pairs));
+    }
+    close(sv[0]);
+    close(sv[1]);
+    return rc;
 }
 
 /* ---- the idle-gap sweep --------------------------------------------------------------------- */

@@ -1,8 +1,8 @@
 /* tools/calibrate_measure.h - the experiments of gilsim-calibrate that the benchmarks do not
  * share (those are in baselines.h): the wake-up latency of a sleeper against how long its core
- * idled, the cost of a clock read, two CPU hogs sharing one CPU, and a sleeper woken onto a CPU
- * where a hog runs. Each fills sample arrays; tools/gilsim_calibrate.c turns them into machine
- * parameters. Times in nanoseconds (CLOCK_MONOTONIC). */
+ * idled, the cost of a clock read and of a short socket call, two CPU hogs sharing one CPU, and a
+ * sleeper woken onto a CPU where a hog runs. Each fills sample arrays; tools/gilsim_calibrate.c
+ * turns them into machine parameters. Times in nanoseconds (CLOCK_MONOTONIC). */
 #ifndef GILSIM_TOOLS_CALIBRATE_MEASURE_H
 #define GILSIM_TOOLS_CALIBRATE_MEASURE_H
 
@@ -23,6 +23,9 @@ void cal_add(struct cal_samples *s, int64_t v);
 int cal_clock_read(int batches, int calls, struct cal_samples *ps_per_read);
 /* An uncontended mutex lock or unlock (half a pair), in ps per operation. */
 int cal_lock_unlock(int batches, int pairs, struct cal_samples *ps_per_op);
+/* A short socket call: a 1-byte write and the read that finds the byte there, over a UNIX
+ * socket pair, in ps per call (half a pair). -1 when no socket pair can be had. */
+int cal_socket_call(int batches, int pairs, struct cal_samples *ps_per_call);
 
 /* One idle gap of the wake-up sweep: a sleeper waits on a condition; a waker on another CPU
  * spins (its core never idles) for gap_ns after the sleeper went to sleep, stamps the clock and

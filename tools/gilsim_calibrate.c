@@ -281,6 +281,32 @@ static int measure_clock(struct calib *c)
     return 0;
 }
 
+/* ---- a short socket call, and where a woken peer runs ------------------------------------- */
+
+static int measure_syscall(struct calib *c)
+{
+    struct cal_samples s;
+    int batches = c->o.quick ? 40 : 200;
+    if (cal_samples_init(&s, batches) != 0) return -1;
+    if (cal_socket_call(batches, 500, &s) == 0) {
+        json_object_set_new(c->measured, "socket_call",
+                            json_pack("{s:s, s:o}", "what",
+                                      "a 1-byte write and the read that finds its byte there, "
+                                      "over a UNIX socket pair: batches of 500 pairs, the time "
+                                      "per call (half a pair)",
+                                      "us_per_call", stats_json(&s, PS_US)));
+        derive(c, MACH_syscall, median_of(&s, PS_US), "median over the batches");
+    } else {
+        derive(c, MACH_syscall, NAN, "not measured (no socket pair): the default");
+    }
+    cal_samples_free(&s);
+    derive(c, MACH_peer_local, NAN,
+           "not measured: Linux wakes a task its waker talks to onto the waker's CPU "
+           "(wake-affine), as the echo client's scheduler trace shows (docs/validation.md): "
+           "the default");
+    return 0;
+}
+
 /* ---- wake-up latency against the idle gap --------------------------------------------------- */
 
 static const double gap_us[] = {2,   5,   10,  20,  30,  50,  75,  100,  125,  150,
@@ -1031,7 +1057,7 @@ static int measure_all(struct calib *c, int hz)
         MACH_wake_warm,  MACH_wake_cold,       MACH_idle_poll,  MACH_wake_jitter,
         MACH_futex_wake, MACH_futex_wake_cold, MACH_timer_slack};
     fprintf(stderr, "gilsim-calibrate: clock reads\n");
-    if (measure_clock(c) != 0) return -1;
+    if (measure_clock(c) != 0 || measure_syscall(c) != 0) return -1;
     if (c->cpu_b >= 0) {
         fprintf(stderr, "gilsim-calibrate: wake-up latency against the idle gap (CPUs %d, %d)\n",
                 c->cpu_a, c->cpu_b);

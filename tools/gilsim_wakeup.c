@@ -7,8 +7,10 @@
  * hypervisor's halt polling), a thread woken soon after its CPU went idle runs within a few
  * µs and one woken later takes ~20 µs or more: the curve of latency against idle time shows
  * which regime the host is in. Also measured: what the wake costs the waker, a 1-byte send
- * on a socketpair to a process blocked in recv (the short call an echo client makes between
- * releasing and retaking the GIL), and nanosleep's overshoot (timer slack).
+ * on a socketpair to a process blocked in recv on the sender's CPU (the short call an echo
+ * client makes between releasing and retaking the GIL; the peer may run before the send
+ * returns), a 1-byte read that finds its byte there (a short system call alone: the virtual
+ * engine's syscall_us), and nanosleep's overshoot (timer slack).
  *
  *   gilsim-wakeup [--samples N] [--json]     (default 400 samples per point; text table)
  */
@@ -167,6 +169,28 @@ static double send_cost_p50(int n, double *rtt_p50)
     return r;
 }
 
+/* A short system call alone: a 1-byte read that finds its byte there (syscall_us). */
+static double ready_recv_p50(int n)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return -1;
+    int64_t *cost = malloc(n * sizeof *cost);
+    char c = 'x';
+    int k = 0;
+    for (; k < n; k++) {
+        if (write(sv[1], &c, 1) != 1) break;
+        int64_t t0 = now_ns();
+        if (read(sv[0], &c, 1) != 1) break;
+        cost[k] = now_ns() - t0;
+    }
+    close(sv[0]);
+    close(sv[1]);
+    qsort(cost, k, sizeof *cost, cmp_i64);
+    double r = k ? pct(cost, k, .5) : -1;
+    free(cost);
+    return r;
+}
+
 static double nanosleep_overshoot_p50(int64_t ns, int n)
 {
     int64_t *v = malloc(n * sizeof *v);
@@ -230,7 +254,7 @@ int main(int argc, char **argv)
     futex(&w.word, FUTEX_WAKE_PRIVATE, 1);
     atomic_store(&w.woke_at, 0);
     pthread_join(th, NULL);
-    double rtt = 0, send = send_cost_p50(n, &rtt);
+    double rtt = 0, send = send_cost_p50(n, &rtt), ready = ready_recv_p50(n);
     double ns1 = nanosleep_overshoot_p50(1000, n / 4 + 1),
            ns1ms = nanosleep_overshoot_p50(1000000, n / 8 + 1);
     char driver[128], governor[128], poll_ns[64];
@@ -249,9 +273,10 @@ int main(int argc, char **argv)
                    k ? "," : "", (long long)idle_us[k], pts[k].p10, pts[k].p50, pts[k].p90,
                    pts[k].p99, pts[k].cost_p50);
         printf("],\n \"send_1byte_to_sleeping_peer_p50_ns\": %.0f, "
-               "\"socketpair_echo_rtt_p50_ns\": %.0f,\n \"nanosleep_1us_overshoot_p50_ns\": "
-               "%.0f, \"nanosleep_1ms_overshoot_p50_ns\": %.0f}\n",
-               send, rtt, ns1, ns1ms);
+               "\"socketpair_echo_rtt_p50_ns\": %.0f, \"recv_1byte_ready_p50_ns\": %.0f,\n "
+               "\"nanosleep_1us_overshoot_p50_ns\": %.0f, \"nanosleep_1ms_overshoot_p50_ns\": "
+               "%.0f}\n",
+               send, rtt, ready, ns1, ns1ms);
         return 0;
     }
     printf("cpuidle driver %s, governor %s, guest_halt_poll_ns %s, %ld CPUs\n", driver, governor,
@@ -261,8 +286,10 @@ int main(int argc, char **argv)
     for (int k = 0; k < NPOINTS; k++)
         printf("  %7lld %8.1f %8.1f %8.1f %8.1f %8.1f\n", (long long)idle_us[k], pts[k].p10 / 1e3,
                pts[k].p50 / 1e3, pts[k].p90 / 1e3, pts[k].p99 / 1e3, pts[k].cost_p50 / 1e3);
-    printf("1-byte send to a peer process asleep in read: %.1f us (echo round trip %.1f us)\n",
+    printf("1-byte send to a peer process asleep in read on the same CPU: %.1f us (echo round "
+           "trip %.1f us)\n",
            send / 1e3, rtt / 1e3);
+    printf("1-byte read that finds its byte there (a short system call): %.2f us\n", ready / 1e3);
     printf("nanosleep overshoot: 1 us -> +%.1f us, 1 ms -> +%.1f us\n", ns1 / 1e3, ns1ms / 1e3);
     return 0;
 }

@@ -4,7 +4,10 @@
 The client sends one byte over a socket (``sendall``) and waits for the answer (``recv``),
 over and over, while N threads count in a pure-Python loop. The answering side is a separate
 process (this file with ``--peer``) that echoes each byte at once or after a short pause.
-Prints JSON: round trips per second and the round trip's p50/p99 as the client sees them.
+Prints JSON: round trips per second and the round trip's p50/p99 as the client sees them,
+the shares of round trips that waited under half, about one and 1.5 or more switch intervals,
+how long ``sendall`` took (p50) and the share of round trips in which it waited half an
+interval or more.
 
   echo_client.py --cpu-threads 1 --interval-ms 5 --delay-us 40 --duration 2
 """
@@ -72,7 +75,7 @@ def main():
         t.start()
 
     # warm up, then measure for the duration
-    rtts = []
+    rtts, sends = [], []
     end_warmup = time.monotonic() + a.warmup
     while time.monotonic() < end_warmup:
         mine.sendall(b"x")
@@ -82,9 +85,11 @@ def main():
     while True:
         t0 = time.perf_counter()
         mine.sendall(b"x")
+        ts = time.perf_counter()
         mine.recv(1)
         t1 = time.perf_counter()
         rtts.append(t1 - t0)
+        sends.append(ts - t0)
         if t1 >= end:  # perf_counter and monotonic are the same clock on Linux
             break
     elapsed = time.monotonic() - start
@@ -94,8 +99,11 @@ def main():
     mine.close()
     answerer.wait()
 
-    rtts.sort()
     iv = a.interval_ms / 1000
+    # where the round trip waited: in sendall (another thread took the GIL while it sent)
+    sendall_waited = sum(1 for x in sends if x >= 0.5 * iv) / len(sends)
+    sends.sort()
+    rtts.sort()
     print(json.dumps({
         "program": "echo_client",
         "python": platform.python_version(),
@@ -107,6 +115,8 @@ def main():
         "waited_0": sum(1 for x in rtts if x < 0.5 * iv) / len(rtts),
         "waited_1": sum(1 for x in rtts if 0.5 * iv <= x < 1.5 * iv) / len(rtts),
         "waited_2plus": sum(1 for x in rtts if x >= 1.5 * iv) / len(rtts),
+        "sendall_p50_us": percentile(sends, 0.50) * 1e6,
+        "sendall_waited": sendall_waited,
     }))
 
 
