@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "analysis/attribution.h"
+#include "common/text.h"
 
 /* Latency metrics: name in the output, in the order printed. */
 #define LATENCY_TABLE(X)                                                                           \
@@ -408,7 +409,8 @@ int met_end(struct met_run *m, const struct trace *hdr, struct err *e)
     for (size_t i = 0; i < m->nthreads; i++) {
         struct met_thread *th = &m->th[i];
         if (th->waiting) th->unserved_wait_ns = m->window_ns - th->request_t;
-        m->ticks += th->ticks;
+        /* each thread's count is at most 2^53 (the reader's range); 10,000 of them may not fit */
+        m->ticks = th->ticks > INT64_MAX - m->ticks ? INT64_MAX : m->ticks + th->ticks;
         for (int c = 0; c < NCNT; c++)
             m->count[c] += th->count[c];
         for (int l = 0; l < NLAT; l++)
@@ -629,9 +631,10 @@ json_t *met_to_json(const struct met_run *m, const char *trace_path)
     json_t *wl = json_object_get(json_object_get(h->run, "workload"), "name");
     json_t *attribution = attribution_json(m);
     if (!attribution) goto fail;
-    doc = json_pack("{ss sI ss sO* ss sO sO sb sI sI sI sO sO so}", "format", "gilsim-summary",
-                    "version", (json_int_t)1, "trace", trace_path ? trace_path : "", "workload",
-                    wl ? wl : json_null(), "policy", h->policy, "params",
+    /* the path is bytes: not UTF-8, it is written escaped (common/text.h) */
+    doc = json_pack("{ss sI so sO* ss sO sO sb sI sI sI sO sO so}", "format", "gilsim-summary",
+                    "version", (json_int_t)1, "trace", text_json(trace_path ? trace_path : ""),
+                    "workload", wl ? wl : json_null(), "policy", h->policy, "params",
                     params ? params : json_null(), "seed", seed ? seed : json_null(), "complete",
                     m->complete, "events_dropped", (json_int_t)m->events_dropped, "events",
                     (json_int_t)m->nevents, "window_ns", (json_int_t)m->window_ns, "run", run,
@@ -691,9 +694,10 @@ static const char *fmt_cell(char *buf, size_t size, int64_t ns, int64_t total)
     return buf;
 }
 
-static const char *holder_name(const struct met_run *m, int holder)
+/* A holder's name for the text, escaped (common/text.h): it comes from the trace. */
+static const char *holder_name(const struct met_run *m, int holder, char *buf, size_t size)
 {
-    return holder == ATTR_FREE ? "(free)" : m->hdr->threads[holder].name;
+    return holder == ATTR_FREE ? "(free)" : text_escape(m->hdr->threads[holder].name, buf, size);
 }
 
 enum { MAX_ROWS = 64, GRID_COLS = 6, TOP = 3 }; /* threads and waiters listed, matrix shape */
@@ -730,7 +734,7 @@ static void print_top_cells(const struct attr_cell *c, size_t n, int64_t total,
                             const struct met_run *m, FILE *out)
 {
     size_t order[TOP], nt = 0;
-    char b[48];
+    char b[48], name[64];
     for (size_t i = 0; i < n; i++) {
         size_t j;
         if (nt < TOP)
@@ -744,7 +748,7 @@ static void print_top_cells(const struct attr_cell *c, size_t n, int64_t total,
         order[j] = i;
     }
     for (size_t k = 0; k < nt; k++)
-        fprintf(out, "  %s %s", holder_name(m, c[order[k]].holder),
+        fprintf(out, "  %s %s", holder_name(m, c[order[k]].holder, name, sizeof name),
                 fmt_cell(b, sizeof b, c[order[k]].ns, total));
     if (n > nt) fprintf(out, "  (+%zu more)", n - nt);
 }
@@ -757,11 +761,12 @@ static void print_attribution(const struct met_run *m, FILE *out)
     if (!waiters) return;
     fprintf(out,
             "\nwait attribution: who held the GIL while each thread waited (share of its wait)\n");
-    char a[32], b[48];
+    char a[32], b[48], name[64];
     if (ncols) {
         fprintf(out, "%-14s %9s", "waiter", "wait");
         for (size_t k = 0; k < ncols; k++)
-            fprintf(out, k + 1 < ncols ? "  %-16s" : "  %s", holder_name(m, cols[k]));
+            fprintf(out, k + 1 < ncols ? "  %-16s" : "  %s",
+                    holder_name(m, cols[k], name, sizeof name));
         fputc('\n', out);
     }
     for (size_t w = 0; w < m->nthreads && shown < MAX_ROWS; w++) {
@@ -770,7 +775,8 @@ static void print_attribution(const struct met_run *m, FILE *out)
         int64_t total = met_wait_total(m, w);
         if (!n) continue;
         shown++;
-        fprintf(out, "%-14s %9s", m->hdr->threads[w].name, fmt_ns(a, sizeof a, (double)total));
+        fprintf(out, "%-14s %9s", text_escape(m->hdr->threads[w].name, name, sizeof name),
+                fmt_ns(a, sizeof a, (double)total));
         for (size_t k = 0, i = 0; k < ncols; k++) {
             bool here = i < n && c[i].holder == cols[k];
             fprintf(out, k + 1 < ncols ? "  %-16s" : "  %s",
@@ -790,16 +796,20 @@ static void print_run(const struct met_run *m, const char *trace_path, FILE *out
 {
     const struct trace *h = m->hdr;
     json_t *wl = json_object_get(json_object_get(h->run, "workload"), "name");
-    fprintf(out, "trace     %s\n", trace_path);
-    fprintf(out, "run       %s under %s", json_is_string(wl) ? json_string_value(wl) : "?",
-            h->policy[0] ? h->policy : "?");
+    char e1[256], e2[256]; /* names from the file, control characters escaped */
+    fputs("trace     ", out);
+    text_put(out, trace_path);
+    fprintf(out, "\nrun       %s under %s",
+            text_escape(json_is_string(wl) ? json_string_value(wl) : "?", e1, sizeof e1),
+            text_escape(h->policy[0] ? h->policy : "?", e2, sizeof e2));
     json_t *params = json_object_get(h->run, "params");
     const char *key;
     json_t *val;
     int i = 0;
     json_object_foreach(params, key, val)
     {
-        fprintf(out, "%s%s=%g", i++ ? ", " : " (", key, json_number_value(val));
+        fprintf(out, "%s%s=%g", i++ ? ", " : " (", text_escape(key, e1, sizeof e1),
+                json_number_value(val));
     }
     fprintf(out, "%s", i ? ")" : "");
     json_t *seed = json_object_get(h->run, "seed");
@@ -813,10 +823,11 @@ static void print_run(const struct met_run *m, const char *trace_path, FILE *out
                 "filled,\n          so these numbers cover only the events kept.\n",
                 (unsigned long long)m->events_dropped);
     else if (!m->complete)
-        fprintf(out,
-                "          the run was cut short (stop_reason %s): these numbers cover "
-                "what ran until then.\n",
-                json_is_string(why) ? json_string_value(why) : "unknown");
+        fprintf(
+            out,
+            "          the run was cut short (stop_reason %s): these numbers cover "
+            "what ran until then.\n",
+            text_escape(json_is_string(why) ? json_string_value(why) : "unknown", e1, sizeof e1));
 }
 
 /* The run's totals: GIL occupancy, counts, throughput, fairness. */
@@ -877,10 +888,11 @@ static void print_threads(const struct met_run *m, FILE *out)
             "io/s", "acquires", "switches", "wait p50", "io_resp p50", "slice p50", "unserved");
     for (size_t k = 0; k < m->nthreads && k < MAX_ROWS; k++) {
         const struct met_thread *th = &m->th[k];
-        char e1[32], e2[32];
+        char e1[32], e2[32], name[64];
         const struct stats *w = &th->st[LAT_GIL_WAIT], *io = &th->st[LAT_IO_RESPONSE],
                            *sl = &th->st[LAT_SLICE];
-        fprintf(out, "%-4zu %-14s %9s %8s %9llu %9llu %11s %11s %11s %11s\n", k, h->threads[k].name,
+        fprintf(out, "%-4zu %-14s %9s %8s %9llu %9llu %11s %11s %11s %11s\n", k,
+                text_escape(h->threads[k].name, name, sizeof name),
                 fmt_num(a, sizeof a, per_s((uint64_t)th->ticks, m->window_ns)),
                 fmt_num(b, sizeof b, per_s(th->count[CNT_IO_OPS], m->window_ns)),
                 (unsigned long long)th->count[CNT_ACQUISITIONS],

@@ -236,6 +236,15 @@ static const char *reason_name_of(int i)
     return trace_reason_name((enum trace_reason)i);
 }
 
+/* An event's integer outside the format's range, reported at the value. */
+static int range_fail(struct lex *L, struct jlex at, const char *key)
+{
+    char what[80];
+    snprintf(what, sizeof what, "expected %s in [0, 2^53], the format's range", key);
+    L->cur = at;
+    return lex_fail(L, what);
+}
+
 /* The value of t or tid (key), an integer; a tid must name a thread of the trace. */
 static int read_t_or_tid(struct scan *S, const char *key, struct event_fields *f)
 {
@@ -259,6 +268,7 @@ static int read_t_or_tid(struct scan *S, const char *key, struct event_fields *f
         }
         f->tid = num.value, f->have |= HAVE_TID;
     } else {
+        if (num.value < 0 || num.value > TRACE_MAX_INT) return range_fail(L, at, "t");
         f->t = num.value, f->have |= HAVE_T;
         f->t_at = at;
     }
@@ -301,8 +311,11 @@ static int read_other(struct lex *L, const char *key, struct event_fields *f)
     char c = peek(L);
     if (slot >= 0 && (c == '-' || (c >= '0' && c <= '9'))) {
         struct jlex_number num;
+        struct jlex at = L->cur;
         int rc = lex_number(L, &num);
         if (rc) return rc;
+        if (num.fits && (num.value < 0 || num.value > TRACE_MAX_INT))
+            return range_fail(L, at, slot_names[slot]);
         f->slot_val[slot] = num.value;
         f->slot_state[slot] = num.fits ? 1 : -1;
         return 0;
@@ -493,11 +506,33 @@ static int read_events_member(struct scan *S, struct doc *D)
 }
 
 /* A small member's value, parsed; format and version are checked at once. */
+/* The threads member holds at most TRACE_MAX_THREADS entries: counted before jansson builds
+ * them (two million would take gigabytes). The cursor is left where it was. */
+static int check_thread_count(struct lex *L)
+{
+    struct jlex start = L->cur;
+    int rc = 0;
+    if (peek(L) == '[') {
+        L->cur.p++;
+        for (size_t n = 0; peek(L) != ']'; n++) {
+            if (n == TRACE_MAX_THREADS) {
+                rc = lex_fail(L, "expected at most 10000 threads (the workload format's limit)");
+                break;
+            }
+            if ((rc = skip_value(L)) || peek(L) != ',') break; /* ']', or an error */
+            L->cur.p++;
+        }
+    }
+    L->cur = start;
+    return rc;
+}
+
 static int read_small_member(struct lex *L, struct doc *D, json_t **slot)
 {
     json_decref(*slot);
     *slot = NULL;
-    int rc = load_value(L, slot);
+    int rc = slot == &D->threads ? check_thread_count(L) : 0;
+    if (!rc) rc = load_value(L, slot);
     if (rc) return rc;
     if (slot == &D->format &&
         (!json_is_string(D->format) || strcmp(json_string_value(D->format), "gilsim-trace") != 0))
@@ -659,53 +694,66 @@ struct mapped {
     bool is_map;
 };
 
-static int map_file(const char *path, struct mapped *m, struct err *e)
+/* A byte JSON text never holds outside a string, nor inside one unescaped: a stream of such
+ * bytes (/dev/zero, random data) is refused at the first one, not after reading it all. */
+static bool json_text_byte(unsigned char c)
 {
-    m->buf = NULL, m->len = 0, m->is_map = false;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return err_set(e, ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    int rc = 0;
-    if (fstat(fd, &st) != 0) {
-        rc = err_set(e, ERR_INPUT, "%s: cannot stat: %s", path, strerror(errno));
-        goto done;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        rc = err_set(e, ERR_INPUT, "%s: is a directory, expected a trace file", path);
-        goto done;
-    }
-    if (S_ISREG(st.st_mode) && st.st_size > 0) {
-        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p != MAP_FAILED) {
-            madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
-            m->buf = p, m->len = (size_t)st.st_size, m->is_map = true;
-            goto done;
-        }
-    }
-    /* A pipe or a file that cannot be mapped: read it all. */
+    return c >= 0x20 || c == '\n' || c == '\t' || c == '\r';
+}
+
+/* A pipe or a FIFO (or a file that cannot be mapped): read whole, up to TRACE_MAX_STREAM
+ * bytes, checked as it comes. */
+static int read_stream(int fd, const char *path, struct mapped *m, struct err *e)
+{
     size_t cap = 1 << 16;
-    m->buf = malloc(cap);
+    if (!(m->buf = malloc(cap))) return err_set(e, ERR_RUNTIME, "%s: out of memory", path);
     for (;;) {
-        if (!m->buf) {
-            rc = err_set(e, ERR_RUNTIME, "%s: out of memory", path);
-            goto done;
-        }
         ssize_t n = read(fd, m->buf + m->len, cap - m->len);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            rc = err_set(e, ERR_INPUT, "%s: cannot read: %s", path, strerror(errno));
-            goto done;
-        }
-        if (n == 0) break;
+        if (n < 0) return err_set(e, ERR_INPUT, "%s: cannot read: %s", path, strerror(errno));
+        if (n == 0) return 0;
+        for (size_t i = m->len; i < m->len + (size_t)n; i++)
+            if (!json_text_byte((unsigned char)m->buf[i]))
+                return err_set(e, ERR_INPUT, "%s: byte %zu is 0x%02x: not a JSON text", path, i,
+                               (unsigned char)m->buf[i]);
         m->len += (size_t)n;
         if (m->len == cap) {
-            char *bigger = cap <= SIZE_MAX / 2 ? realloc(m->buf, cap * 2) : NULL;
-            if (!bigger) free(m->buf);
+            if (cap >= TRACE_MAX_STREAM)
+                return err_set(e, ERR_INPUT,
+                               "%s: more than %zu bytes from a pipe; a larger trace must be a file",
+                               path, (size_t)TRACE_MAX_STREAM);
+            char *bigger = realloc(m->buf, cap * 2);
+            if (!bigger) return err_set(e, ERR_RUNTIME, "%s: out of memory", path);
             m->buf = bigger;
             cap *= 2;
         }
     }
-done:
+}
+
+/* A regular file is mapped; a pipe or FIFO read; anything else refused before it is opened
+ * (a device could stream forever). */
+static int map_file(const char *path, struct mapped *m, struct err *e)
+{
+    m->buf = NULL, m->len = 0, m->is_map = false;
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+        return err_set(e, ERR_INPUT, "%s: %s, expected a trace file", path,
+                       S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file or a pipe");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return err_set(e, ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    int rc = 0;
+    if (fstat(fd, &st) != 0) {
+        rc = err_set(e, ERR_INPUT, "%s: cannot stat: %s", path, strerror(errno));
+    } else if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+        rc = err_set(e, ERR_INPUT, "%s: not a regular file or a pipe, expected a trace file", path);
+    } else if (S_ISREG(st.st_mode) && st.st_size > 0) {
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p != MAP_FAILED) {
+            madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
+            m->buf = p, m->len = (size_t)st.st_size, m->is_map = true;
+        }
+    }
+    if (!rc && !m->is_map) rc = read_stream(fd, path, m, e);
     close(fd);
     if (rc && !m->is_map) {
         free(m->buf);

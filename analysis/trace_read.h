@@ -16,6 +16,15 @@
 #include "common/err.h"
 #include "common/trace_events.h"
 
+/* The reader's limits, the format's ranges (docs/trace-format.md): every integer of an event
+ * (t and its argument) in [0, TRACE_MAX_INT], exact in a double as I-JSON asks, so that sums
+ * and differences of them cannot overflow; at most TRACE_MAX_THREADS threads (the workload
+ * format's limit), so per-thread state is bounded; a trace that is not a regular file (a pipe)
+ * at most TRACE_MAX_STREAM bytes. Character and block devices and sockets are refused. */
+#define TRACE_MAX_INT     (INT64_C(1) << 53)
+#define TRACE_MAX_THREADS 10000
+#define TRACE_MAX_STREAM  ((size_t)1 << 30)
+
 struct trace_thread {
     int tid;
     char *name;

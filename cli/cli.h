@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "common/err.h"
 
@@ -51,9 +52,13 @@ bool cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
  * usage error's status after printing it. */
 int cli_parse_duration(const char *cmd, const char *arg, uint64_t *ms);
 int cli_parse_seed(const char *cmd, const char *arg, uint64_t *seed);
-/* One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
+/* One CSV text field (RFC 4180): control characters escaped (common/text.h), quoted when it
+ * holds a comma or quote, and a cell starting with = + - @ neutralised with a leading ' (a
+ * spreadsheet would run it as a formula). Numbers are written by the caller, not through
+ * this. */
 void cli_csv_field(FILE *f, const char *s);
-/* A JSON string literal of s (UTF-8 passed through; quote, backslash, controls escaped). */
+/* A JSON string literal of s, valid UTF-8 whatever s holds (common/text.h's text_put_json:
+ * quote, backslash and controls escaped as JSON asks, bytes that are not UTF-8 as \\xNN). */
 void cli_json_string(FILE *f, const char *s);
 /* Creates results/, the default place of outputs, when missing: 0, or -1 with errno. */
 int cli_results_dir(void);
@@ -77,6 +82,7 @@ int cli_find_python(const char *var, const char *why, char *buf, size_t size, st
  * errno value. */
 int cli_signals_start(void (*on_signal)(void *ctx, int sig), void *ctx);
 void cli_signals_set_tmp(const char *path); /* NULL: none */
+void cli_signals_set_child(pid_t pid);      /* ended before a hard exit; 0: none */
 int cli_signals_received(void);             /* the first signal taken, or 0 */
 void cli_signals_stop(void);
 

@@ -1,9 +1,17 @@
 /* cli/compare.h - what the parts of `gilsim compare` share (private to them):
- *   cli/compare.c       the command: options, then plan, run, write in that order
- *   cli/compare_plan.c  the columns (policies x --set values) and the list of runs
- *   cli/compare_run.c   the child processes (`gilsim run`, or tools/pyrun for `cpython`) and
- *                       reading each trace back
- *   cli/compare_out.c   aggregation, the table, CSV and JSON, and the output directory */
+ *   cli/compare.c          the command: options, then one of its modes (run a sweep, --plan,
+ *                          --run, --collect)
+ *   cli/compare_plan.c     the cells (policies x engines x --set values x --var values) and
+ *                          the list of runs
+ *   cli/compare_planfile.c DIR/plan.json: every run with its command line; written by the
+ *                          plan, read back by --run and --collect
+ *   cli/compare_run.c      one run of the plan (--run): the child (`gilsim run`, or
+ *                          tools/pyrun for `cpython`), its trace read back, its result file
+ *   cli/compare_jobs.c     running a plan on this machine: N runs at once (--jobs), each a
+ *                          child `gilsim compare --run`, real runs alone or pinned to cores
+ *   cli/compare_collect.c  reading the results of the runs that finished
+ *   cli/compare_dir.c      the output directory: path checks, its lock, what it may replace
+ *   cli/compare_out.c      aggregation, the table (or one row per cell), CSV and JSON */
 #ifndef GILSIM_COMPARE_H
 #define GILSIM_COMPARE_H
 
@@ -19,9 +27,11 @@
 #include "sim/policy.h"
 #include "sim/wl.h"
 
-#define COMPARE_MAX_VALUES   32  /* values of one --set */
-#define COMPARE_MAX_POLICIES 16  /* entries of --policies */
-#define COMPARE_MAX_COLUMNS  256 /* configurations, the extra baseline included */
+#define COMPARE_MAX_VALUES   64   /* values of one --set or --var */
+#define COMPARE_MAX_POLICIES 16   /* entries of --policies */
+#define COMPARE_MAX_CELLS    4096 /* configurations, the extra baselines included */
+#define COMPARE_MAX_RUNS     100000
+#define COMPARE_TABLE_CELLS  8 /* more cells than this: one row per cell, not a column */
 
 /* ---- the metrics of the table -------------------------------------------------------------- */
 
@@ -81,13 +91,22 @@ struct set_opt {
     char *copy;
 };
 
+enum engine { ENGINE_REAL, ENGINE_VIRTUAL };
+extern const char *const compare_engine_names[2];
+
+/* One cell of the sweep. */
 struct config {
     struct subject subj;
+    enum engine engine;
     char *assign[CLI_MAX_SETS]; /* "name=value" for the parameters this subject has */
     unsigned nassign;
-    char label[256];
-    char file_stem[256];
-    bool baseline_only; /* the extra lock-free run for the convoy factor */
+    char *vars[WL_MAX_VARS]; /* "name=value" for every --var */
+    unsigned nvars;
+    char label[512];
+    char file_stem[512];
+    bool baseline_only;            /* an extra lock-free run for the convoy factor */
+    const struct config *baseline; /* the cell whose I/O rate the convoy factor divides by */
+    double baseline_io_per_s;      /* its median (compare_convoy_factors) */
 };
 
 /* The top blocker of a run: the cell of the wait attribution (docs/metrics.md) with the most
@@ -102,24 +121,41 @@ struct blocker {
 struct run {
     struct config *cfg;
     unsigned repeat;
-    char trace[512]; /* relative to the directory */
-    int status;      /* exit status of the child; -1 not run */
+    char trace[600]; /* relative to the directory */
+    int status;      /* exit status of the child; -1 not run (or not finished) */
     double value[NKM];
     struct blocker top;
 };
 
 struct compare {
-    /* what was asked for */
+    /* what was asked for: the options that make the plan (kept in the plan file) */
     const char *workload_path;
-    struct wl_workload *wl;
-    const char *dir;
+    struct wl_workload *wl;      /* with its default variables */
+    char workload_abs[PATH_MAX]; /* what child runs and the plan use */
+    char machine_abs[PATH_MAX];
     uint64_t duration_ms, seed, repeat;
-    const char *format;
     struct set_opt sets[CLI_MAX_SETS];
     unsigned nsets;
+    struct set_opt vars[WL_MAX_VARS];
+    unsigned nvars;
+    enum engine engines[2];
+    unsigned nengines;
+    const char *machine;
+    const char *machine_sets[CLI_MAX_SETS];
+    unsigned nmachine_sets;
+    const char *policies;
+    /* how: not part of the plan */
+    const char *dir;
+    bool force;  /* replace an earlier compare in dir */
+    int lock_fd; /* dir's lock, held until exit (-1: none) */
+    const char *format;
+    unsigned jobs, cpus_per_run;
     /* the plan */
+    unsigned (*combos)[WL_MAX_VARS]; /* every combination of --var values (value indices) */
+    size_t ncombos;
+    bool engine_in_names; /* not a real-only sweep: labels and file names say the engine */
     struct config *configs;
-    size_t nconfigs;
+    size_t nconfigs, cap_configs;
     struct run *runs;
     size_t nruns;
     char dir_buf[512];
@@ -127,7 +163,6 @@ struct compare {
     char python[PATH_MAX]; /* for cpython columns */
     char pyrun[PATH_MAX];
     /* while running */
-    _Atomic pid_t child;   /* the run in progress, 0 between runs */
     _Atomic int interrupt; /* SIGINT/SIGTERM taken: finish with what has run */
     unsigned failed;
     size_t not_run;
@@ -135,24 +170,60 @@ struct compare {
     json_t *notes;
     json_t *host;
     bool cpython_noted;
-    double baseline_io_per_s;
     bool baseline_requested;
     const char *baseline_name; /* the lock-free policy the convoy factor divides by */
     char created[32];          /* UTC, when the runs ended */
 };
 
-/* compare_plan.c */
-int compare_parse_set(struct compare *c, const char *arg, struct err *e);
+/* compare_plan.c: the options that make the plan, then the plan. */
+int compare_parse_list(struct set_opt *l, const char *opt, const char *arg, struct err *e);
+int compare_add_list(struct set_opt *lists, unsigned *n, unsigned max, const char *opt,
+                     const char *arg, struct err *e);
 int compare_plan_columns(struct compare *c, const char *policies, struct err *e);
 int compare_plan_runs(struct compare *c, struct err *e);
 
-/* compare_run.c: every run of the plan in turn (until a signal); failures are counted in
- * c->failed and reported on stderr, not returned. */
+/* compare_planfile.c: DIR/plan.json. compare_plan_argv gives the options that rebuild the plan
+ * (absolute paths), as a JSON array of strings. */
+json_t *compare_plan_argv(const struct compare *c);
+int compare_write_plan(const struct compare *c, struct err *e);
+/* DIR/plan.json into *plan; its "options" (the workload first) rebuild the plan. ERR_INPUT
+ * when DIR holds no plan. compare_check_plan: the rebuilt runs are the ones it lists. */
+int compare_read_plan(const char *dir, json_t **plan, struct err *e);
+int compare_check_plan(const struct compare *c, json_t *plan, struct err *e);
+/* One cell as the plan and the index describe it. */
+json_t *compare_cell_json(const struct compare *c, const struct config *cfg);
+
+/* compare_run.c: one run of the plan (`--run DIR --index I`): the child, its trace moved into
+ * DIR only when it succeeded, its summary and result file. Returns the exit status for the
+ * run: 0, the child's status, or 128 + a signal. cpus: the cores to pin it to (NULL: any). */
 int compare_find_pyrun(struct compare *c, struct err *e);
-int compare_run_all(struct compare *c, struct err *e);
+int compare_run_one(struct compare *c, size_t index, const char *cpus, struct err *e);
+/* The names kept beside a trace in DIR: NAME.json -> NAME.summary.json, NAME.result.json. */
+void compare_file_beside(const char *trace, const char *suffix, char *buf, size_t size);
+/* The child's command line: what the plan lists and --run runs (output: DIR/.partial/NAME). */
+json_t *compare_child_argv(const struct compare *c, const struct run *r, const char *dir);
+
+/* compare_jobs.c: every run of the plan not finished yet, on this machine: c->jobs at a time
+ * (real runs alone, or pinned to c->cpus_per_run cores each), each a child
+ * `gilsim compare --run DIR --index I`; a progress line on a terminal. */
+int compare_run_jobs(struct compare *c, struct err *e);
+
+/* compare_collect.c: the result of every finished run into c->runs; status -1 for the runs
+ * that have not finished; c->failed counts the failed ones, c->not_run the missing ones. */
+int compare_collect(struct compare *c, struct err *e);
+/* Whether run i has a result with status 0. */
+bool compare_run_done(const struct compare *c, size_t i);
+
+/* compare_dir.c: the default directory name; every path checked before anything is made; the
+ * directory claimed by a sweep or a plan (locked, refused when it holds something else,
+ * unless --force) or locked by --collect; DIR/.partial, made and checked by --run. */
+int compare_choose_dir(struct compare *c, struct err *e);
+int compare_check_paths(const struct compare *c, struct err *e);
+int compare_claim_dir(struct compare *c, struct err *e);
+int compare_lock_dir(struct compare *c, struct err *e);
+int compare_partial_dir(const struct compare *c, char *buf, size_t size, struct err *e);
 
 /* compare_out.c */
-int compare_prepare_dir(struct compare *c, struct err *e);
 void compare_convoy_factors(struct compare *c);
 int compare_write_outputs(struct compare *c, struct err *e);
 

@@ -2,6 +2,7 @@
  * per column, the convoy factor against the lock-free baseline, and the three forms of the
  * result (table, CSV, JSON) into the output directory and on stdout. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 #include <unistd.h>
 
 #include "cli/compare.h"
+#include "common/outfile.h"
+#include "common/text.h"
 #include "common/utc.h"
 
 const struct key_metric compare_metrics[NKM] = {
@@ -47,17 +50,18 @@ static struct agg aggregate(const struct compare *c, const struct config *cfg, i
     return a;
 }
 
+/* Each run's convoy factor against its cell's baseline: the median I/O rate of the lock-free
+ * cell of the same engine and variables. */
 void compare_convoy_factors(struct compare *c)
 {
-    const struct config *base = NULL;
-    for (size_t i = 0; i < c->nconfigs; i++)
-        if (c->configs[i].subj.policy && (c->configs[i].subj.policy->flags & GIL_POLICY_NO_LOCK))
-            base = &c->configs[i];
-    c->baseline_io_per_s = base ? aggregate(c, base, KM_IO_PER_S).median : NAN;
+    for (size_t i = 0; i < c->nconfigs; i++) {
+        struct config *cfg = &c->configs[i];
+        cfg->baseline_io_per_s = NAN;
+        if (cfg->baseline) cfg->baseline_io_per_s = aggregate(c, cfg->baseline, KM_IO_PER_S).median;
+    }
     for (size_t i = 0; i < c->nruns; i++) {
-        double io = c->runs[i].value[KM_IO_PER_S];
-        c->runs[i].value[KM_CONVOY_FACTOR] =
-            isfinite(io) && io > 0 && c->baseline_io_per_s > 0 ? c->baseline_io_per_s / io : NAN;
+        double io = c->runs[i].value[KM_IO_PER_S], base = c->runs[i].cfg->baseline_io_per_s;
+        c->runs[i].value[KM_CONVOY_FACTOR] = isfinite(io) && io > 0 && base > 0 ? base / io : NAN;
     }
 }
 
@@ -183,36 +187,45 @@ static uint64_t run_length_ms(const struct compare *c)
     return c->duration_ms ? c->duration_ms : (uint64_t)(c->wl->duration_ns / 1000000);
 }
 
-/* The table's cells: one column per configuration except the extra baseline, one row per
- * metric that is not zero everywhere. */
+/* The lines of a cell's column head: the policy, the engine (when the sweep has a virtual
+ * one), then one line per --set and --var value. */
+static unsigned head_lines(const struct compare *c, const struct config *cfg, const char **out)
+{
+    unsigned n = 0;
+    out[n++] = cfg->subj.name;
+    if (c->engine_in_names) out[n++] = compare_engine_names[cfg->engine];
+    for (unsigned k = 0; k < cfg->nassign; k++)
+        out[n++] = cfg->assign[k];
+    for (unsigned k = 0; k < cfg->nvars; k++)
+        out[n++] = cfg->vars[k];
+    return n;
+}
+
+#define MAX_HEAD (2 + CLI_MAX_SETS + WL_MAX_VARS)
+
+/* The table's cells: one column per cell except the extra baselines, one row per metric that
+ * is not zero everywhere. Only for sweeps of at most COMPARE_TABLE_CELLS cells. */
 enum { CELL = 64, BLOCKER_CELL = 160 };
 struct table {
-    size_t ncols, col_of[COMPARE_MAX_COLUMNS];
-    char (*cells)[COMPARE_MAX_COLUMNS][CELL]; /* [metric][column] */
-    char (*blockers)[BLOCKER_CELL];           /* [column]: the top blocker row */
-    size_t width[COMPARE_MAX_COLUMNS + 1];    /* [0]: the row labels */
+    size_t ncols, col_of[COMPARE_TABLE_CELLS];
+    char cells[NKM][COMPARE_TABLE_CELLS][CELL];
+    char blockers[COMPARE_TABLE_CELLS][BLOCKER_CELL]; /* the top blocker row */
+    size_t width[COMPARE_TABLE_CELLS + 1];            /* [0]: the row labels */
     bool show[NKM], show_blockers;
 };
 
-static int fill_table(const struct compare *c, struct table *t)
+static void fill_table(const struct compare *c, struct table *t)
 {
     t->ncols = 0;
-    for (size_t i = 0; i < c->nconfigs; i++)
+    for (size_t i = 0; i < c->nconfigs && t->ncols < COMPARE_TABLE_CELLS; i++)
         if (!c->configs[i].baseline_only) t->col_of[t->ncols++] = i;
-    t->cells = malloc(NKM * sizeof *t->cells);
-    t->blockers = malloc((t->ncols ? t->ncols : 1) * sizeof *t->blockers);
-    if (!t->cells || !t->blockers) {
-        free(t->cells);
-        free(t->blockers);
-        return -1;
-    }
     t->width[0] = 20;
     for (size_t j = 0; j < t->ncols; j++) {
-        const struct config *cfg = &c->configs[t->col_of[j]];
-        size_t w = strlen(cfg->subj.name);
-        for (unsigned k = 0; k < cfg->nassign; k++)
-            w = strlen(cfg->assign[k]) > w ? strlen(cfg->assign[k]) : w;
-        t->width[j + 1] = w;
+        const char *head[MAX_HEAD];
+        unsigned n = head_lines(c, &c->configs[t->col_of[j]], head);
+        t->width[j + 1] = 0;
+        for (unsigned k = 0; k < n; k++)
+            t->width[j + 1] = strlen(head[k]) > t->width[j + 1] ? strlen(head[k]) : t->width[j + 1];
     }
     for (int k = 0; k < NKM; k++) {
         t->show[k] = false;
@@ -232,42 +245,29 @@ static int fill_table(const struct compare *c, struct table *t)
         size_t w = strlen(t->blockers[j]);
         t->width[j + 1] = w > t->width[j + 1] ? w : t->width[j + 1];
     }
-    return 0;
 }
 
-/* Header: the policy, then one line per swept parameter. */
+/* Header: the policy, then the engine and one line per swept parameter and variable. */
 static void print_column_heads(const struct compare *c, const struct table *t, FILE *f)
 {
-    unsigned lines = 1;
-    for (size_t j = 0; j < t->ncols; j++)
-        if (c->configs[t->col_of[j]].nassign + 1 > lines)
-            lines = c->configs[t->col_of[j]].nassign + 1;
+    const char *head[COMPARE_TABLE_CELLS][MAX_HEAD];
+    unsigned n[COMPARE_TABLE_CELLS], lines = 1;
+    for (size_t j = 0; j < t->ncols; j++) {
+        n[j] = head_lines(c, &c->configs[t->col_of[j]], head[j]);
+        lines = n[j] > lines ? n[j] : lines;
+    }
     for (unsigned l = 0; l < lines; l++) {
         fprintf(f, "%-*s", (int)t->width[0], "");
-        for (size_t j = 0; j < t->ncols; j++) {
-            const struct config *cfg = &c->configs[t->col_of[j]];
-            const char *text = l == 0              ? cfg->subj.name
-                               : l <= cfg->nassign ? cfg->assign[l - 1]
-                                                   : "";
-            fprintf(f, "  %*s", (int)t->width[j + 1], text);
-        }
+        for (size_t j = 0; j < t->ncols; j++)
+            fprintf(f, "  %*s", (int)t->width[j + 1], l < n[j] ? head[j][l] : "");
         fputc('\n', f);
     }
 }
 
-static void write_table(const struct compare *c, FILE *f)
+static void write_columns(const struct compare *c, FILE *f)
 {
-    const char *desc = c->wl->description ? c->wl->description : "";
-    fprintf(f, "%s: %s\n", c->wl->name, desc);
-    fprintf(f, "%llu ms, seed %llu, %llu repeat%s%s; traces in %s/\n",
-            (unsigned long long)run_length_ms(c), (unsigned long long)c->seed,
-            (unsigned long long)c->repeat, c->repeat == 1 ? "" : "s",
-            c->repeat > 1 ? ": median (min..max)" : "", c->dir);
     struct table t;
-    if (fill_table(c, &t) != 0) {
-        fputs("(out of memory)\n", f);
-        return;
-    }
+    fill_table(c, &t);
     print_column_heads(c, &t, f);
     for (int k = 0; k < NKM; k++) {
         if (!t.show[k]) continue;
@@ -285,36 +285,171 @@ static void write_table(const struct compare *c, FILE *f)
               "waited, and its share of that waiter's wait\n",
               f);
     }
-    free(t.cells);
-    free(t.blockers);
-    if (isfinite(c->baseline_io_per_s)) {
-        char b[16];
-        struct scale sc = scale_of(c->baseline_io_per_s, U_RATE);
-        fmt_scaled(b, sizeof b, c->baseline_io_per_s, U_RATE, sc);
-        fprintf(f, "convoy factor = I/O ops/s under %s (%s%s%s) / I/O ops/s under the policy\n",
-                c->baseline_name, b, sc.unit, c->baseline_requested ? "" : ", one extra run");
-    }
-    size_t i;
-    json_t *note;
-    json_array_foreach(c->notes, i, note) fprintf(f, "note: %s\n", json_string_value(note));
 }
 
+/* ---- one row per cell ------------------------------------------------------------------------ */
+
+/* The key metrics of the pivoted table (the others are in cells.csv and index.json). */
+static const int pivot_metrics[] = {KM_CONVOY_FACTOR, KM_IO_PER_S,    KM_IO_RESPONSE_P99,
+                                    KM_GIL_WAIT_P99,  KM_REQUEST_P99, KM_SWITCHES_PER_S,
+                                    KM_TICKS_PER_S};
+#define NPIVOT (sizeof pivot_metrics / sizeof *pivot_metrics)
+
+/* The value of the dimension named name in cfg ("-" when the cell has no such parameter). */
+static const char *dim_value(char *const *assign, unsigned n, const char *name)
+{
+    size_t len = strlen(name);
+    for (unsigned k = 0; k < n; k++)
+        if (strncmp(assign[k], name, len) == 0 && assign[k][len] == '=') return assign[k] + len + 1;
+    return "-";
+}
+
+/* Column heads: the dimensions, then the key metrics. */
+static size_t pivot_heads(const struct compare *c, const char **heads, size_t *ndims)
+{
+    size_t n = 0;
+    heads[n++] = "policy";
+    if (c->engine_in_names) heads[n++] = "engine";
+    for (unsigned i = 0; i < c->nsets; i++)
+        heads[n++] = c->sets[i].name;
+    for (unsigned i = 0; i < c->nvars; i++)
+        heads[n++] = c->vars[i].name;
+    *ndims = n;
+    for (size_t k = 0; k < NPIVOT; k++)
+        heads[n++] = km[pivot_metrics[k]].label;
+    return n;
+}
+
+/* One row's texts: the cell's dimensions, then its metrics; *nonzero[k] when a metric is. */
+static void pivot_row(const struct compare *c, const struct config *cfg, char (*row)[CELL],
+                      bool *nonzero)
+{
+    size_t n = 0;
+    snprintf(row[n++], CELL, "%s", cfg->subj.name);
+    if (c->engine_in_names) snprintf(row[n++], CELL, "%s", compare_engine_names[cfg->engine]);
+    for (unsigned i = 0; i < c->nsets; i++)
+        snprintf(row[n++], CELL, "%s", dim_value(cfg->assign, cfg->nassign, c->sets[i].name));
+    for (unsigned i = 0; i < c->nvars; i++)
+        snprintf(row[n++], CELL, "%s", dim_value(cfg->vars, cfg->nvars, c->vars[i].name));
+    for (size_t k = 0; k < NPIVOT; k++) {
+        struct agg a = aggregate(c, cfg, pivot_metrics[k]);
+        format_cell(row[n++], CELL, &a, km[pivot_metrics[k]].unit, c->repeat > 1);
+        nonzero[k] |= a.n > 0 && (a.min != 0 || a.max != 0);
+    }
+}
+
+static void write_rows(const struct compare *c, FILE *f)
+{
+    const char *heads[MAX_HEAD + NPIVOT];
+    size_t ndims, ncols = pivot_heads(c, heads, &ndims), nrows = 0, width[MAX_HEAD + NPIVOT];
+    char(*rows)[MAX_HEAD + NPIVOT][CELL] = malloc(c->nconfigs * sizeof *rows);
+    bool nonzero[NPIVOT] = {false};
+    if (!rows) {
+        fputs("(out of memory)\n", f);
+        return;
+    }
+    for (size_t i = 0; i < c->nconfigs; i++)
+        if (!c->configs[i].baseline_only) pivot_row(c, &c->configs[i], rows[nrows++], nonzero);
+    for (size_t k = 0; k < ncols; k++) {
+        width[k] = strlen(heads[k]);
+        for (size_t r = 0; r < nrows; r++)
+            width[k] = strlen(rows[r][k]) > width[k] ? strlen(rows[r][k]) : width[k];
+    }
+    for (size_t r = 0; r <= nrows; r++) {
+        for (size_t k = 0; k < ncols; k++) {
+            if (k >= ndims && !nonzero[k - ndims]) continue;
+            const char *text = r == 0 ? heads[k] : rows[r - 1][k];
+            fprintf(f, k < ndims ? "%s%-*s" : "%s%*s", k ? "  " : "", (int)width[k], text);
+        }
+        fputc('\n', f);
+    }
+    free(rows);
+}
+
+/* "convoy factor = ..." with the baseline's figure when there is one baseline. */
+static void write_baseline(const struct compare *c, FILE *f)
+{
+    const struct config *base = NULL;
+    bool several = false;
+    for (size_t i = 0; i < c->nconfigs; i++) {
+        const struct config *b = c->configs[i].baseline;
+        several |= b && base && b != base;
+        base = b ? b : base;
+    }
+    if (!base || !isfinite(base->baseline_io_per_s)) return;
+    if (several) {
+        fprintf(f,
+                "convoy factor = I/O ops/s under %s (of the same engine and variables%s) / "
+                "I/O ops/s under the policy\n",
+                c->baseline_name, c->baseline_requested ? "" : ": extra runs");
+        return;
+    }
+    char b[16];
+    struct scale sc = scale_of(base->baseline_io_per_s, U_RATE);
+    fmt_scaled(b, sizeof b, base->baseline_io_per_s, U_RATE, sc);
+    fprintf(f, "convoy factor = I/O ops/s under %s (%s%s%s) / I/O ops/s under the policy\n",
+            c->baseline_name, b, sc.unit, c->baseline_requested ? "" : ", one extra run");
+}
+
+static size_t table_cells(const struct compare *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->nconfigs; i++)
+        n += !c->configs[i].baseline_only;
+    return n;
+}
+
+/* Text from files (the description, notes quoting a trace, thread names) is escaped:
+ * common/text.h. */
+static void write_table(const struct compare *c, FILE *f)
+{
+    fprintf(f, "%s: ", c->wl->name);
+    text_put(f, c->wl->description ? c->wl->description : "");
+    fprintf(f, "\n%llu ms, seed %llu, %llu repeat%s%s; traces in ",
+            (unsigned long long)run_length_ms(c), (unsigned long long)c->seed,
+            (unsigned long long)c->repeat, c->repeat == 1 ? "" : "s",
+            c->repeat > 1 ? ": median (min..max)" : "");
+    text_put(f, c->dir);
+    fputs("/\n", f);
+    if (table_cells(c) <= COMPARE_TABLE_CELLS)
+        write_columns(c, f);
+    else
+        write_rows(c, f);
+    write_baseline(c, f);
+    size_t i;
+    json_t *note;
+    json_array_foreach(c->notes, i, note)
+    {
+        fputs("note: ", f);
+        text_put(f, json_string_value(note));
+        fputc('\n', f);
+    }
+}
+
+/* "a=1;b=2" */
+static void csv_assign(FILE *f, char *const *assign, unsigned n)
+{
+    char buf[2048] = "";
+    size_t len = 0;
+    for (unsigned k = 0; k < n && len < sizeof buf; k++)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", k ? ";" : "", assign[k]);
+    cli_csv_field(f, buf);
+}
+
+/* runs.csv: one row per run, in plan order. */
 static void write_csv(const struct compare *c, FILE *f)
 {
-    fputs("policy,params,repeat,seed,duration_ms,baseline_only,status,trace", f);
+    fputs("policy,params,engine,vars,repeat,seed,duration_ms,baseline_only,status,trace", f);
     for (int k = 0; k < NKM; k++)
         fprintf(f, ",%s", km[k].key);
     fputs(",top_blocker_holder,top_blocker_waiter,top_blocker_share\n", f);
     for (size_t i = 0; i < c->nruns; i++) {
         const struct run *r = &c->runs[i];
-        char params[512] = "";
-        size_t n = 0;
-        for (unsigned k = 0; k < r->cfg->nassign && n < sizeof params; k++)
-            n += (size_t)snprintf(params + n, sizeof params - n, "%s%s", k ? ";" : "",
-                                  r->cfg->assign[k]);
         cli_csv_field(f, r->cfg->subj.name);
         fputc(',', f);
-        cli_csv_field(f, params);
+        csv_assign(f, r->cfg->assign, r->cfg->nassign);
+        fprintf(f, ",%s,", compare_engine_names[r->cfg->engine]);
+        csv_assign(f, r->cfg->vars, r->cfg->nvars);
         fprintf(f, ",%u,%llu,%llu,%d,%d,", r->repeat, (unsigned long long)c->seed,
                 (unsigned long long)run_length_ms(c), r->cfg->baseline_only, r->status);
         cli_csv_field(f, r->trace);
@@ -335,6 +470,49 @@ static void write_csv(const struct compare *c, FILE *f)
     }
 }
 
+/* cells.csv: one row per cell: its dimensions (one column each), how many runs it has and
+ * how many failed, then every metric's median, min and max. */
+static void write_cells_csv(const struct compare *c, FILE *f)
+{
+    fputs("cell,label,policy,engine", f);
+    for (unsigned i = 0; i < c->nsets; i++)
+        fprintf(f, ",%s", c->sets[i].name);
+    for (unsigned i = 0; i < c->nvars; i++)
+        fprintf(f, ",%s", c->vars[i].name);
+    fputs(",baseline_only,runs,failed", f);
+    for (int k = 0; k < NKM; k++)
+        fprintf(f, ",%s_median,%s_min,%s_max", km[k].key, km[k].key, km[k].key);
+    fputc('\n', f);
+    for (size_t i = 0; i < c->nconfigs; i++) {
+        const struct config *cfg = &c->configs[i];
+        size_t runs = 0, failed = 0;
+        for (size_t r = 0; r < c->nruns; r++) {
+            runs += c->runs[r].cfg == cfg;
+            failed += c->runs[r].cfg == cfg && c->runs[r].status > 0;
+        }
+        fprintf(f, "%zu,", i);
+        cli_csv_field(f, cfg->label);
+        fputc(',', f);
+        cli_csv_field(f, cfg->subj.name);
+        fprintf(f, ",%s", compare_engine_names[cfg->engine]);
+        for (unsigned k = 0; k < c->nsets; k++) {
+            const char *v = dim_value(cfg->assign, cfg->nassign, c->sets[k].name);
+            fprintf(f, ",%s", strcmp(v, "-") ? v : "");
+        }
+        for (unsigned k = 0; k < c->nvars; k++)
+            fprintf(f, ",%s", dim_value(cfg->vars, cfg->nvars, c->vars[k].name));
+        fprintf(f, ",%d,%zu,%zu", cfg->baseline_only, runs, failed);
+        for (int k = 0; k < NKM; k++) {
+            struct agg a = aggregate(c, cfg, k);
+            if (a.n)
+                fprintf(f, ",%.10g,%.10g,%.10g", a.median, a.min, a.max);
+            else
+                fputs(",,,", f);
+        }
+        fputc('\n', f);
+    }
+}
+
 static json_t *num_or_null(double v)
 {
     return isfinite(v) ? json_real(v) : json_null();
@@ -347,33 +525,45 @@ static json_t *param_json(const char *text)
     return v == floor(v) && fabs(v) < 9e15 ? json_integer((json_int_t)v) : json_real(v);
 }
 
-static json_t *config_json(const struct compare *c, const struct config *cfg)
+/* {"name": value} of "name=value" assignments. */
+static json_t *assign_json(char *const *assign, unsigned n)
 {
-    json_t *set = json_object(), *runs = json_array(), *metrics = json_object();
-    for (unsigned k = 0; k < cfg->nassign; k++) {
-        const char *eq = strchr(cfg->assign[k], '=');
-        char name[64];
-        snprintf(name, sizeof name, "%.*s", (int)(eq - cfg->assign[k]), cfg->assign[k]);
-        json_object_set_new(set, name, param_json(eq + 1));
+    json_t *o = json_object();
+    for (unsigned k = 0; k < n; k++) {
+        const char *eq = strchr(assign[k], '=');
+        char name[80];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - assign[k]), assign[k]);
+        json_object_set_new(o, name, param_json(eq + 1));
     }
+    return o;
+}
+
+static json_t *runs_json(const struct compare *c, const struct config *cfg)
+{
+    json_t *runs = json_array();
     for (size_t i = 0; i < c->nruns; i++) {
         const struct run *r = &c->runs[i];
         if (r->cfg != cfg) continue;
         json_t *vals = json_object();
         for (int k = 0; k < NKM; k++)
             json_object_set_new(vals, km[k].key, num_or_null(r->value[k]));
-        char summary[600];
-        snprintf(summary, sizeof summary, "%.*s.summary.json", (int)(strlen(r->trace) - 5),
-                 r->trace);
+        char summary[sizeof r->trace + 16];
+        compare_file_beside(r->trace, ".summary.json", summary, sizeof summary);
         json_t *top = r->top.holder[0] ? json_pack("{ss ss sI sf}", "holder", r->top.holder,
                                                    "waiter", r->top.waiter, "ns",
                                                    (json_int_t)r->top.ns, "share", r->top.share)
                                        : json_null();
-        json_array_append_new(runs, json_pack("{sI ss ss sI so so}", "repeat",
-                                              (json_int_t)r->repeat, "trace", r->trace, "summary",
-                                              summary, "status", (json_int_t)r->status, "metrics",
-                                              vals, "top_blocker", top));
+        json_array_append_new(runs, json_pack("{sI sI ss ss sI so so}", "index", (json_int_t)i,
+                                              "repeat", (json_int_t)r->repeat, "trace", r->trace,
+                                              "summary", summary, "status", (json_int_t)r->status,
+                                              "metrics", vals, "top_blocker", top));
     }
+    return runs;
+}
+
+static json_t *config_json(const struct compare *c, const struct config *cfg)
+{
+    json_t *metrics = json_object();
     for (int k = 0; k < NKM; k++) {
         struct agg a = aggregate(c, cfg, k);
         json_object_set_new(metrics, km[k].key,
@@ -387,39 +577,80 @@ static json_t *config_json(const struct compare *c, const struct config *cfg)
                                    (json_int_t)cb.n, "share", "median", cb.share.median, "min",
                                    cb.share.min, "max", cb.share.max)
                        : json_null();
-    return json_pack("{ss ss so sb so so so}", "label", cfg->label, "policy", cfg->subj.name, "set",
-                     set, "baseline_only", cfg->baseline_only, "runs", runs, "metrics", metrics,
-                     "top_blocker", top);
+    return json_pack("{sI ss ss ss so so sb so so so so}", "cell", (json_int_t)(cfg - c->configs),
+                     "label", cfg->label, "policy", cfg->subj.name, "engine",
+                     compare_engine_names[cfg->engine], "set",
+                     assign_json(cfg->assign, cfg->nassign), "vars",
+                     assign_json(cfg->vars, cfg->nvars), "baseline_only", cfg->baseline_only,
+                     "baseline_io_per_s", num_or_null(cfg->baseline_io_per_s), "runs",
+                     runs_json(c, cfg), "metrics", metrics, "top_blocker", top);
+}
+
+/* {"name": [values]} of --set or --var lists. */
+static json_t *lists_json(const struct set_opt *lists, unsigned n)
+{
+    json_t *o = json_object();
+    for (unsigned i = 0; i < n; i++) {
+        json_t *vals = json_array();
+        for (unsigned k = 0; k < lists[i].nvalues; k++)
+            json_array_append_new(vals, param_json(lists[i].values[k]));
+        json_object_set_new(o, lists[i].name, vals);
+    }
+    return o;
+}
+
+/* What the sweep ran on: engines, and the virtual runs' machine. */
+static json_t *engines_json(const struct compare *c)
+{
+    json_t *engines = json_array(), *msets = json_array();
+    for (unsigned i = 0; i < c->nengines; i++)
+        json_array_append_new(engines, json_string(compare_engine_names[c->engines[i]]));
+    for (unsigned i = 0; i < c->nmachine_sets; i++)
+        json_array_append_new(msets, json_string(c->machine_sets[i]));
+    return json_pack("{so so so}", "engines", engines, "machine",
+                     c->machine ? json_string(c->machine) : json_null(), "machine_sets", msets);
+}
+
+/* The one baseline's I/O rate, or NaN when cells have different ones. */
+static double single_baseline(const struct compare *c)
+{
+    const struct config *base = NULL;
+    for (size_t i = 0; i < c->nconfigs; i++) {
+        const struct config *b = c->configs[i].baseline;
+        if (b && base && b != base) return NAN;
+        base = b ? b : base;
+    }
+    return base ? base->baseline_io_per_s : NAN;
 }
 
 static json_t *compare_json(const struct compare *c)
 {
-    char from[80] = "no lock-free policy";
+    char from[120] = "no lock-free policy";
     if (c->baseline_name)
         snprintf(from, sizeof from,
-                 c->baseline_requested ? "requested %s runs" : "one extra %s run",
+                 c->baseline_requested ? "requested %s runs"
+                                       : "extra %s runs (one per engine "
+                                         "and combination of variables)",
                  c->baseline_name);
-    json_t *configs = json_array(), *metrics = json_array(), *sets = json_object();
+    json_t *configs = json_array(), *metrics = json_array();
     static const char *const unit_names[] = {"1/s", "ns", "ratio", "fraction"};
     for (int k = 0; k < NKM; k++)
         json_array_append_new(metrics, json_pack("{ss ss ss}", "key", km[k].key, "label",
                                                  km[k].label, "unit", unit_names[km[k].unit]));
     for (size_t i = 0; i < c->nconfigs; i++)
         json_array_append_new(configs, config_json(c, &c->configs[i]));
-    for (unsigned i = 0; i < c->nsets; i++) {
-        json_t *vals = json_array();
-        for (unsigned k = 0; k < c->sets[i].nvalues; k++)
-            json_array_append_new(vals, param_json(c->sets[i].values[k]));
-        json_object_set_new(sets, c->sets[i].name, vals);
-    }
-    return json_pack("{ss sI s{ss ss ss*} sI sI sI ss ss sO so so sO s{so ss} so}", "format",
-                     "gilsim-compare", "version", (json_int_t)1, "workload", "name", c->wl->name,
-                     "path", c->workload_path, "description", c->wl->description, "duration_ms",
-                     (json_int_t)run_length_ms(c), "seed", (json_int_t)c->seed, "repeat",
-                     (json_int_t)c->repeat, "created_utc", c->created, "dir", c->dir, "host",
-                     c->host ? c->host : json_null(), "sets", sets, "metrics", metrics, "notes",
-                     c->notes, "baseline", "io_per_s", num_or_null(c->baseline_io_per_s), "from",
-                     from, "configs", configs);
+    json_t *doc = json_pack(
+        "{ss sI s{ss so ss*} sI sI sI ss so sO so so so sO s{so ss} sI sI so}", "format",
+        "gilsim-compare", "version", (json_int_t)1, "workload", "name", c->wl->name, "path",
+        text_json(c->workload_path), "description", c->wl->description, "duration_ms",
+        (json_int_t)run_length_ms(c), "seed", (json_int_t)c->seed, "repeat", (json_int_t)c->repeat,
+        "created_utc", c->created, "dir", text_json(c->dir), "host",
+        c->host ? c->host : json_null(), "sets", lists_json(c->sets, c->nsets), "vars",
+        lists_json(c->vars, c->nvars), "metrics", metrics, "notes", c->notes, "baseline",
+        "io_per_s", num_or_null(single_baseline(c)), "from", from, "runs_total",
+        (json_int_t)c->nruns, "runs_not_finished", (json_int_t)c->not_run, "configs", configs);
+    if (doc) json_object_update_new(doc, engines_json(c));
+    return doc;
 }
 
 static void dump_json(const struct compare *c, FILE *f)
@@ -432,50 +663,28 @@ static void dump_json(const struct compare *c, FILE *f)
 
 /* ---- the directory ------------------------------------------------------------------------- */
 
-/* Writes text through a temporary file and a rename, like traces. */
-static int write_file(const char *dir, const char *name, void (*fn)(const struct compare *, FILE *),
-                      const struct compare *c, struct err *e)
+struct form {
+    const struct compare *c;
+    void (*write)(const struct compare *c, FILE *f);
+};
+
+static int write_form(FILE *f, void *ctx, struct err *e)
 {
-    char path[1024], tmp[1100];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", tmp, strerror(errno));
-    fn(c, f);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
-    }
+    (void)e;
+    const struct form *form = ctx;
+    form->write(form->c, f);
     return 0;
 }
 
-int compare_prepare_dir(struct compare *c, struct err *e)
+/* DIR/name under the output rules (common/outfile.h); a write error is found by the commit. */
+static int write_file(const char *dir, const char *name, void (*fn)(const struct compare *, FILE *),
+                      const struct compare *c, struct err *e)
 {
-    if (!c->dir) {
-        char stamp[32];
-        utc_stamp(stamp, sizeof stamp, UTC_BASIC, 3);
-        if (cli_results_dir() != 0)
-            return err_set(e, ERR_INPUT, "results: cannot create: %s", strerror(errno));
-        snprintf(c->dir_buf, sizeof c->dir_buf, "results/compare-%s-%s", c->wl->name, stamp);
-        c->dir = c->dir_buf;
-    }
-    if (mkdir(c->dir, 0755) != 0 && errno != EEXIST)
-        return err_set(e, ERR_INPUT, "%s: cannot create the directory: %s", c->dir,
-                       strerror(errno));
-    char probe[1024];
-    snprintf(probe, sizeof probe, "%s/index.json", c->dir);
-    if (access(probe, F_OK) == 0)
-        return err_set(e, ERR_INPUT,
-                       "%s: holds an earlier compare (index.json); choose another -o or remove it",
-                       c->dir);
-    snprintf(probe, sizeof probe, "%s/.write-test", c->dir);
-    FILE *f = fopen(probe, "w");
-    if (!f)
-        return err_set(e, ERR_INPUT, "%s: cannot write into the directory: %s", c->dir,
-                       strerror(errno));
-    fclose(f);
-    unlink(probe);
-    return 0;
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    const char *inputs[] = {c->workload_path, NULL};
+    struct form form = {c, fn};
+    return outfile_write(path, 0, inputs, write_form, &form, e);
 }
 
 int compare_write_outputs(struct compare *c, struct err *e)
@@ -484,15 +693,18 @@ int compare_write_outputs(struct compare *c, struct err *e)
     int rc;
     if ((rc = write_file(c->dir, "index.json", dump_json, c, e)) ||
         (rc = write_file(c->dir, "runs.csv", write_csv, c, e)) ||
+        (rc = write_file(c->dir, "cells.csv", write_cells_csv, c, e)) ||
         (rc = write_file(c->dir, "table.txt", write_table, c, e)))
         return rc;
     if (strcmp(c->format, "json") == 0)
         dump_json(c, stdout);
     else if (strcmp(c->format, "csv") == 0)
-        write_csv(c, stdout);
+        write_cells_csv(c, stdout);
     else
         write_table(c, stdout);
     fflush(stdout);
-    fprintf(stderr, "gilsim compare: %zu runs, traces and index.json in %s/\n", c->nruns, c->dir);
+    fprintf(stderr, "gilsim compare: %zu runs, traces and index.json in ", c->nruns);
+    text_put(stderr, c->dir);
+    fputs("/\n", stderr);
     return 0;
 }

@@ -1,7 +1,10 @@
-/* cli/compare_plan.c - what `gilsim compare` will run: the columns (each chosen policy once per
- * combination of the --set values it has a parameter for, plus an extra lock-free baseline when
- * none was chosen) and the run list (the baseline first, then repeat by repeat, every column in
- * turn). Everything is validated here, before anything runs. */
+/* cli/compare_plan.c - what `gilsim compare` will run: the cells (each chosen policy under each
+ * engine, once per combination of the --set values it has a parameter for and of the --var
+ * values; an extra lock-free baseline per engine and variable combination when no lock-free
+ * policy was chosen) and the run list (the baselines first, then repeat by repeat, every cell
+ * in turn). Everything is validated here, before anything runs: every combination of --var
+ * values is read into the workload once. The plan is a function of the options alone, so
+ * `--run` and `--collect` rebuild it from the options the plan file keeps. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +12,9 @@
 
 #include "cli/compare.h"
 #include "policies/registry.h"
+#include "sim/machine.h"
+
+const char *const compare_engine_names[2] = {"real", "virtual"};
 
 /* `cpython`: not a simulator policy but real interpreter threads, run by tools/pyrun with the
  * interpreter GILSIM_PYTHON (default /usr/bin/python3). --set interval_us is validated like
@@ -25,33 +31,58 @@ static bool lock_free(const struct subject *s)
     return s->policy && (s->policy->flags & GIL_POLICY_NO_LOCK);
 }
 
-int compare_parse_set(struct compare *c, const char *arg, struct err *e)
+static void note(struct compare *c, const char *text)
+{
+    json_array_append_new(c->notes, json_string(text));
+}
+
+/* NAME=V1,V2,... into l (values point into a copy); opt names the option in messages. */
+/* Equal values (1000 and 1e3 too) would make two cells of one configuration. */
+static bool same_value(const char *a, const char *b)
+{
+    char *end_a, *end_b;
+    double va = strtod(a, &end_a), vb = strtod(b, &end_b);
+    return strcmp(a, b) == 0 || (end_a != a && !*end_a && end_b != b && !*end_b && va == vb);
+}
+
+int compare_parse_list(struct set_opt *l, const char *opt, const char *arg, struct err *e)
 {
     const char *eq = strchr(arg, '=');
-    if (!eq || eq == arg || !eq[1] || (size_t)(eq - arg) >= sizeof c->sets[0].name)
-        return err_set(e, ERR_INPUT, "--set %s: expected NAME=VALUE[,VALUE...]", arg);
-    if (c->nsets == CLI_MAX_SETS)
-        return err_set(e, ERR_INPUT, "--set: at most %d parameters", CLI_MAX_SETS);
-    struct set_opt *s = &c->sets[c->nsets];
-    memcpy(s->name, arg, (size_t)(eq - arg));
-    s->name[eq - arg] = '\0';
-    for (unsigned i = 0; i < c->nsets; i++)
-        if (strcmp(c->sets[i].name, s->name) == 0)
-            return err_set(e, ERR_INPUT, "--set %s: given twice; list every value in one --set",
-                           s->name);
-    s->copy = strdup(eq + 1);
-    if (!s->copy) return err_set(e, ERR_RUNTIME, "out of memory");
-    c->nsets++;
+    if (!eq || eq == arg || !eq[1] || (size_t)(eq - arg) >= sizeof l->name)
+        return err_set(e, ERR_INPUT, "%s %s: expected NAME=VALUE[,VALUE...]", opt, arg);
+    memcpy(l->name, arg, (size_t)(eq - arg));
+    l->name[eq - arg] = '\0';
+    if (!(l->copy = strdup(eq + 1))) return err_set(e, ERR_RUNTIME, "out of memory");
     char *save = NULL;
-    for (char *v = strtok_r(s->copy, ",", &save); v; v = strtok_r(NULL, ",", &save)) {
-        if (s->nvalues == COMPARE_MAX_VALUES)
-            return err_set(e, ERR_INPUT, "--set %s: at most %d values", s->name,
+    for (char *v = strtok_r(l->copy, ",", &save); v; v = strtok_r(NULL, ",", &save)) {
+        if (l->nvalues == COMPARE_MAX_VALUES)
+            return err_set(e, ERR_INPUT, "%s %s: at most %d values", opt, l->name,
                            COMPARE_MAX_VALUES);
-        s->values[s->nvalues++] = v;
+        for (unsigned k = 0; k < l->nvalues; k++)
+            if (same_value(l->values[k], v))
+                return err_set(e, ERR_INPUT, "%s %s: the value %s is given twice (as %s)", opt,
+                               l->name, v, l->values[k]);
+        l->values[l->nvalues++] = v;
     }
-    if (!s->nvalues || eq[strlen(eq) - 1] == ',' || strstr(eq, ",,"))
-        return err_set(e, ERR_INPUT, "--set %s: expected NAME=VALUE[,VALUE...]", arg);
+    if (!l->nvalues || eq[strlen(eq) - 1] == ',' || strstr(eq, ",,"))
+        return err_set(e, ERR_INPUT, "%s %s: expected NAME=VALUE[,VALUE...]", opt, arg);
     return 0;
+}
+
+/* --set or --var: a new list in lists[*n], each name once. */
+int compare_add_list(struct set_opt *lists, unsigned *n, unsigned max, const char *opt,
+                     const char *arg, struct err *e)
+{
+    if (*n == max) return err_set(e, ERR_INPUT, "%s: at most %u names", opt, max);
+    struct set_opt *l = &lists[*n];
+    memset(l, 0, sizeof *l);
+    (*n)++;
+    int rc = compare_parse_list(l, opt, arg, e);
+    for (unsigned i = 0; !rc && i + 1 < *n; i++)
+        if (strcmp(lists[i].name, l->name) == 0)
+            rc = err_set(e, ERR_INPUT, "%s %s: given twice; list every value in one %s", opt,
+                         l->name, opt);
+    return rc;
 }
 
 static bool subject_has(const struct subject *s, const char *name)
@@ -60,6 +91,65 @@ static bool subject_has(const struct subject *s, const char *name)
         if (strcmp(d->name, name) == 0) return true;
     return false;
 }
+
+/* ---- combinations ------------------------------------------------------------------------ */
+
+/* "name=value" strings of one combination of lists[have[k]], value idx[k] of each. */
+struct combo {
+    char buf[WL_MAX_VARS > CLI_MAX_SETS ? WL_MAX_VARS : CLI_MAX_SETS][128];
+    char *assign[WL_MAX_VARS > CLI_MAX_SETS ? WL_MAX_VARS : CLI_MAX_SETS];
+    unsigned n;
+};
+
+static void make_combo(const struct set_opt *lists, const unsigned *have, unsigned nhave,
+                       const unsigned *idx, struct combo *out)
+{
+    out->n = nhave;
+    for (unsigned k = 0; k < nhave; k++) {
+        const struct set_opt *l = &lists[have[k]];
+        snprintf(out->buf[k], sizeof out->buf[k], "%s=%s", l->name, l->values[idx[k]]);
+        out->assign[k] = out->buf[k];
+    }
+}
+
+/* Odometer over the lists: the last varies fastest. False after the last combination. */
+static bool next_combo(const struct set_opt *lists, const unsigned *have, unsigned nhave,
+                       unsigned *idx)
+{
+    for (unsigned k = nhave; k > 0; k--) {
+        if (++idx[k - 1] < lists[have[k - 1]].nvalues) return true;
+        idx[k - 1] = 0;
+    }
+    return false;
+}
+
+/* Every combination of the --var values, each read into the workload once (an unknown name
+ * or a value out of range is found here, at its file:line:col). */
+static int plan_var_combos(struct compare *c, struct err *e)
+{
+    unsigned idx[WL_MAX_VARS] = {0}, have[WL_MAX_VARS];
+    for (unsigned k = 0; k < c->nvars; k++)
+        have[k] = k;
+    size_t total = 1;
+    for (unsigned k = 0; k < c->nvars && total <= COMPARE_MAX_CELLS; k++)
+        total *= c->vars[k].nvalues;
+    if (total > COMPARE_MAX_CELLS)
+        return err_set(e, ERR_INPUT, "--var: at most %d combinations", COMPARE_MAX_CELLS);
+    if (!(c->combos = calloc(total, sizeof *c->combos)))
+        return err_set(e, ERR_RUNTIME, "out of memory");
+    do {
+        struct combo cb;
+        make_combo(c->vars, have, c->nvars, idx, &cb);
+        struct wl_workload *wl = NULL;
+        int rc = wl_load_vars(c->workload_path, (const char *const *)cb.assign, cb.n, &wl, e);
+        wl_free(wl);
+        if (rc) return rc;
+        memcpy(c->combos[c->ncombos++], idx, sizeof idx);
+    } while (next_combo(c->vars, have, c->nvars, idx));
+    return 0;
+}
+
+/* ---- cells ------------------------------------------------------------------------------- */
 
 /* Validates every assignment now: nothing runs when one is wrong. */
 static int check_assignments(const struct config *cfg, struct err *e)
@@ -71,31 +161,54 @@ static int check_assignments(const struct config *cfg, struct err *e)
     return 0;
 }
 
-static int add_config(struct compare *c, const struct subject *subj, char **assign,
-                      unsigned nassign, struct err *e)
+/* label "new virtual interval_us=1000 n=4", file stem "new-virtual-interval_us=1000-n=4" */
+static int name_config(const struct compare *c, struct config *cfg, struct err *e)
 {
-    if (c->nconfigs == COMPARE_MAX_COLUMNS)
-        return err_set(e, ERR_INPUT, "--set: at most %d columns (policies x values)",
-                       COMPARE_MAX_COLUMNS);
-    struct config *cfgs = realloc(c->configs, (c->nconfigs + 1) * sizeof *cfgs);
-    if (!cfgs) return err_set(e, ERR_RUNTIME, "out of memory");
-    c->configs = cfgs;
-    struct config *cfg = &cfgs[c->nconfigs++];
-    memset(cfg, 0, sizeof *cfg);
-    cfg->subj = *subj;
-    size_t ln = (size_t)snprintf(cfg->label, sizeof cfg->label, "%s", subj->name);
-    size_t fn = (size_t)snprintf(cfg->file_stem, sizeof cfg->file_stem, "%s", subj->name);
-    for (unsigned k = 0; k < nassign; k++) {
-        cfg->assign[k] = strdup(assign[k]);
-        if (!cfg->assign[k]) return err_set(e, ERR_RUNTIME, "out of memory");
-        cfg->nassign++;
-        if (ln < sizeof cfg->label)
-            ln += (size_t)snprintf(cfg->label + ln, sizeof cfg->label - ln, " %s", assign[k]);
-        if (fn < sizeof cfg->file_stem)
-            fn +=
-                (size_t)snprintf(cfg->file_stem + fn, sizeof cfg->file_stem - fn, "-%s", assign[k]);
+    size_t ln = (size_t)snprintf(cfg->label, sizeof cfg->label, "%s", cfg->subj.name);
+    size_t fn = (size_t)snprintf(cfg->file_stem, sizeof cfg->file_stem, "%s%s", cfg->subj.name,
+                                 cfg->baseline_only ? "-baseline" : "");
+    if (c->engine_in_names) {
+        const char *en = compare_engine_names[cfg->engine];
+        ln += (size_t)snprintf(cfg->label + ln, sizeof cfg->label - ln, " %s", en);
+        fn += (size_t)snprintf(cfg->file_stem + fn, sizeof cfg->file_stem - fn, "-%s", en);
     }
-    return check_assignments(cfg, e);
+    for (unsigned k = 0; k < cfg->nassign + cfg->nvars; k++) {
+        const char *a = k < cfg->nassign ? cfg->assign[k] : cfg->vars[k - cfg->nassign];
+        if (ln < sizeof cfg->label)
+            ln += (size_t)snprintf(cfg->label + ln, sizeof cfg->label - ln, " %s", a);
+        if (fn < sizeof cfg->file_stem)
+            fn += (size_t)snprintf(cfg->file_stem + fn, sizeof cfg->file_stem - fn, "-%s", a);
+    }
+    if (ln >= sizeof cfg->label || fn >= sizeof cfg->file_stem) /* cut: names could collide */
+        return err_set(e, ERR_INPUT, "--set/--var: %s with %u values makes too long a name",
+                       cfg->subj.name, cfg->nassign + cfg->nvars);
+    return 0;
+}
+
+static int add_config(struct compare *c, const struct config *proto, const struct combo *sets,
+                      const struct combo *vars, struct err *e)
+{
+    if (c->nconfigs == COMPARE_MAX_CELLS)
+        return err_set(e, ERR_INPUT, "at most %d cells (policies x engines x values)",
+                       COMPARE_MAX_CELLS);
+    if (c->nconfigs == c->cap_configs) {
+        size_t cap = c->cap_configs ? 2 * c->cap_configs : 16;
+        struct config *cfgs = realloc(c->configs, cap * sizeof *cfgs);
+        if (!cfgs) return err_set(e, ERR_RUNTIME, "out of memory");
+        c->configs = cfgs;
+        c->cap_configs = cap;
+    }
+    struct config *cfg = &c->configs[c->nconfigs++];
+    *cfg = *proto;
+    cfg->nassign = cfg->nvars = 0;
+    for (unsigned k = 0; k < sets->n; k++)
+        if ((cfg->assign[cfg->nassign] = strdup(sets->assign[k]))) cfg->nassign++;
+    for (unsigned k = 0; k < vars->n; k++)
+        if ((cfg->vars[cfg->nvars] = strdup(vars->assign[k]))) cfg->nvars++;
+    if (cfg->nassign != sets->n || cfg->nvars != vars->n)
+        return err_set(e, ERR_RUNTIME, "out of memory");
+    int rc = name_config(c, cfg, e);
+    return rc ? rc : check_assignments(cfg, e);
 }
 
 /* The --set options the subject has a parameter for (into have[]); a note for each other. */
@@ -106,38 +219,35 @@ static unsigned sets_of(struct compare *c, const struct subject *subj, unsigned 
         if (subject_has(subj, c->sets[i].name)) {
             have[nhave++] = i;
         } else {
-            char note[160];
-            snprintf(note, sizeof note, "%s has no parameter %s: ignored for it", subj->name,
+            char text[160];
+            snprintf(text, sizeof text, "%s has no parameter %s: ignored for it", subj->name,
                      c->sets[i].name);
-            json_array_append_new(c->notes, json_string(note));
+            note(c, text);
         }
     }
     return nhave;
 }
 
-/* One configuration per combination of the values of the parameters the subject has. */
-static int expand_subject(struct compare *c, const struct subject *subj, struct err *e)
+/* One cell per combination of the subject's --set values and of the --var values. */
+static int expand_subject(struct compare *c, const struct subject *subj, enum engine engine,
+                          struct err *e)
 {
-    unsigned idx[CLI_MAX_SETS] = {0}, have[CLI_MAX_SETS];
+    unsigned idx[CLI_MAX_SETS] = {0}, have[CLI_MAX_SETS], vhave[WL_MAX_VARS];
     unsigned nhave = sets_of(c, subj, have);
-    for (;;) {
-        char buf[CLI_MAX_SETS][128], *assign[CLI_MAX_SETS];
-        for (unsigned k = 0; k < nhave; k++) {
-            const struct set_opt *s = &c->sets[have[k]];
-            snprintf(buf[k], sizeof buf[k], "%s=%s", s->name, s->values[idx[k]]);
-            assign[k] = buf[k];
+    for (unsigned k = 0; k < c->nvars; k++)
+        vhave[k] = k;
+    struct config proto = {.subj = *subj, .engine = engine};
+    do {
+        struct combo sets;
+        make_combo(c->sets, have, nhave, idx, &sets);
+        for (size_t v = 0; v < c->ncombos; v++) {
+            struct combo vars;
+            make_combo(c->vars, vhave, c->nvars, c->combos[v], &vars);
+            int rc = add_config(c, &proto, &sets, &vars, e);
+            if (rc) return rc;
         }
-        int rc = add_config(c, subj, assign, nhave, e);
-        if (rc) return rc;
-        unsigned k = nhave;
-        while (k > 0) { /* odometer: the last parameter varies fastest */
-            k--;
-            if (++idx[k] < c->sets[have[k]].nvalues) break;
-            idx[k] = 0;
-            if (k == 0) return 0;
-        }
-        if (nhave == 0) return 0;
-    }
+    } while (next_combo(c->sets, have, nhave, idx));
+    return 0;
 }
 
 /* The comma-separated --policies list into seen[] (each name once); returns how many. */
@@ -169,29 +279,62 @@ static int parse_policy_list(const char *list, struct subject *seen, unsigned *n
 }
 
 /* The convoy factor's denominator when no lock-free policy was chosen: one extra run of the
- * registry's lock-free policy. */
-static int add_baseline(struct compare *c, struct err *e)
+ * registry's lock-free policy per engine and combination of variables. */
+static int add_baselines(struct compare *c, struct err *e)
 {
     const struct gil_policy *base = NULL;
-    for (const struct gil_policy *const *p = gil_policies; *p && !base; p++)
-        if ((*p)->flags & GIL_POLICY_NO_LOCK) base = *p;
+    const struct gil_policy *p;
+    for (size_t i = 0; (p = gil_policy_at(i)) && !base; i++)
+        if (p->flags & GIL_POLICY_NO_LOCK) base = p;
     if (!base) return 0;
-    struct subject s = {base->name, base->params, base};
-    int rc = add_config(c, &s, NULL, 0, e);
-    if (rc) return rc;
-    struct config *b = &c->configs[c->nconfigs - 1];
-    b->baseline_only = true;
-    snprintf(b->file_stem, sizeof b->file_stem, "%s-baseline", base->name);
     c->baseline_name = base->name;
+    unsigned vhave[WL_MAX_VARS];
+    for (unsigned k = 0; k < c->nvars; k++)
+        vhave[k] = k;
+    struct combo none = {.n = 0};
+    for (unsigned en = 0; en < c->nengines; en++)
+        for (size_t v = 0; v < c->ncombos; v++) {
+            struct config proto = {.subj = {base->name, base->params, base},
+                                   .engine = c->engines[en],
+                                   .baseline_only = true};
+            struct combo vars;
+            make_combo(c->vars, vhave, c->nvars, c->combos[v], &vars);
+            int rc = add_config(c, &proto, &none, &vars, e);
+            if (rc) return rc;
+        }
     return 0;
 }
 
-int compare_plan_columns(struct compare *c, const char *policies, struct err *e)
+/* Each cell's baseline: the lock-free cell of the same engine and variables. */
+static void link_baselines(struct compare *c)
 {
-    struct subject seen[COMPARE_MAX_POLICIES];
-    unsigned n = 0;
-    int rc = parse_policy_list(policies, seen, &n, e);
-    if (rc) return rc;
+    for (size_t i = 0; i < c->nconfigs; i++) {
+        struct config *cfg = &c->configs[i];
+        cfg->baseline = NULL;
+        for (size_t k = 0; k < c->nconfigs && !cfg->baseline; k++) {
+            const struct config *b = &c->configs[k];
+            bool same = lock_free(&b->subj) && b->engine == cfg->engine && b->nvars == cfg->nvars &&
+                        b->nassign == 0;
+            for (unsigned v = 0; same && v < b->nvars; v++)
+                same = strcmp(b->vars[v], cfg->vars[v]) == 0;
+            if (same) cfg->baseline = b;
+        }
+    }
+}
+
+/* The virtual runs' machine: the file and every --machine-set, checked now. */
+static int check_machine(const struct compare *c, struct err *e)
+{
+    struct machine m;
+    mach_defaults(&m);
+    if (c->machine && mach_load(&m, c->machine, e) != 0) return e->status;
+    for (unsigned i = 0; i < c->nmachine_sets; i++)
+        if (mach_set(&m, c->machine_sets[i], e) != 0) return e->status;
+    return 0;
+}
+
+static int check_options(struct compare *c, const struct subject *seen, unsigned n, struct err *e)
+{
     for (unsigned i = 0; i < c->nsets; i++) {
         bool used = false;
         for (unsigned k = 0; k < n; k++)
@@ -200,14 +343,42 @@ int compare_plan_columns(struct compare *c, const char *policies, struct err *e)
             return err_set(e, ERR_INPUT, "--set %s: none of the chosen policies has this parameter",
                            c->sets[i].name);
     }
+    bool has_virtual = false;
+    for (unsigned en = 0; en < c->nengines; en++)
+        has_virtual |= c->engines[en] == ENGINE_VIRTUAL;
+    if (!has_virtual && (c->machine || c->nmachine_sets))
+        return err_set(e, ERR_INPUT,
+                       "%s: only the virtual engine has a modelled machine (add --engine virtual)",
+                       c->machine ? "--machine" : "--machine-set");
+    c->engine_in_names = c->nengines > 1 || c->engines[0] != ENGINE_REAL;
+    return has_virtual ? check_machine(c, e) : 0;
+}
+
+int compare_plan_columns(struct compare *c, const char *policies, struct err *e)
+{
+    struct subject seen[COMPARE_MAX_POLICIES];
+    unsigned n = 0;
+    int rc;
+    if ((rc = parse_policy_list(policies, seen, &n, e)) || (rc = check_options(c, seen, n, e)) ||
+        (rc = plan_var_combos(c, e)))
+        return rc;
     for (unsigned i = 0; i < n; i++) {
         if (lock_free(&seen[i])) {
             c->baseline_requested = true;
             c->baseline_name = seen[i].name;
         }
-        if ((rc = expand_subject(c, &seen[i], e))) return rc;
+        for (unsigned en = 0; en < c->nengines && !rc; en++) {
+            if (!seen[i].policy && c->engines[en] == ENGINE_VIRTUAL) {
+                note(c, "cpython runs on real interpreter threads only: no virtual cells for it");
+                continue;
+            }
+            rc = expand_subject(c, &seen[i], c->engines[en], e);
+        }
+        if (rc) return rc;
     }
-    return c->baseline_requested ? 0 : add_baseline(c, e);
+    if (!c->baseline_requested && (rc = add_baselines(c, e))) return rc;
+    link_baselines(c);
+    return 0;
 }
 
 /* The trace of each run, relative to the directory. */
@@ -224,6 +395,8 @@ int compare_plan_runs(struct compare *c, struct err *e)
     size_t total = 0;
     for (size_t i = 0; i < c->nconfigs; i++)
         total += c->configs[i].baseline_only ? 1 : c->repeat;
+    if (total > COMPARE_MAX_RUNS)
+        return err_set(e, ERR_INPUT, "%zu runs: at most %d in one sweep", total, COMPARE_MAX_RUNS);
     c->runs = calloc(total, sizeof *c->runs);
     if (!c->runs) return err_set(e, ERR_RUNTIME, "out of memory");
     for (size_t i = 0; i < c->nconfigs; i++)
@@ -235,6 +408,7 @@ int compare_plan_runs(struct compare *c, struct err *e)
                 c->runs[c->nruns++] = (struct run){.cfg = &c->configs[i], .repeat = r};
     for (size_t i = 0; i < c->nruns; i++) {
         name_trace(&c->runs[i]);
+        c->runs[i].status = -1;
         for (int k = 0; k < NKM; k++)
             c->runs[i].value[k] = NAN;
     }

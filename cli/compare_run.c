@@ -1,20 +1,29 @@
-/* cli/compare_run.c - running `gilsim compare`'s plan: one child process per run (`gilsim run`,
- * or tools/pyrun for `cpython`, which takes the same options), one at a time, then its trace
- * read back by the analysis side exactly as `gilsim summary` would, its summary kept beside
- * it. SIGINT/SIGTERM: the run in progress hears it too, no other starts. */
-#define _GNU_SOURCE /* posix_spawn's environ */
+/* cli/compare_run.c - one run of a sweep's plan (`gilsim compare --run DIR --index I`, what
+ * each Slurm array task and each local job does): a child process (`gilsim run`, or
+ * tools/pyrun for `cpython`, which takes the same options) writes its trace under
+ * DIR/.partial/; only a run that succeeded is moved into DIR, read back by the analysis side
+ * exactly as `gilsim summary` would, its summary kept beside it, and its result file
+ * NAME.result.json written last: that file is what marks the run finished. A run that fails
+ * leaves a result with its status and no trace; a run killed by a signal leaves nothing (it
+ * runs again when the plan is resubmitted). */
+#define _GNU_SOURCE /* environ, pipe2, sched_setaffinity */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "analysis/metrics.h"
 #include "cli/compare.h"
+#include "common/outfile.h"
+#include "common/text.h"
 
 extern char **environ;
 
@@ -33,75 +42,120 @@ int compare_find_pyrun(struct compare *c, struct err *e)
     return 0;
 }
 
-/* The child's command line. Strings it points to live in the struct. */
-struct child_cmd {
-    const char *argv[16 + 2 * CLI_MAX_SETS];
-    int argc;
-    char path[1024], duration[32], seed[32];
-};
-
-static void push(struct child_cmd *cmd, const char *arg)
+void compare_file_beside(const char *trace, const char *suffix, char *buf, size_t size)
 {
-    cmd->argv[cmd->argc++] = arg;
-    cmd->argv[cmd->argc] = NULL;
+    snprintf(buf, size, "%.*s%s", (int)(strlen(trace) - 5), trace, suffix);
 }
 
-/* `gilsim run WORKLOAD --policy P ...`, or `python tools/pyrun WORKLOAD ...` (no policy). */
-static void child_cmd(const struct compare *c, const struct run *r, struct child_cmd *cmd)
+static void push(json_t *argv, const char *s)
+{
+    json_array_append_new(argv, json_string(s));
+}
+
+static void push2(json_t *argv, const char *opt, const char *value)
+{
+    push(argv, opt);
+    push(argv, value);
+}
+
+/* `gilsim run WORKLOAD --policy P ...`, or `python tools/pyrun WORKLOAD ...` (no policy, real
+ * threads only). */
+json_t *compare_child_argv(const struct compare *c, const struct run *r, const char *dir)
 {
     const struct config *cfg = r->cfg;
-    snprintf(cmd->path, sizeof cmd->path, "%s/%s", c->dir, r->trace);
-    snprintf(cmd->seed, sizeof cmd->seed, "%llu", (unsigned long long)c->seed);
-    cmd->argc = 0;
-    push(cmd, cfg->subj.policy ? c->exe : c->python);
-    push(cmd, cfg->subj.policy ? "run" : c->pyrun);
-    push(cmd, c->workload_path);
-    if (cfg->subj.policy) {
-        push(cmd, "--policy");
-        push(cmd, cfg->subj.name);
+    json_t *argv = json_array();
+    char buf[PATH_MAX + 700];
+    push(argv, cfg->subj.policy ? c->exe : c->python);
+    push(argv, cfg->subj.policy ? "run" : c->pyrun);
+    push(argv, c->workload_abs);
+    if (cfg->subj.policy) push2(argv, "--policy", cfg->subj.name);
+    if (cfg->engine == ENGINE_VIRTUAL) {
+        push2(argv, "--engine", "virtual");
+        if (c->machine) push2(argv, "--machine", c->machine_abs);
+        for (unsigned k = 0; k < c->nmachine_sets; k++)
+            push2(argv, "--machine-set", c->machine_sets[k]);
     }
-    for (unsigned k = 0; k < cfg->nassign; k++) {
-        push(cmd, "--set");
-        push(cmd, cfg->assign[k]);
-    }
+    for (unsigned k = 0; k < cfg->nassign; k++)
+        push2(argv, "--set", cfg->assign[k]);
+    for (unsigned k = 0; k < cfg->nvars; k++)
+        push2(argv, "--var", cfg->vars[k]);
     if (c->duration_ms) {
-        snprintf(cmd->duration, sizeof cmd->duration, "%llu", (unsigned long long)c->duration_ms);
-        push(cmd, "--duration");
-        push(cmd, cmd->duration);
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)c->duration_ms);
+        push2(argv, "--duration", buf);
     }
-    push(cmd, "--seed");
-    push(cmd, cmd->seed);
-    push(cmd, "-o");
-    push(cmd, cmd->path);
-    push(cmd, "-q");
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)c->seed);
+    push2(argv, "--seed", buf);
+    snprintf(buf, sizeof buf, "%s/.partial/%s", dir, r->trace);
+    push2(argv, "-o", buf);
+    push(argv, "-q");
+    return argv;
 }
 
-static int spawn_run(struct compare *c, struct run *r, struct err *e)
+/* ---- the child ------------------------------------------------------------------------------ */
+
+static _Atomic pid_t child_pid;
+
+/* First SIGINT/SIGTERM: the child hears it too and writes its partial trace, which is then
+ * removed; a second one exits at once (cli/signals.c removes the partial trace). */
+static void run_on_signal(void *ctx, int sig)
 {
-    struct child_cmd cmd;
-    child_cmd(c, r, &cmd);
-    /* The child takes its own signals: not compare's blocked mask. */
-    posix_spawnattr_t attr;
+    (void)ctx;
+    pid_t pid = atomic_load(&child_pid);
+    if (pid > 0) kill(pid, sig);
+}
+
+/* In the child, between fork and exec (async-signal-safe calls only): it dies with us,
+ * takes its own signals, and reports a failed exec through the pipe. */
+static void exec_child(char *const *argv, pid_t parent, int report_fd)
+{
     sigset_t none;
     sigemptyset(&none);
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-    pid_t pid;
-    int err = posix_spawn(&pid, cmd.argv[0], NULL, &attr, (char *const *)cmd.argv, environ);
-    posix_spawnattr_destroy(&attr);
-    if (err) return err_set(e, ERR_RUNTIME, "cannot start %s: %s", cmd.argv[0], strerror(err));
-    atomic_store(&c->child, pid);
-    /* a signal taken between the spawn and the store above: the child must hear it too */
-    int pending = atomic_load(&c->interrupt);
-    if (pending) kill(pid, pending);
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) return err_set(e, ERR_RUNTIME, "waitpid: %s", strerror(errno));
-    atomic_store(&c->child, 0);
-    r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return 0;
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(argv[0], argv, environ);
+    int err = errno;
+    ssize_t w = write(report_fd, &err, sizeof err);
+    (void)w;
+    _exit(127);
 }
+
+/* Runs argv to its end: its exit status, 128 + the signal that ended it, or -1 (errno set)
+ * when it could not start. */
+static int run_child(json_t *jargv)
+{
+    size_t n = json_array_size(jargv);
+    char **argv = calloc(n + 1, sizeof *argv);
+    if (!argv) return -1;
+    for (size_t i = 0; i < n; i++)
+        argv[i] = (char *)json_string_value(json_array_get(jargv, i));
+    int fds[2], err = 0, status = 0;
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        free(argv);
+        return -1;
+    }
+    pid_t parent = getpid(), pid = fork();
+    if (pid == 0) exec_child(argv, parent, fds[1]);
+    free(argv);
+    close(fds[1]);
+    ssize_t got = pid > 0 ? read(fds[0], &err, sizeof err) : -1; /* 0: exec'd (pipe closed) */
+    if (pid < 0) err = errno;
+    close(fds[0]);
+    if (pid > 0) atomic_store(&child_pid, pid);
+    if (pid > 0) cli_signals_set_child(pid); /* a second signal ends and reaps it first */
+    int pending = cli_signals_received();    /* a signal before the store: the child hears it */
+    if (pid > 0 && pending) kill(pid, pending);
+    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    atomic_store(&child_pid, 0);
+    cli_signals_set_child(0);
+    if (pid < 0 || got == (ssize_t)sizeof err) {
+        errno = err;
+        return -1;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* ---- the result ----------------------------------------------------------------------------- */
 
 static double json_at(json_t *doc, const char *path)
 {
@@ -116,106 +170,163 @@ static double json_at(json_t *doc, const char *path)
 
 /* The key metrics of one run from its summary; counts become rates so that runs of slightly
  * different lengths compare. */
-static void keep_metrics(struct run *r, json_t *doc)
+static json_t *key_metrics(json_t *doc)
 {
+    json_t *out = json_object();
     double window_s = json_at(doc, "window_ns") / 1e9;
     for (int k = 0; k < NKM; k++) {
         if (!compare_metrics[k].path) continue;
         double v = json_at(doc, compare_metrics[k].path);
         if (k == KM_SWITCHES_PER_S || k == KM_FORCED_PER_S || k == KM_FAILED_WAKEUPS_PER_S)
             v = window_s > 0 ? v / window_s : NAN;
-        r->value[k] = v;
+        json_object_set_new(out, compare_metrics[k].key, isfinite(v) ? json_real(v) : json_null());
     }
+    return out;
 }
 
 /* The largest cell behind a thread (not the free GIL) of the run's wait attribution. */
-static void top_blocker(const struct met_run *m, const struct trace *hdr, struct blocker *b)
+static json_t *top_blocker(const struct met_run *m, const struct trace *hdr)
 {
-    memset(b, 0, sizeof *b);
+    int64_t best = 0;
+    json_t *top = json_null();
     for (size_t w = 0; w < hdr->nthreads; w++) {
         const struct attr_cell *c;
         size_t n = met_wait_row(m, w, &c);
         for (size_t i = 0; i < n; i++) {
-            if (c[i].holder == ATTR_FREE || c[i].ns <= b->ns) continue;
-            b->ns = c[i].ns;
-            b->share = (double)c[i].ns / (double)met_wait_total(m, w);
-            snprintf(b->holder, sizeof b->holder, "%s", hdr->threads[c[i].holder].name);
-            snprintf(b->waiter, sizeof b->waiter, "%s", hdr->threads[w].name);
+            if (c[i].holder == ATTR_FREE || c[i].ns <= best) continue;
+            best = c[i].ns;
+            json_decref(top);
+            char holder[64], waiter[64]; /* from the trace: escaped (common/text.h) */
+            top = json_pack("{ss ss sI sf}", "holder",
+                            text_escape(hdr->threads[c[i].holder].name, holder, sizeof holder),
+                            "waiter", text_escape(hdr->threads[w].name, waiter, sizeof waiter),
+                            "ns", (json_int_t)c[i].ns, "share",
+                            (double)c[i].ns / (double)met_wait_total(m, w));
         }
     }
+    return top;
 }
 
-/* Reads the run's trace back and keeps its key metrics; writes the summary beside it. */
-static int measure_run(struct compare *c, struct run *r, struct err *e)
+static int dump_doc(FILE *f, void *doc, struct err *e)
 {
-    char path[1024], spath[1100];
+    int rc = json_dumpf(doc, f, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
+    fputc('\n', f);
+    return rc ? err_set(e, ERR_RUNTIME, "out of memory") : 0;
+}
+
+/* Writes doc to DIR/name under the output rules (common/outfile.h). */
+static int write_json(const char *dir, const char *name, json_t *doc, struct err *e)
+{
+    char path[PATH_MAX + 700];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (!doc) return err_set(e, ERR_RUNTIME, "%s: out of memory", path);
+    return outfile_write(path, 0, NULL, dump_doc, doc, e);
+}
+
+/* The trace, moved into DIR, read back: its summary beside it and the result. */
+static int measure(const struct compare *c, size_t index, json_t *result, struct err *e)
+{
+    const struct run *r = &c->runs[index];
+    char path[PATH_MAX + 700], sname[sizeof r->trace + 16];
     snprintf(path, sizeof path, "%s/%s", c->dir, r->trace);
+    compare_file_beside(r->trace, ".summary.json", sname, sizeof sname);
     struct met_run *m = NULL;
     struct trace *hdr = NULL;
     int rc = met_summarize_file(path, 0, &m, &hdr, e);
     if (rc) return rc;
     json_t *doc = met_to_json(m, r->trace);
-    if (!doc) {
-        rc = err_set(e, ERR_RUNTIME, "out of memory");
-        goto done;
+    rc = write_json(c->dir, sname, doc, e);
+    if (!rc) {
+        json_object_set_new(result, "metrics", key_metrics(doc));
+        json_object_set_new(result, "top_blocker", top_blocker(m, hdr));
+        json_object_set(result, "host", json_object_get(hdr->run, "host"));
+        json_object_set_new(result, "policy", json_string(hdr->policy));
     }
-    if (!c->host) c->host = json_incref(json_object_get(hdr->run, "host"));
-    if (!r->cfg->subj.policy && !c->cpython_noted) {
-        char note[256];
-        snprintf(note, sizeof note,
-                 "cpython = %.40s on real threads (tools/pyrun); its slices and hand-offs are "
-                 "inferred from progress stamps (docs/pyrun.md)",
-                 hdr->policy);
-        json_array_append_new(c->notes, json_string(note));
-        c->cpython_noted = true;
-    }
-    keep_metrics(r, doc);
-    top_blocker(m, hdr, &r->top);
-    snprintf(spath, sizeof spath, "%.*s.summary.json", (int)(strlen(path) - 5), path);
-    if (json_dump_file(doc, spath, JSON_INDENT(1) | JSON_REAL_PRECISION(10)) != 0)
-        rc = err_set(e, ERR_RUNTIME, "%s: cannot write", spath);
-done:
     json_decref(doc);
     met_free(m);
     trace_free(hdr);
     return rc;
 }
 
-/* One run: the child, then its trace; a failure is reported and counted, not returned (the
- * other runs go on). Returns non-zero only when no child can be started at all. */
-static int one_run(struct compare *c, struct run *r, bool tty, size_t i, struct err *e)
+/* Pins this process (and so the child) to the cores of list, e.g. "2,3" or "4-7". */
+static int pin(const char *list, struct err *e)
 {
-    if (tty)
-        fprintf(stderr, "\r\033[K[%zu/%zu] %s, repeat %u ...", i + 1, c->nruns, r->cfg->label,
-                r->repeat);
-    int rc = spawn_run(c, r, e);
-    if (rc) return rc;
-    if (r->status == 0) rc = measure_run(c, r, e);
-    if (r->status != 0 || rc) {
-        if (tty) fputc('\n', stderr);
-        if (rc) cli_fail(e);
-        fprintf(stderr, "gilsim compare: run %s (repeat %u) failed with status %d\n", r->cfg->label,
-                r->repeat, r->status ? r->status : rc);
-        if (!r->status) r->status = rc;
-        c->failed++;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (const char *p = list; *p;) {
+        char *end;
+        long lo = strtol(p, &end, 10), hi = lo;
+        if (end == p || lo < 0 || lo >= CPU_SETSIZE) break;
+        if (*end == '-') hi = strtol(end + 1, &end, 10);
+        for (long k = lo; k <= hi && k < CPU_SETSIZE; k++)
+            CPU_SET(k, &set);
+        p = *end == ',' ? end + 1 : end;
+        if (*end != ',' && *end) break;
     }
+    if (CPU_COUNT(&set) == 0 || sched_setaffinity(0, sizeof set, &set) != 0)
+        return err_set(e, ERR_INPUT, "--cpus %s: cannot run on these cores: %s", list,
+                       CPU_COUNT(&set) ? strerror(errno) : "expected a list such as 0,1 or 2-3");
     return 0;
 }
 
-int compare_run_all(struct compare *c, struct err *e)
+/* The child and what it left: 0, the child's status, or 128 + a signal. */
+static int run_and_measure(struct compare *c, size_t index, const char *partial, struct err *e)
 {
-    bool tty = isatty(STDERR_FILENO);
-    for (size_t i = 0; i < c->nruns; i++) {
-        struct run *r = &c->runs[i];
-        if (atomic_load(&c->interrupt)) { /* interrupted: the rest is not run */
-            r->status = -1;
-            r->trace[0] = '\0';
-            c->not_run++;
-            continue;
-        }
-        int rc = one_run(c, r, tty, i, e);
-        if (rc) return rc;
+    const struct run *r = &c->runs[index];
+    char rname[sizeof r->trace + 16], dir_abs[PATH_MAX], path[PATH_MAX + 700];
+    compare_file_beside(r->trace, ".result.json", rname, sizeof rname);
+    json_t *argv = compare_child_argv(c, r, realpath(c->dir, dir_abs) ? dir_abs : c->dir);
+    int status = run_child(argv), rc = 0;
+    json_decref(argv);
+    if (status < 0) return err_set(e, ERR_RUNTIME, "cannot start the run: %s", strerror(errno));
+    int sig = cli_signals_received();
+    snprintf(path, sizeof path, "%s/%s", c->dir, r->trace);
+    json_t *result = json_pack("{ss sI ss sI}", "format", "gilsim-compare-result", "index",
+                               (json_int_t)index, "trace", r->trace, "status", (json_int_t)status);
+    if (status == 0 && !sig && rename(partial, path) != 0)
+        rc = err_set(e, ERR_RUNTIME, "%s: cannot move the trace into place: %s", path,
+                     strerror(errno));
+    else if (status == 0 && !sig)
+        rc = measure(c, index, result, e);
+    unlink(partial);
+    if (rc) {
+        cli_fail(e);
+        json_object_set_new(result, "status", json_integer(status = 1));
     }
-    if (tty) fputs("\r\033[K", stderr);
-    return 0;
+    struct err we = {0};
+    if (!sig && write_json(c->dir, rname, result, &we) != 0) {
+        cli_fail(&we);
+        status = status ? status : 1;
+    }
+    json_decref(result);
+    if (status && !sig)
+        fprintf(stderr, "gilsim compare: run %zu (%s, repeat %u) failed with status %d\n", index,
+                r->cfg->label, r->repeat, status);
+    return sig ? 128 + sig : status;
+}
+
+int compare_run_one(struct compare *c, size_t index, const char *cpus, struct err *e)
+{
+    if (index >= c->nruns)
+        return err_set(e, ERR_INPUT, "--index %zu: the plan has runs 0 to %zu", index,
+                       c->nruns - 1);
+    if (compare_run_done(c, index)) {
+        fprintf(stderr, "gilsim compare: run %zu (%s) has finished already\n", index,
+                c->runs[index].trace);
+        return 0;
+    }
+    char partial[PATH_MAX + 700];
+    int rc = compare_partial_dir(c, partial, sizeof partial, e);
+    if (rc) return rc;
+    snprintf(partial, sizeof partial, "%s/.partial/%s", c->dir, c->runs[index].trace);
+    unlink(partial); /* a killed earlier attempt's */
+    rc = cpus ? pin(cpus, e) : 0;
+    if (rc) return rc;
+    if ((rc = cli_signals_start(run_on_signal, NULL)) != 0)
+        return err_set(e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(rc));
+    cli_signals_set_tmp(partial);
+    rc = run_and_measure(c, index, partial, e);
+    cli_signals_set_tmp(NULL);
+    cli_signals_stop();
+    return rc;
 }

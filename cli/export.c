@@ -15,6 +15,8 @@
 #include "cli/commands.h"
 #include "cli/speedscope.h"
 #include "cli/states.h"
+#include "common/outfile.h"
+#include "common/text.h"
 
 static const char export_help[] =
     "usage: gilsim export TRACE.json --format chrome|speedscope|csv [-o OUT]\n"
@@ -28,8 +30,8 @@ static const char export_help[] =
     "  -f, --format speedscope  Speedscope's own format: one profile per thread, its states as\n"
     "                           frames, in ns (https://www.speedscope.app)\n"
     "  -f, --format csv         one row per event (columns in docs/analysis.md)\n"
-    "  -o, --output OUT         output file (written through a temporary file); default: the\n"
-    "                           trace's name with .json replaced by .trace.json,\n"
+    "  -o, --output OUT         output file (written through a temporary file; - for stdout);\n"
+    "                           default: the trace's name with .json replaced by .trace.json,\n"
     "                           .speedscope.json or .csv\n"
     "\n"
     "Exit status: 0 ok, 1 runtime failure, 2 bad input (the trace or an option).\n";
@@ -122,8 +124,9 @@ static void counter(struct exporter *x, int64_t t)
 static void run_name(const struct trace *hdr, char *buf, size_t size)
 {
     json_t *wl = json_object_get(json_object_get(hdr->run, "workload"), "name");
-    snprintf(buf, size, "gilsim: %s under %s", json_is_string(wl) ? json_string_value(wl) : "?",
-             hdr->policy);
+    int n = snprintf(buf, size, "gilsim: %s under %s",
+                     json_is_string(wl) ? json_string_value(wl) : "?", hdr->policy);
+    if (n >= (int)size) buf[text_utf8_cut(buf, size - 1)] = '\0'; /* whole characters only */
 }
 
 static void chrome_header(struct exporter *x, const struct trace *hdr)
@@ -381,36 +384,25 @@ int cli_export(int argc, char **argv)
                 out_path, format_suffixes[format]);
 
     struct err e = {0};
-    char tmp[4096 + 16];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", out_path) >= (int)sizeof tmp)
-        return cli_usage_error("export", "%s", "output path too long");
     /* SIGINT/SIGTERM: remove the temporary file and exit at once (128 + the signal). */
     int src = cli_signals_start(NULL, NULL);
     if (src != 0) {
         err_set(&e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(src));
         return cli_fail(&e);
     }
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        cli_signals_stop();
-        err_set(&e, ERR_INPUT, "%s: cannot write: %s", out_path, strerror(errno));
-        return cli_fail(&e);
+    const char *inputs[] = {trace, NULL};
+    struct outfile *of = NULL;
+    rc = outfile_open(&of, out_path, OUTFILE_STDOUT, inputs, &e);
+    if (!rc) {
+        cli_signals_set_tmp(outfile_tmp_path(of));
+        rc = export_to(trace, format, outfile_stream(of), &e);
+        rc = rc ? (outfile_abort(of), rc) : outfile_commit(of, &e);
     }
-    cli_signals_set_tmp(tmp);
-    FILE *out = fdopen(fd, "w");
-    if (!out) {
-        close(fd);
-        rc = err_set(&e, ERR_RUNTIME, "%s: %s", tmp, strerror(errno));
-    } else {
-        rc = export_to(trace, format, out, &e);
-        if (fclose(out) != 0 && !rc) rc = err_set(&e, ERR_RUNTIME, "%s: %s", tmp, strerror(errno));
-    }
-    if (!rc && rename(tmp, out_path) != 0)
-        rc =
-            err_set(&e, ERR_RUNTIME, "%s: cannot rename into place: %s", out_path, strerror(errno));
-    if (rc) unlink(tmp);
     cli_signals_set_tmp(NULL);
     cli_signals_stop();
-    if (!rc && isatty(STDERR_FILENO)) fprintf(stderr, "%s\n", out_path);
+    if (!rc && isatty(STDERR_FILENO) && strcmp(out_path, "-") != 0) {
+        text_put(stderr, out_path);
+        fputc('\n', stderr);
+    }
     return rc ? cli_fail(&e) : 0;
 }

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "common/text.h"
 #include "sim/machine.h"
 
 static const char machines_help[] =
@@ -56,12 +57,20 @@ int cli_machines(int argc, char **argv)
     if (a.file && mach_load(&m, a.file, &e) != 0) return cli_fail(&e);
     for (unsigned i = 0; i < a.nsets; i++)
         if (mach_set(&m, a.sets[i], &e) != 0) return cli_fail(&e);
-    printf("machine %s (%s)\n", m.name, m.source);
+    char name[256], source[1024]; /* from a machine file: escaped (common/text.h) */
+    printf("machine %s (%s)\n", text_escape(m.name, name, sizeof name),
+           text_escape(m.source, source, sizeof source));
     for (int i = 0; i < MACH_NPARAMS; i++) {
         const struct mach_param_desc *d = &mach_params[i];
         char value[32];
         snprintf(value, sizeof value, "%g", m.v[i]);
         printf("  %-18s %-9s %-8s %s\n", d->name, value, d->unit, d->doc);
+    }
+    if (m.ncurve) {
+        printf("  wake_curve_us      (replaces wake_warm_us and wake_cold_us) idle -> wake-up:");
+        for (unsigned i = 0; i < m.ncurve; i++)
+            printf("%s %g -> %g", i ? "," : "", m.curve[i][0], m.curve[i][1]);
+        printf(" us\n");
     }
     return 0;
 }

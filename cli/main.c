@@ -18,7 +18,7 @@ static const struct command {
     {"run", cli_run, "run a workload under a policy, write a trace"},
     {"summary", cli_summary, "latency, convoy and fairness metrics of a trace"},
     {"compare", cli_compare,
-     "run a workload under several policies and parameters, tabulate the metrics"},
+     "sweep a workload over policies, engines, parameters and variables; tabulate the metrics"},
     {"export", cli_export, "a trace as Chrome Trace Event JSON (Perfetto) or CSV"},
     {"report", cli_report, "a self-contained HTML report (table, plots) of a compare directory"},
     {"machines", cli_machines, "the virtual engine's machine model: parameters, defaults, units"},

@@ -3,6 +3,7 @@
  * script and the interpreter, tells the script which gilsim to read traces with, and hands
  * over. */
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,15 @@ int cli_report(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         args[i + 1] = argv[i];
     fflush(NULL);
+    /* SIGINT/SIGTERM stay blocked through exec until tools/report has its handler (one line and
+     * 128 + the signal, never a traceback; tools/gilsim_output.py unblocks them). */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    sigprocmask(SIG_BLOCK, &stop, NULL);
     execv(python, args);
+    sigprocmask(SIG_UNBLOCK, &stop, NULL);
     err_set(&e, ERR_RUNTIME, "cannot run %s %s", python, script);
     free(args);
     return cli_fail(&e);

@@ -4,11 +4,13 @@
  * one is a field in struct run_args, a short apply function and a line in the table. */
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "common/text.h"
 #include "common/utc.h"
 #include "policies/registry.h"
 #include "sim/engine.h"
@@ -226,8 +228,10 @@ static void print_group_rates(const struct eng_options *o, const struct eng_resu
             for (uint32_t k = 0; k < t->nevents; k++)
                 ios += t->events[k].ev == TRACE_EV_IO_END;
         }
-        fprintf(stderr, "  %-12s x%-5u %12.0f ticks/s %10llu acquisitions", o->wl->groups[g].name,
-                o->wl->groups[g].count, (double)ticks / secs, (unsigned long long)acq);
+        char name[64];
+        fprintf(stderr, "  %-12s x%-5u %12.0f ticks/s %10llu acquisitions",
+                text_escape(o->wl->groups[g].name, name, sizeof name), o->wl->groups[g].count,
+                (double)ticks / secs, (unsigned long long)acq);
         if (ios) fprintf(stderr, " %9.0f io/s", (double)ios / secs);
         fputc('\n', stderr);
     }
@@ -250,14 +254,17 @@ static long peak_rss_kib(void)
 static void print_summary(const struct eng_options *o, const struct eng_result *r, const char *path)
 {
     double secs = (double)r->elapsed_ns / 1e9;
-    fprintf(stderr, "gilsim: %s under %s", o->wl->name, o->policy->name);
+    char machine[256];
+    fputs("gilsim: ", stderr);
+    text_put(stderr, o->wl->name);
+    fprintf(stderr, " under %s", o->policy->name);
     for (unsigned i = 0; i < o->params->n; i++)
         fprintf(stderr, "%s%s=%g", i ? ", " : " (", o->params->desc[i].name, o->params->value[i]);
     fprintf(stderr, "%s: %u threads, %.3f s (%s), tick %.1f ns", o->params->n ? ")" : "",
             r->nthreads, secs, r->stop_reason, r->ns_per_tick);
     if (o->engine == ENG_VIRTUAL)
-        fprintf(stderr, ", virtual time on %s (%g cores)", o->machine->name,
-                o->machine->v[MACH_cores]);
+        fprintf(stderr, ", virtual time on %s (%g cores)",
+                text_escape(o->machine->name, machine, sizeof machine), o->machine->v[MACH_cores]);
     fputc('\n', stderr);
     print_group_rates(o, r, secs); /* per group, so that 200 threads stay readable */
     fprintf(stderr, "  total %.0f ticks/s, %llu acquisitions (%llu switches), %llu events",
@@ -271,11 +278,33 @@ static void print_summary(const struct eng_options *o, const struct eng_result *
     fprintf(stderr, "\n  peak RSS %ld KiB\n  trace: %s\n", peak_rss_kib(), path);
 }
 
+/* What the signal thread shares with the run: the engine's stop, and whether the run is over
+ * (a signal then lets the trace be finished: it is complete, and the exit status says so). */
+struct run_signals {
+    struct eng_ctl *ctl;
+    _Atomic bool over;
+};
+
 static void run_on_signal(void *ctx, int sig)
 {
+    struct run_signals *rs = ctx;
+    const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    if (atomic_load(&rs->over)) {
+        fprintf(stderr,
+                "gilsim: %s: the run is over, finishing its trace (again to quit at once)\n", name);
+        return;
+    }
     fprintf(stderr, "gilsim: %s: stopping, writing the partial trace (again to quit at once)\n",
-            sig == SIGINT ? "SIGINT" : "SIGTERM");
-    eng_ctl_stop(ctx, sig == SIGINT ? "sigint" : "sigterm");
+            name);
+    eng_ctl_stop(rs->ctl, sig == SIGINT ? "sigint" : "sigterm");
+}
+
+/* The exit status of a run that ended: what its trace says, 128 + the signal that stopped it. */
+static int stop_status(const struct eng_result *r)
+{
+    if (strcmp(r->stop_reason, "sigint") == 0) return 128 + SIGINT;
+    if (strcmp(r->stop_reason, "sigterm") == 0) return 128 + SIGTERM;
+    return 0;
 }
 
 /* A run that ended early: a message, and an error when it stalled or left threads behind. */
@@ -296,49 +325,52 @@ static int report_interrupted(const struct eng_result *r, const char *out_path, 
 }
 
 /* Runs the workload and writes the trace; *abandoned tells when threads were left running
- * (the workload must then not be freed). */
-static int run_and_write(struct eng_options *o, struct trace_out *out, const char *out_path,
-                         bool quiet, bool *abandoned, struct err *e)
+ * (the workload must then not be freed), *status the exit status the trace agrees with. */
+static int run_and_write(struct eng_options *o, struct run_signals *rs, struct trace_out *out,
+                         const struct run_args *a, bool *abandoned, int *status, struct err *e)
 {
     struct eng_result *r = NULL;
     int rc = eng_run(o, &r, e);
+    atomic_store(&rs->over, true);
     if (rc) {
         if (out) trace_out_abort(out);
         cli_signals_set_tmp(NULL);
         return rc;
     }
     *abandoned = r->abandoned > 0;
+    *status = stop_status(r);
     if (out) rc = trace_out_commit(out, o, r, e);
     cli_signals_set_tmp(NULL);
     if (r->report) fprintf(stderr, "gilsim: %s", r->report);
-    if (rc == 0 && !quiet) print_summary(o, r, out ? out_path : "nowhere (--no-trace)");
-    if (rc == 0 && r->interrupted) rc = report_interrupted(r, out ? out_path : NULL, e);
+    if (rc == 0 && !a->quiet) print_summary(o, r, out ? a->output : "nowhere (--no-trace)");
+    if (rc == 0 && r->interrupted) rc = report_interrupted(r, out ? a->output : NULL, e);
     eng_result_free(r);
     return rc;
 }
 
 /* Signal handling, the reserved output, the run. */
 static int run_with_signals(const struct run_args *a, struct eng_options *o, bool *abandoned,
-                            struct err *e)
+                            int *status, struct err *e)
 {
     /* Signals are taken by their own thread from here on: before the output exists and
      * before any engine thread, which all inherit the blocked mask. */
-    struct eng_ctl *ctl = NULL;
-    int erc = eng_ctl_new(&ctl);
-    if (erc == 0) erc = cli_signals_start(run_on_signal, ctl);
+    struct run_signals rs = {NULL, false};
+    int erc = eng_ctl_new(&rs.ctl);
+    if (erc == 0) erc = cli_signals_start(run_on_signal, &rs);
     if (erc != 0) {
-        eng_ctl_free(ctl);
+        eng_ctl_free(rs.ctl);
         return err_set(e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(erc));
     }
     struct trace_out *out = NULL;
-    int rc = a->no_trace ? 0 : trace_out_open(&out, a->output, e);
+    const char *inputs[] = {a->workload, NULL};
+    int rc = a->no_trace ? 0 : trace_out_open(&out, a->output, inputs, e);
     if (rc == 0) {
         if (out) cli_signals_set_tmp(trace_out_tmp_path(out));
-        o->ctl = ctl;
-        rc = run_and_write(o, out, a->output, a->quiet, abandoned, e);
+        o->ctl = rs.ctl;
+        rc = run_and_write(o, &rs, out, a, abandoned, status, e);
     }
     cli_signals_stop();
-    eng_ctl_free(ctl);
+    eng_ctl_free(rs.ctl);
     return rc;
 }
 
@@ -392,10 +424,9 @@ int cli_run(int argc, char **argv)
         .no_trace = a.no_trace,
     };
     bool abandoned = false;
-    rc = run_with_signals(&a, &o, &abandoned, &e);
+    int status = 0;
+    rc = run_with_signals(&a, &o, &abandoned, &status, &e);
     /* Threads left running still read the workload: the process ends soon anyway. */
     if (!abandoned) wl_free(wl);
-    if (rc) return cli_fail(&e);
-    int sig = cli_signals_received();
-    return sig ? 128 + sig : 0;
+    return rc ? cli_fail(&e) : status;
 }

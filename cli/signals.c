@@ -4,13 +4,16 @@
  * by one dedicated thread with sigwait, so no handler ever interrupts the engine, stdio or
  * malloc. The first signal calls the command's stop function (`run` stops its threads and
  * writes a partial trace); a second one, or the first when the command has no stop function,
- * removes the command's temporary output file and exits at once with 128 + the signal. */
+ * removes the command's temporary output file and exits at once with 128 + the signal, after
+ * ending the child process a command runs (compare's run in progress). */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -23,11 +26,30 @@ static struct {
     void *ctx;
     pthread_mutex_t mutex; /* guards tmp */
     char tmp[4096];
+    _Atomic pid_t child; /* compare's run in progress: it ends before we do */
     _Atomic int first;
 } sig = {.mutex = PTHREAD_MUTEX_INITIALIZER};
 
+/* The child hears the signal again (a second one: it removes its temporary file and exits at
+ * once), is given a moment, then killed; reaped either way, so that nothing it would write
+ * appears after we exit. */
+static void end_child(int signo)
+{
+    pid_t child = atomic_load(&sig.child);
+    if (child <= 0) return;
+    kill(child, signo);
+    for (int i = 0; i < 200; i++) { /* 2 s */
+        pid_t w = waitpid(child, NULL, WNOHANG);
+        if (w == child || (w < 0 && errno == ECHILD)) return;
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    }
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+}
+
 static void hard_exit(int signo, bool again)
 {
+    end_child(signo);
     pthread_mutex_lock(&sig.mutex);
     if (sig.tmp[0]) unlink(sig.tmp);
     static const char msg1[] = "gilsim: interrupted: exiting, nothing written\n";
@@ -81,6 +103,11 @@ void cli_signals_set_tmp(const char *path)
     pthread_mutex_lock(&sig.mutex);
     snprintf(sig.tmp, sizeof sig.tmp, "%s", path ? path : "");
     pthread_mutex_unlock(&sig.mutex);
+}
+
+void cli_signals_set_child(pid_t pid)
+{
+    atomic_store(&sig.child, pid);
 }
 
 int cli_signals_received(void)

@@ -6,14 +6,16 @@
 #include "analysis/metrics.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "common/outfile.h"
 
 static const char summary_help[] =
-    "usage: gilsim summary TRACE.json [--json | --samples LIST]\n"
+    "usage: gilsim summary TRACE.json [--json | --samples LIST] [-o OUT]\n"
     "\n"
     "Computes latency, throughput, convoy and fairness metrics from a trace's events, for the\n"
-    "run and for every thread; docs/metrics.md defines each. Any trace in the gilsim-trace\n"
-    "format works, whoever wrote it. A partial trace (complete: false) is summarized and\n"
-    "marked as such.\n"
+    "run and for every thread, and who made whom wait (the wait attribution: for each thread,\n"
+    "which threads held the GIL while it waited); docs/metrics.md defines each. Any trace in\n"
+    "the gilsim-trace format works, whoever wrote it. A partial trace (complete: false) is\n"
+    "summarized and marked as such.\n"
     "\n"
     "  --json          print one JSON document (gilsim-summary, version 1) instead of text\n"
     "  --samples LIST  print every sample of the named latency metrics as CSV\n"
@@ -22,6 +24,7 @@ static const char summary_help[] =
     "                  request_latency, slice, handoff_gap; or all (these six); and\n"
     "                  wait_attribution: the waiter x holder matrix, one row per cell, in\n"
     "                  three more columns holder_tid,holder,share\n"
+    "  -o, --output OUT  write to OUT (through a temporary file) instead of stdout\n"
     "\n"
     "Exit status: 0 ok, 1 runtime failure, 2 the file is not a readable gilsim trace.\n";
 
@@ -62,103 +65,132 @@ static int parse_sample_list(const char *list, bool *wanted, unsigned n, bool *a
 }
 
 /* The waiter x holder matrix as CSV rows (docs/metrics.md). */
-static void print_attribution(const struct met_run *m, const struct trace *hdr)
+static void print_attribution(const struct met_run *m, const struct trace *hdr, FILE *out)
 {
     for (size_t w = 0; w < hdr->nthreads; w++) {
         const struct attr_cell *c;
         size_t n = met_wait_row(m, w, &c);
         double total = (double)met_wait_total(m, w);
         for (size_t i = 0; i < n; i++) {
-            printf(ATTRIBUTION ",%zu,", w);
-            cli_csv_field(stdout, hdr->threads[w].name);
-            printf(",%lld,", (long long)c[i].ns);
-            if (c[i].holder != ATTR_FREE) printf("%d", c[i].holder);
-            putchar(',');
-            cli_csv_field(stdout,
+            fprintf(out, ATTRIBUTION ",%zu,", w);
+            cli_csv_field(out, hdr->threads[w].name);
+            fprintf(out, ",%lld,", (long long)c[i].ns);
+            if (c[i].holder != ATTR_FREE) fprintf(out, "%d", c[i].holder);
+            fputc(',', out);
+            cli_csv_field(out,
                           c[i].holder == ATTR_FREE ? "(free)" : hdr->threads[c[i].holder].name);
-            printf(",%.10g\n", (double)c[i].ns / total);
+            fprintf(out, ",%.10g\n", (double)c[i].ns / total);
         }
     }
 }
 
 static void print_samples(const struct met_run *m, const struct trace *hdr, const bool *wanted,
-                          bool attribution)
+                          bool attribution, FILE *out)
 {
     const char *more = attribution ? ",,," : "";
-    puts(attribution ? "metric,tid,thread,ns,holder_tid,holder,share" : "metric,tid,thread,ns");
+    fputs(attribution ? "metric,tid,thread,ns,holder_tid,holder,share\n" : "metric,tid,thread,ns\n",
+          out);
     for (unsigned l = 0; met_latency_name(l); l++) {
         if (!wanted[l]) continue;
         for (size_t t = 0; t < hdr->nthreads; t++) {
             const int64_t *v;
             size_t n = met_samples(m, l, t, &v);
             for (size_t i = 0; i < n; i++) {
-                printf("%s,%zu,", met_latency_name(l), t);
-                cli_csv_field(stdout, hdr->threads[t].name);
-                printf(",%lld%s\n", (long long)v[i], more);
+                fprintf(out, "%s,%zu,", met_latency_name(l), t);
+                cli_csv_field(out, hdr->threads[t].name);
+                fprintf(out, ",%lld%s\n", (long long)v[i], more);
             }
         }
     }
-    if (attribution) print_attribution(m, hdr);
+    if (attribution) print_attribution(m, hdr, out);
+}
+
+struct summary_args {
+    const char *path, *samples, *output;
+    bool json;
+};
+
+static int opt_json(void *args, const char *v)
+{
+    (void)v;
+    ((struct summary_args *)args)->json = true;
+    return 0;
+}
+
+static int opt_samples(void *args, const char *v)
+{
+    ((struct summary_args *)args)->samples = v;
+    return 0;
+}
+
+static int opt_output(void *args, const char *v)
+{
+    ((struct summary_args *)args)->output = v;
+    return 0;
+}
+
+static const struct cli_opt summary_opts[] = {
+    {"json", 0, false, opt_json},
+    {"samples", 0, true, opt_samples},
+    {"output", 'o', true, opt_output},
+    {NULL, 0, false, NULL},
+};
+
+/* What the summary writes: the text, the JSON document or the samples. */
+struct summary_out {
+    const struct summary_args *a;
+    const struct met_run *m;
+    const struct trace *hdr;
+    const bool *wanted;
+    bool attribution;
+};
+
+static int write_summary(FILE *f, const struct summary_out *s, struct err *e)
+{
+    if (s->a->samples) {
+        print_samples(s->m, s->hdr, s->wanted, s->attribution, f);
+    } else if (s->a->json) {
+        json_t *doc = met_to_json(s->m, s->a->path);
+        int rc = doc ? json_dumpf(doc, f, JSON_INDENT(1) | JSON_REAL_PRECISION(10)) : -1;
+        json_decref(doc);
+        if (rc) return err_set(e, ERR_RUNTIME, "%s: cannot write the summary", s->a->path);
+        fputc('\n', f);
+    } else {
+        met_print(s->m, s->a->path, f);
+    }
+    return 0;
 }
 
 int cli_summary(int argc, char **argv)
 {
-    const char *path = NULL;
-    bool as_json = false;
-    const char *sample_list = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(summary_help, stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "--json") == 0) {
-            as_json = true;
-        } else if (strcmp(argv[i], "--samples") == 0) {
-            if (i + 1 >= argc) return cli_usage_error("summary", "%s", "--samples needs a list");
-            sample_list = argv[++i];
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_usage_error("summary", "unknown option '%s'", argv[i]);
-        } else if (path) {
-            return cli_usage_error("summary", "expected one trace file, got also '%s'", argv[i]);
-        } else {
-            path = argv[i];
-        }
-    }
-    if (!path) return cli_usage_error("summary", "%s", "expected a trace file");
-    if (as_json && sample_list)
+    struct summary_args a = {.output = "-"};
+    int operand,
+        rc = cli_parse_options("summary", summary_help, summary_opts, &a, argc, argv, &operand);
+    if (rc) return rc == CLI_HELP_SHOWN ? 0 : rc;
+    if (operand >= argc) return cli_usage_error("summary", "%s", "expected a trace file");
+    if (operand < argc - 1)
+        return cli_usage_error("summary", "expected one trace file, got also '%s'",
+                               argv[operand + 1]);
+    a.path = argv[operand];
+    if (a.json && a.samples)
         return cli_usage_error("summary", "%s", "--json and --samples exclude each other");
     bool wanted[MET_MAX_LATENCIES] = {false}, attribution = false;
-    if (sample_list) {
-        int rc =
-            parse_sample_list(sample_list, wanted, sizeof wanted / sizeof *wanted, &attribution);
-        if (rc) return rc;
-    }
+    if (a.samples && (rc = parse_sample_list(a.samples, wanted, MET_MAX_LATENCIES, &attribution)))
+        return rc;
 
     struct err e = {0};
     struct met_run *m = NULL;
     struct trace *hdr = NULL;
-    if (met_summarize_file(path, sample_list ? MET_KEEP_SAMPLES : 0, &m, &hdr, &e) != 0)
-        return cli_fail(&e);
-    int status = 0;
-    if (sample_list) {
-        print_samples(m, hdr, wanted, attribution);
-    } else if (as_json) {
-        json_t *doc = met_to_json(m, path);
-        if (!doc || json_dumpf(doc, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(10)) != 0) {
-            err_set(&e, ERR_RUNTIME, "%s: cannot write the summary", path);
-            status = cli_fail(&e);
-        } else {
-            fputc('\n', stdout);
-        }
-        json_decref(doc);
-    } else {
-        met_print(m, path, stdout);
+    const char *inputs[] = {a.path, NULL};
+    struct outfile *of = NULL;
+    /* the output is checked before the trace is read */
+    if ((rc = outfile_open(&of, a.output, OUTFILE_STDOUT, inputs, &e)) == 0 &&
+        (rc = met_summarize_file(a.path, a.samples ? MET_KEEP_SAMPLES : 0, &m, &hdr, &e)) == 0) {
+        struct summary_out out = {&a, m, hdr, wanted, attribution};
+        rc = write_summary(outfile_stream(of), &out, &e);
     }
+    rc = rc ? (outfile_abort(of), rc) : outfile_commit(of, &e);
     met_free(m);
     trace_free(hdr);
-    if ((fflush(stdout) != 0 || ferror(stdout)) && !status) {
-        err_set(&e, ERR_RUNTIME, "cannot write to standard output");
-        status = cli_fail(&e);
-    }
-    return status;
+    return rc ? cli_fail(&e) : 0;
 }

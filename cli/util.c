@@ -8,11 +8,14 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/text.h"
 #include "sim/wl.h"
 
 int cli_fail(const struct err *e)
 {
-    fprintf(stderr, "gilsim: %s\n", e->msg);
+    fputs("gilsim: ", stderr);
+    text_put(stderr, e->msg); /* messages quote names and keys from files */
+    fputc('\n', stderr);
     return (int)e->status;
 }
 
@@ -50,31 +53,24 @@ int cli_parse_seed(const char *cmd, const char *arg, uint64_t *seed)
 
 void cli_csv_field(FILE *f, const char *s)
 {
-    if (!strpbrk(s, ",\"\n\r")) {
-        fputs(s, f);
-        return;
+    /* A cell a spreadsheet would run as a formula gets a leading quote (the OWASP rule; a tab
+     * or CR at the start is escaped as \x09, \x0d like any control character). */
+    bool formula = s[0] && strchr("=+-@", s[0]);
+    bool quoted = formula || strpbrk(s, ",\"");
+    if (quoted) fputs(formula ? "\"'" : "\"", f);
+    for (;;) {
+        size_t n = strcspn(s, "\"");
+        text_putn(f, s, n); /* control characters escaped: no line break to quote */
+        if (!s[n]) break;
+        fputs("\"\"", f);
+        s += n + 1;
     }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
+    if (quoted) fputc('"', f);
 }
 
 void cli_json_string(FILE *f, const char *s)
 {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
+    text_put_json(f, s); /* valid UTF-8 whatever s holds (common/text.h) */
 }
 
 int cli_results_dir(void)

@@ -236,6 +236,11 @@ int jc_check_keys(struct jc_ctx *c, json_t *obj, const char *const *allowed)
         bool ok = false;
         for (const char *const *a = allowed; *a && !ok; a++)
             ok = strcmp(*a, key) == 0;
+        if (!ok && !allowed[0]) {
+            int rc = jc_push_key(c, key);
+            if (!rc) rc = jc_fail_at(c, true, "unknown key \"%s\"; expected no keys ({})", key);
+            return rc;
+        }
         if (!ok) {
             char list[256];
             size_t n = 0;
@@ -249,6 +254,20 @@ int jc_check_keys(struct jc_ctx *c, json_t *obj, const char *const *allowed)
         }
     }
     return 0;
+}
+
+int jc_get_bool(struct jc_ctx *c, json_t *obj, const char *key, bool *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) return 0;
+    int rc = jc_push_key(c, key);
+    if (rc) return rc;
+    if (!json_is_boolean(v))
+        rc = jc_fail(c, "expected true or false, got %s", jc_type_name(v));
+    else
+        *out = json_is_true(v);
+    jc_pop(c);
+    return rc;
 }
 
 int jc_want_object(struct jc_ctx *c, json_t *v, const char *what)

@@ -78,6 +78,8 @@ int jc_get_number(struct jc_ctx *c, json_t *obj, const char *key, bool required,
                   double max, const char *unit, double *out);
 int jc_get_integer(struct jc_ctx *c, json_t *obj, const char *key, bool required, int64_t min,
                    int64_t max, const char *unit, int64_t *out);
+/* true or false; *out unchanged when absent. */
+int jc_get_bool(struct jc_ctx *c, json_t *obj, const char *key, bool *out);
 /* One of choices (NULL-terminated); *out is the index. */
 int jc_get_choice(struct jc_ctx *c, json_t *obj, const char *key, const char *const *choices,
                   int *out);

@@ -49,9 +49,7 @@ static long hex4(const char *p)
     return v;
 }
 
-/* The length of the valid UTF-8 sequence at p (first byte >= 0x80), or 0: no overlong form,
- * surrogate or value past U+10FFFF. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+size_t jlex_utf8_len(const unsigned char *p, const unsigned char *end)
 {
     unsigned c = p[0], min;
     size_t n;
@@ -188,7 +186,7 @@ __attribute__((noinline)) static enum jlex_status string_rest(struct jlex *x, co
             if ((st = unescape(&p, end, flags, seq, &k))) break;
             has_nul |= seq[0] == 0;
         } else {
-            if (!(k = utf8_len((const unsigned char *)p, (const unsigned char *)end))) {
+            if (!(k = jlex_utf8_len((const unsigned char *)p, (const unsigned char *)end))) {
                 st = JLEX_UTF8;
                 break;
             }

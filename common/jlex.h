@@ -36,6 +36,9 @@ enum jlex_flags {
 
 /* The status in words, e.g. "unterminated string" (both readers' messages). */
 const char *jlex_message(enum jlex_status st);
+/* The length of the valid UTF-8 sequence at p (first byte >= 0x80), or 0: no overlong form,
+ * surrogate or value past U+10FFFF. (common/text.c checks untrusted text with it too.) */
+size_t jlex_utf8_len(const unsigned char *p, const unsigned char *end);
 
 static inline void jlex_skip_ws(struct jlex *x)
 {

@@ -38,6 +38,7 @@
     X(CHECK, "check")                                                                              \
     X(DROP_REQUEST, "drop_request")                                                                \
     X(IO, "io")                                                                                    \
+    X(SEND, "send")                                                                                \
     X(SLEEP, "sleep")                                                                              \
     X(NATIVE, "native")                                                                            \
     X(ARRIVAL, "arrival")                                                                          \

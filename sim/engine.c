@@ -272,6 +272,7 @@ static int setup_thread(struct eng *eng, struct eng_result *res, unsigned tid,
     t->cap = eng->o->no_trace ? 0 : res->max_events;
     t->budget_left = UINT64_MAX;
     t->work = tid + 1;
+    t->peer_answer_at = t->peer_last = INT64_MIN; /* the virtual backend's peer: none yet */
     rng_seed(t->rng, eng->o->seed, t->tid);
     r->tid = t->tid;
     r->group = grp->name;
@@ -359,6 +360,19 @@ static void free_engine(struct eng *eng, unsigned inited, bool policy_up)
     free(eng);
 }
 
+/* A backend without peers (peer_send NULL) cannot run a workload that talks to one. */
+static int check_backend(const struct eng *eng, struct err *e)
+{
+    const struct wl_workload *wl = eng->o->wl;
+    for (size_t i = 0; i < wl->ngroups && !eng->be->peer_send; i++)
+        if (wl->groups[i].uses_peer)
+            return err_set(e, ERR_INPUT,
+                           "%s: threads[%zu] (%s) talks to a peer (io with \"peer\", send), "
+                           "which the %s engine does not run yet",
+                           wl->path, i, wl->groups[i].name, eng->be->name);
+    return 0;
+}
+
 int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
 {
     /* On the heap: when threads cannot be stopped, this is left to them (never freed). */
@@ -389,7 +403,8 @@ int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
                                                       : o->stall_timeout_ns;
     res->nthreads = eng->nthreads;
 
-    int rc = eng->be->open ? eng->be->open(eng, e) : 0;
+    int rc = check_backend(eng, e);
+    if (!rc && eng->be->open) rc = eng->be->open(eng, e);
     if (!rc) rc = setup_run(eng, res, &inited, &policy_up, e);
     if (!rc)
         rc = eng->be == &eng_virtual_backend ? eng_virtual_run(eng, res, e)

@@ -77,7 +77,14 @@ struct sim_thread {
     void *policy_data;
     pthread_t handle;       /* real engine */
     struct vt_thread *virt; /* virtual engine */
+    void *peer;             /* the real backend's peer of this thread (uses_peer), or NULL */
+    /* the virtual backend's peer: when its answer arrives (INT64_MIN: none pending) and when
+     * it last answered (how long it has slept, for its wake-up) */
+    int64_t peer_answer_at, peer_last;
 };
+
+/* A request to a peer that wants no answer (a send op). */
+#define PEER_NO_ANSWER INT64_C(-1)
 
 /* What differs between running threads for real and simulating them. */
 struct eng_backend {
@@ -97,6 +104,13 @@ struct eng_backend {
     int (*block_until)(struct sim_thread *t, int64_t until);
     /* The pending word gained a bit. NULL: the threads see it at their next check point. */
     void (*pending_raised)(struct eng *eng);
+    /* The thread's peer (io with "peer", send ops; only threads whose group uses_peer): sends
+     * it a request to answer after ns, or PEER_NO_ANSWER. The call returns at once (a short
+     * real send); RUN_STOP when the run ended. */
+    int (*peer_send)(struct sim_thread *t, int64_t ns);
+    /* Blocks until the peer's answer to the last request arrives (a real recv, woken by the
+     * peer), or the stop. `until`: when the answer is due, for the watchdog. */
+    int (*peer_recv)(struct sim_thread *t, int64_t until);
 };
 
 struct eng {
@@ -196,5 +210,16 @@ double eng_measure_ns_per_tick(unsigned iters, uint64_t n);
 extern const struct eng_backend eng_real_backend, eng_virtual_backend;
 int eng_real_run(struct eng *eng, struct eng_result *res, struct err *e);
 int eng_virtual_run(struct eng *eng, struct eng_result *res, struct err *e);
+
+/* engine_real_peer.c: the real engine's peers, one thread each at the far end of a Unix socket
+ * pair, for the threads whose group uses_peer. Started before the threads, shut down by the
+ * stop (their blocking calls end), joined after. */
+struct real_peers;
+int real_peers_start(struct eng *eng, int stop_fd, struct real_peers **out, struct err *e);
+void real_peers_shutdown(struct real_peers *p);
+/* Joins the peer threads; closes the sockets unless `keep_fds` (threads left running). */
+void real_peers_free(struct real_peers *p, bool keep_fds);
+int real_peer_send(struct sim_thread *t, int64_t ns);
+int real_peer_recv(struct sim_thread *t, int64_t until);
 
 #endif

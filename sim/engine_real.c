@@ -19,6 +19,7 @@
 
 struct real_state {
     int stop_pipe[2];
+    struct real_peers *peers; /* NULL: none started */
 };
 
 /* ---- ticks ------------------------------------------------------------------------------- */
@@ -153,6 +154,7 @@ static void real_pending_raised(struct eng *eng)
     do
         w = write(rs->stop_pipe[1], "x", 1);
     while (w < 0 && errno == EINTR);
+    real_peers_shutdown(rs->peers); /* ends the blocking sends and recvs */
 }
 
 const struct eng_backend eng_real_backend = {
@@ -161,6 +163,8 @@ const struct eng_backend eng_real_backend = {
     .busy = real_busy,
     .block_until = real_block_until,
     .pending_raised = real_pending_raised,
+    .peer_send = real_peer_send,
+    .peer_recv = real_peer_recv,
 };
 
 /* ---- threads ------------------------------------------------------------------------------ */
@@ -331,7 +335,7 @@ static void report_abandoned(struct eng *eng, struct eng_result *res, unsigned c
 int eng_real_run(struct eng *eng, struct eng_result *res, struct err *e)
 {
     /* On the heap: threads that cannot be stopped keep using it (never freed then). */
-    struct real_state *rs = malloc(sizeof *rs);
+    struct real_state *rs = calloc(1, sizeof *rs);
     if (!rs) return err_set(e, ERR_RUNTIME, "out of memory");
     if (pipe2(rs->stop_pipe, O_CLOEXEC) != 0) {
         free(rs);
@@ -339,7 +343,9 @@ int eng_real_run(struct eng *eng, struct eng_result *res, struct err *e)
     }
     eng->backend_state = rs;
     eng->live = eng->nthreads;
-    unsigned created = create_threads(eng, res, e);
+    unsigned created = 0;
+    if (real_peers_start(eng, rs->stop_pipe[0], &rs->peers, e) == 0)
+        created = create_threads(eng, res, e);
     int rc = created < eng->nthreads ? ERR_RUNTIME : 0;
     eng_ctl_attach(eng->o->ctl, eng);
 
@@ -361,6 +367,7 @@ int eng_real_run(struct eng *eng, struct eng_result *res, struct err *e)
     res->abandoned = end_threads(eng, created, res->stall_timeout_ns);
     eng_ctl_attach(eng->o->ctl, NULL);
     res->elapsed_ns = sync_now_ns() - eng->t0;
+    real_peers_free(rs->peers, res->abandoned > 0);
     if (res->abandoned) {
         report_abandoned(eng, res, created);
         return rc; /* the stop pipe stays theirs */

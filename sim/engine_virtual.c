@@ -8,7 +8,8 @@
  * seed); with no idle core it preempts the thread on its last core if that one has run for
  * wakeup_preempt, else it waits in the ready queue, where a scheduler tick gives it a core held
  * longer than sched_slice. A wake-up costs its caller futex_wake, a clock read clock_read,
- * a switch of core ctx_switch; timed waits fire timer_slack late. docs/virtual.md. */
+ * a switch of core ctx_switch, a short socket call to a peer syscall; timed waits fire
+ * timer_slack late. docs/virtual.md. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,11 +174,11 @@ static void preempt(struct vt_run *r, int c)
     r->cores[c].cur = NULL;
 }
 
-static int64_t wake_latency(struct vt_run *r, int c)
+/* A wake-up latency after idle_ns of idleness, with the machine's jitter. */
+static int64_t wake_latency(struct vt_run *r, int64_t idle_ns)
 {
     const struct mach_model *m = &r->m;
-    bool warm = r->now - r->cores[c].idle_since <= m->idle_poll_ns;
-    double lat = (double)(warm ? m->wake_warm_ns : m->wake_cold_ns);
+    double lat = (double)mach_wake_latency(m, idle_ns);
     if (m->wake_jitter > 0) lat *= 1.0 + m->wake_jitter * (2.0 * rng_unit(r->rng) - 1.0);
     return (int64_t)llround(lat);
 }
@@ -212,26 +213,29 @@ static bool wakeup_preempt(struct vt_run *r, struct vt_thread *th)
     return true;
 }
 
-/* th (not on a core) becomes runnable now. */
-static void make_runnable(struct vt_run *r, struct vt_thread *th)
+/* th (not on a core) becomes runnable now. Returns what waking it costs the waker: more when
+ * its core has halted. */
+static int64_t make_runnable(struct vt_run *r, struct vt_thread *th)
 {
     th->work_left = 0;
     if (!th->st) { /* the main thread needs no core of the workload's */
         th->where = VT_ONCORE;
         ev_set(r, th, VT_EV_RESUME, r->now);
-        return;
+        return r->m.futex_wake_ns;
     }
     int c = th->core >= 0 && r->cores[th->core].idle ? th->core : r->idle_head;
     if (c >= 0) {
-        int64_t lat = wake_latency(r, c);
+        int64_t idle = r->now - r->cores[c].idle_since;
         idle_unlink(r, c);
-        core_assign(r, c, th, r->now + lat);
-        return;
+        core_assign(r, c, th, r->now + wake_latency(r, idle));
+        return mach_wake_cost(&r->m, idle);
     }
-    if (wakeup_preempt(r, th)) return;
-    th->where = VT_READY;
-    vq_push(&r->ready, th);
-    arm_tick(r);
+    if (!wakeup_preempt(r, th)) {
+        th->where = VT_READY;
+        vq_push(&r->ready, th);
+        arm_tick(r);
+    }
+    return r->m.futex_wake_ns;
 }
 
 /* The scheduler tick: threads that have had their slice give their core to waiting ones. */
@@ -343,12 +347,12 @@ void vt_block(struct vt_run *r)
     coro_yield();
 }
 
-void vt_wake(struct vt_run *r, struct vt_thread *th)
+int64_t vt_wake(struct vt_run *r, struct vt_thread *th)
 {
-    if (th->where != VT_BLOCKED) return;
+    if (th->where != VT_BLOCKED) return 0;
     if (th->wq) vq_remove(th->wq, th);
     ev_cancel(r, th);
-    make_runnable(r, th);
+    return make_runnable(r, th);
 }
 
 void vt_set_timer(struct vt_run *r, struct vt_thread *th, int64_t t)
@@ -433,6 +437,59 @@ static void vt_pending_raised(struct eng *eng)
     }
 }
 
+/* The peer (io with "peer", send): not a simulated thread but a modelled process that answers
+ * each request. Where the kernel wakes it decides how long the send keeps the sender away from
+ * the GIL, and so who wins the race for it (docs/validation.md, the regime question):
+ * peer_local (Linux's wake-affine choice, seen in the scheduler trace): the peer is queued on
+ * the sender's core, which needs no interrupt, so the send costs syscall_us alone; the peer
+ * runs a context switch after the send, when the sender blocks (in recv, or waiting for the
+ * GIL). Otherwise the peer is on a core of its own: the send also pays a futex wake (warm or
+ * cold by how long the peer slept) and the peer runs a wake-up latency later. Either way the
+ * peer waits its latency as a timer does (with the timer slack) and answers: the answer wakes
+ * the thread blocked in recv onto a core as any wake-up does. The peer takes no simulated core
+ * and no CPU time of its own; a peer that preempts its sender (which stretches the send) is not
+ * modelled. */
+static int vt_peer_send(struct sim_thread *t, int64_t ns)
+{
+    struct vt_run *r = run_of(t);
+    if (eng_stopping(t->eng)) return RUN_STOP;
+    int64_t cost = r->m.syscall_ns, start;
+    if (r->m.peer_local) {
+        start = r->m.ctx_switch_ns;
+    } else {
+        /* the peer's idleness, as its core's: long, before its first request */
+        int64_t idle = t->peer_last == INT64_MIN ? INT64_MAX / 2 : r->now - t->peer_last;
+        cost += mach_wake_cost(&r->m, idle);
+        start = wake_latency(r, idle);
+    }
+    vt_spend(r, cost);
+    if (ns == PEER_NO_ANSWER) return eng_stopping(t->eng) ? RUN_STOP : RUN_ON;
+    int64_t at = r->now + start;
+    if (ns > 0) at += ns + r->m.timer_slack_ns;
+    t->peer_answer_at = t->peer_last = at;
+    return eng_stopping(t->eng) ? RUN_STOP : RUN_ON;
+}
+
+static int vt_peer_recv(struct sim_thread *t, int64_t until)
+{
+    (void)until;
+    struct vt_run *r = run_of(t);
+    struct vt_thread *self = r->current;
+    int64_t at = t->peer_answer_at;
+    t->peer_answer_at = INT64_MIN;
+    if (eng_stopping(t->eng)) return RUN_STOP;
+    if (at == INT64_MIN || at <= r->now) { /* the answer is there: a short syscall */
+        vt_spend(r, r->m.syscall_ns);
+        return eng_stopping(t->eng) ? RUN_STOP : RUN_ON;
+    }
+    self->planned = true;
+    self->stopped_wait = false;
+    vt_set_timer(r, self, at);
+    vt_block(r);
+    self->planned = false;
+    return self->stopped_wait ? RUN_STOP : RUN_ON;
+}
+
 static void vt_end(struct eng *eng);
 static int vt_open(struct eng *eng, struct err *e);
 
@@ -444,6 +501,8 @@ const struct eng_backend eng_virtual_backend = {
     .busy = vt_busy,
     .block_until = vt_block_until,
     .pending_raised = vt_pending_raised,
+    .peer_send = vt_peer_send,
+    .peer_recv = vt_peer_recv,
 };
 
 /* ---- the run --------------------------------------------------------------------------------- */

@@ -1,8 +1,9 @@
 /* sim/interp.c - the op interpreter: what a workload thread does, op by op, under both
  * engines. Holding the GIL it runs interpreter ticks with check points (cpu) and busy work
  * without them (hold); it gives the GIL up around io, sleep, native work and a serve loop's
- * wait for its next request, as a Python thread does. How ticks, busy work and waits take
- * time is the backend's (engine_internal.h): real work and real waits, or simulated ones. */
+ * wait for its next request, and around send and a peer's I/O (a request, then a recv the
+ * peer answers), as a Python thread does. How ticks, busy work and waits take time is the
+ * backend's (engine_internal.h): real work and real waits, or simulated ones. */
 #include <math.h>
 
 #include "engine_internal.h"
@@ -121,6 +122,35 @@ static int run_hold(struct sim_thread *t, int64_t ns)
     return rc;
 }
 
+/* send: the GIL given up around one short real send to the thread's peer (no answer). */
+static int run_send(struct sim_thread *t)
+{
+    thread_release_gil(t, GIL_REASON_SEND);
+    if (t->eng->be->peer_send(t, PEER_NO_ANSWER) == RUN_STOP) return RUN_STOP;
+    return thread_acquire_gil(t);
+}
+
+/* io with a peer: the request goes to the peer after the release (with "send", in a send of
+ * its own: release, send, take the GIL back, release again), then the thread blocks in recv
+ * until the peer's answer wakes it. The peer's latency runs from the request. */
+static int run_peer_io(struct sim_thread *t, const struct wl_op *op)
+{
+    const struct eng_backend *be = t->eng->be;
+    int64_t ns = sample_latency(t, op);
+    thread_release_gil(t, op->send ? GIL_REASON_SEND : GIL_REASON_IO);
+    int64_t start = sync_now_ns();
+    eng_record(t, TRACE_EV_IO_BEGIN, TRACE_REASON_NONE, ns);
+    if (be->peer_send(t, ns) == RUN_STOP) return RUN_STOP;
+    if (op->send) {
+        if (thread_acquire_gil(t) == RUN_STOP) return RUN_STOP;
+        thread_release_gil(t, GIL_REASON_IO);
+    }
+    eng_set_state(t, TH_BLOCKED, sync_now_ns() - t->eng->t0);
+    int rc = be->peer_recv(t, start + ns);
+    eng_record(t, TRACE_EV_IO_END, TRACE_REASON_NONE, TRACE_NO_ARG);
+    return rc == RUN_STOP ? RUN_STOP : thread_acquire_gil(t);
+}
+
 static int run_ops(struct sim_thread *t, const struct wl_op *ops, size_t n);
 
 static int run_serve(struct sim_thread *t, const struct wl_op *op)
@@ -159,8 +189,11 @@ static int run_op(struct sim_thread *t, const struct wl_op *op)
     case WL_OP_CPU:
         return run_cpu(t, op->ticks ? op->ticks : ns_to_ticks(t->eng, op->ns));
     case WL_OP_IO:
+        if (op->peer) return run_peer_io(t, op);
         return release_and_wait(t, GIL_REASON_IO, true, TRACE_EV_IO_BEGIN, TRACE_EV_IO_END,
                                 sample_latency(t, op));
+    case WL_OP_SEND:
+        return run_send(t);
     case WL_OP_SLEEP:
         return release_and_wait(t, GIL_REASON_SLEEP, true, TRACE_EV_SLEEP_BEGIN, TRACE_EV_SLEEP_END,
                                 op->ns);

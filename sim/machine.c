@@ -19,6 +19,7 @@ const struct mach_param_desc mach_params[MACH_NPARAMS] = {MACH_PARAM_TABLE(MACH_
 
 void mach_defaults(struct machine *m)
 {
+    m->ncurve = 0;
     for (int i = 0; i < MACH_NPARAMS; i++)
         m->v[i] = mach_params[i].def;
     snprintf(m->name, sizeof m->name, "default");
@@ -43,6 +44,48 @@ static void param_list(char *buf, size_t size)
 
 /* ---- machine files -------------------------------------------------------------------------- */
 
+#define CURVE_KEY "wake_curve_us"
+
+/* One point of the wake-up curve: [idle_us, wake_us], idle above the previous point's. */
+static int parse_point(struct jc_ctx *c, json_t *pt, size_t i, struct machine *m)
+{
+    int rc = jc_push_index(c, i);
+    if (rc) return rc;
+    double idle = NAN, wake = NAN;
+    if (json_is_array(pt) && json_array_size(pt) == 2) {
+        idle = json_number_value(json_array_get(pt, 0));
+        wake = json_number_value(json_array_get(pt, 1));
+        if (!json_is_number(json_array_get(pt, 0)) || !json_is_number(json_array_get(pt, 1)))
+            idle = NAN;
+    }
+    if (!(idle >= 0 && idle <= 1e8 && wake >= 0 && wake <= 1e6))
+        rc = jc_fail(c, "expected [idle_us, wake_us]: two numbers, idle in [0, 1e8], wake in "
+                        "[0, 1e6] microseconds");
+    else if (i > 0 && idle <= m->curve[i - 1][0])
+        rc = jc_fail(c, "expected an idle time above the previous point's (%g us), got %g",
+                     m->curve[i - 1][0], idle);
+    if (!rc) {
+        m->curve[i][0] = idle;
+        m->curve[i][1] = wake;
+    }
+    jc_pop(c);
+    return rc;
+}
+
+static int parse_curve(struct jc_ctx *c, json_t *arr, struct machine *m)
+{
+    int rc = jc_push_key(c, CURVE_KEY);
+    if (rc) return rc;
+    size_t n = json_array_size(arr);
+    if (!json_is_array(arr) || n < 2 || n > MACH_MAX_CURVE)
+        rc = jc_fail(c, "expected an array of 2 to %d points [idle_us, wake_us]", MACH_MAX_CURVE);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = parse_point(c, json_array_get(arr, i), i, m);
+    if (!rc) m->ncurve = (unsigned)n;
+    jc_pop(c);
+    return rc;
+}
+
 static int parse_params(struct jc_ctx *c, json_t *params, struct machine *m)
 {
     int rc = jc_want_object(c, params, "the machine's parameters");
@@ -51,12 +94,18 @@ static int parse_params(struct jc_ctx *c, json_t *params, struct machine *m)
     json_object_foreach(params, key, v)
     {
         if (rc) break;
+        if (strcmp(key, CURVE_KEY) == 0) {
+            rc = parse_curve(c, v, m);
+            continue;
+        }
         int i = find_param(key, strlen(key));
         if (i < 0) {
             char list[512];
             param_list(list, sizeof list);
             if (!(rc = jc_push_key(c, key)))
-                rc = jc_fail_at(c, true, "unknown machine parameter \"%s\"; expected one of: %s",
+                rc = jc_fail_at(c, true,
+                                "unknown machine parameter \"%s\"; expected " CURVE_KEY
+                                " or one of: %s",
                                 key, list);
             break;
         }
@@ -163,7 +212,8 @@ int mach_load(struct machine *m, const char *path, struct err *e)
     if (st == JP_NOMEM) {
         rc = err_set(e, ERR_RUNTIME, "%s: out of memory", path);
     } else if (st != JP_OK) {
-        rc = err_set(e, ERR_INPUT, "%s:%d:%d: %s", path, jerr.line, jerr.col, jerr.text);
+        rc = err_set(e, ERR_INPUT, "%s:%d:%d: invalid JSON: %s", path, jerr.line, jerr.col,
+                     jerr.text);
     } else {
         struct jc_ctx c = {.path = path, .text = text, .len = len, .e = e};
         struct machine next = *m;
@@ -209,6 +259,8 @@ static int set_one(struct machine *m, const char *item, size_t len, struct err *
         return err_set(e, ERR_INPUT, "--machine-set %s=%s: expected a value in [%g, %g] %s",
                        d->name, value, d->min, d->max, d->unit);
     m->v[i] = v;
+    /* the two-level wake-up model asked for by name replaces a file's curve */
+    if (i == MACH_wake_warm || i == MACH_wake_cold || i == MACH_idle_poll) m->ncurve = 0;
     return 0;
 }
 
@@ -243,12 +295,40 @@ void mach_model_of(const struct machine *m, struct mach_model *out)
     out->idle_poll_ns = us_to_ns(m->v[MACH_idle_poll]);
     out->wake_jitter = m->v[MACH_wake_jitter];
     out->futex_wake_ns = us_to_ns(m->v[MACH_futex_wake]);
+    out->futex_wake_cold_ns = us_to_ns(m->v[MACH_futex_wake_cold]);
+    out->syscall_ns = us_to_ns(m->v[MACH_syscall]);
+    out->peer_local = m->v[MACH_peer_local] != 0;
+    out->ncurve = m->ncurve;
+    for (unsigned i = 0; i < m->ncurve; i++) {
+        out->curve_idle_ns[i] = us_to_ns(m->curve[i][0]);
+        out->curve_wake_ns[i] = us_to_ns(m->curve[i][1]);
+    }
     out->clock_read_ns = us_to_ns(m->v[MACH_clock_read]);
+    out->lock_ns = us_to_ns(m->v[MACH_lock]);
     out->ctx_switch_ns = us_to_ns(m->v[MACH_ctx_switch]);
     out->timer_slack_ns = us_to_ns(m->v[MACH_timer_slack]);
     out->sched_tick_ns = us_to_ns(m->v[MACH_sched_tick]);
     out->sched_slice_ns = us_to_ns(m->v[MACH_sched_slice]);
     out->wakeup_preempt_ns = us_to_ns(m->v[MACH_wakeup_preempt]);
+}
+
+int64_t mach_wake_latency(const struct mach_model *m, int64_t idle_ns)
+{
+    if (m->ncurve == 0) return idle_ns <= m->idle_poll_ns ? m->wake_warm_ns : m->wake_cold_ns;
+    if (idle_ns <= m->curve_idle_ns[0]) return m->curve_wake_ns[0];
+    for (unsigned i = 1; i < m->ncurve; i++)
+        if (idle_ns <= m->curve_idle_ns[i]) {
+            double f = (double)(idle_ns - m->curve_idle_ns[i - 1]) /
+                       (double)(m->curve_idle_ns[i] - m->curve_idle_ns[i - 1]);
+            return m->curve_wake_ns[i - 1] +
+                   llround(f * (double)(m->curve_wake_ns[i] - m->curve_wake_ns[i - 1]));
+        }
+    return m->curve_wake_ns[m->ncurve - 1];
+}
+
+int64_t mach_wake_cost(const struct mach_model *m, int64_t idle_ns)
+{
+    return idle_ns <= m->idle_poll_ns ? m->futex_wake_ns : m->futex_wake_cold_ns;
 }
 
 json_t *mach_to_json(const struct machine *m)
@@ -261,6 +341,13 @@ json_t *mach_to_json(const struct machine *m)
         const struct mach_param_desc *d = &mach_params[i];
         bad |= json_object_set_new(
             o, d->name, d->integer ? json_integer((json_int_t)m->v[i]) : json_real(m->v[i]));
+    }
+    if (m->ncurve) {
+        json_t *curve = json_array();
+        for (unsigned i = 0; curve && i < m->ncurve; i++)
+            bad |=
+                json_array_append_new(curve, json_pack("[f, f]", m->curve[i][0], m->curve[i][1]));
+        bad |= json_object_set_new(o, CURVE_KEY, curve);
     }
     if (bad) {
         json_decref(o);

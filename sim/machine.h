@@ -13,6 +13,7 @@
 #include "../common/err.h"
 
 #define MACH_MAX_CORES 1024
+#define MACH_MAX_CURVE 16 /* points of a wake-up curve */
 
 /* X(field, "json name", "unit", default, min, max, integer, "doc"). Time parameters are in
  * microseconds in files and on the command line, fractions allowed. The defaults are the
@@ -30,9 +31,21 @@
       "each wake-up latency is drawn uniformly within +-this fraction of its mean")                \
     X(futex_wake, "futex_wake_us", "us", 1.0, 0, 1e6, false,                                       \
       "CPU time a wake-up costs the thread that calls it (a condition signal or an unlock that "   \
-      "wakes a waiter)")                                                                           \
+      "wakes a waiter) when the woken thread's core still polls")                                  \
+    X(futex_wake_cold, "futex_wake_cold_us", "us", 1.0, 0, 1e6, false,                             \
+      "the same when that core has halted (an interrupt to send: in a VM, an exit)")               \
+    X(syscall, "syscall_us", "us", 1.0, 0, 1e6, false,                                             \
+      "CPU time of a short socket call (a send, or a recv that finds its answer there), besides "  \
+      "any wake-up it causes")                                                                     \
+    X(peer_local, "peer_local", "0/1", 1, 0, 1, true,                                              \
+      "1: a peer woken by a send runs on the sender's core once the sender blocks (Linux's "       \
+      "wake-affine choice), so the send costs syscall_us alone; 0: on a core of its own, after a " \
+      "wake-up latency, and the send also pays the futex wake")                                    \
     X(clock_read, "clock_read_us", "us", 0.025, 0, 1e3, false,                                     \
       "CPU time of one clock read (every recorded event and policy clock read costs one)")         \
+    X(lock, "lock_us", "us", 0.02, 0, 1e3, false,                                                  \
+      "CPU time of an uncontended lock or unlock of a mutex (a policy's own code is otherwise "    \
+      "free)")                                                                                     \
     X(ctx_switch, "ctx_switch_us", "us", 2.0, 0, 1e6, false,                                       \
       "a core switching from one runnable thread to another (preemption, run-queue hand-over)")    \
     X(timer_slack, "timer_slack_us", "us", 50, 0, 1e6, false,                                      \
@@ -58,9 +71,15 @@ struct mach_param_desc {
 };
 extern const struct mach_param_desc mach_params[MACH_NPARAMS];
 
-/* A machine: every parameter's value in its table unit, and where the values came from. */
+/* A machine: every parameter's value in its table unit, and where the values came from. An
+ * optional wake-up curve (a machine file's "wake_curve_us": [[idle_us, wake_us], ...], idle
+ * ascending) gives the wake-up latency against how long the core was idle, interpolated
+ * linearly and flat beyond its ends, instead of wake_warm_us / wake_cold_us; setting either of
+ * those (or idle_poll_us) with --machine-set drops the curve. */
 struct machine {
     double v[MACH_NPARAMS];
+    double curve[MACH_MAX_CURVE][2];
+    unsigned ncurve;
     char name[65];    /* the file's "name", or "default" */
     char source[256]; /* the file path, or "built-in defaults" */
 };
@@ -68,10 +87,18 @@ struct machine {
 /* The same in the engine's units (ns, counts), derived once per run. */
 struct mach_model {
     unsigned cores;
-    int64_t wake_warm_ns, wake_cold_ns, idle_poll_ns, futex_wake_ns, clock_read_ns, ctx_switch_ns,
-        timer_slack_ns, sched_tick_ns, sched_slice_ns, wakeup_preempt_ns;
+    int64_t wake_warm_ns, wake_cold_ns, idle_poll_ns, futex_wake_ns, futex_wake_cold_ns, syscall_ns,
+        clock_read_ns, lock_ns, ctx_switch_ns, timer_slack_ns, sched_tick_ns, sched_slice_ns,
+        wakeup_preempt_ns;
+    bool peer_local;
     double wake_jitter;
+    int64_t curve_idle_ns[MACH_MAX_CURVE], curve_wake_ns[MACH_MAX_CURVE];
+    unsigned ncurve;
 };
+
+/* The mean wake-up latency onto a core idle for idle_ns, and what the wake costs its caller. */
+int64_t mach_wake_latency(const struct mach_model *m, int64_t idle_ns);
+int64_t mach_wake_cost(const struct mach_model *m, int64_t idle_ns);
 
 void mach_defaults(struct machine *m);
 /* Reads a gilsim-machine file over m's values (keys it does not name keep theirs). ERR_INPUT

@@ -31,6 +31,7 @@ enum gil_reason {
     GIL_REASON_CHECK = TRACE_REASON_CHECK,               /* periodic release (old) */
     GIL_REASON_DROP_REQUEST = TRACE_REASON_DROP_REQUEST, /* asked to by a waiter */
     GIL_REASON_IO = TRACE_REASON_IO,
+    GIL_REASON_SEND = TRACE_REASON_SEND, /* a short call that returns at once (send) */
     GIL_REASON_SLEEP = TRACE_REASON_SLEEP,
     GIL_REASON_NATIVE = TRACE_REASON_NATIVE,
     GIL_REASON_ARRIVAL = TRACE_REASON_ARRIVAL, /* a serve thread waits for its next request */

@@ -14,65 +14,40 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "../common/outfile.h"
+#include "../common/text.h"
+
 struct trace_out {
-    char *path;
-    char *tmp;
+    struct outfile *of;
     FILE *f;
 };
 
-int trace_out_open(struct trace_out **out, const char *path, struct err *e)
+int trace_out_open(struct trace_out **out, const char *path, const char *const *inputs,
+                   struct err *e)
 {
     *out = NULL;
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return err_set(e, ERR_INPUT, "%s: output path is a directory", path);
     struct trace_out *o = calloc(1, sizeof *o);
-    if (!o || !(o->path = strdup(path)) || asprintf(&o->tmp, "%s.tmp.XXXXXX", path) < 0) {
-        if (o) free(o->path);
+    if (!o) return err_set(e, ERR_RUNTIME, "out of memory");
+    int rc = outfile_open(&o->of, path, OUTFILE_STDOUT, inputs, e);
+    if (rc) {
         free(o);
-        return err_set(e, ERR_RUNTIME, "out of memory");
+        return rc;
     }
-    int fd = mkstemp(o->tmp);
-    if (fd < 0) {
-        err_set(e, ERR_INPUT, "%s: cannot write the trace here: %s", path, strerror(errno));
-        free(o->tmp);
-        free(o->path);
-        free(o);
-        return ERR_INPUT;
-    }
-    fchmod(fd, 0644);
-    o->f = fdopen(fd, "w");
-    if (!o->f) {
-        close(fd);
-        unlink(o->tmp);
-        free(o->tmp);
-        free(o->path);
-        free(o);
-        return err_set(e, ERR_RUNTIME, "%s: fdopen: %s", path, strerror(errno));
-    }
-    setvbuf(o->f, NULL, _IOFBF, 1 << 20);
+    o->f = outfile_stream(o->of);
     *out = o;
     return 0;
 }
 
-static void out_free(struct trace_out *o)
-{
-    free(o->tmp);
-    free(o->path);
-    free(o);
-}
-
 const char *trace_out_tmp_path(const struct trace_out *o)
 {
-    return o->tmp;
+    return outfile_tmp_path(o->of);
 }
 
 void trace_out_abort(struct trace_out *o)
 {
     if (!o) return;
-    if (o->f) fclose(o->f);
-    unlink(o->tmp);
-    out_free(o);
+    outfile_abort(o->of);
+    free(o);
 }
 
 /* ---- header -------------------------------------------------------------------------------- */
@@ -105,8 +80,9 @@ json_t *trace_out_host_info(void)
     if (uname(&u) == 0)
         snprintf(kernel, sizeof kernel, "%s %s %s", u.sysname, u.release, u.machine);
     gethostname(host, sizeof host - 1);
-    return json_pack("{s:i, s:s, s:s, s:s}", "cpus", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
-                     "cpu_model", model, "kernel", kernel, "hostname", host);
+    return json_pack("{s:i, s:o, s:o, s:o}", "cpus", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
+                     "cpu_model", text_json(model), "kernel", text_json(kernel), "hostname",
+                     text_json(host));
 }
 
 /* Every workload variable's effective value, integers as integers. */
@@ -131,15 +107,15 @@ static json_t *run_info(const struct eng_options *o, const struct eng_result *r)
                             d->integer ? json_integer((json_int_t)v) : json_real(v));
     }
     json_t *run = json_pack(
-        "{s:s, s:{s:s, s:s, s:s, s:s}, s:s, s:o, s:I, s:f, s:s, s:I, s:s, s:I, s:o, s:{s:i, "
+        "{s:s, s:{s:s, s:o, s:s, s:s}, s:s, s:o, s:I, s:f, s:s, s:I, s:s, s:I, s:o, s:{s:i, "
         "s:f, s:i}}",
-        "gilsim_version", GILSIM_VERSION, "workload", "name", wl->name, "path", wl->path, "sha256",
-        wl->sha256, "description", wl->description, "policy", o->policy->name, "params", params,
-        "seed", (json_int_t)o->seed, "duration_ms", (double)r->duration_ns / 1e6, "start_utc",
-        r->start_utc, "elapsed_ns", (json_int_t)r->elapsed_ns, "stop_reason", r->stop_reason,
-        "max_events_per_thread", (json_int_t)r->max_events, "host", trace_out_host_info(), "calibration",
-        "tick_ns_target", (json_int_t)r->tick_ns_target, "ns_per_tick", r->ns_per_tick,
-        "iters_per_tick", (json_int_t)r->iters_per_tick);
+        "gilsim_version", GILSIM_VERSION, "workload", "name", wl->name, "path", text_json(wl->path),
+        "sha256", wl->sha256, "description", wl->description, "policy", o->policy->name, "params",
+        params, "seed", (json_int_t)o->seed, "duration_ms", (double)r->duration_ns / 1e6,
+        "start_utc", r->start_utc, "elapsed_ns", (json_int_t)r->elapsed_ns, "stop_reason",
+        r->stop_reason, "max_events_per_thread", (json_int_t)r->max_events, "host",
+        trace_out_host_info(), "calibration", "tick_ns_target", (json_int_t)r->tick_ns_target,
+        "ns_per_tick", r->ns_per_tick, "iters_per_tick", (json_int_t)r->iters_per_tick);
     if (run) json_object_set_new(run, "stop_ns", json_integer((json_int_t)r->stop_ns));
     if (run) json_object_set_new(run, "engine", json_string(r->engine ? r->engine : "real"));
     if (run && wl->nvars) json_object_set_new(run, "vars", vars_json(wl));
@@ -280,38 +256,23 @@ int trace_out_commit(struct trace_out *o, const struct eng_options *opt, const s
     json_decref(threads);
     int rc = 0;
     if (!run_s || !threads_s) {
-        rc = err_set(e, ERR_RUNTIME, "out of memory while writing %s", o->path);
+        rc = err_set(e, ERR_RUNTIME, "out of memory while writing the trace");
         goto done;
     }
     fprintf(o->f,
             "{\"format\":\"gilsim-trace\",\"version\":1,\n\"run\":%s,\n\"threads\":%s,\n"
             "\"events\":[",
             run_s, threads_s);
-    if (write_events(o->f, r) != 0) {
-        rc = err_set(e, ERR_RUNTIME, "%s: write failed: %s", o->tmp, strerror(errno));
-        goto done;
-    }
-    fprintf(o->f, "\n],\n\"complete\":%s,\"events_dropped\":%llu}\n",
-            r->events_dropped || r->interrupted ? "false" : "true",
-            (unsigned long long)r->events_dropped);
-    if (fflush(o->f) != 0 || ferror(o->f)) {
-        rc = err_set(e, ERR_RUNTIME, "%s: write failed: %s", o->tmp, strerror(errno));
-        goto done;
-    }
-    if (fclose(o->f) != 0) {
-        o->f = NULL;
-        rc = err_set(e, ERR_RUNTIME, "%s: write failed: %s", o->tmp, strerror(errno));
-        goto done;
-    }
-    o->f = NULL;
-    if (rename(o->tmp, o->path) != 0)
-        rc = err_set(e, ERR_RUNTIME, "cannot move %s to %s: %s", o->tmp, o->path, strerror(errno));
+    if (write_events(o->f, r) == 0)
+        fprintf(o->f, "\n],\n\"complete\":%s,\"events_dropped\":%llu}\n",
+                r->events_dropped || r->interrupted ? "false" : "true",
+                (unsigned long long)r->events_dropped);
+    /* a write error (a full disk) is found by the commit, which then replaces nothing */
+    rc = outfile_commit(o->of, e);
+    o->of = NULL;
 done:
     free(run_s);
     free(threads_s);
-    if (rc)
-        trace_out_abort(o);
-    else
-        out_free(o);
+    trace_out_abort(o);
     return rc;
 }

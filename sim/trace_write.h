@@ -1,8 +1,9 @@
 /* sim/trace_write.h - writes a run as a gilsim-trace v1 JSON document (docs/trace-format.md).
  *
- * The output is reserved before the run (a temporary file beside the target, so an unwritable
- * path is found before anything runs) and appears under its name only when complete (rename),
- * so a reader never sees half a trace and an existing file survives a failed run. */
+ * The output is reserved before the run (common/outfile.h: a temporary file beside the target,
+ * so an unwritable path is found before anything runs) and appears under its name only when
+ * complete (rename), so a reader never sees half a trace and an existing file survives a failed
+ * run. */
 #ifndef GILSIM_TRACE_WRITE_H
 #define GILSIM_TRACE_WRITE_H
 
@@ -15,7 +16,10 @@
 
 struct trace_out;
 
-int trace_out_open(struct trace_out **out, const char *path, struct err *e);
+/* Reserves the output under common/outfile.h's rules ("-": standard output); inputs: the
+ * files the run reads (NULL-terminated, or NULL), which the output may not be. */
+int trace_out_open(struct trace_out **out, const char *path, const char *const *inputs,
+                   struct err *e);
 /* Writes the trace, renames it into place and frees out (also on failure). */
 int trace_out_commit(struct trace_out *out, const struct eng_options *o, const struct eng_result *r,
                      struct err *e);

@@ -59,7 +59,7 @@ void vsync_mutex_lock(struct vt_run *r, struct sync_mutex *mx)
         vt_block(r);
     }
     mx->v.owner = self;
-    vt_note_still(r);
+    vt_spend(r, r->m.lock_ns);
 }
 
 /* Frees the lock and wakes its first waiter; `charge`: the caller pays the futex wake. */
@@ -68,11 +68,11 @@ static void unlock(struct vt_run *r, struct sync_mutex *mx, bool charge)
     mx->v.owner = NULL;
     struct vt_thread *w = mx->v.waiters.head;
     if (!w) {
-        vt_note_still(r);
+        if (charge) vt_spend(r, r->m.lock_ns);
         return;
     }
-    vt_wake(r, w);
-    if (charge) vt_spend(r, r->m.futex_wake_ns);
+    int64_t cost = vt_wake(r, w);
+    if (charge) vt_spend(r, cost);
 }
 
 void vsync_mutex_unlock(struct vt_run *r, struct sync_mutex *mx)
@@ -88,21 +88,19 @@ void vsync_cond_signal(struct vt_run *r, struct sync_cond *cv)
         return;
     }
     w->signalled = true;
-    vt_wake(r, w);
-    vt_spend(r, r->m.futex_wake_ns);
+    vt_spend(r, vt_wake(r, w));
 }
 
 void vsync_cond_broadcast(struct vt_run *r, struct sync_cond *cv)
 {
-    unsigned woken = 0;
+    int64_t cost = 0;
     struct vt_thread *w;
     while ((w = cv->v.head)) {
         w->signalled = true;
-        vt_wake(r, w);
-        woken++;
+        cost += vt_wake(r, w);
     }
-    if (woken)
-        vt_spend(r, r->m.futex_wake_ns * woken);
+    if (cost)
+        vt_spend(r, cost);
     else
         vt_note_still(r);
 }

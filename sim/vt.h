@@ -95,8 +95,8 @@ void vt_spend(struct vt_run *r, int64_t ns);
 /* The running simulated thread leaves its core and sleeps until vt_wake. */
 void vt_block(struct vt_run *r);
 /* A blocked thread becomes runnable now: off its queue and timer, onto a core or the ready
- * queue. */
-void vt_wake(struct vt_run *r, struct vt_thread *th);
+ * queue. Returns what the wake costs the waker (0: it was not blocked). */
+int64_t vt_wake(struct vt_run *r, struct vt_thread *th);
 /* Its timer (a timed wait's deadline, already with the timer slack) fires at t. */
 void vt_set_timer(struct vt_run *r, struct vt_thread *th, int64_t t);
 /* The thread running now, or the main thread when the scheduler itself calls (policy hooks

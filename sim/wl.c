@@ -92,17 +92,29 @@ static int parse_cpu(struct jc_ctx *c, json_t *body, struct wl_op *op)
 
 static int parse_io(struct jc_ctx *c, json_t *body, struct wl_op *op)
 {
-    static const char *const keys[] = {"us", "dist", "max_us", NULL};
+    static const char *const keys[] = {"us", "dist", "max_us", "peer", "send", NULL};
     static const char *const dists[] = {"fixed", "uniform", "exponential", NULL};
     int dist = WL_DIST_FIXED, rc;
     op->kind = WL_OP_IO;
-    if (!(rc = jc_check_keys(c, body, keys)) && !(rc = us_field(c, body, "us", true, &op->ns)) &&
-        !(rc = jc_get_choice(c, body, "dist", dists, &dist)))
-        rc = us_field(c, body, "max_us", false, &op->max_ns);
+    if ((rc = jc_check_keys(c, body, keys)) || (rc = us_field(c, body, "us", true, &op->ns)) ||
+        (rc = jc_get_choice(c, body, "dist", dists, &dist)) ||
+        (rc = us_field(c, body, "max_us", false, &op->max_ns)) ||
+        (rc = jc_get_bool(c, body, "peer", &op->peer)) ||
+        (rc = jc_get_bool(c, body, "send", &op->send)))
+        return rc;
     op->dist = (enum wl_dist)dist;
-    if (!rc && json_object_get(body, "max_us") && op->max_ns < op->ns) {
-        jc_push_key(c, "max_us");
-        rc = jc_fail(c, "expected max_us >= us");
+    const char *bad = NULL, *msg = NULL;
+    if (json_object_get(body, "max_us") && op->max_ns < op->ns) {
+        bad = "max_us";
+        msg = "expected max_us >= us";
+    } else if (op->send && !op->peer) {
+        bad = "send";
+        msg = "expected \"peer\": true beside \"send\": true (the send goes to the thread's "
+              "peer)";
+    }
+    if (bad) {
+        jc_push_key(c, bad);
+        rc = jc_fail(c, "%s", msg);
         jc_pop(c);
     }
     return rc;
@@ -147,15 +159,23 @@ static int parse_block(struct jc_ctx *c, bool is_loop, json_t *body, struct wl_o
     return rc;
 }
 
+/* send: no parameters. */
+static int parse_send(struct jc_ctx *c, json_t *body, struct wl_op *op)
+{
+    static const char *const keys[] = {NULL};
+    op->kind = WL_OP_SEND;
+    return jc_check_keys(c, body, keys);
+}
+
 static int parse_op(struct jc_ctx *c, json_t *obj, struct wl_op *op, int depth)
 {
-    static const char *const kinds[] = {"cpu",  "io",   "sleep", "native",
-                                        "hold", "loop", "serve", NULL};
+    static const char *const kinds[] = {"cpu",  "io",    "sleep", "native", "hold",
+                                        "loop", "serve", "send",  NULL};
     int rc = jc_want_object(c, obj, "an op such as {\"cpu\": {\"ticks\": 1000}}");
     if (rc) return rc;
     if (json_object_size(obj) != 1)
         return jc_fail(c, "expected an object with exactly one key, one of: cpu, io, sleep, "
-                          "native, hold, loop, serve");
+                          "native, hold, loop, serve, send");
     rc = jc_check_keys(c, obj, kinds);
     if (rc) return rc;
     const char *kind = json_object_iter_key(json_object_iter(obj));
@@ -166,6 +186,8 @@ static int parse_op(struct jc_ctx *c, json_t *obj, struct wl_op *op, int depth)
             rc = parse_cpu(c, body, op);
         else if (strcmp(kind, "io") == 0)
             rc = parse_io(c, body, op);
+        else if (strcmp(kind, "send") == 0)
+            rc = parse_send(c, body, op);
         else if (strcmp(kind, "loop") == 0 || strcmp(kind, "serve") == 0)
             rc = parse_block(c, kind[0] == 'l', body, op, depth);
         else
@@ -209,6 +231,15 @@ static int parse_ops(struct jc_ctx *c, json_t *arr, struct wl_op **out, size_t *
 
 /* ---- threads and the document ----------------------------------------------------------- */
 
+static bool uses_peer(const struct wl_op *ops, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((ops[i].kind == WL_OP_IO && ops[i].peer) || ops[i].kind == WL_OP_SEND ||
+            uses_peer(ops[i].body, ops[i].nbody))
+            return true;
+    return false;
+}
+
 /* *nthreads: the threads of the groups so far, this one's added. */
 static int parse_group(struct jc_ctx *c, json_t *obj, struct wl_group *g, int64_t duration_ns,
                        unsigned *nthreads)
@@ -240,6 +271,7 @@ static int parse_group(struct jc_ctx *c, json_t *obj, struct wl_group *g, int64_
     if ((rc = jc_push_key(c, "ops"))) return rc;
     rc = parse_ops(c, ops, &g->ops, &g->nops, 0);
     jc_pop(c);
+    if (!rc) g->uses_peer = uses_peer(g->ops, g->nops);
     return rc;
 }
 

@@ -24,7 +24,8 @@ enum wl_op_kind {
     WL_OP_NATIVE,
     WL_OP_HOLD,
     WL_OP_LOOP,
-    WL_OP_SERVE
+    WL_OP_SERVE,
+    WL_OP_SEND
 };
 enum wl_dist { WL_DIST_FIXED, WL_DIST_UNIFORM, WL_DIST_EXPONENTIAL };
 enum wl_arrivals { WL_ARRIVALS_POISSON, WL_ARRIVALS_FIXED };
@@ -35,6 +36,8 @@ struct wl_op {
     int64_t ns;     /* duration of cpu-by-time, io (mean), sleep, native, hold */
     enum wl_dist dist;
     int64_t max_ns; /* io: cap on a sampled latency; 0 = none */
+    bool peer;      /* io: answered by the thread's peer over a socket, not by a timer */
+    bool send;      /* io (peer): the request is a send that releases the GIL on its own */
     uint64_t count; /* loop iterations / serve requests; WL_FOREVER = until the run ends */
     double rate_hz; /* serve */
     enum wl_arrivals arrivals;
@@ -48,6 +51,7 @@ struct wl_group {
     int64_t start_ns;
     struct wl_op *ops;
     size_t nops;
+    bool uses_peer; /* some op talks to the thread's peer (io with peer, send) */
 };
 
 /* A workload variable with its effective value (the declared default, or --var's). */

@@ -131,43 +131,66 @@ static void test_json_sweep(void)
     CU_ASSERT(exists_in_dir("table.txt"));
 }
 
-/* csv: one row per run in the order run: the baseline, then repeat 1 of every column, then
- * repeat 2 (interleaved); every row has as many fields as the header. */
+/* Counts a CSV line's fields (no quoted commas in these). */
+static int csv_fields(const char *line)
+{
+    int fields = 1;
+    for (const char *p = line; *p; p++)
+        fields += *p == ',';
+    return fields;
+}
+
+/* runs.csv: one row per run in the order run: the baseline, then repeat 1 of every column, then
+ * repeat 2 (interleaved); every row has as many fields as the header. --format csv: one row per
+ * cell (cells.csv) with every metric's median, min and max. */
 static void test_csv_interleaved(void)
 {
-    char args[1024];
+    char args[1024], path[1200];
     fresh_dir("csv");
     snprintf(args, sizeof args,
              "compare workloads/convoy.json -p old,new -r 2 -d 100 -o '%s' --format csv", dir);
     CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
-    char *s = tu_slurp(out_file), *save = NULL;
-    const char *expect[] = {"none,,1,", "old,,1,", "new,,1,", "old,,2,", "new,,2,"};
+    snprintf(path, sizeof path, "%s/runs.csv", dir);
+    char *s = tu_slurp(path), *save = NULL;
+    const char *expect[] = {"none,,real,,1,", "old,,real,,1,", "new,,real,,1,", "old,,real,,2,",
+                            "new,,real,,2,"};
     int row = -1, header_fields = 0;
     for (char *line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save), row++) {
-        int fields = 1;
-        for (char *p = line; *p; p++)
-            fields += *p == ',';
         if (row < 0) {
-            header_fields = fields;
-            CU_ASSERT_PTR_NOT_NULL(strstr(line, "policy,params,repeat,seed"));
-            CU_ASSERT_PTR_NOT_NULL(strstr(line, "convoy_factor"));
-            CU_ASSERT_PTR_NOT_NULL(strstr(line, ",top_blocker_holder,top_blocker_waiter,"));
+            header_fields = csv_fields(line);
+            TU_ASSERT_HAS(line, "policy,params,engine,vars,repeat,seed");
+            TU_ASSERT_HAS(line, "convoy_factor");
+            TU_ASSERT_HAS(line, ",top_blocker_holder,top_blocker_waiter,");
             continue;
         }
-        CU_ASSERT_EQUAL(fields, header_fields);
+        CU_ASSERT_EQUAL(csv_fields(line), header_fields);
         tu_context("row %d: %s", row, line);
         if (row < 5) TU_ASSERT_CMP(strncmp(line, expect[row], strlen(expect[row])), ==, 0);
     }
     CU_ASSERT_EQUAL(row, 5);
     free(s);
-    char *file = NULL;
-    char path[1200];
-    snprintf(path, sizeof path, "%s/runs.csv", dir);
-    file = tu_slurp(path);
-    char *again = tu_slurp(out_file);
-    CU_ASSERT_STRING_EQUAL(file, again); /* runs.csv is what was printed */
+    s = tu_slurp(out_file);
+    const char *cells[] = {"0,old,old,real,0,2,0,", "1,new,new,real,0,2,0,",
+                           "2,none,none,real,1,1,0,"};
+    row = -1;
+    for (char *line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save), row++) {
+        if (row < 0) {
+            header_fields = csv_fields(line);
+            TU_ASSERT_HAS(line, "cell,label,policy,engine,baseline_only,runs,failed,");
+            TU_ASSERT_HAS(line, ",convoy_factor_median,convoy_factor_min,convoy_factor_max,");
+            continue;
+        }
+        CU_ASSERT_EQUAL(csv_fields(line), header_fields);
+        tu_context("cell row %d: %s", row, line);
+        if (row < 3) TU_ASSERT_CMP(strncmp(line, cells[row], strlen(cells[row])), ==, 0);
+    }
+    CU_ASSERT_EQUAL(row, 3);
+    snprintf(path, sizeof path, "%s/cells.csv", dir);
+    char *file = tu_slurp(path), *again = tu_slurp(out_file);
+    CU_ASSERT_STRING_EQUAL(file, again); /* cells.csv is what was printed */
     free(file);
     free(again);
+    free(s);
 }
 
 /* table: a column per policy, rows of metrics, a note for a parameter a policy lacks, and no
@@ -419,7 +442,7 @@ int main(void)
     snprintf(err_file, sizeof err_file, "%s/cmp-err-%d.txt", GILSIM_BINARY_DIR, (int)getpid());
     CU_TestInfo tests[] = {
         {"json: sweep, repeats, convoy factor, files", test_json_sweep},
-        {"csv: one row per run, interleaved", test_csv_interleaved},
+        {"csv: one row per run (runs.csv), one per cell (--format csv)", test_csv_interleaved},
         {"table: columns, notes, no extra baseline", test_table_and_notes},
         {"bad input: exit 2, nothing written", test_bad_input},
         {"summary command", test_summary_command},

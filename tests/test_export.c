@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "analysis/metrics.h"
 #include "testutil.h"
 
 static char trace_path[1024], out_path[512];
@@ -143,9 +144,30 @@ static bool profile_nests(json_t *p, size_t nframes, size_t *counts, const char 
     return depth == 0;
 }
 
+/* The time a profile spends in frame (its O..C stretches added up), ns. */
+static long long frame_total(json_t *p, long long frame)
+{
+    long long total = 0, since = 0;
+    size_t i;
+    json_t *ev;
+    json_array_foreach(json_object_get(p, "events"), i, ev)
+    {
+        if (json_integer_value(json_object_get(ev, "frame")) != frame) continue;
+        long long at = json_integer_value(json_object_get(ev, "at"));
+        if (strcmp(json_string_value(json_object_get(ev, "type")), "O") == 0)
+            since = at;
+        else
+            total += at - since;
+    }
+    return total;
+}
+
 /* The Speedscope export: one evented profile per thread, named as the thread, in ns; the
- * frames are the states; as many slices of each state as the Chrome export has. */
-static void check_speedscope(const char *workload, const struct trace *t, const size_t *n_ev)
+ * frames are the states; as many slices of each state as the Chrome export has. With m (the
+ * trace's metrics), each thread's time in "wait for GIL" is its total wait as the wait
+ * attribution counts it: what Speedscope shows is what `gilsim summary` computes. */
+static void check_speedscope(const char *workload, const struct trace *t, const size_t *n_ev,
+                             const struct met_run *m)
 {
     char args[2600];
     snprintf(args, sizeof args, "export '%s' --format speedscope -o '%s'", trace_path, out_path);
@@ -169,6 +191,7 @@ static void check_speedscope(const char *workload, const struct trace *t, const 
         char what[300];
         snprintf(what, sizeof what, "%s speedscope, thread %zu", workload, tid);
         CU_ASSERT(profile_nests(p, 7, counts, what));
+        if (m) TU_ASSERT_CMP(frame_total(p, 0), ==, (long long)met_wait_total(m, tid));
     }
     static const struct {
         const char *frame;
@@ -202,7 +225,12 @@ static void check_workload(const char *workload)
     for (size_t i = 0; i < t->nevents; i++)
         n_ev[t->events[i].ev]++;
     check_chrome(workload, t, n_ev);
-    check_speedscope(workload, t, n_ev);
+    struct met_run *m = NULL;
+    struct trace *hdr = NULL;
+    CU_ASSERT_EQUAL_FATAL(met_summarize_file(trace_path, 0, &m, &hdr, &e), 0);
+    check_speedscope(workload, t, n_ev, t->complete ? m : NULL);
+    met_free(m);
+    trace_free(hdr);
 
     snprintf(args, sizeof args, "export '%s' -f csv -o '%s'", trace_path, out_path);
     CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
@@ -262,7 +290,7 @@ static void test_small_traces(void)
             n_ev[t->events[k].ev]++;
         snprintf(trace_path, sizeof trace_path, "%s", src);
         check_chrome(traces[i], t, n_ev);
-        check_speedscope(traces[i], t, n_ev);
+        check_speedscope(traces[i], t, n_ev, NULL);
         trace_free(t);
     }
     snprintf(trace_path, sizeof trace_path, "%s/export-src-%d.json", GILSIM_BINARY_DIR,

@@ -108,6 +108,41 @@ def test_plots(gilsim, tmp):
     run(["/usr/bin/python3", os.path.join(TOOLS, "plot-timeline"),
          os.path.join(SRC, "workloads", "convoy.json"), "-o", bad], env, expect=2)
     check(not glob.glob(bad + ".*"), "bad input left files behind: %s" % glob.glob(bad + ".*"))
+    test_sweep(gilsim, tmp, env)
+
+
+def test_sweep(gilsim, tmp, env):
+    """A sweep of 12 virtual cells over a workload variable: plot-sweep against the variable,
+    by another dimension, fixed by --where; `gilsim report` draws curves and links the runs,
+    no per-cell timeline."""
+    d = os.path.join(tmp, "sweep")
+    run([gilsim, "compare", "workloads/convoy-n.json", "-p", "new,fifo,prio,none", "-e",
+         "virtual", "--var", "cpu_threads=1,2,4", "-r", "2", "-d", "100", "-j", "2", "-o", d])
+    out = os.path.join(tmp, "out")
+    run(["/usr/bin/python3", os.path.join(TOOLS, "plot-sweep"), d, "--x", "cpu_threads",
+         "--metric", "io_per_s", "-o", os.path.join(out, "sweep-x")], env)
+    check_pair(os.path.join(out, "sweep-x"), "plot-sweep --x")
+    run(["/usr/bin/python3", os.path.join(TOOLS, "plot-sweep"), d, "--by", "cpu_threads",
+         "--x", "cpu_threads", "--where", "policy=new", "-o", os.path.join(out, "sweep-by")],
+        env)
+    check_pair(os.path.join(out, "sweep-by"), "plot-sweep --by --where")
+    p = run(["/usr/bin/python3", os.path.join(TOOLS, "plot-sweep"), d, "--x", "io_us", "-o",
+             os.path.join(out, "bad")], env, expect=2)
+    check("io_us" in p.stderr, "plot-sweep --x of an unswept variable: no message")
+    run([gilsim, "report", d])
+    with open(os.path.join(d, "report.html"), encoding="utf-8") as f:
+        html = f.read()
+    imgs = re.findall(r'<img alt="([^"]*)"', html)
+    check(imgs == ["%s vs cpu_threads" % m for m in
+                   ("convoy_factor", "io_response_p50_ns", "ticks_per_s")],
+          "sweep report: images %s, expected three curves against cpu_threads" % imgs)
+    rows = re.findall(r"<tr><td class=\"name\">(new|fifo|prio|none)</td>", html)
+    check(len(rows) == 12, "sweep report: %d cell rows, expected 12" % len(rows))
+    links = re.findall(r'href="([^"]*-r[12]\.json)"', html)
+    check(len(links) == 24, "sweep report: %d run links, expected 24" % len(links))
+    for href in links:
+        check(os.path.exists(os.path.join(d, urllib.parse.unquote(href))),
+              "sweep report links to a missing trace: " + href)
 
 
 def find_chromium():

@@ -96,6 +96,71 @@ static void test_finishes_early(void)
     trace_free(t);
 }
 
+/* Peers (tests/data/valid/peer.json) under every policy: an I/O with a send is release (send),
+ * io_begin, request, acquire, release (io), io_end, request, acquire, and lasts at least its
+ * latency; a send op is a release (send) and an acquire; a plain peer io one release; every
+ * thread finishes its loops. */
+static void check_peer_sequences(const struct trace *t, const char *policy)
+{
+    static const int send_io[] = {TRACE_EV_RELEASE, TRACE_EV_IO_BEGIN, TRACE_EV_REQUEST,
+                                  TRACE_EV_ACQUIRE, TRACE_EV_RELEASE,  TRACE_EV_IO_END,
+                                  TRACE_EV_REQUEST, TRACE_EV_ACQUIRE};
+    const struct trace_event *ev[64];
+    size_t k = 0, sends = 0, ios[3] = {0}, skip = 0;
+    for (size_t i = 0; i < t->nevents; i++) {
+        const struct trace_event *e = &t->events[i];
+        if (e->ev == TRACE_EV_IO_END) ios[e->tid]++;
+        if (e->tid == 1 && e->ev == TRACE_EV_RELEASE && e->reason == TRACE_REASON_SEND) sends++;
+        if (e->tid != 0) continue; /* the client's GIL and I/O events */
+        if (e->ev != TRACE_EV_REQUEST && e->ev != TRACE_EV_ACQUIRE && e->ev != TRACE_EV_RELEASE &&
+            e->ev != TRACE_EV_IO_BEGIN && e->ev != TRACE_EV_IO_END)
+            continue;
+        /* a release in its cpu op (old's check, a drop request) and its request and acquire */
+        if (e->ev == TRACE_EV_RELEASE && e->reason != TRACE_REASON_SEND &&
+            e->reason != TRACE_REASON_IO && e->reason != TRACE_REASON_EXIT)
+            skip = 3;
+        if (skip) {
+            skip--;
+            continue;
+        }
+        if (k < 64) ev[k++] = e;
+    }
+    /* thread_start's request and acquire, then per I/O the sequence */
+    bool ok = k >= 2 + 8;
+    for (size_t i = 2; ok && i + 8 <= k; i += 8) {
+        for (int j = 0; j < 8; j++)
+            ok = ok && ev[i + j]->ev == send_io[j];
+        ok = ok && ev[i]->reason == TRACE_REASON_SEND && ev[i + 4]->reason == TRACE_REASON_IO &&
+             ev[i + 5]->t - ev[i + 1]->t >= 100000;
+    }
+    if (!ok) fprintf(stderr, "\npeer.json under %s: the client's sequence is wrong\n", policy);
+    CU_ASSERT(ok);
+    CU_ASSERT_EQUAL(ios[0], 20);
+    CU_ASSERT_EQUAL(ios[1], 40);
+    CU_ASSERT_EQUAL(sends, 20);
+}
+
+static void test_peers(void)
+{
+    for (const struct gil_policy *const *p = gil_policies; *p; p++) {
+        struct tu_run r = {.workload = "tests/data/valid/peer.json",
+                           .policy = (*p)->name,
+                           .duration_ms = 5000,
+                           .seed = 1};
+        long long elapsed = 0;
+        struct trace *t = tu_run_trace(&r, &elapsed);
+        CU_ASSERT_PTR_NOT_NULL(t);
+        if (!t) continue;
+        CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(t->run, "stop_reason")),
+                               "finished");
+        const char *bad = tu_check_protocol(t, !((*p)->flags & GIL_POLICY_NO_LOCK));
+        if (bad) fprintf(stderr, "\npeer.json under %s: %s\n", (*p)->name, bad);
+        CU_ASSERT_PTR_NULL(bad);
+        check_peer_sequences(t, (*p)->name);
+        trace_free(t);
+    }
+}
+
 /* At the deadline, threads waiting for the GIL leave without it (acquire returns false after
  * the policy's stop hook, and nobody asks any more) instead of being handed the GIL one by one
  * (docs/architecture.md, "Threads and time"). What shows it is who acquires after the stop: the
@@ -170,6 +235,7 @@ int main(void)
         {"every workload x every policy: protocol from the trace",
          test_every_workload_every_policy},
         {"a finite workload ends when its threads do", test_finishes_early},
+        {"peers: send and io with a peer, every policy", test_peers},
         {"waiters leave at once at the deadline", test_waiters_leave_at_deadline},
         {"a zeroed sync mutex and condition are ready to use", test_zeroed_sync_objects},
         CU_TEST_INFO_NULL,

@@ -220,6 +220,7 @@ class Workloads(unittest.TestCase):
 
     def test_valid_accepted(self):
         for f in sorted(glob.glob(os.path.join(SRC, "workloads", "*.json")) +
+                        glob.glob(os.path.join(SRC, "workloads", "validation", "*.json")) +
                         glob.glob(os.path.join(SRC, "tests", "data", "valid", "*.json"))):
             wl = load_workload(f)
             self.assertTrue(wl["groups"])
@@ -230,7 +231,12 @@ class Workloads(unittest.TestCase):
         self.assertEqual(wl["duration_ns"], 2000 * 10**6)
         self.assertEqual(wl["groups"][1]["start_ns"], 10 * 10**6)
         self.assertEqual(wl["groups"][1]["ops"],
-                         [("loop", None, [("io", 40000, "fixed", 0), ("cpu", None, 5000)])])
+                         [("loop", None, [("io", 40000, "fixed", 0, False, False),
+                                          ("cpu", None, 5000)])])
+
+    def test_peer_and_send_compiled(self):
+        wl = load_workload(os.path.join(SRC, "workloads", "validation", "echo-40us-cpu1.json"))
+        self.assertEqual(wl["groups"][0]["ops"][0][2][0], ("io", 40000, "fixed", 0, True, True))
 
 
     def test_variables(self):
@@ -241,7 +247,7 @@ class Workloads(unittest.TestCase):
         wl = load_workload(path, ["cpu_threads=6", "io_us=2.5"])
         self.assertEqual(wl["vars"], {"cpu_threads": 6, "io_us": 2.5})
         self.assertEqual(wl["groups"][0]["count"], 6)
-        self.assertEqual(wl["groups"][1]["ops"][0][2][0], ("io", 2500, "fixed", 0))
+        self.assertEqual(wl["groups"][1]["ops"][0][2][0], ("io", 2500, "fixed", 0, False, False))
         for assign, want in ((["cpu=1"], '$.vars: --var cpu=1: the workload has no variable'),
                              (["cpu_threads=0"], "(the value of $cpu_threads = 0, set by --var)"),
                              (["cpu_threads=1.5"], "$cpu_threads = 1.5"),
@@ -287,7 +293,8 @@ class Command(unittest.TestCase):
 # ---- real runs ----------------------------------------------------------------------------------
 
 def pyrun_trace(tmp, workload, args):
-    out = os.path.join(tmp, os.path.basename(workload))
+    # beside the workload, never over it (the output rules refuse that)
+    out = os.path.join(tmp, os.path.splitext(os.path.basename(workload))[0] + ".trace.json")
     subprocess.run([sys.executable, PYRUN, workload, "-q", "-o", out] + args, check=True,
                    cwd=SRC, timeout=120)
     with open(out) as f:
@@ -386,8 +393,19 @@ class RealRuns(unittest.TestCase):
             # in ns: one loop iteration is ~10 ns, a loaded machine stretches the samples
             self.assertTrue(1 < cal["ns_per_tick"] < 50000, cal)
 
+    def check_send_sequences(self, doc, tid):
+        """An I/O with a send: release (send), io_begin, request, acquire, release (io),
+        io_end, request, acquire."""
+        evs = [(e["ev"], e.get("reason")) for e in doc["events"] if e["tid"] == tid]
+        want = [("release", "send"), ("io_begin", None), ("request", None), ("acquire", None),
+                ("release", "io"), ("io_end", None), ("request", None), ("acquire", None)]
+        starts = [i for i, e in enumerate(evs) if e == ("release", "send")]
+        self.assertGreater(len(starts), 20)
+        for i in starts[:-1]:
+            self.assertEqual(evs[i:i + 8], want)
+
     def test_io_request_send(self):
-        # an echo client: send + recv; a send that lost the GIL is inferred with reason io
+        # --io-request send: every io as with "send": true
         with tempfile.TemporaryDirectory() as tmp:
             path, doc = pyrun_trace(tmp, "workloads/convoy.json",
                                     ["--set", "interval_us=1000", "-d", "200",
@@ -395,6 +413,30 @@ class RealRuns(unittest.TestCase):
             self.check_trace(path, doc)
             self.assertEqual(doc["run"]["io"]["request"], "send")
             self.assertGreater(self.summary(path)["io_ops"], 10)
+            self.check_send_sequences(doc, 1)
+
+    def test_echo_send_and_send_op(self):
+        # io with "send": true, and a send op (its peer drops it) beside a plain io: a mixed peer
+        wl = {"format": "gilsim-workload", "version": 1, "name": "sends", "duration_ms": 300,
+              "threads": [
+                  {"name": "client", "ops": [{"loop": {"count": "forever", "ops": [
+                      {"io": {"us": 40, "peer": True, "send": True}}, {"cpu": {"us": 2}}]}}]},
+                  {"name": "mixed", "ops": [{"loop": {"count": "forever", "ops": [
+                      {"send": {}}, {"io": {"us": 100}}]}}]},
+                  {"name": "cpu", "ops": [{"loop": {"count": "forever", "ops": [
+                      {"cpu": {"ticks": 100000}}]}}]}]}
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "sends.json")
+            with open(src, "w") as f:
+                json.dump(wl, f)
+            path, doc = pyrun_trace(tmp, src, ["--set", "interval_us=1000"])
+            self.check_trace(path, doc)
+            self.check_send_sequences(doc, 0)
+            mixed = [e for e in doc["events"] if e["tid"] == 1]
+            self.assertGreater(sum(e.get("reason") == "send" for e in mixed), 20)
+            self.assertGreater(sum(e["ev"] == "io_end" for e in mixed), 20)
+            r = self.summary(path)
+            self.assertGreater(r["io_ops"], 40)
 
     def test_native_releases_hold_keeps(self):
         wl = {"format": "gilsim-workload", "version": 1, "name": "nh", "duration_ms": 400,

@@ -1,6 +1,6 @@
 /* tests/test_reliability.c - the promises of docs/reliability.md, checked on the binaries as a
- * user meets them: bad input (workloads, traces, options, output paths) exits 2 with one
- * path:line:col message and leaves an existing file untouched; SIGINT/SIGTERM write a partial
+ * user meets them: bad input (workloads, traces, machine files, options, output paths) exits 2 with
+ * one path:line:col message and leaves an existing file untouched; SIGINT/SIGTERM write a partial
  * trace and exit 130/143, a second SIGINT exits at once; the watchdog reports a deadlocked
  * policy (tests/testpol.c, only in gilsim-testpol) and exits 1 with a partial trace, and does
  * not mistake quiet work for a stall; a failed thread creation leaves nothing behind. */
@@ -209,6 +209,33 @@ static void test_invalid_traces(void)
 {
     CU_ASSERT(tu_each_expected("tests/data/invalid/traces/expected.tsv", check_invalid_trace,
                                NULL) >= 10);
+}
+
+/* Every invalid machine file, to a virtual run and to `gilsim machines`: exit 2, one
+ * FILE:LINE:COL message, nothing written. */
+static void check_invalid_machine(void *ctx, const struct tu_expect *c)
+{
+    (void)ctx;
+    char args[2048], prefix[600];
+    snprintf(prefix, sizeof prefix, "tests/data/invalid/machines/%s:%s:", c->file, c->line);
+    snprintf(args, sizeof args,
+             "run workloads/cpu2.json --engine virtual --machine tests/data/invalid/machines/%s "
+             "-o '%s'",
+             c->file, target);
+    put_keep();
+    CU_ASSERT_EQUAL(run(gilsim_bin, args, 30, NULL), 2);
+    CU_ASSERT(one_message(prefix, c->fragment));
+    CU_ASSERT(target_kept());
+    CU_ASSERT_EQUAL(tmp_files(), 0);
+    snprintf(args, sizeof args, "machines --machine tests/data/invalid/machines/%s", c->file);
+    CU_ASSERT_EQUAL(run(gilsim_bin, args, 30, NULL), 2);
+    CU_ASSERT(one_message(prefix, c->fragment));
+}
+
+static void test_invalid_machines(void)
+{
+    CU_ASSERT(tu_each_expected("tests/data/invalid/machines/expected.tsv", check_invalid_machine,
+                               NULL) >= 15);
 }
 
 /* Bad options and --set names or values: exit 2 and a message naming the option. */
@@ -446,6 +473,7 @@ int main(void)
     CU_TestInfo tests[] = {
         {"invalid workloads: exit 2, one message, output untouched", test_invalid_workloads},
         {"invalid traces: summary and export exit 2, nothing written", test_invalid_traces},
+        {"invalid machine files: exit 2, one message, nothing written", test_invalid_machines},
         {"bad options and --set: exit 2 naming the option", test_bad_options},
         {"unwritable output found before the run", test_unwritable_output},
         {"SIGINT: partial trace, exit 130", test_sigint},

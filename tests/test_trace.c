@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "policies/registry.h"
@@ -114,7 +115,7 @@ static void test_abort_leaves_nothing(void)
     fclose(f);
     struct trace_out *out = NULL;
     struct err e = {0};
-    CU_ASSERT_EQUAL_FATAL(trace_out_open(&out, path, &e), 0);
+    CU_ASSERT_EQUAL_FATAL(trace_out_open(&out, path, NULL, &e), 0);
     trace_out_abort(out);
     f = fopen(path, "r");
     char buf[64] = "";
@@ -124,8 +125,8 @@ static void test_abort_leaves_nothing(void)
     snprintf(cmd, sizeof cmd, "ls %s.tmp.* >/dev/null 2>&1", path);
     CU_ASSERT_NOT_EQUAL(system(cmd), 0); /* no temporary file left */
     unlink(path);
-    CU_ASSERT_EQUAL(trace_out_open(&out, "/nonexistent-dir/x.json", &e), ERR_INPUT);
-    CU_ASSERT_EQUAL(trace_out_open(&out, GILSIM_BINARY_DIR, &e), ERR_INPUT);
+    CU_ASSERT_EQUAL(trace_out_open(&out, "/nonexistent-dir/x.json", NULL, &e), ERR_INPUT);
+    CU_ASSERT_EQUAL(trace_out_open(&out, GILSIM_BINARY_DIR, NULL, &e), ERR_INPUT);
 }
 
 static void test_reader_rejects(void)
@@ -285,6 +286,35 @@ static void test_engine_bench_options(void)
     wl_free(wl);
 }
 
+/* Devices are refused before they are opened; a pipe is read, and refused at its first byte
+ * JSON text cannot hold (a stream of zeros would otherwise be read to the memory limit). */
+static void test_reader_devices_and_streams(void)
+{
+    struct trace *t = NULL;
+    struct err e = {0};
+    CU_ASSERT_EQUAL(trace_read("/dev/zero", &t, &e), ERR_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "not a regular file or a pipe"));
+    CU_ASSERT_EQUAL(trace_read("/dev/urandom", &t, &e), ERR_INPUT);
+    char fifo[600], cmd[2000];
+    snprintf(fifo, sizeof fifo, "%s/reader-%d.fifo", GILSIM_BINARY_DIR, (int)getpid());
+    static const char *const feeds[] = {"head -c 1000000 /dev/zero", "cat '%s'"};
+    for (int i = 0; i < 2; i++) {
+        unlink(fifo);
+        CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
+        char feed[800];
+        snprintf(feed, sizeof feed, feeds[i], tu_src("tests/data/traces/handoff.json"));
+        snprintf(cmd, sizeof cmd, "%s > '%s' 2>/dev/null &", feed, fifo);
+        CU_ASSERT_EQUAL(system(cmd), 0);
+        int rc = trace_read(fifo, &t, &e);
+        CU_ASSERT_EQUAL(rc, i == 0 ? ERR_INPUT : 0);
+        if (i == 0) CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "byte 0 is 0x00"));
+        if (i == 1) CU_ASSERT_EQUAL(t->nevents, 26);
+        trace_free(t);
+        t = NULL;
+    }
+    unlink(fifo);
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
@@ -294,6 +324,7 @@ int main(void)
         {"aborted output leaves the old file", test_abort_leaves_nothing},
         {"reader rejects bad traces", test_reader_rejects},
         {"reader takes any key order and unknown keys", test_reader_key_order},
+        {"reader: devices and streams", test_reader_devices_and_streams},
         {"engine: fixed tick, no tracing, switches", test_engine_bench_options},
         CU_TEST_INFO_NULL,
     };

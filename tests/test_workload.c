@@ -9,9 +9,10 @@
 #include "sim/wl.h"
 #include "testutil.h"
 
-static void test_shipped_workloads_valid(void)
+/* Every .json in dir is a valid workload with a description; returns how many. */
+static int check_dir(const char *dir)
 {
-    DIR *d = opendir(tu_src("workloads"));
+    DIR *d = opendir(tu_src(dir));
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
     int n = 0;
     struct dirent *de;
@@ -19,7 +20,7 @@ static void test_shipped_workloads_valid(void)
         size_t len = strlen(de->d_name);
         if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0) continue;
         char rel[300];
-        snprintf(rel, sizeof rel, "workloads/%s", de->d_name);
+        snprintf(rel, sizeof rel, "%s/%s", dir, de->d_name);
         struct wl_workload *wl = NULL;
         struct err e = {0};
         int rc = wl_load(tu_src(rel), &wl, &e);
@@ -33,7 +34,13 @@ static void test_shipped_workloads_valid(void)
         n++;
     }
     closedir(d);
-    CU_ASSERT(n >= 10);
+    return n;
+}
+
+static void test_shipped_workloads_valid(void)
+{
+    CU_ASSERT(check_dir("workloads") >= 10);
+    CU_ASSERT(check_dir("workloads/validation") >= 6); /* the natural programs' models */
 }
 
 static void check_invalid_file(void *ctx, const struct tu_expect *c)
@@ -108,6 +115,32 @@ static void test_compiled_ops(void)
     CU_ASSERT_EQUAL(ops[2].arrivals, WL_ARRIVALS_FIXED);
     CU_ASSERT_EQUAL(ops[2].nbody, 2);
     CU_ASSERT_EQUAL(ops[2].body[1].kind, WL_OP_SLEEP);
+    wl_free(wl);
+}
+
+/* peer and send: the keys compile, and a group that talks to a peer (however deep) says so. */
+static void test_peer_ops(void)
+{
+    const char *text =
+        "{\"format\": \"gilsim-workload\", \"version\": 1, \"name\": \"p\", \"threads\": ["
+        "{\"name\": \"client\", \"ops\": [{\"loop\": {\"count\": 2, \"ops\": ["
+        "{\"io\": {\"us\": 40, \"peer\": true, \"send\": true}}]}}]},"
+        "{\"name\": \"server\", \"ops\": [{\"serve\": {\"rate_hz\": 10, \"ops\": ["
+        "{\"cpu\": {\"us\": 1}}, {\"send\": {}}]}}]},"
+        "{\"name\": \"timer\", \"ops\": [{\"io\": {\"us\": 40, \"peer\": false}}]}]}";
+    struct wl_workload *wl = NULL;
+    struct err e = {0};
+    int rc = wl_parse(text, strlen(text), "mem", &wl, &e);
+    if (rc) fprintf(stderr, "\n%s\n", e.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    const struct wl_op *io = &wl->groups[0].ops[0].body[0];
+    CU_ASSERT_EQUAL(io->kind, WL_OP_IO);
+    CU_ASSERT(io->peer && io->send);
+    CU_ASSERT(wl->groups[0].uses_peer);
+    CU_ASSERT_EQUAL(wl->groups[1].ops[0].body[1].kind, WL_OP_SEND);
+    CU_ASSERT(wl->groups[1].uses_peer);
+    CU_ASSERT(!wl->groups[2].ops[0].peer);
+    CU_ASSERT(!wl->groups[2].uses_peer);
     wl_free(wl);
 }
 
@@ -244,6 +277,7 @@ int main(void)
         {"invalid files: expected line and message", test_invalid_files_rejected},
         {"defaults", test_defaults},
         {"ops compile", test_compiled_ops},
+        {"peer and send", test_peer_ops},
         {"file limits", test_file_limits},
         {"nesting limit is 16", test_depth_limit},
         {"variables: defaults, --var, every use", test_vars},

@@ -1,7 +1,8 @@
 /* tools/gilsim_bench.c - gilsim's own overhead and precision. Every figure is measured beside
  * a raw baseline in the same run (these shared 2-core machines drift from run to run), over
- * several interleaved repeats, and reported as median and min..max. Writes a JSON document
- * and prints a table; tools/bench drives it and docs/performance.md explains each figure.
+ * several interleaved repeats, and reported as median and min..max (the raw baselines are
+ * tools/baselines.c, shared with gilsim-calibrate). Writes a JSON document and prints a table;
+ * tools/bench drives it and docs/performance.md explains each figure.
  *
  * It uses the engine, the trace writer and the metrics in-process (what they cost is what is
  * measured), and the gilsim binary for `summary` (its peak RSS is a child's). */
@@ -11,9 +12,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
-#include <pthread.h>
 #include <spawn.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 #include <unistd.h>
 
 #include "analysis/metrics.h"
+#include "common/outfile.h"
 #include "common/utc.h"
 #include "policies/registry.h"
 #include "sim/coro.h"
@@ -31,6 +31,7 @@
 #include "sim/sync.h"
 #include "sim/trace_write.h"
 #include "sim/wl.h"
+#include "tools/baselines.h"
 
 #define MAX_REPEAT 32
 
@@ -178,7 +179,7 @@ static int write_trace(const struct eng_options *o, const struct eng_result *r, 
 {
     struct err e = {0};
     struct trace_out *out = NULL;
-    if (trace_out_open(&out, path, &e) != 0 || trace_out_commit(out, o, r, &e) != 0) {
+    if (trace_out_open(&out, path, NULL, &e) != 0 || trace_out_commit(out, o, r, &e) != 0) {
         fprintf(stderr, "gilsim-bench: %s\n", e.msg);
         return -1;
     }
@@ -225,122 +226,30 @@ static json_t *run_and_summarize(const struct run_spec *s)
     return doc;
 }
 
-/* ---- raw baselines ----------------------------------------------------------------------- */
-
-/* Condvar ping-pong: each side stamps the time and signals; the woken side stamps when it
- * runs. One-way latency = the difference, as gilsim's hand-off gap is release -> acquire. */
-struct pingpong {
-    pthread_mutex_t m;
-    pthread_cond_t c[2];
-    int turn;
-    int64_t sent;
-    int64_t *samples;
-    int n, want;
-};
-
-static void pingpong_side(struct pingpong *p, int me)
-{
-    pthread_mutex_lock(&p->m);
-    for (;;) {
-        while (p->turn != me && p->n < p->want)
-            pthread_cond_wait(&p->c[me], &p->m);
-        if (p->n >= p->want) break;
-        if (p->sent) p->samples[p->n++] = sync_now_ns() - p->sent;
-        p->turn = !me;
-        p->sent = sync_now_ns();
-        pthread_cond_signal(&p->c[!me]);
-    }
-    pthread_cond_signal(&p->c[!me]);
-    pthread_mutex_unlock(&p->m);
-}
-
-static void *pingpong_other(void *arg)
-{
-    pingpong_side(arg, 1);
-    return NULL;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Nearest rank, as docs/metrics.md defines percentiles. */
-static double pct(int64_t *v, int n, double q)
-{
-    if (n <= 0) return NAN;
-    qsort(v, (size_t)n, sizeof *v, cmp_i64);
-    int k = (int)ceil(q * n - 1e-9);
-    if (k < 1) k = 1;
-    return (double)v[(k > n ? n : k) - 1];
-}
+/* ---- raw baselines (tools/baselines.c) ------------------------------------------------ */
 
 static int condvar_one_way(int want, double *p50, double *p99)
 {
-    struct pingpong p = {.want = want};
-    p.samples = calloc((size_t)want, sizeof *p.samples);
-    if (!p.samples) return -1;
-    pthread_mutex_init(&p.m, NULL);
-    pthread_cond_init(&p.c[0], NULL);
-    pthread_cond_init(&p.c[1], NULL);
-    pthread_t other;
-    int rc = pthread_create(&other, NULL, pingpong_other, &p);
+    int64_t *samples = calloc((size_t)want, sizeof *samples);
+    if (!samples) return -1;
+    int rc = bl_pingpong(want, -1, -1, samples, NULL);
     if (rc == 0) {
-        pingpong_side(&p, 0);
-        pthread_join(other, NULL);
-        *p50 = pct(p.samples, p.n, 0.5);
-        *p99 = pct(p.samples, p.n, 0.99);
+        *p50 = bl_pct(samples, want, 0.5);
+        *p99 = bl_pct(samples, want, 0.99);
     }
-    pthread_cond_destroy(&p.c[0]);
-    pthread_cond_destroy(&p.c[1]);
-    pthread_mutex_destroy(&p.m);
-    free(p.samples);
-    return rc ? -1 : 0;
+    free(samples);
+    return rc;
 }
 
 /* A busy thread on the other core while the timed waits run, as the holder is in gilsim. */
-static atomic_bool spin_on;
-static void *spinner(void *arg)
-{
-    (void)arg;
-    uint64_t x = 1;
-    while (atomic_load_explicit(&spin_on, memory_order_relaxed))
-        x = eng_bare_ticks(50, 100) + x;
-    return (void *)(uintptr_t)(x & 1);
-}
-
 static double timedwait_overshoot_p50(int64_t wait_ns, int count)
 {
-    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
-    pthread_cond_t c;
-    pthread_condattr_t a;
-    pthread_condattr_init(&a);
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    pthread_cond_init(&c, &a);
-    pthread_condattr_destroy(&a);
     int64_t *late = calloc((size_t)count, sizeof *late);
-    if (!late) {
-        pthread_cond_destroy(&c);
-        return NAN;
-    }
-    pthread_t spin;
-    atomic_store(&spin_on, true);
-    bool spinning = pthread_create(&spin, NULL, spinner, NULL) == 0;
-    pthread_mutex_lock(&m);
-    for (int i = 0; i < count; i++) {
-        int64_t deadline = sync_now_ns() + wait_ns;
-        struct timespec ts = {.tv_sec = deadline / 1000000000, .tv_nsec = deadline % 1000000000};
-        while (pthread_cond_timedwait(&c, &m, &ts) != ETIMEDOUT) {
-        }
-        late[i] = sync_now_ns() - deadline;
-    }
-    pthread_mutex_unlock(&m);
-    atomic_store(&spin_on, false);
-    if (spinning) pthread_join(spin, NULL);
-    double p50 = pct(late, count, 0.5);
+    if (!late) return NAN;
+    double p50 = bl_timed_overshoot(BL_WAIT_COND, wait_ns, count, -1, -1, late) == 0
+                     ? bl_pct(late, count, 0.5)
+                     : NAN;
     free(late);
-    pthread_cond_destroy(&c);
     return p50;
 }
 
@@ -878,19 +787,24 @@ static void print_table(FILE *f)
 }
 
 static const char usage[] =
-    "usage: gilsim-bench [--smoke] [--repeat N] [--gilsim PATH] -o OUT.json\n"
+    "usage: gilsim-bench [--smoke] [--repeat N] [--gilsim PATH] -o OUT.json [--table OUT.txt]\n"
     "\n"
     "Measures gilsim's own overhead and precision against raw baselines in the same run\n"
-    "(docs/performance.md); writes OUT.json and prints a table. --smoke: one short repeat, to\n"
-    "check that every figure is produced (the targets are not checked).\n";
+    "(docs/performance.md); writes OUT.json and prints a table (also to OUT.txt with --table;\n"
+    "both reserved before anything is measured). --smoke: one short repeat, to check that\n"
+    "every figure is produced (the targets are not checked).\n";
 
-/* Options into the globals; *out_path. Returns -1 to go on, else the exit status. */
-static int parse_options(int argc, char **argv, const char **out_path)
+/* Options into the globals; *out_path, *table_path. Returns -1 to go on, else the exit
+ * status. */
+static int parse_options(int argc, char **argv, const char **out_path, const char **table_path)
 {
-    static const struct option opts[] = {
-        {"smoke", no_argument, NULL, 's'},        {"repeat", required_argument, NULL, 'r'},
-        {"gilsim", required_argument, NULL, 'g'}, {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"smoke", no_argument, NULL, 's'},
+                                         {"repeat", required_argument, NULL, 'r'},
+                                         {"gilsim", required_argument, NULL, 'g'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"table", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "r:o:h", opts, NULL)) != -1) {
         switch (c) {
@@ -913,6 +827,9 @@ static int parse_options(int argc, char **argv, const char **out_path)
             break;
         case 'o':
             *out_path = optarg;
+            break;
+        case 't':
+            *table_path = optarg;
             break;
         case 'h':
             fputs(usage, stdout);
@@ -949,6 +866,63 @@ static int find_gilsim(void)
     return 0;
 }
 
+/* 10: sweeps (docs/sweeps.md): a 2,016-run virtual sweep of a 1 s convoy (7 policies x 6
+ * CPU thread counts x 6 I/O latencies x 8 repeats) with `gilsim compare --jobs 2`, plan, runs
+ * and collect in one command, then `--collect` of the same directory alone. Measured once per
+ * benchmark run (it takes minutes); the smoke runs a 16-run sweep. */
+static const char sweep_workload[] =
+    "{\"format\": \"gilsim-workload\", \"version\": 1, \"name\": \"convoy-n\",\n"
+    " \"duration_ms\": 1000, \"vars\": {\"cpu_threads\": 1, \"io_us\": 40},\n"
+    " \"threads\": [{\"name\": \"cpu\", \"count\": \"$cpu_threads\", \"ops\": [{\"loop\":\n"
+    "  {\"count\": \"forever\", \"ops\": [{\"cpu\": {\"ticks\": 100000}}]}}]},\n"
+    " {\"name\": \"io\", \"start_ms\": 10, \"ops\": [{\"loop\": {\"count\": \"forever\", \"ops\":\n"
+    "  [{\"io\": {\"us\": \"$io_us\"}}, {\"cpu\": {\"us\": 5}}]}}]}]}\n";
+
+/* Wall seconds of a shell command, or -1 when it fails. */
+static double timed_shell(const char *cmd)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    int st = system(cmd);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "gilsim-bench: failed (status %d): %s\n", st, cmd);
+        return -1;
+    }
+    return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+static void fig_sweep(void)
+{
+    char wl[600], dir[600], cmd[4096];
+    snprintf(wl, sizeof wl, "%s/convoy-n.json", tmp_dir);
+    snprintf(dir, sizeof dir, "%s/sweep", tmp_dir);
+    FILE *f = fopen(wl, "w");
+    if (!f || fputs(sweep_workload, f) < 0 || fclose(f) != 0) return;
+    const char *grid = smoke ? "-p new,none --var cpu_threads=1,2 --var io_us=10,40 -r 2 -d 200"
+                             : "-p old,new,fifo,none,prio,bfs,ruby --var cpu_threads=1,2,4,8,12,16 "
+                               "--var io_us=10,20,40,80,160,320 -r 8";
+    int runs = smoke ? 16 : 2016;
+    snprintf(cmd, sizeof cmd, "'%s' compare '%s' -e virtual %s -j 2 -o '%s' -f csv >/dev/null",
+             gilsim_path, wl, grid, dir);
+    fprintf(stderr, "gilsim-bench: figure 10: a sweep of %d virtual runs, --jobs 2\n", runs);
+    double sweep_s = timed_shell(cmd);
+    snprintf(cmd, sizeof cmd, "'%s' compare --collect '%s' -f csv >/dev/null", gilsim_path, dir);
+    double collect_s = sweep_s > 0 ? timed_shell(cmd) : -1;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", dir, wl);
+    if (system(cmd) != 0) fprintf(stderr, "gilsim-bench: cannot remove %s\n", dir);
+    if (sweep_s < 0 || collect_s < 0) return;
+    char what[96];
+    snprintf(what, sizeof what, "sweep of %d virtual runs, --jobs 2, collect included", runs);
+    struct row *r = row_for("10", what, "s");
+    row_target(r, GOAL_MAX, 600, "<= 600 s");
+    row_add(r, sweep_s, 0, sweep_s);
+    snprintf(what, sizeof what, "--collect of %d runs", runs);
+    r = row_for("10", what, "s");
+    row_target(r, GOAL_MAX, 30, "< 30 s");
+    row_add(r, collect_s, 0, collect_s);
+}
+
 /* Every figure, `repeats` times, interleaved. */
 static void measure_all(void)
 {
@@ -961,6 +935,7 @@ static void measure_all(void)
         fig_many_threads();
         fig_virtual_speed();
     }
+    fig_sweep(); /* 10: once */
     /* 5, 6 on one big run, written and read `repeats` times */
     if (make_big_run() == 0) {
         for (int rep = 0; rep < repeats; rep++) {
@@ -977,7 +952,7 @@ static void measure_all(void)
 static void sort_rows(void)
 {
     for (int i = 1; i < nrows; i++)
-        for (int j = i; j > 0 && strcmp(rows[j - 1].fig, rows[j].fig) > 0; j--) {
+        for (int j = i; j > 0 && atoi(rows[j - 1].fig) > atoi(rows[j].fig); j--) {
             struct row tmp = rows[j];
             rows[j] = rows[j - 1];
             rows[j - 1] = tmp;
@@ -988,14 +963,14 @@ static void sort_rows(void)
 static int count_missing(void)
 {
     int missing = 0;
-    for (int fig = 1; fig <= 9; fig++) {
+    for (int fig = 1; fig <= 10; fig++) {
         char id[4];
         snprintf(id, sizeof id, "%d", fig);
         bool found = false;
         for (int i = 0; i < nrows; i++)
             if (strcmp(rows[i].fig, id) == 0) {
                 found = true;
-                if (rows[i].n != repeats) {
+                if (rows[i].n != (fig == 10 ? 1 : repeats)) { /* 10: measured once */
                     fprintf(stderr, "gilsim-bench: figure %s, %s: %d of %d repeats measured\n", id,
                             rows[i].what, rows[i].n, repeats);
                     missing++;
@@ -1009,11 +984,44 @@ static int count_missing(void)
     return missing;
 }
 
+/* The outputs under common/outfile.h's rules, reserved before minutes of measuring. */
+static int open_outputs(const char *out_path, const char *table_path, struct outfile **json_out,
+                        struct outfile **table_out)
+{
+    struct err e = {0};
+    *json_out = *table_out = NULL;
+    if (outfile_open(json_out, out_path, 0, NULL, &e) == 0 &&
+        (!table_path || outfile_open(table_out, table_path, 0, NULL, &e) == 0))
+        return 0;
+    outfile_abort(*json_out);
+    fprintf(stderr, "gilsim-bench: %s\n", e.msg);
+    return e.status;
+}
+
+/* The report and the table written, then both renamed into place. */
+static int write_outputs(const char *out_path, struct outfile *json_out, struct outfile *table_out)
+{
+    struct err e = {0};
+    json_t *doc = report_json();
+    int rc =
+        doc ? json_dumpf(doc, outfile_stream(json_out), JSON_INDENT(1) | JSON_REAL_PRECISION(8))
+            : -1;
+    json_decref(doc);
+    if (table_out) print_table(outfile_stream(table_out));
+    if (rc != 0) err_set(&e, ERR_RUNTIME, "%s: out of memory", out_path);
+    rc = rc ? (outfile_abort(json_out), 1) : outfile_commit(json_out, &e);
+    rc = rc ? (outfile_abort(table_out), rc) : table_out ? outfile_commit(table_out, &e) : 0;
+    if (rc) fprintf(stderr, "gilsim-bench: %s\n", e.msg);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    const char *out_path = NULL;
-    int rc = parse_options(argc, argv, &out_path);
+    const char *out_path = NULL, *table_path = NULL;
+    struct outfile *json_out, *table_out;
+    int rc = parse_options(argc, argv, &out_path, &table_path);
     if (rc >= 0) return rc;
+    if ((rc = open_outputs(out_path, table_path, &json_out, &table_out))) return rc;
     if (find_gilsim()) return 1;
     snprintf(tmp_dir, sizeof tmp_dir, "/tmp/gilsim-bench-XXXXXX");
     if (!mkdtemp(tmp_dir)) {
@@ -1024,13 +1032,7 @@ int main(int argc, char **argv)
     rmdir(tmp_dir);
     sort_rows();
     int missing = count_missing();
-    json_t *doc = report_json();
-    rc = json_dump_file(doc, out_path, JSON_INDENT(1) | JSON_REAL_PRECISION(8));
-    json_decref(doc);
-    if (rc != 0) {
-        fprintf(stderr, "gilsim-bench: cannot write %s\n", out_path);
-        return 1;
-    }
+    if (write_outputs(out_path, json_out, table_out)) return 1;
     print_table(stdout);
     printf("written: %s\n", out_path);
     return missing ? 1 : 0;

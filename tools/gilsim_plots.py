@@ -5,6 +5,7 @@ streams), latency samples (`gilsim summary --samples`) and a compare directory's
 No metric is recomputed here, so a plot shows exactly the numbers `gilsim summary` defines.
 Runs on Debian's /usr/bin/python3 with python3-matplotlib.
 """
+import contextlib
 import csv
 import io
 import json
@@ -13,6 +14,10 @@ import sys
 import tempfile
 
 from gilsim_cli import GilsimError, find_gilsim, run_gilsim, samples_of  # noqa: F401
+from gilsim_output import (OutputError, WriteError, escape, exit_on_interrupt,  # noqa: F401
+                           exit_status, output)
+
+exit_on_interrupt(os.path.basename(sys.argv[0]))  # before matplotlib's slow import
 
 try:
     import matplotlib
@@ -59,25 +64,24 @@ DEFAULT_CDF_METRICS = ["gil_wait", "io_response", "request_latency"]
 PlotError = GilsimError
 
 
-def save(fig, out_base, formats=("png", "svg")):
-    """Writes out_base.png and out_base.svg; returns the paths."""
-    paths = []
+def save(fig, out_base, inputs=(), formats=("png", "svg")):
+    """Writes out_base.png and out_base.svg under the output rules (gilsim_output), both or
+    neither; returns the paths. inputs: what the figure was drawn from."""
+    paths = ["%s.%s" % (out_base, fmt) for fmt in formats]
     try:
         d = os.path.dirname(out_base)
         if d:
             os.makedirs(d, exist_ok=True)
-        for fmt in formats:
-            path = "%s.%s" % (out_base, fmt)
-            meta = SVG_METADATA if fmt == "svg" else PNG_METADATA
-            paths.append(path)
-            fig.savefig(path, format=fmt, dpi=110, bbox_inches="tight", metadata=meta)
+        with contextlib.ExitStack() as stack:
+            files = [stack.enter_context(output(p, inputs, binary=True)) for p in paths]
+            for f, fmt in zip(files, formats):
+                meta = SVG_METADATA if fmt == "svg" else PNG_METADATA
+                fig.savefig(f, format=fmt, dpi=110, bbox_inches="tight", metadata=meta)
+                f.flush()
     except OSError as e:
-        for path in paths:  # no half of a pair left behind
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-        raise PlotError("%s: %s" % (e.filename or out_base, e.strerror))
+        if isinstance(e, (OutputError, WriteError)):
+            raise
+        raise OutputError("%s: %s" % (escape(e.filename or out_base), e.strerror))
     finally:
         plt.close(fig)
     return paths
@@ -91,6 +95,12 @@ def png_bytes(fig):
     return buf.getvalue()
 
 
+def text(s):
+    """Text from a file for a figure: escaped (gilsim_output.escape: control characters and
+    bytes that were not UTF-8), and '$' taken literally, not as the start of mathtext."""
+    return escape(s).replace("$", r"\$")
+
+
 def fmt_ns(ns):
     """A duration in the unit that suits it: 870 ns, 41.2 us, 5.09 ms, 1.20 s."""
     if ns is None:
@@ -102,8 +112,26 @@ def fmt_ns(ns):
 
 
 def fail(prog, err):
-    print("%s: %s" % (prog, err), file=sys.stderr)
-    return 2
+    """Prints the error (escaped: it may quote names from files); the exit status: 1 when a
+    write failed, else 2."""
+    print("%s: %s" % (prog, escape(str(err))), file=sys.stderr)
+    return exit_status(err)
+
+
+def print_path(path):
+    """A path on stdout as the bytes it is (it may not be UTF-8)."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(os.fsencode(path) + b"\n")
+    sys.stdout.buffer.flush()
+
+
+def main_of(prog, body):
+    """Runs a script's body: its errors as one line and an exit status (Ctrl-C: 130 without a
+    traceback, exit_on_interrupt)."""
+    try:
+        return body()
+    except (PlotError, OutputError, WriteError) as e:
+        return fail(prog, e)
 
 
 # ---- timeline ---------------------------------------------------------------------------------
@@ -204,7 +232,7 @@ def timeline_figure(trace, gilsim, t0_ms, t1_ms, title=None, max_lanes=40):
             ax.scatter([t / 1e6 for t, _ in pts], [lane[tid] - 0.5 for _, tid in pts],
                        marker=m, color=c, s=18, zorder=3, label=kind)
     ax.set_yticks(range(len(shown)))
-    ax.set_yticklabels([name for _, name in shown])
+    ax.set_yticklabels([text(name) for _, name in shown])
     ax.set_ylim(len(shown) - 0.4, -0.8)
     ax.set_xlim(t0_ms, min(t1_ms, max(end_ns / 1e6, t0_ms + 1e-3)))
     ax.set_xlabel("time since run start (ms)")
@@ -214,12 +242,26 @@ def timeline_figure(trace, gilsim, t0_ms, t1_ms, title=None, max_lanes=40):
               frameon=False)
     note = "" if len(shown) == len(threads) else " (first %d of %d threads)" % (
         len(shown), len(threads))
-    ax.set_title((title or os.path.basename(trace)) + note, fontsize=10)
+    ax.set_title(text(title or os.path.basename(os.fsencode(trace))) + note, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     return fig
 
 
 # ---- compare directories ----------------------------------------------------------------------
+
+
+def inputs_of(compare_dir):
+    """The files a tool reads from a compare directory (index.json, the traces and summaries it
+    lists): what its outputs may not replace."""
+    paths = [os.path.join(compare_dir, "index.json")]
+    try:
+        for c in read_index(compare_dir)["configs"]:
+            for r in c.get("runs", []):
+                paths += [os.path.join(compare_dir, r[k]) for k in ("trace", "summary")
+                          if isinstance(r.get(k), str) and r[k]]
+    except PlotError:
+        pass
+    return paths
 
 
 def read_index(compare_dir):
@@ -286,7 +328,7 @@ def cdf_figure(compare_dir, gilsim, metrics=None, title=None):
             # log axis: a 0 ns sample is drawn at 1 ns
             x = [max(1, s) for s in v]
             y = [(i + 1) / n for i in range(n)]
-            ax.step(x, y, where="post", color=color, label="%s (n=%d)" % (label, n))
+            ax.step(x, y, where="post", color=color, label="%s (n=%d)" % (text(label), n))
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: fmt_ns(x)))
         ax.set_ylim(0, 1.01)
@@ -304,7 +346,7 @@ def cdf_figure(compare_dir, gilsim, metrics=None, title=None):
                 labels.append(key)
     fig.legend([handles[k] for k in labels], labels, loc="center left",
                bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
-    fig.suptitle(title or "%s: latency CDFs" % index["workload"]["name"], fontsize=11)
+    fig.suptitle(text(title or "%s: latency CDFs" % index["workload"]["name"]), fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -421,52 +463,84 @@ def metric_label(index, key):
 
 
 def sweep_params(index):
-    """The parameters a compare directory sweeps (more than one value)."""
-    return [p for p, vals in index.get("sets", {}).items() if len(vals) > 1]
+    """The variables and parameters a compare directory sweeps (more than one value), the
+    workload's variables first."""
+    dims = list(index.get("vars", {}).items()) + list(index.get("sets", {}).items())
+    return [p for p, vals in dims if len(vals) > 1]
 
 
-def sweep_figure(compare_dir, param, metric, title=None):
-    """metric (a key of index.json's metrics) against param, one line per policy: median
-    over repeats, bars from min to max. A policy without the parameter is a dashed level."""
+def cell_dims(cfg):
+    """A cell's coordinates: policy, engine, its parameters and variables."""
+    dims = {"policy": cfg["policy"], "engine": cfg.get("engine", "real")}
+    dims.update(cfg.get("set", {}))
+    dims.update(cfg.get("vars", {}))
+    return dims
+
+
+def _sweep_lines(index, param, metric, by, where):
+    """{line label: [(x, median, min, max)]} and {label: level} for the cells without param."""
+    others = [d for d in sweep_params(index) + (["engine"] if len(index.get("engines", [])) > 1
+                                                else [])
+              if d not in (param, by) and d not in where]
+    lines, levels = {}, {}
+    for cfg in index["configs"]:
+        if cfg.get("baseline_only"):
+            continue
+        dims = cell_dims(cfg)
+        if any(str(dims.get(k)) != str(v) for k, v in where.items()):
+            continue
+        st = cfg.get("metrics", {}).get(metric)
+        if not st or st.get("median") is None:
+            continue
+        label = str(dims.get(by, "?")) + "".join(
+            ", %s=%s" % (d, dims[d]) for d in others if d in dims)
+        if param in dims:
+            lines.setdefault(label, []).append((dims[param], st["median"], st["min"], st["max"]))
+        else:
+            levels.setdefault(label, st["median"])
+    return lines, levels
+
+
+def sweep_figure(compare_dir, param, metric, title=None, by="policy", where=None):
+    """metric (a key of index.json's metrics) against param (a swept variable or parameter),
+    one line per value of `by` (default: per policy; other swept dimensions make lines of their
+    own unless fixed by where, {name: value}): the median over repeats, a band from min to
+    max. A cell without the parameter (a policy that lacks it) is a dashed level."""
     index = read_index(compare_dir)
+    where = where or {}
     keys = [m["key"] for m in index.get("metrics", [])]
     if metric not in keys:
         raise PlotError("%s: unknown metric '%s' (expected one of %s)"
                         % (compare_dir, metric, ", ".join(keys)))
-    lines, levels = {}, {}
-    for cfg in index["configs"]:
-        st = cfg.get("metrics", {}).get(metric)
-        if not st or st.get("median") is None:
-            continue
-        if param in cfg.get("set", {}):
-            lines.setdefault(cfg["policy"], []).append(
-                (cfg["set"][param], st["median"], st["min"], st["max"]))
-        else:
-            levels.setdefault(cfg["policy"], st["median"])
+    lines, levels = _sweep_lines(index, param, metric, by, where)
     if not lines:
-        raise PlotError("%s: no column sets '%s' (swept: %s)"
-                        % (compare_dir, param, ", ".join(sweep_params(index)) or "none"))
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+        raise PlotError("%s: no cell has '%s' with %s (swept: %s)"
+                        % (compare_dir, param, metric, ", ".join(sweep_params(index)) or "none"))
+    fig, ax = plt.subplots(figsize=(7.5, 4.4))
     xs_all = []
-    for policy, pts in lines.items():
+    for label, pts in lines.items():
         pts.sort()
         xs = [p[0] for p in pts]
         xs_all += xs
-        med = [p[1] for p in pts]
-        err = [[p[1] - p[2] for p in pts], [p[3] - p[1] for p in pts]]
-        ax.errorbar(xs, med, yerr=err, marker="o", capsize=3, label=policy)
+        line, = ax.plot(xs, [p[1] for p in pts], marker="o", markersize=3.5, label=text(label))
+        ax.fill_between(xs, [p[2] for p in pts], [p[3] for p in pts], color=line.get_color(),
+                        alpha=0.18, linewidth=0)
     styles = ["--", ":", "-.", (0, (5, 1, 1, 1))]
-    for k, (policy, level) in enumerate(levels.items()):
+    for k, (label, level) in enumerate(levels.items()):
         ax.axhline(level, linestyle=styles[k % len(styles)], linewidth=1.2, color="#555555",
-                   label="%s (has no %s)" % (policy, param))
-    if min(xs_all) > 0 and max(xs_all) / min(xs_all) >= 10:
+                   label="%s (has no %s)" % (text(label), param))
+    if min(xs_all) > 0 and max(xs_all) / min(xs_all) >= 10 and len(set(xs_all)) > 2 and \
+            not all(float(x).is_integer() and x <= 64 for x in xs_all):
         ax.set_xscale("log")
+    ys = [p[1] for pts in lines.values() for p in pts] + list(levels.values())
+    if min(ys) > 0 and max(ys) / min(ys) >= 100:  # e.g. old's convoy beside prio's
+        ax.set_yscale("log")
     ax.set_xlabel(param)
     ax.set_ylabel(metric_label(index, metric))
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    ax.set_title(title or "%s: %s vs %s" % (index["workload"]["name"], metric, param),
-                 fontsize=10)
+    ax.legend(fontsize=7, ncol=2 if len(lines) + len(levels) > 8 else 1)
+    fixed = "".join(", %s=%s" % kv for kv in where.items())
+    ax.set_title(text(title or "%s: %s vs %s%s (median, band: min..max)"
+                      % (index["workload"]["name"], metric, param, fixed)), fontsize=10)
     fig.tight_layout()
     return fig
-

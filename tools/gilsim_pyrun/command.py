@@ -5,6 +5,8 @@ import os
 import platform
 import sys
 
+from gilsim_output import OutputError, WriteError, escape, exit_status, preflight
+
 from .base import NS_PER_US, InputError, llround
 from .peer import IO_REQUESTS, peer_main
 from .run import Runner
@@ -29,8 +31,8 @@ op is run and which events are inferred.
   --gap-us US           a gap longer than this is examined as a lost GIL (default 10)
   --io-request HOW      how an io op asks its peer: signal (default: shared memory and
                         SIGUSR1, which keep the GIL, so the I/O releases it once, in recv,
-                        as gilsim's io does) or send (an echo client: send + recv, two
-                        releases)
+                        as gilsim's io does) or send (every io as with "send": true: an
+                        echo client's send + recv, two releases)
   -q, --quiet           no summary on stderr
 
 Run it with the interpreter to measure: /usr/bin/python3 tools/pyrun ..., python3.12
@@ -125,8 +127,9 @@ def main(argv):
         sys.stderr.write("pyrun: needs Python 3.7 or later (time.monotonic_ns); this is %s\n"
                          % platform.python_version())
         return 2
-    if argv and argv[0] == "--peer" and len(argv) in (2, 3):
-        return peer_main(*[int(a) for a in argv[1:]])
+    if argv and argv[0] == "--peer" and len(argv) in (2, 3, 4):
+        mixed = argv[-1] == "mixed"
+        return peer_main(*[int(a) for a in argv[1:len(argv) - mixed]], mixed=mixed)
     try:
         opts = parse_args(argv)
         if opts.get("help"):
@@ -135,13 +138,9 @@ def main(argv):
         wl = load_workload(opts["workload"], opts["vars"])
         out = opts["output"] or default_output(wl["name"])
         # The output is checked before anything runs, like gilsim run does.
-        d = os.path.dirname(os.path.abspath(out))
-        if os.path.isdir(out):
-            raise InputError("%s: is a directory, expected a trace file name" % out)
-        if not os.path.isdir(d) or not os.access(d, os.W_OK):
-            raise InputError("%s: cannot write into %s" % (out, d))
-    except InputError as e:
-        sys.stderr.write("pyrun: %s\n" % e)
+        preflight(out, [opts["workload"]], stdout_ok=True)
+    except (InputError, OutputError) as e:
+        sys.stderr.write("pyrun: %s\n" % escape(str(e)))
         if "expected one workload" in str(e) or "option" in str(e):
             sys.stderr.write("usage: pyrun WORKLOAD.json [options]; pyrun --help says more\n")
         return 2
@@ -150,10 +149,13 @@ def main(argv):
                     opts["stamp_us"] * NS_PER_US, opts["io_request"])
     try:
         runner.run()
-        stats = write_trace(out, runner, int(opts["gap_us"] * NS_PER_US))
-    except (OSError, RuntimeError) as e:
-        sys.stderr.write("pyrun: %s\n" % e)
-        return 1
+        stats = write_trace(out, runner, int(opts["gap_us"] * NS_PER_US), [opts["workload"]])
+    except (OSError, RuntimeError, OutputError, WriteError) as e:
+        sys.stderr.write("pyrun: %s\n" % escape(str(e)))
+        return exit_status(e) if isinstance(e, (OutputError, WriteError)) else 1
+    except KeyboardInterrupt:
+        sys.stderr.write("pyrun: interrupted: nothing written\n")
+        return 130
     if not opts["quiet"]:
         sys.stderr.write(
             "pyrun: %s under %s, interval %d us, %d threads, %.0f ms; tick %.1f ns (target %d), "

@@ -16,7 +16,7 @@ from .base import (E_ACQUIRE, E_ARRIVAL, E_DONE, E_EXIT, E_HOLD_BEGIN, E_HOLD_EN
                    E_SLEEP_END, E_START, llround)
 from .calibrate import Calibration, hold_call, stamped
 from .draws import Rng, sample_latency
-from .peer import REQ, Peers, recv_exact
+from .peer import NO_ANSWER, REQ, Peers, recv_exact
 from .workload import walk_ops
 
 
@@ -53,7 +53,8 @@ class ThreadRun:
         self.runner, self.cal, self.stop = runner, runner.cal, runner.stop
         self.log, self.group, self.rng, self.peer = log, group, rng, peer
         self.ops = {"cpu": self.cpu, "io": self.io, "sleep": self.sleep, "native": self.native,
-                    "hold": self.hold, "loop": self.loop, "serve": self.serve}
+                    "hold": self.hold, "loop": self.loop, "serve": self.serve,
+                    "send": self.send}
 
     def main(self, gate):
         try:
@@ -140,22 +141,40 @@ class ThreadRun:
     def io(self, op):
         log, peer = self.log, self.peer
         lat = sample_latency(self.rng, op[1], op[2], op[3])
-        t0, sent, t1, data, t2 = peer.round_trip(lat)
+        send_first = op[5] or self.runner.io_request == "send"
+        if send_first:
+            t0, sent, t1, data, t2 = peer.send_round_trip(lat)
+        else:
+            t0, sent, t1, data, t2 = peer.round_trip(lat)
         if sent not in (None, 8) or len(data) < 8:
             if not data:
                 raise RuntimeError("the I/O peer process went away")
             data += recv_exact(peer.sock, 8 - len(data)) or b""
         log.prog.extend((t0, log.ticks, t1, log.ticks, t2, log.ticks))
-        if peer.mode == "send":
-            log.syscall.add(t1)  # the send may have lost the GIL
         log.released.add(t1)
-        log.ev.append((t1, E_RELEASE, ("io", log.ticks), False))
-        log.ev.append((t1, E_IO_BEGIN, lat, False))
+        if send_first:
+            # the send released the GIL: t0 exact; it had it back at t1 (the stamp right
+            # after the send); when it asked again is inferred (resolve_ends)
+            log.released.add(t0)
+            log.ev.append((t0, E_RELEASE, ("send", log.ticks), False))
+            log.ev.append((t0, E_IO_BEGIN, lat, False))
+            log.ends.append((len(log.ev), t0, t1))
+            log.ev.append((t0, E_REQUEST, None, True))
+            log.ev.append((t1, E_ACQUIRE, None, False))
+            log.ev.append((t1, E_RELEASE, ("io", log.ticks), False))
+        else:
+            log.ev.append((t1, E_RELEASE, ("io", log.ticks), False))
+            log.ev.append((t1, E_IO_BEGIN, lat, False))
         end, = REQ.unpack(data)
         end = min(max(end, t1), t2)
         log.ev.append((end, E_IO_END, None, False))
         log.ev.append((end, E_REQUEST, None, True))
         log.ev.append((t2, E_ACQUIRE, None, False))
+
+    def send(self, op):
+        """A short send to the peer (which drops it): the GIL released around it."""
+        peer = self.peer
+        self.call_without_gil("send", None, 0, [(peer.sock.send, REQ.pack(NO_ANSWER))], None)
 
     def sleep(self, op):
         self.call_without_gil("sleep", E_SLEEP_BEGIN, op[1], [(time.sleep, op[1] / 1e9)],
@@ -219,7 +238,7 @@ class Runner:
         self.stamp_ns = stamp_ns
         self.stop = [False]
         self.logs = []
-        self.peers = Peers(io_request)
+        self.peers = Peers()
         self.main_stamps = []
         self.errors = []
 
@@ -229,17 +248,31 @@ class Runner:
             if self.live == 0:
                 self.all_done.set()
 
+    def peer_mode(self, ops):
+        """How a thread with these ops talks to its peer: None (no I/O), "signal" (io requests
+        that keep the GIL), "send" (requests over the socket: io with "send": true, send ops,
+        --io-request send) or "mixed" (both)."""
+        plain = sends = False
+        for op in walk_ops(ops):
+            if op[0] == "send" or (op[0] == "io" and (op[5] or self.io_request == "send")):
+                sends = True
+            elif op[0] == "io":
+                plain = True
+        if plain and sends:
+            return "mixed"
+        return "send" if sends else "signal" if plain else None
+
     def create_threads(self, gate):
         """One ThreadLog, ThreadRun and (not yet started) threading.Thread per workload thread;
         a peer process for each thread whose ops do I/O."""
         threads = []
         for g in self.wl["groups"]:
-            has_io = any(op[0] == "io" for op in walk_ops(g["ops"]))
+            mode = self.peer_mode(g["ops"])
             for k in range(g["count"]):
                 tid = len(self.logs)
                 log = ThreadLog(tid, "%s.%d" % (g["name"], k), g["name"])
                 self.logs.append(log)
-                peer = self.peers.start() if has_io else None
+                peer = self.peers.start(mode) if mode else None
                 life = ThreadRun(self, log, g, Rng(self.seed, tid), peer)
                 threads.append(threading.Thread(target=life.main, name=log.name, args=(gate,),
                                                 daemon=True))

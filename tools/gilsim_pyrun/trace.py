@@ -5,7 +5,8 @@ import json
 import os
 import platform
 import sys
-import tempfile
+
+from gilsim_output import output, path_text
 
 from .base import ARG_KEY, E_RELEASE, EV, HASHLIB_GIL_MINSIZE, PYRUN_VERSION
 from .calibrate import BODY_STMT
@@ -161,7 +162,7 @@ def run_json(runner, threshold_ns, stats):
     return collections.OrderedDict([
         ("gilsim_version", "pyrun-%s" % PYRUN_VERSION),
         ("writer", "tools/pyrun"),
-        ("workload", {"name": wl["name"], "path": wl["path"], "sha256": wl["sha256"],
+        ("workload", {"name": wl["name"], "path": path_text(wl["path"]), "sha256": wl["sha256"],
                       "description": wl["description"]}),
         ("policy", policy_name()),
         ("params", {"interval_us": runner.params_interval_us}),
@@ -203,27 +204,10 @@ def event_json(t, tid, item):
     return "".join(parts)
 
 
-def write_atomically(path, write):
-    """Calls write(file) on a temporary file beside path, then renames it into place; removes
-    it on any failure."""
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp.",
-                               dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "w") as f:
-            write(f)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def write_trace(path, runner, threshold_ns):
-    """Infers the lost GILs, builds the event stream and writes the trace (temp file, rename).
-    Returns the run's statistics."""
+def write_trace(path, runner, threshold_ns, inputs=()):
+    """Infers the lost GILs, builds the event stream and writes the trace under gilsim's output
+    rules (tools/gilsim_output.py: a temporary file, then a rename). Returns the run's
+    statistics."""
     stream, stats = infer_events(runner, threshold_ns)
     run = run_json(runner, threshold_ns, stats)
     threads = [{"tid": log.tid, "name": log.name, "group": log.group, "events_dropped": 0}
@@ -238,6 +222,7 @@ def write_trace(path, runner, threshold_ns):
         f.write(",\n".join(event_json(t, tid, it) for t, _, tid, _, it in stream))
         f.write('\n],\n"complete":true,"events_dropped":0}\n')
 
-    write_atomically(path, write)
+    with output(path, inputs, stdout_ok=True) as f:
+        write(f)
     stats["events"] = len(stream)
     return stats

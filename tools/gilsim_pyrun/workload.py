@@ -12,7 +12,7 @@ NAME_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 MAX_THREADS = 10000
 MAX_NEST = 16
 MAX_COUNT = 10**15
-OPS = ("cpu", "io", "sleep", "native", "hold", "loop", "serve")
+OPS = ("cpu", "io", "sleep", "native", "hold", "loop", "serve", "send")
 VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\Z")
 MAX_VARS = 64
@@ -97,6 +97,12 @@ class _Checker:
                       % ("(" if positive else "[", v))
         return llround(v * NS_PER_US)
 
+    def boolean(self, obj, key, where):
+        v = obj.get(key, False)
+        if not isinstance(v, bool):
+            self.fail("%s.%s" % (where, key), "expected true or false, got %r" % (v,))
+        return v
+
     def count(self, v, where, forever_ok):
         v = self.num(v, where)
         if forever_ok and v == "forever":
@@ -128,7 +134,7 @@ class _Checker:
                 return ("cpu", self.count(a["ticks"], w + ".ticks", False), None)
             return ("cpu", None, self.us(a["us"], w + ".us", positive=True))
         if kind == "io":
-            self.keys(a, w, ("us",), ("dist", "max_us"))
+            self.keys(a, w, ("us",), ("dist", "max_us", "peer", "send"))
             ns = self.us(a["us"], w + ".us")
             dist = a.get("dist", "fixed")
             if dist not in ("fixed", "uniform", "exponential"):
@@ -138,7 +144,13 @@ class _Checker:
                 max_ns = self.us(a["max_us"], w + ".max_us")
                 if max_ns < ns:
                     self.fail(w + ".max_us", "expected at least us (%r)" % a["us"])
-            return ("io", ns, dist, max_ns)
+            peer, send = self.boolean(a, "peer", w), self.boolean(a, "send", w)
+            if send and not peer:
+                self.fail(w + ".send", 'expected "peer": true beside "send": true')
+            return ("io", ns, dist, max_ns, peer, send)
+        if kind == "send":
+            self.keys(a, w, ())
+            return ("send",)
         if kind in ("sleep", "native", "hold"):
             self.keys(a, w, ("us",))
             return (kind, self.us(a["us"], w + ".us"))

@@ -1,0 +1,346 @@
+/* tests/test_sweeps.c - `gilsim compare` as a sweep (issue 17, docs/sweeps.md): workload
+ * variables and engines as dimensions, one row per cell when there are many, the plan file,
+ * `--run` of one run (by --index and by SLURM_ARRAY_TASK_ID), `--collect` of what finished,
+ * resubmission skipping finished runs, a killed run leaving no trace, --jobs and its rules for
+ * real-engine runs, and bad input refused before anything runs. Virtual runs are deterministic,
+ * so results from different paths (local --jobs, one --run at a time) must be identical. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static char out_file[512], err_file[512], dir[512];
+
+static int gilsim(const char *args)
+{
+    return tu_gilsim(args, out_file, err_file);
+}
+
+static void fresh_dir(const char *name)
+{
+    char cmd[1200];
+    snprintf(dir, sizeof dir, "%s/sweep-%s-%d", GILSIM_BINARY_DIR, name, (int)getpid());
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
+static bool in_dir(const char *d, const char *name)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", d, name);
+    return access(path, F_OK) == 0;
+}
+
+static json_t *load(const char *d, const char *name)
+{
+    char path[1200];
+    json_error_t jerr;
+    snprintf(path, sizeof path, "%s/%s", d, name);
+    json_t *doc = json_load_file(path, 0, &jerr);
+    if (!doc) fprintf(stderr, "\n%s: %s\n", path, jerr.text);
+    return doc;
+}
+
+static double num(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_number_value(v) : -1;
+}
+
+static const char *str(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+/* The cell of index.json with this label. */
+static json_t *cell(json_t *index, const char *label)
+{
+    size_t i;
+    json_t *cfg;
+    json_array_foreach(json_object_get(index, "configs"), i,
+                       cfg) if (strcmp(str(cfg, "label"), label) == 0) return cfg;
+    tu_context("no cell '%s'", label);
+    CU_FAIL("cell missing");
+    return NULL;
+}
+
+static double median(json_t *cfg, const char *metric)
+{
+    return num(json_object_get(json_object_get(cfg, "metrics"), metric), "median");
+}
+
+/* Variables and engines are dimensions: every combination a cell, the convoy factor against
+ * the lock-free cell of the same engine and variables, each trace saying its engine and
+ * variables. */
+static void test_grid(void)
+{
+    char args[1024];
+    fresh_dir("grid");
+    snprintf(args, sizeof args,
+             "compare workloads/convoy-n.json -p new,none -e real,virtual --var cpu_threads=1,2 "
+             "-d 100 -j 2 -o '%s' --format json",
+             dir);
+    CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
+    CU_ASSERT(tu_file_has(err_file, "real-engine runs run one at a time"));
+    json_error_t jerr;
+    json_t *index = json_load_file(out_file, 0, &jerr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(index);
+    TU_ASSERT_CMP(json_array_size(json_object_get(index, "configs")), ==, 8);
+    TU_ASSERT_CMP(num(index, "runs_total"), ==, 8);
+    json_t *v2 = cell(index, "new virtual cpu_threads=2"), *n2 = cell(index, "none virtual "
+                                                                             "cpu_threads=2");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(n2);
+    CU_ASSERT_STRING_EQUAL(str(v2, "engine"), "virtual");
+    TU_ASSERT_CMP(num(json_object_get(v2, "vars"), "cpu_threads"), ==, 2);
+    /* the baseline of a virtual cell is the virtual none cell with the same variables */
+    TU_ASSERT_CMP(num(v2, "baseline_io_per_s"), ==, median(n2, "io_per_s"));
+    double cf = median(v2, "convoy_factor");
+    CU_ASSERT_DOUBLE_EQUAL(cf, median(n2, "io_per_s") / median(v2, "io_per_s"), 1e-9 * cf);
+    json_t *run = json_array_get(json_object_get(v2, "runs"), 0);
+    json_t *trace = load(dir, str(run, "trace"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(trace);
+    json_t *hdr = json_object_get(trace, "run");
+    CU_ASSERT_STRING_EQUAL(str(hdr, "engine"), "virtual");
+    TU_ASSERT_CMP(num(json_object_get(hdr, "vars"), "cpu_threads"), ==, 2);
+    TU_ASSERT_CMP(json_array_size(json_object_get(trace, "threads")), ==, 3);
+    json_decref(trace);
+    json_decref(index);
+    CU_ASSERT(in_dir(dir, "plan.json") && in_dir(dir, "cells.csv") && in_dir(dir, "runs.csv"));
+}
+
+/* More cells than a table's columns: one row per cell, the dimensions first. */
+static void test_pivot(void)
+{
+    char args[1024];
+    fresh_dir("pivot");
+    snprintf(args, sizeof args,
+             "compare workloads/convoy-n.json -p new,fifo,prio,none -e virtual "
+             "--var cpu_threads=1,2,3 -d 100 -j 2 -o '%s'",
+             dir);
+    CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
+    char *s = tu_slurp(out_file);
+    TU_ASSERT_HAS(s, "policy  engine   cpu_threads  convoy factor");
+    TU_ASSERT_HAS(s, "\nprio    virtual  3  ");
+    TU_ASSERT_HAS(s, "of the same engine and variables");
+    free(s);
+}
+
+/* The count of files in d whose name ends with suffix. */
+static int count_files(const char *d, const char *suffix)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -c -- '%s$' > '%s'", d, suffix, out_file);
+    if (system(cmd) < 0) return -1;
+    char *s = tu_slurp(out_file);
+    int n = atoi(s);
+    free(s);
+    return n;
+}
+
+/* --plan writes the plan and runs nothing; --run runs one (by --index or
+ * SLURM_ARRAY_TASK_ID, from any directory) and skips a finished one; --collect lists what has
+ * not finished (exit 1), then, all done, gives the same figures as a local --jobs sweep. */
+static void test_plan_run_collect(void)
+{
+    char args[2048], plan_dir[600], local_dir[600];
+    fresh_dir("local");
+    snprintf(local_dir, sizeof local_dir, "%s", dir);
+    fresh_dir("plan");
+    snprintf(plan_dir, sizeof plan_dir, "%s", dir);
+    const char *sweep = "workloads/convoy-n.json -p new,prio -e virtual --var cpu_threads=1,2 "
+                        "--set interval_us=1000,2000 -r 2 -d 100";
+    snprintf(args, sizeof args, "compare %s --plan -o '%s'", sweep, plan_dir);
+    CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
+    CU_ASSERT(tu_file_has(out_file, "planned in"));
+    json_t *plan = load(plan_dir, "plan.json");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(plan);
+    size_t nruns = json_array_size(json_object_get(plan, "runs"));
+    TU_ASSERT_CMP(nruns, ==, 18); /* 2 policies x 2 x 2 x 2 repeats + 2 baselines */
+    json_t *r0 = json_array_get(json_object_get(plan, "runs"), 0);
+    TU_ASSERT_HAS(json_string_value(json_array_get(json_object_get(r0, "argv"), 1)), "run");
+    TU_ASSERT_CMP(count_files(plan_dir, ".json"), ==, 1); /* nothing ran */
+    json_decref(plan);
+
+    char cmd[3000];
+    snprintf(cmd, sizeof cmd, "cd / && '%s/gilsim' compare --run '%s' --index 3 2>'%s'",
+             GILSIM_BINARY_DIR, plan_dir, err_file);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "cd / && SLURM_ARRAY_TASK_ID=5 '%s/gilsim' compare --run '%s' 2>'%s'",
+             GILSIM_BINARY_DIR, plan_dir, err_file);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+    TU_ASSERT_CMP(count_files(plan_dir, ".result.json"), ==, 2);
+    snprintf(args, sizeof args, "compare --collect '%s'", plan_dir);
+    CU_ASSERT_EQUAL(gilsim(args), 1);
+    CU_ASSERT(tu_file_has(out_file, "16 of 18 runs not finished (status -1): 0-2, 4, 6-17"));
+    /* a finished run is not run again */
+    snprintf(args, sizeof args, "compare --run '%s' --index 3", plan_dir);
+    CU_ASSERT_EQUAL(gilsim(args), 0);
+    CU_ASSERT(tu_file_has(err_file, "has finished already"));
+    for (size_t i = 0; i < nruns; i++) {
+        snprintf(args, sizeof args, "compare --run '%s' --index %zu", plan_dir, i);
+        CU_ASSERT_EQUAL(gilsim(args), 0);
+    }
+    snprintf(args, sizeof args, "compare --collect '%s' --format csv", plan_dir);
+    CU_ASSERT_EQUAL(gilsim(args), 0);
+    char *collected = tu_slurp(out_file);
+    snprintf(args, sizeof args, "compare %s -j 2 -o '%s' --format csv", sweep, local_dir);
+    CU_ASSERT_EQUAL(gilsim(args), 0);
+    char *local = tu_slurp(out_file);
+    CU_ASSERT_STRING_EQUAL(collected, local); /* virtual runs: identical figures */
+    free(collected);
+    free(local);
+    CU_ASSERT_EQUAL(count_files(plan_dir, ".summary.json"), 18);
+}
+
+/* SIGTERM to `--run` (what Slurm sends a task it cancels): the child stops, its partial trace
+ * is removed, no result is written, exit 143; the run runs again when resubmitted. */
+static void test_killed_run_leaves_nothing(void)
+{
+    char args[1024], cmd[3000];
+    fresh_dir("killed");
+    snprintf(args, sizeof args, "compare workloads/convoy.json -p new -r 1 -d 20000 --plan -o '%s'",
+             dir);
+    CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
+    snprintf(cmd, sizeof cmd,
+             "'%s/gilsim' compare --run '%s' --index 1 2>'%s' & p=$!; sleep 1; kill -TERM $p; "
+             "wait $p",
+             GILSIM_BINARY_DIR, dir, err_file);
+    int st = system(cmd);
+    CU_ASSERT(WIFEXITED(st));
+    TU_ASSERT_CMP(WEXITSTATUS(st), ==, 143);
+    CU_ASSERT(!in_dir(dir, "new-r1.json"));
+    CU_ASSERT(!in_dir(dir, "new-r1.result.json"));
+    char partial[700];
+    snprintf(partial, sizeof partial, "%s/.partial", dir);
+    TU_ASSERT_CMP(count_files(partial, "json"), ==, 0);
+}
+
+/* --jobs with real runs: alone unless --cpus-per-run; more cores than the machine has and bad
+ * --cpus are input errors. */
+static void test_jobs_rules(void)
+{
+    char args[1024];
+    fresh_dir("pinned");
+    snprintf(args, sizeof args,
+             "compare workloads/io-only.json -p new,fifo -d 50 -j 2 --cpus-per-run 1 -o '%s'", dir);
+    CU_ASSERT_EQUAL(gilsim(args), 0);
+    char *err = tu_slurp(err_file);
+    CU_ASSERT_PTR_NULL(strstr(err, "one at a time"));
+    free(err);
+    fresh_dir("toomany");
+    snprintf(args, sizeof args,
+             "compare workloads/io-only.json -p new -d 50 -j 64 --cpus-per-run 64 -o '%s'", dir);
+    CU_ASSERT_EQUAL(gilsim(args), 2);
+    CU_ASSERT(tu_file_has(err_file, "this machine has"));
+    fresh_dir("cpus");
+    snprintf(args, sizeof args, "compare workloads/io-only.json -p new -d 50 --plan -o '%s'", dir);
+    CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
+    snprintf(args, sizeof args, "compare --run '%s' --index 0 --cpus 9999", dir);
+    CU_ASSERT_EQUAL(gilsim(args), 2);
+    snprintf(args, sizeof args, "compare --run '%s' --index 0 --cpus 0", dir);
+    CU_ASSERT_EQUAL(gilsim(args), 0);
+}
+
+/* On a terminal (script(1) gives it one): a progress line, runs done of all, time. */
+static void test_progress_line(void)
+{
+    char cmd[3000];
+    fresh_dir("tty");
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && script -qec \"'%s/gilsim' compare workloads/io-only.json -p new,fifo "
+             "-e virtual -r 2 -d 50 -j 2 -o '%s'\" /dev/null > '%s'",
+             GILSIM_SOURCE_DIR, GILSIM_BINARY_DIR, dir, out_file);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+    CU_ASSERT(tu_file_has(out_file, "[0/5] 0:0"));
+    CU_ASSERT(tu_file_has(out_file, " elapsed, 2 running"));
+    CU_ASSERT(tu_file_has(out_file, "[4/5] 0:0"));
+    CU_ASSERT(tu_file_has(out_file, " left, 1 running"));
+}
+
+/* Bad input: exit 2 before anything runs or is written. */
+static void test_bad_input(void)
+{
+    const char *bad[] = {
+        "workloads/convoy-n.json --var cpu=1,2",
+        "workloads/convoy-n.json --var cpu_threads=0,1",
+        "workloads/convoy-n.json --var cpu_threads=1,1",
+        "workloads/convoy-n.json --var cpu_threads=x",
+        "workloads/convoy-n.json --var cpu_threads=1 --var cpu_threads=2",
+        "workloads/convoy.json --engine warp",
+        "workloads/convoy.json --machine workloads/machines/vm-2cpu.json",
+        "workloads/convoy.json -e virtual --machine-set cores=0",
+        "workloads/convoy.json --jobs 0",
+        "workloads/convoy.json --run x --collect y",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char args[1024];
+        fresh_dir("bad");
+        snprintf(args, sizeof args, "compare %s -d 50 -o '%s'", bad[i], dir);
+        tu_context("'%s'", bad[i]);
+        TU_ASSERT_CMP(gilsim(args), ==, 2);
+        CU_ASSERT(access(dir, F_OK) != 0);
+    }
+    CU_ASSERT_EQUAL(gilsim("compare --var cpu=1 workloads/convoy-n.json -d 50"), 2);
+    CU_ASSERT(tu_file_has(err_file, "workloads/convoy-n.json:4:10: $.vars: --var cpu=1:"));
+    fresh_dir("noplan");
+    char args[2048];
+    snprintf(args, sizeof args, "compare --collect '%s'", dir);
+    CU_ASSERT_EQUAL(gilsim(args), 2);
+    CU_ASSERT(tu_file_has(err_file, "plan.json: cannot read the plan"));
+    fresh_dir("range");
+    snprintf(args, sizeof args, "compare workloads/io-only.json -p new -e virtual --plan -o '%s'",
+             dir);
+    CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
+    snprintf(args, sizeof args, "compare --run '%s' --index 2", dir);
+    CU_ASSERT_EQUAL(gilsim(args), 2);
+    CU_ASSERT(tu_file_has(err_file, "the plan has runs 0 to 1"));
+    snprintf(args, sizeof args, "compare --run '%s' workloads/io-only.json", dir);
+    CU_ASSERT_EQUAL(gilsim(args), 2);
+    /* a workload changed after the plan: --run refuses to run it */
+    char wl[700], cmd[2000];
+    fresh_dir("changed");
+    snprintf(wl, sizeof wl, "%s/changed-%d.json", GILSIM_BINARY_DIR, (int)getpid());
+    snprintf(cmd, sizeof cmd, "cp %s '%s'", tu_src("workloads/io-only.json"), wl);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+    snprintf(args, sizeof args, "compare '%s' -p new -e virtual -d 50 --plan -o '%s'", wl, dir);
+    CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
+    snprintf(cmd, sizeof cmd, "sed -i 's/\"us\": 40/\"us\": 41/' '%s'", wl);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+    snprintf(args, sizeof args, "compare --run '%s' --index 0", dir);
+    CU_ASSERT_EQUAL(gilsim(args), 2);
+    CU_ASSERT(tu_file_has(err_file, "changed since"));
+    unlink(wl);
+    /* a second plan into the same directory */
+    snprintf(args, sizeof args, "compare workloads/io-only.json -p new --plan -o '%s'", dir);
+    CU_ASSERT_EQUAL(gilsim(args), 2);
+}
+
+int main(void)
+{
+    snprintf(out_file, sizeof out_file, "%s/sweep-out-%d.txt", GILSIM_BINARY_DIR, (int)getpid());
+    snprintf(err_file, sizeof err_file, "%s/sweep-err-%d.txt", GILSIM_BINARY_DIR, (int)getpid());
+    CU_TestInfo tests[] = {
+        {"variables and engines are dimensions", test_grid},
+        {"many cells: one row per cell", test_pivot},
+        {"plan, run, collect; the same as a local sweep", test_plan_run_collect},
+        {"a killed run leaves no trace", test_killed_run_leaves_nothing},
+        {"--jobs: real runs alone or pinned", test_jobs_rules},
+        {"a progress line on a terminal", test_progress_line},
+        {"bad input: exit 2, nothing written", test_bad_input},
+        CU_TEST_INFO_NULL,
+    };
+    int rc = tu_main("sweeps", tests);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'/sweep-*-%d", GILSIM_BINARY_DIR, (int)getpid());
+    if (system(cmd) != 0) rc = 1;
+    unlink(out_file);
+    unlink(err_file);
+    return rc;
+}
