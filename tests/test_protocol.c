@@ -1,7 +1,7 @@
 /* tests/test_protocol.c - every shipped workload under every registered policy, in short runs,
  * checked from its trace: never two holders at once (for policies that lock), every request
  * followed by that thread's acquire, release only by the holder, times sorted, the run ends
- * within its duration + 200 ms and the trace is complete. */
+ * soon after its duration (STOP_GRACE_MS) and the trace is complete. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,11 @@
 #include "testutil.h"
 
 #define RUN_MS 300
+/* How long after the deadline a run may end. A thread that missed the stop would keep it going
+ * until the watchdog gives up on it (10 s); one that notices ends its current op first, and an op
+ * that cannot be cut short (long-hold.json's 50 ms hold) needs its CPU time: on a quiet machine
+ * runs end within ~150 ms, beside a CPU hog up to ~0.8 s was measured. */
+#define STOP_GRACE_MS (3000 * TU_SLACK)
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -46,7 +51,7 @@ static void test_every_workload_every_policy(void)
             TU_ASSERT_NO_PROBLEM(tu_check_protocol(t, !((*p)->flags & GIL_POLICY_NO_LOCK)));
             TU_ASSERT_CMP(t->complete, ==, true);
             TU_ASSERT_CMP(t->nevents, >, 0);
-            TU_ASSERT_CMP(elapsed, <=, (RUN_MS + 200 * TU_SLACK) * 1000000LL);
+            TU_ASSERT_CMP(elapsed, <=, (RUN_MS + STOP_GRACE_MS) * 1000000LL);
             TU_ASSERT_CMP(elapsed, >=,
                           RUN_MS * 1000000LL); /* every shipped workload runs forever */
             trace_free(t);
@@ -158,9 +163,8 @@ static void test_peers(void)
 
 /* At the deadline, threads waiting for the GIL leave without it (acquire returns false after
  * the policy's stop hook, and nobody asks any more) instead of being handed the GIL one by one
- * (docs/architecture.md, "Threads and time"). */
-#define CROWD_GRACE_MS (2000 * TU_SLACK)
-
+ * (docs/architecture.md, "Threads and time"). What shows it is who acquires after the stop: the
+ * time the 3,000 threads take to leave depends on the cores they get. */
 static void test_waiters_leave_at_deadline(void)
 {
     for (const struct gil_policy *const *p = gil_policies; *p; p++) {
@@ -199,7 +203,7 @@ static void test_waiters_leave_at_deadline(void)
          * gate never start. */
         TU_ASSERT_CMP(late_acquires * 10, <=, started);
         TU_ASSERT_CMP(left_waiting, >, 0);
-        TU_ASSERT_CMP(elapsed, <=, (300 + CROWD_GRACE_MS) * 1000000LL);
+        TU_ASSERT_CMP(elapsed, <=, (300 + STOP_GRACE_MS) * 1000000LL);
         trace_free(t);
     }
 }

@@ -10,7 +10,10 @@
   * the command: bad input exits 2 and writes nothing;
   * short real runs: traces that `gilsim summary` reads and the JSON Schema accepts, sorted,
     each thread's request/acquire/release in order, holdings that never overlap; `native`
-    lets another thread run, `hold` does not.
+    lets another thread run, `hold` does not. They must pass on a shared 2-core machine with a
+    CPU hog on one core, where a woken thread may wait tens of ms for a core: counts have low
+    floors and times generous bounds (LATE_NS, as TU_LATE_NS in tests/testutil.h); the exact
+    inference is checked on the synthetic logs above.
 
 usage: test_pyrun.py GILSIM_BINARY (ctest runs it with /usr/bin/python3). Standard library,
 plus python3-jsonschema when present (the schema check is skipped, visibly, without it).
@@ -31,6 +34,8 @@ from gilsim_pyrun.workload import load_workload  # noqa: E402
 
 GILSIM = os.environ.get("GILSIM") or os.path.join(SRC, "build", "gilsim")
 PYRUN = os.path.join(SRC, "tools", "pyrun")
+# The allowance for waiting for a core in upper bounds on slice lengths (tests/testutil.h).
+LATE_NS = 250000000
 
 
 # ---- synthetic progress logs --------------------------------------------------------------------
@@ -354,11 +359,14 @@ class RealRuns(unittest.TestCase):
             self.assertEqual(doc["run"]["params"], {"interval_us": 2000})
             self.assertTrue(any(e.get("inferred") for e in doc["events"]))
             inf = doc["run"]["inference"]
-            self.assertGreater(inf["lost_gil"], 10)
+            # ~150 hand-offs on a quiet machine; beside a CPU hog a waiter may be late by tens
+            # of ms for each
+            self.assertGreater(inf["lost_gil"], 2)
             r = self.summary(path)
-            # slices about one interval; generous: the machine may be busy
+            # slices at least about one interval (2 ms): the waiter's timed wait cannot end
+            # sooner; above, only a wait for a core
             self.assertGreater(r["slice"]["p50_ns"], 1000000)
-            self.assertLess(r["slice"]["p50_ns"], 40000000)
+            self.assertLess(r["slice"]["p50_ns"], 2000000 + LATE_NS)
             self.assertGreater(r["fairness"]["min_share"], 0.2)
 
     def test_convoy(self):
@@ -367,7 +375,9 @@ class RealRuns(unittest.TestCase):
                                     ["--set", "interval_us=1000", "-d", "300"])
             self.check_trace(path, doc)
             r = self.summary(path)
-            self.assertGreater(r["io_ops"], 50)
+            # hundreds on a quiet machine; each one needs the peer process and the I/O thread
+            # to get a core
+            self.assertGreater(r["io_ops"], 10)
             # the convoy: I/Os that wait about an interval (how many depends on the race with
             # the CPU thread's wake-up, which a busy machine slows down), so the CPU thread
             # lost the GIL to the I/O thread
@@ -380,7 +390,8 @@ class RealRuns(unittest.TestCase):
                                  e.get("inferred") for e in doc["events"]))
             cal = doc["run"]["calibration"]
             self.assertEqual(cal["tick_ns_target"], 50)
-            self.assertTrue(10 < cal["ns_per_tick"] < 500, cal)
+            # in ns: one loop iteration is ~10 ns, a loaded machine stretches the samples
+            self.assertTrue(1 < cal["ns_per_tick"] < 50000, cal)
 
     def check_send_sequences(self, doc, tid):
         """An I/O with a send: release (send), io_begin, request, acquire, release (io),
@@ -401,7 +412,7 @@ class RealRuns(unittest.TestCase):
                                      "--io-request", "send"])
             self.check_trace(path, doc)
             self.assertEqual(doc["run"]["io"]["request"], "send")
-            self.assertGreater(self.summary(path)["io_ops"], 50)
+            self.assertGreater(self.summary(path)["io_ops"], 10)
             self.check_send_sequences(doc, 1)
 
     def test_echo_send_and_send_op(self):
@@ -463,10 +474,13 @@ class RealRuns(unittest.TestCase):
             cpu_held = spans[0]
             self.assertGreater(len(hold), 5)
             self.assertGreater(len(native), 5)
-            # nobody runs Python while hold holds the GIL; the CPU thread does during native
+            # nobody runs Python while hold holds the GIL; during native the native thread does
+            # not hold it, and another thread takes it (20-80 ms of the run beside a CPU hog; on
+            # a quiet machine the CPU thread holds it through every native op)
             self.assertEqual(overlap(hold, cpu_held), 0)
             self.assertEqual(overlap(hold, spans[1]), 0)
-            self.assertGreater(overlap(native, cpu_held), 1000000)
+            self.assertEqual(overlap(native, spans[1]), 0)
+            self.assertGreater(overlap(native, cpu_held + spans[2]), 0)
 
 
 if __name__ == "__main__":

@@ -38,8 +38,12 @@ static void test_keys_present(void)
     CU_ASSERT_EQUAL(trace_param(t, "interval_us", -1), 1000);
     CU_ASSERT_EQUAL(trace_param(t, "force_switching", -1), 1);
     json_t *cal = json_object_get(t->run, "calibration");
+    /* The tick measured in ns near the workload's 50: each calibration sample is stretched by
+     * the time the thread spends off its core, so a loaded machine may report several times the
+     * target; a value in other units (s, us) or none at all is outside these bounds. */
     double ns = json_number_value(json_object_get(cal, "ns_per_tick"));
-    CU_ASSERT(ns > 10 && ns < 500);
+    TU_ASSERT_CMP(ns, >, 1.0);
+    TU_ASSERT_CMP(ns, <, 50.0 * 1000);
     json_t *host = json_object_get(t->run, "host");
     CU_ASSERT(json_integer_value(json_object_get(host, "cpus")) >= 1);
     CU_ASSERT_PTR_NOT_NULL(json_string_value(json_object_get(host, "kernel")));
@@ -249,8 +253,10 @@ static void test_engine_bench_options(void)
         CU_ASSERT_EQUAL(r->iters_per_tick, 7);
         CU_ASSERT(r->total_ticks > 0);
         CU_ASSERT(r->setup_ns > 0);
-        /* fifo alternates: about one switch per ms */
-        CU_ASSERT(r->switches > 20);
+        /* fifo alternates: about one switch per ms on a quiet machine; every switch needs the
+         * waiter to get a core, so beside a CPU hog there may be few */
+        tu_context("fifo cpu2 %s", traced ? "traced" : "not traced");
+        TU_ASSERT_CMP(r->switches, >=, 2);
         if (!traced) {
             CU_ASSERT_EQUAL(r->events, 0);
             CU_ASSERT(r->events_dropped > 2 * r->acquisitions);

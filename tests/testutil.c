@@ -212,6 +212,53 @@ long long tu_median_io_response(const struct trace *t)
     return med;
 }
 
+long long tu_median_queued_io_response(const struct trace *t, size_t *queued)
+{
+    int64_t *io_end = calloc(t->nthreads, sizeof *io_end);
+    bool *behind = calloc(t->nthreads, sizeof *behind);
+    long long *resp = calloc(t->nevents + 1, sizeof *resp);
+    size_t n = 0;
+    int holder = -1;
+    for (size_t i = 0; i < t->nevents; i++) {
+        const struct trace_event *ev = &t->events[i];
+        if (ev->ev == TRACE_EV_IO_END) {
+            io_end[ev->tid] = ev->t;
+        } else if (ev->ev == TRACE_EV_REQUEST) {
+            behind[ev->tid] = holder >= 0 && holder != ev->tid;
+        } else if (ev->ev == TRACE_EV_RELEASE) {
+            if (holder == ev->tid) holder = -1;
+        } else if (ev->ev == TRACE_EV_ACQUIRE) {
+            holder = ev->tid;
+            if (io_end[ev->tid] && behind[ev->tid]) resp[n++] = ev->t - io_end[ev->tid];
+            io_end[ev->tid] = 0;
+        }
+    }
+    long long med = n >= 10 ? tu_median(resp, n) : -1;
+    free(io_end);
+    free(behind);
+    free(resp);
+    *queued = n;
+    return med;
+}
+
+size_t tu_regrabs_after_drop(const struct trace *t, size_t *drops)
+{
+    int dropped_by = -1;
+    size_t n = 0, regrabs = 0;
+    for (size_t i = 0; i < t->nevents; i++) {
+        const struct trace_event *ev = &t->events[i];
+        if (ev->ev == TRACE_EV_RELEASE && ev->reason == TRACE_REASON_DROP_REQUEST) {
+            dropped_by = ev->tid;
+        } else if (ev->ev == TRACE_EV_ACQUIRE && dropped_by >= 0) {
+            n++;
+            regrabs += ev->tid == dropped_by;
+            dropped_by = -1;
+        }
+    }
+    *drops = n;
+    return regrabs;
+}
+
 /* ---- assertions that say what they saw ------------------------------------------------------ */
 
 static char context[256];
@@ -341,6 +388,61 @@ int tu_each_expected(const char *rel, void (*each)(void *ctx, const struct tu_ex
     }
     fclose(f);
     return cases;
+}
+
+size_t tu_bfs_misgrants(const struct trace *t, int64_t interval_ns, int64_t tolerance_ns,
+                        size_t *checked)
+{
+    long long vruntime[4] = {0}, since[4] = {0}, floor = 0;
+    bool waiting[4] = {false};
+    size_t acquires = 0, wrong = 0;
+    *checked = 0;
+    for (size_t i = 0; i < t->nevents; i++) {
+        const struct trace_event *ev = &t->events[i];
+        int tid = ev->tid;
+        if (tid > 3) continue;
+        if (ev->ev == TRACE_EV_REQUEST) {
+            waiting[tid] = true;
+            if (vruntime[tid] < floor - interval_ns) vruntime[tid] = floor - interval_ns;
+        } else if (ev->ev == TRACE_EV_ACQUIRE) {
+            if (++acquires > 8) {
+                long long least = vruntime[tid];
+                for (int k = 0; k < 4; k++)
+                    if (waiting[k] && vruntime[k] < least) least = vruntime[k];
+                (*checked)++;
+                wrong += vruntime[tid] > least + tolerance_ns;
+            }
+            waiting[tid] = false;
+            since[tid] = ev->t;
+            if (vruntime[tid] > floor) floor = vruntime[tid];
+        } else if (ev->ev == TRACE_EV_RELEASE) {
+            vruntime[tid] += ev->t - since[tid];
+        }
+    }
+    return wrong;
+}
+
+size_t tu_out_of_request_order(const struct trace *t, size_t *acquires)
+{
+    int queue[64];
+    size_t qn = 0, bad = 0;
+    *acquires = 0;
+    for (size_t i = 0; i < t->nevents; i++) {
+        const struct trace_event *ev = &t->events[i];
+        if (ev->ev == TRACE_EV_REQUEST && qn < 64) {
+            queue[qn++] = ev->tid;
+        } else if (ev->ev == TRACE_EV_ACQUIRE) {
+            (*acquires)++;
+            bad += qn == 0 || queue[0] != ev->tid;
+            for (size_t k = 0; k < qn; k++)
+                if (queue[k] == ev->tid) {
+                    memmove(&queue[k], &queue[k + 1], (qn - k - 1) * sizeof *queue);
+                    qn--;
+                    break;
+                }
+        }
+    }
+    return bad;
 }
 
 size_t tu_repeated_acquires(const struct trace *t, size_t *acquires)
