@@ -17,45 +17,46 @@
 
 /* X(field, "json name", "unit", default, min, max, integer, "doc"). Time parameters are in
  * microseconds in files and on the command line, fractions allowed. The defaults are the
- * development VM's, as workloads/machines/vm-2cpu.json measured them (tools/calibrate). */
+ * development VM's two-level figures, as workloads/machines/vm-2cpu.json measured them on
+ * 2026-12-02 (tools/calibrate; the file also has the wake-up curve). */
 #define MACH_PARAM_TABLE(X)                                                                        \
     X(cores, "cores", "cores", 2, 1, MACH_MAX_CORES, true,                                         \
       "simulated cores (each runs one thread at a time)")                                          \
-    X(wake_warm, "wake_warm_us", "us", 2.5, 0, 1e6, false,                                         \
+    X(wake_warm, "wake_warm_us", "us", 6.24, 0, 1e6, false,                                        \
       "wake-up latency onto a core that went idle less than idle_poll_us ago (still polling)")     \
-    X(wake_cold, "wake_cold_us", "us", 20, 0, 1e6, false,                                          \
+    X(wake_cold, "wake_cold_us", "us", 23.2, 0, 1e6, false,                                        \
       "wake-up latency onto a core idle for longer (halted: an interrupt must wake it)")           \
-    X(idle_poll, "idle_poll_us", "us", 200, 0, 1e7, false,                                         \
+    X(idle_poll, "idle_poll_us", "us", 188, 0, 1e7, false,                                         \
       "how long an idle core keeps polling before it halts")                                       \
-    X(wake_jitter, "wake_jitter", "fraction", 0.3, 0, 1, false,                                    \
+    X(wake_jitter, "wake_jitter", "fraction", 0.235, 0, 1, false,                                  \
       "each wake-up latency is drawn uniformly within +-this fraction of its mean")                \
-    X(futex_wake, "futex_wake_us", "us", 1.0, 0, 1e6, false,                                       \
+    X(futex_wake, "futex_wake_us", "us", 1.99, 0, 1e6, false,                                      \
       "CPU time a wake-up costs the thread that calls it (a condition signal or an unlock that "   \
       "wakes a waiter) when the woken thread's core still polls")                                  \
-    X(futex_wake_cold, "futex_wake_cold_us", "us", 1.0, 0, 1e6, false,                             \
+    X(futex_wake_cold, "futex_wake_cold_us", "us", 2.99, 0, 1e6, false,                            \
       "the same when that core has halted (an interrupt to send: in a VM, an exit)")               \
-    X(syscall, "syscall_us", "us", 1.0, 0, 1e6, false,                                             \
+    X(syscall, "syscall_us", "us", 1.1, 0, 1e6, false,                                             \
       "CPU time of a short socket call (a send, or a recv that finds its answer there), besides "  \
       "any wake-up it causes")                                                                     \
     X(peer_local, "peer_local", "0/1", 1, 0, 1, true,                                              \
       "1: a peer woken by a send runs on the sender's core once the sender blocks (Linux's "       \
       "wake-affine choice), so the send costs syscall_us alone; 0: on a core of its own, after a " \
       "wake-up latency, and the send also pays the futex wake")                                    \
-    X(clock_read, "clock_read_us", "us", 0.025, 0, 1e3, false,                                     \
+    X(clock_read, "clock_read_us", "us", 0.0268, 0, 1e3, false,                                    \
       "CPU time of one clock read (every recorded event and policy clock read costs one)")         \
-    X(lock, "lock_us", "us", 0.02, 0, 1e3, false,                                                  \
+    X(lock, "lock_us", "us", 0.0037, 0, 1e3, false,                                                \
       "CPU time of an uncontended lock or unlock of a mutex (a policy's own code is otherwise "    \
       "free)")                                                                                     \
-    X(ctx_switch, "ctx_switch_us", "us", 2.0, 0, 1e6, false,                                       \
+    X(ctx_switch, "ctx_switch_us", "us", 2.46, 0, 1e6, false,                                      \
       "a core switching from one runnable thread to another (preemption, run-queue hand-over)")    \
-    X(timer_slack, "timer_slack_us", "us", 50, 0, 1e6, false,                                      \
+    X(timer_slack, "timer_slack_us", "us", 50.5, 0, 1e6, false,                                    \
       "timed waits, sleeps and I/O timeouts fire this long after their deadline (Linux's timer "   \
       "slack)")                                                                                    \
     X(sched_tick, "sched_tick_us", "us", 4000, 1, 1e7, false,                                      \
       "the scheduler tick: a thread is preempted for a waiting one only at a tick (CONFIG_HZ)")    \
-    X(sched_slice, "sched_slice_us", "us", 3000, 0, 1e7, false,                                    \
+    X(sched_slice, "sched_slice_us", "us", 2020, 0, 1e7, false,                                    \
       "a thread runs at least this long before a tick preempts it for a waiting thread")           \
-    X(wakeup_preempt, "wakeup_preempt_us", "us", 1000, 0, 1e7, false,                              \
+    X(wakeup_preempt, "wakeup_preempt_us", "us", 0, 0, 1e7, false,                                 \
       "a woken thread with no idle core preempts the one on its previous core if that one has "    \
       "run at least this long (CFS's wake-up granularity)")
 

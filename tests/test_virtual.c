@@ -246,7 +246,8 @@ static void check_forced_slices(const char *policy, const char *set, int64_t int
     TU_ASSERT_CMP(forced, >=, min_forced);
     TU_ASSERT_CMP(same, ==, forced - 2);
     TU_ASSERT_CMP(typical, >=, lo - 3000);
-    TU_ASSERT_CMP(typical, <=, lo + 3000);
+    /* + the hand-off before the waiter starts timing: wake-ups, futex wakes, clock reads */
+    TU_ASSERT_CMP(typical, <=, lo + 2 * m.futex_wake_ns + m.wake_warm_ns + 1000);
     if (force_waits) TU_ASSERT_CMP(tu_count_ev(t, TRACE_EV_FORCE_WAIT_BEGIN), >=, forced - 1);
     free(lens);
     free(reasons);
@@ -540,19 +541,26 @@ static void echo_race(const char *machine_set, double *send_waited, double *two)
  * client is back, it waits once, in recv; woken sooner, it loses the send and the recv alike:
  * two intervals. A peer on a core of its own lengthens the send alone (+ futex_wake_cold_us):
  * the client waits once, in the send. */
+/* The figures the regimes below are stated in, whatever the built-in defaults are. */
+#define REGIME_BASE                                                                                \
+    EXACT ",wake_warm_us=2.5,wake_cold_us=20,idle_poll_us=200,futex_wake_us=1,"                    \
+          "futex_wake_cold_us=1,syscall_us=1,clock_read_us=0.025,lock_us=0.02,ctx_switch_us=2,"    \
+          "wakeup_preempt_us=1000,sched_slice_us=3000"
+
 static void test_peer_regimes(void)
 {
-    check_peer_io(EXACT ",clock_read_us=0,lock_us=0,syscall_us=3", true);
-    check_peer_io(EXACT ",clock_read_us=0,lock_us=0,syscall_us=3,peer_local=0,futex_wake_us=1.5",
+    check_peer_io(REGIME_BASE ",clock_read_us=0,lock_us=0,syscall_us=3", true);
+    check_peer_io(REGIME_BASE
+                  ",clock_read_us=0,lock_us=0,syscall_us=3,peer_local=0,futex_wake_us=1.5",
                   false);
     double send, two;
-    echo_race(EXACT, &send, &two);
+    echo_race(REGIME_BASE, &send, &two);
     CU_ASSERT(send < 0.05 && two < 0.05);
-    echo_race(EXACT ",syscall_us=3", &send, &two);
+    echo_race(REGIME_BASE ",syscall_us=3", &send, &two);
     CU_ASSERT(send > 0.95 && two > 0.95);
-    echo_race(EXACT ",wake_warm_us=20", &send, &two);
+    echo_race(REGIME_BASE ",wake_warm_us=20", &send, &two);
     CU_ASSERT(send < 0.05 && two < 0.05);
-    echo_race(EXACT ",peer_local=0,futex_wake_cold_us=3", &send, &two);
+    echo_race(REGIME_BASE ",peer_local=0,futex_wake_cold_us=3", &send, &two);
     CU_ASSERT(send > 0.95 && two < 0.05);
 }
 

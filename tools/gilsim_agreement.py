@@ -74,15 +74,39 @@ OLD_RACE = ("`old`'s hand-off is a race between the releaser, which takes the lo
 COND_ORDER = ("with several waiters, which one a release wakes decides who waits how long: the "
               "model's condition queues are strictly FIFO, a real one (glibc's condition "
               "groups, and whichever woken thread runs first) is not.")
+def _handoff(med, v):
+    return med < 100000 and v < 100000
+
+
+HANDOFF = ("a wait of one or two hand-offs of a few µs: the model times a hand-off from its "
+           "parameters (a wake-up by how long the core idled, from the calibration's curve, "
+           "whose shortest gap is 10 µs; futex wakes; a context switch), while on real threads "
+           "a core idle for only a few µs wakes its thread in 1–2 µs and the path from the "
+           "policy's release to the woken thread's acquire adds the policy's and the engine's "
+           "own code: at this scale the two differ by more than 20% either way.")
+FIRST = ("the run's only waits are its threads' first acquires, whose real cost is first touch "
+         "(page faults, cold caches, the first use of the policy's lock), which the model has "
+         "not.")
+MIXED = ("the median slice pools every thread's slices (docs/metrics.md): the CPU-bound "
+         "thread's long ones and the request threads' short ones, so it jumps between the two "
+         "populations as their shares move by a few percent.")
 MECHANISMS = [
+    ("*", "server", "slice_p50", None, MIXED),
+    ("*", "cpu1", "gil_wait_p50", None, FIRST),
     ("*", "*", "gil_wait_p50", _tiny, ZERO_TIME),
     ("*", "*", "io_response_p50", _tiny, ZERO_TIME),
     ("*", "*", "slice_p50", _tiny, ZERO_TIME),
     ("*", "*", "io_response_p99", _tail, TAIL),
     ("old", "*", "*", None, OLD_RACE),
     ("new", "cpu4", "*", None, COND_ORDER),
+    ("new", "convoy-2cpu", "*", None, COND_ORDER),
     ("prio", "cpu4", "*", None, COND_ORDER),
     ("*", "many-threads", "*", None, COND_ORDER),
+    ("*", "convoy*", "*", _handoff, HANDOFF),
+    ("bfs", "convoy-2cpu", "*", None,
+     "`bfs` beside two CPU-bound threads: who preempts whom depends on each hand-off's few µs "
+     "(" + HANDOFF[:0] + "see the hand-off cells above), and the I/O thread's rate follows "
+     "the share of its requests that preempt at once."),
 ]
 
 
