@@ -135,16 +135,23 @@ class GapInference(unittest.TestCase):
         self.assertEqual(stats["preempted_ns"], 2000000)
 
     def test_threshold(self):
-        # A's 8 us gap holds a stamp of B: below the 10 us threshold it is not examined
+        # A's 8 us gap holds a stamp of B: a lost GIL although below the 10 us threshold (a
+        # thread that takes the GIL and gives it straight back costs the loser one wake-up)
         a = {"prog": [0, 0, 5000, 100, 18000, 200, 23000, 300], "released": set()}
         b = {"prog": [9000, 0], "released": {9000}}
-        lost, stats = infer.infer_lost_gil([a, b], 10000)
-        self.assertEqual(lost[0], [])
-        lost, stats = infer.infer_lost_gil([a, b], 5000)
-        self.assertEqual(len(lost[0]), 1)
-        L = lost[0][0]
-        self.assertTrue(5000 < L.release <= 9000 <= L.acquire < 18000, L)
-        self.assertEqual(L.acquire - L.release, 8000)  # the gap is exact, its place is not
+        for threshold in (10000, 5000):
+            lost, stats = infer.infer_lost_gil([a, b], threshold)
+            self.assertEqual(len(lost[0]), 1)
+            L = lost[0][0]
+            self.assertTrue(5000 < L.release <= 9000 <= L.acquire < 18000, L)
+            self.assertEqual(L.acquire - L.release, 8000)  # the gap is exact, its place is not
+            self.assertEqual(stats["gaps_examined"], 1 if threshold < 8000 else 0)
+        # the same gap with nobody inside: noise below the threshold, preemption above it
+        alone = {"prog": a["prog"], "released": set()}
+        lost, stats = infer.infer_lost_gil([alone], 10000)
+        self.assertEqual((lost[0], stats["preempted"]), ([], 0))
+        lost, stats = infer.infer_lost_gil([alone], 5000)
+        self.assertEqual((lost[0], stats["preempted"], stats["preempted_ns"]), ([], 1, 8000))
 
     def test_own_release_and_hold_not_examined(self):
         a = {"prog": [0, 0, 5000, 100, 500000, 100, 505000, 200, 900000, 200],
