@@ -248,9 +248,13 @@ static void plant(const char *const *names, const char *out)
 static void test_symlink_at_temporary_names(void)
 {
     static const char *const file_tmps[] = {"%s.tmp", "%s.tmp.XXXXXX", "%s.tmp.0", NULL};
-    static const char *const dir_tmps[] = {"%s/index.json.tmp", "%s/runs.csv.tmp",
-                                           "%s/cells.csv.tmp", "%s/table.txt.tmp",
-                                           "%s/plan.json.tmp", "%s/.write-test", NULL};
+    static const char *const dir_tmps[] = {"%s/index.json.tmp",
+                                           "%s/runs.csv.tmp",
+                                           "%s/cells.csv.tmp",
+                                           "%s/table.txt.tmp",
+                                           "%s/plan.json.tmp",
+                                           "%s/.write-test",
+                                           NULL};
     for (size_t i = 0; i < NWRITERS; i++) {
         const struct writer *w = &writers[i];
         char d[PATH_MAX], out[PATH_MAX + 16];
@@ -623,7 +627,7 @@ static void test_no_orphans(void)
     for (int kill9 = 0; kill9 <= 1; kill9++) {
         char d[600], cmd[2000];
         snprintf(d, sizeof d, "%s/orphans-%d", scratch, kill9);
-        const char *argv[] = {NULL, "compare", workload, "-p", "new", "-d", "4000", "-o", d, NULL};
+        const char *argv[] = {NULL, "compare", workload, "-p", "new", "-d", "8000", "-o", d, NULL};
         pid_t pid = start_gilsim(argv);
         usleep(1500000); /* the first run is under way */
         if (kill9) {
@@ -635,11 +639,14 @@ static void test_no_orphans(void)
         }
         int st = finish(pid, 10);
         CU_ASSERT(kill9 ? st == 128 + SIGKILL : st == 130);
-        usleep(500000);              /* the kernel delivers PDEATHSIG */
+        /* The kernel delivers PDEATHSIG down the chain (compare, its run child, gilsim run);
+         * exiting takes a sanitizer build a while. An orphan would live to the 8 s deadline. */
+        for (int i = 0; i < 30 && writing_into(d); i++)
+            usleep(100000);
         CU_ASSERT(!writing_into(d)); /* no gilsim run left writing into d */
         snprintf(cmd, sizeof cmd, "ls -A '%s' > '%s/../before'", d, d);
         CU_ASSERT_EQUAL(system(cmd), 0);
-        usleep(3000000); /* the run would have ended and written its trace by now */
+        usleep(7000000); /* an orphan would have ended and written its trace by now */
         snprintf(cmd, sizeof cmd, "ls -A '%s' | cmp -s - '%s/../before'", d, d);
         CU_ASSERT_EQUAL(system(cmd), 0);
     }
