@@ -217,3 +217,15 @@ def exit_status(err):
     """The exit status for an error: 1 when a write failed (WriteError), 2 for a refusal or
     bad input."""
     return 1 if isinstance(err, WriteError) else 2
+
+
+def parse_or_none(parse, argv):
+    """parse(argv)'s options, or None when parse refused them by raising SystemExit with a
+    message (printed here; the caller exits 2). --help's SystemExit passes through."""
+    try:
+        return parse(argv)
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            sys.stderr.write(e.code + "\n")
+            return None
+        raise
