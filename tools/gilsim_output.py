@@ -203,10 +203,25 @@ def show(path):
 def exit_on_interrupt(prog):
     """SIGINT and SIGTERM end the tool with one line and 128 + the signal, wherever they come
     (an import too), without a traceback; temporary files are removed on the way out."""
+    interrupted = []
+
     def handler(signo, frame):
-        sys.stderr.write("%s: interrupted\n" % prog)
+        if not interrupted:
+            sys.stderr.write("%s: interrupted\n" % prog)
+        interrupted.append(signo)
         raise SystemExit(128 + signo)
 
+    def excepthook(kind, value, tb):
+        # The SystemExit can arrive wrapped: Python 3.11 turns an exception raised inside
+        # __set_name__ (matplotlib's import runs some) into a RuntimeError. The stack has
+        # unwound by now, so the temporary files are gone; only the status is left to set.
+        if interrupted:
+            sys.stderr.flush()
+            os._exit(128 + interrupted[0])
+        previous_hook(kind, value, tb)
+
+    previous_hook = sys.excepthook
+    sys.excepthook = excepthook
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
     # `gilsim report` execs the tool with both blocked, so that none comes before this
