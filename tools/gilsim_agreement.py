@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 
-from gilsim_output import OutputError, WriteError, exit_status, write_output
+from gilsim_output import OutputError, WriteError, exit_status, parse_or_none, write_output
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKLOADS = ["cpu1", "cpu2", "cpu4", "convoy", "convoy-2cpu", "io-only", "server", "long-hold",
@@ -350,13 +350,9 @@ def check_rows(text, o):
 
 
 def main(argv, find_gilsim):
-    try:
-        o = parse(argv)
-    except SystemExit as e:
-        if isinstance(e.code, str):
-            sys.stderr.write(e.code + "\n")
-            return 2
-        raise
+    o = parse_or_none(parse, argv)
+    if o is None:
+        return 2
     o.gilsim = find_gilsim(o.gilsim)
     command = "tools/validate --virtual" + "".join(" " + shlex.quote(x) for x in argv)
     with tempfile.TemporaryDirectory(prefix="gilsim-agreement-") as tmp:

@@ -203,10 +203,25 @@ def show(path):
 def exit_on_interrupt(prog):
     """SIGINT and SIGTERM end the tool with one line and 128 + the signal, wherever they come
     (an import too), without a traceback; temporary files are removed on the way out."""
+    interrupted = []
+
     def handler(signo, frame):
-        sys.stderr.write("%s: interrupted\n" % prog)
+        if not interrupted:
+            sys.stderr.write("%s: interrupted\n" % prog)
+        interrupted.append(signo)
         raise SystemExit(128 + signo)
 
+    def excepthook(kind, value, tb):
+        # The SystemExit can arrive wrapped: Python 3.11 turns an exception raised inside
+        # __set_name__ (matplotlib's import runs some) into a RuntimeError. The stack has
+        # unwound by now, so the temporary files are gone; only the status is left to set.
+        if interrupted:
+            sys.stderr.flush()
+            os._exit(128 + interrupted[0])
+        previous_hook(kind, value, tb)
+
+    previous_hook = sys.excepthook
+    sys.excepthook = excepthook
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
     # `gilsim report` execs the tool with both blocked, so that none comes before this
@@ -217,3 +232,15 @@ def exit_status(err):
     """The exit status for an error: 1 when a write failed (WriteError), 2 for a refusal or
     bad input."""
     return 1 if isinstance(err, WriteError) else 2
+
+
+def parse_or_none(parse, argv):
+    """parse(argv)'s options, or None when parse refused them by raising SystemExit with a
+    message (printed here; the caller exits 2). --help's SystemExit passes through."""
+    try:
+        return parse(argv)
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            sys.stderr.write(e.code + "\n")
+            return None
+        raise

@@ -125,6 +125,13 @@ def print_path(path):
     sys.stdout.buffer.flush()
 
 
+def save_and_print(fig, out_base, inputs=()):
+    """save(), then each path written on stdout; the script's exit status (0)."""
+    for path in save(fig, out_base, inputs):
+        print_path(path)
+    return 0
+
+
 def main_of(prog, body):
     """Runs a script's body: its errors as one line and an exit status (Ctrl-C: 130 without a
     traceback, exit_on_interrupt)."""

@@ -388,21 +388,27 @@ def fmt_ms(iv):
     return "%g ms" % (iv / 1000)
 
 
+def fmt_duration(ns):
+    """A duration as validation.md prints it: 870 ns, 41.20 µs, 5.09 ms, 120 ms, 1.20 s."""
+    for div, u in ((1e9, "s"), (1e6, "ms"), (1e3, "µs")):
+        if abs(ns) >= div:
+            x = ns / div
+            return "%.*f %s" % (0 if x >= 100 else 1 if x >= 10 else 2, x, u)
+    return "%.0f ns" % ns
+
+
 def fmt(v, unit):
     if v is None:
         return "–"
     if unit == "ns":
-        for div, u in ((1e9, "s"), (1e6, "ms"), (1e3, "µs")):
-            if abs(v) >= div:
-                x = v / div
-                return "%.*f %s" % (0 if x >= 100 else 1 if x >= 10 else 2, x, u)
-        return "%.0f ns" % v
+        return fmt_duration(v)
     if unit == "rate":
         return "%.3gk" % (v / 1e3) if v >= 1e4 else "%.0f" % v
     return "%.2f" % v
 
 
 def median(xs):
+    """The median of the values that are not None; None when there are none."""
     xs = sorted(x for x in xs if x is not None)
     if not xs:
         return None
