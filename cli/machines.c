@@ -67,9 +67,13 @@ int cli_machines(int argc, char **argv)
         printf("  %-18s %-9s %-8s %s\n", d->name, value, d->unit, d->doc);
     }
     if (m.ncurve) {
-        printf("  wake_curve_us      (replaces wake_warm_us and wake_cold_us) idle -> wake-up:");
-        for (unsigned i = 0; i < m.ncurve; i++)
+        printf("  wake_curve_us      (replaces wake_warm_us and wake_cold_us%s) idle -> wake-up%s:",
+               m.curve_signal ? ", futex_wake_us and futex_wake_cold_us" : "",
+               m.curve_signal ? " (the waker's cost)" : "");
+        for (unsigned i = 0; i < m.ncurve; i++) {
             printf("%s %g -> %g", i ? "," : "", m.curve[i][0], m.curve[i][1]);
+            if (m.curve_signal) printf(" (%g)", m.curve[i][2]);
+        }
         printf(" us\n");
     }
     return 0;

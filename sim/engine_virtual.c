@@ -441,20 +441,27 @@ static void vt_pending_raised(struct eng *eng)
  * each request. Where the kernel wakes it decides how long the send keeps the sender away from
  * the GIL, and so who wins the race for it (docs/validation.md, the regime question):
  * peer_local (Linux's wake-affine choice, seen in the scheduler trace): the peer is queued on
- * the sender's core, which needs no interrupt, so the send costs syscall_us alone; the peer
- * runs a context switch after the send, when the sender blocks (in recv, or waiting for the
- * GIL). Otherwise the peer is on a core of its own: the send also pays a futex wake (warm or
- * cold by how long the peer slept) and the peer runs a wake-up latency later. Either way the
- * peer waits its latency as a timer does (with the timer slack) and answers: the answer wakes
- * the thread blocked in recv onto a core as any wake-up does. The peer takes no simulated core
- * and no CPU time of its own; a peer that preempts its sender (which stretches the send) is not
- * modelled. */
+ * the sender's core, which needs no interrupt. When wake-ups preempt (the sender has run
+ * wakeup_preempt_us on its core; 0 on EEVDF) the peer runs at once: the send lasts the call,
+ * a switch to the peer, the peer's recv (and its answer, when it answers at once) and a switch
+ * back. Otherwise the send costs syscall_us alone and the peer runs a context switch after it,
+ * when the sender blocks (in recv, or waiting for the GIL). Without peer_local the peer is on a
+ * core of its own: the send also pays a futex wake (warm or cold by how long the peer slept)
+ * and the peer runs a wake-up latency later. Either way the peer waits its latency as a timer
+ * does (with the timer slack) and answers: the answer wakes the thread blocked in recv onto a
+ * core as any wake-up does. The peer takes no simulated core and no CPU time beyond that. */
 static int vt_peer_send(struct sim_thread *t, int64_t ns)
 {
     struct vt_run *r = run_of(t);
     if (eng_stopping(t->eng)) return RUN_STOP;
     int64_t cost = r->m.syscall_ns, start;
-    if (r->m.peer_local) {
+    int core = r->current->core;
+    if (r->m.peer_local && core >= 0 && r->now - r->cores[core].since >= r->m.wakeup_preempt_ns) {
+        /* the peer's recv, and its answer when there is one at once, inside the send */
+        int64_t peer = r->m.syscall_ns * (ns == 0 ? 2 : 1);
+        cost += 2 * r->m.ctx_switch_ns + peer;
+        start = -r->m.ctx_switch_ns; /* it read the request before the switch back */
+    } else if (r->m.peer_local) {
         start = r->m.ctx_switch_ns;
     } else {
         /* the peer's idleness, as its core's: long, before its first request */

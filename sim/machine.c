@@ -20,6 +20,7 @@ const struct mach_param_desc mach_params[MACH_NPARAMS] = {MACH_PARAM_TABLE(MACH_
 void mach_defaults(struct machine *m)
 {
     m->ncurve = 0;
+    m->curve_signal = false;
     for (int i = 0; i < MACH_NPARAMS; i++)
         m->v[i] = mach_params[i].def;
     snprintf(m->name, sizeof m->name, "default");
@@ -46,27 +47,34 @@ static void param_list(char *buf, size_t size)
 
 #define CURVE_KEY "wake_curve_us"
 
-/* One point of the wake-up curve: [idle_us, wake_us], idle above the previous point's. */
+/* One point of the wake-up curve: [idle_us, wake_us] or [idle_us, wake_us, signal_us], idle
+ * above the previous point's. */
 static int parse_point(struct jc_ctx *c, json_t *pt, size_t i, struct machine *m)
 {
     int rc = jc_push_index(c, i);
     if (rc) return rc;
-    double idle = NAN, wake = NAN;
-    if (json_is_array(pt) && json_array_size(pt) == 2) {
+    double idle = NAN, wake = NAN, signal = NAN;
+    size_t n = json_array_size(pt);
+    if (json_is_array(pt) && (n == 2 || n == 3)) {
         idle = json_number_value(json_array_get(pt, 0));
         wake = json_number_value(json_array_get(pt, 1));
-        if (!json_is_number(json_array_get(pt, 0)) || !json_is_number(json_array_get(pt, 1)))
-            idle = NAN;
+        for (size_t k = 0; k < n; k++)
+            if (!json_is_number(json_array_get(pt, k))) idle = NAN;
+        if (n == 3) {
+            signal = json_number_value(json_array_get(pt, 2));
+            if (!(signal >= 0 && signal <= 1e6)) idle = NAN;
+        }
     }
     if (!(idle >= 0 && idle <= 1e8 && wake >= 0 && wake <= 1e6))
-        rc = jc_fail(c, "expected [idle_us, wake_us]: two numbers, idle in [0, 1e8], wake in "
-                        "[0, 1e6] microseconds");
+        rc = jc_fail(c, "expected [idle_us, wake_us] or [idle_us, wake_us, signal_us]: numbers, "
+                        "idle in [0, 1e8], wake and signal in [0, 1e6] microseconds");
     else if (i > 0 && idle <= m->curve[i - 1][0])
         rc = jc_fail(c, "expected an idle time above the previous point's (%g us), got %g",
                      m->curve[i - 1][0], idle);
     if (!rc) {
         m->curve[i][0] = idle;
         m->curve[i][1] = wake;
+        m->curve[i][2] = signal;
     }
     jc_pop(c);
     return rc;
@@ -78,10 +86,17 @@ static int parse_curve(struct jc_ctx *c, json_t *arr, struct machine *m)
     if (rc) return rc;
     size_t n = json_array_size(arr);
     if (!json_is_array(arr) || n < 2 || n > MACH_MAX_CURVE)
-        rc = jc_fail(c, "expected an array of 2 to %d points [idle_us, wake_us]", MACH_MAX_CURVE);
-    for (size_t i = 0; i < n && !rc; i++)
+        rc = jc_fail(c, "expected an array of 2 to %d points [idle_us, wake_us(, signal_us)]",
+                     MACH_MAX_CURVE);
+    bool signal = true;
+    for (size_t i = 0; i < n && !rc; i++) {
         rc = parse_point(c, json_array_get(arr, i), i, m);
-    if (!rc) m->ncurve = (unsigned)n;
+        signal = signal && !isnan(m->curve[i][2]);
+    }
+    if (!rc) {
+        m->ncurve = (unsigned)n;
+        m->curve_signal = signal;
+    }
     jc_pop(c);
     return rc;
 }
@@ -261,6 +276,8 @@ static int set_one(struct machine *m, const char *item, size_t len, struct err *
     m->v[i] = v;
     /* the two-level wake-up model asked for by name replaces a file's curve */
     if (i == MACH_wake_warm || i == MACH_wake_cold || i == MACH_idle_poll) m->ncurve = 0;
+    /* and the signal's cost asked for by name replaces the curve's */
+    if (i == MACH_futex_wake || i == MACH_futex_wake_cold) m->curve_signal = false;
     return 0;
 }
 
@@ -302,7 +319,9 @@ void mach_model_of(const struct machine *m, struct mach_model *out)
     for (unsigned i = 0; i < m->ncurve; i++) {
         out->curve_idle_ns[i] = us_to_ns(m->curve[i][0]);
         out->curve_wake_ns[i] = us_to_ns(m->curve[i][1]);
+        out->curve_signal_ns[i] = m->curve_signal ? us_to_ns(m->curve[i][2]) : 0;
     }
+    out->curve_signal = m->ncurve && m->curve_signal;
     out->clock_read_ns = us_to_ns(m->v[MACH_clock_read]);
     out->lock_ns = us_to_ns(m->v[MACH_lock]);
     out->ctx_switch_ns = us_to_ns(m->v[MACH_ctx_switch]);
@@ -312,22 +331,28 @@ void mach_model_of(const struct machine *m, struct mach_model *out)
     out->wakeup_preempt_ns = us_to_ns(m->v[MACH_wakeup_preempt]);
 }
 
-int64_t mach_wake_latency(const struct mach_model *m, int64_t idle_ns)
+/* The curve's values (ys) at idle_ns: linear between its points, flat beyond its ends. */
+static int64_t on_curve(const struct mach_model *m, const int64_t *ys, int64_t idle_ns)
 {
-    if (m->ncurve == 0) return idle_ns <= m->idle_poll_ns ? m->wake_warm_ns : m->wake_cold_ns;
-    if (idle_ns <= m->curve_idle_ns[0]) return m->curve_wake_ns[0];
+    if (idle_ns <= m->curve_idle_ns[0]) return ys[0];
     for (unsigned i = 1; i < m->ncurve; i++)
         if (idle_ns <= m->curve_idle_ns[i]) {
             double f = (double)(idle_ns - m->curve_idle_ns[i - 1]) /
                        (double)(m->curve_idle_ns[i] - m->curve_idle_ns[i - 1]);
-            return m->curve_wake_ns[i - 1] +
-                   llround(f * (double)(m->curve_wake_ns[i] - m->curve_wake_ns[i - 1]));
+            return ys[i - 1] + llround(f * (double)(ys[i] - ys[i - 1]));
         }
-    return m->curve_wake_ns[m->ncurve - 1];
+    return ys[m->ncurve - 1];
+}
+
+int64_t mach_wake_latency(const struct mach_model *m, int64_t idle_ns)
+{
+    if (m->ncurve == 0) return idle_ns <= m->idle_poll_ns ? m->wake_warm_ns : m->wake_cold_ns;
+    return on_curve(m, m->curve_wake_ns, idle_ns);
 }
 
 int64_t mach_wake_cost(const struct mach_model *m, int64_t idle_ns)
 {
+    if (m->curve_signal) return on_curve(m, m->curve_signal_ns, idle_ns);
     return idle_ns <= m->idle_poll_ns ? m->futex_wake_ns : m->futex_wake_cold_ns;
 }
 
@@ -345,8 +370,10 @@ json_t *mach_to_json(const struct machine *m)
     if (m->ncurve) {
         json_t *curve = json_array();
         for (unsigned i = 0; curve && i < m->ncurve; i++)
-            bad |=
-                json_array_append_new(curve, json_pack("[f, f]", m->curve[i][0], m->curve[i][1]));
+            bad |= json_array_append_new(
+                curve, m->curve_signal
+                           ? json_pack("[f, f, f]", m->curve[i][0], m->curve[i][1], m->curve[i][2])
+                           : json_pack("[f, f]", m->curve[i][0], m->curve[i][1]));
         bad |= json_object_set_new(o, CURVE_KEY, curve);
     }
     if (bad) {

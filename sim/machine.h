@@ -13,12 +13,12 @@
 #include "../common/err.h"
 
 #define MACH_MAX_CORES 1024
-#define MACH_MAX_CURVE 16 /* points of a wake-up curve */
+#define MACH_MAX_CURVE 24 /* points of a wake-up curve */
 
 /* X(field, "json name", "unit", default, min, max, integer, "doc"). Time parameters are in
  * microseconds in files and on the command line, fractions allowed. The defaults are the
- * development VM's two-level figures, as workloads/machines/vm-2cpu.json measured them on
- * 2026-12-02 (tools/calibrate; the file also has the wake-up curve). */
+ * development VM's two-level figures from tools/calibrate on 2026-12-02 (its current file,
+ * workloads/machines/vm-2cpu.json, is a later run and also has the wake-up curve). */
 #define MACH_PARAM_TABLE(X)                                                                        \
     X(cores, "cores", "cores", 2, 1, MACH_MAX_CORES, true,                                         \
       "simulated cores (each runs one thread at a time)")                                          \
@@ -39,9 +39,9 @@
       "CPU time of a short socket call (a send, or a recv that finds its answer there), besides "  \
       "any wake-up it causes")                                                                     \
     X(peer_local, "peer_local", "0/1", 1, 0, 1, true,                                              \
-      "1: a peer woken by a send runs on the sender's core once the sender blocks (Linux's "       \
-      "wake-affine choice), so the send costs syscall_us alone; 0: on a core of its own, after a " \
-      "wake-up latency, and the send also pays the futex wake")                                    \
+      "1: a peer woken by a send runs on the sender's core (Linux's wake-affine choice): inside "  \
+      "the send when wake-ups preempt the sender (wakeup_preempt_us), else once it blocks; 0: on " \
+      "a core of its own, after a wake-up latency, and the send also pays the futex wake")         \
     X(clock_read, "clock_read_us", "us", 0.0268, 0, 1e3, false,                                    \
       "CPU time of one clock read (every recorded event and policy clock read costs one)")         \
     X(lock, "lock_us", "us", 0.0037, 0, 1e3, false,                                                \
@@ -76,13 +76,17 @@ extern const struct mach_param_desc mach_params[MACH_NPARAMS];
  * optional wake-up curve (a machine file's "wake_curve_us": [[idle_us, wake_us], ...], idle
  * ascending) gives the wake-up latency against how long the core was idle, interpolated
  * linearly and flat beyond its ends, instead of wake_warm_us / wake_cold_us; setting either of
- * those (or idle_poll_us) with --machine-set drops the curve. */
+ * those (or idle_poll_us) with --machine-set drops the curve. Points may carry a third number,
+ * [idle_us, wake_us, signal_us]: what the wake-up cost the waker (cheap when the sleeper had not
+ * yet left its core); when every point has it, it replaces futex_wake_us / futex_wake_cold_us,
+ * and setting either of those drops it. */
 struct machine {
     double v[MACH_NPARAMS];
-    double curve[MACH_MAX_CURVE][2];
+    double curve[MACH_MAX_CURVE][3]; /* idle, wake, signal (NAN: not given) */
     unsigned ncurve;
-    char name[65];    /* the file's "name", or "default" */
-    char source[256]; /* the file path, or "built-in defaults" */
+    bool curve_signal; /* every point has its signal cost */
+    char name[65];     /* the file's "name", or "default" */
+    char source[256];  /* the file path, or "built-in defaults" */
 };
 
 /* The same in the engine's units (ns, counts), derived once per run. */
@@ -93,8 +97,10 @@ struct mach_model {
         wakeup_preempt_ns;
     bool peer_local;
     double wake_jitter;
-    int64_t curve_idle_ns[MACH_MAX_CURVE], curve_wake_ns[MACH_MAX_CURVE];
+    int64_t curve_idle_ns[MACH_MAX_CURVE], curve_wake_ns[MACH_MAX_CURVE],
+        curve_signal_ns[MACH_MAX_CURVE];
     unsigned ncurve;
+    bool curve_signal;
 };
 
 /* The mean wake-up latency onto a core idle for idle_ns, and what the wake costs its caller. */

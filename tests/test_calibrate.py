@@ -41,13 +41,14 @@ def machine_params():
 
 def shown_values(path):
     """`gilsim machines --machine path`: (exit status, name -> value as printed, header line);
-    the wake-up curve, when there is one, as a list of [idle, wake] under "wake_curve_us"."""
+    the wake-up curve, when there is one, as a list of [idle, wake] or [idle, wake, signal]
+    (printed "idle -> wake (signal)") under "wake_curve_us"."""
     p = run(GILSIM, "machines", "--machine", path)
     values = {m.group(1): float(m.group(2))
               for m in re.finditer(r"^  (\S+)\s+([-0-9.e+]+)\s", p.stdout, re.M)}
     curve = re.search(r"^  wake_curve_us .*: (.*) us$", p.stdout, re.M)
     if curve:
-        values["wake_curve_us"] = [[float(x) for x in pt.split(" -> ")]
+        values["wake_curve_us"] = [[float(x) for x in re.findall(r"[0-9][0-9.e+-]*", pt)]
                                    for pt in curve.group(1).split(", ")]
     return p.returncode, values, p.stdout.split("\n")[0], p.stderr
 
@@ -95,10 +96,14 @@ class Calibrate(unittest.TestCase):
         for name, v in d["params"].items():
             if name != "wake_curve_us":
                 self.assertIsInstance(v, int if name == "cores" else (int, float), name)
-        if self.doc["measured"]["host"]["cpus"] >= 2:  # the curve: 2 to 16 points, idle ascending
+        if self.doc["measured"]["host"]["cpus"] >= 2:  # the curve: 2 to 24 points, idle ascending
             curve = d["params"]["wake_curve_us"]
-            self.assertTrue(2 <= len(curve) <= 16)
+            self.assertTrue(2 <= len(curve) <= 24)
             self.assertEqual([p[0] for p in curve], sorted(set(p[0] for p in curve)))
+            # each point also has what the wake-up cost the waker, from the same gap's samples
+            gaps = {g["gap_us"]: g for g in d["measured"]["wake_after_idle"]["gaps"]}
+            for idle, wake, signal in curve:
+                self.assertAlmostEqual(signal, gaps[idle]["signal_us"]["p50"], delta=0.01)
         self.assertEqual(d["params"]["cores"], os.sysconf("SC_NPROCESSORS_ONLN"))
         self.assertIn("written: " + self.out, self.proc.stdout)
 

@@ -298,6 +298,46 @@ static void test_wake_curve(void)
     trace_free(t);
 }
 
+/* A curve whose points carry the waker's cost ([idle, wake, signal]) sets what a wake-up costs
+ * the waker, interpolated like the latency; setting futex_wake_us drops that column (and keeps
+ * the latencies), and a curve where some point lacks it leaves the futex figures in charge. */
+static void test_wake_curve_signal(void)
+{
+    const char *path = GILSIM_BINARY_DIR "/virtual-curve-signal.json";
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("{\"format\": \"gilsim-machine\", \"version\": 1, \"name\": \"signal\", \"params\": "
+          "{\"wake_curve_us\": [[0, 0.2, 0.3], [10, 5, 2], [1000, 20, 3]]}}\n",
+          f);
+    fclose(f);
+    struct machine mc;
+    struct mach_model m;
+    struct err e = {0};
+    mach_defaults(&mc);
+    TU_ASSERT_CMP_FATAL(mach_load(&mc, path, &e), ==, 0);
+    mach_model_of(&mc, &m);
+    TU_ASSERT_CMP(mach_wake_cost(&m, 0), ==, 300);
+    TU_ASSERT_CMP(mach_wake_cost(&m, 5000), ==, 1150);
+    TU_ASSERT_CMP(mach_wake_cost(&m, 505000), ==, 2500);
+    TU_ASSERT_CMP(mach_wake_cost(&m, 5000000), ==, 3000);
+    TU_ASSERT_CMP(mach_wake_latency(&m, 5000), ==, 2600);
+    TU_ASSERT_CMP(mach_set(&mc, "futex_wake_us=1", &e), ==, 0);
+    mach_model_of(&mc, &m);
+    TU_ASSERT_CMP(mach_wake_cost(&m, 0), ==, 1000);
+    TU_ASSERT_CMP(mach_wake_latency(&m, 5000), ==, 2600);
+
+    f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("{\"format\": \"gilsim-machine\", \"version\": 1, \"name\": \"mixed\", \"params\": "
+          "{\"futex_wake_us\": 1.5, \"wake_curve_us\": [[0, 0.2, 0.3], [10, 5]]}}\n",
+          f);
+    fclose(f);
+    mach_defaults(&mc);
+    TU_ASSERT_CMP_FATAL(mach_load(&mc, path, &e), ==, 0);
+    mach_model_of(&mc, &m);
+    TU_ASSERT_CMP(mach_wake_cost(&m, 0), ==, 1500);
+}
+
 static void test_bfs_ruby_slices(void)
 {
     check_forced_slices("bfs", "interval_us=5000", 5000000, 1500, 100, false);
@@ -469,7 +509,7 @@ static struct mach_model machine_with(const char *set)
  * jitter): how long from its release to io_end. Exactly the model's sum, for the peer on the
  * sender's core or on one of its own, but for the first round trip (the peer's core cold) and
  * the last (the stop). */
-static void check_peer_io(const char *set, bool local)
+static void check_peer_io(const char *set, bool local, bool preempts)
 {
     const char *path = GILSIM_BINARY_DIR "/virtual-peer.json";
     FILE *f = fopen(path, "w");
@@ -485,6 +525,9 @@ static void check_peer_io(const char *set, bool local)
     /* the client's core idles under idle_poll, and so (local or not) does the peer */
     int64_t want = m.syscall_ns + 40000 + m.timer_slack_ns + m.wake_warm_ns +
                    (local ? m.ctx_switch_ns : m.futex_wake_ns + m.wake_warm_ns);
+    /* a peer that preempts its sender reads the request inside the send: its recv and the two
+     * switches are in the send, and its wait starts a switch before the send returns */
+    if (preempts) want += m.syscall_ns;
     int64_t released = -1;
     size_t n = 0, exact = 0;
     for (size_t i = 0; i < t->nevents; i++) {
@@ -494,7 +537,9 @@ static void check_peer_io(const char *set, bool local)
         if (n++ > 0) exact += ev->t - released == want; /* the first request finds it cold */
     }
     printf("\n  a peer %s: %zu round trips, %zu of release to io_end exactly %.3f us",
-           local ? "on the sender's core" : "on a core of its own", n, exact, want / 1e3);
+           local ? preempts ? "on the sender's core, preempting it" : "on the sender's core"
+                 : "on a core of its own",
+           n, exact, want / 1e3);
     CU_ASSERT(n > 100);
     CU_ASSERT(exact >= n - 2);
     trace_free(t);
@@ -549,10 +594,12 @@ static void echo_race(const char *machine_set, double *send_waited, double *two)
 
 static void test_peer_regimes(void)
 {
-    check_peer_io(REGIME_BASE ",clock_read_us=0,lock_us=0,syscall_us=3", true);
+    check_peer_io(REGIME_BASE ",clock_read_us=0,lock_us=0,syscall_us=3", true, false);
+    check_peer_io(REGIME_BASE ",clock_read_us=0,lock_us=0,syscall_us=3,wakeup_preempt_us=0", true,
+                  true);
     check_peer_io(REGIME_BASE
                   ",clock_read_us=0,lock_us=0,syscall_us=3,peer_local=0,futex_wake_us=1.5",
-                  false);
+                  false, false);
     double send, two;
     echo_race(REGIME_BASE, &send, &two);
     CU_ASSERT(send < 0.05 && two < 0.05);
@@ -561,6 +608,10 @@ static void test_peer_regimes(void)
     echo_race(REGIME_BASE ",wake_warm_us=20", &send, &two);
     CU_ASSERT(send < 0.05 && two < 0.05);
     echo_race(REGIME_BASE ",peer_local=0,futex_wake_cold_us=3", &send, &two);
+    CU_ASSERT(send > 0.95 && two < 0.05);
+    /* the peer preempting its sender (wake-ups preempt at once) lengthens the send alone by two
+     * switches and its recv: 1 + 1 + 2 x 2 + 1 us against a 2.5 us wake-up: once, in the send */
+    echo_race(REGIME_BASE ",wakeup_preempt_us=0", &send, &two);
     CU_ASSERT(send > 0.95 && two < 0.05);
 }
 
@@ -719,6 +770,7 @@ int main(void)
         {"prio between CPU-bound threads: new's events", test_prio_cpu2_is_new},
         {"bfs: every grant to a least-virtual-time waiter", test_bfs_least_vruntime},
         {"a machine's wake-up curve sets the wake-up latency", test_wake_curve},
+        {"a curve's signal column sets what a wake-up costs the waker", test_wake_curve_signal},
         {"fifo: request order without exception", test_fifo_order_exact},
         {"none: both threads run the whole time on 2 cores", test_none_parallel},
         {"convoy: new waits an interval, prio and bfs preempt, ruby a quantum", test_convoy},

@@ -79,11 +79,12 @@ def _handoff(med, v):
 
 
 HANDOFF = ("a wait of one or two hand-offs of a few µs: the model times a hand-off from its "
-           "parameters (a wake-up by how long the core idled, from the calibration's curve, "
-           "whose shortest gap is 10 µs; futex wakes; a context switch), while on real threads "
-           "a core idle for only a few µs wakes its thread in 1–2 µs and the path from the "
-           "policy's release to the woken thread's acquire adds the policy's and the engine's "
-           "own code: at this scale the two differ by more than 20% either way.")
+           "parameters (a wake-up and its cost by how long the core idled, from the "
+           "calibration's curve, where a thread woken within half a µs of going to sleep runs "
+           "at once; a context switch), while on real threads whether the woken thread had "
+           "left its core is a matter of a few hundred ns and the path from the policy's "
+           "release to the woken thread's acquire adds the policy's and the engine's own code: "
+           "at this scale the two differ by more than 20% either way.")
 FIRST = ("the run's only waits are its threads' first acquires, whose real cost is first touch "
          "(page faults, cold caches, the first use of the policy's lock), which the model has "
          "not.")

@@ -37,9 +37,9 @@ struct calib {
     struct opts o;
     int cpu_a, cpu_b, online;
     double param[MACH_NPARAMS];
-    bool busy;     /* other work disturbed a measurement */
-    int hog_ticks; /* the two hogs' median run, in ticks */
-    double curve[MACH_MAX_CURVE][2];
+    bool busy;                       /* other work disturbed a measurement */
+    int hog_ticks;                   /* the two hogs' median run, in ticks */
+    double curve[MACH_MAX_CURVE][3]; /* gap, median latency, median signal cost (us) */
     int ncurve;
     json_t *measured, *derivation, *raw;
 };
@@ -309,8 +309,10 @@ static int measure_syscall(struct calib *c)
 
 /* ---- wake-up latency against the idle gap --------------------------------------------------- */
 
-static const double gap_us[] = {2,   5,   10,  20,  30,  50,  75,  100,  125,  150,
-                                175, 200, 225, 250, 300, 400, 600, 1000, 2000, 5000};
+/* Gaps under 2 us catch the sleeper before it has left its core (a thread woken as it goes to
+ * sleep runs at once): the GIL's hand-offs live there (docs/virtual.md, the regimes). */
+static const double gap_us[] = {0,   0.25, 0.5, 0.75, 1,   2,   5,   10,  20,  30,   50,   75,  100,
+                                125, 150,  175, 200,  225, 250, 300, 400, 600, 1000, 2000, 5000};
 #define NGAPS      ((int)(sizeof gap_us / sizeof *gap_us))
 #define WARM_LO_US 10   /* the warm figure: gaps WARM_LO_US..WARM_HI_US (a real sleep, well */
 #define WARM_HI_US 30   /* inside any polling window) */
@@ -411,33 +413,39 @@ static void derive_wake(struct calib *c, struct cal_gap *gaps, const double *med
     cal_samples_free(&sig_cold);
 }
 
-/* The gaps whose median latencies make the wake-up curve (at most MACH_MAX_CURVE; a real sleep,
- * and fine around a step near 200 us). */
-static const double curve_gap_us[] = {10,  20,  30,  50,  100, 150,  175,  200,
-                                      225, 250, 300, 400, 600, 1000, 2000, 5000};
+/* The gaps whose median latencies make the wake-up curve (at most MACH_MAX_CURVE): from a
+ * sleeper caught on its way to sleep, through a real sleep, and fine around a step near 200 us. */
+static const double curve_gap_us[] = {0,   0.25, 0.5, 0.75, 1,    2,    5,   10,
+                                      20,  30,   50,  100,  150,  175,  200, 225,
+                                      250, 300,  400, 600,  1000, 2000, 5000};
 #define NCURVE ((int)(sizeof curve_gap_us / sizeof *curve_gap_us))
 
-/* wake_curve_us: the median latency at each of those gaps (linear between them in the model). */
-static void derive_curve(struct calib *c, const double *med, json_t *m)
+/* wake_curve_us: the median latency and the signal's median cost at each of those gaps (linear
+ * between them in the model). */
+static void derive_curve(struct calib *c, const double *med, const double *med_signal, json_t *m)
 {
     c->ncurve = 0;
     for (int k = 0; k < NCURVE && c->ncurve < MACH_MAX_CURVE; k++)
         for (int i = 0; i < NGAPS; i++)
-            if (gap_us[i] == curve_gap_us[k] && med[i] > 0) {
+            if (gap_us[i] == curve_gap_us[k] && med[i] > 0 && med_signal[i] >= 0) {
                 c->curve[c->ncurve][0] = gap_us[i];
                 c->curve[c->ncurve][1] = round(med[i] * NS_US * 10) / 10;
+                c->curve[c->ncurve][2] = round(med_signal[i] * NS_US * 100) / 100;
                 c->ncurve++;
             }
     json_t *pts = json_array();
     for (int k = 0; k < c->ncurve; k++)
-        json_array_append_new(pts, json_pack("[o, o]", num(c->curve[k][0]), num(c->curve[k][1])));
+        json_array_append_new(pts, json_pack("[o, o, o]", num(c->curve[k][0]), num(c->curve[k][1]),
+                                             num(c->curve[k][2])));
     json_object_set_new(m, "curve_us", pts);
     const char *how = c->o.no_curve
                           ? "not written (--no-curve): wake_warm_us, wake_cold_us and "
                             "idle_poll_us model the wake-up latency"
-                          : "the median latency at 16 of the gaps, [gap, median] (the model "
-                            "interpolates linearly between them); it replaces wake_warm_us and "
-                            "wake_cold_us";
+                          : "the median latency and the median signal cost at 23 of the gaps, "
+                            "[gap, latency, signal] (the model interpolates linearly between "
+                            "them); it replaces wake_warm_us and wake_cold_us, and the signal "
+                            "replaces futex_wake_us and futex_wake_cold_us (a sleeper caught "
+                            "before it left its core is cheap to wake)";
     json_object_set_new(c->derivation, "wake_curve_us", json_string(how));
 }
 
@@ -456,7 +464,7 @@ static int measure_wake(struct calib *c)
     if (cal_gap_sweep(gaps, NGAPS, passes, c->cpu_a, c->cpu_b, 12345) != 0) return -1;
     double idle = idle_share(j0, cpu_jiffies(c->cpu_b));
     json_t *list = json_array();
-    double med[NGAPS];
+    double med[NGAPS], med_signal[NGAPS];
     for (int i = 0; i < NGAPS; i++) {
         char name[64];
         snprintf(name, sizeof name, "wake_latency_us_gap_%g", gap_us[i]);
@@ -464,6 +472,7 @@ static int measure_wake(struct calib *c)
         snprintf(name, sizeof name, "signal_us_gap_%g", gap_us[i]);
         keep_raw(c, name, &gaps[i].cost, NS_US);
         med[i] = median_of(&gaps[i].lat, 1);
+        med_signal[i] = median_of(&gaps[i].cost, 1);
         json_array_append_new(list, json_pack("{s:o, s:o, s:o}", "gap_us", num(gap_us[i]),
                                               "latency_us", stats_json(&gaps[i].lat, NS_US),
                                               "signal_us", stats_json(&gaps[i].cost, NS_US)));
@@ -486,7 +495,7 @@ static int measure_wake(struct calib *c)
         c->busy = true;
     }
     derive_wake(c, gaps, med, m);
-    derive_curve(c, med, m);
+    derive_curve(c, med, med_signal, m);
     json_object_set_new(c->measured, "wake_after_idle", m);
     for (int i = 0; i < NGAPS; i++) {
         cal_samples_free(&gaps[i].lat);
@@ -822,7 +831,7 @@ static int measure_slice(struct calib *c)
 /* ---- output --------------------------------------------------------------------------------- */
 
 /* The parameters, and the wake-up curve when there is one (ncurve > 0). */
-static json_t *params_json(const double *param, const double (*curve)[2], int ncurve)
+static json_t *params_json(const double *param, const double (*curve)[3], int ncurve)
 {
     json_t *p = json_object();
     for (int i = 0; i < MACH_NPARAMS; i++) {
@@ -833,7 +842,8 @@ static json_t *params_json(const double *param, const double (*curve)[2], int nc
     if (ncurve > 0) {
         json_t *pts = json_array();
         for (int k = 0; k < ncurve; k++)
-            json_array_append_new(pts, json_pack("[f, f]", curve[k][0], curve[k][1]));
+            json_array_append_new(pts,
+                                  json_pack("[f, f, f]", curve[k][0], curve[k][1], curve[k][2]));
         json_object_set_new(p, "wake_curve_us", pts);
     }
     return p;
@@ -914,9 +924,10 @@ static void print_params(const struct calib *c)
         printf("  %-18s %-9g %-8s (default %g)\n", d->name, c->param[i], d->unit, d->def);
     }
     if (c->ncurve && !c->o.no_curve) {
-        printf("  wake_curve_us      idle -> wake-up:");
+        printf("  wake_curve_us      idle -> wake-up (the waker's cost):");
         for (int k = 0; k < c->ncurve; k++)
-            printf("%s %g -> %g", k ? "," : "", c->curve[k][0], c->curve[k][1]);
+            printf("%s %g -> %g (%g)", k ? "," : "", c->curve[k][0], c->curve[k][1],
+                   c->curve[k][2]);
         printf(" us\n");
     }
     printf("written: %s\n", c->o.out);

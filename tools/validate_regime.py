@@ -6,11 +6,13 @@ thing, beside the real program and gilsim's real engine on this host.
 
 The mechanism: each of the client's two GIL releases per round trip (around its send, and
 around a recv that finds the answer already there) wakes the waiting CPU thread; the release
-lasts A (the signal's futex wake + the socket call), the CPU thread takes W to run. W > A: the
-client is back first, keeps the GIL, and waits once, in its recv. W < A: the CPU thread takes
-the GIL during the send, and again during the recv: two intervals. A send that alone lasts
-longer than W (a peer woken on a core of its own) loses only the send race: one interval, in
-the send. Standard library only."""
+lasts A, the CPU thread takes W to run. The send's A is the signal + the call + (the peer
+preempting its sender on their shared core) two switches and the peer's recv. W > A of the
+send: the client is back first, keeps the GIL, and waits once, in its recv. W < A: the CPU
+thread takes the GIL during the send; the client gets it back at the next forced switch and
+calls recv at once, while the CPU thread that handed it over is still awake (W0, the wake-up
+of a thread caught on its way to sleep): W0 < A of the recv loses the recv too, two
+intervals; otherwise one, waited in the send. Standard library only."""
 import os
 
 LABEL = "peer 40 µs, 1 CPU, %s"  # the echo table's case whose real runs the table reuses
@@ -18,37 +20,48 @@ WORKLOAD = os.path.join("workloads", "validation", "echo-40us-cpu1.json")
 PARKED_US = 5  # how long the CPU thread has slept when the send's release wakes it
 
 
+def on_curve(curve, idle_us, column):
+    """A column of a wake-up curve at idle_us: linear between points, flat beyond."""
+    if idle_us <= curve[0][0]:
+        return curve[0][column]
+    for p0, p1 in zip(curve, curve[1:]):
+        if idle_us <= p1[0]:
+            return p0[column] + (idle_us - p0[0]) / (p1[0] - p0[0]) * (p1[column] - p0[column])
+    return curve[-1][column]
+
+
 def wake_us(m, idle_us):
     """The machine's mean wake-up latency onto a core idle for idle_us (as sim/machine.c)."""
     curve = m.get("wake_curve_us")
     if curve:
-        if idle_us <= curve[0][0]:
-            return curve[0][1]
-        for (i0, w0), (i1, w1) in zip(curve, curve[1:]):
-            if idle_us <= i1:
-                return w0 + (idle_us - i0) / (i1 - i0) * (w1 - w0)
-        return curve[-1][1]
+        return on_curve(curve, idle_us, 1)
     return m["wake_warm_us"] if idle_us <= m["idle_poll_us"] else m["wake_cold_us"]
 
 
 def futex_us(m, idle_us):
+    """What that wake-up costs the waker (the curve's third column when every point has it)."""
+    curve = m.get("wake_curve_us")
+    if curve and all(len(p) == 3 for p in curve):
+        return on_curve(curve, idle_us, 2)
     return m["futex_wake_us"] if idle_us <= m["idle_poll_us"] else m["futex_wake_cold_us"]
 
 
 def figures(m, interval_us):
-    """(W, A of the send, A of the recv) in µs for machine m's run.machine."""
-    base = futex_us(m, PARKED_US) + m.get("syscall_us", 0)
-    send = base
+    """(W, W0, A of the send, A of the recv) in µs for machine m's run.machine."""
+    recv = futex_us(m, PARKED_US) + m.get("syscall_us", 0)
+    send = recv
     if not m.get("peer_local", 0):  # the peer on a core of its own, idle for a round trip
         send += futex_us(m, interval_us)
-    return wake_us(m, PARKED_US), send, base
+    elif m.get("wakeup_preempt_us", 0) == 0:  # it preempts its sender: switch, recv, back
+        send += 2 * m.get("ctx_switch_us", 0) + m.get("syscall_us", 0)
+    return wake_us(m, PARKED_US), wake_us(m, 0), send, recv
 
 
-def outcome(w, send, recv):
+def outcome(w, w0, send, recv):
     if w > send:
-        return "the client is back from each call before the CPU thread runs: it keeps the " \
+        return "the client is back from its send before the CPU thread runs: it keeps the " \
                "GIL and waits once per round trip, in its recv"
-    if w > recv:
+    if w0 > recv:
         return "the CPU thread takes the GIL during the send, not during the recv: one " \
                "interval per round trip, waited in the send"
     return "the CPU thread takes the GIL during the send and again during the recv: two " \
@@ -75,15 +88,19 @@ class Regime:
 
     def variants(self, m):
         """The host's machine and one-change variants of it, from its effective figures."""
-        w = wake_us(m, PARKED_US)
         cold = wake_us(m, 10**7)
+        w = wake_us(m, PARKED_US)
         return [
             ("this host", "the machine as calibrated" if self.nat.machine else
              "the built-in defaults: no calibrated machine was given", None),
             ("slow wake-up", "every wake-up %.1f µs, as onto a halted core" % cold,
              "wake_warm_us=%g,wake_cold_us=%g" % (cold, cold)),
-            ("a longer call", "`syscall_us` = %.1f µs, twice the CPU thread's wake-up"
-             % (2 * w), "syscall_us=%g" % round(2 * w, 1)),
+            ("no quick wake-up", "two levels, every wake-up after a short idle %.1f µs: a "
+             "thread caught on its way to sleep is no quicker" % w,
+             "wake_warm_us=%g" % round(w, 2)),
+            ("a peer that waits its turn", "`wakeup_preempt_us` = %g: the woken peer does not "
+             "preempt its sender" % m.get("sched_tick_us", 4000),
+             "wakeup_preempt_us=%g" % m.get("sched_tick_us", 4000)),
             ("the peer on a core of its own", "`peer_local=0`: the send also wakes the peer "
              "with an interrupt", "peer_local=0"),
         ]
@@ -120,7 +137,7 @@ class Regime:
             cells = [self.cell({k: nat.med("echo", l, side, k)
                                 for k in ("rate", "send_waited", "two")}) for l in label]
             w("| %s, this host | %s | %s | %s |" % (
-                name, "%.1f µs (gilsim-wakeup, slept %d µs)" % (host_w, PARKED_US)
+                name, "%.1f µs / – (gilsim-wakeup, slept %d µs)" % (host_w, PARKED_US)
                 if host_w and side == 0 else "–",
                 "`sendall` p50 %.1f µs" % (sends[len(sends) // 2] / 1e3)
                 if sends and side == 0 else "–", " | ".join(cells)))
@@ -132,21 +149,21 @@ class Regime:
         w("")
         w(INTRO)
         w("")
-        w("| machine | W: the woken CPU thread runs after | A: a send / a recv keeps the "
+        w("| machine | W / W0: the woken CPU thread runs after | A: a send / a recv keeps the "
           "client away | " + " | ".join(fmt_ms(iv) for iv in self.intervals) + " |")
         w("|---|---|---|" + "---|" * len(self.intervals))
         self.measured_rows(w)
         first = self.intervals[0]
         for name, what, _ in self.rows:
-            wu, send, recv = figures(self.machines[name], first)
-            w("| virtual: %s (%s) | %.1f µs | %.1f / %.1f µs | %s |" % (
-                name, what, wu, send, recv,
+            wu, w0, send, recv = figures(self.machines[name], first)
+            w("| virtual: %s (%s) | %.1f µs / %.1f µs | %.1f / %.1f µs | %s |" % (
+                name, what, wu, w0, send, recv,
                 " | ".join(self.cell(self.results.get((name, iv))) for iv in self.intervals)))
         w("")
-        wu, send, recv = figures(self.machines["this host"], first)
-        w("On %s W is %.1f µs and A %.1f µs for a send, %.1f µs for a recv: %s." % (
-            "this host's machine" if self.nat.machine else "the built-in machine", wu, send,
-            recv, outcome(wu, send, recv)))
+        wu, w0, send, recv = figures(self.machines["this host"], first)
+        w("On %s W is %.1f µs, W0 %.1f µs, and A %.1f µs for a send, %.1f µs for a recv: %s."
+          % ("this host's machine" if self.nat.machine else "the built-in machine", wu, w0,
+             send, recv, outcome(wu, w0, send, recv)))
         real = median_of(self.nat.med("echo", LABEL % fmt_ms(iv), 0, "send_waited")
                          for iv in self.intervals)
         virt = [median_of(self.results.get((name, iv), {}).get("send_waited")
@@ -177,23 +194,30 @@ the real program and gilsim's real engine on this host (the echo table's runs). 
 round trips/s · the share of round trips whose send waited (half an interval or more) · the \
 share that waited two intervals (1.5 intervals or more, as `echo_client.py` counts them). *W* \
 is how long the CPU thread, parked a few µs earlier, takes to run once the client's release \
-wakes it (the machine's wake-up latency); *A* how long the client is away from the GIL in \
-that release: the signal's futex wake + the socket call (+ the peer's futex wake when the peer \
-is on a core of its own)."""
+wakes it; *W0* the same for a thread woken as it goes to sleep (the machine's wake-up latency \
+at an idle of 0: the calibration's sleeper caught before it left its core); *A* how long the \
+client is away from the GIL in that release: the signal + the socket call, and for the send \
+either two context switches and the peer's recv (the peer, woken on the sender's core, \
+preempts it when wake-ups preempt at once: `wakeup_preempt_us` 0) or the peer's futex wake \
+(the peer on a core of its own)."""
 
 MECHANISM = """\
 Every release of the GIL wakes the thread waiting for it, and the client releases twice per \
 round trip: around its `sendall`, and around its `recv`. If the woken CPU thread runs before \
 the client is back (W < A), it takes the GIL, and the client waits a whole interval for it. \
-When the send's release is lost, the answer arrives during that interval, and the `recv` \
-after it finds the answer there: a release as short as the send's when the peer runs on the \
-sender's core, lost the same way, so the round trip waits two intervals. When the client is \
-back first (W > A), it blocks in `recv` holding nothing, the CPU thread takes the GIL then, \
-and the client waits one interval after the answer. So one quantity decides, the margin \
-between W and A, and each variant moves one parameter: the slow wake-up raises W (W > A: one \
-interval, in the recv); the longer socket call (`syscall_us`) raises A above W (two \
-intervals); the peer on a core of its own lengthens the send alone (W between the two A's: \
-one interval, waited in the send, the answer arriving during the wait). Linux queues the \
-woken peer on the sender's own CPU (wake-affine; the scheduler trace shows `sched_waking` of \
-the peer with the sender's CPU as its target), which is why the send is short; the model's \
-`peer_local` (docs/virtual.md) says so."""
+The send is long on this host: Linux queues the woken peer on the sender's own CPU \
+(wake-affine; the scheduler trace shows `sched_waking` of the peer with the sender's CPU as \
+its target), and on this kernel a woken thread preempts at once, so the peer runs inside the \
+send (two switches and its recv; `gilsim-wakeup` measures such a send at several µs, above). \
+Once the send is lost, the answer arrives during the interval, and the client gets the GIL \
+back at the next forced switch: the CPU thread drops it on request, and the client, which \
+went back to sleep a moment before, is woken before it has left its core and takes the GIL \
+at once, while the CPU thread is still awake (W0). The client then calls `recv` at once, a \
+release as short as a signal and a call, and the CPU thread takes the GIL again: two \
+intervals per round trip. So two margins decide: W against the send's A, and W0 against the \
+recv's A. Each variant moves one parameter: the slow wake-up raises W above the send's A (the \
+client keeps the GIL through its send and waits once, in the recv, for the peer's answer); \
+without quick wake-ups (two levels, no curve) W0 is W, above the recv's A (one interval, \
+waited in the send); a peer that waits its turn (no preemption) leaves the send a signal and \
+a call, under W (one interval, in the recv); the peer on a core of its own lengthens the send \
+by a futex wake instead of two switches."""
