@@ -260,18 +260,24 @@ static void test_new_slices(void)
     check_forced_slices("new", "interval_us=1000", 1000000, 1500, 100, true);
 }
 
+/* Writes a gilsim-machine file named name with these params (a JSON object's members). */
+static void write_machine(const char *path, const char *name, const char *params)
+{
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(
+        f, "{\"format\": \"gilsim-machine\", \"version\": 1, \"name\": \"%s\", \"params\": {%s}}\n",
+        name, params);
+    fclose(f);
+}
+
 /* A machine file's wake-up curve: new's waiter wakes from its timed wait after its core idled
  * the interval + the timer slack, so the slice overshoot follows the curve there; a linear one
  * from 5 us at 0 to 105 us at 10 ms gives 5 + 100 x 5.05/10 = 55.5 us at 5 ms + 50 us. */
 static void test_wake_curve(void)
 {
     const char *path = GILSIM_BINARY_DIR "/virtual-curve.json";
-    FILE *f = fopen(path, "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fputs("{\"format\": \"gilsim-machine\", \"version\": 1, \"name\": \"curve\", \"params\": "
-          "{\"wake_jitter\": 0, \"wake_curve_us\": [[0, 5], [10000, 105]]}}\n",
-          f);
-    fclose(f);
+    write_machine(path, "curve", "\"wake_jitter\": 0, \"wake_curve_us\": [[0, 5], [10000, 105]]");
     const char *trace = GILSIM_BINARY_DIR "/virtual-curve.trace";
     char args[1024];
     snprintf(args, sizeof args,
@@ -304,12 +310,7 @@ static void test_wake_curve(void)
 static void test_wake_curve_signal(void)
 {
     const char *path = GILSIM_BINARY_DIR "/virtual-curve-signal.json";
-    FILE *f = fopen(path, "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fputs("{\"format\": \"gilsim-machine\", \"version\": 1, \"name\": \"signal\", \"params\": "
-          "{\"wake_curve_us\": [[0, 0.2, 0.3], [10, 5, 2], [1000, 20, 3]]}}\n",
-          f);
-    fclose(f);
+    write_machine(path, "signal", "\"wake_curve_us\": [[0, 0.2, 0.3], [10, 5, 2], [1000, 20, 3]]");
     struct machine mc;
     struct mach_model m;
     struct err e = {0};
@@ -326,12 +327,8 @@ static void test_wake_curve_signal(void)
     TU_ASSERT_CMP(mach_wake_cost(&m, 0), ==, 1000);
     TU_ASSERT_CMP(mach_wake_latency(&m, 5000), ==, 2600);
 
-    f = fopen(path, "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fputs("{\"format\": \"gilsim-machine\", \"version\": 1, \"name\": \"mixed\", \"params\": "
-          "{\"futex_wake_us\": 1.5, \"wake_curve_us\": [[0, 0.2, 0.3], [10, 5]]}}\n",
-          f);
-    fclose(f);
+    write_machine(path, "mixed",
+                  "\"futex_wake_us\": 1.5, \"wake_curve_us\": [[0, 0.2, 0.3], [10, 5]]");
     mach_defaults(&mc);
     TU_ASSERT_CMP_FATAL(mach_load(&mc, path, &e), ==, 0);
     mach_model_of(&mc, &m);
