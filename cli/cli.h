@@ -82,8 +82,12 @@ int cli_find_python(const char *var, const char *why, char *buf, size_t size, st
  * errno value. */
 int cli_signals_start(void (*on_signal)(void *ctx, int sig), void *ctx);
 void cli_signals_set_tmp(const char *path); /* NULL: none */
-void cli_signals_set_child(pid_t pid);      /* ended before a hard exit; 0: none */
-int cli_signals_received(void);             /* the first signal taken, or 0 */
+/* Around creating a temporary file and naming it with cli_signals_set_tmp: a signal that
+ * arrives in between waits for the name instead of leaving the file behind. */
+void cli_signals_hold(void);
+void cli_signals_release(void);
+void cli_signals_set_child(pid_t pid); /* ended before a hard exit; 0: none */
+int cli_signals_received(void);        /* the first signal taken, or 0 */
 void cli_signals_stop(void);
 
 #endif

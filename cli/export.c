@@ -392,9 +392,11 @@ int cli_export(int argc, char **argv)
     }
     const char *inputs[] = {trace, NULL};
     struct outfile *of = NULL;
+    cli_signals_hold();
     rc = outfile_open(&of, out_path, OUTFILE_STDOUT, inputs, &e);
+    if (!rc) cli_signals_set_tmp(outfile_tmp_path(of));
+    cli_signals_release();
     if (!rc) {
-        cli_signals_set_tmp(outfile_tmp_path(of));
         rc = export_to(trace, format, outfile_stream(of), &e);
         rc = rc ? (outfile_abort(of), rc) : outfile_commit(of, &e);
     }

@@ -363,9 +363,11 @@ static int run_with_signals(const struct run_args *a, struct eng_options *o, boo
     }
     struct trace_out *out = NULL;
     const char *inputs[] = {a->workload, NULL};
+    cli_signals_hold();
     int rc = a->no_trace ? 0 : trace_out_open(&out, a->output, inputs, e);
+    if (rc == 0 && out) cli_signals_set_tmp(trace_out_tmp_path(out));
+    cli_signals_release();
     if (rc == 0) {
-        if (out) cli_signals_set_tmp(trace_out_tmp_path(out));
         o->ctl = rs.ctl;
         rc = run_and_write(o, &rs, out, a, abandoned, status, e);
     }

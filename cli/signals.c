@@ -24,11 +24,12 @@ static struct {
     sigset_t set;
     void (*on_signal)(void *ctx, int sig);
     void *ctx;
-    pthread_mutex_t mutex; /* guards tmp */
+    pthread_mutex_t mutex;    /* guards tmp */
+    pthread_mutex_t creating; /* held while a temporary file exists that tmp does not name yet */
     char tmp[4096];
     _Atomic pid_t child; /* compare's run in progress: it ends before we do */
     _Atomic int first;
-} sig = {.mutex = PTHREAD_MUTEX_INITIALIZER};
+} sig = {.mutex = PTHREAD_MUTEX_INITIALIZER, .creating = PTHREAD_MUTEX_INITIALIZER};
 
 /* The child hears the signal again (a second one: it removes its temporary file and exits at
  * once), is given a moment, then killed; reaped either way, so that nothing it would write
@@ -50,6 +51,8 @@ static void end_child(int signo)
 static void hard_exit(int signo, bool again)
 {
     end_child(signo);
+    /* A file being created is named first, so that it is removed too (never unlocked: we exit). */
+    pthread_mutex_lock(&sig.creating);
     pthread_mutex_lock(&sig.mutex);
     if (sig.tmp[0]) unlink(sig.tmp);
     static const char msg1[] = "gilsim: interrupted: exiting, nothing written\n";
@@ -103,6 +106,16 @@ void cli_signals_set_tmp(const char *path)
     pthread_mutex_lock(&sig.mutex);
     snprintf(sig.tmp, sizeof sig.tmp, "%s", path ? path : "");
     pthread_mutex_unlock(&sig.mutex);
+}
+
+void cli_signals_hold(void)
+{
+    pthread_mutex_lock(&sig.creating);
+}
+
+void cli_signals_release(void)
+{
+    pthread_mutex_unlock(&sig.creating);
 }
 
 void cli_signals_set_child(pid_t pid)
