@@ -363,9 +363,9 @@ static void test_second_sigint(void)
     CU_ASSERT_EQUAL(leftover_tmp_files(), 0);
 }
 
-/* export holds a temporary file while it reads: a SIGINT removes it and exits 130 (the trace
- * comes from a FIFO nobody writes, so export is reliably mid-way). */
-static void test_export_sigint(void)
+/* A command that holds a temporary file while it reads its trace: a SIGINT removes the file and
+ * exits 130 (the trace comes from a FIFO nobody writes, so the command is reliably mid-way). */
+static void check_sigint_while_reading(const char *command_fmt)
 {
     char fifo[700];
     snprintf(fifo, sizeof fifo, "%s/in.fifo", dir);
@@ -373,7 +373,7 @@ static void test_export_sigint(void)
     CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
     put_keep();
     char args[2048];
-    snprintf(args, sizeof args, "export '%s' -f csv -o '%s'", fifo, target);
+    snprintf(args, sizeof args, command_fmt, fifo, target);
     pid_t pid = spawn(gilsim_bin, args);
     CU_ASSERT_FATAL(wait_reserved(10.0 * TU_SLACK));
     kill(pid, SIGINT);
@@ -381,6 +381,16 @@ static void test_export_sigint(void)
     CU_ASSERT(target_kept());
     CU_ASSERT_EQUAL(leftover_tmp_files(), 0);
     unlink(fifo);
+}
+
+static void test_export_sigint(void)
+{
+    check_sigint_while_reading("export '%s' -f csv -o '%s'");
+}
+
+static void test_summary_sigint(void)
+{
+    check_sigint_while_reading("summary '%s' --samples gil_wait -o '%s'");
 }
 
 /* ---- the watchdog -------------------------------------------------------------------------- */
@@ -498,6 +508,7 @@ int main(void)
         {"SIGTERM: partial trace, exit 143", test_sigterm},
         {"second SIGINT exits at once", test_second_sigint},
         {"export: SIGINT removes its temporary file", test_export_sigint},
+        {"summary -o: SIGINT removes its temporary file", test_summary_sigint},
         {"watchdog: deadlocked policy reported, exit 1", test_watchdog_deadlock},
         {"watchdog: threads that ignore the stop are given up on", test_watchdog_deaf},
         {"watchdog: quiet work is not a stall", test_watchdog_quiet_is_not_stall},
