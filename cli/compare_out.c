@@ -692,15 +692,12 @@ int compare_write_outputs(struct compare *c, struct err *e)
     utc_stamp(c->created, sizeof c->created, UTC_EXTENDED, 0);
     /* A second signal meanwhile exits once the four are written: never beside a temporary file. */
     cli_signals_hold();
-    int rc;
-    if ((rc = write_file(c->dir, "index.json", dump_json, c, e)) ||
-        (rc = write_file(c->dir, "runs.csv", write_csv, c, e)) ||
-        (rc = write_file(c->dir, "cells.csv", write_cells_csv, c, e)) ||
-        (rc = write_file(c->dir, "table.txt", write_table, c, e))) {
-        cli_signals_release();
-        return rc;
-    }
+    int rc = write_file(c->dir, "index.json", dump_json, c, e);
+    if (!rc) rc = write_file(c->dir, "runs.csv", write_csv, c, e);
+    if (!rc) rc = write_file(c->dir, "cells.csv", write_cells_csv, c, e);
+    if (!rc) rc = write_file(c->dir, "table.txt", write_table, c, e);
     cli_signals_release();
+    if (rc) return rc;
     if (strcmp(c->format, "json") == 0)
         dump_json(c, stdout);
     else if (strcmp(c->format, "csv") == 0)

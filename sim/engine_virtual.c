@@ -183,6 +183,13 @@ static int64_t wake_latency(struct vt_run *r, int64_t idle_ns)
     return (int64_t)llround(lat);
 }
 
+/* Whether a wake-up onto core c preempts what runs there: it has run long enough (CFS's
+ * wake-up granularity; 0 on EEVDF). */
+static bool wakeup_may_preempt(const struct vt_run *r, int c)
+{
+    return r->now - r->cores[c].since >= r->m.wakeup_preempt_ns;
+}
+
 /* No idle core for th: take the core it last ran on (or the waker's) if its thread has run
  * long enough, as CFS's wake-up preemption does; true when th got a core or will. */
 static bool wakeup_preempt(struct vt_run *r, struct vt_thread *th)
@@ -190,7 +197,7 @@ static bool wakeup_preempt(struct vt_run *r, struct vt_thread *th)
     int c = th->core >= 0 ? th->core : r->current && r->current->st ? r->current->core : -1;
     if (c < 0 || !r->cores[c].cur) return false;
     struct vt_thread *victim = r->cores[c].cur;
-    if (r->now - r->cores[c].since < r->m.wakeup_preempt_ns) return false;
+    if (!wakeup_may_preempt(r, c)) return false;
     if (victim == r->current) {
         /* The waker itself: it gives the core up when it next spends time. */
         if (victim->preempt_pending) return false;
@@ -456,7 +463,7 @@ static int vt_peer_send(struct sim_thread *t, int64_t ns)
     if (eng_stopping(t->eng)) return RUN_STOP;
     int64_t cost = r->m.syscall_ns, start;
     int core = r->current->core;
-    if (r->m.peer_local && core >= 0 && r->now - r->cores[core].since >= r->m.wakeup_preempt_ns) {
+    if (r->m.peer_local && core >= 0 && wakeup_may_preempt(r, core)) {
         /* the peer's recv, and its answer when there is one at once, inside the send */
         int64_t peer = r->m.syscall_ns * (ns == 0 ? 2 : 1);
         cost += 2 * r->m.ctx_switch_ns + peer;

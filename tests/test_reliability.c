@@ -111,21 +111,9 @@ static bool target_kept(void)
     return ok;
 }
 
-/* Temporary files (".tmp.") left in the output directory. */
-static int tmp_files(void)
-{
-    DIR *d = opendir(dir);
-    int n = 0;
-    struct dirent *de;
-    while (d && (de = readdir(d)))
-        n += strstr(de->d_name, ".tmp.") != NULL;
-    if (d) closedir(d);
-    return n;
-}
-
-/* The temporary files a command left behind, removed, so that one leak fails only the test that
- * made it. */
-static int leftover_tmp_files(void)
+/* The temporary files in the test directory (remove: deleted as they are counted, so that one
+ * leak fails only the test that made it). */
+static int scan_tmp_files(bool remove)
 {
     DIR *d = opendir(dir);
     int n = 0;
@@ -134,11 +122,16 @@ static int leftover_tmp_files(void)
     while (d && (de = readdir(d))) {
         if (!strstr(de->d_name, ".tmp.")) continue;
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        unlink(path);
+        if (remove) unlink(path);
         n++;
     }
     if (d) closedir(d);
     return n;
+}
+
+static int leftover_tmp_files(void)
+{
+    return scan_tmp_files(true);
 }
 
 /* Waits until the run has reserved its output (a temporary file exists): it is past the
@@ -146,7 +139,7 @@ static int leftover_tmp_files(void)
 static bool wait_reserved(double limit_s)
 {
     double start = now_s();
-    while (tmp_files() == 0) {
+    while (scan_tmp_files(false) == 0) {
         if (now_s() - start > limit_s) return false;
         sleep_s(0.005);
     }

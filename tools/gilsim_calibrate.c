@@ -438,15 +438,19 @@ static void derive_curve(struct calib *c, const double *med, const double *med_s
         json_array_append_new(pts, json_pack("[o, o, o]", num(c->curve[k][0]), num(c->curve[k][1]),
                                              num(c->curve[k][2])));
     json_object_set_new(m, "curve_us", pts);
-    const char *how = c->o.no_curve
-                          ? "not written (--no-curve): wake_warm_us, wake_cold_us and "
-                            "idle_poll_us model the wake-up latency"
-                          : "the median latency and the median signal cost at 23 of the gaps, "
-                            "[gap, latency, signal] (the model interpolates linearly between "
-                            "them); it replaces wake_warm_us and wake_cold_us, and the signal "
-                            "replaces futex_wake_us and futex_wake_cold_us (a sleeper caught "
-                            "before it left its core is cheap to wake)";
-    json_object_set_new(c->derivation, "wake_curve_us", json_string(how));
+    if (c->o.no_curve)
+        json_object_set_new(c->derivation, "wake_curve_us",
+                            json_string("not written (--no-curve): wake_warm_us, wake_cold_us and "
+                                        "idle_poll_us model the wake-up latency"));
+    else
+        json_object_set_new(
+            c->derivation, "wake_curve_us",
+            json_sprintf("the median latency and the median signal cost at %d of the gaps, "
+                         "[gap, latency, signal] (the model interpolates linearly between "
+                         "them); it replaces wake_warm_us and wake_cold_us, and the signal "
+                         "replaces futex_wake_us and futex_wake_cold_us (a sleeper caught "
+                         "before it left its core is cheap to wake)",
+                         c->ncurve));
 }
 
 static int measure_wake(struct calib *c)
