@@ -1,7 +1,7 @@
-"""tools/gilsim_agreement.py - `tools/validate --virtual`: the virtual-time engine beside the real
-one on this machine. Every shipped workload under every policy, in both engines (the real one
---repeat times, interleaved; the virtual one once, with the machine calibrated for this host),
-and the agreement section of docs/virtual.md from the result.
+"""tools/lib/gilsim_agreement.py - `tools/validate --virtual`: the virtual-time engine beside the
+real one on this machine. Every shipped workload under every policy, in both engines (the real
+one --repeat times, interleaved; the virtual one once, with the machine calibrated for this
+host), and the agreement section of docs/virtual.md from the result.
 
   tools/validate --virtual            the full table (10 workloads x 7 policies, 1 s runs, 3 real
                                       repeats: about 5 minutes): docs/virtual.md's agreement
@@ -30,7 +30,8 @@ import time
 
 from gilsim_output import OutputError, WriteError, exit_status, parse_or_none, write_output
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The repository: this file is in tools/lib/.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WORKLOADS = ["cpu1", "cpu2", "cpu4", "convoy", "convoy-2cpu", "io-only", "server", "long-hold",
              "native-par", "many-threads"]
 POLICIES = ["old", "new", "fifo", "none", "prio", "bfs", "ruby"]
