@@ -13,9 +13,9 @@ host), and the agreement section of docs/virtual.md from the result.
            --workloads a,b,..., --policies a,b,..., --gilsim PATH, -o FILE, --keep DIR
 
 A cell is comparable when the real engine's own min..max is within +-20% of its median; the
-target is the virtual value within +-20% of that median. Every cell that misses is listed with
-the mechanism that explains it (MECHANISMS below, written from the traces), or flagged as
-unexplained. Every number comes from `gilsim summary --json` of a trace. Standard library only.
+target is the virtual value within +-20% of that median. Every cell that misses is listed under
+the mechanism that explains it (MECHANISMS below, written from the traces; each explanation
+printed once, then its cells), or under "unexplained". Every number comes from `gilsim summary --json` of a trace. Standard library only.
 Exit status: 0 (also when cells miss: the document says so), 1 a run failed or (--smoke) a row
 is missing, 2 bad input."""
 import datetime
@@ -235,14 +235,36 @@ def workload_table(a, w):
 
 
 def misses(a):
+    """Every comparable cell that misses, in the tables' order: (its line, its explanation or
+    None)."""
     out = []
     for w in a.o.workloads:
         for p in a.o.policies:
             for key, label, unit in METRICS:
                 c = a.cell(w, p, key)
                 if c and c[4] and not c[5]:
-                    out.append((w, p, key, label, unit, c))
+                    out.append(("`%s` on `%s`, %s: real %s (%s..%s), virtual %s"
+                                % (p, w, label, fmt(c[0], unit), fmt(c[1], unit),
+                                   fmt(c[2], unit), fmt(c[3], unit)), explain(p, w, key, c)))
     return out
+
+
+def grouped(found):
+    """The misses under their explanations: each explanation once (in MECHANISMS' order, the
+    unexplained last), then the cells it explains."""
+    whys = []
+    for why in [m[4] for m in MECHANISMS] + [None]:
+        if why not in whys:
+            whys.append(why)
+    lines = []
+    for why in whys:
+        cells = [line for line, reason in found if reason == why]
+        if not cells:
+            continue
+        text = why[:1].upper() + why[1:] if why else "Unexplained: no mechanism matches."
+        lines.append("* **%d cell%s.** %s" % (len(cells), "" if len(cells) == 1 else "s", text))
+        lines += ["  * " + line for line in cells]
+    return lines
 
 
 def document(a, started, load, command):
@@ -268,14 +290,7 @@ def document(a, started, load, command):
     for w in a.o.workloads:
         lines += workload_table(a, w)
     lines += ["### Cells that miss, and why", ""]
-    found = misses(a)
-    if not found:
-        lines += ["None.", ""]
-    for w, p, key, label, unit, c in found:
-        why = explain(p, w, key, c) or "**unexplained**"
-        lines.append("* `%s` on `%s`, %s: real %s (%s..%s), virtual %s. %s"
-                     % (p, w, label, fmt(c[0], unit), fmt(c[1], unit), fmt(c[2], unit),
-                        fmt(c[3], unit), why))
+    lines += grouped(misses(a)) or ["None."]
     return "\n".join(lines + ["", END]) + "\n"
 
 
