@@ -1,7 +1,7 @@
-/* tools/gilsim_bench.c - gilsim's own overhead and precision. Every figure is measured beside
+/* tools/c/gilsim_bench.c - gilsim's own overhead and precision. Every figure is measured beside
  * a raw baseline in the same run (these shared 2-core machines drift from run to run), over
  * several interleaved repeats, and reported as median and min..max (the raw baselines are
- * tools/baselines.c, shared with gilsim-calibrate). Writes a JSON document and prints a table;
+ * tools/c/baselines.c, shared with gilsim-calibrate). Writes a JSON document and prints a table;
  * tools/bench drives it and docs/performance.md explains each figure.
  *
  * It uses the engine, the trace writer and the metrics in-process (what they cost is what is
@@ -31,7 +31,7 @@
 #include "sim/sync.h"
 #include "sim/trace_write.h"
 #include "sim/wl.h"
-#include "tools/baselines.h"
+#include "baselines.h"
 
 #define MAX_REPEAT 32
 
@@ -226,7 +226,7 @@ static json_t *run_and_summarize(const struct run_spec *s)
     return doc;
 }
 
-/* ---- raw baselines (tools/baselines.c) ------------------------------------------------ */
+/* ---- raw baselines (tools/c/baselines.c) ------------------------------------------------ */
 
 static int condvar_one_way(int want, double *p50, double *p99)
 {

@@ -1,4 +1,4 @@
-/* tools/gilsim_calibrate.c - measures this host's machine parameters (sim/machine.h) and writes
+/* tools/c/gilsim_calibrate.c - measures this host's machine parameters (sim/machine.h) and writes
  * them as a gilsim-machine file for the virtual engine, with every raw measurement behind them
  * (order statistics) and how each parameter was derived in its "measured" object. tools/calibrate
  * drives it; docs/virtual.md ("Calibrating a machine") explains each measurement. The
@@ -20,8 +20,8 @@
 #include "common/utc.h"
 #include "sim/machine.h"
 #include "sim/trace_write.h"
-#include "tools/baselines.h"
-#include "tools/calibrate_measure.h"
+#include "baselines.h"
+#include "calibrate_measure.h"
 
 #define NS_US 1e-3 /* ns -> us */
 #define PS_US 1e-6 /* ps -> us */
@@ -529,7 +529,7 @@ static int measure_ctx(struct calib *c)
     json_object_set_new(
         c->measured, "same_cpu_pingpong",
         json_pack("{s:s, s:o, s:o, s:o}", "what",
-                  "two threads pinned to CPU a ping-pong a condition (tools/baselines.c, as "
+                  "two threads pinned to CPU a ping-pong a condition (tools/c/baselines.c, as "
                   "gilsim-bench's baseline): one_way: signal -> the other side running; signal: "
                   "how long each pthread_cond_signal took its caller; after_signal: one_way - "
                   "signal, per sample",
