@@ -1,7 +1,10 @@
 /* common/jcheck.c - see jcheck.h. The parsed tree keeps no positions for values, so on an
- * error the offending JSON path is located again in the source text by a small scanner
- * (locate) to report line:column. */
+ * error the offending JSON path is located again in the source text (locate, on the shared
+ * lexer's cursor) to report line:column. */
 #include "jcheck.h"
+
+#include "jlex.h"
+#include "jparse.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,96 +13,64 @@
 
 /* ---- locating a JSON path in the source text ------------------------------------------- */
 
-static const char *skip_ws(const char *p, const char *end)
-{
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-        p++;
-    return p;
-}
+/* locate follows any document the parser accepted */
+_Static_assert(JLEX_MAX_DEPTH >= JP_MAX_DEPTH, "locate must reach the parser's deepest value");
 
-static const char *skip_string(const char *p, const char *end)
+/* In the object at the cursor, the member key: the cursor goes to its value, or with at_key to
+ * its key. False when the object has no such key (raw bytes compared, as the key is written). */
+static bool find_key(struct jlex *x, const char *key, bool at_key)
 {
-    for (p++; p < end && *p != '"'; p++)
-        if (*p == '\\') p++;
-    return p < end ? p + 1 : end;
-}
-
-/* Skips one value; the text already parsed as JSON, so only the shape matters. */
-static const char *skip_value(const char *p, const char *end)
-{
-    p = skip_ws(p, end);
-    if (p >= end) return end;
-    if (*p == '"') return skip_string(p, end);
-    if (*p == '{' || *p == '[') {
-        int depth = 0;
-        while (p < end) {
-            if (*p == '"') {
-                p = skip_string(p, end);
-                continue;
-            }
-            if (*p == '{' || *p == '[')
-                depth++;
-            else if ((*p == '}' || *p == ']') && --depth == 0)
-                return p + 1;
-            p++;
+    size_t n = strlen(key);
+    x->p++; /* '{' */
+    while (jlex_peek(x) == '"') {
+        struct jlex at = *x;
+        struct jlex_text text;
+        if (jlex_string(x, NULL, 0, &text, 0)) return false;
+        bool match = (size_t)(x->p - at.p) == n + 2 && memcmp(at.p + 1, key, n) == 0;
+        if (jlex_peek(x) != ':') return false;
+        x->p++;
+        jlex_skip_ws(x);
+        if (match) {
+            if (at_key) *x = at;
+            return true;
         }
-        return end;
+        if (jlex_skip_value(x, JLEX_MAX_DEPTH) || jlex_peek(x) != ',') return false;
+        x->p++;
     }
-    while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' &&
-           *p != '\r' && *p != '\t')
-        p++;
-    return p;
+    return false;
 }
 
-/* Returns where the path's value (or, with at_key, its key) starts; on a path that cannot be
- * followed, the deepest position reached. */
-static const char *locate(const struct jc_ctx *c, int nseg, bool at_key)
+/* In the array at the cursor, element i: the cursor goes to it. False when it has fewer. */
+static bool find_index(struct jlex *x, size_t i)
 {
-    const char *p = skip_ws(c->text, c->text + c->len), *end = c->text + c->len;
-    for (int i = 0; i < nseg && p < end; i++) {
+    x->p++; /* '[' */
+    for (size_t k = 0; k < i; k++) {
+        if (jlex_peek(x) == ']' || jlex_skip_value(x, JLEX_MAX_DEPTH) || jlex_peek(x) != ',')
+            return false;
+        x->p++;
+    }
+    return jlex_peek(x) && *x->p != ']';
+}
+
+/* A cursor where the path's value (or, with at_key, its key) starts; on a path that cannot be
+ * followed, the deepest container reached. The text parsed as JSON already. */
+static struct jlex locate(const struct jc_ctx *c, int nseg, bool at_key)
+{
+    struct jlex x = {.p = c->text, .end = c->text + c->len, .line_start = c->text, .line = 1};
+    jlex_skip_ws(&x);
+    for (int i = 0; i < nseg && x.p < x.end; i++) {
         const struct jc_seg *s = &c->segs[i];
-        const char *container = p;
-        if (s->key && *p == '{') {
-            const char *found = NULL;
-            p = skip_ws(p + 1, end);
-            while (p < end && *p == '"') {
-                const char *k = p + 1, *kend = skip_string(p, end) - 1;
-                const char *v = skip_ws(skip_ws(kend + 1, end) + 1, end); /* past ':' */
-                if ((size_t)(kend - k) == strlen(s->key) && memcmp(k, s->key, kend - k) == 0) {
-                    found = (at_key && i == nseg - 1) ? p : v;
-                    break;
-                }
-                p = skip_ws(skip_value(v, end), end);
-                if (p < end && *p == ',') p = skip_ws(p + 1, end);
-            }
-            if (!found) return container;
-            p = found;
-        } else if (!s->key && *p == '[') {
-            p = skip_ws(p + 1, end);
-            for (size_t k = 0; k < s->index && p < end && *p != ']'; k++) {
-                p = skip_ws(skip_value(p, end), end);
-                if (p < end && *p == ',') p = skip_ws(p + 1, end);
-            }
-            if (p >= end || *p == ']') return container;
-        } else {
-            return p;
-        }
+        struct jlex container = x;
+        bool found;
+        if (s->key && *x.p == '{')
+            found = find_key(&x, s->key, at_key && i == nseg - 1);
+        else if (!s->key && *x.p == '[')
+            found = find_index(&x, s->index);
+        else
+            return x;
+        if (!found) return container;
     }
-    return p;
-}
-
-static void line_col(const char *text, const char *at, int *line, int *col)
-{
-    *line = 1;
-    *col = 1;
-    for (const char *p = text; p < at; p++) {
-        if (*p == '\n') {
-            (*line)++;
-            *col = 1;
-        } else if (((unsigned char)*p & 0xC0) != 0x80) { /* count characters, not UTF-8 bytes */
-            (*col)++;
-        }
-    }
+    return x;
 }
 
 static void format_path(const struct jc_ctx *c, int nseg, char *buf, size_t size)
@@ -132,8 +103,7 @@ int jc_fail_at(struct jc_ctx *c, bool at_key, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    int line, col;
-    line_col(c->text, locate(c, c->nseg, at_key), &line, &col);
+    struct jlex at = locate(c, c->nseg, at_key);
     format_path(c, c->nseg, jpath, sizeof jpath);
     char via[200] = "";
     if (c->via && !at_key && strcmp(jpath, c->via_path) == 0) {
@@ -142,7 +112,8 @@ int jc_fail_at(struct jc_ctx *c, bool at_key, const char *fmt, ...)
         snprintf(via, sizeof via, " (the value of $%s = %s, %s)", c->via->name, value,
                  c->via->from_option ? "set by --var" : "its default in \"vars\"");
     }
-    return err_set(c->e, ERR_INPUT, "%s:%d:%d: %s: %s%s", c->path, line, col, jpath, what, via);
+    return err_set(c->e, ERR_INPUT, "%s:%ld:%ld: %s: %s%s", c->path, at.line,
+                   jlex_column(&at, at.p), jpath, what, via);
 }
 
 int jc_push_key(struct jc_ctx *c, const char *key)
