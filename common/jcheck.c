@@ -6,6 +6,7 @@
 #include "jlex.h"
 #include "jparse.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,16 +94,11 @@ static void json_number_text(const json_t *v, char *buf, size_t size)
         snprintf(buf, size, "%g", json_number_value(v));
 }
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-int jc_fail_at(struct jc_ctx *c, bool at_key, const char *fmt, ...)
+/* The message at the current path; at_key: at the last segment's key. */
+static int vfail(struct jc_ctx *c, bool at_key, const char *fmt, va_list ap)
 {
     char what[512], jpath[384];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
     struct jlex at = locate(c, c->nseg, at_key);
     format_path(c, c->nseg, jpath, sizeof jpath);
     char via[200] = "";
@@ -114,6 +110,27 @@ int jc_fail_at(struct jc_ctx *c, bool at_key, const char *fmt, ...)
     }
     return err_set(c->e, ERR_INPUT, "%s:%ld:%ld: %s: %s%s", c->path, at.line,
                    jlex_column(&at, at.p), jpath, what, via);
+}
+
+int jc_fail_at(struct jc_ctx *c, bool at_key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vfail(c, at_key, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int jc_fail_key(struct jc_ctx *c, const char *key, bool at_key, const char *fmt, ...)
+{
+    int rc = jc_push_key(c, key);
+    if (rc) return rc;
+    va_list ap;
+    va_start(ap, fmt);
+    rc = vfail(c, at_key, fmt, ap);
+    va_end(ap);
+    jc_pop(c);
+    return rc;
 }
 
 int jc_push_key(struct jc_ctx *c, const char *key)
@@ -133,6 +150,64 @@ int jc_push_index(struct jc_ctx *c, size_t i)
 void jc_pop(struct jc_ctx *c)
 {
     c->nseg--;
+}
+
+/* ---- the file and its header ------------------------------------------------------------ */
+
+int jc_read_file(const char *path, size_t max, const char *what, char **out, size_t *len,
+                 struct err *e)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_set(e, ERR_INPUT, "%s: cannot open %s: %s", path, what, strerror(errno));
+    /* max + 1: a longer file is found without reading it all */
+    char *buf = malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+    int rc = 0;
+    if (!buf)
+        rc = err_set(e, ERR_RUNTIME, "%s: out of memory", path);
+    else if (ferror(f))
+        rc = err_set(e, ERR_INPUT, "%s: cannot read %s: %s", path, what, strerror(errno));
+    else if (n > max)
+        rc = err_set(e, ERR_INPUT, "%s: expected a %s of at most %zu bytes", path, what, max);
+    fclose(f);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+int jc_parse(struct jc_ctx *c, json_t **root)
+{
+    struct jp_error jerr;
+    enum jp_status js = jp_parse(c->text, c->len, JP_REJECT_DUPLICATES, root, &jerr);
+    if (js == JP_NOMEM) return err_set(c->e, ERR_RUNTIME, "%s: out of memory", c->path);
+    if (js != JP_OK)
+        return err_set(c->e, ERR_INPUT, "%s:%d:%d: invalid JSON: %s", c->path, jerr.line, jerr.col,
+                       jerr.text);
+    return 0;
+}
+
+int jc_check_header(struct jc_ctx *c, json_t *root, const char *format, enum jc_format_style style)
+{
+    json_t *v = json_object_get(root, "format");
+    bool as_string = style == JC_FORMAT_AS_STRING;
+    if (!v)
+        return as_string ? jc_fail(c, "missing field \"format\" (a string)")
+                         : jc_fail(c, "missing field \"format\" (\"%s\")", format);
+    if (as_string && !json_is_string(v))
+        return jc_fail_key(c, "format", false, "expected a string, got %s", jc_type_name(v));
+    if (!json_is_string(v) || strcmp(json_string_value(v), format) != 0)
+        return jc_fail_key(c, "format", false, "expected \"%s\"", format);
+    v = json_object_get(root, "version");
+    if (!v) return jc_fail(c, "missing field \"version\" (1)");
+    if (!json_is_integer(v) || json_integer_value(v) != 1)
+        return jc_fail_key(c, "version", false,
+                           "expected 1, the only version of the format this gilsim reads");
+    return 0;
 }
 
 /* ---- typed field access ----------------------------------------------------------------- */
@@ -180,20 +255,21 @@ json_t *jc_resolve(struct jc_ctx *c, json_t *obj, const char *key, int *rc)
     c->via = NULL;
     if (!v || !c->vars || !jc_is_var_ref(v)) return v;
     const char *name = json_string_value(v) + 1;
-    if ((*rc = jc_push_key(c, key))) return NULL;
     for (size_t i = 0; i < c->vars->n; i++) {
         struct jc_var *var = &c->vars->v[i];
         if (strcmp(var->name, name) != 0) continue;
         var->uses++;
         c->via = var;
+        /* the path a failure about this value will name: the current one and key */
         format_path(c, c->nseg, c->via_path, sizeof c->via_path);
-        jc_pop(c);
+        size_t n = strlen(c->via_path);
+        snprintf(c->via_path + n, sizeof c->via_path - n, ".%s", key);
         return var->value;
     }
     char names[256];
     var_names(c->vars, names, sizeof names);
-    *rc = jc_fail(c, "undeclared variable \"$%s\" (\"vars\" declares: %s)", name, names);
-    jc_pop(c);
+    *rc = jc_fail_key(c, key, false, "undeclared variable \"$%s\" (\"vars\" declares: %s)", name,
+                      names);
     return NULL;
 }
 
@@ -207,22 +283,15 @@ int jc_check_keys(struct jc_ctx *c, json_t *obj, const char *const *allowed)
         bool ok = false;
         for (const char *const *a = allowed; *a && !ok; a++)
             ok = strcmp(*a, key) == 0;
-        if (!ok && !allowed[0]) {
-            int rc = jc_push_key(c, key);
-            if (!rc) rc = jc_fail_at(c, true, "unknown key \"%s\"; expected no keys ({})", key);
-            return rc;
-        }
-        if (!ok) {
-            char list[256];
-            size_t n = 0;
-            list[0] = 0;
-            for (const char *const *a = allowed; *a && n < sizeof list; a++)
-                n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", a == allowed ? "" : ", ",
-                                      *a);
-            int rc = jc_push_key(c, key);
-            if (!rc) rc = jc_fail_at(c, true, "unknown key \"%s\"; expected one of: %s", key, list);
-            return rc;
-        }
+        if (ok) continue;
+        if (!allowed[0])
+            return jc_fail_key(c, key, true, "unknown key \"%s\"; expected no keys ({})", key);
+        char list[256];
+        size_t n = 0;
+        list[0] = 0;
+        for (const char *const *a = allowed; *a && n < sizeof list; a++)
+            n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", a == allowed ? "" : ", ", *a);
+        return jc_fail_key(c, key, true, "unknown key \"%s\"; expected one of: %s", key, list);
     }
     return 0;
 }
@@ -231,14 +300,10 @@ int jc_get_bool(struct jc_ctx *c, json_t *obj, const char *key, bool *out)
 {
     json_t *v = json_object_get(obj, key);
     if (!v) return 0;
-    int rc = jc_push_key(c, key);
-    if (rc) return rc;
     if (!json_is_boolean(v))
-        rc = jc_fail(c, "expected true or false, got %s", jc_type_name(v));
-    else
-        *out = json_is_true(v);
-    jc_pop(c);
-    return rc;
+        return jc_fail_key(c, key, false, "expected true or false, got %s", jc_type_name(v));
+    *out = json_is_true(v);
+    return 0;
 }
 
 int jc_want_object(struct jc_ctx *c, json_t *v, const char *what)
@@ -255,23 +320,15 @@ int jc_get_number(struct jc_ctx *c, json_t *obj, const char *key, bool required,
     int rc;
     json_t *v = jc_resolve(c, obj, key, &rc);
     if (rc) return rc;
-    if (!v) {
-        if (required) return jc_fail(c, "missing field \"%s\" (a number of %s)", key, unit);
-        return 0;
-    }
-    rc = jc_push_key(c, key);
-    if (rc) return rc;
-    if (!json_is_number(v)) {
-        rc = jc_fail(c, "expected a number of %s, got %s", unit, jc_type_name(v));
-    } else {
-        double d = json_number_value(v);
-        if (!(d >= min && d <= max))
-            rc = jc_fail(c, "expected a number of %s in [%g, %g], got %g", unit, min, max, d);
-        else
-            *out = d;
-    }
-    jc_pop(c);
-    return rc;
+    if (!v) return required ? jc_fail(c, "missing field \"%s\" (a number of %s)", key, unit) : 0;
+    if (!json_is_number(v))
+        return jc_fail_key(c, key, false, "expected a number of %s, got %s", unit, jc_type_name(v));
+    double d = json_number_value(v);
+    if (!(d >= min && d <= max))
+        return jc_fail_key(c, key, false, "expected a number of %s in [%g, %g], got %g", unit, min,
+                           max, d);
+    *out = d;
+    return 0;
 }
 
 int jc_get_integer(struct jc_ctx *c, json_t *obj, const char *key, bool required, int64_t min,
@@ -280,25 +337,19 @@ int jc_get_integer(struct jc_ctx *c, json_t *obj, const char *key, bool required
     int rc;
     json_t *v = jc_resolve(c, obj, key, &rc);
     if (rc) return rc;
-    if (!v) {
-        if (required)
-            return jc_fail(c, "missing field \"%s\" (an integer number of %s)", key, unit);
-        return 0;
-    }
-    rc = jc_push_key(c, key);
-    if (rc) return rc;
-    if (!json_is_integer(v)) {
-        rc = jc_fail(c, "expected an integer number of %s, got %s", unit, jc_type_name(v));
-    } else {
-        json_int_t i = json_integer_value(v);
-        if (i < min || i > max)
-            rc = jc_fail(c, "expected an integer number of %s in [%lld, %lld], got %lld", unit,
-                         (long long)min, (long long)max, (long long)i);
-        else
-            *out = i;
-    }
-    jc_pop(c);
-    return rc;
+    if (!v)
+        return required ? jc_fail(c, "missing field \"%s\" (an integer number of %s)", key, unit)
+                        : 0;
+    if (!json_is_integer(v))
+        return jc_fail_key(c, key, false, "expected an integer number of %s, got %s", unit,
+                           jc_type_name(v));
+    json_int_t i = json_integer_value(v);
+    if (i < min || i > max)
+        return jc_fail_key(c, key, false,
+                           "expected an integer number of %s in [%lld, %lld], got %lld", unit,
+                           (long long)min, (long long)max, (long long)i);
+    *out = i;
+    return 0;
 }
 
 /* One of choices (NULL-terminated); *out is the index. */
@@ -307,56 +358,44 @@ int jc_get_choice(struct jc_ctx *c, json_t *obj, const char *key, const char *co
 {
     json_t *v = json_object_get(obj, key);
     if (!v) return 0;
-    int rc = jc_push_key(c, key);
-    if (rc) return rc;
     char list[128];
     size_t n = 0;
     list[0] = 0;
     for (const char *const *a = choices; *a && n < sizeof list; a++)
         n +=
             (size_t)snprintf(list + n, sizeof list - n, "%s\"%s\"", a == choices ? "" : " or ", *a);
-    if (!json_is_string(v)) {
-        rc = jc_fail(c, "expected %s, got %s", list, jc_type_name(v));
-    } else {
-        rc = -1;
-        for (int i = 0; choices[i]; i++)
-            if (strcmp(choices[i], json_string_value(v)) == 0) {
-                *out = i;
-                rc = 0;
-            }
-        if (rc) rc = jc_fail(c, "expected %s, got \"%s\"", list, json_string_value(v));
-    }
-    jc_pop(c);
-    return rc;
+    if (!json_is_string(v))
+        return jc_fail_key(c, key, false, "expected %s, got %s", list, jc_type_name(v));
+    for (int i = 0; choices[i]; i++)
+        if (strcmp(choices[i], json_string_value(v)) == 0) {
+            *out = i;
+            return 0;
+        }
+    return jc_fail_key(c, key, false, "expected %s, got \"%s\"", list, json_string_value(v));
+}
+
+/* A name of 1 to 64 letters, digits, '_' or '-'. */
+static bool is_ident(const char *s)
+{
+    size_t n = strlen(s);
+    bool ok = n >= 1 && n <= 64;
+    for (size_t i = 0; i < n && ok; i++)
+        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+             (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-';
+    return ok;
 }
 
 int jc_get_string(struct jc_ctx *c, json_t *obj, const char *key, bool required, bool ident,
                   char **out)
 {
     json_t *v = json_object_get(obj, key);
-    if (!v) {
-        if (required) return jc_fail(c, "missing field \"%s\" (a string)", key);
-        return 0;
-    }
-    int rc = jc_push_key(c, key);
-    if (rc) return rc;
-    if (!json_is_string(v)) {
-        rc = jc_fail(c, "expected a string, got %s", jc_type_name(v));
-    } else if (ident) {
-        const char *s = json_string_value(v);
-        size_t n = strlen(s);
-        bool ok = n >= 1 && n <= 64;
-        for (size_t i = 0; i < n && ok; i++)
-            ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-                 (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-';
-        if (!ok)
-            rc =
-                jc_fail(c, "expected a name of 1 to 64 letters, digits, '_' or '-', got \"%s\"", s);
-    }
-    if (!rc) {
-        *out = strdup(json_string_value(v));
-        if (!*out) rc = err_set(c->e, ERR_RUNTIME, "%s: out of memory", c->path);
-    }
-    jc_pop(c);
-    return rc;
+    if (!v) return required ? jc_fail(c, "missing field \"%s\" (a string)", key) : 0;
+    if (!json_is_string(v))
+        return jc_fail_key(c, key, false, "expected a string, got %s", jc_type_name(v));
+    const char *s = json_string_value(v);
+    if (ident && !is_ident(s))
+        return jc_fail_key(c, key, false,
+                           "expected a name of 1 to 64 letters, digits, '_' or '-', got \"%s\"", s);
+    if (!(*out = strdup(s))) return err_set(c->e, ERR_RUNTIME, "%s: out of memory", c->path);
+    return 0;
 }

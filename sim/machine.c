@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "../common/jcheck.h"
-#include "../common/jparse.h"
 
 #define MACH_MAX_FILE_BYTES (1u << 20)
 
@@ -117,12 +116,10 @@ static int parse_params(struct jc_ctx *c, json_t *params, struct machine *m)
         if (i < 0) {
             char list[512];
             param_list(list, sizeof list);
-            if (!(rc = jc_push_key(c, key)))
-                rc = jc_fail_at(c, true,
-                                "unknown machine parameter \"%s\"; expected " CURVE_KEY
-                                " or one of: %s",
-                                key, list);
-            break;
+            return jc_fail_key(c, key, true,
+                               "unknown machine parameter \"%s\"; expected " CURVE_KEY
+                               " or one of: %s",
+                               key, list);
         }
         const struct mach_param_desc *d = &mach_params[i];
         if (d->integer) {
@@ -137,36 +134,14 @@ static int parse_params(struct jc_ctx *c, json_t *params, struct machine *m)
     return rc;
 }
 
-static int parse_header(struct jc_ctx *c, json_t *root)
-{
-    json_t *format = json_object_get(root, "format");
-    if (!format) return jc_fail(c, "missing field \"format\" (\"gilsim-machine\")");
-    int rc = 0;
-    if (!json_is_string(format) || strcmp(json_string_value(format), "gilsim-machine") != 0) {
-        if (!(rc = jc_push_key(c, "format"))) {
-            rc = jc_fail(c, "expected \"gilsim-machine\"");
-            jc_pop(c);
-        }
-        return rc;
-    }
-    json_t *version = json_object_get(root, "version");
-    if (!version) return jc_fail(c, "missing field \"version\" (1)");
-    if (!json_is_integer(version) || json_integer_value(version) != 1) {
-        if (!(rc = jc_push_key(c, "version"))) {
-            rc = jc_fail(c, "expected 1, the only version of the format this gilsim reads");
-            jc_pop(c);
-        }
-    }
-    return rc;
-}
-
 static int parse_machine(struct jc_ctx *c, json_t *root, struct machine *m)
 {
     static const char *const keys[] = {"format",   "version", "name", "description",
                                        "measured", "params",  NULL};
     int rc;
     if ((rc = jc_want_object(c, root, "a gilsim-machine document")) ||
-        (rc = jc_check_keys(c, root, keys)) || (rc = parse_header(c, root)))
+        (rc = jc_check_keys(c, root, keys)) ||
+        (rc = jc_check_header(c, root, "gilsim-machine", JC_FORMAT_AS_NAME)))
         return rc;
     char *name = NULL, *description = NULL;
     rc = jc_get_string(c, root, "name", true, true, &name);
@@ -176,13 +151,9 @@ static int parse_machine(struct jc_ctx *c, json_t *root, struct machine *m)
     free(description);
     if (rc) return rc;
     json_t *measured = json_object_get(root, "measured");
-    if (measured && !json_is_object(measured)) {
-        if (!(rc = jc_push_key(c, "measured"))) {
-            rc = jc_fail(c, "expected an object (how and when the values were measured)");
-            jc_pop(c);
-        }
-        return rc;
-    }
+    if (measured && !json_is_object(measured))
+        return jc_fail_key(c, "measured", false,
+                           "expected an object (how and when the values were measured)");
     json_t *params = json_object_get(root, "params");
     if (!params) return jc_fail(c, "missing field \"params\" (an object of machine parameters)");
     if ((rc = jc_push_key(c, "params"))) return rc;
@@ -191,52 +162,18 @@ static int parse_machine(struct jc_ctx *c, json_t *root, struct machine *m)
     return rc;
 }
 
-static int read_file(const char *path, char **out, size_t *len, struct err *e)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, ERR_INPUT, "%s: cannot open machine file: %s", path, strerror(errno));
-    char *buf = malloc(MACH_MAX_FILE_BYTES + 1);
-    size_t n = buf ? fread(buf, 1, MACH_MAX_FILE_BYTES + 1, f) : 0;
-    int rc = 0;
-    if (!buf)
-        rc = err_set(e, ERR_RUNTIME, "%s: out of memory", path);
-    else if (ferror(f))
-        rc = err_set(e, ERR_INPUT, "%s: cannot read machine file: %s", path, strerror(errno));
-    else if (n > MACH_MAX_FILE_BYTES)
-        rc = err_set(e, ERR_INPUT, "%s: expected a machine file of at most %u bytes", path,
-                     MACH_MAX_FILE_BYTES);
-    fclose(f);
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
 int mach_load(struct machine *m, const char *path, struct err *e)
 {
     char *text = NULL;
     size_t len = 0;
-    int rc = read_file(path, &text, &len, e);
+    int rc = jc_read_file(path, MACH_MAX_FILE_BYTES, "machine file", &text, &len, e);
     if (rc) return rc;
+    struct jc_ctx c = {.path = path, .text = text, .len = len, .e = e};
     json_t *root = NULL;
-    struct jp_error jerr;
-    enum jp_status st = jp_parse(text, len, JP_REJECT_DUPLICATES, &root, &jerr);
-    if (st == JP_NOMEM) {
-        rc = err_set(e, ERR_RUNTIME, "%s: out of memory", path);
-    } else if (st != JP_OK) {
-        rc = err_set(e, ERR_INPUT, "%s:%d:%d: invalid JSON: %s", path, jerr.line, jerr.col,
-                     jerr.text);
-    } else {
-        struct jc_ctx c = {.path = path, .text = text, .len = len, .e = e};
-        struct machine next = *m;
-        rc = parse_machine(&c, root, &next);
-        if (!rc) {
-            *m = next;
-            snprintf(m->source, sizeof m->source, "%s", path);
-        }
+    struct machine next = *m;
+    if (!(rc = jc_parse(&c, &root)) && !(rc = parse_machine(&c, root, &next))) {
+        *m = next;
+        snprintf(m->source, sizeof m->source, "%s", path);
     }
     json_decref(root);
     free(text);
