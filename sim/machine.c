@@ -1,4 +1,6 @@
-/* sim/machine.c - see machine.h. */
+/* sim/machine.c - see machine.h. Everything per parameter is generated from MACH_PARAM_TABLE:
+ * the descriptions, the model's fields and their conversion; machine files are read with the
+ * toolkit of common/jcheck.h. */
 #include "machine.h"
 
 #include <errno.h>
@@ -11,8 +13,9 @@
 
 #define MACH_MAX_FILE_BYTES (1u << 20)
 
-#define MACH_X_DESC(field, json, unit, def, min, max, integer, doc)                                \
-    [MACH_##field] = {json, unit, def, min, max, integer, doc},
+#define MACH_X_DESC(field, kind, unit, def, min, max, drops, doc)                                  \
+    [MACH_##field] = {MACH_NAME_##kind(field), unit, def, min, max, MACH_INTEGER_##kind,           \
+                      MACH_DROPS_##drops,      doc},
 const struct mach_param_desc mach_params[MACH_NPARAMS] = {MACH_PARAM_TABLE(MACH_X_DESC)};
 #undef MACH_X_DESC
 
@@ -211,10 +214,9 @@ static int set_one(struct machine *m, const char *item, size_t len, struct err *
         return err_set(e, ERR_INPUT, "--machine-set %s=%s: expected a value in [%g, %g] %s",
                        d->name, value, d->min, d->max, d->unit);
     m->v[i] = v;
-    /* the two-level wake-up model asked for by name replaces a file's curve */
-    if (i == MACH_wake_warm || i == MACH_wake_cold || i == MACH_idle_poll) m->ncurve = 0;
-    /* and the signal's cost asked for by name replaces the curve's */
-    if (i == MACH_futex_wake || i == MACH_futex_wake_cold) m->curve_signal = false;
+    /* a value asked for by name replaces what the file's curve said about it */
+    if (d->drops == MACH_DROPS_CURVE) m->ncurve = 0;
+    if (d->drops == MACH_DROPS_SIGNAL) m->curve_signal = false;
     return 0;
 }
 
@@ -241,17 +243,17 @@ static int64_t us_to_ns(double us)
     return (int64_t)llround(us * 1000.0);
 }
 
+/* One parameter's value into its model field, by kind (MACH_FIELD_<kind>). */
+#define MACH_CONVERT_US(out, field, v)       (out)->field##_ns = us_to_ns(v);
+#define MACH_CONVERT_COUNT(out, field, v)    (out)->field = (unsigned)(v);
+#define MACH_CONVERT_FLAG(out, field, v)     (out)->field = (v) != 0;
+#define MACH_CONVERT_FRACTION(out, field, v) (out)->field = (v);
+#define MACH_X_CONVERT(field, kind, unit, def, min, max, drops, doc)                               \
+    MACH_CONVERT_##kind(out, field, m->v[MACH_##field])
+
 void mach_model_of(const struct machine *m, struct mach_model *out)
 {
-    out->cores = (unsigned)m->v[MACH_cores];
-    out->wake_warm_ns = us_to_ns(m->v[MACH_wake_warm]);
-    out->wake_cold_ns = us_to_ns(m->v[MACH_wake_cold]);
-    out->idle_poll_ns = us_to_ns(m->v[MACH_idle_poll]);
-    out->wake_jitter = m->v[MACH_wake_jitter];
-    out->futex_wake_ns = us_to_ns(m->v[MACH_futex_wake]);
-    out->futex_wake_cold_ns = us_to_ns(m->v[MACH_futex_wake_cold]);
-    out->syscall_ns = us_to_ns(m->v[MACH_syscall]);
-    out->peer_local = m->v[MACH_peer_local] != 0;
+    MACH_PARAM_TABLE(MACH_X_CONVERT)
     out->ncurve = m->ncurve;
     for (unsigned i = 0; i < m->ncurve; i++) {
         out->curve_idle_ns[i] = us_to_ns(m->curve[i][0]);
@@ -259,14 +261,8 @@ void mach_model_of(const struct machine *m, struct mach_model *out)
         out->curve_signal_ns[i] = m->curve_signal ? us_to_ns(m->curve[i][2]) : 0;
     }
     out->curve_signal = m->ncurve && m->curve_signal;
-    out->clock_read_ns = us_to_ns(m->v[MACH_clock_read]);
-    out->lock_ns = us_to_ns(m->v[MACH_lock]);
-    out->ctx_switch_ns = us_to_ns(m->v[MACH_ctx_switch]);
-    out->timer_slack_ns = us_to_ns(m->v[MACH_timer_slack]);
-    out->sched_tick_ns = us_to_ns(m->v[MACH_sched_tick]);
-    out->sched_slice_ns = us_to_ns(m->v[MACH_sched_slice]);
-    out->wakeup_preempt_ns = us_to_ns(m->v[MACH_wakeup_preempt]);
 }
+#undef MACH_X_CONVERT
 
 /* The curve's values (ys) at idle_ns: linear between its points, flat beyond its ends. */
 static int64_t on_curve(const struct mach_model *m, const int64_t *ys, int64_t idle_ns)
