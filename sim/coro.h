@@ -5,7 +5,8 @@
  *
  * On x86-64 a switch is a few instructions of our own (callee-saved registers and the stack
  * pointer); elsewhere it is ucontext's swapcontext, which also saves the signal mask with a
- * system call (docs/architecture.md has the measured costs). Under AddressSanitizer and
+ * system call (docs/performance.md, benchmark 9, measures a switch against the pthread
+ * hand-off it replaces). Under AddressSanitizer and
  * ThreadSanitizer every switch is announced to the sanitizer. Stacks are mapped with a guard
  * page below them, so an overflow faults instead of corrupting a neighbour. */
 #ifndef GILSIM_CORO_H

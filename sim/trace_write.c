@@ -87,11 +87,7 @@ static json_t *run_info(const struct eng_options *o, const struct eng_result *r)
     if (run) json_object_set_new(run, "stop_ns", json_integer((json_int_t)r->stop_ns));
     if (run) json_object_set_new(run, "engine", json_string(r->engine ? r->engine : "real"));
     if (run && wl->nvars) json_object_set_new(run, "vars", vars_json(wl));
-    if (run && o->engine == ENG_VIRTUAL) {
-        json_object_set_new(run, "machine", mach_to_json(o->machine));
-        /* no busy loop to calibrate: a tick takes tick_ns exactly */
-        json_object_del(json_object_get(run, "calibration"), "iters_per_tick");
-    }
+    if (run) eng_describe_run(o, run);
     return run;
 }
 
