@@ -191,8 +191,13 @@ int jc_parse(struct jc_ctx *c, json_t **root)
     return 0;
 }
 
-int jc_check_header(struct jc_ctx *c, json_t *root, const char *format, enum jc_format_style style)
+int jc_check_document(struct jc_ctx *c, json_t *root, const char *format, const char *const *keys,
+                      enum jc_format_style style)
 {
+    char what[96];
+    snprintf(what, sizeof what, "a %s document", format);
+    int rc;
+    if ((rc = jc_want_object(c, root, what)) || (rc = jc_check_keys(c, root, keys))) return rc;
     json_t *v = json_object_get(root, "format");
     bool as_string = style == JC_FORMAT_AS_STRING;
     if (!v)

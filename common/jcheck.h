@@ -1,7 +1,7 @@
 /* common/jcheck.h - checking a parsed JSON document against a format (workload files, sim/wl.c;
- * machine files, sim/machine.c): the file read, the format/version header, typed fields with
- * ranges, unknown keys, variables ("$name"). Every error names the file, line and column, the
- * JSON path and what was expected, e.g.
+ * machine files, sim/machine.c): the file read and its parse, the document's format/version
+ * header, typed fields with ranges, unknown keys, variables ("$name"). Every error names the
+ * file, line and column, the JSON path and what was expected, e.g.
  *
  *     w.json:7:24: $.threads[0].count: expected an integer number of threads in [1, 10000], got 0
  *
@@ -82,9 +82,10 @@ int jc_parse(struct jc_ctx *c, json_t **root);
  * `missing field "format" (a string)`, `expected a string, got ...`) or by the format's name
  * (machine files: `missing field "format" ("gilsim-machine")`, `expected "gilsim-machine"`). */
 enum jc_format_style { JC_FORMAT_AS_STRING, JC_FORMAT_AS_NAME };
-/* root's "format" must be the string format and its "version" 1 (the only version of either
- * format). */
-int jc_check_header(struct jc_ctx *c, json_t *root, const char *format, enum jc_format_style style);
+/* root must be "a <format> document": an object with only the keys allowed (NULL-terminated),
+ * its "format" the string format and its "version" 1 (the only version of either format). */
+int jc_check_document(struct jc_ctx *c, json_t *root, const char *format,
+                      const char *const *allowed, enum jc_format_style style);
 
 /* "an object", "an integer", ...: for messages. */
 const char *jc_type_name(const json_t *v);

@@ -141,11 +141,8 @@ static int parse_machine(struct jc_ctx *c, json_t *root, struct machine *m)
 {
     static const char *const keys[] = {"format",   "version", "name", "description",
                                        "measured", "params",  NULL};
-    int rc;
-    if ((rc = jc_want_object(c, root, "a gilsim-machine document")) ||
-        (rc = jc_check_keys(c, root, keys)) ||
-        (rc = jc_check_header(c, root, "gilsim-machine", JC_FORMAT_AS_NAME)))
-        return rc;
+    int rc = jc_check_document(c, root, "gilsim-machine", keys, JC_FORMAT_AS_NAME);
+    if (rc) return rc;
     char *name = NULL, *description = NULL;
     rc = jc_get_string(c, root, "name", true, true, &name);
     if (!rc) rc = jc_get_string(c, root, "description", false, false, &description);

@@ -254,11 +254,8 @@ static int parse_doc(struct jc_ctx *c, json_t *root, struct wl_workload *wl)
     static const char *const keys[] = {"format",      "version",     "name",
                                        "description", "duration_ms", "tick_ns",
                                        "vars",        "threads",     NULL};
-    int rc;
-    if ((rc = jc_want_object(c, root, "a gilsim-workload document")) ||
-        (rc = jc_check_keys(c, root, keys)) ||
-        (rc = jc_check_header(c, root, "gilsim-workload", JC_FORMAT_AS_STRING)))
-        return rc;
+    int rc = jc_check_document(c, root, "gilsim-workload", keys, JC_FORMAT_AS_STRING);
+    if (rc) return rc;
     int64_t tick_ns = 50;
     double duration_ms = 1000;
     if ((rc = jc_get_string(c, root, "name", true, true, &wl->name)) ||
