@@ -29,8 +29,6 @@ void coro_yield(void);
 /* From inside a coroutine, as its last act: back to the scheduler for good. */
 _Noreturn void coro_exit(void);
 bool coro_finished(const struct coro *c);
-/* The running coroutine; NULL in the scheduler. */
-struct coro *coro_current(void);
 
 /* The default stack size of a simulated thread. */
 size_t coro_default_stack(void);

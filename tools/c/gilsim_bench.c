@@ -23,8 +23,10 @@
 #include <unistd.h>
 
 #include "analysis/metrics.h"
+#include "common/host.h"
 #include "common/outfile.h"
 #include "common/utc.h"
+#include "common/version.h"
 #include "policies/registry.h"
 #include "sim/coro.h"
 #include "sim/engine.h"
@@ -717,7 +719,7 @@ static json_t *report_json(void)
     utc_stamp(stamp, sizeof stamp, UTC_EXTENDED, 0);
     return json_pack("{s:s, s:i, s:s, s:s, s:b, s:i, s:o, s:o}", "format", "gilsim-bench",
                      "version", 1, "gilsim_version", GILSIM_VERSION, "created_utc", stamp, "smoke",
-                     smoke, "repeat", repeats, "host", trace_out_host_info(), "rows", list);
+                     smoke, "repeat", repeats, "host", host_info_json(), "rows", list);
 }
 
 static void fmt_val(char *buf, size_t size, double v, const char *unit)

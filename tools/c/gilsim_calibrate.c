@@ -19,7 +19,8 @@
 
 #include "common/utc.h"
 #include "sim/machine.h"
-#include "sim/trace_write.h"
+#include "common/host.h"
+#include "common/version.h"
 #include "baselines.h"
 #include "calibrate_measure.h"
 
@@ -167,7 +168,7 @@ static json_t *module_params(const char *module)
 
 static json_t *host_json(const struct calib *c, int hz, const char *hz_source)
 {
-    json_t *h = trace_out_host_info();
+    json_t *h = host_info_json();
     char v[128];
     first_line("/sys/devices/system/cpu/cpuidle/current_driver", v, sizeof v);
     json_object_set_new(h, "cpuidle_driver", json_string(*v ? v : "unknown"));
