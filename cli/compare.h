@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include "cli/cli.h"
+#include "sim/engine.h"
 #include "sim/policy.h"
 #include "sim/wl.h"
 
@@ -84,20 +85,26 @@ struct subject {
     const struct gil_policy *policy; /* NULL: cpython */
 };
 
-struct set_opt {
+/* One --set or --var option: NAME=V1,V2,... */
+struct cmp_list {
     char name[64];
     char *values[COMPARE_MAX_VALUES]; /* point into a copy of the option */
     unsigned nvalues;
     char *copy;
 };
 
-enum engine { ENGINE_REAL, ENGINE_VIRTUAL };
-extern const char *const compare_engine_names[2];
+/* Every --set (at most CLI_MAX_SETS) or every --var (at most WL_MAX_VARS), each name once. */
+struct cmp_lists {
+    struct cmp_list l[WL_MAX_VARS > CLI_MAX_SETS ? WL_MAX_VARS : CLI_MAX_SETS];
+    unsigned n;
+};
+
+enum cmp_format { CMP_FORMAT_TABLE, CMP_FORMAT_CSV, CMP_FORMAT_JSON };
 
 /* One cell of the sweep. */
 struct config {
     struct subject subj;
-    enum engine engine;
+    enum eng_kind engine;
     char *assign[CLI_MAX_SETS]; /* "name=value" for the parameters this subject has */
     unsigned nassign;
     char *vars[WL_MAX_VARS]; /* "name=value" for every --var */
@@ -134,21 +141,16 @@ struct compare {
     char workload_abs[PATH_MAX]; /* what child runs and the plan use */
     char machine_abs[PATH_MAX];
     uint64_t duration_ms, seed, repeat;
-    struct set_opt sets[CLI_MAX_SETS];
-    unsigned nsets;
-    struct set_opt vars[WL_MAX_VARS];
-    unsigned nvars;
-    enum engine engines[2];
-    unsigned nengines;
+    struct cmp_lists sets, vars;
+    struct cli_choices engines; /* enum eng_kind values */
     const char *machine;
-    const char *machine_sets[CLI_MAX_SETS];
-    unsigned nmachine_sets;
+    struct cli_list machine_sets;
     const char *policies;
     /* how: not part of the plan */
     const char *dir;
     bool force;  /* replace an earlier compare in dir */
     int lock_fd; /* dir's lock, held until exit (-1: none) */
-    const char *format;
+    int format;  /* enum cmp_format */
     unsigned jobs, cpus_per_run;
     /* the plan */
     unsigned (*combos)[WL_MAX_VARS]; /* every combination of --var values (value indices) */
@@ -175,10 +177,7 @@ struct compare {
     char created[32];          /* UTC, when the runs ended */
 };
 
-/* compare_plan.c: the options that make the plan, then the plan. */
-int compare_parse_list(struct set_opt *l, const char *opt, const char *arg, struct err *e);
-int compare_add_list(struct set_opt *lists, unsigned *n, unsigned max, const char *opt,
-                     const char *arg, struct err *e);
+/* compare_plan.c: the plan from the options. */
 int compare_plan_columns(struct compare *c, const char *policies, struct err *e);
 int compare_plan_runs(struct compare *c, struct err *e);
 

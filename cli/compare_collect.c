@@ -85,8 +85,7 @@ static void keep_result(struct compare *c, struct run *r, json_t *doc)
     }
     keep_blocker(r, json_object_get(doc, "top_blocker"));
     json_t *host = json_object_get(doc, "host");
-    if (!c->host && json_is_object(host) && r->cfg->engine == ENGINE_REAL)
-        c->host = json_incref(host);
+    if (!c->host && json_is_object(host) && r->cfg->engine == ENG_REAL) c->host = json_incref(host);
     if (!r->cfg->subj.policy && !c->cpython_noted && r->status == 0)
         note_cpython(c, json_string_value(json_object_get(doc, "policy")));
 }

@@ -42,7 +42,7 @@ static _Atomic(struct jobs *) active;
 
 static bool is_real(const struct run *r)
 {
-    return r->cfg->engine == ENGINE_REAL;
+    return r->cfg->engine == ENG_REAL;
 }
 
 /* First SIGINT/SIGTERM: every run in progress hears it (and leaves no trace), none starts. */

@@ -193,7 +193,7 @@ static unsigned head_lines(const struct compare *c, const struct config *cfg, co
 {
     unsigned n = 0;
     out[n++] = cfg->subj.name;
-    if (c->engine_in_names) out[n++] = compare_engine_names[cfg->engine];
+    if (c->engine_in_names) out[n++] = cli_engine_names[cfg->engine];
     for (unsigned k = 0; k < cfg->nassign; k++)
         out[n++] = cfg->assign[k];
     for (unsigned k = 0; k < cfg->nvars; k++)
@@ -310,10 +310,10 @@ static size_t pivot_heads(const struct compare *c, const char **heads, size_t *n
     size_t n = 0;
     heads[n++] = "policy";
     if (c->engine_in_names) heads[n++] = "engine";
-    for (unsigned i = 0; i < c->nsets; i++)
-        heads[n++] = c->sets[i].name;
-    for (unsigned i = 0; i < c->nvars; i++)
-        heads[n++] = c->vars[i].name;
+    for (unsigned i = 0; i < c->sets.n; i++)
+        heads[n++] = c->sets.l[i].name;
+    for (unsigned i = 0; i < c->vars.n; i++)
+        heads[n++] = c->vars.l[i].name;
     *ndims = n;
     for (size_t k = 0; k < NPIVOT; k++)
         heads[n++] = km[pivot_metrics[k]].label;
@@ -326,11 +326,11 @@ static void pivot_row(const struct compare *c, const struct config *cfg, char (*
 {
     size_t n = 0;
     snprintf(row[n++], CELL, "%s", cfg->subj.name);
-    if (c->engine_in_names) snprintf(row[n++], CELL, "%s", compare_engine_names[cfg->engine]);
-    for (unsigned i = 0; i < c->nsets; i++)
-        snprintf(row[n++], CELL, "%s", dim_value(cfg->assign, cfg->nassign, c->sets[i].name));
-    for (unsigned i = 0; i < c->nvars; i++)
-        snprintf(row[n++], CELL, "%s", dim_value(cfg->vars, cfg->nvars, c->vars[i].name));
+    if (c->engine_in_names) snprintf(row[n++], CELL, "%s", cli_engine_names[cfg->engine]);
+    for (unsigned i = 0; i < c->sets.n; i++)
+        snprintf(row[n++], CELL, "%s", dim_value(cfg->assign, cfg->nassign, c->sets.l[i].name));
+    for (unsigned i = 0; i < c->vars.n; i++)
+        snprintf(row[n++], CELL, "%s", dim_value(cfg->vars, cfg->nvars, c->vars.l[i].name));
     for (size_t k = 0; k < NPIVOT; k++) {
         struct agg a = aggregate(c, cfg, pivot_metrics[k]);
         format_cell(row[n++], CELL, &a, km[pivot_metrics[k]].unit, c->repeat > 1);
@@ -448,7 +448,7 @@ static void write_csv(const struct compare *c, FILE *f)
         cli_csv_field(f, r->cfg->subj.name);
         fputc(',', f);
         csv_assign(f, r->cfg->assign, r->cfg->nassign);
-        fprintf(f, ",%s,", compare_engine_names[r->cfg->engine]);
+        fprintf(f, ",%s,", cli_engine_names[r->cfg->engine]);
         csv_assign(f, r->cfg->vars, r->cfg->nvars);
         fprintf(f, ",%u,%llu,%llu,%d,%d,", r->repeat, (unsigned long long)c->seed,
                 (unsigned long long)run_length_ms(c), r->cfg->baseline_only, r->status);
@@ -475,10 +475,10 @@ static void write_csv(const struct compare *c, FILE *f)
 static void write_cells_csv(const struct compare *c, FILE *f)
 {
     fputs("cell,label,policy,engine", f);
-    for (unsigned i = 0; i < c->nsets; i++)
-        fprintf(f, ",%s", c->sets[i].name);
-    for (unsigned i = 0; i < c->nvars; i++)
-        fprintf(f, ",%s", c->vars[i].name);
+    for (unsigned i = 0; i < c->sets.n; i++)
+        fprintf(f, ",%s", c->sets.l[i].name);
+    for (unsigned i = 0; i < c->vars.n; i++)
+        fprintf(f, ",%s", c->vars.l[i].name);
     fputs(",baseline_only,runs,failed", f);
     for (int k = 0; k < NKM; k++)
         fprintf(f, ",%s_median,%s_min,%s_max", km[k].key, km[k].key, km[k].key);
@@ -494,13 +494,13 @@ static void write_cells_csv(const struct compare *c, FILE *f)
         cli_csv_field(f, cfg->label);
         fputc(',', f);
         cli_csv_field(f, cfg->subj.name);
-        fprintf(f, ",%s", compare_engine_names[cfg->engine]);
-        for (unsigned k = 0; k < c->nsets; k++) {
-            const char *v = dim_value(cfg->assign, cfg->nassign, c->sets[k].name);
+        fprintf(f, ",%s", cli_engine_names[cfg->engine]);
+        for (unsigned k = 0; k < c->sets.n; k++) {
+            const char *v = dim_value(cfg->assign, cfg->nassign, c->sets.l[k].name);
             fprintf(f, ",%s", strcmp(v, "-") ? v : "");
         }
-        for (unsigned k = 0; k < c->nvars; k++)
-            fprintf(f, ",%s", dim_value(cfg->vars, cfg->nvars, c->vars[k].name));
+        for (unsigned k = 0; k < c->vars.n; k++)
+            fprintf(f, ",%s", dim_value(cfg->vars, cfg->nvars, c->vars.l[k].name));
         fprintf(f, ",%d,%zu,%zu", cfg->baseline_only, runs, failed);
         for (int k = 0; k < NKM; k++) {
             struct agg a = aggregate(c, cfg, k);
@@ -579,22 +579,22 @@ static json_t *config_json(const struct compare *c, const struct config *cfg)
                        : json_null();
     return json_pack("{sI ss ss ss so so sb so so so so}", "cell", (json_int_t)(cfg - c->configs),
                      "label", cfg->label, "policy", cfg->subj.name, "engine",
-                     compare_engine_names[cfg->engine], "set",
-                     assign_json(cfg->assign, cfg->nassign), "vars",
-                     assign_json(cfg->vars, cfg->nvars), "baseline_only", cfg->baseline_only,
-                     "baseline_io_per_s", num_or_null(cfg->baseline_io_per_s), "runs",
-                     runs_json(c, cfg), "metrics", metrics, "top_blocker", top);
+                     cli_engine_names[cfg->engine], "set", assign_json(cfg->assign, cfg->nassign),
+                     "vars", assign_json(cfg->vars, cfg->nvars), "baseline_only",
+                     cfg->baseline_only, "baseline_io_per_s", num_or_null(cfg->baseline_io_per_s),
+                     "runs", runs_json(c, cfg), "metrics", metrics, "top_blocker", top);
 }
 
 /* {"name": [values]} of --set or --var lists. */
-static json_t *lists_json(const struct set_opt *lists, unsigned n)
+static json_t *lists_json(const struct cmp_lists *lists)
 {
     json_t *o = json_object();
-    for (unsigned i = 0; i < n; i++) {
+    for (unsigned i = 0; i < lists->n; i++) {
+        const struct cmp_list *l = &lists->l[i];
         json_t *vals = json_array();
-        for (unsigned k = 0; k < lists[i].nvalues; k++)
-            json_array_append_new(vals, param_json(lists[i].values[k]));
-        json_object_set_new(o, lists[i].name, vals);
+        for (unsigned k = 0; k < l->nvalues; k++)
+            json_array_append_new(vals, param_json(l->values[k]));
+        json_object_set_new(o, l->name, vals);
     }
     return o;
 }
@@ -603,10 +603,10 @@ static json_t *lists_json(const struct set_opt *lists, unsigned n)
 static json_t *engines_json(const struct compare *c)
 {
     json_t *engines = json_array(), *msets = json_array();
-    for (unsigned i = 0; i < c->nengines; i++)
-        json_array_append_new(engines, json_string(compare_engine_names[c->engines[i]]));
-    for (unsigned i = 0; i < c->nmachine_sets; i++)
-        json_array_append_new(msets, json_string(c->machine_sets[i]));
+    for (unsigned i = 0; i < c->engines.n; i++)
+        json_array_append_new(engines, json_string(cli_engine_names[c->engines.v[i]]));
+    for (unsigned i = 0; i < c->machine_sets.n; i++)
+        json_array_append_new(msets, json_string(c->machine_sets.v[i]));
     return json_pack("{so so so}", "engines", engines, "machine",
                      c->machine ? json_string(c->machine) : json_null(), "machine_sets", msets);
 }
@@ -645,10 +645,10 @@ static json_t *compare_json(const struct compare *c)
         text_json(c->workload_path), "description", c->wl->description, "duration_ms",
         (json_int_t)run_length_ms(c), "seed", (json_int_t)c->seed, "repeat", (json_int_t)c->repeat,
         "created_utc", c->created, "dir", text_json(c->dir), "host",
-        c->host ? c->host : json_null(), "sets", lists_json(c->sets, c->nsets), "vars",
-        lists_json(c->vars, c->nvars), "metrics", metrics, "notes", c->notes, "baseline",
-        "io_per_s", num_or_null(single_baseline(c)), "from", from, "runs_total",
-        (json_int_t)c->nruns, "runs_not_finished", (json_int_t)c->not_run, "configs", configs);
+        c->host ? c->host : json_null(), "sets", lists_json(&c->sets), "vars", lists_json(&c->vars),
+        "metrics", metrics, "notes", c->notes, "baseline", "io_per_s",
+        num_or_null(single_baseline(c)), "from", from, "runs_total", (json_int_t)c->nruns,
+        "runs_not_finished", (json_int_t)c->not_run, "configs", configs);
     if (doc) json_object_update_new(doc, engines_json(c));
     return doc;
 }
@@ -698,9 +698,9 @@ int compare_write_outputs(struct compare *c, struct err *e)
     if (!rc) rc = write_file(c->dir, "table.txt", write_table, c, e);
     cli_signals_release();
     if (rc) return rc;
-    if (strcmp(c->format, "json") == 0)
+    if (c->format == CMP_FORMAT_JSON)
         dump_json(c, stdout);
-    else if (strcmp(c->format, "csv") == 0)
+    else if (c->format == CMP_FORMAT_CSV)
         write_cells_csv(c, stdout);
     else
         write_table(c, stdout);

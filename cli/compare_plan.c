@@ -14,8 +14,6 @@
 #include "policies/registry.h"
 #include "sim/machine.h"
 
-const char *const compare_engine_names[2] = {"real", "virtual"};
-
 /* `cpython`: not a simulator policy but real interpreter threads, run by tools/pyrun with the
  * interpreter GILSIM_PYTHON (default /usr/bin/python3). --set interval_us is validated like
  * any policy parameter and passed on. */
@@ -36,55 +34,6 @@ static void note(struct compare *c, const char *text)
     json_array_append_new(c->notes, json_string(text));
 }
 
-/* NAME=V1,V2,... into l (values point into a copy); opt names the option in messages. */
-/* Equal values (1000 and 1e3 too) would make two cells of one configuration. */
-static bool same_value(const char *a, const char *b)
-{
-    char *end_a, *end_b;
-    double va = strtod(a, &end_a), vb = strtod(b, &end_b);
-    return strcmp(a, b) == 0 || (end_a != a && !*end_a && end_b != b && !*end_b && va == vb);
-}
-
-int compare_parse_list(struct set_opt *l, const char *opt, const char *arg, struct err *e)
-{
-    const char *eq = strchr(arg, '=');
-    if (!eq || eq == arg || !eq[1] || (size_t)(eq - arg) >= sizeof l->name)
-        return err_set(e, ERR_INPUT, "%s %s: expected NAME=VALUE[,VALUE...]", opt, arg);
-    memcpy(l->name, arg, (size_t)(eq - arg));
-    l->name[eq - arg] = '\0';
-    if (!(l->copy = strdup(eq + 1))) return err_set(e, ERR_RUNTIME, "out of memory");
-    char *save = NULL;
-    for (char *v = strtok_r(l->copy, ",", &save); v; v = strtok_r(NULL, ",", &save)) {
-        if (l->nvalues == COMPARE_MAX_VALUES)
-            return err_set(e, ERR_INPUT, "%s %s: at most %d values", opt, l->name,
-                           COMPARE_MAX_VALUES);
-        for (unsigned k = 0; k < l->nvalues; k++)
-            if (same_value(l->values[k], v))
-                return err_set(e, ERR_INPUT, "%s %s: the value %s is given twice (as %s)", opt,
-                               l->name, v, l->values[k]);
-        l->values[l->nvalues++] = v;
-    }
-    if (!l->nvalues || eq[strlen(eq) - 1] == ',' || strstr(eq, ",,"))
-        return err_set(e, ERR_INPUT, "%s %s: expected NAME=VALUE[,VALUE...]", opt, arg);
-    return 0;
-}
-
-/* --set or --var: a new list in lists[*n], each name once. */
-int compare_add_list(struct set_opt *lists, unsigned *n, unsigned max, const char *opt,
-                     const char *arg, struct err *e)
-{
-    if (*n == max) return err_set(e, ERR_INPUT, "%s: at most %u names", opt, max);
-    struct set_opt *l = &lists[*n];
-    memset(l, 0, sizeof *l);
-    (*n)++;
-    int rc = compare_parse_list(l, opt, arg, e);
-    for (unsigned i = 0; !rc && i + 1 < *n; i++)
-        if (strcmp(lists[i].name, l->name) == 0)
-            rc = err_set(e, ERR_INPUT, "%s %s: given twice; list every value in one %s", opt,
-                         l->name, opt);
-    return rc;
-}
-
 static bool subject_has(const struct subject *s, const char *name)
 {
     for (const struct gil_param *d = s->params; d->name; d++)
@@ -101,19 +50,19 @@ struct combo {
     unsigned n;
 };
 
-static void make_combo(const struct set_opt *lists, const unsigned *have, unsigned nhave,
+static void make_combo(const struct cmp_list *lists, const unsigned *have, unsigned nhave,
                        const unsigned *idx, struct combo *out)
 {
     out->n = nhave;
     for (unsigned k = 0; k < nhave; k++) {
-        const struct set_opt *l = &lists[have[k]];
+        const struct cmp_list *l = &lists[have[k]];
         snprintf(out->buf[k], sizeof out->buf[k], "%s=%s", l->name, l->values[idx[k]]);
         out->assign[k] = out->buf[k];
     }
 }
 
 /* Odometer over the lists: the last varies fastest. False after the last combination. */
-static bool next_combo(const struct set_opt *lists, const unsigned *have, unsigned nhave,
+static bool next_combo(const struct cmp_list *lists, const unsigned *have, unsigned nhave,
                        unsigned *idx)
 {
     for (unsigned k = nhave; k > 0; k--) {
@@ -128,24 +77,24 @@ static bool next_combo(const struct set_opt *lists, const unsigned *have, unsign
 static int plan_var_combos(struct compare *c, struct err *e)
 {
     unsigned idx[WL_MAX_VARS] = {0}, have[WL_MAX_VARS];
-    for (unsigned k = 0; k < c->nvars; k++)
+    for (unsigned k = 0; k < c->vars.n; k++)
         have[k] = k;
     size_t total = 1;
-    for (unsigned k = 0; k < c->nvars && total <= COMPARE_MAX_CELLS; k++)
-        total *= c->vars[k].nvalues;
+    for (unsigned k = 0; k < c->vars.n && total <= COMPARE_MAX_CELLS; k++)
+        total *= c->vars.l[k].nvalues;
     if (total > COMPARE_MAX_CELLS)
         return err_set(e, ERR_INPUT, "--var: at most %d combinations", COMPARE_MAX_CELLS);
     if (!(c->combos = calloc(total, sizeof *c->combos)))
         return err_set(e, ERR_RUNTIME, "out of memory");
     do {
         struct combo cb;
-        make_combo(c->vars, have, c->nvars, idx, &cb);
+        make_combo(c->vars.l, have, c->vars.n, idx, &cb);
         struct wl_workload *wl = NULL;
         int rc = wl_load_vars(c->workload_path, (const char *const *)cb.assign, cb.n, &wl, e);
         wl_free(wl);
         if (rc) return rc;
         memcpy(c->combos[c->ncombos++], idx, sizeof idx);
-    } while (next_combo(c->vars, have, c->nvars, idx));
+    } while (next_combo(c->vars.l, have, c->vars.n, idx));
     return 0;
 }
 
@@ -168,7 +117,7 @@ static int name_config(const struct compare *c, struct config *cfg, struct err *
     size_t fn = (size_t)snprintf(cfg->file_stem, sizeof cfg->file_stem, "%s%s", cfg->subj.name,
                                  cfg->baseline_only ? "-baseline" : "");
     if (c->engine_in_names) {
-        const char *en = compare_engine_names[cfg->engine];
+        const char *en = cli_engine_names[cfg->engine];
         ln += (size_t)snprintf(cfg->label + ln, sizeof cfg->label - ln, " %s", en);
         fn += (size_t)snprintf(cfg->file_stem + fn, sizeof cfg->file_stem - fn, "-%s", en);
     }
@@ -215,13 +164,13 @@ static int add_config(struct compare *c, const struct config *proto, const struc
 static unsigned sets_of(struct compare *c, const struct subject *subj, unsigned *have)
 {
     unsigned nhave = 0;
-    for (unsigned i = 0; i < c->nsets; i++) {
-        if (subject_has(subj, c->sets[i].name)) {
+    for (unsigned i = 0; i < c->sets.n; i++) {
+        if (subject_has(subj, c->sets.l[i].name)) {
             have[nhave++] = i;
         } else {
             char text[160];
             snprintf(text, sizeof text, "%s has no parameter %s: ignored for it", subj->name,
-                     c->sets[i].name);
+                     c->sets.l[i].name);
             note(c, text);
         }
     }
@@ -229,24 +178,24 @@ static unsigned sets_of(struct compare *c, const struct subject *subj, unsigned 
 }
 
 /* One cell per combination of the subject's --set values and of the --var values. */
-static int expand_subject(struct compare *c, const struct subject *subj, enum engine engine,
+static int expand_subject(struct compare *c, const struct subject *subj, enum eng_kind engine,
                           struct err *e)
 {
     unsigned idx[CLI_MAX_SETS] = {0}, have[CLI_MAX_SETS], vhave[WL_MAX_VARS];
     unsigned nhave = sets_of(c, subj, have);
-    for (unsigned k = 0; k < c->nvars; k++)
+    for (unsigned k = 0; k < c->vars.n; k++)
         vhave[k] = k;
     struct config proto = {.subj = *subj, .engine = engine};
     do {
         struct combo sets;
-        make_combo(c->sets, have, nhave, idx, &sets);
+        make_combo(c->sets.l, have, nhave, idx, &sets);
         for (size_t v = 0; v < c->ncombos; v++) {
             struct combo vars;
-            make_combo(c->vars, vhave, c->nvars, c->combos[v], &vars);
+            make_combo(c->vars.l, vhave, c->vars.n, c->combos[v], &vars);
             int rc = add_config(c, &proto, &sets, &vars, e);
             if (rc) return rc;
         }
-    } while (next_combo(c->sets, have, nhave, idx));
+    } while (next_combo(c->sets.l, have, nhave, idx));
     return 0;
 }
 
@@ -289,16 +238,16 @@ static int add_baselines(struct compare *c, struct err *e)
     if (!base) return 0;
     c->baseline_name = base->name;
     unsigned vhave[WL_MAX_VARS];
-    for (unsigned k = 0; k < c->nvars; k++)
+    for (unsigned k = 0; k < c->vars.n; k++)
         vhave[k] = k;
     struct combo none = {.n = 0};
-    for (unsigned en = 0; en < c->nengines; en++)
+    for (unsigned en = 0; en < c->engines.n; en++)
         for (size_t v = 0; v < c->ncombos; v++) {
             struct config proto = {.subj = {base->name, base->params, base},
-                                   .engine = c->engines[en],
+                                   .engine = (enum eng_kind)c->engines.v[en],
                                    .baseline_only = true};
             struct combo vars;
-            make_combo(c->vars, vhave, c->nvars, c->combos[v], &vars);
+            make_combo(c->vars.l, vhave, c->vars.n, c->combos[v], &vars);
             int rc = add_config(c, &proto, &none, &vars, e);
             if (rc) return rc;
         }
@@ -328,29 +277,29 @@ static int check_machine(const struct compare *c, struct err *e)
     struct machine m;
     mach_defaults(&m);
     if (c->machine && mach_load(&m, c->machine, e) != 0) return e->status;
-    for (unsigned i = 0; i < c->nmachine_sets; i++)
-        if (mach_set(&m, c->machine_sets[i], e) != 0) return e->status;
+    for (unsigned i = 0; i < c->machine_sets.n; i++)
+        if (mach_set(&m, c->machine_sets.v[i], e) != 0) return e->status;
     return 0;
 }
 
 static int check_options(struct compare *c, const struct subject *seen, unsigned n, struct err *e)
 {
-    for (unsigned i = 0; i < c->nsets; i++) {
+    for (unsigned i = 0; i < c->sets.n; i++) {
         bool used = false;
         for (unsigned k = 0; k < n; k++)
-            used |= subject_has(&seen[k], c->sets[i].name);
+            used |= subject_has(&seen[k], c->sets.l[i].name);
         if (!used)
             return err_set(e, ERR_INPUT, "--set %s: none of the chosen policies has this parameter",
-                           c->sets[i].name);
+                           c->sets.l[i].name);
     }
     bool has_virtual = false;
-    for (unsigned en = 0; en < c->nengines; en++)
-        has_virtual |= c->engines[en] == ENGINE_VIRTUAL;
-    if (!has_virtual && (c->machine || c->nmachine_sets))
+    for (unsigned en = 0; en < c->engines.n; en++)
+        has_virtual |= (enum eng_kind)c->engines.v[en] == ENG_VIRTUAL;
+    if (!has_virtual && (c->machine || c->machine_sets.n))
         return err_set(e, ERR_INPUT,
                        "%s: only the virtual engine has a modelled machine (add --engine virtual)",
                        c->machine ? "--machine" : "--machine-set");
-    c->engine_in_names = c->nengines > 1 || c->engines[0] != ENGINE_REAL;
+    c->engine_in_names = c->engines.n > 1 || c->engines.v[0] != ENG_REAL;
     return has_virtual ? check_machine(c, e) : 0;
 }
 
@@ -367,12 +316,12 @@ int compare_plan_columns(struct compare *c, const char *policies, struct err *e)
             c->baseline_requested = true;
             c->baseline_name = seen[i].name;
         }
-        for (unsigned en = 0; en < c->nengines && !rc; en++) {
-            if (!seen[i].policy && c->engines[en] == ENGINE_VIRTUAL) {
+        for (unsigned en = 0; en < c->engines.n && !rc; en++) {
+            if (!seen[i].policy && (enum eng_kind)c->engines.v[en] == ENG_VIRTUAL) {
                 note(c, "cpython runs on real interpreter threads only: no virtual cells for it");
                 continue;
             }
-            rc = expand_subject(c, &seen[i], c->engines[en], e);
+            rc = expand_subject(c, &seen[i], (enum eng_kind)c->engines.v[en], e);
         }
         if (rc) return rc;
     }

@@ -26,7 +26,7 @@ static void push(json_t *argv, const char *s)
 }
 
 /* "name=v1,v2,..." of a list option. */
-static void push_list(json_t *argv, const char *opt, const struct set_opt *l)
+static void push_list(json_t *argv, const char *opt, const struct cmp_list *l)
 {
     char buf[4096];
     size_t n = (size_t)snprintf(buf, sizeof buf, "%s=", l->name);
@@ -43,21 +43,23 @@ json_t *compare_plan_argv(const struct compare *c)
     push(argv, c->workload_abs);
     push(argv, "--policies");
     push(argv, c->policies);
-    for (unsigned i = 0; i < c->nsets; i++)
-        push_list(argv, "--set", &c->sets[i]);
-    for (unsigned i = 0; i < c->nvars; i++)
-        push_list(argv, "--var", &c->vars[i]);
+    for (unsigned i = 0; i < c->sets.n; i++)
+        push_list(argv, "--set", &c->sets.l[i]);
+    for (unsigned i = 0; i < c->vars.n; i++)
+        push_list(argv, "--var", &c->vars.l[i]);
     push(argv, "--engine");
-    push(argv, c->nengines == 2 ? "real,virtual" : compare_engine_names[c->engines[0]]);
-    if (c->nengines == 2 && c->engines[0] == ENGINE_VIRTUAL)
-        json_array_set_new(argv, json_array_size(argv) - 1, json_string("virtual,real"));
+    char engines[64] = "";
+    for (unsigned i = 0, n = 0; i < c->engines.n; i++)
+        n += (unsigned)snprintf(engines + n, sizeof engines - n, "%s%s", i ? "," : "",
+                                cli_engine_names[c->engines.v[i]]);
+    push(argv, engines);
     if (c->machine) {
         push(argv, "--machine");
         push(argv, c->machine_abs);
     }
-    for (unsigned i = 0; i < c->nmachine_sets; i++) {
+    for (unsigned i = 0; i < c->machine_sets.n; i++) {
         push(argv, "--machine-set");
-        push(argv, c->machine_sets[i]);
+        push(argv, c->machine_sets.v[i]);
     }
     snprintf(num, sizeof num, "%llu", (unsigned long long)c->repeat);
     push(argv, "--repeat");
@@ -93,9 +95,8 @@ static json_t *assign_json(char *const *assign, unsigned n)
 json_t *compare_cell_json(const struct compare *c, const struct config *cfg)
 {
     return json_pack("{sI ss ss ss so so sb}", "cell", (json_int_t)(cfg - c->configs), "label",
-                     cfg->label, "policy", cfg->subj.name, "engine",
-                     compare_engine_names[cfg->engine], "set",
-                     assign_json(cfg->assign, cfg->nassign), "vars",
+                     cfg->label, "policy", cfg->subj.name, "engine", cli_engine_names[cfg->engine],
+                     "set", assign_json(cfg->assign, cfg->nassign), "vars",
                      assign_json(cfg->vars, cfg->nvars), "baseline_only", cfg->baseline_only);
 }
 

@@ -69,11 +69,11 @@ json_t *compare_child_argv(const struct compare *c, const struct run *r, const c
     push(argv, cfg->subj.policy ? "run" : c->pyrun);
     push(argv, c->workload_abs);
     if (cfg->subj.policy) push2(argv, "--policy", cfg->subj.name);
-    if (cfg->engine == ENGINE_VIRTUAL) {
+    if (cfg->engine == ENG_VIRTUAL) {
         push2(argv, "--engine", "virtual");
         if (c->machine) push2(argv, "--machine", c->machine_abs);
-        for (unsigned k = 0; k < c->nmachine_sets; k++)
-            push2(argv, "--machine-set", c->machine_sets[k]);
+        for (unsigned k = 0; k < c->machine_sets.n; k++)
+            push2(argv, "--machine-set", c->machine_sets.v[k]);
     }
     for (unsigned k = 0; k < cfg->nassign; k++)
         push2(argv, "--set", cfg->assign[k]);

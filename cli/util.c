@@ -9,7 +9,6 @@
 
 #include "cli/cli.h"
 #include "common/text.h"
-#include "sim/wl.h"
 
 int cli_fail(const struct err *e)
 {
@@ -36,19 +35,6 @@ bool cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     if (*end || errno || v < min || v > max) return false;
     *out = v;
     return true;
-}
-
-int cli_parse_duration(const char *cmd, const char *arg, uint64_t *ms)
-{
-    if (cli_parse_u64(arg, 1, (uint64_t)(WL_MAX_DURATION_NS / 1000000), ms)) return 0;
-    return cli_usage_error(cmd, "--duration: expected milliseconds in [1, 86400000], got '%s'",
-                           arg);
-}
-
-int cli_parse_seed(const char *cmd, const char *arg, uint64_t *seed)
-{
-    if (cli_parse_u64(arg, 0, UINT64_MAX, seed)) return 0;
-    return cli_usage_error(cmd, "--seed: expected a non-negative integer, got '%s'", arg);
 }
 
 void cli_csv_field(FILE *f, const char *s)
