@@ -1,6 +1,6 @@
 /* cli/cli.h - what the command files share (cli/util.c, options.c, signals.c): messages and
  * the exit-code convention (0 ok, 1 runtime failure, 2 bad input; see common/err.h), option
- * tables (parsing and --help generated from them), value parsers, CSV fields,
+ * tables (parsing and --help generated from them), value parsers, CSV fields, JSON files,
  * finding gilsim's scripts, and signal handling. The
  * commands themselves are in cli/commands.h; nothing here calls back into a command. */
 #ifndef GILSIM_CLI_H
@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+
+#include <jansson.h>
 
 #include "common/err.h"
 
@@ -141,6 +143,9 @@ void cli_csv_field(FILE *f, const char *s);
 /* A JSON string literal of s, valid UTF-8 whatever s holds (common/text.h's text_put_json:
  * quote, backslash and controls escaped as JSON asks, bytes that are not UTF-8 as \\xNN). */
 void cli_json_string(FILE *f, const char *s);
+/* A JSON document (indented, reals to 10 digits) to path under the output rules of
+ * common/outfile.h (inputs: the files it may not replace; NULL: none). */
+int cli_write_json(const char *path, const char *const *inputs, json_t *doc, struct err *e);
 /* Creates results/, the default place of outputs, when missing: 0, or -1 with errno. */
 int cli_results_dir(void);
 

@@ -6,13 +6,11 @@
  * `gilsim summary` would compute it. The pseudo-policy `cpython` runs the workload on real
  * CPython threads instead: its child is tools/pyrun (docs/pyrun.md).
  *
- * One code path for a laptop and a cluster (docs/sweeps.md): the plan (compare_plan.c) is
- * written to DIR/plan.json (compare_planfile.c); every run is `gilsim compare --run DIR
- * --index I` (compare_run.c), started here N at a time (compare_jobs.c) or by a Slurm array;
- * `--collect` (compare_collect.c) reads what finished and writes the outputs (compare_out.c). */
-#define _GNU_SOURCE /* realpath */
-#include <limits.h>
-#include <signal.h>
+ * One code path for a laptop and a cluster (docs/sweeps.md): the options are a request; the
+ * plan made from it (compare_plan.c) is written to DIR/plan.json (compare_planfile.c); every
+ * run is `gilsim compare --run DIR --index I` (compare_run.c), started here N at a time
+ * (compare_jobs.c) or by a Slurm array; `--collect` reads what finished (compare_results.c)
+ * and writes the outputs (compare_out.c). cli/compare.h says which file calls which. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +21,16 @@
 
 /* ---- options ------------------------------------------------------------------------------- */
 
+/* The command line: the request, and how and where to carry it out (not in the plan). */
 struct compare_args {
-    struct compare c;
-    bool plan_only;
-    const char *run_dir, *collect_dir, *index, *cpus;
-    struct err e;
+    struct cmp_request req;
+    const char *dir; /* -o */
+    bool force;
+    int format; /* enum cmp_format */
+    unsigned jobs, cpus_per_run;
+    bool plan_only;                     /* --plan */
+    const char *run_dir, *index, *cpus; /* --run */
+    const char *collect_dir;            /* --collect */
 };
 
 /* Equal values (1000 and 1e3 too) would make two cells of one configuration. */
@@ -49,9 +52,8 @@ static int parse_list(struct cmp_list *l, const char *opt, const char *arg, stru
     if (!(l->copy = strdup(eq + 1))) return err_set(e, ERR_RUNTIME, "out of memory");
     char *save = NULL;
     for (char *v = strtok_r(l->copy, ",", &save); v; v = strtok_r(NULL, ",", &save)) {
-        if (l->nvalues == COMPARE_MAX_VALUES)
-            return err_set(e, ERR_INPUT, "%s %s: at most %d values", opt, l->name,
-                           COMPARE_MAX_VALUES);
+        if (l->nvalues == CMP_MAX_VALUES)
+            return err_set(e, ERR_INPUT, "%s %s: at most %d values", opt, l->name, CMP_MAX_VALUES);
         for (unsigned k = 0; k < l->nvalues; k++)
             if (same_value(l->values[k], v))
                 return err_set(e, ERR_INPUT, "%s %s: the value %s is given twice (as %s)", opt,
@@ -101,7 +103,7 @@ static const struct cli_opt compare_opts[] = {
     {.name = "policies",
      .letter = 'p',
      .kind = CLI_STRING,
-     .field = F(c.policies),
+     .field = F(req.policies),
      .value = "LIST",
      .help = "comma-separated policies (default old,new,fifo,none); `cpython` runs the workload "
              "on real CPython threads (tools/pyrun with GILSIM_PYTHON, default /usr/bin/python3; "
@@ -109,7 +111,7 @@ static const struct cli_opt compare_opts[] = {
     {.name = "set",
      .letter = 's',
      .kind = CLI_CALL,
-     .field = F(c.sets),
+     .field = F(req.sets),
      .value = "NAME=V1,V2",
      .help = "values of a parameter, one cell each (repeatable; a policy without the parameter "
              "ignores it, with a note)",
@@ -117,30 +119,30 @@ static const struct cli_opt compare_opts[] = {
      .call = add_list},
     {.name = "var",
      .kind = CLI_CALL,
-     .field = F(c.vars),
+     .field = F(req.vars),
      .value = "NAME=V1,V2",
      .help = "values of a workload variable, one cell each (repeatable)",
      .max = WL_MAX_VARS,
      .check = cli_check_var,
      .call = add_list},
-    CLI_OPT_ENGINE(A, c.engines, 2, "LIST",
+    CLI_OPT_ENGINE(A, req.engines, 2, "LIST",
                    "real (default), virtual, or real,virtual side by side"),
-    CLI_OPT_MACHINE(A, c.machine, "the virtual runs' machine (gilsim-machine file)"),
-    CLI_OPT_MACHINE_SET(A, c.machine_sets, "machine parameters of the virtual runs (repeatable)"),
+    CLI_OPT_MACHINE(A, req.machine, "the virtual runs' machine (gilsim-machine file)"),
+    CLI_OPT_MACHINE_SET(A, req.machine_sets, "machine parameters of the virtual runs (repeatable)"),
     {.name = "repeat",
      .letter = 'r',
      .kind = CLI_U64,
-     .field = F(c.repeat),
+     .field = F(req.repeat),
      .value = "N",
      .help = "runs per cell (default 1)",
      .min = 1,
      .max = 1000},
-    CLI_OPT_DURATION(A, c.duration_ms, "run length (default: the workload's duration_ms)"),
-    CLI_OPT_SEED(A, c.seed, "seed of every run (default 1)"),
+    CLI_OPT_DURATION(A, req.duration_ms, "run length (default: the workload's duration_ms)"),
+    CLI_OPT_SEED(A, req.seed, "seed of every run (default 1)"),
     {.name = "format",
      .letter = 'f',
      .kind = CLI_ENUM,
-     .field = F(c.format),
+     .field = F(format),
      .value = "FMT",
      .help = "table (default; one row per cell when there are more than 8), csv or json (one row "
              "per cell: every metric's median, min, max)",
@@ -148,7 +150,7 @@ static const struct cli_opt compare_opts[] = {
     {.name = "output",
      .letter = 'o',
      .kind = CLI_STRING,
-     .field = F(c.dir),
+     .field = F(dir),
      .value = "DIR",
      .help = "directory for the plan, traces and the index (default "
              "results/compare-<workload>-<UTC stamp>/): new, empty, or with --force one an "
@@ -156,12 +158,12 @@ static const struct cli_opt compare_opts[] = {
      .check = not_stdout},
     {.name = "force",
      .kind = CLI_FLAG,
-     .field = F(c.force),
+     .field = F(force),
      .help = "replace the earlier compare in DIR (says what it replaces)"},
     {.name = "jobs",
      .letter = 'j',
      .kind = CLI_UNSIGNED,
-     .field = F(c.jobs),
+     .field = F(jobs),
      .value = "N",
      .help = "runs at once (default 1); real-engine runs only with --cpus-per-run, else one at a "
              "time",
@@ -169,7 +171,7 @@ static const struct cli_opt compare_opts[] = {
      .max = 1024},
     {.name = "cpus-per-run",
      .kind = CLI_UNSIGNED,
-     .field = F(c.cpus_per_run),
+     .field = F(cpus_per_run),
      .value = "K",
      .help = "pin each run to K cores of its own (sched_setaffinity)",
      .min = 1,
@@ -229,145 +231,117 @@ static const struct cli_command compare_cmd = {
 
 /* ---- the modes ----------------------------------------------------------------------------- */
 
-static void init_compare(struct compare *c)
+static void init_args(struct compare_args *a)
 {
-    memset(c, 0, sizeof *c);
-    c->repeat = 1;
-    c->seed = 1;
-    c->format = CMP_FORMAT_TABLE;
-    c->notes = json_array();
-    c->policies = "old,new,fifo,none";
-    c->engines = (struct cli_choices){{ENG_REAL}, 1};
-    c->lock_fd = -1;
+    memset(a, 0, sizeof *a);
+    a->req.policies = "old,new,fifo,none";
+    a->req.engines = (struct cli_choices){{ENG_REAL}, 1};
+    a->req.repeat = 1;
+    a->req.seed = 1;
+    a->format = CMP_FORMAT_TABLE;
 }
 
-static void free_compare(struct compare *c)
+static void free_request(struct cmp_request *req)
 {
-    for (unsigned i = 0; i < c->sets.n; i++)
-        free(c->sets.l[i].copy);
-    for (unsigned i = 0; i < c->vars.n; i++)
-        free(c->vars.l[i].copy);
-    for (size_t i = 0; i < c->nconfigs; i++) {
-        for (unsigned k = 0; k < c->configs[i].nassign; k++)
-            free(c->configs[i].assign[k]);
-        for (unsigned k = 0; k < c->configs[i].nvars; k++)
-            free(c->configs[i].vars[k]);
+    for (unsigned i = 0; i < req->sets.n; i++)
+        free(req->sets.l[i].copy);
+    for (unsigned i = 0; i < req->vars.n; i++)
+        free(req->vars.l[i].copy);
+}
+
+/* Collects DIR's results and writes the outputs: 0, or 1 when runs failed or are missing.
+ * signal: the one that stopped the sweep (0: none). */
+static int collect_and_write(const struct cmp_plan *p, int signal, enum cmp_format format,
+                             struct err *e)
+{
+    struct cmp_results r;
+    int rc = cmp_collect(p, signal, &r, e);
+    if (!rc) {
+        cmp_convoy_factors(p, &r);
+        rc = cmp_write_outputs(p, &r, format, e);
     }
-    free(c->configs);
-    free(c->combos);
-    free(c->runs);
-    json_decref(c->notes);
-    json_decref(c->host);
-    wl_free(c->wl);
-    if (c->lock_fd >= 0) close(c->lock_fd);
-}
-
-/* The cells and runs, everything checked. */
-static int plan(struct compare *c, struct err *e)
-{
-    int rc;
-    if (!realpath(c->workload_path, c->workload_abs))
-        snprintf(c->workload_abs, sizeof c->workload_abs, "%s", c->workload_path);
-    if (c->machine && !realpath(c->machine, c->machine_abs))
-        snprintf(c->machine_abs, sizeof c->machine_abs, "%s", c->machine);
-    if ((rc = compare_plan_columns(c, c->policies, e)) ||
-        (rc = wl_load(c->workload_path, &c->wl, e)) ||
-        (rc = cli_self_exe(c->exe, sizeof c->exe, e)) || (rc = compare_find_pyrun(c, e)) ||
-        (rc = compare_plan_runs(c, e)))
-        return rc;
-    return 0;
-}
-
-/* Collects DIR's results and writes the outputs: 0, or 1 when runs failed or are missing. */
-static int collect_and_write(struct compare *c, struct err *e)
-{
-    int rc;
-    if ((rc = compare_collect(c, e))) return rc;
-    compare_convoy_factors(c);
-    if ((rc = compare_write_outputs(c, e))) return rc;
-    if (c->failed)
-        return err_set(e, ERR_RUNTIME, "%u of %zu runs failed (see above)", c->failed, c->nruns);
-    if (c->not_run)
-        return err_set(e, ERR_RUNTIME, "%zu of %zu runs have not finished (listed in the notes)",
-                       c->not_run, c->nruns);
-    return 0;
+    if (!rc && r.failed)
+        rc = err_set(e, ERR_RUNTIME, "%u of %zu runs failed (see above)", r.failed, p->nruns);
+    else if (!rc && r.not_run)
+        rc = err_set(e, ERR_RUNTIME, "%zu of %zu runs have not finished (listed in the notes)",
+                     r.not_run, p->nruns);
+    cmp_results_free(&r);
+    return rc;
 }
 
 /* A sweep here: plan, write the plan, run what has not finished, collect. */
-static int sweep(struct compare *c, bool plan_only, struct err *e)
+static int sweep(const struct compare_args *a, struct err *e)
 {
-    int rc;
+    struct cmp_plan *p = NULL;
+    int lock_fd = -1, sig = 0;
     /* every check before the directory is made or touched */
-    if ((rc = plan(c, e)) || (rc = compare_choose_dir(c, e)) || (rc = compare_check_paths(c, e)) ||
-        (rc = compare_claim_dir(c, e)) || (rc = compare_write_plan(c, e)))
-        return rc;
-    if (plan_only) {
+    int rc = cmp_plan_make(&a->req, a->dir, &p, e);
+    if (!rc && !(rc = cmp_check_paths(p, e)) && !(rc = cmp_claim_dir(p, a->force, &lock_fd, e)))
+        rc = cmp_write_plan(p, e);
+    if (!rc && a->plan_only) {
         printf("%zu runs in %zu cells planned in %s/plan.json\n"
                "run them: tools/slurm-sweep %s, or gilsim compare --run %s --index I (0 to %zu)\n"
                "then: gilsim compare --collect %s\n",
-               c->nruns, c->nconfigs, c->dir, c->dir, c->dir, c->nruns - 1, c->dir);
-        return 0;
+               p->nruns, p->ncells, p->dir, p->dir, p->dir, p->nruns - 1, p->dir);
+    } else if (!rc && !(rc = cmp_run_jobs(p, a->jobs, a->cpus_per_run, &sig, e))) {
+        rc = collect_and_write(p, sig, a->format, e);
+        rc = sig ? 128 + sig : rc;
     }
-    if ((rc = compare_run_jobs(c, e))) return rc;
-    int sig = atomic_load(&c->interrupt);
-    if (sig) {
-        char note[200];
-        snprintf(note, sizeof note,
-                 "interrupted by %s: the runs in progress were stopped and left no trace; "
-                 "`gilsim compare --collect` after `--run` of the others completes it",
-                 sig == SIGINT ? "SIGINT" : "SIGTERM");
-        json_array_append_new(c->notes, json_string(note));
-    }
-    rc = collect_and_write(c, e);
-    return sig ? 128 + sig : rc;
+    if (lock_fd >= 0) close(lock_fd);
+    cmp_plan_free(p);
+    return rc;
+}
+
+/* --run: the run --index or SLURM_ARRAY_TASK_ID names. */
+static int run_index(const struct compare_args *a, const struct cmp_plan *p, struct err *e)
+{
+    const char *index = a->index ? a->index : getenv("SLURM_ARRAY_TASK_ID");
+    uint64_t i;
+    if (!index || !cli_parse_u64(index, 0, CMP_MAX_RUNS, &i))
+        return err_set(e, ERR_INPUT,
+                       "--run: expected --index I or SLURM_ARRAY_TASK_ID (an integer), got '%s'",
+                       index ? index : "neither");
+    return cmp_run_one(p, (size_t)i, a->cpus, e);
 }
 
 /* --run and --collect: the plan rebuilt from the options DIR/plan.json keeps. */
-static int from_plan(struct compare_args *a, const char *dir)
+static int from_plan(const struct compare_args *a, const char *dir, struct err *e)
 {
     json_t *doc = NULL;
-    int rc = compare_read_plan(dir, &doc, &a->e);
+    int rc = cmp_read_plan(dir, &doc, e);
     if (rc) return rc;
     json_t *opts = json_object_get(doc, "options");
     size_t n = json_array_size(opts);
     char **argv = calloc(n + 2, sizeof *argv);
-    struct compare_args pa = {.plan_only = false};
-    struct compare *c = &pa.c;
-    init_compare(c);
-    argv[0] = "compare";
-    for (size_t i = 0; i < n; i++)
+    struct compare_args planned;
+    struct cmp_plan *p = NULL;
+    int operand = (int)n + 1, lock_fd = -1;
+    init_args(&planned);
+    for (size_t i = 0; argv && i < n; i++)
         argv[i + 1] = (char *)json_string_value(json_array_get(opts, i));
-    int operand = (int)n + 1;
-    rc = argv ? cli_parse_options(&compare_cmd, &pa, (int)n + 1, argv, &operand)
-              : err_set(&a->e, ERR_RUNTIME, "out of memory");
-    c->workload_path = operand < (int)n + 1 ? argv[operand] : "";
-    c->dir = dir;
-    c->format = a->c.format;
-    if (!rc) rc = plan(c, &a->e);
-    if (!rc) rc = compare_check_plan(c, doc, &a->e);
-    if (!rc && a->run_dir) {
-        const char *index = a->index ? a->index : getenv("SLURM_ARRAY_TASK_ID");
-        uint64_t i;
-        if (!index || !cli_parse_u64(index, 0, COMPARE_MAX_RUNS, &i))
-            rc = err_set(&a->e, ERR_INPUT,
-                         "--run: expected --index I or SLURM_ARRAY_TASK_ID "
-                         "(an integer), got '%s'",
-                         index ? index : "neither");
-        else
-            rc = compare_run_one(c, (size_t)i, a->cpus, &a->e);
-    } else if (!rc && !(rc = compare_lock_dir(c, &a->e))) {
-        rc = collect_and_write(c, &a->e);
-    }
+    if (argv) argv[0] = "compare";
+    rc = argv ? cli_parse_options(&compare_cmd, &planned, (int)n + 1, argv, &operand)
+              : err_set(e, ERR_RUNTIME, "out of memory");
+    planned.req.workload = operand < (int)n + 1 ? argv[operand] : "";
+    if (!rc) rc = cmp_plan_make(&planned.req, dir, &p, e);
+    if (!rc) rc = cmp_check_plan(p, doc, e);
+    if (!rc && a->run_dir)
+        rc = run_index(a, p, e);
+    else if (!rc && !(rc = cmp_lock_dir(p, &lock_fd, e)))
+        rc = collect_and_write(p, 0, a->format, e);
+    if (lock_fd >= 0) close(lock_fd);
+    cmp_plan_free(p);
+    free_request(&planned.req);
     free(argv);
-    free_compare(c);
     json_decref(doc);
     return rc;
 }
 
 int cli_compare(int argc, char **argv)
 {
-    struct compare_args a = {.plan_only = false};
-    init_compare(&a.c);
+    struct compare_args a;
+    struct err e = {0};
+    init_args(&a);
     int operand, rc = cli_parse_options(&compare_cmd, &a, argc, argv, &operand);
     const char *dir = a.run_dir ? a.run_dir : a.collect_dir;
     if (rc == 0 && a.run_dir && a.collect_dir) {
@@ -376,16 +350,16 @@ int cli_compare(int argc, char **argv)
         rc = cli_usage_error("compare", "%s: the workload and options come from DIR's plan",
                              a.run_dir ? "--run" : "--collect");
     } else if (rc == 0 && dir) {
-        rc = from_plan(&a, dir);
+        rc = from_plan(&a, dir, &e);
     } else if (rc == 0 && operand != argc - 1) {
         rc = cli_usage_error("compare", "%s",
                              operand >= argc ? "expected one workload file"
                                              : "expected one workload file, got more");
     } else if (rc == 0) {
-        a.c.workload_path = argv[operand];
-        rc = sweep(&a.c, a.plan_only, &a.e);
+        a.req.workload = argv[operand];
+        rc = sweep(&a, &e);
     }
-    if (rc > 0 && rc < 128 && a.e.msg[0]) cli_fail(&a.e);
-    free_compare(&a.c);
+    if (rc > 0 && rc < 128 && e.msg[0]) cli_fail(&e);
+    free_request(&a.req);
     return rc == CLI_HELP_SHOWN ? 0 : rc;
 }

@@ -1,5 +1,5 @@
 /* cli/util.c - the helpers every command uses (see cli.h): messages and exit codes, value
- * parsers, CSV fields, results/, and finding gilsim's binary, scripts and Python. */
+ * parsers, CSV fields, JSON files, results/, and finding gilsim's binary, scripts and Python. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/outfile.h"
 #include "common/text.h"
 
 int cli_fail(const struct err *e)
@@ -57,6 +58,18 @@ void cli_csv_field(FILE *f, const char *s)
 void cli_json_string(FILE *f, const char *s)
 {
     text_put_json(f, s); /* valid UTF-8 whatever s holds (common/text.h) */
+}
+
+static int dump_json(FILE *f, void *doc, struct err *e)
+{
+    int rc = json_dumpf(doc, f, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
+    fputc('\n', f);
+    return rc ? err_set(e, ERR_RUNTIME, "out of memory") : 0;
+}
+
+int cli_write_json(const char *path, const char *const *inputs, json_t *doc, struct err *e)
+{
+    return outfile_write(path, 0, inputs, dump_json, doc, e);
 }
 
 int cli_results_dir(void)
