@@ -11,7 +11,7 @@ struct check_args {
 };
 
 static const struct cli_opt check_opts[] = {
-    CLI_OPT_VAR(struct check_args, vars,
+    CLI_ROW_VAR(offsetof(struct check_args, vars),
                 "set a workload variable (repeatable; docs/workload-format.md)"),
     {0},
 };

@@ -75,38 +75,58 @@ struct cli_opt {
     int (*call)(const struct cli_opt *o, void *field, const char *value, struct err *e);
 };
 
-/* The rows several commands share: the same name, value, bounds and messages everywhere. T is
- * the command's argument struct, f the field, h the help. --engine's names are in the order of
- * sim/engine.h's enum eng_kind (a choice's index is an enum eng_kind). */
+/* Rows of the common shapes (f: offsetof the field in the command's argument struct; h: the
+ * help). Rows with more (a check, 0 for off, their own parser) are written out. */
+#define CLI_ROW_FLAG(nm, let, f, h)                                                                \
+    {                                                                                              \
+        .name = nm, .letter = let, .kind = CLI_FLAG, .field = f, .help = h                         \
+    }
+#define CLI_ROW_STRING(nm, let, f, val, h)                                                         \
+    {                                                                                              \
+        .name = nm, .letter = let, .kind = CLI_STRING, .field = f, .value = val, .help = h         \
+    }
+#define CLI_ROW_NUMBER(nm, let, kd, f, val, lo, hi, h)                                             \
+    {                                                                                              \
+        .name = nm, .letter = let, .kind = kd, .field = f, .value = val, .help = h, .min = lo,     \
+        .max = hi                                                                                  \
+    }
+#define CLI_ROW_ENUM(nm, let, f, val, nms, h)                                                      \
+    {                                                                                              \
+        .name = nm, .letter = let, .kind = CLI_ENUM, .field = f, .value = val, .help = h,          \
+        .names = nms                                                                               \
+    }
+#define CLI_ROW_LIST(nm, let, f, val, most, h)                                                     \
+    {                                                                                              \
+        .name = nm, .letter = let, .kind = CLI_LIST, .field = f, .value = val, .help = h,          \
+        .max = most                                                                                \
+    }
+
+/* The rows several commands share: the same name, value, bounds and messages everywhere.
+ * --engine's names are in the order of sim/engine.h's enum eng_kind (a choice's index is an
+ * enum eng_kind). */
 extern const char *const cli_engine_names[];
-#define CLI_OPT_ENGINE(T, f, most, val, h)                                                         \
+#define CLI_ROW_ENGINE(f, most, val, h)                                                            \
     {                                                                                              \
-        .name = "engine", .letter = 'e', .kind = CLI_CHOICES, .field = offsetof(T, f),             \
-        .value = val, .help = h, .max = most, .names = cli_engine_names                            \
+        .name = "engine", .letter = 'e', .kind = CLI_CHOICES, .field = f, .value = val, .help = h, \
+        .max = most, .names = cli_engine_names                                                     \
     }
-#define CLI_OPT_MACHINE(T, f, h)                                                                   \
+#define CLI_ROW_MACHINE(f, h) CLI_ROW_STRING("machine", 0, f, "FILE", h)
+#define CLI_ROW_MACHINE_SET(f, h)                                                                  \
+    CLI_ROW_LIST("machine-set", 0, f, "NAME=VALUE[,...]", CLI_MAX_SETS, h)
+#define CLI_ROW_VAR(f, h)                                                                          \
     {                                                                                              \
-        .name = "machine", .kind = CLI_STRING, .field = offsetof(T, f), .value = "FILE", .help = h \
+        .name = "var", .kind = CLI_LIST, .field = f, .value = "NAME=VALUE", .help = h,             \
+        .max = CLI_MAX_LIST, .check = cli_check_var                                                \
     }
-#define CLI_OPT_MACHINE_SET(T, f, h)                                                               \
+#define CLI_ROW_DURATION(f, h)                                                                     \
     {                                                                                              \
-        .name = "machine-set", .kind = CLI_LIST, .field = offsetof(T, f),                          \
-        .value = "NAME=VALUE[,...]", .help = h, .max = CLI_MAX_SETS                                \
+        .name = "duration", .letter = 'd', .kind = CLI_U64, .field = f, .value = "MS", .help = h,  \
+        .min = 1, .max = CLI_MAX_DURATION_MS, .what = "milliseconds"                               \
     }
-#define CLI_OPT_VAR(T, f, h)                                                                       \
+#define CLI_ROW_SEED(f, h)                                                                         \
     {                                                                                              \
-        .name = "var", .kind = CLI_LIST, .field = offsetof(T, f), .value = "NAME=VALUE",           \
-        .help = h, .max = CLI_MAX_LIST, .check = cli_check_var                                     \
-    }
-#define CLI_OPT_DURATION(T, f, h)                                                                  \
-    {                                                                                              \
-        .name = "duration", .letter = 'd', .kind = CLI_U64, .field = offsetof(T, f),               \
-        .value = "MS", .help = h, .min = 1, .max = CLI_MAX_DURATION_MS, .what = "milliseconds"     \
-    }
-#define CLI_OPT_SEED(T, f, h)                                                                      \
-    {                                                                                              \
-        .name = "seed", .kind = CLI_U64, .field = offsetof(T, f), .value = "N", .help = h,         \
-        .max = UINT64_MAX, .what = "a non-negative integer"                                        \
+        .name = "seed", .kind = CLI_U64, .field = f, .value = "N", .help = h, .max = UINT64_MAX,   \
+        .what = "a non-negative integer"                                                           \
     }
 
 /* --var NAME=VALUE: the form (sim/wl.h's wl_var_arg); the workload checks the name later. */

@@ -325,13 +325,9 @@ static const struct cli_opt export_opts[] = {
      .field = offsetof(struct export_args, format),
      .names = format_names,
      .names_help = format_help},
-    {.name = "output",
-     .letter = 'o',
-     .kind = CLI_STRING,
-     .field = offsetof(struct export_args, output),
-     .value = "OUT",
-     .help = "output file (written through a temporary file; - for stdout); default: the "
-             "trace's name with .json replaced by .trace.json, .speedscope.json or .csv"},
+    CLI_ROW_STRING("output", 'o', offsetof(struct export_args, output), "OUT",
+                   "output file (written through a temporary file; - for stdout); default: the "
+                   "trace's name with .json replaced by .trace.json, .speedscope.json or .csv"),
     {0},
 };
 

@@ -13,12 +13,13 @@ struct machines_args {
     struct cli_list sets;
 };
 
+#define F(f) offsetof(struct machines_args, f)
 static const struct cli_opt machines_opts[] = {
-    CLI_OPT_MACHINE(struct machines_args, file,
-                    "a gilsim-machine file (default: the built-in defaults)"),
-    CLI_OPT_MACHINE_SET(struct machines_args, sets, "override machine parameters (repeatable)"),
+    CLI_ROW_MACHINE(F(file), "a gilsim-machine file (default: the built-in defaults)"),
+    CLI_ROW_MACHINE_SET(F(sets), "override machine parameters (repeatable)"),
     {0},
 };
+#undef F
 
 static const struct cli_command machines_cmd = {
     "machines",

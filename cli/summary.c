@@ -92,25 +92,16 @@ struct summary_args {
 
 #define F(f) offsetof(struct summary_args, f)
 static const struct cli_opt summary_opts[] = {
-    {.name = "json",
-     .kind = CLI_FLAG,
-     .field = F(json),
-     .help = "print one JSON document (gilsim-summary, version 1) instead of text"},
-    {.name = "samples",
-     .kind = CLI_STRING,
-     .field = F(samples),
-     .value = "LIST",
-     .help = "print every sample of the named latency metrics as CSV (metric,tid,thread,ns; each "
-             "thread's sorted ascending), for CDFs. LIST: comma-separated among gil_wait, "
-             "io_response, sleep_overshoot, request_latency, slice, handoff_gap; or all (these "
-             "six); and wait_attribution: the waiter x holder matrix, one row per cell, in three "
-             "more columns holder_tid,holder,share"},
-    {.name = "output",
-     .letter = 'o',
-     .kind = CLI_STRING,
-     .field = F(output),
-     .value = "OUT",
-     .help = "write to OUT (through a temporary file) instead of stdout"},
+    CLI_ROW_FLAG("json", 0, F(json),
+                 "print one JSON document (gilsim-summary, version 1) instead of text"),
+    CLI_ROW_STRING("samples", 0, F(samples), "LIST",
+                   "print every sample of the named latency metrics as CSV (metric,tid,thread,ns; "
+                   "each thread's sorted ascending), for CDFs. LIST: comma-separated among "
+                   "gil_wait, io_response, sleep_overshoot, request_latency, slice, handoff_gap; "
+                   "or all (these six); and wait_attribution: the waiter x holder matrix, one row "
+                   "per cell, in three more columns holder_tid,holder,share"),
+    CLI_ROW_STRING("output", 'o', F(output), "OUT",
+                   "write to OUT (through a temporary file) instead of stdout"),
     {0},
 };
 #undef F
