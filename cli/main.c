@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "common/err.h"
+#include "common/text.h"
 #include "common/version.h"
 
 static const struct command {
@@ -55,7 +56,9 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (strcmp(cmd, commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "gilsim: unknown command '%s'\n\n", cmd);
+    fputs("gilsim: unknown command '", stderr);
+    text_put(stderr, cmd);
+    fputs("'\n\n", stderr);
     print_help(stderr);
     return ERR_INPUT;
 }

@@ -21,9 +21,15 @@ int cli_fail(const struct err *e)
 
 int cli_usage_error(const char *cmd, const char *fmt, const char *arg)
 {
+    /* arg can come from a file (a plan's options) or a terminal: escaped like any message */
+    char small[512], *msg = small;
+    int n = snprintf(small, sizeof small, fmt, arg);
+    if (n >= (int)sizeof small && (msg = malloc((size_t)n + 1)) != NULL)
+        snprintf(msg, (size_t)n + 1, fmt, arg);
     fprintf(stderr, "gilsim %s: ", cmd);
-    fprintf(stderr, fmt, arg);
+    text_put(stderr, msg ? msg : small);
     fprintf(stderr, "\nTry 'gilsim %s --help'.\n", cmd);
+    if (msg != small) free(msg);
     return ERR_INPUT;
 }
 

@@ -497,14 +497,26 @@ static void test_umask_mode(void)
 
 static char hostile[PATH_MAX]; /* tests/data/traces/hostile-names.json */
 
-/* No byte a terminal acts on: ESC, BEL, other C0 controls but newline, C1 (UTF-8 C2 80..9F). */
+/* Whether p starts a bidirectional control in UTF-8: U+061C, U+200E, U+200F, U+202A..U+202E,
+ * U+2066..U+2069. */
+static bool bidi_at(const unsigned char *p)
+{
+    if (p[0] == 0xd8 && p[1] == 0x9c) return true;
+    if (p[0] != 0xe2 || !p[1]) return false;
+    if (p[1] == 0x80) return p[2] == 0x8e || p[2] == 0x8f || (p[2] >= 0xaa && p[2] <= 0xae);
+    return p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9;
+}
+
+/* No byte a terminal acts on: ESC, BEL, other C0 controls but newline, C1 (UTF-8 C2 80..9F),
+ * and no bidirectional control (which reorders what a terminal shows). */
 static bool terminal_safe(const char *path)
 {
     char *s = tu_slurp(path);
     bool ok = s != NULL;
     for (const unsigned char *p = (const unsigned char *)s; ok && *p; p++)
-        ok = (*p >= 0x20 && *p != 0x7f && !(p[0] == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0)) ||
-             *p == '\n';
+        ok = ((*p >= 0x20 && *p != 0x7f && !(p[0] == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0)) ||
+              *p == '\n') &&
+             !bidi_at(p);
     if (!ok) fprintf(stderr, "\n  %s: a control character reaches the terminal\n", path);
     free(s);
     return ok;
@@ -533,7 +545,8 @@ static void test_terminal_escapes(void)
     CU_ASSERT(terminal_safe(err_file));
     CU_ASSERT(tu_file_has(err_file, "\\x1b[2J"));
     write_file(bad, "{\"format\": \"gilsim-workload\", \"version\": 1, \"name\": \"x\",\n"
-                    " \"description\": \"\\u001b]2;title\\u0007\\u001b[2J\", \"duration_ms\": 20,\n"
+                    " \"description\": \"\\u001b]2;title\\u0007\\u001b[2J\\u202e\\u2066\", "
+                    "\"duration_ms\": 20,\n"
                     " \"threads\": [{\"name\": \"t\", \"ops\": [{\"cpu\": {\"us\": 5}}]}]}\n");
     snprintf(cmp, sizeof cmp, "%s/escape-cmp", scratch);
     CU_ASSERT_EQUAL(gilsim_args("compare", bad, "-p", "new", "-o"), 2); /* -o needs a value */
@@ -542,6 +555,46 @@ static void test_terminal_escapes(void)
     snprintf(table, sizeof table, "%s/table.txt", cmp);
     CU_ASSERT(terminal_safe(out_file));
     CU_ASSERT(terminal_safe(table));
+}
+
+/* Bidirectional controls (a name that reads as something else) from a trace, a workload, a
+ * machine file and a command line: escaped on the terminal, in CSV and in messages, whole in
+ * JSON. */
+static void test_bidi(void)
+{
+    CU_ASSERT_EQUAL(gilsim_args("summary", hostile, NULL, NULL, NULL), 0);
+    CU_ASSERT(terminal_safe(out_file));
+    CU_ASSERT(tu_file_has(out_file, "\\xe2\\x80\\xaegnp.exe\\xe2\\x80\\xac"));
+    char csv[PATH_MAX + 16], bad[PATH_MAX + 16], mach[PATH_MAX + 16];
+    snprintf(csv, sizeof csv, "%s/bidi.csv", scratch);
+    const char *exp[] = {NULL, "export", hostile, "-f", "csv", "-o", csv, NULL};
+    CU_ASSERT_EQUAL(finish(start_gilsim(exp), 60), 0);
+    CU_ASSERT(terminal_safe(csv));
+    CU_ASSERT(tu_file_has(csv, "\\xe2\\x81\\xa6\\xe2\\x80\\x8f\\xd8\\x9c"));
+    /* a workload's unknown key, in the message of check */
+    snprintf(bad, sizeof bad, "%s/bidi.json", scratch);
+    write_file(bad, "{\"format\": \"gilsim-workload\", \"version\": 1, \"name\": \"x\",\n"
+                    " \"duration_ms\": 20, \"threads\": [{\"name\": \"t\", \"ops\": "
+                    "[{\"cpu\": {\"us\": 5}}]}],\n \"\\u202eyek\": 1}\n");
+    CU_ASSERT_EQUAL(gilsim_args("check", bad, NULL, NULL, NULL), 2);
+    CU_ASSERT(terminal_safe(err_file));
+    CU_ASSERT(tu_file_has(err_file, "\\xe2\\x80\\xaeyek"));
+    /* a machine's name (names are refused unless plain: the message shows it) */
+    snprintf(mach, sizeof mach, "%s/bidi-machine.json", scratch);
+    write_file(mach, "{\"format\": \"gilsim-machine\", \"version\": 1, \"name\": "
+                     "\"\\u2066m\\u2069\\u200e\", \"params\": {}}\n");
+    CU_ASSERT_EQUAL(gilsim_args("machines", "--machine", mach, NULL, NULL), 2);
+    CU_ASSERT(terminal_safe(err_file));
+    CU_ASSERT(tu_file_has(err_file, "\"\\xe2\\x81\\xa6m\\xe2\\x81\\xa9\\xe2\\x80\\x8e\""));
+    /* a command line: an unknown command, a usage error */
+    CU_ASSERT_EQUAL(gilsim_args("\xe2\x80\xae"
+                                "export",
+                                NULL, NULL, NULL, NULL),
+                    2);
+    CU_ASSERT(terminal_safe(err_file));
+    CU_ASSERT_EQUAL(gilsim_args("run", workload, "--engine", "\x1b[2J\xe2\x80\xae", NULL), 2);
+    CU_ASSERT(terminal_safe(err_file));
+    CU_ASSERT(tu_file_has(err_file, "got '\\x1b[2J\\xe2\\x80\\xae'"));
 }
 
 /* CSV cells a spreadsheet would run as formulas are neutralised; numbers stay numbers. */
@@ -727,6 +780,7 @@ int main(void)
         {"the umask's mode", test_umask_mode},
         {"hostile names: escaped on terminals and in text files", test_terminal_escapes},
         {"hostile names: CSV formulas neutralised", test_csv_formulas},
+        {"bidirectional controls: escaped on terminals, in CSV and messages", test_bidi},
         {"hostile names: Chrome export valid UTF-8", test_chrome_utf8},
         {"compare: equal --set values refused", test_duplicate_set_values},
         {"compare: no orphaned run after a second SIGINT or SIGKILL", test_no_orphans},

@@ -311,6 +311,28 @@ def interrupted(env):
               % w[0])
 
 
+BIDI = "\u202e\u2066\u200f\u061c"
+
+
+def terminal_safe(data):
+    """No control character a terminal acts on (C0 but newline, DEL, C1) and no bidirectional
+    control in what a tool printed."""
+    text = data.decode("utf-8", "replace")
+    return not any((ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) <= 0x9f or c in BIDI
+                   for c in text)
+
+
+def hostile_text(env):
+    """Escape sequences and bidirectional controls in a name reach a message escaped, as the C
+    side writes them (gilsim_output.escape)."""
+    d = env.fresh("hostile")
+    name = os.path.join(d, "\x1b[2J" + BIDI + "gnp.json")
+    for w in (WRITERS[0], WRITERS[2], WRITERS[4]):  # a trace, a directory, a workload
+        p = env.run(w, name, os.path.join(d, "out"), 2, "a missing input named with controls")
+        check(terminal_safe(p.stderr_b) and b"\\x1b[2J\\xe2\\x80\\xae" in p.stderr_b,
+              "%s: controls in a name reach the terminal raw: %r" % (w[0], p.stderr_b))
+
+
 def main():
     if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
@@ -333,6 +355,7 @@ def main():
         elif not only or only == w[0]:
             situations(env, w)
     interrupted(env)
+    hostile_text(env)
     if not failures:
         subprocess.run(["rm", "-rf", tmp])
     for s in sorted(set(skipped)):

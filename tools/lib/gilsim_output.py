@@ -176,17 +176,21 @@ def write_output(path, data, inputs=(), stdout_ok=False):
         f.write(data)
 
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# Control characters (C0, DEL, C1) and the bidirectional controls (U+061C, U+200E, U+200F,
+# U+202A..U+202E, U+2066..U+2069), as common/text.c escapes them.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def escape(text):
-    """Text from a file made safe for a terminal: control characters (C0, DEL, C1) as \\xNN,
-    bytes that were not UTF-8 (surrogate escapes) as \\xNN, as gilsim's C side writes them."""
+    """Text from a file made safe for a terminal: control characters (C0, DEL, C1), the
+    bidirectional controls and bytes that were not UTF-8 (surrogate escapes) as \\xNN, one per
+    byte of their UTF-8, as gilsim's C side writes them (common/text.h)."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "surrogateescape")
     text = "".join("\\x%02x" % (ord(c) - 0xdc00) if 0xdc80 <= ord(c) <= 0xdcff else c
                    for c in str(text))
-    return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()), text)
+    return _CONTROL.sub(lambda m: "".join("\\x%02x" % b for b in m.group().encode("utf-8")),
+                        text)
 
 
 def path_text(path):
