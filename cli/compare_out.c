@@ -738,7 +738,8 @@ int cmp_write_outputs(const struct cmp_plan *p, const struct cmp_results *r, enu
         write_cells_csv(o, stdout);
     else
         write_table(o, stdout);
-    fflush(stdout);
+    if (fflush(stdout) != 0 || ferror(stdout)) /* said by main's check of standard output */
+        return err_set(e, ERR_RUNTIME, "standard output: cannot write");
     fprintf(stderr, "gilsim compare: %zu runs, traces and index.json in ", o->p->nruns);
     text_put(stderr, o->p->dir);
     fputs("/\n", stderr);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio_ext.h> /* __fpending */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -205,4 +206,20 @@ int outfile_write(const char *path, unsigned flags, const char *const *inputs,
         return rc;
     }
     return outfile_commit(of, e);
+}
+
+int outfile_close_stdout(const char *prog, int status)
+{
+    bool pending = __fpending(stdout) != 0;
+    bool failed = ferror(stdout) != 0; /* an earlier write failed: errno is long gone */
+    errno = 0;
+    if (fflush(stdout) != 0) failed = true;
+    int err = errno;
+    /* stdout closed by the caller (>&-) with nothing written to it is not an error */
+    if (fclose(stdout) != 0 && (pending || errno != EBADF) && !err) failed = true, err = errno;
+    if (!failed) return status;
+    if (status == 0 || err) /* a command that failed on it said so already */
+        fprintf(stderr, "%s: standard output: cannot write%s%s\n", prog, err ? ": " : "",
+                err ? strerror(err) : "");
+    return status ? status : ERR_RUNTIME;
 }

@@ -52,4 +52,10 @@ int outfile_write(const char *path, unsigned flags, const char *const *inputs,
  * For commands that compose paths (a directory and names in it): all checked before any work. */
 int outfile_check_path(const char *path, struct err *e);
 
+/* Flushes and closes standard output at the end of a command that printed to it, as coreutils'
+ * close_stdout does: a write error (a full disk, an I/O error) that the buffered writes hid is
+ * one line "PROG: standard output: ..." on stderr and exit status 1 (a status the command
+ * already failed with is kept). Returns the exit status. */
+int outfile_close_stdout(const char *prog, int status);
+
 #endif

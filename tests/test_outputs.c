@@ -652,6 +652,82 @@ static void test_duplicate_set_values(void)
     }
 }
 
+/* ---- standard output ----------------------------------------------------------------------- */
+
+/* Runs gilsim with args (NULL-terminated, {IN} the workload, {TRACE} the trace, {DIR} a finished
+ * compare directory, {PLAN} a fresh one) and standard output on /dev/full: the exit status. */
+static int to_dev_full(const char *const *args, const char *cmp, const char *plan)
+{
+    const char *argv[16] = {GILSIM_BINARY_DIR "/gilsim"};
+    int n = 1;
+    for (; args[n - 1]; n++)
+        argv[n] = strcmp(args[n - 1], "{IN}") == 0      ? workload
+                  : strcmp(args[n - 1], "{TRACE}") == 0 ? trace
+                  : strcmp(args[n - 1], "{DIR}") == 0   ? cmp
+                  : strcmp(args[n - 1], "{PLAN}") == 0  ? plan
+                                                        : args[n - 1];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int o = open("/dev/full", O_WRONLY), e = open(err_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (o < 0 || e < 0 || chdir(GILSIM_SOURCE_DIR) != 0) _exit(126);
+        dup2(o, 1);
+        dup2(e, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return finish(pid, 120);
+}
+
+/* Every command that prints, standard output a full disk (/dev/full): exit 1 and one line
+ * saying so, as coreutils do; never 0 with a table silently lost. */
+static void test_stdout_full(void)
+{
+    static const char *const printers[][14] = {
+        {"--help", NULL},
+        {"--version", NULL},
+        {"policies", NULL},
+        {"policies", "--help", NULL},
+        {"machines", NULL},
+        {"check", "{IN}", NULL},
+        {"run", "--help", NULL},
+        {"run", "{IN}", "-e", "virtual", "-d", "20", "-q", "-o", "-", NULL},
+        {"summary", "{TRACE}", NULL},
+        {"summary", "{TRACE}", "--json", NULL},
+        {"summary", "{TRACE}", "--samples", "all", NULL},
+        {"export", "{TRACE}", "-f", "csv", "-o", "-", NULL},
+        {"compare", "--collect", "{DIR}", NULL},
+        {"compare", "--collect", "{DIR}", "-f", "csv", NULL},
+        {"compare", "--collect", "{DIR}", "-f", "json", NULL},
+        {"compare", "{IN}", "-p", "new", "-e", "virtual", "-d", "20", "--plan", "-o", "{PLAN}",
+         NULL},
+        {"compare", "{IN}", "-p", "new", "-e", "virtual", "-d", "20", "-o", "{PLAN}", NULL},
+        {"compare", "{IN}", "-p", "new", "-e", "virtual", "-d", "20", "-f", "csv", "-o", "{PLAN}",
+         NULL},
+        {"compare", "{IN}", "-p", "new", "-e", "virtual", "-d", "20", "-f", "json", "-o", "{PLAN}",
+         NULL},
+    };
+    char cmp[PATH_MAX], plan[PATH_MAX];
+    fresh(cmp, sizeof cmp, "full-stdout");
+    strcat(cmp, "/cmp");
+    const char *argv[] = {NULL,      "compare", workload, "-p", "new", "-e",
+                          "virtual", "-d",      "20",     "-o", cmp,   NULL};
+    CU_ASSERT_EQUAL_FATAL(finish(start_gilsim(argv), 60), 0);
+    for (size_t i = 0; i < sizeof printers / sizeof *printers; i++) {
+        fresh(plan, sizeof plan, "full-stdout-plan");
+        strcat(plan, "/p");
+        int st = to_dev_full(printers[i], cmp, plan);
+        char *err = tu_slurp(err_file);
+        tu_context("gilsim %s %s %s > /dev/full: exit %d, stderr: %s", printers[i][0],
+                   printers[i][1] ? printers[i][1] : "", printers[i][2] ? printers[i][2] : "", st,
+                   err);
+        TU_ASSERT_CMP(st, ==, 1);
+        TU_ASSERT_HAS(err, "standard output: cannot write");
+        CU_ASSERT_PTR_NULL(strstr(err, "index.json in")); /* no claim of success */
+        free(err);
+    }
+}
+
 /* ---- signals -------------------------------------------------------------------------------- */
 
 /* Whether a process runs with "-o DIR/..." among its arguments (/proc/PID/cmdline). */
@@ -783,6 +859,7 @@ int main(void)
         {"bidirectional controls: escaped on terminals, in CSV and messages", test_bidi},
         {"hostile names: Chrome export valid UTF-8", test_chrome_utf8},
         {"compare: equal --set values refused", test_duplicate_set_values},
+        {"standard output on a full disk: exit 1 for every command that prints", test_stdout_full},
         {"compare: no orphaned run after a second SIGINT or SIGKILL", test_no_orphans},
         {"run: the exit status agrees with the trace", test_status_agrees_with_trace},
         CU_TEST_INFO_NULL,

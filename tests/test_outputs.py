@@ -333,6 +333,38 @@ def hostile_text(env):
               "%s: controls in a name reach the terminal raw: %r" % (w[0], p.stderr_b))
 
 
+def stdout_full(env):
+    """Every tool that prints, standard output a full disk (/dev/full): exit 1 and one line
+    saying so (gilsim_output.run_main), as the C commands; no traceback, never exit 0."""
+    d = env.fresh("stdout")
+    plan = os.path.join(d, "plan")
+    subprocess.run([env.gilsim, "compare", env.inputs["workload"], "-p", "new", "-e", "virtual",
+                    "-d", "20", "--plan", "-o", plan], cwd=SRC, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = os.path.join(d, "out")
+    tools = [[PY, "tools/plot-timeline", env.inputs["trace"], "-o", out, "--gilsim", env.gilsim],
+             [PY, "tools/plot-cdf", env.inputs["dir"], "-o", out, "--gilsim", env.gilsim],
+             [PY, "tools/plot-sweep", env.inputs["dir"], "-o", out],
+             [env.gilsim, "report", env.inputs["dir"], "-o", out + ".html"],
+             [PY, "tools/pyrun", env.inputs["workload"], "-d", "30", "-q", "-o", "-"],
+             [PY, "tools/slurm-sweep", plan, "--dry-run"],
+             [os.path.join(os.path.dirname(env.gilsim), "gilsim-calibrate"), "--help"]]
+    tools += [[PY, "tools/" + t, "--help"] for t in ("plot-timeline", "plot-cdf", "plot-sweep",
+                                                      "report", "pyrun", "validate",
+                                                      "slurm-sweep")]
+    if os.access(env.bench, os.X_OK):
+        tools.append([env.bench, "--help"])
+    for argv in tools:
+        with open("/dev/full", "wb") as full:
+            p = subprocess.run(argv, cwd=SRC, stdout=full, stderr=subprocess.PIPE,
+                               env=dict(os.environ, GILSIM=env.gilsim))
+        err = p.stderr.decode("utf-8", "replace")
+        check(p.returncode == 1 and "standard output: cannot write" in err
+              and "Traceback" not in err,
+              "%s > /dev/full: exit %d, expected 1 with one line\n%s"
+              % (" ".join(argv[1:3]), p.returncode, err))
+
+
 def main():
     if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
@@ -356,6 +388,7 @@ def main():
             situations(env, w)
     interrupted(env)
     hostile_text(env)
+    stdout_full(env)
     if not failures:
         subprocess.run(["rm", "-rf", tmp])
     for s in sorted(set(skipped)):

@@ -1017,7 +1017,7 @@ static int write_outputs(const char *out_path, struct outfile *json_out, struct 
     return rc;
 }
 
-int main(int argc, char **argv)
+static int run_main(int argc, char **argv)
 {
     const char *out_path = NULL, *table_path = NULL;
     struct outfile *json_out, *table_out;
@@ -1038,4 +1038,9 @@ int main(int argc, char **argv)
     print_table(stdout);
     printf("written: %s\n", out_path);
     return missing ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    return outfile_close_stdout("gilsim-bench", run_main(argc, argv));
 }

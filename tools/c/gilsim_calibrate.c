@@ -17,6 +17,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "common/outfile.h"
 #include "common/utc.h"
 #include "sim/machine.h"
 #include "common/host.h"
@@ -1106,7 +1107,7 @@ static int write_raw(const struct calib *c)
     return 1;
 }
 
-int main(int argc, char **argv)
+static int run_main(int argc, char **argv)
 {
     struct calib c = {0};
     int rc = parse_opts(argc, argv, &c.o);
@@ -1153,4 +1154,9 @@ int main(int argc, char **argv)
     json_decref(c.measured);
     json_decref(c.raw);
     return rc;
+}
+
+int main(int argc, char **argv)
+{
+    return outfile_close_stdout("gilsim-calibrate", run_main(argc, argv));
 }

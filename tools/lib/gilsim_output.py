@@ -232,6 +232,77 @@ def exit_on_interrupt(prog):
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
+class _Stdout:
+    """sys.stdout with its write errors named: every write or flush that fails (a full disk,
+    an I/O error) raises WriteError naming standard output, wherever the write was (print,
+    argparse's --help, a progress line)."""
+
+    def __init__(self, f):
+        self._f = f
+
+    def _call(self, fn, *args):
+        try:
+            return fn(*args)
+        except OSError as e:
+            raise WriteError("standard output: cannot write: %s" % (e.strerror or e))
+
+    def write(self, s):
+        return self._call(self._f.write, s)
+
+    def flush(self):
+        return self._call(self._f.flush)
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+
+def close_stdout(prog, status):
+    """Flushes and closes standard output at the end of a tool, as the C commands do
+    (common/outfile.h, coreutils' close_stdout): a write error there is one line on stderr and
+    exit status 1 (a failure the tool reported already keeps its own status)."""
+    f = sys.stdout._f if isinstance(sys.stdout, _Stdout) else sys.stdout
+    try:
+        f.flush()
+        f.close()
+    except OSError as e:
+        try:
+            f.close()  # the buffer is dropped: Python's own exit must not try it again
+        except OSError:
+            pass
+        if not status:
+            sys.stderr.write("%s: standard output: cannot write: %s\n" % (prog, e.strerror or e))
+        return status or 1
+    return status
+
+
+def run_main(prog, main, *args):
+    """main(*args)'s exit status, with standard output checked as the C commands check it: a
+    write error on it, in the middle (print, --help) or at the end, is one line on stderr and
+    exit status 1, never a traceback or a silently short output."""
+    sys.stdout = _Stdout(sys.stdout)
+    try:
+        status = main(*args)
+    except WriteError as e:
+        sys.stderr.write("%s: %s\n" % (prog, e))
+        status = 1
+    except SystemExit as e:  # argparse's --help and refusals
+        status = e.code if isinstance(e.code, int) else 0 if e.code is None else 2
+        if isinstance(e.code, str):
+            sys.stderr.write(e.code + "\n")
+    return close_stdout(prog, status)
+
+
+def print_out(data):
+    """data (str, or bytes: written as they are, e.g. a path that is not UTF-8) and a newline
+    on standard output at once; WriteError when standard output cannot take it."""
+    try:
+        sys.stdout.flush()
+        sys.stdout.buffer.write((data if isinstance(data, bytes) else data.encode()) + b"\n")
+        sys.stdout.buffer.flush()
+    except OSError as e:
+        raise WriteError("standard output: cannot write: %s" % (e.strerror or e))
+
+
 def exit_status(err):
     """The exit status for an error: 1 when a write failed (WriteError), 2 for a refusal or
     bad input."""

@@ -15,7 +15,7 @@ import tempfile
 
 from gilsim_cli import GilsimError, find_gilsim, run_gilsim, samples_of  # noqa: F401
 from gilsim_output import (OutputError, WriteError, escape, exit_on_interrupt,  # noqa: F401
-                           exit_status, output)
+                           exit_status, output, print_out, run_main)
 
 exit_on_interrupt(os.path.basename(sys.argv[0]))  # before matplotlib's slow import
 
@@ -118,10 +118,9 @@ def fail(prog, err):
 
 
 def print_path(path):
-    """A path on stdout as the bytes it is (it may not be UTF-8)."""
-    sys.stdout.flush()
-    sys.stdout.buffer.write(os.fsencode(path) + b"\n")
-    sys.stdout.buffer.flush()
+    """A path on stdout as the bytes it is (it may not be UTF-8); WriteError when stdout cannot
+    take it."""
+    print_out(os.fsencode(path))
 
 
 def save_and_print(fig, out_base, inputs=()):
