@@ -182,11 +182,18 @@ int cli_find_python(const char *var, const char *why, char *buf, size_t size, st
 
 /* ---- signals (cli/signals.c) ---------------------------------------------------------------- */
 
-/* SIGINT and SIGTERM: taken by a dedicated thread. The first calls on_signal (from that
- * thread; NULL: exit at once); a second exits at once with 128 + the signal after removing the
- * temporary file set with cli_signals_set_tmp. Call before creating threads. Returns 0 or an
- * errno value. */
+/* SIGINT, SIGTERM and SIGHUP (a closed terminal: a stop like SIGTERM): taken by a dedicated
+ * thread. The first calls on_signal (from that thread; NULL: exit at once); a second exits at
+ * once with 128 + the signal after removing the temporary file set with cli_signals_set_tmp.
+ * Call before creating threads. Returns 0 or an errno value. */
 int cli_signals_start(void (*on_signal)(void *ctx, int sig), void *ctx);
+/* What the first signal calls from now on (a command with phases: compare). */
+void cli_signals_handle(void (*on_signal)(void *ctx, int sig), void *ctx);
+/* "SIGINT", "SIGTERM", "SIGHUP"; the stop reason a trace records, "sigint" ...; the signal of
+ * such a reason (0: none). */
+const char *cli_signal_name(int signo);
+const char *cli_signal_reason(int signo);
+int cli_signal_of_reason(const char *reason);
 void cli_signals_set_tmp(const char *path); /* NULL: none */
 /* Around creating a temporary file and naming it with cli_signals_set_tmp: a signal that
  * arrives in between waits for the name instead of leaving the file behind. */

@@ -168,10 +168,10 @@ static const struct cli_command compare_cmd = {
     "(*.result.json), index.json (the json format), runs.csv (one row per run), cells.csv\n"
     "(one row per cell) and table.txt; one compare plans, sweeps or collects in DIR at a time\n"
     "(DIR/.gilsim-compare is its lock). A run that finished is not run again. Progress goes\n"
-    "to stderr when it is a terminal. SIGINT or SIGTERM: the runs in progress stop and leave\n"
-    "no trace, no other starts, and the index of what finished is written.\n"
+    "to stderr when it is a terminal. SIGINT, SIGTERM or SIGHUP: the runs in progress stop and\n"
+    "leave no trace, no other starts, and the index of what finished is written.\n"
     "Exit status: 0 ok, 1 a run failed (or, --collect, has not finished), 2 bad input,\n"
-    "130/143 interrupted.\n",
+    "130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP).\n",
 };
 
 /* ---- the modes ----------------------------------------------------------------------------- */
@@ -221,8 +221,10 @@ static int sweep(const struct compare_args *a, struct err *e)
     int lock_fd = -1, sig = 0;
     /* every check before the directory is made or touched */
     int rc = cmp_plan_make(&a->req, a->dir, &p, e);
+    cli_signals_hold(); /* the directory claimed and the plan written, or neither */
     if (!rc && !(rc = cmp_check_paths(p, e)) && !(rc = cmp_claim_dir(p, a->force, &lock_fd, e)))
         rc = cmp_write_plan(p, e);
+    cli_signals_release();
     if (!rc && a->plan_only) {
         printf("%zu runs in %zu cells planned in %s/plan.json\n"
                "run them: tools/slurm-sweep %s, or gilsim compare --run %s --index I (0 to %zu)\n"
@@ -282,6 +284,18 @@ static int from_plan(const struct compare_args *a, const char *dir, struct err *
     return rc;
 }
 
+/* Every mode under SIGINT/SIGTERM/SIGHUP from the start: until a phase says otherwise (the runs:
+ * compare_jobs.c, compare_run.c), a signal exits at once, after the files being written
+ * (cli_signals_hold) are complete, never beside a temporary file. */
+static int with_signals(const struct compare_args *a, const char *dir, struct err *e)
+{
+    int rc = cli_signals_start(NULL, NULL);
+    if (rc) return err_set(e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(rc));
+    rc = dir ? from_plan(a, dir, e) : sweep(a, e);
+    cli_signals_stop();
+    return rc;
+}
+
 int cli_compare(int argc, char **argv)
 {
     struct compare_args a;
@@ -294,15 +308,13 @@ int cli_compare(int argc, char **argv)
     } else if (rc == 0 && dir && operand != argc) {
         rc = cli_usage_error("compare", "%s: the workload and options come from DIR's plan",
                              a.run_dir ? "--run" : "--collect");
-    } else if (rc == 0 && dir) {
-        rc = from_plan(&a, dir, &e);
-    } else if (rc == 0 && operand != argc - 1) {
+    } else if (rc == 0 && !dir && operand != argc - 1) {
         rc = cli_usage_error("compare", "%s",
                              operand >= argc ? "expected one workload file"
                                              : "expected one workload file, got more");
     } else if (rc == 0) {
-        a.req.workload = argv[operand];
-        rc = sweep(&a, &e);
+        a.req.workload = dir ? NULL : argv[operand];
+        rc = with_signals(&a, dir, &e);
     }
     if (rc > 0 && rc < 128 && e.msg[0]) cli_fail(&e);
     free_request(&a.req);

@@ -152,7 +152,7 @@ static void note_interrupt(struct cmp_results *r, int signal)
     snprintf(note, sizeof note,
              "interrupted by %s: the runs in progress were stopped and left no trace; "
              "`gilsim compare --collect` after `--run` of the others completes it",
-             signal == SIGINT ? "SIGINT" : "SIGTERM");
+             cli_signal_name(signal));
     json_array_append_new(r->notes, json_string(note));
 }
 

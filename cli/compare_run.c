@@ -224,11 +224,10 @@ int cmp_run_one(const struct cmp_plan *p, size_t index, const char *cpus, struct
     unlink(partial); /* a killed earlier attempt's */
     rc = cpus ? pin(cpus, e) : 0;
     if (rc) return rc;
-    if ((rc = cli_signals_start(run_on_signal, NULL)) != 0)
-        return err_set(e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(rc));
+    cli_signals_handle(run_on_signal, NULL);
     cli_signals_set_tmp(partial);
     rc = run_and_measure(p, index, partial, e);
     cli_signals_set_tmp(NULL);
-    cli_signals_stop();
+    cli_signals_handle(NULL, NULL);
     return rc;
 }

@@ -69,11 +69,12 @@ static const struct cli_command run_cmd = {
     "simulated in virtual time on a modelled machine (deterministic: the same inputs give\n"
     "the same events on any host).\n",
     run_opts,
-    "SIGINT or SIGTERM stops the run: the trace is written with complete: false and\n"
-    "stop_reason sigint or sigterm, exit status 130 or 143. A second SIGINT exits at once.\n"
+    "SIGINT, SIGTERM or SIGHUP stops the run: the trace is written with complete: false and\n"
+    "stop_reason sigint, sigterm or sighup, exit status 130, 143 or 129. A second one exits at\n"
+    "once.\n"
     "\n"
     "Exit status: 0 ok, 1 runtime failure or stall, 2 bad input (workload, option,\n"
-    "parameter; nothing is run or written), 130/143 stopped by SIGINT/SIGTERM.\n",
+    "parameter; nothing is run or written), 130/143/129 stopped by SIGINT/SIGTERM/SIGHUP.\n",
 };
 
 static enum eng_kind run_engine(const struct run_args *a)
@@ -189,7 +190,7 @@ struct run_signals {
 static void run_on_signal(void *ctx, int sig)
 {
     struct run_signals *rs = ctx;
-    const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    const char *name = cli_signal_name(sig);
     if (atomic_load(&rs->over)) {
         fprintf(stderr,
                 "gilsim: %s: the run is over, finishing its trace (again to quit at once)\n", name);
@@ -197,15 +198,14 @@ static void run_on_signal(void *ctx, int sig)
     }
     fprintf(stderr, "gilsim: %s: stopping, writing the partial trace (again to quit at once)\n",
             name);
-    eng_ctl_stop(rs->ctl, sig == SIGINT ? "sigint" : "sigterm");
+    eng_ctl_stop(rs->ctl, cli_signal_reason(sig));
 }
 
 /* The exit status of a run that ended: what its trace says, 128 + the signal that stopped it. */
 static int stop_status(const struct eng_result *r)
 {
-    if (strcmp(r->stop_reason, "sigint") == 0) return 128 + SIGINT;
-    if (strcmp(r->stop_reason, "sigterm") == 0) return 128 + SIGTERM;
-    return 0;
+    int signo = cli_signal_of_reason(r->stop_reason);
+    return signo ? 128 + signo : 0;
 }
 
 /* A run that ended early: a message, and an error when it stalled or left threads behind. */

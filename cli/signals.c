@@ -1,6 +1,8 @@
-/* cli/signals.c - SIGINT and SIGTERM for commands that run long or write files (see cli.h).
+/* cli/signals.c - SIGINT, SIGTERM and SIGHUP for commands that run long or write files (see
+ * cli.h). SIGHUP (a closed terminal, a dropped ssh session) is a request to stop like SIGTERM:
+ * its default action would lose the run and leave temporary files behind.
  *
- * Both signals are blocked in every thread (threads created later inherit the mask) and taken
+ * The signals are blocked in every thread (threads created later inherit the mask) and taken
  * by one dedicated thread with sigwait, so no handler ever interrupts the engine, stdio or
  * malloc. The first signal calls the command's stop function (`run` stops its threads and
  * writes a partial trace); a second one, or the first when the command has no stop function,
@@ -18,13 +20,21 @@
 
 #include "cli/cli.h"
 
+/* the signals taken, with their names and the stop reasons they give */
+static const struct {
+    int signo;
+    const char *name, *reason;
+} taken[] = {
+    {SIGINT, "SIGINT", "sigint"}, {SIGTERM, "SIGTERM", "sigterm"}, {SIGHUP, "SIGHUP", "sighup"}};
+#define NTAKEN (sizeof taken / sizeof *taken)
+
 static struct {
     pthread_t thread;
     bool started;
     sigset_t set;
     void (*on_signal)(void *ctx, int sig);
     void *ctx;
-    pthread_mutex_t mutex;    /* guards tmp */
+    pthread_mutex_t mutex;    /* guards tmp, on_signal and ctx */
     pthread_mutex_t creating; /* held while a temporary file exists that tmp does not name yet */
     char tmp[4096];
     _Atomic pid_t child; /* compare's run in progress: it ends before we do */
@@ -55,7 +65,7 @@ static void hard_exit(int signo, bool again)
     pthread_mutex_lock(&sig.creating);
     pthread_mutex_lock(&sig.mutex);
     if (sig.tmp[0]) unlink(sig.tmp);
-    static const char msg1[] = "gilsim: interrupted: exiting, nothing written\n";
+    static const char msg1[] = "gilsim: interrupted: exiting, no half-written file left\n";
     static const char msg2[] = "gilsim: interrupted again: exiting at once, nothing written\n";
     ssize_t w = again ? write(STDERR_FILENO, msg2, sizeof msg2 - 1)
                       : write(STDERR_FILENO, msg1, sizeof msg1 - 1);
@@ -71,8 +81,12 @@ static void *sig_main(void *arg)
         if (sigwait(&sig.set, &signo) != 0) continue;
         int expected = 0;
         bool first = atomic_compare_exchange_strong(&sig.first, &expected, signo);
-        if (first && sig.on_signal)
-            sig.on_signal(sig.ctx, signo);
+        pthread_mutex_lock(&sig.mutex);
+        void (*on_signal)(void *, int) = sig.on_signal;
+        void *ctx = sig.ctx;
+        pthread_mutex_unlock(&sig.mutex);
+        if (first && on_signal)
+            on_signal(ctx, signo);
         else
             hard_exit(signo, !first);
     }
@@ -84,8 +98,8 @@ int cli_signals_start(void (*on_signal)(void *ctx, int sig), void *ctx)
     sig.on_signal = on_signal;
     sig.ctx = ctx;
     sigemptyset(&sig.set);
-    sigaddset(&sig.set, SIGINT);
-    sigaddset(&sig.set, SIGTERM);
+    for (size_t i = 0; i < NTAKEN; i++)
+        sigaddset(&sig.set, taken[i].signo);
     int rc = pthread_sigmask(SIG_BLOCK, &sig.set, NULL);
     if (rc) return rc;
     pthread_attr_t attr;
@@ -98,6 +112,35 @@ int cli_signals_start(void (*on_signal)(void *ctx, int sig), void *ctx)
         return rc;
     }
     sig.started = true;
+    return 0;
+}
+
+void cli_signals_handle(void (*on_signal)(void *ctx, int sig), void *ctx)
+{
+    pthread_mutex_lock(&sig.mutex);
+    sig.on_signal = on_signal;
+    sig.ctx = ctx;
+    pthread_mutex_unlock(&sig.mutex);
+}
+
+const char *cli_signal_name(int signo)
+{
+    for (size_t i = 0; i < NTAKEN; i++)
+        if (taken[i].signo == signo) return taken[i].name;
+    return "a signal";
+}
+
+const char *cli_signal_reason(int signo)
+{
+    for (size_t i = 0; i < NTAKEN; i++)
+        if (taken[i].signo == signo) return taken[i].reason;
+    return "signal";
+}
+
+int cli_signal_of_reason(const char *reason)
+{
+    for (size_t i = 0; i < NTAKEN; i++)
+        if (strcmp(taken[i].reason, reason) == 0) return taken[i].signo;
     return 0;
 }
 

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -730,6 +732,95 @@ static void test_stdout_full(void)
 
 /* ---- signals -------------------------------------------------------------------------------- */
 
+/* Whether dir (and, for a compare directory, dir/.partial) holds a temporary file (".tmp" in
+ * its name). */
+static bool has_tmp(const char *dir)
+{
+    char part[PATH_MAX + 16];
+    snprintf(part, sizeof part, "%s/.partial", dir);
+    const char *dirs[] = {dir, part};
+    bool found = false;
+    for (size_t i = 0; i < 2 && !found; i++) {
+        DIR *d = opendir(dirs[i]);
+        for (struct dirent *de; d && !found && (de = readdir(d));)
+            found = strstr(de->d_name, ".tmp") != NULL;
+        if (d) closedir(d);
+    }
+    return found;
+}
+
+/* Polls every 2 ms until has_tmp(dir) says want: whether it did within limit_s. */
+static bool wait_tmp(const char *dir, bool want, double limit_s)
+{
+    for (double waited = 0; waited < limit_s; waited += 0.002) {
+        if (has_tmp(dir) == want) return true;
+        usleep(2000);
+    }
+    return false;
+}
+
+/* Starts writer w: its arguments with extra (NULL-terminated) appended. */
+static pid_t start_writer(const struct writer *w, const char *in, const char *out,
+                          const char *const *extra)
+{
+    const char *argv[24];
+    int n = 1;
+    for (int i = 0; w->args[i]; i++)
+        argv[n++] = strcmp(w->args[i], "{IN}") == 0    ? in
+                    : strcmp(w->args[i], "{OUT}") == 0 ? out
+                                                       : w->args[i];
+    for (; extra && *extra; extra++)
+        argv[n++] = *extra;
+    argv[n] = NULL;
+    return start_gilsim(argv);
+}
+
+/* SIGHUP (a closed terminal, a dropped ssh session) to every writing command while it writes:
+ * taken like SIGTERM, never the default death. A run stops and writes its partial trace
+ * (stop_reason sighup); export and summary remove their temporary file; compare stops its run
+ * and writes the index of what ran. Exit 129, no temporary file left, an old output kept. The
+ * signal comes once the command holds its temporary file: a run's reserved output, a reader's
+ * output while its trace (a FIFO nobody writes) is read, compare's run's partial trace. */
+static void test_sighup(void)
+{
+    static const char *const longer[] = {"-d", "60000", NULL};
+    for (size_t i = 0; i < NWRITERS; i++) {
+        const struct writer *w = &writers[i];
+        char d[PATH_MAX], out[PATH_MAX + 16], in[PATH_MAX + 16];
+        fresh(d, sizeof d, "sighup");
+        snprintf(out, sizeof out, "%s/out", d);
+        snprintf(in, sizeof in, "%s/in.fifo", d);
+        if (w->form != F_DIR) write_file(out, victim_text);
+        if (w->in == IN_TRACE) CU_ASSERT_EQUAL_FATAL(mkfifo(in, 0666), 0);
+        pid_t pid = start_writer(w, w->in == IN_TRACE ? in : workload, out,
+                                 w->in == IN_WORKLOAD ? longer : NULL);
+        bool ready = wait_tmp(w->form == F_DIR ? out : d, true, 30.0 * TU_SLACK);
+        kill(pid, SIGHUP);
+        int st = finish(pid, 60);
+        tu_context("%s: SIGHUP once it held its temporary file (%s)", w->name,
+                   ready ? "it did" : "never seen");
+        CU_ASSERT(ready);
+        CU_ASSERT(expect_exit(w, "SIGHUP", st, 128 + SIGHUP));
+        CU_ASSERT(!has_tmp(d));
+        if (w->in == IN_TRACE) CU_ASSERT(file_is(out, victim_text));
+        if (w->form == F_JSON && w->in == IN_WORKLOAD) {
+            struct trace *t = NULL;
+            struct err e = {0};
+            CU_ASSERT_EQUAL(trace_read(out, &t, &e), 0);
+            if (t)
+                CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(t->run, "stop_reason")),
+                                       "sighup");
+            if (t) CU_ASSERT_FALSE(t->complete);
+            trace_free(t);
+        }
+        if (w->form == F_DIR) {
+            CU_ASSERT(!has_tmp(out));
+            CU_ASSERT(output_ok(w, out)); /* the index of what ran */
+            CU_ASSERT(tu_file_has(err_file, "SIGHUP"));
+        }
+    }
+}
+
 /* Whether a process runs with "-o DIR/..." among its arguments (/proc/PID/cmdline). */
 static bool writing_into(const char *dir)
 {
@@ -747,6 +838,46 @@ static bool writing_into(const char *dir)
     }
     if (proc) closedir(proc);
     return found;
+}
+
+/* A signal to `compare --collect` while it writes index.json (inotify tells the moment its
+ * temporary file appears): the outputs being written are finished, then it exits with 128 + the
+ * signal; no temporary file is left (its default death left index.json.tmp.* 7 times in 10). */
+static void test_collect_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    char d[PATH_MAX], plan[PATH_MAX + 16];
+    fresh(d, sizeof d, "collect-signals");
+    snprintf(plan, sizeof plan, "%s/plan", d);
+    const char *mk[] = {NULL, "compare", workload, "-p", "new", "-e", "virtual",
+                        "-r", "1000",    "--plan", "-o", plan,  NULL};
+    CU_ASSERT_EQUAL_FATAL(finish(start_gilsim(mk), 60), 0);
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        int in = inotify_init1(IN_CLOEXEC);
+        CU_ASSERT_FATAL(in >= 0 && inotify_add_watch(in, plan, IN_CREATE) >= 0);
+        const char *argv[] = {NULL, "compare", "--collect", plan, NULL};
+        pid_t pid = start_gilsim(argv);
+        bool seen = false;
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        while (!seen) {
+            struct pollfd pfd = {in, POLLIN, 0};
+            if (poll(&pfd, 1, 30000 * TU_SLACK) <= 0) break;
+            ssize_t n = read(in, buf, sizeof buf);
+            for (char *p = buf; n > 0 && p < buf + n && !seen;) {
+                const struct inotify_event *ev = (const void *)p;
+                seen = ev->len && strncmp(ev->name, "index.json.tmp", 14) == 0;
+                p += sizeof *ev + ev->len;
+            }
+        }
+        if (seen) kill(pid, sigs[i]);
+        int st = finish(pid, 60);
+        close(in);
+        tu_context("--collect, %s while index.json is written", strsignal(sigs[i]));
+        CU_ASSERT(seen);
+        TU_ASSERT_CMP(st, ==, 128 + sigs[i]);
+        CU_ASSERT(!has_tmp(plan));
+        CU_ASSERT(output_ok(&writers[NWRITERS - 1], plan)); /* the index: whole */
+    }
 }
 
 /* A second SIGINT to compare: it exits at once, its run in progress ends with it, and nothing
@@ -860,6 +991,8 @@ int main(void)
         {"hostile names: Chrome export valid UTF-8", test_chrome_utf8},
         {"compare: equal --set values refused", test_duplicate_set_values},
         {"standard output on a full disk: exit 1 for every command that prints", test_stdout_full},
+        {"SIGHUP to every writing command: taken like SIGTERM", test_sighup},
+        {"compare --collect: a signal leaves no temporary file", test_collect_signals},
         {"compare: no orphaned run after a second SIGINT or SIGKILL", test_no_orphans},
         {"run: the exit status agrees with the trace", test_status_agrees_with_trace},
         CU_TEST_INFO_NULL,

@@ -51,7 +51,8 @@ def check(cond, what):
 
 def wait_until_interruptible(pid, timeout=60):
     """Waits until the tool owns Ctrl-C: SIGINT blocked (`gilsim report` until its Python tool
-    has a handler) or SIGTERM caught (exit_on_interrupt installs it after SIGINT's handler).
+    has a handler) or SIGHUP caught (exit_on_interrupt installs it after SIGINT's and SIGTERM's;
+    pyrun before its run).
     Before that, Python's start-up default (KeyboardInterrupt, death by SIGINT) is not the
     tool's; a loaded machine can take over a second to get there (CI's TSan run did)."""
     def mask(status, field):
@@ -66,7 +67,7 @@ def wait_until_interruptible(pid, timeout=60):
         except OSError:
             return  # gone: its exit status tells
         if mask(status, "SigBlk") & (1 << (signal.SIGINT - 1)) or \
-                mask(status, "SigCgt") & (1 << (signal.SIGTERM - 1)):
+                mask(status, "SigCgt") & (1 << (signal.SIGHUP - 1)):
             return
         time.sleep(0.005)
 
@@ -81,7 +82,7 @@ class Env:
         subst = {"{IN}": inp, "{OUT}": out, "{G}": self.gilsim, "{B}": self.bench}
         return [subst.get(a, a) for a in w[1]]
 
-    def run(self, w, inp, out, expect, what, signal_after=None):
+    def run(self, w, inp, out, expect, what, signal_after=None, signo=signal.SIGINT):
         """Runs writer w; checks the exit status; returns the process."""
         args = self.argv(w, inp, out)
         proc = subprocess.Popen(args, cwd=SRC, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -89,7 +90,7 @@ class Env:
         if signal_after is not None:
             wait_until_interruptible(proc.pid)
             time.sleep(signal_after)
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signo)
         try:
             out_b, err_b = proc.communicate(timeout=300)
         except subprocess.TimeoutExpired:
@@ -302,13 +303,24 @@ def interrupted(env):
     check(p.returncode == 130 and b"Traceback" not in p.stderr,
           "an interrupt wrapped in another exception: exit %d, expected 130 without a "
           "traceback\n%s" % (p.returncode, p.stderr.decode("utf-8", "replace")))
-    # after the tool owns Ctrl-C: report's tool starting, plot-cdf importing matplotlib
-    for w, after in ((WRITERS[3], 0.0), (WRITERS[1], 0.3)):
+    # after the tool owns Ctrl-C: report's tool starting, plot-cdf importing matplotlib; SIGHUP
+    # (a closed terminal) and SIGTERM the same way, and pyrun during its run
+    cases = [(WRITERS[3], 0.0, signal.SIGINT), (WRITERS[1], 0.3, signal.SIGINT),
+             (WRITERS[3], 0.0, signal.SIGHUP), (WRITERS[1], 0.3, signal.SIGHUP),
+             (WRITERS[4], 0.3, signal.SIGHUP), (WRITERS[4], 0.3, signal.SIGTERM)]
+    for w, after, signo in cases:
         d = env.fresh("sigint")
-        p = env.run(w, env.inputs[w[3]], os.path.join(d, "out"), 130, "SIGINT", after)
-        check(b"Traceback" not in p.stderr_b, "%s: SIGINT printed a traceback" % w[0])
-        check(not [n for n in os.listdir(d) if ".tmp" in n], "%s: SIGINT left a temporary file"
-              % w[0])
+        out = os.path.join(d, "out")
+        if w[0] == "pyrun":  # a run long enough to be under way
+            p = env.run(("pyrun", w[1] + ["-d", "20000"]) + w[2:], env.inputs[w[3]], out,
+                        128 + signo, signal.Signals(signo).name, after, signo)
+        else:
+            p = env.run(w, env.inputs[w[3]], out, 128 + signo, signal.Signals(signo).name,
+                        after, signo)
+        name = signal.Signals(signo).name
+        check(b"Traceback" not in p.stderr_b, "%s: %s printed a traceback" % (w[0], name))
+        check(not [n for n in os.listdir(d) if ".tmp" in n], "%s: %s left a temporary file"
+              % (w[0], name))
 
 
 BIDI = "\u202e\u2066\u200f\u061c"

@@ -204,9 +204,14 @@ def show(path):
     return escape(os.fsencode(path) if isinstance(path, str) else path)
 
 
+# The signals that stop a tool, as they stop gilsim's C commands (cli/signals.c).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def exit_on_interrupt(prog):
-    """SIGINT and SIGTERM end the tool with one line and 128 + the signal, wherever they come
-    (an import too), without a traceback; temporary files are removed on the way out."""
+    """SIGINT, SIGTERM and SIGHUP (a closed terminal: a stop like SIGTERM) end the tool with one
+    line and 128 + the signal, wherever they come (an import too), without a traceback;
+    temporary files are removed on the way out."""
     interrupted = []
 
     def handler(signo, frame):
@@ -226,10 +231,10 @@ def exit_on_interrupt(prog):
 
     previous_hook = sys.excepthook
     sys.excepthook = excepthook
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    # `gilsim report` execs the tool with both blocked, so that none comes before this
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    for signo in STOP_SIGNALS:
+        signal.signal(signo, handler)
+    # `gilsim report` execs the tool with them blocked, so that none comes before this
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, set(STOP_SIGNALS))
 
 
 class _Stdout:
