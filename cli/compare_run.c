@@ -22,6 +22,7 @@
 
 #include "analysis/metrics.h"
 #include "cli/compare.h"
+#include "common/outfile.h"
 #include "common/text.h"
 
 extern char **environ;
@@ -188,7 +189,7 @@ static int run_and_measure(const struct cmp_plan *p, size_t index, const char *p
     if (status == 0 && !sig && rename(partial, path) != 0)
         rc = err_set(e, ERR_RUNTIME, "%s: cannot move the trace into place: %s", path,
                      strerror(errno));
-    else if (status == 0 && !sig)
+    else if (status == 0 && !sig && !(rc = outfile_sync_dir(path, e))) /* in DIR for good */
         rc = measure(p, index, result, e);
     unlink(partial);
     if (rc) {

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "common/outfile.h"
 #include "common/text.h"
 #include "common/utc.h"
 #include "policies/registry.h"
@@ -23,7 +24,7 @@ struct run_args {
     struct cli_choices engine; /* none: real */
     struct cli_list sets, machine_sets, vars;
     uint64_t duration_ms, seed, max_events, stall_ms;
-    bool quiet, no_trace;
+    bool quiet, no_trace, no_fsync;
 };
 
 #define F(f) offsetof(struct run_args, f)
@@ -56,6 +57,10 @@ static const struct cli_opt run_opts[] = {
     CLI_ROW_FLAG("no-trace", 0, F(no_trace),
                  "record nothing and write no trace (only the summary: what tracing costs, see "
                  "tools/bench)"),
+    CLI_ROW_FLAG("no-fsync", 0, F(no_fsync),
+                 "do not fsync the trace and its directory after writing it (faster for a large "
+                 "trace on a network filesystem; a crash of the machine may then leave it empty "
+                 "or partial under its name)"),
     CLI_ROW_FLAG("quiet", 'q', F(quiet), "no summary on stderr"),
     {0},
 };
@@ -265,7 +270,9 @@ static int run_with_signals(const struct run_args *a, struct eng_options *o, boo
     struct trace_out *out = NULL;
     const char *inputs[] = {a->workload, NULL};
     cli_signals_hold();
-    int rc = a->no_trace ? 0 : trace_out_open(&out, a->output, inputs, e);
+    int rc = a->no_trace
+                 ? 0
+                 : trace_out_open(&out, a->output, a->no_fsync ? OUTFILE_NO_SYNC : 0, inputs, e);
     if (rc == 0 && out) cli_signals_set_tmp(trace_out_tmp_path(out));
     cli_signals_release();
     if (rc == 0) {

@@ -39,6 +39,7 @@ static struct {
     char tmp[4096];
     _Atomic pid_t child; /* compare's run in progress: it ends before we do */
     _Atomic int first;
+    _Atomic bool exiting; /* a hard exit is under way: it waits for `creating` */
 } sig = {.mutex = PTHREAD_MUTEX_INITIALIZER, .creating = PTHREAD_MUTEX_INITIALIZER};
 
 /* The child hears the signal again (a second one: it removes its temporary file and exits at
@@ -60,6 +61,7 @@ static void end_child(int signo)
 
 static void hard_exit(int signo, bool again)
 {
+    atomic_store(&sig.exiting, true);
     end_child(signo);
     /* A file being created is named first, so that it is removed too (never unlocked: we exit). */
     pthread_mutex_lock(&sig.creating);
@@ -159,6 +161,10 @@ void cli_signals_hold(void)
 void cli_signals_release(void)
 {
     pthread_mutex_unlock(&sig.creating);
+    /* A signal that waited for what was being written ends the process now: the command
+     * must not go on (print a table, exit with its own status) meanwhile. */
+    while (atomic_load(&sig.exiting))
+        pause(); /* the signals are blocked here: the signal thread's _exit ends this */
 }
 
 void cli_signals_set_child(pid_t pid)

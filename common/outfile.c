@@ -18,6 +18,7 @@ struct outfile {
     char *path;
     char *tmp; /* NULL: written in place (a character device, a FIFO, standard output) */
     bool is_stdout;
+    bool sync; /* fsync the file and its directory */
 };
 
 /* The temporary name for path into buf (mkstemp's template), or -1 when it would be too long. */
@@ -145,6 +146,7 @@ int outfile_open(struct outfile **out, const char *path, unsigned flags, const c
         return err_set(e, ERR_RUNTIME, "out of memory");
     }
     of->is_stdout = is_stdout;
+    of->sync = !(flags & OUTFILE_NO_SYNC);
     if (is_stdout)
         of->f = stdout;
     else
@@ -176,11 +178,29 @@ void outfile_abort(struct outfile *of)
     outfile_free(of);
 }
 
+int outfile_sync_dir(const char *path, struct err *e)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = fd < 0 || (fsync(fd) != 0 && errno != EINVAL) ? -1 : 0;
+    int err = errno;
+    if (fd >= 0) close(fd);
+    return rc ? err_set(e, ERR_RUNTIME, "%s: cannot sync the directory: %s", dir, strerror(err))
+              : 0;
+}
+
 int outfile_commit(struct outfile *of, struct err *e)
 {
     int rc = 0;
     bool failed = fflush(of->f) != 0 || ferror(of->f);
     int err = errno;
+    /* the data on disk before the name points at it (NFS reports a full disk only here) */
+    if (!failed && of->tmp && of->sync && fsync(fileno(of->f)) != 0) failed = true, err = errno;
     if (!of->is_stdout && fclose(of->f) != 0 && !failed) failed = true, err = errno;
     of->f = NULL;
     const char *name = of->is_stdout ? "standard output" : of->path;
@@ -190,6 +210,8 @@ int outfile_commit(struct outfile *of, struct err *e)
     else if (of->tmp && rename(of->tmp, of->path) != 0)
         rc =
             err_set(e, ERR_RUNTIME, "cannot move %s to %s: %s", of->tmp, of->path, strerror(errno));
+    else if (of->tmp && of->sync)
+        rc = outfile_sync_dir(of->path, e);
     if (rc && of->tmp) unlink(of->tmp);
     outfile_free(of);
     return rc;

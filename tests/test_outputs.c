@@ -654,6 +654,91 @@ static void test_duplicate_set_values(void)
     }
 }
 
+/* ---- durability ----------------------------------------------------------------------------- */
+
+/* Runs argv (argv[0] the program) under `strace -f -y` into log, tracing fsync and rename: the
+ * exit status, or -1 when strace cannot trace here (printed as skipped). */
+static int straced(const char *log, const char *const *argv)
+{
+    char cmd[8192];
+    int n = snprintf(cmd, sizeof cmd,
+                     "cd '%s' && strace -f -y -qq -e trace=fsync,rename -o '%s' '%s/gilsim'",
+                     GILSIM_SOURCE_DIR, log, GILSIM_BINARY_DIR);
+    for (; *argv; argv++)
+        n += snprintf(cmd + n, sizeof cmd - (size_t)n, " '%s'", *argv);
+    snprintf(cmd + n, sizeof cmd - (size_t)n, " >/dev/null 2>'%s'", err_file);
+    if (system("strace -qq -e trace=none true 2>/dev/null") != 0) {
+        fprintf(stderr, "\n  SKIPPED: strace cannot trace here");
+        return -1;
+    }
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Checks the strace log: every rename of a temporary file (".tmp." in its name) follows an
+ * fsync of that file by the same process and is followed by an fsync of a directory, unless
+ * its name ends with unsynced (NULL: none may skip). Returns how many renames it saw. */
+static int check_syncs(const char *log, const char *unsynced)
+{
+    FILE *f = fopen(log, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char lines[4096][512];
+    int n = 0, renames = 0;
+    while (n < 4096 && fgets(lines[n], sizeof lines[n], f))
+        n++;
+    fclose(f);
+    for (int i = 0; i < n; i++) {
+        char from[512], to[512];
+        int pid;
+        if (sscanf(lines[i], "%d rename(\"%511[^\"]\", \"%511[^\"]\")", &pid, from, to) != 3 ||
+            !strstr(from, ".tmp."))
+            continue;
+        renames++;
+        const char *base = strrchr(from, '/') ? strrchr(from, '/') + 1 : from;
+        int before = -1, after = -1;
+        for (int k = i - 1; k >= 0 && before < 0; k--)
+            if (atoi(lines[k]) == pid) before = k;
+        for (int k = i + 1; k < n && after < 0; k++)
+            if (atoi(lines[k]) == pid) after = k;
+        bool skip = unsynced && strlen(to) >= strlen(unsynced) &&
+                    strcmp(to + strlen(to) - strlen(unsynced), unsynced) == 0;
+        bool synced = before >= 0 && strstr(lines[before], "fsync(") &&
+                      strstr(lines[before], base) && after >= 0 && strstr(lines[after], "fsync(") &&
+                      !strstr(lines[after], ".tmp.");
+        bool any = (before >= 0 && strstr(lines[before], "fsync(")) ||
+                   (after >= 0 && strstr(lines[after], "fsync("));
+        tu_context("rename %s -> %s: %s", from, to, skip ? "--no-fsync" : "synced");
+        CU_ASSERT(skip ? !any : synced);
+    }
+    return renames;
+}
+
+/* fsync before rename and of the directory after it (a crash on NFS or Lustre scratch must not
+ * leave an empty file under the final name): a compare's plan, traces, summaries, results and
+ * index, a run's trace; `run --no-fsync` skips its trace's. */
+static void test_fsync(void)
+{
+    char d[PATH_MAX], log[PATH_MAX + 16], out[PATH_MAX + 16];
+    fresh(d, sizeof d, "fsync");
+    snprintf(log, sizeof log, "%s/strace.log", d);
+    snprintf(out, sizeof out, "%s/cmp", d);
+    const char *cmp[] = {"compare", workload, "-p", "new", "-e", "virtual",
+                         "-d",      "20",     "-o", out,   NULL};
+    int st = straced(log, cmp);
+    if (st < 0) return;
+    CU_ASSERT_EQUAL(st, 0);
+    TU_ASSERT_CMP(check_syncs(log, NULL), >=, 11); /* plan, 2 x (trace, summary, result), 4 */
+    CU_ASSERT(tu_file_has(log, "rename(\"") && tu_file_has(log, "/.partial/"));
+    snprintf(out, sizeof out, "%s/t.json", d);
+    const char *run[] = {"run", workload, "-e", "virtual", "-d", "20", "-q", "-o", out, NULL};
+    CU_ASSERT_EQUAL(straced(log, run), 0);
+    TU_ASSERT_CMP(check_syncs(log, NULL), ==, 1);
+    const char *nosync[] = {"run", workload, "-e", "virtual",    "-d", "20",
+                            "-q",  "-o",     out,  "--no-fsync", NULL};
+    CU_ASSERT_EQUAL(straced(log, nosync), 0);
+    TU_ASSERT_CMP(check_syncs(log, "t.json"), ==, 1);
+}
+
 /* ---- standard output ----------------------------------------------------------------------- */
 
 /* Runs gilsim with args (NULL-terminated, {IN} the workload, {TRACE} the trace, {DIR} a finished
@@ -732,15 +817,15 @@ static void test_stdout_full(void)
 
 /* ---- signals -------------------------------------------------------------------------------- */
 
-/* Whether dir (and, for a compare directory, dir/.partial) holds a temporary file (".tmp" in
- * its name). */
-static bool has_tmp(const char *dir)
+/* Whether dir (and, for a compare directory, dir/.partial; only_partial: only that) holds a
+ * temporary file (".tmp" in its name). */
+static bool tmp_in(const char *dir, bool only_partial)
 {
     char part[PATH_MAX + 16];
     snprintf(part, sizeof part, "%s/.partial", dir);
-    const char *dirs[] = {dir, part};
+    const char *dirs[] = {part, dir};
     bool found = false;
-    for (size_t i = 0; i < 2 && !found; i++) {
+    for (size_t i = 0; i < 2u - only_partial && !found; i++) {
         DIR *d = opendir(dirs[i]);
         for (struct dirent *de; d && !found && (de = readdir(d));)
             found = strstr(de->d_name, ".tmp") != NULL;
@@ -749,11 +834,17 @@ static bool has_tmp(const char *dir)
     return found;
 }
 
-/* Polls every 2 ms until has_tmp(dir) says want: whether it did within limit_s. */
-static bool wait_tmp(const char *dir, bool want, double limit_s)
+static bool has_tmp(const char *dir)
+{
+    return tmp_in(dir, false);
+}
+
+/* Polls every 2 ms until dir holds a temporary file (a compare directory: a run's, in
+ * .partial): whether it did within limit_s. */
+static bool wait_tmp(const char *dir, bool compare_run, double limit_s)
 {
     for (double waited = 0; waited < limit_s; waited += 0.002) {
-        if (has_tmp(dir) == want) return true;
+        if (tmp_in(dir, compare_run)) return true;
         usleep(2000);
     }
     return false;
@@ -794,7 +885,7 @@ static void test_sighup(void)
         if (w->in == IN_TRACE) CU_ASSERT_EQUAL_FATAL(mkfifo(in, 0666), 0);
         pid_t pid = start_writer(w, w->in == IN_TRACE ? in : workload, out,
                                  w->in == IN_WORKLOAD ? longer : NULL);
-        bool ready = wait_tmp(w->form == F_DIR ? out : d, true, 30.0 * TU_SLACK);
+        bool ready = wait_tmp(w->form == F_DIR ? out : d, w->form == F_DIR, 30.0 * TU_SLACK);
         kill(pid, SIGHUP);
         int st = finish(pid, 60);
         tu_context("%s: SIGHUP once it held its temporary file (%s)", w->name,
@@ -991,6 +1082,7 @@ int main(void)
         {"hostile names: Chrome export valid UTF-8", test_chrome_utf8},
         {"compare: equal --set values refused", test_duplicate_set_values},
         {"standard output on a full disk: exit 1 for every command that prints", test_stdout_full},
+        {"fsync before rename, the directory after: compare's files, traces", test_fsync},
         {"SIGHUP to every writing command: taken like SIGTERM", test_sighup},
         {"compare --collect: a signal leaves no temporary file", test_collect_signals},
         {"compare: no orphaned run after a second SIGINT or SIGKILL", test_no_orphans},

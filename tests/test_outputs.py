@@ -377,6 +377,38 @@ def stdout_full(env):
               % (" ".join(argv[1:3]), p.returncode, err))
 
 
+def durability(env):
+    """fsync of the temporary file before its rename and of the directory after it, as the C
+    commands (a crash on NFS must not leave an empty file under the name): report and a plot,
+    traced with strace where it can trace."""
+    if subprocess.run(["strace", "-qq", "-e", "trace=none", "true"],
+                      stderr=subprocess.DEVNULL).returncode != 0:
+        skipped.append("durability: strace cannot trace here")
+        return
+    d = env.fresh("fsync")
+    log = os.path.join(d, "strace.log")
+    for w in (WRITERS[3], WRITERS[2]):
+        subprocess.run(["strace", "-f", "-y", "-qq", "-e", "trace=fsync,rename", "-o", log]
+                       + env.argv(w, env.inputs[w[3]], os.path.join(d, "out")), cwd=SRC,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env=dict(os.environ, GILSIM=env.gilsim))
+        lines = [line.split(None, 1) for line in open(log) if line[:1].isdigit()]
+        renames = 0
+        for i, (pid, call) in enumerate(lines):
+            if not call.startswith("rename(") or ".tmp." not in call.split(",")[0]:
+                continue
+            renames += 1
+            tmp = os.path.basename(call.split('"')[1])
+            mine = [c for p, c in lines if p == pid]
+            k = mine.index(call)
+            check(k > 0 and mine[k - 1].startswith("fsync(") and tmp in mine[k - 1] and
+                  k + 1 < len(mine) and mine[k + 1].startswith("fsync(") and
+                  ".tmp." not in mine[k + 1],
+                  "%s: %s renamed without fsync of it before and of its directory after"
+                  % (w[0], tmp))
+        check(renames > 0, "%s: no rename of a temporary file traced" % w[0])
+
+
 def main():
     if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
@@ -401,6 +433,7 @@ def main():
     interrupted(env)
     hostile_text(env)
     stdout_full(env)
+    durability(env)
     if not failures:
         subprocess.run(["rm", "-rf", tmp])
     for s in sorted(set(skipped)):

@@ -181,7 +181,8 @@ static int write_trace(const struct eng_options *o, const struct eng_result *r, 
 {
     struct err e = {0};
     struct trace_out *out = NULL;
-    if (trace_out_open(&out, path, NULL, &e) != 0 || trace_out_commit(out, o, r, &e) != 0) {
+    if (trace_out_open(&out, path, OUTFILE_NO_SYNC, NULL, &e) != 0 ||
+        trace_out_commit(out, o, r, &e) != 0) {
         fprintf(stderr, "gilsim-bench: %s\n", e.msg);
         return -1;
     }

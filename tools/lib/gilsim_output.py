@@ -8,12 +8,15 @@ tools/pyrun uses it on the interpreter it measures):
 - anything else is written to a temporary file beside the path, created exclusively with an
   unpredictable name (tempfile.mkstemp), and renamed over the path when complete: a symlink at
   the path is replaced, never written through, and a failed write leaves the old file;
-- the file gets the umask's mode; path lengths are checked up front.
+- the file gets the umask's mode; path lengths are checked up front;
+- the file is fsynced before the rename and its directory after it (a crash of the machine on
+  a network filesystem must not leave an empty file under the name).
 
 A refusal raises OutputError (exit 2, before any work); a failed write (a full disk) raises
 WriteError (exit 1), with nothing replaced. escape() makes text from files safe for a terminal.
 """
 import contextlib
+import errno
 import os
 import re
 import signal
@@ -161,13 +164,29 @@ def _replacing(path, binary):
         with _writing(path):
             with f:
                 yield f
+                f.flush()
+                os.fsync(f.fileno())
             os.replace(tmp, path)
+            sync_dir(path)
     except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise
+
+
+def sync_dir(path):
+    """fsyncs the directory holding path, after a rename into it (a filesystem that cannot sync
+    a directory, EINVAL, is not an error)."""
+    fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        if e.errno != errno.EINVAL:
+            raise
+    finally:
+        os.close(fd)
 
 
 def write_output(path, data, inputs=(), stdout_ok=False):
