@@ -164,8 +164,9 @@ void cli_csv_field(FILE *f, const char *s);
  * quote, backslash and controls escaped as JSON asks, bytes that are not UTF-8 as \\xNN). */
 void cli_json_string(FILE *f, const char *s);
 /* A JSON document (indented, reals to 10 digits) to path under the output rules of
- * common/outfile.h (inputs: the files it may not replace; NULL: none). */
-int cli_write_json(const char *path, const char *const *inputs, json_t *doc, struct err *e);
+ * common/outfile.h (flags: its OUTFILE_*; inputs: the files it may not replace; NULL: none). */
+int cli_write_json(const char *path, unsigned flags, const char *const *inputs, json_t *doc,
+                   struct err *e);
 /* Creates results/, the default place of outputs, when missing: 0, or -1 with errno. */
 int cli_results_dir(void);
 

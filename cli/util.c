@@ -73,9 +73,10 @@ static int dump_json(FILE *f, void *doc, struct err *e)
     return rc ? err_set(e, ERR_RUNTIME, "out of memory") : 0;
 }
 
-int cli_write_json(const char *path, const char *const *inputs, json_t *doc, struct err *e)
+int cli_write_json(const char *path, unsigned flags, const char *const *inputs, json_t *doc,
+                   struct err *e)
 {
-    return outfile_write(path, 0, inputs, dump_json, doc, e);
+    return outfile_write(path, flags, inputs, dump_json, doc, e);
 }
 
 int cli_results_dir(void)

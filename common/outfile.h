@@ -31,6 +31,10 @@
 enum outfile_flags {
     OUTFILE_STDOUT = 1,  /* "-" means standard output */
     OUTFILE_NO_SYNC = 2, /* no fsync of the file and its directory */
+    /* A name a command owns in a directory of its own (compare's DIR): whatever is at the path,
+     * a symlink, a FIFO, a device, is replaced, never written through or waited on; only a
+     * directory is refused. */
+    OUTFILE_REPLACE = 4,
 };
 
 struct outfile;
@@ -56,6 +60,12 @@ int outfile_write(const char *path, unsigned flags, const char *const *inputs,
 /* fsyncs the directory that holds path (after a rename into it): 0, or ERR_RUNTIME. A
  * filesystem that cannot sync a directory (EINVAL) is not an error. */
 int outfile_sync_dir(const char *path, struct err *e);
+
+/* The outputs of one command (n paths; NULL entries skipped) name different files: two names
+ * of one file (./x and x, a symlinked directory) would have one output replace the other.
+ * ERR_INPUT naming both. */
+int outfile_check_distinct(const char *const *paths, const char *const *what, size_t n,
+                           struct err *e);
 
 /* The checks of outfile_open that need no file: the path's length and its temporary name's.
  * For commands that compose paths (a directory and names in it): all checked before any work. */

@@ -103,18 +103,27 @@ static int finish(pid_t pid, double limit_s)
     return -1;
 }
 
-/* Runs gilsim with w's arguments (extra appended); the exit status, or -1. */
-static int run_writer(const struct writer *w, const char *in, const char *out, const char *extra)
+/* Starts writer w: its arguments with extra (NULL-terminated) appended. */
+static pid_t start_writer(const struct writer *w, const char *in, const char *out,
+                          const char *const *extra)
 {
-    const char *argv[20];
+    const char *argv[24];
     int n = 1;
     for (int i = 0; w->args[i]; i++)
         argv[n++] = strcmp(w->args[i], "{IN}") == 0    ? in
                     : strcmp(w->args[i], "{OUT}") == 0 ? out
                                                        : w->args[i];
-    if (extra) argv[n++] = extra;
+    for (; extra && *extra; extra++)
+        argv[n++] = *extra;
     argv[n] = NULL;
-    return finish(start_gilsim(argv), 120);
+    return start_gilsim(argv);
+}
+
+/* Runs gilsim with w's arguments (extra appended); the exit status, or -1. */
+static int run_writer(const struct writer *w, const char *in, const char *out, const char *extra)
+{
+    const char *more[] = {extra, NULL};
+    return finish(start_writer(w, in, out, more), 120);
 }
 
 /* Says which command and situation failed, with its stderr. */
@@ -415,6 +424,7 @@ static void test_full_disk(void)
         int st = run_writer(w, input_of(w), out, NULL);
         CU_ASSERT(expect_exit(w, "full disk", st, 1));
         if (w->form != F_DIR) CU_ASSERT(file_is(out, victim_text));
+        if (w->form == F_DIR) CU_ASSERT(access(out, F_OK) != 0); /* no empty DIR and lock left */
         CU_ASSERT(!tmp_files(d));
         snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", fill, out);
         CU_ASSERT_EQUAL(system(cmd), 0);
@@ -850,22 +860,6 @@ static bool wait_tmp(const char *dir, bool compare_run, double limit_s)
     return false;
 }
 
-/* Starts writer w: its arguments with extra (NULL-terminated) appended. */
-static pid_t start_writer(const struct writer *w, const char *in, const char *out,
-                          const char *const *extra)
-{
-    const char *argv[24];
-    int n = 1;
-    for (int i = 0; w->args[i]; i++)
-        argv[n++] = strcmp(w->args[i], "{IN}") == 0    ? in
-                    : strcmp(w->args[i], "{OUT}") == 0 ? out
-                                                       : w->args[i];
-    for (; extra && *extra; extra++)
-        argv[n++] = *extra;
-    argv[n] = NULL;
-    return start_gilsim(argv);
-}
-
 /* SIGHUP (a closed terminal, a dropped ssh session) to every writing command while it writes:
  * taken like SIGTERM, never the default death. A run stops and writes its partial trace
  * (stop_reason sighup); export and summary remove their temporary file; compare stops its run
@@ -879,10 +873,10 @@ static void test_sighup(void)
         const struct writer *w = &writers[i];
         char d[PATH_MAX], out[PATH_MAX + 16], in[PATH_MAX + 16];
         fresh(d, sizeof d, "sighup");
-        snprintf(out, sizeof out, "%s/out", d);
         snprintf(in, sizeof in, "%s/in.fifo", d);
-        if (w->form != F_DIR) write_file(out, victim_text);
         if (w->in == IN_TRACE) CU_ASSERT_EQUAL_FATAL(mkfifo(in, 0666), 0);
+        snprintf(out, sizeof out, "%s/out", d);
+        if (w->form != F_DIR) write_file(out, victim_text); /* the old output, to be kept */
         pid_t pid = start_writer(w, w->in == IN_TRACE ? in : workload, out,
                                  w->in == IN_WORKLOAD ? longer : NULL);
         bool ready = wait_tmp(w->form == F_DIR ? out : d, w->form == F_DIR, 30.0 * TU_SLACK);
@@ -969,6 +963,305 @@ static void test_collect_signals(void)
         CU_ASSERT(!has_tmp(plan));
         CU_ASSERT(output_ok(&writers[NWRITERS - 1], plan)); /* the index: whole */
     }
+}
+
+/* ---- compare directories ------------------------------------------------------------------- */
+
+/* Runs gilsim with argv (argv[0] unused; NULL-terminated): its exit status, -1 after limit_s. */
+static int gilsim_argv(const char **argv, double limit_s)
+{
+    return finish(start_gilsim(argv), limit_s);
+}
+
+/* A fresh plan (no run run) of the workload in scratch/name/cmp: -p new -e virtual -d 20, or
+ * the policy, engine and duration given. Its path into d. */
+static void make_plan(char *d, size_t size, const char *name, const char *engine, const char *ms)
+{
+    char base[PATH_MAX - 8];
+    fresh(base, sizeof base, name);
+    snprintf(d, size, "%s/cmp", base);
+    const char *argv[] = {
+        NULL, "compare",      workload, "-p", "new", "-e", engine ? engine : "virtual",
+        "-d", ms ? ms : "20", "--plan", "-o", d,     NULL};
+    CU_ASSERT_EQUAL_FATAL(gilsim_argv(argv, 60), 0);
+}
+
+/* The plan's run index's trace name (NAME.json) and its plan id, from d/plan.json. */
+static void plan_facts(const char *d, size_t index, char *trace, size_t tsize, char *id,
+                       size_t isize)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/plan.json", d);
+    json_error_t jerr;
+    json_t *plan = json_load_file(path, 0, &jerr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(plan);
+    json_t *run = json_array_get(json_object_get(plan, "runs"), index);
+    snprintf(trace, tsize, "%s", json_string_value(json_object_get(run, "trace")));
+    const char *pid = json_string_value(json_object_get(plan, "id"));
+    snprintf(id, isize, "%s", pid ? pid : "");
+    json_decref(plan);
+}
+
+/* `gilsim compare --run d --index index` or `--collect d`, bounded: a FIFO must never hang. */
+static int dir_command(const char *cmd, const char *d, const char *index)
+{
+    const char *run[] = {NULL, "compare", "--run", d, "--index", index, NULL};
+    const char *collect[] = {NULL, "compare", "--collect", d, NULL};
+    return gilsim_argv(strcmp(cmd, "run") == 0 ? run : collect, 30 * TU_SLACK);
+}
+
+/* What a hostile directory holds at one of compare's names, and what a command must do. */
+enum hazard_kind { H_FIFO, H_LINK, H_LINK_RESULT, H_LINK_FIFO };
+struct hazard {
+    const char *what;
+    const char *name; /* "%s": the stem of run 0's trace */
+    enum hazard_kind kind;
+    const char *cmd; /* "run" (run 0) or "collect" */
+    int want;        /* exit status */
+    bool replaced;   /* the name holds a regular file afterwards */
+};
+
+static void plant_hazard(const struct hazard *h, const char *path, const char *d, const char *id)
+{
+    char outside[PATH_MAX + 16], text[2048];
+    snprintf(outside, sizeof outside, "%s/../outside.fifo", d);
+    if (h->kind == H_FIFO) CU_ASSERT_EQUAL(mkfifo(path, 0666), 0);
+    if (h->kind == H_LINK_FIFO)
+        CU_ASSERT(mkfifo(outside, 0666) == 0 && symlink(outside, path) == 0);
+    if (h->kind == H_LINK || h->kind == H_LINK_RESULT) {
+        snprintf(text, sizeof text,
+                 "{\"format\": \"gilsim-compare-result\", \"plan\": \"%s\", \"index\": 0, "
+                 "\"status\": 0, \"metrics\": {}}\n",
+                 id);
+        write_file(victim, h->kind == H_LINK ? victim_text : text);
+        CU_ASSERT_EQUAL(symlink(victim, path), 0);
+    }
+}
+
+/* FIFOs and symlinks planted at the names of a compare directory: never waited on, never
+ * followed. A read (--run's plan, --collect's results) refuses or ignores them; a write of
+ * compare's own file (a result, a summary, the index) replaces them. */
+static void test_dir_hazards(void)
+{
+    static const struct hazard hazards[] = {
+        {"a FIFO at plan.json: --run", "plan.json", H_FIFO, "run", 2, false},
+        {"a FIFO at plan.json: --collect", "plan.json", H_FIFO, "collect", 2, false},
+        {"a symlink at plan.json: --run", "plan.json", H_LINK, "run", 2, false},
+        {"a FIFO at a result: --collect", "%s.result.json", H_FIFO, "collect", 1, false},
+        {"a FIFO at a result: --run", "%s.result.json", H_FIFO, "run", 0, true},
+        {"a FIFO at a summary: --run", "%s.summary.json", H_FIFO, "run", 0, true},
+        {"a symlink at a result: --run", "%s.result.json", H_LINK, "run", 0, true},
+        {"a symlink to a finished result: --collect", "%s.result.json", H_LINK_RESULT, "collect", 1,
+         false},
+        {"a FIFO at index.json: --collect", "index.json", H_FIFO, "collect", 1, true},
+        {"a symlink to a FIFO at index.json: --collect", "index.json", H_LINK_FIFO, "collect", 1,
+         true},
+        {"a FIFO at the lock file: --collect", ".gilsim-compare", H_FIFO, "collect", 2, false},
+    };
+    for (size_t i = 0; i < sizeof hazards / sizeof *hazards; i++) {
+        const struct hazard *h = &hazards[i];
+        char d[PATH_MAX], trace[600], id[64], name[700], path[PATH_MAX + 700];
+        make_plan(d, sizeof d, "hazard", NULL, NULL);
+        plan_facts(d, 0, trace, sizeof trace, id, sizeof id);
+        trace[strlen(trace) - 5] = '\0';
+        snprintf(name, sizeof name, h->name, trace);
+        snprintf(path, sizeof path, "%s/%s", d, name);
+        if (strcmp(name, "plan.json") == 0) {
+            char keep[PATH_MAX + 32];
+            snprintf(keep, sizeof keep, "%s/../plan-copy.json", d);
+            CU_ASSERT_EQUAL(rename(path, keep), 0);
+            if (h->kind == H_LINK) /* the plan, moved aside, is what must stay unwritten */
+                CU_ASSERT((size_t)snprintf(victim, sizeof victim, "%s", keep) < sizeof victim);
+        }
+        if (!(strcmp(name, "plan.json") == 0 && h->kind == H_LINK)) unlink(path);
+        if (strcmp(name, "plan.json") == 0 && h->kind == H_LINK) {
+            CU_ASSERT_EQUAL(symlink(victim, path), 0);
+        } else {
+            plant_hazard(h, path, d, id);
+        }
+        char *before = tu_slurp(victim);
+        int st = dir_command(h->cmd, d, "0");
+        tu_context("%s", h->what);
+        TU_ASSERT_CMP(st, ==, h->want); /* -1: it hung */
+        struct stat ls;
+        CU_ASSERT(lstat(path, &ls) == 0);
+        if (h->replaced) CU_ASSERT(S_ISREG(ls.st_mode));
+        char *after = tu_slurp(victim);
+        CU_ASSERT_STRING_EQUAL(after, before); /* never written through */
+        free(before);
+        free(after);
+        if (h->kind == H_LINK_RESULT) CU_ASSERT(tu_file_has(out_file, "2 of 2 runs not finished"));
+        snprintf(victim, sizeof victim, "%s/victim", scratch);
+    }
+}
+
+/* A directory holding files named index.json, plan.json or .gilsim-compare that compare did not
+ * write is not a compare directory: refused, with --force too, the files untouched. */
+static void test_dir_by_content(void)
+{
+    static const char *const names[] = {"index.json", "plan.json", ".gilsim-compare"};
+    for (size_t i = 0; i < 3; i++) {
+        char d[PATH_MAX], file[PATH_MAX + 32];
+        fresh(d, sizeof d, "mine");
+        snprintf(file, sizeof file, "%s/%s", d, names[i]);
+        write_file(file, "{\"my\": \"own data\"}\n");
+        for (int force = 0; force <= 1; force++) {
+            const char *argv[] = {NULL,  "compare", workload,  "-p",
+                                  "new", "-e",      "virtual", "-d",
+                                  "20",  "-o",      d,         force ? "--force" : NULL,
+                                  NULL};
+            tu_context("a file of my own named %s%s", names[i], force ? ", --force" : "");
+            TU_ASSERT_CMP(gilsim_argv(argv, 60), ==, 2);
+            CU_ASSERT(tu_file_has(err_file, "not a compare directory"));
+            CU_ASSERT(file_is(file, "{\"my\": \"own data\"}\n"));
+        }
+    }
+}
+
+/* Plans that gilsim would not write: refused by --run (nothing run) and --collect, exit 2, one
+ * message, escaped (a plan's option values reach usage errors). */
+static void test_plan_tampering(void)
+{
+    static const struct {
+        const char *what, *from, *to;
+    } edits[] = {
+        {"--help among the options", "\"--policies\",", "\"--help\", \"x\", \"--policies\","},
+        {"--run among the options", "\"--policies\",", "\"--run\", \"/tmp\", \"--policies\","},
+        {"-o among the options", "\"--policies\",", "\"-o\", \"/tmp/x\", \"--policies\","},
+        {"no workload SHA-256", "\"sha256\":", "\"sha257\":"},
+        {"another version", "\"version\": 2,", "\"version\": 1,"},
+        {"no id", "\"id\":", "\"ids\":"},
+        {"an escape sequence in a value", "\"virtual\"", "\"\\u001b]0;x\\u0007\\u202evirtual\""},
+        {"a key twice", "\"version\": 2,", "\"version\": 2, \"version\": 2,"},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
+        char d[PATH_MAX], path[PATH_MAX + 16], trace[600], id[64], res[PATH_MAX + 700];
+        make_plan(d, sizeof d, "tamper", NULL, NULL);
+        plan_facts(d, 0, trace, sizeof trace, id, sizeof id);
+        snprintf(path, sizeof path, "%s/plan.json", d);
+        char *text = tu_slurp(path), *at = strstr(text, edits[i].from);
+        tu_context("a plan with %s", edits[i].what);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+        FILE *f = fopen(path, "w");
+        fprintf(f, "%.*s%s%s", (int)(at - text), text, edits[i].to, at + strlen(edits[i].from));
+        fclose(f);
+        free(text);
+        TU_ASSERT_CMP(dir_command("run", d, "0"), ==, 2);
+        CU_ASSERT(terminal_safe(err_file));
+        trace[strlen(trace) - 5] = '\0';
+        snprintf(res, sizeof res, "%s/%s.result.json", d, trace);
+        CU_ASSERT(access(res, F_OK) != 0); /* nothing ran */
+        TU_ASSERT_CMP(dir_command("collect", d, NULL), ==, 2);
+    }
+}
+
+/* Waits until a run of d holds its partial trace (its temporary file in d/.partial). */
+static bool run_under_way(const char *d)
+{
+    return wait_tmp(d, true, 30.0 * TU_SLACK);
+}
+
+/* A --run killed with SIGKILL (Slurm's KillWait, the OOM killer) leaves its partial trace's
+ * temporary file: the next --run of it, or a --collect, removes it (and says so). Two --run of
+ * one run at once: the second is refused, once, and the first finishes. */
+static void test_killed_run_then(void)
+{
+    char d[PATH_MAX];
+    make_plan(d, sizeof d, "killed", "real", "3000");
+    for (int rerun = 0; rerun <= 1; rerun++) {
+        const char *argv[] = {NULL, "compare", "--run", d, "--index", "0", NULL};
+        pid_t pid = start_gilsim(argv);
+        CU_ASSERT_FATAL(run_under_way(d));
+        if (!rerun) { /* the same run again meanwhile */
+            TU_ASSERT_CMP(dir_command("run", d, "0"), ==, 2);
+            CU_ASSERT(tu_file_has(err_file, "run 0 is running in another process"));
+            char *err = tu_slurp(err_file);
+            CU_ASSERT_PTR_NULL(strstr(strstr(err, "running in another") + 1, "running in another"));
+            free(err);
+        }
+        kill(pid, SIGKILL);
+        finish(pid, 10);
+        for (int i = 0; i < 500 && writing_into(d); i++) /* its child dies with it */
+            usleep(10000);
+        CU_ASSERT(tmp_in(d, true)); /* what SIGKILL leaves */
+        int st = dir_command(rerun ? "run" : "collect", d, "0");
+        tu_context("%s after SIGKILL", rerun ? "--run" : "--collect");
+        TU_ASSERT_CMP(st, ==, rerun ? 0 : 1);
+        CU_ASSERT(!tmp_in(d, true));
+        CU_ASSERT(tu_file_has(err_file, "removed 1 temporary file"));
+    }
+}
+
+/* A plan replaced (--plan --force) while a --run of it runs: refused until the run has ended;
+ * then a result the old plan's run left is never taken for the new plan's (results carry their
+ * plan's id). */
+static void test_replaced_plan(void)
+{
+    char d[PATH_MAX], trace[600], id[64], res[PATH_MAX + 700], keep[PATH_MAX + 32];
+    make_plan(d, sizeof d, "replaced", "real", "2000");
+    const char *run[] = {NULL, "compare", "--run", d, "--index", "0", NULL};
+    pid_t pid = start_gilsim(run);
+    CU_ASSERT_FATAL(run_under_way(d));
+    const char *replan[] = {NULL, "compare", workload, "-p",      "new", "-e", "real",
+                            "-d", "2000",    "--plan", "--force", "-o",  d,    NULL};
+    TU_ASSERT_CMP(gilsim_argv(replan, 60), ==, 2); /* not under a running run */
+    CU_ASSERT(tu_file_has(err_file, "runs of its plan are running"));
+    TU_ASSERT_CMP(finish(pid, 60), ==, 0);
+    plan_facts(d, 0, trace, sizeof trace, id, sizeof id);
+    trace[strlen(trace) - 5] = '\0';
+    snprintf(res, sizeof res, "%s/%s.result.json", d, trace);
+    snprintf(keep, sizeof keep, "%s/../old-result.json", d);
+    CU_ASSERT_EQUAL(rename(res, keep), 0);
+    TU_ASSERT_CMP(gilsim_argv(replan, 60), ==, 0); /* now it may */
+    CU_ASSERT_EQUAL(rename(keep, res), 0);         /* the old run's result, back under its name */
+    TU_ASSERT_CMP(dir_command("collect", d, NULL), ==, 1);
+    CU_ASSERT(tu_file_has(out_file, "2 of 2 runs not finished"));
+}
+
+/* Paths: DIR whose real path is not UTF-8 (reached through a UTF-8 symlink), a relative DIR
+ * under a working directory so long that the runs' absolute paths would pass PATH_MAX: refused
+ * before anything is made. A --var list longer than 4 KiB: planned and run whole. */
+static void test_dir_paths(void)
+{
+    char base[PATH_MAX], real[PATH_MAX + 16], link_[PATH_MAX + 16], d[PATH_MAX + 32];
+    fresh(base, sizeof base, "paths");
+    snprintf(real, sizeof real, "%s/real-\xff", base);
+    snprintf(link_, sizeof link_, "%s/link", base);
+    CU_ASSERT(mkdir(real, 0777) == 0 && symlink(real, link_) == 0);
+    snprintf(d, sizeof d, "%s/cmp", link_);
+    const char *argv[] = {NULL,      "compare", workload, "-p", "new", "-e",
+                          "virtual", "-d",      "20",     "-o", d,     NULL};
+    TU_ASSERT_CMP(gilsim_argv(argv, 60), ==, 2);
+    CU_ASSERT(tu_file_has(err_file, "not UTF-8"));
+    CU_ASSERT(access(d, F_OK) != 0);
+    deep_dir(base, sizeof base, PATH_MAX - 40);
+    size_t n = strlen(base); /* then one name more, to the 4,065 bytes */
+    snprintf(base + n, sizeof base - n, "/%0*d", (int)(4065 - n - 1), 0);
+    CU_ASSERT_EQUAL_FATAL(mkdir(base, 0777), 0);
+    char cmd[3 * PATH_MAX];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s/gilsim' compare '%s' -p new -e virtual -d 20 -o cmp-of-a-long-name "
+             ">/dev/null 2>'%s'",
+             base, GILSIM_BINARY_DIR, workload, err_file);
+    int st = system(cmd);
+    TU_ASSERT_CMP(WEXITSTATUS(st), ==, 2);
+    CU_ASSERT(tu_file_has(err_file, "too long"));
+    snprintf(d, sizeof d, "%s/cmp-of-a-long-name", base);
+    CU_ASSERT(access(d, F_OK) != 0);
+    char vals[8192] = "cpu_threads=1";
+    for (int i = 2; strlen(vals) < 5000; i++) /* 1,2.000...0,3.000...0 */
+        snprintf(vals + strlen(vals), sizeof vals - strlen(vals), ",%d.%0150d",
+                 i % 16 + 1 + 16 * (i / 16), 0);
+    char dp[PATH_MAX];
+    fresh(dp, sizeof dp, "longvar");
+    strcat(dp, "/cmp");
+    const char *mk[] = {NULL,      "compare", tu_src("workloads/convoy-n.json"),
+                        "-p",      "none",    "-e",
+                        "virtual", "--var",   vals,
+                        "-d",      "20",      "--plan",
+                        "-o",      dp,        NULL};
+    TU_ASSERT_CMP(gilsim_argv(mk, 60), ==, 0);
+    TU_ASSERT_CMP(dir_command("run", dp, "0"), ==, 0);
 }
 
 /* A second SIGINT to compare: it exits at once, its run in progress ends with it, and nothing
@@ -1085,6 +1378,13 @@ int main(void)
         {"fsync before rename, the directory after: compare's files, traces", test_fsync},
         {"SIGHUP to every writing command: taken like SIGTERM", test_sighup},
         {"compare --collect: a signal leaves no temporary file", test_collect_signals},
+        {"compare directory: FIFOs and symlinks at its names never hang or redirect",
+         test_dir_hazards},
+        {"compare directory: recognised by content, never by a name", test_dir_by_content},
+        {"compare directory: plan tampering refused", test_plan_tampering},
+        {"compare directory: SIGKILL then rerun or collect; one run twice", test_killed_run_then},
+        {"compare directory: a replaced plan under a running --run", test_replaced_plan},
+        {"compare directory: real path not UTF-8, long cwd, long --var list", test_dir_paths},
         {"compare: no orphaned run after a second SIGINT or SIGKILL", test_no_orphans},
         {"run: the exit status agrees with the trace", test_status_agrees_with_trace},
         CU_TEST_INFO_NULL,
