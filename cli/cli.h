@@ -66,6 +66,7 @@ struct cli_opt {
     uint64_t min, max;        /* numbers: the range; lists and choices: max is how many values */
     const char *what;         /* numbers: what the value is, in messages (default "an integer") */
     bool zero_off;            /* numbers: 0 (off) is allowed too */
+    bool distinct;            /* CLI_LIST of NAME=VALUE[,NAME=VALUE...]: each NAME at most once */
     const char *const *names; /* enums and choices: the values, NULL-terminated */
     const char *const *names_help; /* CLI_ENUM: one help per value, listed one per line */
     /* Refuses a value (CLI_STRING, CLI_LIST; CLI_CALL may use it): 0, or the status with e's
@@ -112,7 +113,10 @@ extern const char *const cli_engine_names[];
     }
 #define CLI_ROW_MACHINE(f, h) CLI_ROW_STRING("machine", 0, f, "FILE", h)
 #define CLI_ROW_MACHINE_SET(f, h)                                                                  \
-    CLI_ROW_LIST("machine-set", 0, f, "NAME=VALUE[,...]", CLI_MAX_SETS, h)
+    {                                                                                              \
+        .name = "machine-set", .kind = CLI_LIST, .field = f, .value = "NAME=VALUE[,...]",          \
+        .help = h, .max = CLI_MAX_SETS, .distinct = true                                           \
+    }
 #define CLI_ROW_VAR(f, h)                                                                          \
     {                                                                                              \
         .name = "var", .kind = CLI_LIST, .field = f, .value = "NAME=VALUE", .help = h,             \

@@ -37,8 +37,10 @@ static const struct cli_opt run_opts[] = {
     CLI_ROW_MACHINE(F(machine), "the modelled machine, a gilsim-machine file (default: built-in "
                                 "defaults, this development VM's; see `gilsim machines`)"),
     CLI_ROW_MACHINE_SET(F(machine_sets), "override machine parameters (repeatable)"),
-    CLI_ROW_LIST("set", 's', F(sets), "NAME=VALUE", CLI_MAX_SETS,
-                 "set a policy parameter (repeatable)"),
+    /* clang-format off */
+    {.name = "set", .letter = 's', .kind = CLI_LIST, .field = F(sets), .value = "NAME=VALUE",
+     .max = CLI_MAX_SETS, .distinct = true, .help = "set a policy parameter (repeatable)"},
+    /* clang-format on */
     CLI_ROW_VAR(F(vars), "set a workload variable (repeatable; docs/workload-format.md)"),
     CLI_ROW_DURATION(F(duration_ms), "run length in ms (default: the workload's duration_ms)"),
     CLI_ROW_SEED(F(seed), "seed for every random draw (default 1)"),
@@ -268,7 +270,7 @@ static int run_with_signals(const struct run_args *a, struct eng_options *o, boo
         return err_set(e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(erc));
     }
     struct trace_out *out = NULL;
-    const char *inputs[] = {a->workload, NULL};
+    const char *inputs[] = {a->workload, a->machine, NULL}; /* the machine is an input too */
     cli_signals_hold();
     int rc = a->no_trace
                  ? 0

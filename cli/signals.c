@@ -75,12 +75,21 @@ static void hard_exit(int signo, bool again)
     _exit(128 + signo);
 }
 
+/* What ends the signal thread (cli_signals_stop): a signal of our own, sent to it by this
+ * process, not pthread_cancel (which loads libgcc_s, and aborts when no descriptor is left). */
+#define STOP_THREAD SIGRTMIN
+
 static void *sig_main(void *arg)
 {
     (void)arg;
     for (;;) {
-        int signo;
-        if (sigwait(&sig.set, &signo) != 0) continue;
+        siginfo_t info;
+        int signo = sigwaitinfo(&sig.set, &info);
+        if (signo < 0) continue;
+        if (signo == STOP_THREAD) {
+            if (info.si_pid == getpid()) return NULL;
+            continue; /* not ours */
+        }
         int expected = 0;
         bool first = atomic_compare_exchange_strong(&sig.first, &expected, signo);
         pthread_mutex_lock(&sig.mutex);
@@ -102,6 +111,7 @@ int cli_signals_start(void (*on_signal)(void *ctx, int sig), void *ctx)
     sigemptyset(&sig.set);
     for (size_t i = 0; i < NTAKEN; i++)
         sigaddset(&sig.set, taken[i].signo);
+    sigaddset(&sig.set, STOP_THREAD);
     int rc = pthread_sigmask(SIG_BLOCK, &sig.set, NULL);
     if (rc) return rc;
     pthread_attr_t attr;
@@ -180,9 +190,9 @@ int cli_signals_received(void)
 void cli_signals_stop(void)
 {
     if (!sig.started) return;
-    /* sigwait is a cancellation point; nothing else in the thread is. The signals stay
-     * blocked: one arriving from here on is left pending until the process exits. */
-    pthread_cancel(sig.thread);
+    /* The signals stay blocked: one arriving from here on is left pending until the process
+     * exits. */
+    pthread_kill(sig.thread, STOP_THREAD);
     pthread_join(sig.thread, NULL);
     sig.started = false;
 }

@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <sys/inotify.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -662,6 +663,133 @@ static void test_duplicate_set_values(void)
         CU_ASSERT(access(d, F_OK) != 0);
         CU_ASSERT(tu_file_has(err_file, "given twice"));
     }
+}
+
+/* Counts the lines of path that hold text. */
+static int lines_with(const char *path, const char *text)
+{
+    char *s = tu_slurp(path);
+    int n = 0;
+    for (char *line = s ? strtok(s, "\n") : NULL; line; line = strtok(NULL, "\n"))
+        n += strstr(line, text) != NULL;
+    free(s);
+    return n;
+}
+
+/* Options of NAME=VALUE: a name given twice (in one value or two) is refused, never the last
+ * silently kept; a list's error is said once; an integer spelled 1e3 is the integer 1000. */
+static void test_list_options(void)
+{
+    char out[PATH_MAX + 16], d[PATH_MAX];
+    fresh(d, sizeof d, "lists");
+    snprintf(out, sizeof out, "%s/t.json", d);
+    static const struct {
+        const char *opt, *v1, *v2, *says;
+    } twice[] = {
+        {"--machine-set", "cores=2,cores=3", NULL, "--machine-set cores: given twice"},
+        {"--machine-set", "cores=2", "cores=3", "--machine-set cores: given twice"},
+        {"--set", "interval_us=5", "interval_us=6", "--set interval_us: given twice"},
+        {"--var", "cpu_threads=1", "cpu_threads=2", "--var cpu_threads: given twice"},
+    };
+    for (size_t i = 0; i < sizeof twice / sizeof *twice; i++) {
+        const char *argv[] = {NULL,         "run",       tu_src("workloads/convoy-n.json"),
+                              "-p",         "new",       "-e",
+                              "virtual",    "-d",        "20",
+                              "-q",         "-o",        out,
+                              twice[i].opt, twice[i].v1, twice[i].v2 ? twice[i].opt : NULL,
+                              twice[i].v2,  NULL};
+        tu_context("%s %s %s", twice[i].opt, twice[i].v1, twice[i].v2 ? twice[i].v2 : "");
+        TU_ASSERT_CMP(finish(start_gilsim(argv), 60), ==, 2);
+        TU_ASSERT_CMP(lines_with(err_file, twice[i].says), ==, 1);
+        CU_ASSERT(access(out, F_OK) != 0);
+    }
+    static const char *const bad[][2] = {{"--var", "cpu_threads=1,x"},
+                                         {"--set", "interval_us=a,3"},
+                                         {"--var", "cpu_threads"},
+                                         {"--set", "interval_us"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char cmp[PATH_MAX + 16];
+        snprintf(cmp, sizeof cmp, "%s/cmp", d);
+        const char *argv[] = {NULL,      "compare", tu_src("workloads/convoy-n.json"),
+                              "-p",      "new",     "-e",
+                              "virtual", "-d",      "20",
+                              bad[i][0], bad[i][1], "-o",
+                              cmp,       NULL};
+        tu_context("compare %s %s", bad[i][0], bad[i][1]);
+        TU_ASSERT_CMP(finish(start_gilsim(argv), 60), ==, 2);
+        TU_ASSERT_CMP(lines_with(err_file, bad[i][0]), ==, 1); /* said once */
+        CU_ASSERT(access(cmp, F_OK) != 0);
+    }
+    const char *argv[] = {NULL, "run",     tu_src("workloads/convoy-n.json"),
+                          "-e", "virtual", "-d",
+                          "20", "--var",   "cpu_threads=1e3",
+                          "-q", "-o",      out,
+                          NULL};
+    TU_ASSERT_CMP(finish(start_gilsim(argv), 60), ==, 0);
+}
+
+/* The machine file is an input too: no output may replace it (gilsim run, compare); the
+ * outputs of gilsim-calibrate are three different files, under any spelling. */
+static void test_machine_is_input(void)
+{
+    char d[PATH_MAX], m[PATH_MAX + 16], m2[PATH_MAX + 16];
+    fresh(d, sizeof d, "machine");
+    snprintf(m, sizeof m, "%s/m.json", d);
+    snprintf(m2, sizeof m2, "%s/./m.json", d);
+    char *orig = tu_slurp(tu_src("workloads/machines/vm-2cpu.json"));
+    write_file(m, orig);
+    for (int spelling = 0; spelling < 2; spelling++) {
+        const char *argv[] = {NULL, "run", workload, "-e", "virtual",         "--machine", m,
+                              "-d", "20",  "-q",     "-o", spelling ? m2 : m, NULL};
+        TU_ASSERT_CMP(finish(start_gilsim(argv), 60), ==, 2);
+        CU_ASSERT(tu_file_has(err_file, "is the input"));
+        CU_ASSERT(file_is(m, orig));
+    }
+    static const char *const pairs[] = {"-o x.json --raw x.json", "-o x.json --slow-wake ./x.json",
+                                        "-o z.json --raw y.json --slow-wake sub/../y.json"};
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+        char cmd[2 * PATH_MAX];
+        snprintf(cmd, sizeof cmd,
+                 "cd '%s' && mkdir -p sub && '%s/gilsim-calibrate' %s >/dev/null 2>'%s'", d,
+                 GILSIM_BINARY_DIR, pairs[i], err_file);
+        int st = system(cmd);
+        tu_context("gilsim-calibrate %s", pairs[i]);
+        TU_ASSERT_CMP(WEXITSTATUS(st), ==, 2);
+        CU_ASSERT(tu_file_has(err_file, "the same file"));
+    }
+    free(orig);
+}
+
+/* No descriptor left when the output is reserved (EMFILE): the machine ran short, not the
+ * input: exit 1 with the reason, never "cannot write here" with 2, never an abort. The run reads
+ * its workload from a FIFO; while it waits there, its limit drops to the descriptors it has. */
+static void test_emfile(void)
+{
+    char d[PATH_MAX], fifo[PATH_MAX + 16], out[PATH_MAX + 16], wchan[64] = "";
+    fresh(d, sizeof d, "emfile");
+    snprintf(fifo, sizeof fifo, "%s/w.fifo", d);
+    snprintf(out, sizeof out, "%s/out.json", d);
+    CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0666), 0);
+    const char *argv[] = {NULL, "run", fifo, "-d", "20", "-q", "-o", out, NULL};
+    pid_t pid = start_gilsim(argv);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/wchan", (int)pid);
+    for (int i = 0; i < 5000 * TU_SLACK && strcmp(wchan, "wait_for_partner") != 0; i++) {
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(wchan, 1, sizeof wchan - 1, f) : 0;
+        if (f) fclose(f);
+        wchan[n] = '\0';
+        usleep(2000);
+    }
+    CU_ASSERT_STRING_EQUAL(wchan, "wait_for_partner"); /* opening the FIFO: fd 3 taken */
+    struct rlimit three = {3, 3};
+    CU_ASSERT_EQUAL(prlimit(pid, RLIMIT_NOFILE, &three, NULL), 0);
+    char *text = tu_slurp(workload);
+    write_file(fifo, text);
+    free(text);
+    TU_ASSERT_CMP(finish(pid, 60), ==, 1);
+    CU_ASSERT(tu_file_has(err_file, "Too many open files"));
+    CU_ASSERT(access(out, F_OK) != 0);
 }
 
 /* ---- durability ----------------------------------------------------------------------------- */
@@ -1376,6 +1504,9 @@ int main(void)
         {"compare: equal --set values refused", test_duplicate_set_values},
         {"standard output on a full disk: exit 1 for every command that prints", test_stdout_full},
         {"fsync before rename, the directory after: compare's files, traces", test_fsync},
+        {"no descriptor left (EMFILE): exit 1, not an input error", test_emfile},
+        {"NAME=VALUE options: a name twice refused, errors said once, 1e3", test_list_options},
+        {"the machine is an input; calibrate's outputs distinct", test_machine_is_input},
         {"SIGHUP to every writing command: taken like SIGTERM", test_sighup},
         {"compare --collect: a signal leaves no temporary file", test_collect_signals},
         {"compare directory: FIFOs and symlinks at its names never hang or redirect",
