@@ -377,6 +377,57 @@ def stdout_full(env):
               % (" ".join(argv[1:3]), p.returncode, err))
 
 
+def hostile_dir(env):
+    """A compare directory with holes and traps (issue 27 items 6, 17): a FIFO at index.json,
+    at a listed summary or trace, a listed summary missing; times that are not finite or too
+    large. The report and the plots never hang and never end in a traceback: one line and
+    exit 2, or a report that says what it could not draw."""
+    d = env.fresh("hostile-dir")
+    cmp = os.path.join(d, "cmp")
+    subprocess.run(["cp", "-r", env.inputs["dir"], cmp], check=True)
+    with open(os.path.join(cmp, "index.json")) as f:
+        run = json.load(f)["configs"][0]["runs"][0]
+    out = os.path.join(d, "out")
+    report = [env.gilsim, "report", cmp, "-o", out + ".html"]
+    cases = []
+    for name, what in (("index.json", "a FIFO at index.json"),
+                       (run["summary"], "a FIFO at a listed summary"),
+                       (run["trace"], "a FIFO at a listed trace"),
+                       (run["summary"], "a listed summary missing")):
+        for argv, expect in ((report, 2 if name == "index.json" else 0),
+                             ([PY, "tools/plot-sweep", cmp, "-o", out],
+                              2 if name == "index.json" else None),
+                             ([PY, "tools/plot-cdf", cmp, "-o", out, "--gilsim", env.gilsim],
+                              2 if name in ("index.json", run["trace"]) else 0)):
+            cases.append((name, what, argv, expect))
+    for value in ("inf", "1e308", "nan", "-1"):
+        cases.append((None, "--timeline-ms " + value, report + ["--timeline-ms", value], 2))
+        for opt in ("--from-ms", "--to-ms"):
+            cases.append((None, "%s %s" % (opt, value),
+                          [PY, "tools/plot-timeline", env.inputs["trace"], opt, value, "-o", out,
+                           "--gilsim", env.gilsim], 2))
+    for name, what, argv, expect in cases:
+        path = os.path.join(cmp, name) if name else None
+        if path:
+            os.rename(path, path + ".keep")
+            if "FIFO" in what:
+                os.mkfifo(path)
+        try:
+            p = subprocess.run(argv, cwd=SRC, capture_output=True, timeout=120,
+                               env=dict(os.environ, GILSIM=env.gilsim))
+            status, err = p.returncode, p.stderr.decode("utf-8", "replace")
+        except subprocess.TimeoutExpired:
+            status, err = -1, "(hung: killed after 120 s)"
+        finally:
+            if path:
+                if os.path.exists(path):
+                    os.unlink(path)
+                os.rename(path + ".keep", path)
+        ok = status in ((0, 1, 2) if expect is None else (expect,)) and "Traceback" not in err
+        check(ok, "%s, %s: exit %d, expected %s\n%s" % (" ".join(argv[:2]), what, status,
+                                                        "0-2" if expect is None else expect, err))
+
+
 def durability(env):
     """fsync of the temporary file before its rename and of the directory after it, as the C
     commands (a crash on NFS must not leave an empty file under the name): report and a plot,
@@ -433,6 +484,7 @@ def main():
     interrupted(env)
     hostile_text(env)
     stdout_full(env)
+    hostile_dir(env)
     durability(env)
     if not failures:
         subprocess.run(["rm", "-rf", tmp])

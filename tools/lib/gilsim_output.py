@@ -14,9 +14,12 @@ tools/pyrun uses it on the interpreter it measures):
 
 A refusal raises OutputError (exit 2, before any work); a failed write (a full disk) raises
 WriteError (exit 1), with nothing replaced. escape() makes text from files safe for a terminal.
+Inputs that a hostile directory could hold (a plan, a summary) are read with read_input() or
+read_json(): never waiting on a FIFO, never reading a device, bounded; InputError (exit 2).
 """
 import contextlib
 import errno
+import json
 import os
 import re
 import signal
@@ -35,6 +38,11 @@ class OutputError(Exception):
 
 class WriteError(Exception):
     """Writing the output failed (exit 1): nothing was replaced."""
+
+
+class InputError(OutputError):
+    """An input may not be read (exit 2, as a refused output): absent, not a regular file (a
+    FIFO planted at its name is never waited on), a symlink where none may be, too large."""
 
 
 def _tmp_prefix(path):
@@ -73,10 +81,57 @@ def _check_inputs(path, inputs, st):
             raise OutputError("%s: is the input %s; choose another output" % (show(path), show(inp)))
 
 
-def _umask_mode():
+def _umask_mode(executable=False):
     mask = os.umask(0)
     os.umask(mask)
-    return 0o666 & ~mask
+    return (0o777 if executable else 0o666) & ~mask
+
+
+def read_input(path, limit, what="file", follow=True):
+    """The bytes of the regular file at path, at most limit of them: opened without blocking
+    (a FIFO at the name is found by fstat, never waited on; a device such as /dev/zero is
+    refused before a byte is read), and without following a symlink at the last name unless
+    follow. InputError (exit 2) says why not; a read error (EIO) is WriteError's status, 1."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | (0 if follow else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        why = "a symlink, not followed" if e.errno == errno.ELOOP and not follow else e.strerror
+        raise InputError("%s: cannot read the %s: %s" % (show(path), what, why))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError("%s: not a regular file, expected a %s" % (show(path), what))
+        if st.st_size > limit:
+            raise InputError("%s: %d bytes, expected a %s of at most %d" % (show(path), st.st_size,
+                                                                           what, limit))
+        try:
+            data = f.read(limit + 1)
+        except OSError as e:
+            raise WriteError("%s: cannot read: %s" % (show(path), e.strerror))
+    if len(data) > limit:
+        raise InputError("%s: expected a %s of at most %d bytes" % (show(path), what, limit))
+    return data
+
+
+def read_json(path, limit, what="file", follow=True):
+    """read_input's file as JSON (duplicate keys refused, as gilsim's readers refuse them);
+    InputError when it is not JSON."""
+    def no_duplicates(pairs):
+        keys = [k for k, _ in pairs]
+        for k in keys:
+            if keys.count(k) > 1:
+                raise ValueError("duplicate object key %s" % json.dumps(k))
+        return dict(pairs)
+
+    def no_constant(name):  # Python's json takes NaN and Infinity, which JSON has not
+        raise ValueError("%s is not JSON" % name)
+
+    try:
+        return json.loads(read_input(path, limit, what, follow).decode("utf-8"),
+                          object_pairs_hook=no_duplicates, parse_constant=no_constant)
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+        raise InputError("%s: not a valid %s: %s" % (show(path), what, escape(str(e))))
 
 
 def _kind(path, inputs):
@@ -113,10 +168,11 @@ def preflight(path, inputs=(), stdout_ok=False):
 
 
 @contextlib.contextmanager
-def output(path, inputs=(), binary=False, stdout_ok=False):
+def output(path, inputs=(), binary=False, stdout_ok=False, executable=False):
     """A file object to write path's new contents to, under the rules above; the rename (or, in
     place, the close) happens when the block ends without an exception. An OSError while
-    writing becomes WriteError."""
+    writing becomes WriteError. executable: a script, mode 0777 & ~umask, set on the temporary
+    file before the rename (never a chmod by name, which a symlink would redirect)."""
     if stdout_ok and path == "-":
         f = sys.stdout.buffer if binary else sys.stdout
         _check_inputs("standard output", inputs, os.fstat(f.fileno()))
@@ -125,9 +181,12 @@ def output(path, inputs=(), binary=False, stdout_ok=False):
             f.flush()
         return
     check_path(path)
-    opener = _in_place if _kind(path, inputs) == "in place" else _replacing
-    with opener(path, binary) as f:
-        yield f
+    if _kind(path, inputs) == "in place":
+        with _in_place(path, binary) as f:
+            yield f
+    else:
+        with _replacing(path, binary, executable) as f:
+            yield f
 
 
 @contextlib.contextmanager
@@ -152,14 +211,14 @@ def _in_place(path, binary):
 
 
 @contextlib.contextmanager
-def _replacing(path, binary):
+def _replacing(path, binary, executable=False):
     d = os.path.dirname(path) or "."
     try:
         fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), dir=d)
     except OSError as e:
         raise OutputError("%s: cannot write here: %s" % (show(path), e.strerror))
     try:
-        os.fchmod(fd, _umask_mode())
+        os.fchmod(fd, _umask_mode(executable))
         f = os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8")
         with _writing(path):
             with f:
@@ -189,9 +248,9 @@ def sync_dir(path):
         os.close(fd)
 
 
-def write_output(path, data, inputs=(), stdout_ok=False):
+def write_output(path, data, inputs=(), stdout_ok=False, executable=False):
     """The whole of path at once: data (str or bytes)."""
-    with output(path, inputs, isinstance(data, bytes), stdout_ok) as f:
+    with output(path, inputs, isinstance(data, bytes), stdout_ok, executable) as f:
         f.write(data)
 
 
