@@ -1290,17 +1290,20 @@ static bool run_under_way(const char *d)
 }
 
 /* A --run killed with SIGKILL (Slurm's KillWait, the OOM killer) leaves its partial trace's
- * temporary file: the next --run of it, or a --collect, removes it (and says so). Two --run of
+ * temporary file: the next --run of it, a --collect or a --force over the plan removes it (and
+ * says so). Two --run of
  * one run at once: the second is refused, once, and the first finishes. */
 static void test_killed_run_then(void)
 {
+    static const char *const then[] = {"collect", "run", "force"};
     char d[PATH_MAX];
     make_plan(d, sizeof d, "killed", "real", "3000");
-    for (int rerun = 0; rerun <= 1; rerun++) {
-        const char *argv[] = {NULL, "compare", "--run", d, "--index", "0", NULL};
+    for (int k = 0; k < 3; k++) {
+        const char *index = k < 2 ? "0" : "1"; /* run 0 has finished after the rerun */
+        const char *argv[] = {NULL, "compare", "--run", d, "--index", index, NULL};
         pid_t pid = start_gilsim(argv);
         CU_ASSERT_FATAL(run_under_way(d));
-        if (!rerun) { /* the same run again meanwhile */
+        if (k == 0) { /* the same run again meanwhile */
             TU_ASSERT_CMP(dir_command("run", d, "0"), ==, 2);
             CU_ASSERT(tu_file_has(err_file, "run 0 is running in another process"));
             char *err = tu_slurp(err_file);
@@ -1312,9 +1315,11 @@ static void test_killed_run_then(void)
         for (int i = 0; i < 500 && writing_into(d); i++) /* its child dies with it */
             usleep(10000);
         CU_ASSERT(tmp_in(d, true)); /* what SIGKILL leaves */
-        int st = dir_command(rerun ? "run" : "collect", d, "0");
-        tu_context("%s after SIGKILL", rerun ? "--run" : "--collect");
-        TU_ASSERT_CMP(st, ==, rerun ? 0 : 1);
+        const char *replan[] = {NULL, "compare", workload, "-p",      "new", "-e", "real",
+                                "-d", "3000",    "--plan", "--force", "-o",  d,    NULL};
+        int st = k == 2 ? gilsim_argv(replan, 60) : dir_command(then[k], d, index);
+        tu_context("--%s after SIGKILL", then[k]);
+        TU_ASSERT_CMP(st, ==, k == 0 ? 1 : 0);
         CU_ASSERT(!tmp_in(d, true));
         CU_ASSERT(tu_file_has(err_file, "removed 1 temporary file"));
     }
