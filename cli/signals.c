@@ -79,6 +79,22 @@ static void hard_exit(int signo, bool again)
  * process, not pthread_cancel (which loads libgcc_s, and aborts when no descriptor is left). */
 #define STOP_THREAD SIGRTMIN
 
+/* At the stop: a signal that came before it, still pending (the stop is sent to this thread,
+ * and a thread's own signals are taken before the process's), when the command has no stop
+ * function: it is taken as if it had come a moment earlier, so a SIGTERM at the end of a
+ * collect is never lost. 0 for none. A command with a stop function (run) has finished its
+ * work: a late signal there changes nothing, as documented. */
+static int late_signal(void)
+{
+    pthread_mutex_lock(&sig.mutex);
+    bool exits = sig.on_signal == NULL;
+    pthread_mutex_unlock(&sig.mutex);
+    sigset_t set = sig.set;
+    sigdelset(&set, STOP_THREAD);
+    int signo = exits ? sigtimedwait(&set, NULL, &(struct timespec){0, 0}) : -1;
+    return signo > 0 ? signo : 0;
+}
+
 static void *sig_main(void *arg)
 {
     (void)arg;
@@ -87,8 +103,9 @@ static void *sig_main(void *arg)
         int signo = sigwaitinfo(&sig.set, &info);
         if (signo < 0) continue;
         if (signo == STOP_THREAD) {
-            if (info.si_pid == getpid()) return NULL;
-            continue; /* not ours */
+            if (info.si_pid != getpid()) continue; /* not ours */
+            signo = late_signal();
+            if (!signo) return NULL;
         }
         int expected = 0;
         bool first = atomic_compare_exchange_strong(&sig.first, &expected, signo);
