@@ -89,6 +89,64 @@ static int add_list(const struct cli_opt *o, void *field, const char *arg, struc
     return rc;
 }
 
+/* --seed: noted as given, because it excludes --seeds. */
+static int set_seed(const struct cli_opt *o, void *field, const char *arg, struct err *e)
+{
+    (void)o;
+    struct cmp_request *req = field;
+    if (!cli_parse_u64(arg, 0, UINT64_MAX, &req->seed))
+        return err_set(e, ERR_INPUT, "--seed: expected a non-negative integer, got '%s'", arg);
+    req->seed_given = true;
+    return 0;
+}
+
+/* --seeds S1,S2,...: one seed per repeat, in order. */
+static int set_seeds(const struct cli_opt *o, void *field, const char *arg, struct err *e)
+{
+    (void)o;
+    struct cmp_request *req = field;
+    req->seeds.n = 0;
+    for (const char *p = arg;; p++) {
+        char one[32];
+        size_t len = strcspn(p, ",");
+        snprintf(one, sizeof one, "%.*s", (int)(len < sizeof one ? len : sizeof one - 1), p);
+        if (req->seeds.n == CMP_MAX_REPEAT)
+            return err_set(e, ERR_INPUT, "--seeds: at most %d seeds", CMP_MAX_REPEAT);
+        if (len >= sizeof one || !cli_parse_u64(one, 0, UINT64_MAX, &req->seeds.v[req->seeds.n]))
+            return err_set(e, ERR_INPUT,
+                           "--seeds: expected comma-separated non-negative integers, got '%s'",
+                           arg);
+        req->seeds.n++;
+        p += len;
+        if (!*p) break;
+    }
+    return 0;
+}
+
+/* --seeds gives the repeats: --repeat, when given too, must agree, and --seed cannot. */
+static int settle_seeds(struct cmp_request *req, struct err *e)
+{
+    if (!req->seeds.n) {
+        if (!req->repeat) req->repeat = 1;
+        if (req->seed > UINT64_MAX - (req->repeat - 1))
+            return err_set(e, ERR_INPUT,
+                           "--seed %llu with --repeat %llu: the seeds would pass 2^64 - 1",
+                           (unsigned long long)req->seed, (unsigned long long)req->repeat);
+        return 0;
+    }
+    if (req->seed_given)
+        return err_set(e, ERR_INPUT,
+                       "--seed and --seeds exclude each other (--seeds %llu,... "
+                       "lists every repeat's seed)",
+                       (unsigned long long)req->seeds.v[0]);
+    if (req->repeat && req->repeat != req->seeds.n)
+        return err_set(e, ERR_INPUT, "--repeat %llu with --seeds of %u seeds: one seed per repeat",
+                       (unsigned long long)req->repeat, req->seeds.n);
+    req->repeat = req->seeds.n;
+    req->seed = req->seeds.v[0];
+    return 0;
+}
+
 static int not_stdout(const char *v, struct err *e)
 {
     if (strcmp(v, "-") != 0) return 0;
@@ -117,10 +175,16 @@ static const struct cli_opt compare_opts[] = {
                    "real (default), virtual, or real,virtual side by side"),
     CLI_ROW_MACHINE(F(req.machine), "the virtual runs' machine (gilsim-machine file)"),
     CLI_ROW_MACHINE_SET(F(req.machine_sets), "machine parameters of the virtual runs (repeatable)"),
-    CLI_ROW_NUMBER("repeat", 'r', CLI_U64, F(req.repeat), "N", 1, 1000,
-                   "runs per cell (default 1)"),
+    CLI_ROW_NUMBER("repeat", 'r', CLI_U64, F(req.repeat), "N", 1, CMP_MAX_REPEAT,
+                   "runs per cell (default 1), repeat r with seed S + r - 1 (S: --seed)"),
     CLI_ROW_DURATION(F(req.duration_ms), "run length (default: the workload's duration_ms)"),
-    CLI_ROW_SEED(F(req.seed), "seed of every run (default 1)"),
+    /* clang-format off */
+    {.name = "seed", .kind = CLI_CALL, .field = F(req), .value = "S", .call = set_seed,
+     .help = "the first repeat's seed (default 1); repeat r runs with S + r - 1"},
+    {.name = "seeds", .kind = CLI_CALL, .field = F(req), .value = "LIST", .call = set_seeds,
+     .help = "comma-separated seeds, one per repeat (instead of --seed; --repeat is their "
+             "number)"},
+    /* clang-format on */
     CLI_ROW_ENUM("format", 'f', F(format), "FMT", format_names,
                  "table (default; one row per cell when there are more than 8), csv or json (one "
                  "row per cell: every metric's median, min, max)"),
@@ -181,7 +245,7 @@ static void init_args(struct compare_args *a)
     memset(a, 0, sizeof *a);
     a->req.policies = "old,new,fifo,none";
     a->req.engines = (struct cli_choices){{ENG_REAL}, 1};
-    a->req.repeat = 1;
+    a->req.repeat = 0; /* settle_seeds: 1, or the number of --seeds */
     a->req.seed = 1;
     a->format = CMP_FORMAT_TABLE;
 }
@@ -268,6 +332,7 @@ static int from_plan(const struct compare_args *a, const char *dir, struct err *
     rc = argv ? cli_parse_options(&compare_cmd, &planned, (int)n + 1, argv, &operand)
               : err_set(e, ERR_RUNTIME, "out of memory");
     planned.req.workload = operand < (int)n + 1 ? argv[operand] : "";
+    if (!rc) rc = settle_seeds(&planned.req, e);
     if (!rc) rc = cmp_plan_make(&planned.req, dir, &p, e);
     if (!rc) rc = cmp_check_plan(p, doc, e);
     if (!rc && a->run_dir)
@@ -300,7 +365,7 @@ int cli_compare(int argc, char **argv)
         rc = cli_usage_error("compare", "%s",
                              operand >= argc ? "expected one workload file"
                                              : "expected one workload file, got more");
-    } else if (rc == 0) {
+    } else if (rc == 0 && !(rc = settle_seeds(&a.req, &e))) {
         a.req.workload = argv[operand];
         rc = sweep(&a, &e);
     }

@@ -41,7 +41,8 @@
 #define CMP_MAX_POLICIES 16   /* entries of --policies */
 #define CMP_MAX_CELLS    4096 /* cells, the extra baselines included */
 #define CMP_MAX_RUNS     100000
-#define CMP_TABLE_CELLS  8 /* more cells than this: one row per cell, not a column */
+#define CMP_TABLE_CELLS  8    /* more cells than this: one row per cell, not a column */
+#define CMP_MAX_REPEAT   1000 /* --repeat, and the seeds of --seeds */
 
 /* ---- the request ---------------------------------------------------------------------------- */
 
@@ -68,7 +69,14 @@ struct cmp_request {
     const char *machine;          /* NULL: the built-in machine */
     struct cli_list machine_sets; /* --machine-set */
     uint64_t duration_ms;         /* 0: the workload's */
+    /* Repeat r (1, 2, ...) runs with seed + r - 1, or with seeds.v[r - 1] when --seeds gave
+     * them (repeat is then seeds.n): cmp_seed_of. */
     uint64_t seed, repeat;
+    bool seed_given; /* --seed was on the command line (it excludes --seeds) */
+    struct {
+        uint64_t v[CMP_MAX_REPEAT];
+        unsigned n;
+    } seeds;
 };
 
 enum cmp_format { CMP_FORMAT_TABLE, CMP_FORMAT_CSV, CMP_FORMAT_JSON };
@@ -100,6 +108,7 @@ struct cmp_cell {
 struct cmp_run {
     const struct cmp_cell *cell;
     unsigned repeat;
+    uint64_t seed;   /* cmp_seed_of its repeat (the extra baselines: the first seed) */
     char trace[600]; /* relative to the directory */
 };
 
@@ -197,6 +206,8 @@ struct cmp_results {
 int cmp_plan_make(const struct cmp_request *req, const char *dir, struct cmp_plan **out,
                   struct err *e);
 void cmp_plan_free(struct cmp_plan *p);
+/* The seed of repeat r (1-based): --seed + r - 1, or the r-th of --seeds. */
+uint64_t cmp_seed_of(const struct cmp_request *req, unsigned r);
 /* The names kept beside a trace in DIR: NAME.json -> NAME.summary.json, NAME.result.json. */
 void cmp_file_beside(const char *trace, const char *suffix, char *buf, size_t size);
 /* The child's command line: what the plan lists and --run runs (output: DIR/.partial/NAME). */

@@ -426,16 +426,42 @@ static size_t table_cells(const struct view *o)
     return n;
 }
 
+/* "seed 1", "seeds 1..3", "seeds 7, 9, 12" (cut with "..." when long). */
+static void seeds_text(const struct cmp_request *req, char *buf, size_t size)
+{
+    if (req->repeat == 1) {
+        snprintf(buf, size, "seed %llu", (unsigned long long)req->seed);
+        return;
+    }
+    if (!req->seeds.n) {
+        snprintf(buf, size, "seeds %llu..%llu", (unsigned long long)req->seed,
+                 (unsigned long long)(req->seed + req->repeat - 1));
+        return;
+    }
+    size_t n = (size_t)snprintf(buf, size, "seeds");
+    for (unsigned k = 0; k < req->seeds.n && n < size; k++) {
+        if (n + 28 >= size) {
+            snprintf(buf + n, size - n, ", ...");
+            return;
+        }
+        n += (size_t)snprintf(buf + n, size - n, "%s %llu", k ? "," : "",
+                              (unsigned long long)req->seeds.v[k]);
+    }
+}
+
 /* Text from files (the description, notes quoting a trace, thread names) is escaped:
  * common/text.h. */
 static void write_table(const struct view *o, FILE *f)
 {
     fprintf(f, "%s: ", o->p->wl->name);
     text_put(f, o->p->wl->description ? o->p->wl->description : "");
-    fprintf(f, "\n%llu ms, seed %llu, %llu repeat%s%s; traces in ",
-            (unsigned long long)run_length_ms(o), (unsigned long long)o->p->req->seed,
-            (unsigned long long)o->p->req->repeat, o->p->req->repeat == 1 ? "" : "s",
-            o->p->req->repeat > 1 ? ": median (min..max)" : "");
+    char seeds[120];
+    seeds_text(o->p->req, seeds, sizeof seeds);
+    if (o->p->req->repeat == 1)
+        fprintf(f, "\n%llu ms, %s; traces in ", (unsigned long long)run_length_ms(o), seeds);
+    else
+        fprintf(f, "\n%llu ms, %llu repeats with %s: median (min..max); traces in ",
+                (unsigned long long)run_length_ms(o), (unsigned long long)o->p->req->repeat, seeds);
     text_put(f, o->p->dir);
     fputs("/\n", f);
     if (table_cells(o) <= CMP_TABLE_CELLS)
@@ -479,7 +505,7 @@ static void write_csv(const struct view *o, FILE *f)
         csv_assign(f, run->cell->assign, run->cell->nassign);
         fprintf(f, ",%s,", cli_engine_names[run->cell->engine]);
         csv_assign(f, run->cell->vars, run->cell->nvars);
-        fprintf(f, ",%u,%llu,%llu,%d,%d,", run->repeat, (unsigned long long)o->p->req->seed,
+        fprintf(f, ",%u,%llu,%llu,%d,%d,", run->repeat, (unsigned long long)run->seed,
                 (unsigned long long)run_length_ms(o), run->cell->baseline_only, r->status);
         cli_csv_field(f, run->trace);
         for (int k = 0; k < CMP_NKM; k++) {
@@ -583,10 +609,11 @@ static json_t *runs_json(const struct view *o, const struct cmp_cell *cfg)
                                                    "waiter", r->top.waiter, "ns",
                                                    (json_int_t)r->top.ns, "share", r->top.share)
                                        : json_null();
-        json_array_append_new(
-            runs, json_pack("{sI sI ss ss sI so so}", "index", (json_int_t)i, "repeat",
-                            (json_int_t)run->repeat, "trace", run->trace, "summary", summary,
-                            "status", (json_int_t)r->status, "metrics", vals, "top_blocker", top));
+        json_array_append_new(runs, json_pack("{sI sI sI ss ss sI so so}", "index", (json_int_t)i,
+                                              "repeat", (json_int_t)run->repeat, "seed",
+                                              (json_int_t)run->seed, "trace", run->trace, "summary",
+                                              summary, "status", (json_int_t)r->status, "metrics",
+                                              vals, "top_blocker", top));
     }
     return runs;
 }
@@ -682,6 +709,10 @@ static json_t *compare_json(const struct view *o)
         (json_int_t)o->p->nruns, "runs_not_finished", (json_int_t)o->r->not_run, "configs",
         configs);
     if (doc) json_object_update_new(doc, engines_json(o));
+    json_t *seeds = json_array();
+    for (unsigned r = 1; r <= o->p->req->repeat; r++)
+        json_array_append_new(seeds, json_integer((json_int_t)cmp_seed_of(o->p->req, r)));
+    json_object_set_new(doc, "seeds", seeds);
     return doc;
 }
 

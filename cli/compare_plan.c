@@ -2,7 +2,8 @@
  * the cells (each chosen policy under each engine, once per combination of the --set values it
  * has a parameter for and of the --var values; an extra lock-free baseline per engine and
  * variable combination when no lock-free policy was chosen), the run list (the baselines first,
- * then repeat by repeat, every cell in turn), every run's trace name and command line, and the
+ * then repeat by repeat, every cell in turn, repeat r with its own seed: cmp_seed_of), every
+ * run's trace name and command line, and the
  * paths (the workload's and machine's, the directory, this gilsim, cpython's interpreter).
  * Everything is validated here, before anything runs: every combination of --var values is
  * read into the workload once. The plan is a function of the request alone, so `--run` and
@@ -373,13 +374,16 @@ static int plan_runs(struct cmp_plan *p, struct err *e)
         return err_set(e, ERR_INPUT, "%zu runs: at most %d in one sweep", total, CMP_MAX_RUNS);
     p->runs = calloc(total, sizeof *p->runs);
     if (!p->runs) return err_set(e, ERR_RUNTIME, "out of memory");
+    /* the extra baselines run once, with the first seed */
     for (size_t i = 0; i < p->ncells; i++)
         if (p->cells[i].baseline_only)
-            p->runs[p->nruns++] = (struct cmp_run){.cell = &p->cells[i], .repeat = 1};
+            p->runs[p->nruns++] =
+                (struct cmp_run){.cell = &p->cells[i], .repeat = 1, .seed = cmp_seed_of(p->req, 1)};
     for (unsigned r = 1; r <= p->req->repeat; r++)
         for (size_t i = 0; i < p->ncells; i++)
             if (!p->cells[i].baseline_only)
-                p->runs[p->nruns++] = (struct cmp_run){.cell = &p->cells[i], .repeat = r};
+                p->runs[p->nruns++] = (struct cmp_run){
+                    .cell = &p->cells[i], .repeat = r, .seed = cmp_seed_of(p->req, r)};
     for (size_t i = 0; i < p->nruns; i++)
         name_trace(&p->runs[i]);
     return 0;
@@ -465,6 +469,11 @@ void cmp_plan_free(struct cmp_plan *p)
     free(p);
 }
 
+uint64_t cmp_seed_of(const struct cmp_request *req, unsigned r)
+{
+    return req->seeds.n ? req->seeds.v[r - 1] : req->seed + (r - 1);
+}
+
 void cmp_file_beside(const char *trace, const char *suffix, char *buf, size_t size)
 {
     snprintf(buf, size, "%.*s%s", (int)(strlen(trace) - 5), trace, suffix);
@@ -507,7 +516,7 @@ json_t *cmp_child_argv(const struct cmp_plan *p, const struct cmp_run *r, const 
         snprintf(buf, sizeof buf, "%llu", (unsigned long long)req->duration_ms);
         push2(argv, "--duration", buf);
     }
-    snprintf(buf, sizeof buf, "%llu", (unsigned long long)req->seed);
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)r->seed);
     push2(argv, "--seed", buf);
     snprintf(buf, sizeof buf, "%s/.partial/%s", dir, r->trace);
     push2(argv, "-o", buf);
