@@ -171,6 +171,10 @@ static const struct cli_opt compare_opts[] = {
      .max = WL_MAX_VARS, .check = cli_check_var, .call = add_list,
      .help = "values of a workload variable, one cell each (repeatable)"},
     /* clang-format on */
+    CLI_ROW_STRING("reference", 0, F(req.reference), "POLICY",
+                   "the policy every other cell is tested against (Mann-Whitney U over the "
+                   "repeats; default the first of --policies): the cell of the same engine, "
+                   "variables and parameter values"),
     CLI_ROW_ENGINE(F(req.engines), 2, "LIST",
                    "real (default), virtual, or real,virtual side by side"),
     CLI_ROW_MACHINE(F(req.machine), "the virtual runs' machine (gilsim-machine file)"),
@@ -222,11 +226,13 @@ static const struct cli_command compare_cmd = {
     "       gilsim compare --run DIR [--index I]          run one run of the plan\n"
     "       gilsim compare --collect DIR                  the table of what has finished\n"
     "\n"
-    "Runs the workload in every cell (policy x engine x --set values x --var values), N times,\n"
-    "interleaved (A B C A B C ...) so that drift on a noisy machine hits all alike; keeps every\n"
-    "trace in DIR with an index, and prints the key metrics (docs/metrics.md), median and\n"
-    "min-max across repeats, with convoy_factor = I/O ops/s under `none` / under the policy\n"
-    "(of the same engine and variables). docs/sweeps.md has the whole story.\n",
+    "Runs the workload in every cell (policy x engine x --set values x --var values), N times\n"
+    "with the seeds S..S+N-1, interleaved (A B C A B C ...) so that drift on a noisy machine\n"
+    "hits all alike; keeps every trace in DIR with an index, and prints the key metrics\n"
+    "(docs/metrics.md): the median over the repeats with its 95% confidence interval, a * where\n"
+    "a cell differs from the reference policy's (Mann-Whitney U, p < 0.05), and convoy_factor =\n"
+    "I/O ops/s under `none` / under the policy (of the same engine and variables).\n"
+    "docs/sweeps.md has the whole story.\n",
     compare_opts,
     "DIR receives plan.json, every trace, its summary (*.summary.json) and result\n"
     "(*.result.json), index.json (the json format), runs.csv (one row per run), cells.csv\n"

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/stats.h"
 #include "cli/compare.h"
 #include "common/outfile.h"
 #include "common/text.h"
@@ -22,51 +23,10 @@ struct view {
     char created[32]; /* UTC, when the outputs were written */
 };
 
-/* ---- aggregation --------------------------------------------------------------------------- */
-
 static int by_value(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
-}
-
-struct agg {
-    size_t n;
-    double median, min, max;
-};
-
-/* Median (mean of the middle two for an even count), min and max of the non-null values of
- * metric k over the cell's runs. */
-static struct agg aggregate(const struct cmp_plan *p, const struct cmp_results *r,
-                            const struct cmp_cell *cell, int k)
-{
-    double v[4096];
-    struct agg a = {0, NAN, NAN, NAN};
-    for (size_t i = 0; i < p->nruns && a.n < 4096; i++)
-        if (p->runs[i].cell == cell && isfinite(r->runs[i].value[k]))
-            v[a.n++] = r->runs[i].value[k];
-    if (!a.n) return a;
-    qsort(v, a.n, sizeof v[0], by_value);
-    a.min = v[0];
-    a.max = v[a.n - 1];
-    a.median = a.n % 2 ? v[a.n / 2] : (v[a.n / 2 - 1] + v[a.n / 2]) / 2;
-    return a;
-}
-
-/* Each run's convoy factor against its cell's baseline: the median I/O rate of the lock-free
- * cell of the same engine and variables. */
-void cmp_convoy_factors(const struct cmp_plan *p, struct cmp_results *r)
-{
-    for (size_t i = 0; i < p->ncells; i++) {
-        const struct cmp_cell *base = p->cells[i].baseline;
-        r->baseline_io_per_s[i] = base ? aggregate(p, r, base, CMP_KM_IO_PER_S).median : NAN;
-    }
-    for (size_t i = 0; i < p->nruns; i++) {
-        double io = r->runs[i].value[CMP_KM_IO_PER_S],
-               base = r->baseline_io_per_s[p->runs[i].cell - p->cells];
-        r->runs[i].value[CMP_KM_CONVOY_FACTOR] =
-            isfinite(io) && io > 0 && base > 0 ? base / io : NAN;
-    }
 }
 
 /* The cell's baseline I/O rate (cmp_convoy_factors). */
@@ -83,10 +43,10 @@ static json_t *all_notes(const struct view *o)
     return notes;
 }
 
-/* The aggregate of metric k over the cell's runs. */
-static struct agg cell_agg(const struct view *o, const struct cmp_cell *cell, int k)
+/* The aggregate of metric k over the cell's runs (cli/compare_agg.c). */
+static struct cmp_agg cell_agg(const struct view *o, const struct cmp_cell *cell, int k)
 {
-    return aggregate(o->p, o->r, cell, k);
+    return cmp_aggregate(o->p, o->r, cell, k);
 }
 
 /* ---- the three forms ----------------------------------------------------------------------- */
@@ -130,9 +90,13 @@ static void fmt_scaled(char *buf, size_t size, double v, enum cmp_unit u, struct
     snprintf(buf, size, "%.*f", decimals, x);
 }
 
-static void format_cell(char *cell, size_t size, const struct agg *a, enum cmp_unit u, bool ranges)
+/* "5.14 ms (5.10..5.30)*": the median, its confidence interval, and * when the cell differs
+ * from its reference (p < CMP_SIGNIFICANT). */
+static void format_cell(char *cell, size_t size, const struct cmp_agg *a, enum cmp_unit u,
+                        bool ranges)
 {
     char m[16], lo[16], hi[16];
+    const char *mark = a->p < CMP_SIGNIFICANT ? "*" : "";
     if (!a->n) {
         snprintf(cell, size, "-");
         return;
@@ -140,12 +104,12 @@ static void format_cell(char *cell, size_t size, const struct agg *a, enum cmp_u
     struct scale s = scale_of(a->median, u);
     fmt_scaled(m, sizeof m, a->median, u, s);
     if (!ranges || a->n < 2) {
-        snprintf(cell, size, "%s%s", m, s.unit);
+        snprintf(cell, size, "%s%s%s", m, s.unit, mark);
         return;
     }
-    fmt_scaled(lo, sizeof lo, a->min, u, s);
-    fmt_scaled(hi, sizeof hi, a->max, u, s);
-    snprintf(cell, size, "%s%s (%s..%s)", m, s.unit, lo, hi);
+    fmt_scaled(lo, sizeof lo, a->lo, u, s);
+    fmt_scaled(hi, sizeof hi, a->hi, u, s);
+    snprintf(cell, size, "%s%s (%s..%s)%s", m, s.unit, lo, hi, mark);
 }
 
 /* A column's top blocker: the holder->waiter pair that is top in most of its measured runs
@@ -153,7 +117,10 @@ static void format_cell(char *cell, size_t size, const struct agg *a, enum cmp_u
 struct col_blocker {
     const struct cmp_blocker *b; /* NULL: no run has one */
     size_t agree, n;
-    struct agg share;
+    struct {
+        size_t n;
+        double median, min, max;
+    } share;
 };
 
 static bool same_pair(const struct cmp_blocker *x, const struct cmp_blocker *y)
@@ -166,12 +133,12 @@ static struct col_blocker column_blocker(const struct view *o, const struct cmp_
     struct col_blocker best = {0};
     for (size_t i = 0; i < o->p->nruns; i++) {
         const struct cmp_outcome *r = &o->r->runs[i];
-        if (o->p->runs[i].cell != cfg || r->status != 0) continue;
+        if (o->p->runs[i].cell != cfg || !cmp_run_counts(o->p, o->r, i)) continue;
         best.n++;
         if (!r->top.holder[0]) continue;
         size_t agree = 0;
         for (size_t j = 0; j < o->p->nruns; j++)
-            agree += o->p->runs[j].cell == cfg && o->r->runs[j].status == 0 &&
+            agree += o->p->runs[j].cell == cfg && cmp_run_counts(o->p, o->r, j) &&
                      same_pair(&o->r->runs[j].top, &r->top);
         if (agree > best.agree) best.agree = agree, best.b = &r->top;
     }
@@ -179,13 +146,16 @@ static struct col_blocker column_blocker(const struct view *o, const struct cmp_
     size_t k = 0;
     for (size_t i = 0; v && i < o->p->nruns; i++) {
         const struct cmp_outcome *r = &o->r->runs[i];
-        if (o->p->runs[i].cell == cfg && r->status == 0 && same_pair(&r->top, best.b))
+        if (o->p->runs[i].cell == cfg && cmp_run_counts(o->p, o->r, i) &&
+            same_pair(&r->top, best.b))
             v[k++] = r->top.share;
     }
     if (v) {
         qsort(v, k, sizeof *v, by_value);
-        best.share =
-            (struct agg){k, k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2, v[0], v[k - 1]};
+        best.share.n = k;
+        best.share.median = stats_median(v, k);
+        best.share.min = v[0];
+        best.share.max = v[k - 1];
     }
     free(v);
     return best;
@@ -256,7 +226,7 @@ static void fill_table(const struct view *o, struct table *t)
     for (int k = 0; k < CMP_NKM; k++) {
         t->show[k] = false;
         for (size_t j = 0; j < t->ncols; j++) {
-            struct agg a = cell_agg(o, &o->p->cells[t->col_of[j]], k);
+            struct cmp_agg a = cell_agg(o, &o->p->cells[t->col_of[j]], k);
             char *cell = t->cells[k][j];
             format_cell(cell, CELL, &a, km[k].unit, o->p->req->repeat > 1);
             t->show[k] |= a.n > 0 && (a.min != 0 || a.max != 0); /* all zero: nothing to see */
@@ -324,10 +294,8 @@ static const int pivot_metrics[] = {
 /* The value of the dimension named name in cfg ("-" when the cell has no such parameter). */
 static const char *dim_value(char *const *assign, unsigned n, const char *name)
 {
-    size_t len = strlen(name);
-    for (unsigned k = 0; k < n; k++)
-        if (strncmp(assign[k], name, len) == 0 && assign[k][len] == '=') return assign[k] + len + 1;
-    return "-";
+    const char *v = cmp_assigned(assign, n, name);
+    return v ? v : "-";
 }
 
 /* Column heads: the dimensions, then the key metrics. */
@@ -359,7 +327,7 @@ static void pivot_row(const struct view *o, const struct cmp_cell *cfg, char (*r
     for (unsigned i = 0; i < o->p->req->vars.n; i++)
         snprintf(row[n++], CELL, "%s", dim_value(cfg->vars, cfg->nvars, o->p->req->vars.l[i].name));
     for (size_t k = 0; k < NPIVOT; k++) {
-        struct agg a = cell_agg(o, cfg, pivot_metrics[k]);
+        struct cmp_agg a = cell_agg(o, cfg, pivot_metrics[k]);
         format_cell(row[n++], CELL, &a, km[pivot_metrics[k]].unit, o->p->req->repeat > 1);
         nonzero[k] |= a.n > 0 && (a.min != 0 || a.max != 0);
     }
@@ -449,6 +417,36 @@ static void seeds_text(const struct cmp_request *req, char *buf, size_t size)
     }
 }
 
+/* What the intervals and the marks of the table mean, when there are any: the fewest runs
+ * behind an interval that falls short of 95% (min..max instead), and the reference. */
+static void write_legend(const struct view *o, FILE *f)
+{
+    size_t short_n = 0, most = 0;
+    bool tested = false;
+    for (size_t i = 0; i < o->p->ncells; i++) {
+        const struct cmp_cell *c = &o->p->cells[i];
+        if (c->baseline_only) continue;
+        tested |= c->reference != NULL;
+        for (int k = 0; k < CMP_NKM; k++) {
+            struct cmp_agg a = cell_agg(o, c, k);
+            if (a.n >= 2 && !a.reached && (!short_n || a.n < short_n)) short_n = a.n;
+            most = a.n > most ? a.n : most;
+        }
+    }
+    if (short_n)
+        fprintf(f,
+                "intervals are wide: with %zu runs a 95%% interval of the median would reach "
+                "beyond their min..max, shown instead (it covers the median with %.0f%% "
+                "confidence); 6 runs or more give 95%%\n",
+                short_n, 100 * stats_order_coverage(short_n, 1));
+    if (!tested || most < 2) return;
+    fprintf(f,
+            "* = differs from %s of the same engine and values (Mann-Whitney U over the runs, "
+            "two-sided p < %.2f; every p in cells.csv and index.json)%s\n",
+            o->p->reference_name, CMP_SIGNIFICANT,
+            most < 4 ? ": with fewer than 4 runs a side no difference can reach it" : "");
+}
+
 /* Text from files (the description, notes quoting a trace, thread names) is escaped:
  * common/text.h. */
 static void write_table(const struct view *o, FILE *f)
@@ -460,7 +458,7 @@ static void write_table(const struct view *o, FILE *f)
     if (o->p->req->repeat == 1)
         fprintf(f, "\n%llu ms, %s; traces in ", (unsigned long long)run_length_ms(o), seeds);
     else
-        fprintf(f, "\n%llu ms, %llu repeats with %s: median (min..max); traces in ",
+        fprintf(f, "\n%llu ms, %llu repeats with %s: median (95%% confidence interval); traces in ",
                 (unsigned long long)run_length_ms(o), (unsigned long long)o->p->req->repeat, seeds);
     text_put(f, o->p->dir);
     fputs("/\n", f);
@@ -469,6 +467,7 @@ static void write_table(const struct view *o, FILE *f)
     else
         write_rows(o, f);
     write_baseline(o, f);
+    write_legend(o, f);
     json_t *notes = all_notes(o), *note;
     size_t i;
     json_array_foreach(notes, i, note)
@@ -526,7 +525,8 @@ static void write_csv(const struct view *o, FILE *f)
 }
 
 /* cells.csv: one row per cell: its dimensions (one column each), how many runs it has and
- * how many failed, then every metric's median, min and max. */
+ * how many failed, then every metric's median, min, max, the median's confidence interval
+ * and the p-value of the test against the reference cell. */
 static void write_cells_csv(const struct view *o, FILE *f)
 {
     fputs("cell,label,policy,engine", f);
@@ -536,7 +536,8 @@ static void write_cells_csv(const struct view *o, FILE *f)
         fprintf(f, ",%s", o->p->req->vars.l[i].name);
     fputs(",baseline_only,runs,failed", f);
     for (int k = 0; k < CMP_NKM; k++)
-        fprintf(f, ",%s_median,%s_min,%s_max", km[k].key, km[k].key, km[k].key);
+        fprintf(f, ",%s_median,%s_min,%s_max,%s_ci_low,%s_ci_high,%s_p", km[k].key, km[k].key,
+                km[k].key, km[k].key, km[k].key, km[k].key);
     fputc('\n', f);
     for (size_t i = 0; i < o->p->ncells; i++) {
         const struct cmp_cell *cfg = &o->p->cells[i];
@@ -558,11 +559,15 @@ static void write_cells_csv(const struct view *o, FILE *f)
             fprintf(f, ",%s", dim_value(cfg->vars, cfg->nvars, o->p->req->vars.l[k].name));
         fprintf(f, ",%d,%zu,%zu", cfg->baseline_only, runs, failed);
         for (int k = 0; k < CMP_NKM; k++) {
-            struct agg a = cell_agg(o, cfg, k);
+            struct cmp_agg a = cell_agg(o, cfg, k);
             if (a.n)
-                fprintf(f, ",%.10g,%.10g,%.10g", a.median, a.min, a.max);
+                fprintf(f, ",%.10g,%.10g,%.10g,%.10g,%.10g", a.median, a.min, a.max, a.lo, a.hi);
             else
-                fputs(",,,", f);
+                fputs(",,,,,", f);
+            if (isfinite(a.p))
+                fprintf(f, ",%.4g", a.p);
+            else
+                fputc(',', f);
         }
         fputc('\n', f);
     }
@@ -622,11 +627,13 @@ static json_t *cell_json(const struct view *o, const struct cmp_cell *cfg)
 {
     json_t *metrics = json_object();
     for (int k = 0; k < CMP_NKM; k++) {
-        struct agg a = cell_agg(o, cfg, k);
+        struct cmp_agg a = cell_agg(o, cfg, k);
         json_object_set_new(metrics, km[k].key,
-                            json_pack("{sI so so so}", "n", (json_int_t)a.n, "median",
+                            json_pack("{sI so so so so so so so}", "n", (json_int_t)a.n, "median",
                                       num_or_null(a.median), "min", num_or_null(a.min), "max",
-                                      num_or_null(a.max)));
+                                      num_or_null(a.max), "ci_low", num_or_null(a.lo), "ci_high",
+                                      num_or_null(a.hi), "ci_level", num_or_null(a.coverage), "p",
+                                      num_or_null(a.p)));
     }
     struct col_blocker cb = column_blocker(o, cfg);
     json_t *top = cb.b ? json_pack("{ss ss sI sI s{sf sf sf}}", "holder", cb.b->holder, "waiter",
@@ -634,12 +641,14 @@ static json_t *cell_json(const struct view *o, const struct cmp_cell *cfg)
                                    (json_int_t)cb.n, "share", "median", cb.share.median, "min",
                                    cb.share.min, "max", cb.share.max)
                        : json_null();
-    return json_pack("{sI ss ss ss so so sb so so so so}", "cell", (json_int_t)(cfg - o->p->cells),
-                     "label", cfg->label, "policy", cfg->subj.name, "engine",
-                     cli_engine_names[cfg->engine], "set", assign_json(cfg->assign, cfg->nassign),
-                     "vars", assign_json(cfg->vars, cfg->nvars), "baseline_only",
-                     cfg->baseline_only, "baseline_io_per_s", num_or_null(baseline_io(o, cfg)),
-                     "runs", runs_json(o, cfg), "metrics", metrics, "top_blocker", top);
+    json_t *ref =
+        cfg->reference ? json_integer((json_int_t)(cfg->reference - o->p->cells)) : json_null();
+    return json_pack(
+        "{sI ss ss ss so so sb so so so so so}", "cell", (json_int_t)(cfg - o->p->cells), "label",
+        cfg->label, "policy", cfg->subj.name, "engine", cli_engine_names[cfg->engine], "set",
+        assign_json(cfg->assign, cfg->nassign), "vars", assign_json(cfg->vars, cfg->nvars),
+        "baseline_only", cfg->baseline_only, "baseline_io_per_s", num_or_null(baseline_io(o, cfg)),
+        "reference", ref, "runs", runs_json(o, cfg), "metrics", metrics, "top_blocker", top);
 }
 
 /* {"name": [values]} of --set or --var lists. */

@@ -291,6 +291,62 @@ static void link_baselines(struct cmp_plan *p)
     }
 }
 
+const char *cmp_assigned(char *const *assign, unsigned n, const char *name)
+{
+    size_t len = strlen(name);
+    for (unsigned k = 0; k < n; k++)
+        if (strncmp(assign[k], name, len) == 0 && assign[k][len] == '=') return assign[k] + len + 1;
+    return NULL;
+}
+
+/* Whether r can be c's reference: the same engine and variables, and the same value of every
+ * --set parameter both have. */
+static bool comparable(const struct cmp_request *req, const struct cmp_cell *r,
+                       const struct cmp_cell *c)
+{
+    if (r->engine != c->engine || r->nvars != c->nvars) return false;
+    for (unsigned v = 0; v < r->nvars; v++)
+        if (strcmp(r->vars[v], c->vars[v]) != 0) return false;
+    for (unsigned i = 0; i < req->sets.n; i++) {
+        const char *a = cmp_assigned(r->assign, r->nassign, req->sets.l[i].name),
+                   *b = cmp_assigned(c->assign, c->nassign, req->sets.l[i].name);
+        if (a && b && strcmp(a, b) != 0) return false;
+    }
+    return true;
+}
+
+/* Each cell's reference: the first cell of the reference policy comparable with it, unless
+ * that is the cell itself. */
+static void link_references(struct cmp_plan *p)
+{
+    for (size_t i = 0; i < p->ncells; i++) {
+        struct cmp_cell *c = &p->cells[i];
+        c->reference = NULL;
+        for (size_t k = 0; k < p->ncells && !c->baseline_only; k++) {
+            const struct cmp_cell *r = &p->cells[k];
+            if (r->baseline_only || strcmp(r->subj.name, p->reference_name) != 0 ||
+                !comparable(p->req, r, c))
+                continue;
+            c->reference = r != c ? r : NULL;
+            break;
+        }
+    }
+}
+
+/* --reference names one of the policies; by default the first. */
+static int pick_reference(struct builder *b, const struct cmp_subject *seen, unsigned n,
+                          struct err *e)
+{
+    const char *want = b->req->reference ? b->req->reference : seen[0].name;
+    for (unsigned i = 0; i < n; i++)
+        if (strcmp(seen[i].name, want) == 0) {
+            b->p->reference_name = seen[i].name;
+            return 0;
+        }
+    return err_set(e, ERR_INPUT, "--reference %s: expected one of the policies of --policies (%s)",
+                   want, b->req->policies);
+}
+
 /* The virtual runs' machine: the file and every --machine-set, checked now. */
 static int check_machine(const struct cmp_request *req, struct err *e)
 {
@@ -333,7 +389,8 @@ static int plan_cells(struct builder *b, struct err *e)
     unsigned n = 0;
     int rc;
     if ((rc = parse_policy_list(req->policies, seen, &n, e)) ||
-        (rc = check_options(b, seen, n, e)) || (rc = plan_var_combos(b, e)))
+        (rc = pick_reference(b, seen, n, e)) || (rc = check_options(b, seen, n, e)) ||
+        (rc = plan_var_combos(b, e)))
         return rc;
     for (unsigned i = 0; i < n; i++) {
         if (lock_free(&seen[i])) {
@@ -351,6 +408,7 @@ static int plan_cells(struct builder *b, struct err *e)
     }
     if (!b->p->baseline_requested && (rc = add_baselines(b, e))) return rc;
     link_baselines(b->p);
+    link_references(b->p);
     return 0;
 }
 

@@ -56,6 +56,10 @@ static json_t *plan_argv(const struct cmp_plan *p)
     push(argv, p->workload_abs);
     push(argv, "--policies");
     push(argv, req->policies);
+    if (req->reference) {
+        push(argv, "--reference");
+        push(argv, req->reference);
+    }
     for (unsigned i = 0; i < req->sets.n; i++)
         push_list(argv, "--set", &req->sets.l[i]);
     for (unsigned i = 0; i < req->vars.n; i++)

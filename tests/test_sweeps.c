@@ -334,6 +334,55 @@ static void test_seeds(void)
     json_decref(plan);
 }
 
+/* Every metric of a cell: its median inside its 95% interval; the test against the reference
+ * cell (--reference): p < 0.05 where virtual runs differ in every seed, none for the reference
+ * itself; the table's marks and legend; with 3 repeats the table says the intervals are wide. */
+static void test_intervals(void)
+{
+    char args[2048];
+    fresh_dir("intervals");
+    snprintf(args, sizeof args,
+             "compare workloads/convoy.json -p new,prio -e virtual -r 6 -d 200 --reference prio "
+             "-o '%s'",
+             dir);
+    CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
+    CU_ASSERT(tu_file_has(out_file, "median (95% confidence interval)"));
+    CU_ASSERT(tu_file_has(out_file, "* = differs from prio"));
+    CU_ASSERT(!tu_file_has(out_file, "intervals are wide"));
+    CU_ASSERT(tu_file_has(out_file, "180 (180..180)*")); /* new's I/O rate against prio's */
+    json_t *index = load(dir, "index.json");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(index);
+    json_t *newc = cell(index, "new virtual"), *prio = cell(index, "prio virtual");
+    CU_ASSERT_EQUAL(num(newc, "reference"), num(prio, "cell"));
+    CU_ASSERT(json_is_null(json_object_get(prio, "reference")));
+    const char *key;
+    json_t *m;
+    json_object_foreach(json_object_get(newc, "metrics"), key, m)
+    {
+        if (num(m, "n") < 1) continue;
+        tu_context("new: %s", key);
+        TU_ASSERT_CMP(num(m, "ci_low"), <=, num(m, "median"));
+        TU_ASSERT_CMP(num(m, "median"), <=, num(m, "ci_high"));
+        TU_ASSERT_CMP(num(m, "ci_level"), >=, 0.95);
+    }
+    json_t *io = json_object_get(json_object_get(newc, "metrics"), "io_per_s");
+    TU_ASSERT_CMP(num(io, "p"), <, 0.05);
+    CU_ASSERT(json_is_null(
+        json_object_get(json_object_get(json_object_get(prio, "metrics"), "io_per_s"), "p")));
+    json_decref(index);
+    char csv[1200];
+    snprintf(csv, sizeof csv, "%s/cells.csv", dir);
+    CU_ASSERT(tu_file_has(csv, ",io_per_s_ci_low,io_per_s_ci_high,io_per_s_p,"));
+    /* 3 repeats: min..max, short of 95%, and said so */
+    fresh_dir("intervals3");
+    snprintf(args, sizeof args,
+             "compare workloads/convoy.json -p new,prio -e virtual -r 3 -d 100 -o '%s'", dir);
+    CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
+    CU_ASSERT(tu_file_has(out_file, "intervals are wide: with 3 runs"));
+    CU_ASSERT(tu_file_has(out_file, "(it covers the median with 75% confidence)"));
+    CU_ASSERT(tu_file_has(out_file, "with fewer than 4 runs a side no difference can reach it"));
+}
+
 static void test_bad_input(void)
 {
     const char *bad[] = {
@@ -348,6 +397,7 @@ static void test_bad_input(void)
         "workloads/convoy.json --jobs 0",
         "workloads/convoy.json --run x --collect y",
         "workloads/convoy.json --seeds 1,2 --seed 3",
+        "workloads/convoy.json -p new,fifo --reference prio",
         "workloads/convoy.json --seeds 1,2 --repeat 3",
         "workloads/convoy.json --seeds 1,,2",
         "workloads/convoy.json --seeds -1",
@@ -405,6 +455,7 @@ int main(void)
         {"many cells: one row per cell", test_pivot},
         {"plan, run, collect; the same as a local sweep", test_plan_run_collect},
         {"repeats run seeds S..S+N-1 or --seeds", test_seeds},
+        {"intervals of the median, tests against the reference", test_intervals},
         {"a killed run leaves no trace", test_killed_run_leaves_nothing},
         {"--jobs: real runs alone or pinned", test_jobs_rules},
         {"a progress line on a terminal", test_progress_line},
