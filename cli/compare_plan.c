@@ -274,23 +274,6 @@ static int add_baselines(struct builder *b, struct err *e)
     return 0;
 }
 
-/* Each cell's baseline: the lock-free cell of the same engine and variables. */
-static void link_baselines(struct cmp_plan *p)
-{
-    for (size_t i = 0; i < p->ncells; i++) {
-        struct cmp_cell *cfg = &p->cells[i];
-        cfg->baseline = NULL;
-        for (size_t k = 0; k < p->ncells && !cfg->baseline; k++) {
-            const struct cmp_cell *b = &p->cells[k];
-            bool same = lock_free(&b->subj) && b->engine == cfg->engine && b->nvars == cfg->nvars &&
-                        b->nassign == 0;
-            for (unsigned v = 0; same && v < b->nvars; v++)
-                same = strcmp(b->vars[v], cfg->vars[v]) == 0;
-            if (same) cfg->baseline = b;
-        }
-    }
-}
-
 const char *cmp_assigned(char *const *assign, unsigned n, const char *name)
 {
     size_t len = strlen(name);
@@ -299,36 +282,52 @@ const char *cmp_assigned(char *const *assign, unsigned n, const char *name)
     return NULL;
 }
 
-/* Whether r can be c's reference: the same engine and variables, and the same value of every
- * --set parameter both have. */
-static bool comparable(const struct cmp_request *req, const struct cmp_cell *r,
-                       const struct cmp_cell *c)
+/* The same engine and workload variables. */
+static bool same_run_of(const struct cmp_cell *a, const struct cmp_cell *b)
 {
-    if (r->engine != c->engine || r->nvars != c->nvars) return false;
-    for (unsigned v = 0; v < r->nvars; v++)
-        if (strcmp(r->vars[v], c->vars[v]) != 0) return false;
-    for (unsigned i = 0; i < req->sets.n; i++) {
-        const char *a = cmp_assigned(r->assign, r->nassign, req->sets.l[i].name),
-                   *b = cmp_assigned(c->assign, c->nassign, req->sets.l[i].name);
+    if (a->engine != b->engine || a->nvars != b->nvars) return false;
+    for (unsigned v = 0; v < a->nvars; v++)
+        if (strcmp(a->vars[v], b->vars[v]) != 0) return false;
+    return true;
+}
+
+/* Whether b is c's baseline: the lock-free cell (no parameters) of the same engine and
+ * variables. */
+static bool baseline_of(const struct cmp_cell *b, const struct cmp_cell *c)
+{
+    return lock_free(&b->subj) && b->nassign == 0 && same_run_of(b, c);
+}
+
+/* Whether r can be c's reference: a cell of the reference policy with the same engine and
+ * variables and the same value of every --set parameter both have. */
+static bool reference_of(const struct cmp_plan *p, const struct cmp_cell *r,
+                         const struct cmp_cell *c)
+{
+    if (r->baseline_only || strcmp(r->subj.name, p->reference_name) != 0 || !same_run_of(r, c))
+        return false;
+    for (unsigned i = 0; i < p->req->sets.n; i++) {
+        const char *name = p->req->sets.l[i].name, *a = cmp_assigned(r->assign, r->nassign, name),
+                   *b = cmp_assigned(c->assign, c->nassign, name);
         if (a && b && strcmp(a, b) != 0) return false;
     }
     return true;
 }
 
-/* Each cell's reference: the first cell of the reference policy comparable with it, unless
- * that is the cell itself. */
-static void link_references(struct cmp_plan *p)
+/* Each cell's baseline and reference (the first cell that can be, the reference unless it is
+ * the cell itself; the extra baselines have none). */
+static void link_cells(struct cmp_plan *p)
 {
     for (size_t i = 0; i < p->ncells; i++) {
         struct cmp_cell *c = &p->cells[i];
-        c->reference = NULL;
-        for (size_t k = 0; k < p->ncells && !c->baseline_only; k++) {
-            const struct cmp_cell *r = &p->cells[k];
-            if (r->baseline_only || strcmp(r->subj.name, p->reference_name) != 0 ||
-                !comparable(p->req, r, c))
-                continue;
-            c->reference = r != c ? r : NULL;
-            break;
+        bool ref_found = c->baseline_only;
+        c->baseline = c->reference = NULL;
+        for (size_t k = 0; k < p->ncells; k++) {
+            const struct cmp_cell *o = &p->cells[k];
+            if (!c->baseline && baseline_of(o, c)) c->baseline = o;
+            if (!ref_found && reference_of(p, o, c)) {
+                ref_found = true;
+                c->reference = o != c ? o : NULL;
+            }
         }
     }
 }
@@ -407,8 +406,7 @@ static int plan_cells(struct builder *b, struct err *e)
         if (rc) return rc;
     }
     if (!b->p->baseline_requested && (rc = add_baselines(b, e))) return rc;
-    link_baselines(b->p);
-    link_references(b->p);
+    link_cells(b->p);
     return 0;
 }
 

@@ -266,6 +266,15 @@ static void test_progress_line(void)
 }
 
 /* Bad input: exit 2 before anything runs or is written. */
+/* `gilsim compare ARGS -o DIR` into a fresh directory called name: it must succeed. */
+static void compare_into(const char *name, const char *args)
+{
+    char cmd[2048];
+    fresh_dir(name);
+    snprintf(cmd, sizeof cmd, "compare %s -o '%s'", args, dir);
+    CU_ASSERT_EQUAL_FATAL(gilsim(cmd), 0);
+}
+
 /* The events array of a trace file, as text (byte-identical runs have identical arrays). */
 static char *events_text(const char *path)
 {
@@ -281,10 +290,7 @@ static char *events_text(const char *path)
 static void test_seeds(void)
 {
     char args[2048];
-    fresh_dir("seeds");
-    snprintf(args, sizeof args,
-             "compare workloads/convoy.json -p new -e virtual -r 3 --seed 7 -d 300 -o '%s'", dir);
-    CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
+    compare_into("seeds", "workloads/convoy.json -p new -e virtual -r 3 --seed 7 -d 300");
     CU_ASSERT(tu_file_has(out_file, "3 repeats with seeds 7..9"));
     json_t *index = load(dir, "index.json");
     CU_ASSERT_PTR_NOT_NULL_FATAL(index);
@@ -318,11 +324,8 @@ static void test_seeds(void)
     CU_ASSERT(slice[0] != slice[1] || slice[1] != slice[2]);
     json_decref(index);
     /* --seeds: explicit, in the plan's options and every run's entry */
-    fresh_dir("seeds-list");
-    snprintf(args, sizeof args,
-             "compare workloads/io-only.json -p new -e virtual --seeds 42,5 -d 50 --plan -o '%s'",
-             dir);
-    CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
+    compare_into("seeds-list",
+                 "workloads/io-only.json -p new -e virtual --seeds 42,5 -d 50 --plan");
     json_t *plan = load(dir, "plan.json");
     CU_ASSERT_PTR_NOT_NULL_FATAL(plan);
     char *text = json_dumps(json_object_get(plan, "options"), JSON_COMPACT);
@@ -339,13 +342,8 @@ static void test_seeds(void)
  * itself; the table's marks and legend; with 3 repeats the table says the intervals are wide. */
 static void test_intervals(void)
 {
-    char args[2048];
-    fresh_dir("intervals");
-    snprintf(args, sizeof args,
-             "compare workloads/convoy.json -p new,prio -e virtual -r 6 -d 200 --reference prio "
-             "-o '%s'",
-             dir);
-    CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
+    compare_into("intervals",
+                 "workloads/convoy.json -p new,prio -e virtual -r 6 -d 200 --reference prio");
     CU_ASSERT(tu_file_has(out_file, "median (95% confidence interval)"));
     CU_ASSERT(tu_file_has(out_file, "* = differs from prio"));
     CU_ASSERT(!tu_file_has(out_file, "intervals are wide"));
@@ -374,10 +372,7 @@ static void test_intervals(void)
     snprintf(csv, sizeof csv, "%s/cells.csv", dir);
     CU_ASSERT(tu_file_has(csv, ",io_per_s_ci_low,io_per_s_ci_high,io_per_s_p,"));
     /* 3 repeats: min..max, short of 95%, and said so */
-    fresh_dir("intervals3");
-    snprintf(args, sizeof args,
-             "compare workloads/convoy.json -p new,prio -e virtual -r 3 -d 100 -o '%s'", dir);
-    CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
+    compare_into("intervals3", "workloads/convoy.json -p new,prio -e virtual -r 3 -d 100");
     CU_ASSERT(tu_file_has(out_file, "intervals are wide: with 3 runs"));
     CU_ASSERT(tu_file_has(out_file, "(it covers the median with 75% confidence)"));
     CU_ASSERT(tu_file_has(out_file, "with fewer than 4 runs a side no difference can reach it"));
