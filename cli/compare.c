@@ -28,6 +28,7 @@ struct compare_args {
     bool force;
     int format; /* enum cmp_format */
     unsigned jobs, cpus_per_run;
+    bool keep_disturbed, strict;        /* disturbed runs: counted, or an error */
     bool plan_only;                     /* --plan */
     const char *run_dir, *index, *cpus; /* --run */
     const char *collect_dir;            /* --collect */
@@ -206,6 +207,11 @@ static const struct cli_opt compare_opts[] = {
                    "at a time"),
     CLI_ROW_NUMBER("cpus-per-run", 0, CLI_UNSIGNED, F(cpus_per_run), "K", 1, 1024,
                    "pin each run to K cores of its own (sched_setaffinity)"),
+    CLI_ROW_FLAG("keep-disturbed", 0, F(keep_disturbed),
+                 "count real runs the host disturbed (a tick off its target, threads kept off "
+                 "their cores by other processes) in the medians; by default they are left out "
+                 "and listed"),
+    CLI_ROW_FLAG("strict", 0, F(strict), "exit 1 when a run was disturbed (after writing it all)"),
     CLI_ROW_FLAG("plan", 0, F(plan_only),
                  "write DIR/plan.json (every run's command line) and stop"),
     CLI_ROW_STRING("run", 0, F(run_dir), "DIR",
@@ -240,8 +246,8 @@ static const struct cli_command compare_cmd = {
     "(DIR/.gilsim-compare is its lock). A run that finished is not run again. Progress goes\n"
     "to stderr when it is a terminal. SIGINT or SIGTERM: the runs in progress stop and leave\n"
     "no trace, no other starts, and the index of what finished is written.\n"
-    "Exit status: 0 ok, 1 a run failed (or, --collect, has not finished), 2 bad input,\n"
-    "130/143 interrupted.\n",
+    "Exit status: 0 ok, 1 a run failed (or, --collect, has not finished; --strict, was\n"
+    "disturbed), 2 bad input, 130/143 interrupted.\n",
 };
 
 /* ---- the modes ----------------------------------------------------------------------------- */
@@ -264,22 +270,26 @@ static void free_request(struct cmp_request *req)
         free(req->vars.l[i].copy);
 }
 
-/* Collects DIR's results and writes the outputs: 0, or 1 when runs failed or are missing.
- * signal: the one that stopped the sweep (0: none). */
-static int collect_and_write(const struct cmp_plan *p, int signal, enum cmp_format format,
+/* Collects DIR's results and writes the outputs: 0, or 1 when runs failed or are missing, or
+ * with --strict were disturbed. signal: the one that stopped the sweep (0: none). */
+static int collect_and_write(const struct compare_args *a, const struct cmp_plan *p, int signal,
                              struct err *e)
 {
     struct cmp_results r;
     int rc = cmp_collect(p, signal, &r, e);
     if (!rc) {
+        r.keep_disturbed = a->keep_disturbed;
         cmp_convoy_factors(p, &r);
-        rc = cmp_write_outputs(p, &r, format, e);
+        rc = cmp_write_outputs(p, &r, (enum cmp_format)a->format, e);
     }
     if (!rc && r.failed)
         rc = err_set(e, ERR_RUNTIME, "%u of %zu runs failed (see above)", r.failed, p->nruns);
     else if (!rc && r.not_run)
         rc = err_set(e, ERR_RUNTIME, "%zu of %zu runs have not finished (listed in the notes)",
                      r.not_run, p->nruns);
+    else if (!rc && a->strict && r.disturbed)
+        rc = err_set(e, ERR_RUNTIME, "%zu of %zu runs were disturbed by the host (--strict)",
+                     r.disturbed, p->nruns);
     cmp_results_free(&r);
     return rc;
 }
@@ -299,7 +309,7 @@ static int sweep(const struct compare_args *a, struct err *e)
                "then: gilsim compare --collect %s\n",
                p->nruns, p->ncells, p->dir, p->dir, p->dir, p->nruns - 1, p->dir);
     } else if (!rc && !(rc = cmp_run_jobs(p, a->jobs, a->cpus_per_run, &sig, e))) {
-        rc = collect_and_write(p, sig, a->format, e);
+        rc = collect_and_write(a, p, sig, e);
         rc = sig ? 128 + sig : rc;
     }
     if (lock_fd >= 0) close(lock_fd);
@@ -344,7 +354,7 @@ static int from_plan(const struct compare_args *a, const char *dir, struct err *
     if (!rc && a->run_dir)
         rc = run_index(a, p, e);
     else if (!rc && !(rc = cmp_lock_dir(p, &lock_fd, e)))
-        rc = collect_and_write(p, 0, a->format, e);
+        rc = collect_and_write(a, p, 0, e);
     if (lock_fd >= 0) close(lock_fd);
     cmp_plan_free(p);
     free_request(&planned.req);

@@ -195,7 +195,8 @@ struct cmp_outcome {
     int status; /* exit status of the child; -1 not run (or not finished) */
     double value[CMP_NKM];
     struct cmp_blocker top;
-    bool disturbed; /* a real run the host disturbed (its trace's run.disturbed) */
+    bool disturbed; /* a real run the host disturbed (analysis/disturb.h) */
+    char why[256];  /* what disturbed it (cut: the whole in its summary) */
 };
 
 struct cmp_results {

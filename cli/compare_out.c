@@ -29,6 +29,35 @@ static int by_value(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* How many runs a cell has, and how many of them failed and were disturbed. */
+struct run_counts {
+    size_t runs, failed, disturbed;
+};
+
+static struct run_counts cell_runs(const struct view *o, const struct cmp_cell *cfg)
+{
+    struct run_counts c = {0, 0, 0};
+    for (size_t i = 0; i < o->p->nruns; i++) {
+        if (o->p->runs[i].cell != cfg) continue;
+        c.runs++;
+        c.failed += o->r->runs[i].status > 0;
+        c.disturbed += o->r->runs[i].disturbed;
+    }
+    return c;
+}
+
+/* "1 of 3 left out" ("kept" with --keep-disturbed); "-" when none was disturbed. */
+static void format_disturbed(const struct view *o, const struct cmp_cell *cfg, char *buf,
+                             size_t size)
+{
+    struct run_counts c = cell_runs(o, cfg);
+    if (!c.disturbed)
+        snprintf(buf, size, "-");
+    else
+        snprintf(buf, size, "%zu of %zu %s", c.disturbed, c.runs,
+                 o->r->keep_disturbed ? "kept" : "left out");
+}
+
 /* The cell's baseline I/O rate (cmp_convoy_factors). */
 static double baseline_io(const struct view *o, const struct cmp_cell *cell)
 {
@@ -206,6 +235,7 @@ struct table {
     size_t ncols, col_of[CMP_TABLE_CELLS];
     char cells[CMP_NKM][CMP_TABLE_CELLS][CELL];
     char blockers[CMP_TABLE_CELLS][BLOCKER_CELL]; /* the top blocker row */
+    char disturbed[CMP_TABLE_CELLS][CELL];        /* the disturbed runs' row */
     size_t width[CMP_TABLE_CELLS + 1];            /* [0]: the row labels */
     bool show[CMP_NKM], show_blockers;
 };
@@ -239,6 +269,9 @@ static void fill_table(const struct view *o, struct table *t)
         format_blocker(t->blockers[j], BLOCKER_CELL, &cb, o->p->req->repeat > 1);
         t->show_blockers |= cb.b != NULL;
         size_t w = strlen(t->blockers[j]);
+        t->width[j + 1] = w > t->width[j + 1] ? w : t->width[j + 1];
+        format_disturbed(o, &o->p->cells[t->col_of[j]], t->disturbed[j], CELL);
+        w = strlen(t->disturbed[j]);
         t->width[j + 1] = w > t->width[j + 1] ? w : t->width[j + 1];
     }
 }
@@ -281,6 +314,12 @@ static void write_columns(const struct view *o, FILE *f)
               "waited, and its share of that waiter's wait\n",
               f);
     }
+    if (o->r->disturbed) {
+        fprintf(f, "%-*s", (int)t.width[0], "disturbed runs");
+        for (size_t j = 0; j < t.ncols; j++)
+            fprintf(f, "  %*s", (int)t.width[j + 1], t.disturbed[j]);
+        fputc('\n', f);
+    }
 }
 
 /* ---- one row per cell ------------------------------------------------------------------------ */
@@ -311,6 +350,7 @@ static size_t pivot_heads(const struct view *o, const char **heads, size_t *ndim
     *ndims = n;
     for (size_t k = 0; k < NPIVOT; k++)
         heads[n++] = km[pivot_metrics[k]].label;
+    if (o->r->disturbed) heads[n++] = "disturbed runs";
     return n;
 }
 
@@ -331,13 +371,14 @@ static void pivot_row(const struct view *o, const struct cmp_cell *cfg, char (*r
         format_cell(row[n++], CELL, &a, km[pivot_metrics[k]].unit, o->p->req->repeat > 1);
         nonzero[k] |= a.n > 0 && (a.min != 0 || a.max != 0);
     }
+    if (o->r->disturbed) format_disturbed(o, cfg, row[n], CELL);
 }
 
 static void write_rows(const struct view *o, FILE *f)
 {
-    const char *heads[MAX_HEAD + NPIVOT];
-    size_t ndims, ncols = pivot_heads(o, heads, &ndims), nrows = 0, width[MAX_HEAD + NPIVOT];
-    char(*rows)[MAX_HEAD + NPIVOT][CELL] = malloc(o->p->ncells * sizeof *rows);
+    const char *heads[MAX_HEAD + NPIVOT + 1];
+    size_t ndims, ncols = pivot_heads(o, heads, &ndims), nrows = 0, width[MAX_HEAD + NPIVOT + 1];
+    char(*rows)[MAX_HEAD + NPIVOT + 1][CELL] = malloc(o->p->ncells * sizeof *rows);
     bool nonzero[NPIVOT] = {false};
     if (!rows) {
         fputs("(out of memory)\n", f);
@@ -352,7 +393,7 @@ static void write_rows(const struct view *o, FILE *f)
     }
     for (size_t r = 0; r <= nrows; r++) {
         for (size_t k = 0; k < ncols; k++) {
-            if (k >= ndims && !nonzero[k - ndims]) continue;
+            if (k >= ndims && k < ndims + NPIVOT && !nonzero[k - ndims]) continue;
             const char *text = r == 0 ? heads[k] : rows[r - 1][k];
             fprintf(f, k < ndims ? "%s%-*s" : "%s%*s", k ? "  " : "", (int)width[k], text);
         }
@@ -439,6 +480,15 @@ static void write_legend(const struct view *o, FILE *f)
                 "beyond their min..max, shown instead (it covers the median with %.0f%% "
                 "confidence); 6 runs or more give 95%%\n",
                 short_n, 100 * stats_order_coverage(short_n, 1));
+    if (o->r->disturbed)
+        fprintf(f,
+                "disturbed runs: %zu real run%s the host spoiled (a tick off its target, or "
+                "threads kept off their cores by other processes: runs.csv says which and why) "
+                "%s\n",
+                o->r->disturbed, o->r->disturbed == 1 ? "" : "s",
+                o->r->keep_disturbed ? "count all the same (--keep-disturbed)"
+                                     : "are left out of the medians and intervals "
+                                       "(--keep-disturbed counts them)");
     if (!tested || most < 2) return;
     fprintf(f,
             "* = differs from %s of the same engine and values (Mann-Whitney U over the runs, "
@@ -495,7 +545,7 @@ static void write_csv(const struct view *o, FILE *f)
     fputs("policy,params,engine,vars,repeat,seed,duration_ms,baseline_only,status,trace", f);
     for (int k = 0; k < CMP_NKM; k++)
         fprintf(f, ",%s", km[k].key);
-    fputs(",top_blocker_holder,top_blocker_waiter,top_blocker_share\n", f);
+    fputs(",top_blocker_holder,top_blocker_waiter,top_blocker_share,disturbed,disturbed_why\n", f);
     for (size_t i = 0; i < o->p->nruns; i++) {
         const struct cmp_run *run = &o->p->runs[i];
         const struct cmp_outcome *r = &o->r->runs[i];
@@ -518,9 +568,12 @@ static void write_csv(const struct view *o, FILE *f)
         fputc(',', f);
         cli_csv_field(f, r->top.waiter);
         if (r->top.holder[0])
-            fprintf(f, ",%.10g\n", r->top.share);
+            fprintf(f, ",%.10g", r->top.share);
         else
-            fputs(",\n", f);
+            fputc(',', f);
+        fprintf(f, ",%d,", r->disturbed);
+        cli_csv_field(f, r->why);
+        fputc('\n', f);
     }
 }
 
@@ -534,18 +587,14 @@ static void write_cells_csv(const struct view *o, FILE *f)
         fprintf(f, ",%s", o->p->req->sets.l[i].name);
     for (unsigned i = 0; i < o->p->req->vars.n; i++)
         fprintf(f, ",%s", o->p->req->vars.l[i].name);
-    fputs(",baseline_only,runs,failed", f);
+    fputs(",baseline_only,runs,failed,disturbed", f);
     for (int k = 0; k < CMP_NKM; k++)
         fprintf(f, ",%s_median,%s_min,%s_max,%s_ci_low,%s_ci_high,%s_p", km[k].key, km[k].key,
                 km[k].key, km[k].key, km[k].key, km[k].key);
     fputc('\n', f);
     for (size_t i = 0; i < o->p->ncells; i++) {
         const struct cmp_cell *cfg = &o->p->cells[i];
-        size_t runs = 0, failed = 0;
-        for (size_t r = 0; r < o->p->nruns; r++) {
-            runs += o->p->runs[r].cell == cfg;
-            failed += o->p->runs[r].cell == cfg && o->r->runs[r].status > 0;
-        }
+        struct run_counts c = cell_runs(o, cfg);
         fprintf(f, "%zu,", i);
         cli_csv_field(f, cfg->label);
         fputc(',', f);
@@ -557,7 +606,7 @@ static void write_cells_csv(const struct view *o, FILE *f)
         }
         for (unsigned k = 0; k < o->p->req->vars.n; k++)
             fprintf(f, ",%s", dim_value(cfg->vars, cfg->nvars, o->p->req->vars.l[k].name));
-        fprintf(f, ",%d,%zu,%zu", cfg->baseline_only, runs, failed);
+        fprintf(f, ",%d,%zu,%zu,%zu", cfg->baseline_only, c.runs, c.failed, c.disturbed);
         for (int k = 0; k < CMP_NKM; k++) {
             struct cmp_agg a = cell_agg(o, cfg, k);
             if (a.n)
@@ -614,11 +663,12 @@ static json_t *runs_json(const struct view *o, const struct cmp_cell *cfg)
                                                    "waiter", r->top.waiter, "ns",
                                                    (json_int_t)r->top.ns, "share", r->top.share)
                                        : json_null();
-        json_array_append_new(runs, json_pack("{sI sI sI ss ss sI so so}", "index", (json_int_t)i,
-                                              "repeat", (json_int_t)run->repeat, "seed",
-                                              (json_int_t)run->seed, "trace", run->trace, "summary",
-                                              summary, "status", (json_int_t)r->status, "metrics",
-                                              vals, "top_blocker", top));
+        json_t *one = json_pack("{sI sI sI ss ss sI so so sb}", "index", (json_int_t)i, "repeat",
+                                (json_int_t)run->repeat, "seed", (json_int_t)run->seed, "trace",
+                                run->trace, "summary", summary, "status", (json_int_t)r->status,
+                                "metrics", vals, "top_blocker", top, "disturbed", r->disturbed);
+        if (r->disturbed) json_object_set_new(one, "disturbed_why", json_string(r->why));
+        json_array_append_new(runs, one);
     }
     return runs;
 }
@@ -644,11 +694,12 @@ static json_t *cell_json(const struct view *o, const struct cmp_cell *cfg)
     json_t *ref =
         cfg->reference ? json_integer((json_int_t)(cfg->reference - o->p->cells)) : json_null();
     return json_pack(
-        "{sI ss ss ss so so sb so so so so so}", "cell", (json_int_t)(cfg - o->p->cells), "label",
-        cfg->label, "policy", cfg->subj.name, "engine", cli_engine_names[cfg->engine], "set",
-        assign_json(cfg->assign, cfg->nassign), "vars", assign_json(cfg->vars, cfg->nvars),
+        "{sI ss ss ss so so sb so so so so so sI}", "cell", (json_int_t)(cfg - o->p->cells),
+        "label", cfg->label, "policy", cfg->subj.name, "engine", cli_engine_names[cfg->engine],
+        "set", assign_json(cfg->assign, cfg->nassign), "vars", assign_json(cfg->vars, cfg->nvars),
         "baseline_only", cfg->baseline_only, "baseline_io_per_s", num_or_null(baseline_io(o, cfg)),
-        "reference", ref, "runs", runs_json(o, cfg), "metrics", metrics, "top_blocker", top);
+        "reference", ref, "runs", runs_json(o, cfg), "metrics", metrics, "top_blocker", top,
+        "disturbed_runs", (json_int_t)cell_runs(o, cfg).disturbed);
 }
 
 /* {"name": [values]} of --set or --var lists. */
@@ -722,6 +773,8 @@ static json_t *compare_json(const struct view *o)
     for (unsigned r = 1; r <= o->p->req->repeat; r++)
         json_array_append_new(seeds, json_integer((json_int_t)cmp_seed_of(o->p->req, r)));
     json_object_set_new(doc, "seeds", seeds);
+    json_object_set_new(doc, "runs_disturbed", json_integer((json_int_t)o->r->disturbed));
+    json_object_set_new(doc, "keep_disturbed", json_boolean(o->r->keep_disturbed));
     return doc;
 }
 

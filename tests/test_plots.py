@@ -41,10 +41,11 @@ def run(args, env=None, expect=0):
 
 
 def small_compare(gilsim, tmp):
-    """convoy under new and fifo at two intervals plus the none baseline, 2 repeats, short."""
+    """convoy under new and fifo at two intervals plus the none baseline, 2 repeats, short
+    (disturbed runs kept: on a busy machine every run may be, and the plots need figures)."""
     d = os.path.join(tmp, "cmp")
     run([gilsim, "compare", "workloads/convoy.json", "-p", "new,fifo,none",
-         "-s", "interval_us=1000,5000", "-r", "2", "-d", "150", "-o", d])
+         "-s", "interval_us=1000,5000", "-r", "2", "-d", "150", "--keep-disturbed", "-o", d])
     if not os.path.exists(os.path.join(d, "index.json")):
         sys.exit("no compare directory: cannot go on")
     return d
