@@ -35,10 +35,10 @@ struct lex {
     struct err *e;
 };
 
-/* "path:line:col: $.json.path: what" at the cursor; col counts bytes. */
+/* "path:line:col: $.json.path: what" at the cursor. */
 static int lex_fail(struct lex *L, const char *what)
 {
-    long col = (long)(L->cur.p - L->cur.line_start) + 1;
+    long col = jlex_column(&L->cur, L->cur.p);
     if (L->where_index >= 0)
         return err_set(L->e, ERR_INPUT, "%s:%ld:%ld: %s[%ld]: %s", L->name, L->cur.line, col,
                        L->where, L->where_index, what);
@@ -85,6 +85,9 @@ static int expect(struct lex *L, char c, const char *what)
  * not NULL; *fits tells whether all of it fitted, with no NUL inside. */
 static int lex_string(struct lex *L, char *buf, size_t size, bool *fits)
 {
+    /* Set on the error paths too: GCC cannot see that lex_fail never returns 0 (err_set is in
+     * another file), and at -O3 warns that a caller may read *fits uninitialized. */
+    if (fits) *fits = false;
     if (peek(L) != '"') return lex_fail(L, "expected a string");
     struct jlex_text text;
     enum jlex_status st = jlex_string(&L->cur, buf, size, &text, 0);
@@ -100,67 +103,11 @@ static int lex_number(struct lex *L, struct jlex_number *num)
     return st ? lex_error(L, st) : 0;
 }
 
-static int lex_literal(struct lex *L)
-{
-    return jlex_literal(&L->cur) == JLEX_NOT_A_LITERAL ? lex_fail(L, "expected a value") : 0;
-}
-
-/* Steps over an object member's key and its ':'. */
-static int skip_key(struct lex *L)
-{
-    int rc = lex_string(L, NULL, 0, NULL);
-    return rc ? rc : expect(L, ':', "expected ':'");
-}
-
 /* Skips one value of any kind, checking it. */
 static int skip_value(struct lex *L)
 {
-    char stack[MAX_DEPTH]; /* '}' or ']' per open container */
-    int depth = 0;
-    for (;;) {
-        char c = peek(L);
-        int rc;
-        if (c == '{' || c == '[') {
-            if (depth == MAX_DEPTH) return lex_fail(L, "nested too deeply");
-            L->cur.p++;
-            stack[depth++] = c == '{' ? '}' : ']';
-            char close = peek(L);
-            if (close == stack[depth - 1]) {
-                L->cur.p++;
-                depth--;
-            } else if (c == '{') {
-                if ((rc = skip_key(L))) return rc;
-                continue; /* the member's value */
-            } else {
-                continue; /* the first element */
-            }
-        } else if (c == '"') {
-            if ((rc = lex_string(L, NULL, 0, NULL))) return rc;
-        } else if (c == '-' || (c >= '0' && c <= '9')) {
-            struct jlex_number num;
-            if ((rc = lex_number(L, &num))) return rc;
-        } else if (c == 't' || c == 'f' || c == 'n') {
-            if ((rc = lex_literal(L))) return rc;
-        } else {
-            return lex_fail(L, c ? "expected a value" : "unexpected end of file");
-        }
-        /* After a value: close containers or go on to the next element or member. */
-        for (;;) {
-            if (depth == 0) return 0;
-            char n = peek(L);
-            if (n == stack[depth - 1]) {
-                L->cur.p++;
-                depth--;
-                continue;
-            }
-            if (n != ',')
-                return lex_fail(L, stack[depth - 1] == '}' ? "expected ',' or '}'"
-                                                           : "expected ',' or ']'");
-            L->cur.p++;
-            if (stack[depth - 1] == '}' && (rc = skip_key(L))) return rc;
-            break;
-        }
-    }
+    enum jlex_status st = jlex_skip_value(&L->cur, MAX_DEPTH);
+    return st ? lex_error(L, st) : 0;
 }
 
 /* Parses the value at the cursor with the strict parser (a small member: run, threads, a
@@ -176,7 +123,8 @@ static int load_value(struct lex *L, json_t **out)
         jp_parse(start.p, (size_t)(L->cur.p - start.p), JP_ANY | JP_ALLOW_NUL, out, &jerr);
     if (js == JP_OK) return 0;
     if (js == JP_NOMEM) return err_set(L->e, ERR_RUNTIME, "%s: out of memory", L->name);
-    long col = jerr.line == 1 ? (long)(start.p - start.line_start) + jerr.col : jerr.col;
+    /* jerr counts from start: on its first line, columns add to start's */
+    long col = jerr.line == 1 ? jlex_column(&start, start.p) - 1 + jerr.col : jerr.col;
     return err_set(L->e, ERR_INPUT, "%s:%ld:%ld: %s: %s", L->name, start.line + jerr.line - 1, col,
                    L->where, jerr.text);
 }
@@ -505,7 +453,6 @@ static int read_events_member(struct scan *S, struct doc *D)
     return 0;
 }
 
-/* A small member's value, parsed; format and version are checked at once. */
 /* The threads member holds at most TRACE_MAX_THREADS entries: counted before jansson builds
  * them (two million would take gigabytes). The cursor is left where it was. */
 static int check_thread_count(struct lex *L)
@@ -527,6 +474,7 @@ static int check_thread_count(struct lex *L)
     return rc;
 }
 
+/* A small member's value, parsed; format and version are checked at once. */
 static int read_small_member(struct lex *L, struct doc *D, json_t **slot)
 {
     json_decref(*slot);

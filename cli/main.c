@@ -6,7 +6,7 @@
 
 #include "cli/commands.h"
 #include "common/err.h"
-#include "sim/trace_write.h" /* GILSIM_VERSION */
+#include "common/version.h"
 
 static const struct command {
     const char *name;

@@ -59,7 +59,7 @@ int cli_report(int argc, char **argv)
         args[i + 1] = argv[i];
     fflush(NULL);
     /* SIGINT/SIGTERM stay blocked through exec until tools/report has its handler (one line and
-     * 128 + the signal, never a traceback; tools/gilsim_output.py unblocks them). */
+     * 128 + the signal, never a traceback; tools/lib/gilsim_output.py unblocks them). */
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);

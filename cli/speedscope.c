@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
-#include "sim/trace_write.h"
+#include "common/version.h"
 
 /* A slice boundary: t << 4 | kind << 1 | (1 when it closes). */
 struct boundaries {

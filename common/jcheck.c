@@ -1,8 +1,12 @@
 /* common/jcheck.c - see jcheck.h. The parsed tree keeps no positions for values, so on an
- * error the offending JSON path is located again in the source text by a small scanner
- * (locate) to report line:column. */
+ * error the offending JSON path is located again in the source text (locate, on the shared
+ * lexer's cursor) to report line:column. */
 #include "jcheck.h"
 
+#include "jlex.h"
+#include "jparse.h"
+
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,96 +14,64 @@
 
 /* ---- locating a JSON path in the source text ------------------------------------------- */
 
-static const char *skip_ws(const char *p, const char *end)
-{
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-        p++;
-    return p;
-}
+/* locate follows any document the parser accepted */
+_Static_assert(JLEX_MAX_DEPTH >= JP_MAX_DEPTH, "locate must reach the parser's deepest value");
 
-static const char *skip_string(const char *p, const char *end)
+/* In the object at the cursor, the member key: the cursor goes to its value, or with at_key to
+ * its key. False when the object has no such key (raw bytes compared, as the key is written). */
+static bool find_key(struct jlex *x, const char *key, bool at_key)
 {
-    for (p++; p < end && *p != '"'; p++)
-        if (*p == '\\') p++;
-    return p < end ? p + 1 : end;
-}
-
-/* Skips one value; the text already parsed as JSON, so only the shape matters. */
-static const char *skip_value(const char *p, const char *end)
-{
-    p = skip_ws(p, end);
-    if (p >= end) return end;
-    if (*p == '"') return skip_string(p, end);
-    if (*p == '{' || *p == '[') {
-        int depth = 0;
-        while (p < end) {
-            if (*p == '"') {
-                p = skip_string(p, end);
-                continue;
-            }
-            if (*p == '{' || *p == '[')
-                depth++;
-            else if ((*p == '}' || *p == ']') && --depth == 0)
-                return p + 1;
-            p++;
+    size_t n = strlen(key);
+    x->p++; /* '{' */
+    while (jlex_peek(x) == '"') {
+        struct jlex at = *x;
+        struct jlex_text text;
+        if (jlex_string(x, NULL, 0, &text, 0)) return false;
+        bool match = (size_t)(x->p - at.p) == n + 2 && memcmp(at.p + 1, key, n) == 0;
+        if (jlex_peek(x) != ':') return false;
+        x->p++;
+        jlex_skip_ws(x);
+        if (match) {
+            if (at_key) *x = at;
+            return true;
         }
-        return end;
+        if (jlex_skip_value(x, JLEX_MAX_DEPTH) || jlex_peek(x) != ',') return false;
+        x->p++;
     }
-    while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' &&
-           *p != '\r' && *p != '\t')
-        p++;
-    return p;
+    return false;
 }
 
-/* Returns where the path's value (or, with at_key, its key) starts; on a path that cannot be
- * followed, the deepest position reached. */
-static const char *locate(const struct jc_ctx *c, int nseg, bool at_key)
+/* In the array at the cursor, element i: the cursor goes to it. False when it has fewer. */
+static bool find_index(struct jlex *x, size_t i)
 {
-    const char *p = skip_ws(c->text, c->text + c->len), *end = c->text + c->len;
-    for (int i = 0; i < nseg && p < end; i++) {
+    x->p++; /* '[' */
+    for (size_t k = 0; k < i; k++) {
+        if (jlex_peek(x) == ']' || jlex_skip_value(x, JLEX_MAX_DEPTH) || jlex_peek(x) != ',')
+            return false;
+        x->p++;
+    }
+    return jlex_peek(x) && *x->p != ']';
+}
+
+/* A cursor where the path's value (or, with at_key, its key) starts; on a path that cannot be
+ * followed, the deepest container reached. The text parsed as JSON already. */
+static struct jlex locate(const struct jc_ctx *c, int nseg, bool at_key)
+{
+    struct jlex x = {.p = c->text, .end = c->text + c->len, .line_start = c->text, .line = 1};
+    jlex_skip_ws(&x);
+    for (int i = 0; i < nseg && x.p < x.end; i++) {
         const struct jc_seg *s = &c->segs[i];
-        const char *container = p;
-        if (s->key && *p == '{') {
-            const char *found = NULL;
-            p = skip_ws(p + 1, end);
-            while (p < end && *p == '"') {
-                const char *k = p + 1, *kend = skip_string(p, end) - 1;
-                const char *v = skip_ws(skip_ws(kend + 1, end) + 1, end); /* past ':' */
-                if ((size_t)(kend - k) == strlen(s->key) && memcmp(k, s->key, kend - k) == 0) {
-                    found = (at_key && i == nseg - 1) ? p : v;
-                    break;
-                }
-                p = skip_ws(skip_value(v, end), end);
-                if (p < end && *p == ',') p = skip_ws(p + 1, end);
-            }
-            if (!found) return container;
-            p = found;
-        } else if (!s->key && *p == '[') {
-            p = skip_ws(p + 1, end);
-            for (size_t k = 0; k < s->index && p < end && *p != ']'; k++) {
-                p = skip_ws(skip_value(p, end), end);
-                if (p < end && *p == ',') p = skip_ws(p + 1, end);
-            }
-            if (p >= end || *p == ']') return container;
-        } else {
-            return p;
-        }
+        struct jlex container = x;
+        bool found;
+        if (s->key && *x.p == '{')
+            found = find_key(&x, s->key, at_key && i == nseg - 1);
+        else if (!s->key && *x.p == '[')
+            found = find_index(&x, s->index);
+        else
+            return x;
+        if (!found) return container;
     }
-    return p;
-}
-
-static void line_col(const char *text, const char *at, int *line, int *col)
-{
-    *line = 1;
-    *col = 1;
-    for (const char *p = text; p < at; p++) {
-        if (*p == '\n') {
-            (*line)++;
-            *col = 1;
-        } else if (((unsigned char)*p & 0xC0) != 0x80) { /* count characters, not UTF-8 bytes */
-            (*col)++;
-        }
-    }
+    return x;
 }
 
 static void format_path(const struct jc_ctx *c, int nseg, char *buf, size_t size)
@@ -122,18 +94,12 @@ static void json_number_text(const json_t *v, char *buf, size_t size)
         snprintf(buf, size, "%g", json_number_value(v));
 }
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-int jc_fail_at(struct jc_ctx *c, bool at_key, const char *fmt, ...)
+/* The message at the current path; at_key: at the last segment's key. */
+static int vfail(struct jc_ctx *c, bool at_key, const char *fmt, va_list ap)
 {
     char what[512], jpath[384];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    int line, col;
-    line_col(c->text, locate(c, c->nseg, at_key), &line, &col);
+    struct jlex at = locate(c, c->nseg, at_key);
     format_path(c, c->nseg, jpath, sizeof jpath);
     char via[200] = "";
     if (c->via && !at_key && strcmp(jpath, c->via_path) == 0) {
@@ -142,7 +108,29 @@ int jc_fail_at(struct jc_ctx *c, bool at_key, const char *fmt, ...)
         snprintf(via, sizeof via, " (the value of $%s = %s, %s)", c->via->name, value,
                  c->via->from_option ? "set by --var" : "its default in \"vars\"");
     }
-    return err_set(c->e, ERR_INPUT, "%s:%d:%d: %s: %s%s", c->path, line, col, jpath, what, via);
+    return err_set(c->e, ERR_INPUT, "%s:%ld:%ld: %s: %s%s", c->path, at.line,
+                   jlex_column(&at, at.p), jpath, what, via);
+}
+
+int jc_fail_at(struct jc_ctx *c, bool at_key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vfail(c, at_key, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int jc_fail_key(struct jc_ctx *c, const char *key, bool at_key, const char *fmt, ...)
+{
+    int rc = jc_push_key(c, key);
+    if (rc) return rc;
+    va_list ap;
+    va_start(ap, fmt);
+    rc = vfail(c, at_key, fmt, ap);
+    va_end(ap);
+    jc_pop(c);
+    return rc;
 }
 
 int jc_push_key(struct jc_ctx *c, const char *key)
@@ -162,6 +150,69 @@ int jc_push_index(struct jc_ctx *c, size_t i)
 void jc_pop(struct jc_ctx *c)
 {
     c->nseg--;
+}
+
+/* ---- the file and its header ------------------------------------------------------------ */
+
+int jc_read_file(const char *path, size_t max, const char *what, char **out, size_t *len,
+                 struct err *e)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_set(e, ERR_INPUT, "%s: cannot open %s: %s", path, what, strerror(errno));
+    /* max + 1: a longer file is found without reading it all */
+    char *buf = malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+    int rc = 0;
+    if (!buf)
+        rc = err_set(e, ERR_RUNTIME, "%s: out of memory", path);
+    else if (ferror(f))
+        rc = err_set(e, ERR_INPUT, "%s: cannot read %s: %s", path, what, strerror(errno));
+    else if (n > max)
+        rc = err_set(e, ERR_INPUT, "%s: expected a %s of at most %zu bytes", path, what, max);
+    fclose(f);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+int jc_parse(struct jc_ctx *c, json_t **root)
+{
+    struct jp_error jerr;
+    enum jp_status js = jp_parse(c->text, c->len, JP_REJECT_DUPLICATES, root, &jerr);
+    if (js == JP_NOMEM) return err_set(c->e, ERR_RUNTIME, "%s: out of memory", c->path);
+    if (js != JP_OK)
+        return err_set(c->e, ERR_INPUT, "%s:%d:%d: invalid JSON: %s", c->path, jerr.line, jerr.col,
+                       jerr.text);
+    return 0;
+}
+
+int jc_check_document(struct jc_ctx *c, json_t *root, const char *format, const char *const *keys,
+                      enum jc_format_style style)
+{
+    char what[96];
+    snprintf(what, sizeof what, "a %s document", format);
+    int rc;
+    if ((rc = jc_want_object(c, root, what)) || (rc = jc_check_keys(c, root, keys))) return rc;
+    json_t *v = json_object_get(root, "format");
+    bool as_string = style == JC_FORMAT_AS_STRING;
+    if (!v)
+        return as_string ? jc_fail(c, "missing field \"format\" (a string)")
+                         : jc_fail(c, "missing field \"format\" (\"%s\")", format);
+    if (as_string && !json_is_string(v))
+        return jc_fail_key(c, "format", false, "expected a string, got %s", jc_type_name(v));
+    if (!json_is_string(v) || strcmp(json_string_value(v), format) != 0)
+        return jc_fail_key(c, "format", false, "expected \"%s\"", format);
+    v = json_object_get(root, "version");
+    if (!v) return jc_fail(c, "missing field \"version\" (1)");
+    if (!json_is_integer(v) || json_integer_value(v) != 1)
+        return jc_fail_key(c, "version", false,
+                           "expected 1, the only version of the format this gilsim reads");
+    return 0;
 }
 
 /* ---- typed field access ----------------------------------------------------------------- */
@@ -209,20 +260,21 @@ json_t *jc_resolve(struct jc_ctx *c, json_t *obj, const char *key, int *rc)
     c->via = NULL;
     if (!v || !c->vars || !jc_is_var_ref(v)) return v;
     const char *name = json_string_value(v) + 1;
-    if ((*rc = jc_push_key(c, key))) return NULL;
     for (size_t i = 0; i < c->vars->n; i++) {
         struct jc_var *var = &c->vars->v[i];
         if (strcmp(var->name, name) != 0) continue;
         var->uses++;
         c->via = var;
+        /* the path a failure about this value will name: the current one and key */
         format_path(c, c->nseg, c->via_path, sizeof c->via_path);
-        jc_pop(c);
+        size_t n = strlen(c->via_path);
+        snprintf(c->via_path + n, sizeof c->via_path - n, ".%s", key);
         return var->value;
     }
     char names[256];
     var_names(c->vars, names, sizeof names);
-    *rc = jc_fail(c, "undeclared variable \"$%s\" (\"vars\" declares: %s)", name, names);
-    jc_pop(c);
+    *rc = jc_fail_key(c, key, false, "undeclared variable \"$%s\" (\"vars\" declares: %s)", name,
+                      names);
     return NULL;
 }
 
@@ -236,22 +288,15 @@ int jc_check_keys(struct jc_ctx *c, json_t *obj, const char *const *allowed)
         bool ok = false;
         for (const char *const *a = allowed; *a && !ok; a++)
             ok = strcmp(*a, key) == 0;
-        if (!ok && !allowed[0]) {
-            int rc = jc_push_key(c, key);
-            if (!rc) rc = jc_fail_at(c, true, "unknown key \"%s\"; expected no keys ({})", key);
-            return rc;
-        }
-        if (!ok) {
-            char list[256];
-            size_t n = 0;
-            list[0] = 0;
-            for (const char *const *a = allowed; *a && n < sizeof list; a++)
-                n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", a == allowed ? "" : ", ",
-                                      *a);
-            int rc = jc_push_key(c, key);
-            if (!rc) rc = jc_fail_at(c, true, "unknown key \"%s\"; expected one of: %s", key, list);
-            return rc;
-        }
+        if (ok) continue;
+        if (!allowed[0])
+            return jc_fail_key(c, key, true, "unknown key \"%s\"; expected no keys ({})", key);
+        char list[256];
+        size_t n = 0;
+        list[0] = 0;
+        for (const char *const *a = allowed; *a && n < sizeof list; a++)
+            n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", a == allowed ? "" : ", ", *a);
+        return jc_fail_key(c, key, true, "unknown key \"%s\"; expected one of: %s", key, list);
     }
     return 0;
 }
@@ -260,14 +305,10 @@ int jc_get_bool(struct jc_ctx *c, json_t *obj, const char *key, bool *out)
 {
     json_t *v = json_object_get(obj, key);
     if (!v) return 0;
-    int rc = jc_push_key(c, key);
-    if (rc) return rc;
     if (!json_is_boolean(v))
-        rc = jc_fail(c, "expected true or false, got %s", jc_type_name(v));
-    else
-        *out = json_is_true(v);
-    jc_pop(c);
-    return rc;
+        return jc_fail_key(c, key, false, "expected true or false, got %s", jc_type_name(v));
+    *out = json_is_true(v);
+    return 0;
 }
 
 int jc_want_object(struct jc_ctx *c, json_t *v, const char *what)
@@ -284,23 +325,15 @@ int jc_get_number(struct jc_ctx *c, json_t *obj, const char *key, bool required,
     int rc;
     json_t *v = jc_resolve(c, obj, key, &rc);
     if (rc) return rc;
-    if (!v) {
-        if (required) return jc_fail(c, "missing field \"%s\" (a number of %s)", key, unit);
-        return 0;
-    }
-    rc = jc_push_key(c, key);
-    if (rc) return rc;
-    if (!json_is_number(v)) {
-        rc = jc_fail(c, "expected a number of %s, got %s", unit, jc_type_name(v));
-    } else {
-        double d = json_number_value(v);
-        if (!(d >= min && d <= max))
-            rc = jc_fail(c, "expected a number of %s in [%g, %g], got %g", unit, min, max, d);
-        else
-            *out = d;
-    }
-    jc_pop(c);
-    return rc;
+    if (!v) return required ? jc_fail(c, "missing field \"%s\" (a number of %s)", key, unit) : 0;
+    if (!json_is_number(v))
+        return jc_fail_key(c, key, false, "expected a number of %s, got %s", unit, jc_type_name(v));
+    double d = json_number_value(v);
+    if (!(d >= min && d <= max))
+        return jc_fail_key(c, key, false, "expected a number of %s in [%g, %g], got %g", unit, min,
+                           max, d);
+    *out = d;
+    return 0;
 }
 
 int jc_get_integer(struct jc_ctx *c, json_t *obj, const char *key, bool required, int64_t min,
@@ -309,25 +342,19 @@ int jc_get_integer(struct jc_ctx *c, json_t *obj, const char *key, bool required
     int rc;
     json_t *v = jc_resolve(c, obj, key, &rc);
     if (rc) return rc;
-    if (!v) {
-        if (required)
-            return jc_fail(c, "missing field \"%s\" (an integer number of %s)", key, unit);
-        return 0;
-    }
-    rc = jc_push_key(c, key);
-    if (rc) return rc;
-    if (!json_is_integer(v)) {
-        rc = jc_fail(c, "expected an integer number of %s, got %s", unit, jc_type_name(v));
-    } else {
-        json_int_t i = json_integer_value(v);
-        if (i < min || i > max)
-            rc = jc_fail(c, "expected an integer number of %s in [%lld, %lld], got %lld", unit,
-                         (long long)min, (long long)max, (long long)i);
-        else
-            *out = i;
-    }
-    jc_pop(c);
-    return rc;
+    if (!v)
+        return required ? jc_fail(c, "missing field \"%s\" (an integer number of %s)", key, unit)
+                        : 0;
+    if (!json_is_integer(v))
+        return jc_fail_key(c, key, false, "expected an integer number of %s, got %s", unit,
+                           jc_type_name(v));
+    json_int_t i = json_integer_value(v);
+    if (i < min || i > max)
+        return jc_fail_key(c, key, false,
+                           "expected an integer number of %s in [%lld, %lld], got %lld", unit,
+                           (long long)min, (long long)max, (long long)i);
+    *out = i;
+    return 0;
 }
 
 /* One of choices (NULL-terminated); *out is the index. */
@@ -336,56 +363,44 @@ int jc_get_choice(struct jc_ctx *c, json_t *obj, const char *key, const char *co
 {
     json_t *v = json_object_get(obj, key);
     if (!v) return 0;
-    int rc = jc_push_key(c, key);
-    if (rc) return rc;
     char list[128];
     size_t n = 0;
     list[0] = 0;
     for (const char *const *a = choices; *a && n < sizeof list; a++)
         n +=
             (size_t)snprintf(list + n, sizeof list - n, "%s\"%s\"", a == choices ? "" : " or ", *a);
-    if (!json_is_string(v)) {
-        rc = jc_fail(c, "expected %s, got %s", list, jc_type_name(v));
-    } else {
-        rc = -1;
-        for (int i = 0; choices[i]; i++)
-            if (strcmp(choices[i], json_string_value(v)) == 0) {
-                *out = i;
-                rc = 0;
-            }
-        if (rc) rc = jc_fail(c, "expected %s, got \"%s\"", list, json_string_value(v));
-    }
-    jc_pop(c);
-    return rc;
+    if (!json_is_string(v))
+        return jc_fail_key(c, key, false, "expected %s, got %s", list, jc_type_name(v));
+    for (int i = 0; choices[i]; i++)
+        if (strcmp(choices[i], json_string_value(v)) == 0) {
+            *out = i;
+            return 0;
+        }
+    return jc_fail_key(c, key, false, "expected %s, got \"%s\"", list, json_string_value(v));
+}
+
+/* A name of 1 to 64 letters, digits, '_' or '-'. */
+static bool is_ident(const char *s)
+{
+    size_t n = strlen(s);
+    bool ok = n >= 1 && n <= 64;
+    for (size_t i = 0; i < n && ok; i++)
+        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+             (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-';
+    return ok;
 }
 
 int jc_get_string(struct jc_ctx *c, json_t *obj, const char *key, bool required, bool ident,
                   char **out)
 {
     json_t *v = json_object_get(obj, key);
-    if (!v) {
-        if (required) return jc_fail(c, "missing field \"%s\" (a string)", key);
-        return 0;
-    }
-    int rc = jc_push_key(c, key);
-    if (rc) return rc;
-    if (!json_is_string(v)) {
-        rc = jc_fail(c, "expected a string, got %s", jc_type_name(v));
-    } else if (ident) {
-        const char *s = json_string_value(v);
-        size_t n = strlen(s);
-        bool ok = n >= 1 && n <= 64;
-        for (size_t i = 0; i < n && ok; i++)
-            ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-                 (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-';
-        if (!ok)
-            rc =
-                jc_fail(c, "expected a name of 1 to 64 letters, digits, '_' or '-', got \"%s\"", s);
-    }
-    if (!rc) {
-        *out = strdup(json_string_value(v));
-        if (!*out) rc = err_set(c->e, ERR_RUNTIME, "%s: out of memory", c->path);
-    }
-    jc_pop(c);
-    return rc;
+    if (!v) return required ? jc_fail(c, "missing field \"%s\" (a string)", key) : 0;
+    if (!json_is_string(v))
+        return jc_fail_key(c, key, false, "expected a string, got %s", jc_type_name(v));
+    const char *s = json_string_value(v);
+    if (ident && !is_ident(s))
+        return jc_fail_key(c, key, false,
+                           "expected a name of 1 to 64 letters, digits, '_' or '-', got \"%s\"", s);
+    if (!(*out = strdup(s))) return err_set(c->e, ERR_RUNTIME, "%s: out of memory", c->path);
+    return 0;
 }

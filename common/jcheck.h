@@ -1,9 +1,13 @@
-/* common/jcheck.h - checking a parsed JSON document against a format, with errors that name
- * the file, line and column, the JSON path and what was expected:
- *   workloads.json:7:24: $.threads[0].count: expected an integer number of threads in [1, 10000],
- * got 0 Used by the readers of workload files (sim/wl.c) and machine files (sim/machine.c). The
- * checker keeps a stack of path segments (push_key / push_index / pop); every get_* pushes
- * its key while it reports. */
+/* common/jcheck.h - checking a parsed JSON document against a format (workload files, sim/wl.c;
+ * machine files, sim/machine.c): the file read and its parse, the document's format/version
+ * header, typed fields with ranges, unknown keys, variables ("$name"). Every error names the
+ * file, line and column, the JSON path and what was expected, e.g.
+ *
+ *     w.json:7:24: $.threads[0].count: expected an integer number of threads in [1, 10000], got 0
+ *
+ * The checker keeps a stack of path segments (jc_push_key / jc_push_index / jc_pop) while it
+ * descends; a failure at one key below the current path is jc_fail_key, which pushes and pops
+ * that key itself. */
 #ifndef GILSIM_JCHECK_H
 #define GILSIM_JCHECK_H
 
@@ -56,10 +60,33 @@ __attribute__((format(printf, 3, 4)))
 #endif
 int jc_fail_at(struct jc_ctx *c, bool at_key, const char *fmt, ...);
 #define jc_fail(c, ...) jc_fail_at((c), false, __VA_ARGS__)
+/* The same at key of the current path's object (its value, or with at_key the key). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+int jc_fail_key(struct jc_ctx *c, const char *key, bool at_key, const char *fmt, ...);
 
 int jc_push_key(struct jc_ctx *c, const char *key);
 int jc_push_index(struct jc_ctx *c, size_t i);
 void jc_pop(struct jc_ctx *c);
+/* The whole file at path, at most max bytes (what names it in messages: "workload file"):
+ * *out (free it) and *len. ERR_INPUT when it cannot be read or is longer. */
+int jc_read_file(const char *path, size_t max, const char *what, char **out, size_t *len,
+                 struct err *e);
+
+/* c->text as JSON (common/jparse.h, a key twice in one object refused) into *root (a new
+ * reference): ERR_INPUT "path:line:col: invalid JSON: what" or ERR_RUNTIME out of memory. */
+int jc_parse(struct jc_ctx *c, json_t **root);
+
+/* How a missing or non-string "format" is reported: as a string field (workload files:
+ * `missing field "format" (a string)`, `expected a string, got ...`) or by the format's name
+ * (machine files: `missing field "format" ("gilsim-machine")`, `expected "gilsim-machine"`). */
+enum jc_format_style { JC_FORMAT_AS_STRING, JC_FORMAT_AS_NAME };
+/* root must be "a <format> document": an object with only the keys allowed (NULL-terminated),
+ * its "format" the string format and its "version" 1 (the only version of either format). */
+int jc_check_document(struct jc_ctx *c, json_t *root, const char *format,
+                      const char *const *allowed, enum jc_format_style style);
+
 /* "an object", "an integer", ...: for messages. */
 const char *jc_type_name(const json_t *v);
 

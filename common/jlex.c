@@ -26,8 +26,30 @@ const char *jlex_message(enum jlex_status st)
         return "expected a digit after the decimal point";
     case JLEX_EXPONENT:
         return "expected a digit in the exponent";
+    case JLEX_DEPTH:
+        return "nested too deeply";
+    case JLEX_VALUE:
+        return "expected a value";
+    case JLEX_END:
+        return "unexpected end of file";
+    case JLEX_KEY:
+        return "expected a string";
+    case JLEX_COLON:
+        return "expected ':'";
+    case JLEX_OBJECT_NEXT:
+        return "expected ',' or '}'";
+    case JLEX_ARRAY_NEXT:
+        return "expected ',' or ']'";
     }
     return "invalid JSON";
+}
+
+long jlex_column(const struct jlex *x, const char *at)
+{
+    long col = 1;
+    for (const char *q = x->line_start; q < at && q < x->end; q++)
+        col += ((unsigned char)*q & 0xC0) != 0x80; /* a UTF-8 continuation byte adds nothing */
+    return col;
 }
 
 /* The four hex digits at p as a number, or -1 when one is not a hex digit. */
@@ -294,4 +316,71 @@ enum jlex_literal jlex_literal(struct jlex *x)
         }
     }
     return JLEX_NOT_A_LITERAL;
+}
+
+/* An object's key and its ':', at the cursor. */
+static enum jlex_status skip_key(struct jlex *x)
+{
+    struct jlex_text text;
+    if (jlex_peek(x) != '"') return JLEX_KEY;
+    enum jlex_status st = jlex_string(x, NULL, 0, &text, 0);
+    if (st) return st;
+    if (jlex_peek(x) != ':') return JLEX_COLON;
+    x->p++;
+    return JLEX_OK;
+}
+
+/* One scalar at the cursor (c, its first byte). */
+static enum jlex_status skip_scalar(struct jlex *x, char c)
+{
+    struct jlex_text text;
+    struct jlex_number num;
+    if (c == '"') return jlex_string(x, NULL, 0, &text, 0);
+    if (c == '-' || (c >= '0' && c <= '9')) return jlex_number(x, &num);
+    if (c == 't' || c == 'f' || c == 'n')
+        return jlex_literal(x) == JLEX_NOT_A_LITERAL ? JLEX_VALUE : JLEX_OK;
+    return c ? JLEX_VALUE : JLEX_END;
+}
+
+/* Iterative, with the open containers' closing bytes on a stack: no recursion on hostile
+ * nesting. */
+enum jlex_status jlex_skip_value(struct jlex *x, int max_depth)
+{
+    char stack[JLEX_MAX_DEPTH]; /* '}' or ']' per open container */
+    int depth = 0;
+    enum jlex_status st;
+    if (max_depth > JLEX_MAX_DEPTH) max_depth = JLEX_MAX_DEPTH;
+    for (;;) {
+        char c = jlex_peek(x);
+        if (c == '{' || c == '[') {
+            if (depth == max_depth) return JLEX_DEPTH;
+            x->p++;
+            stack[depth++] = c == '{' ? '}' : ']';
+            if (jlex_peek(x) == stack[depth - 1]) {
+                x->p++;
+                depth--;
+            } else if (c == '{') {
+                if ((st = skip_key(x))) return st;
+                continue; /* the member's value */
+            } else {
+                continue; /* the first element */
+            }
+        } else if ((st = skip_scalar(x, c))) {
+            return st;
+        }
+        /* After a value: close containers or go on to the next element or member. */
+        for (;;) {
+            if (depth == 0) return JLEX_OK;
+            char n = jlex_peek(x);
+            if (n == stack[depth - 1]) {
+                x->p++;
+                depth--;
+                continue;
+            }
+            if (n != ',') return stack[depth - 1] == '}' ? JLEX_OBJECT_NEXT : JLEX_ARRAY_NEXT;
+            x->p++;
+            if (stack[depth - 1] == '}' && (st = skip_key(x))) return st;
+            break;
+        }
+    }
 }

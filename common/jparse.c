@@ -25,11 +25,8 @@ struct jp {
 static int fail(struct jp *J, const char *at, const char *what)
 {
     if (J->err) {
-        int col = 1;
-        for (const char *q = J->x.line_start; q < at && q < J->x.end; q++)
-            col += ((unsigned char)*q & 0xC0) != 0x80; /* characters, not UTF-8 bytes */
         J->err->line = (int)J->x.line;
-        J->err->col = col;
+        J->err->col = (int)jlex_column(&J->x, at);
         snprintf(J->err->text, sizeof J->err->text, "%s", what);
     }
     return JP_SYNTAX;

@@ -24,7 +24,7 @@ enum jp_flags {
 #define JP_MAX_DEPTH 512 /* nesting of objects and arrays */
 
 struct jp_error {
-    int line, col; /* 1-based; col counts characters */
+    int line, col; /* 1-based; col counts characters (jlex_column) */
     char text[160];
 };
 

@@ -50,13 +50,6 @@ int outfile_check_path(const char *path, struct err *e)
     return 0;
 }
 
-bool outfile_same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-           sa.st_ino == sb.st_ino;
-}
-
 /* Refuses an output that is one of the inputs (standard output included: `> input`). */
 static int check_inputs(const char *path, bool is_stdout, const char *const *inputs, struct err *e)
 {

@@ -51,7 +51,5 @@ int outfile_write(const char *path, unsigned flags, const char *const *inputs,
 /* The checks of outfile_open that need no file: the path's length and its temporary name's.
  * For commands that compose paths (a directory and names in it): all checked before any work. */
 int outfile_check_path(const char *path, struct err *e);
-/* True when a and b name the same existing file (device and inode). */
-bool outfile_same_file(const char *a, const char *b);
 
 #endif

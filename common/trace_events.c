@@ -1,7 +1,7 @@
 /* common/trace_events.c - names of trace events and release reasons (see trace_events.h). */
 #include "trace_events.h"
 
-#include <string.h>
+#include <stddef.h> /* NULL, in the event table */
 
 #define X_NAME(name, json, arg) json,
 #define X_ARG(name, json, arg)  arg,
@@ -27,16 +27,3 @@ const char *trace_reason_name(enum trace_reason r)
     return r < TRACE_REASON_COUNT ? reason_names[r] : "?";
 }
 
-int trace_ev_from_name(const char *name)
-{
-    for (int i = 0; i < TRACE_EV_COUNT; i++)
-        if (strcmp(ev_names[i], name) == 0) return i;
-    return -1;
-}
-
-int trace_reason_from_name(const char *name)
-{
-    for (int i = 0; i < TRACE_REASON_COUNT; i++)
-        if (strcmp(reason_names[i], name) == 0) return i;
-    return -1;
-}

@@ -69,8 +69,5 @@ struct trace_event {
 const char *trace_ev_name(enum trace_ev ev);
 const char *trace_ev_arg_key(enum trace_ev ev);
 const char *trace_reason_name(enum trace_reason r);
-/* Return -1 when the name is unknown. */
-int trace_ev_from_name(const char *name);
-int trace_reason_from_name(const char *name);
 
 #endif

@@ -115,7 +115,7 @@ static bool bfs_acquire(struct gil *g, struct sim_thread *self)
             } else if (sync_cond_wait_until(&w->cond, &s->mutex, deadline) && !w->granted) {
                 /* no holder only after the stop, when release hands out nothing */
                 gil_record(self, TRACE_EV_WAIT_TIMEOUT,
-                           s->holder ? gil_thread_id(gil_thread_of(s->holder)) : -1);
+                           s->holder ? gil_thread_id(gil_thread_of(s->holder)) : GIL_NO_THREAD);
             }
         }
     }

@@ -14,7 +14,7 @@ struct forced_switch {
     struct sync_mutex mutex; /* taken before last_holder changes, so no taker is missed */
     struct sync_cond cond;
     bool on;                /* the force_switching parameter */
-    int last_holder;        /* tid, -1 before the first acquire */
+    int last_holder;        /* tid, GIL_NO_THREAD before the first acquire */
     uint64_t switch_number; /* changes of holder, not acquires (as ceval_gil.c) */
 };
 
@@ -29,7 +29,7 @@ struct forced_switch {
 static inline void forced_switch_setup(struct forced_switch *f, bool on)
 {
     f->on = on;
-    f->last_holder = -1;
+    f->last_holder = GIL_NO_THREAD;
 }
 
 /* take_gil's end: tid now holds the GIL. Wakes a thread waiting in forced_switch_after_drop. */

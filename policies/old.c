@@ -13,7 +13,7 @@
  * thread takes the lock straight back with one CAS while the waiter it woke is still waking. */
 struct old_gil {
     _Atomic bool locked;
-    _Atomic int holder;  /* tid, -1 when free: for the events only */
+    _Atomic int holder;  /* tid, GIL_NO_THREAD when free: for the events only */
     _Atomic int waiters; /* threads asleep or about to sleep on cond */
     struct sync_mutex mutex;
     struct sync_cond cond;
@@ -30,7 +30,7 @@ static int old_init(struct gil *g, const struct gil_params *p)
 {
     struct old_gil *s = gil_state(g);
     atomic_init(&s->locked, false);
-    atomic_init(&s->holder, -1);
+    atomic_init(&s->holder, GIL_NO_THREAD);
     atomic_init(&s->waiters, 0);
     s->check_interval = (uint64_t)gil_param(p, "check_interval");
     return 0;
@@ -69,7 +69,7 @@ static void old_release(struct gil *g, struct sim_thread *self, enum gil_reason 
     (void)self;
     (void)why;
     struct old_gil *s = gil_state(g);
-    atomic_store(&s->holder, -1);
+    atomic_store(&s->holder, GIL_NO_THREAD);
     atomic_store(&s->locked, false);
     /* A waiter counts itself under the mutex before its last try, so it is either seen here or
      * sees the lock free: no lost wake-up. */

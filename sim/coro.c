@@ -272,8 +272,3 @@ bool coro_finished(const struct coro *c)
 {
     return c->finished;
 }
-
-struct coro *coro_current(void)
-{
-    return running;
-}

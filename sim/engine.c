@@ -14,10 +14,6 @@
 #include "engine_internal.h"
 #include "rng.h"
 
-/* Longest stretch of real busy work between two progress marks: the watchdog sees a long cpu
- * or hold op advance, at the cost of one loop turn per 5 ms. */
-#define CHUNK_NS 5000000
-
 static const char *const th_state_names[] = {"not started",
                                              "holding the GIL",
                                              "waiting for the GIL",
@@ -62,7 +58,7 @@ static void record_free(void *record)
 }
 int gil_thread_id(const struct sim_thread *t)
 {
-    return t ? t->tid : -1;
+    return t ? t->tid : GIL_NO_THREAD;
 }
 
 void gil_thread_set_tick_budget(struct sim_thread *t, uint64_t ticks)
@@ -99,8 +95,8 @@ enum gil_reason gil_check_drop_request(struct gil *g, struct sim_thread *self, u
 
 void gil_record(struct sim_thread *self, enum trace_ev ev, int64_t arg)
 {
-    if (arg == -1 && (ev == TRACE_EV_DROP_REQUEST || ev == TRACE_EV_WAIT_TIMEOUT ||
-                      ev == TRACE_EV_WAKEUP_FAILED))
+    if (arg == GIL_NO_THREAD && (ev == TRACE_EV_DROP_REQUEST || ev == TRACE_EV_WAIT_TIMEOUT ||
+                                 ev == TRACE_EV_WAKEUP_FAILED))
         arg = TRACE_NO_ARG; /* no holder known */
     eng_record(self, ev, TRACE_REASON_NONE, arg);
 }
@@ -216,6 +212,22 @@ char *eng_stall_report(struct eng *eng, const struct eng_result *res, int64_t no
     return buf;
 }
 
+void eng_report_abandoned(struct eng *eng, struct eng_result *res, unsigned among, const char *what)
+{
+    char line[512];
+    size_t n = (size_t)snprintf(line, sizeof line, "%u thread%s %s:", res->abandoned,
+                                res->abandoned == 1 ? "" : "s", what);
+    for (unsigned i = 0, shown = 0; i < among && shown < 10 && n < sizeof line; i++)
+        if (!atomic_load_explicit(&eng->threads[i].exited, memory_order_relaxed)) {
+            n += (size_t)snprintf(line + n, sizeof line - n, " %s", res->threads[i].name);
+            shown++;
+        }
+    if (n < sizeof line)
+        snprintf(line + n, sizeof line - n, "%s\n", res->abandoned > 10 ? " ..." : "");
+    eng_report_append(&res->report, line);
+    res->interrupted = true;
+}
+
 void eng_report_append(char **report, const char *line)
 {
     size_t a = *report ? strlen(*report) : 0, b = strlen(line);
@@ -235,25 +247,11 @@ uint32_t eng_default_max_events(unsigned nthreads)
 
 /* ---- set-up and results -------------------------------------------------------------------- */
 
-/* The tick: calibrated busy work for real, exactly tick_ns in virtual time. */
+/* The tick: the backend's (calibrated busy work, or exactly tick_ns in virtual time). */
 static void set_tick(struct eng *eng, struct eng_result *res)
 {
-    const struct eng_options *o = eng->o;
-    unsigned tick_ns = o->wl->tick_ns;
-    res->tick_ns_target = tick_ns;
-    if (eng->be != &eng_real_backend) {
-        eng->ns_per_tick = tick_ns;
-        eng->chunk_ticks = UINT64_MAX; /* no progress marks needed: nothing real runs */
-    } else {
-        if (o->iters_per_tick) {
-            eng->iters_per_tick = o->iters_per_tick;
-            eng->ns_per_tick = eng_measure_ns_per_tick(o->iters_per_tick, 5000000 / tick_ns);
-        } else {
-            eng->ns_per_tick = eng_calibrate(tick_ns, &eng->iters_per_tick);
-        }
-        double chunk = CHUNK_NS / eng->ns_per_tick;
-        eng->chunk_ticks = chunk < 1 ? 1 : (uint64_t)chunk;
-    }
+    res->tick_ns_target = eng->o->wl->tick_ns;
+    eng->be->set_tick(eng);
     res->ns_per_tick = eng->ns_per_tick;
     res->iters_per_tick = eng->iters_per_tick;
 }
@@ -272,7 +270,6 @@ static int setup_thread(struct eng *eng, struct eng_result *res, unsigned tid,
     t->cap = eng->o->no_trace ? 0 : res->max_events;
     t->budget_left = UINT64_MAX;
     t->work = tid + 1;
-    t->peer_answer_at = t->peer_last = INT64_MIN; /* the virtual backend's peer: none yet */
     rng_seed(t->rng, eng->o->seed, t->tid);
     r->tid = t->tid;
     r->group = grp->name;
@@ -360,6 +357,18 @@ static void free_engine(struct eng *eng, unsigned inited, bool policy_up)
     free(eng);
 }
 
+/* The one place that maps an engine kind to its backend. */
+static const struct eng_backend *backend_of(enum eng_kind kind)
+{
+    return kind == ENG_VIRTUAL ? &eng_virtual_backend : &eng_real_backend;
+}
+
+void eng_describe_run(const struct eng_options *o, json_t *run)
+{
+    const struct eng_backend *be = backend_of(o->engine);
+    if (be->describe) be->describe(o, run);
+}
+
 /* A backend without peers (peer_send NULL) cannot run a workload that talks to one. */
 static int check_backend(const struct eng *eng, struct err *e)
 {
@@ -387,7 +396,7 @@ int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
         return err_set(e, ERR_RUNTIME, "out of memory");
     }
     eng->o = o;
-    eng->be = o->engine == ENG_VIRTUAL ? &eng_virtual_backend : &eng_real_backend;
+    eng->be = backend_of(o->engine);
     eng->nthreads = o->wl->nthreads;
     eng->gil.policy = o->policy;
     eng->gil.check = o->policy->check ? o->policy->check : gil_check_drop_request;
@@ -406,10 +415,8 @@ int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
     int rc = check_backend(eng, e);
     if (!rc && eng->be->open) rc = eng->be->open(eng, e);
     if (!rc) rc = setup_run(eng, res, &inited, &policy_up, e);
-    if (!rc)
-        rc = eng->be == &eng_virtual_backend ? eng_virtual_run(eng, res, e)
-                                             : eng_real_run(eng, res, e);
-    if (res->abandoned && eng->be == &eng_real_backend) {
+    if (!rc) rc = eng->be->run(eng, res, e);
+    if (res->abandoned && eng->be->threads_outlive_run) {
         /* what the abandoned threads use stays theirs */
         collect_results(eng, res);
         if (!rc) {

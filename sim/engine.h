@@ -1,10 +1,12 @@
-/* sim/engine.h - the engine: calibrates the tick, starts one pthread per workload thread,
- * interprets their ops under a GIL policy, enforces the deadline, stops early when asked
- * (eng_ctl) or when no thread makes progress (the watchdog), and hands back every thread's
- * recorded events. It owns threads, time and events; the policy owns only its lock state. */
+/* sim/engine.h - the engine: runs a workload's threads under a GIL policy on one of two
+ * backends (real pthreads on this machine with a calibrated tick, or simulated threads on a
+ * modelled machine in virtual time), enforces the deadline, stops early when asked (eng_ctl)
+ * or when no thread makes progress (the watchdog), and hands back every thread's recorded
+ * events. It owns threads, time and events; the policy owns only its lock state. */
 #ifndef GILSIM_ENGINE_H
 #define GILSIM_ENGINE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -95,6 +97,10 @@ uint32_t eng_default_max_events(unsigned nthreads);
  * the caller should end the process soon. */
 int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e);
 void eng_result_free(struct eng_result *r);
+
+/* What the trace's run object says of the engine that ran with options o beyond the keys every
+ * engine shares (the virtual engine: its machine); adds to `run`. */
+void eng_describe_run(const struct eng_options *o, json_t *run);
 
 /* Benchmarks: n ticks of the calibrated busy work with no check points at all (the raw
  * baseline of the tick loop). Returns the work's value so that it cannot be optimized away. */

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "engine.h"
 #include "sync.h"
 
@@ -75,24 +77,35 @@ struct sim_thread {
     bool holding;
     _Atomic uint64_t acquisitions, switches;
     void *policy_data;
-    pthread_t handle;       /* real engine */
-    struct vt_thread *virt; /* virtual engine */
-    void *peer;             /* the real backend's peer of this thread (uses_peer), or NULL */
-    /* the virtual backend's peer: when its answer arrives (INT64_MIN: none pending) and when
-     * it last answered (how long it has slept, for its wake-up) */
-    int64_t peer_answer_at, peer_last;
+    void *be_thread; /* the backend's own record of this thread (its pthread, its coroutine) */
 };
 
 /* A request to a peer that wants no answer (a send op). */
 #define PEER_NO_ANSWER INT64_C(-1)
 
-/* What differs between running threads for real and simulating them. */
+/* What differs between running threads for real and simulating them. The core (engine.c,
+ * interp.c) only calls these hooks and never asks which backend it has: adding a backend is
+ * one table and its file, like a policy. */
 struct eng_backend {
     const char *name; /* "real", "virtual": the trace's run.engine */
+    /* Threads given up on at the end (they did not stop) go on running: the engine's memory
+     * is then left to them, never freed. False when nothing outlives the run. */
+    bool threads_outlive_run;
+    /* Sets the tick (eng->ns_per_tick, iters_per_tick) and eng->chunk_ticks, the most ticks
+     * between two progress marks, before anything else. */
+    void (*set_tick)(struct eng *eng);
     /* Optional: before the policy's init (the virtual engine redirects sync.h here, so that
-     * the policy's hooks already see its locks) and after its destroy. */
+     * the policy's hooks already see its locks) and, unless threads outlive the run, after
+     * its destroy. Backend state goes in eng->backend_state. */
     int (*open)(struct eng *eng, struct err *e);
     void (*close)(struct eng *eng);
+    /* Runs the prepared threads to the end of the run and fills res's stop fields
+     * (stop_reason, stop_ns, elapsed_ns, interrupted, abandoned, report, setup_ns, start_utc).
+     * Threads that could not be created leave rc != 0 with e set. */
+    int (*run)(struct eng *eng, struct eng_result *res, struct err *e);
+    /* Optional: what the trace's run object says of this engine beyond the shared keys (the
+     * virtual machine); called after the run, the engine gone, with the run's options. */
+    void (*describe)(const struct eng_options *o, json_t *run);
     /* Up to n ticks of interpreter work, each followed by a check point; stops early (after
      * at least one tick) when the GIL's pending word is non-zero. Returns the ticks done. */
     uint64_t (*ticks)(struct sim_thread *t, uint64_t n);
@@ -106,7 +119,8 @@ struct eng_backend {
     void (*pending_raised)(struct eng *eng);
     /* The thread's peer (io with "peer", send ops; only threads whose group uses_peer): sends
      * it a request to answer after ns, or PEER_NO_ANSWER. The call returns at once (a short
-     * real send); RUN_STOP when the run ended. */
+     * real send); RUN_STOP when the run ended. NULL: the backend runs no peers (eng_run
+     * refuses such a workload). */
     int (*peer_send)(struct sim_thread *t, int64_t ns);
     /* Blocks until the peer's answer to the last request arrives (a real recv, woken by the
      * peer), or the stop. `until`: when the answer is due, for the watchdog. */
@@ -199,22 +213,24 @@ char *eng_stall_report(struct eng *eng, const struct eng_result *res, int64_t no
 void eng_report_append(char **report, const char *line);
 /* engine.c: lets eng_ctl_stop reach this run (NULL: detach). */
 void eng_ctl_attach(struct eng_ctl *c, struct eng *eng);
+/* engine.c: res->abandoned threads (among the first `among`) did not stop: a report line
+ * naming them (`what` says how they failed to), and the run is marked interrupted. */
+void eng_report_abandoned(struct eng *eng, struct eng_result *res, unsigned among,
+                          const char *what);
 
-/* engine_real.c: the tick calibration (the virtual engine's ticks take tick_ns exactly). */
-double eng_calibrate(unsigned target_ns, unsigned *iters_out);
-double eng_measure_ns_per_tick(unsigned iters, uint64_t n);
-
-/* The backends: each runs the prepared threads to the end of the run and fills res's stop
- * fields (stop_reason, stop_ns, elapsed_ns, interrupted, abandoned, report, setup_ns,
- * start_utc). Threads that could not be created leave rc != 0 with e set. */
+/* The backends (engine.c chooses one by eng_options.engine). */
 extern const struct eng_backend eng_real_backend, eng_virtual_backend;
-int eng_real_run(struct eng *eng, struct eng_result *res, struct err *e);
-int eng_virtual_run(struct eng *eng, struct eng_result *res, struct err *e);
 
 /* engine_real_peer.c: the real engine's peers, one thread each at the far end of a Unix socket
  * pair, for the threads whose group uses_peer. Started before the threads, shut down by the
  * stop (their blocking calls end), joined after. */
 struct real_peers;
+struct real_peer;
+/* The real backend's record of a thread (sim_thread.be_thread). */
+struct real_thread {
+    pthread_t handle;
+    struct real_peer *peer; /* uses_peer: its peer; else NULL */
+};
 int real_peers_start(struct eng *eng, int stop_fd, struct real_peers **out, struct err *e);
 void real_peers_shutdown(struct real_peers *p);
 /* Joins the peer threads; closes the sockets unless `keep_fds` (threads left running). */

@@ -17,10 +17,20 @@
 
 #define THREAD_STACK_BYTES (256u << 10)
 
+/* Longest stretch of real busy work between two progress marks: the watchdog sees a long cpu
+ * or hold op advance, at the cost of one loop turn per 5 ms. */
+#define CHUNK_NS 5000000
+
 struct real_state {
     int stop_pipe[2];
-    struct real_peers *peers; /* NULL: none started */
+    struct real_peers *peers;    /* NULL: none started */
+    struct real_thread *threads; /* one per workload thread (sim_thread.be_thread) */
 };
+
+static struct real_thread *real_thread_of(const struct sim_thread *t)
+{
+    return t->be_thread;
+}
 
 /* ---- ticks ------------------------------------------------------------------------------- */
 
@@ -56,7 +66,7 @@ uint64_t eng_bare_ticks(unsigned iters_per_tick, uint64_t n)
     return x;
 }
 
-double eng_measure_ns_per_tick(unsigned iters, uint64_t n)
+static double measure_ns_per_tick(unsigned iters, uint64_t n)
 {
     _Atomic uint32_t never = 0;
     uint64_t x = 1;
@@ -74,20 +84,35 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-double eng_calibrate(unsigned target_ns, unsigned *iters_out)
+static double calibrate(unsigned target_ns, unsigned *iters_out)
 {
     unsigned iters = 8;
     for (int round = 0; round < 6; round++) {
-        double m = eng_measure_ns_per_tick(iters, 5000000 / target_ns);
+        double m = measure_ns_per_tick(iters, 5000000 / target_ns);
         double next = (double)iters * target_ns / (m > 0 ? m : 1);
         iters = next < 1 ? 1 : next > 1e7 ? 10000000u : (unsigned)lround(next);
     }
     double samples[7];
     for (int i = 0; i < 7; i++)
-        samples[i] = eng_measure_ns_per_tick(iters, 5000000 / target_ns);
+        samples[i] = measure_ns_per_tick(iters, 5000000 / target_ns);
     qsort(samples, 7, sizeof *samples, cmp_double);
     *iters_out = iters;
     return samples[3];
+}
+
+/* The tick: a busy loop calibrated to take tick_ns (or the length a benchmark fixes). */
+static void real_set_tick(struct eng *eng)
+{
+    const struct eng_options *o = eng->o;
+    unsigned tick_ns = o->wl->tick_ns;
+    if (o->iters_per_tick) {
+        eng->iters_per_tick = o->iters_per_tick;
+        eng->ns_per_tick = measure_ns_per_tick(o->iters_per_tick, 5000000 / tick_ns);
+    } else {
+        eng->ns_per_tick = calibrate(tick_ns, &eng->iters_per_tick);
+    }
+    double chunk = CHUNK_NS / eng->ns_per_tick;
+    eng->chunk_ticks = chunk < 1 ? 1 : (uint64_t)chunk;
 }
 
 static uint64_t real_ticks(struct sim_thread *t, uint64_t n)
@@ -157,16 +182,6 @@ static void real_pending_raised(struct eng *eng)
     real_peers_shutdown(rs->peers); /* ends the blocking sends and recvs */
 }
 
-const struct eng_backend eng_real_backend = {
-    .name = "real",
-    .ticks = real_ticks,
-    .busy = real_busy,
-    .block_until = real_block_until,
-    .pending_raised = real_pending_raised,
-    .peer_send = real_peer_send,
-    .peer_recv = real_peer_recv,
-};
-
 /* ---- threads ------------------------------------------------------------------------------ */
 
 static void *thread_main(void *arg)
@@ -221,9 +236,9 @@ static unsigned end_threads(struct eng *eng, unsigned created, int64_t grace_ns)
     for (unsigned i = 0; i < created; i++) {
         struct sim_thread *t = &eng->threads[i];
         if (atomic_load_explicit(&t->exited, memory_order_relaxed)) {
-            pthread_join(t->handle, NULL);
+            pthread_join(real_thread_of(t)->handle, NULL);
         } else {
-            pthread_detach(t->handle);
+            pthread_detach(real_thread_of(t)->handle);
             abandoned++;
         }
     }
@@ -241,8 +256,8 @@ static unsigned create_threads(struct eng *eng, const struct eng_result *res, st
     pthread_attr_setstacksize(&attr, THREAD_STACK_BYTES);
     unsigned created = 0;
     for (; created < eng->nthreads; created++) {
-        int prc = pthread_create(&eng->threads[created].handle, &attr, thread_main,
-                                 &eng->threads[created]);
+        struct sim_thread *t = &eng->threads[created];
+        int prc = pthread_create(&real_thread_of(t)->handle, &attr, thread_main, t);
         if (prc != 0) {
             err_set(e, ERR_RUNTIME, "cannot create thread %u of %u (%s): %s", created + 1,
                     eng->nthreads, res->threads[created].name, strerror(prc));
@@ -311,37 +326,39 @@ static const char *await_stop(struct eng *eng, struct eng_result *res)
     }
 }
 
-static void report_abandoned(struct eng *eng, struct eng_result *res, unsigned created)
-{
-    char line[512];
-    size_t n = (size_t)snprintf(line, sizeof line,
-                                "%u thread%s did not stop within %.1f s of the stop and "
-                                "were left running:",
-                                res->abandoned, res->abandoned == 1 ? "" : "s",
-                                (double)res->stall_timeout_ns / 1e9);
-    for (unsigned i = 0, shown = 0; i < created && shown < 10 && n < sizeof line; i++)
-        if (!atomic_load_explicit(&eng->threads[i].exited, memory_order_relaxed)) {
-            n += (size_t)snprintf(line + n, sizeof line - n, " %s", res->threads[i].name);
-            shown++;
-        }
-    if (n < sizeof line)
-        snprintf(line + n, sizeof line - n, "%s\n", res->abandoned > 10 ? " ..." : "");
-    eng_report_append(&res->report, line);
-    res->interrupted = true;
-}
-
 /* ---- the run ------------------------------------------------------------------------------- */
 
-int eng_real_run(struct eng *eng, struct eng_result *res, struct err *e)
+/* The stop pipe and the threads' records; on the heap: threads that cannot be stopped keep
+ * using them (then never freed). */
+static int real_open(struct eng *eng, struct err *e)
 {
-    /* On the heap: threads that cannot be stopped keep using it (never freed then). */
     struct real_state *rs = calloc(1, sizeof *rs);
     if (!rs) return err_set(e, ERR_RUNTIME, "out of memory");
-    if (pipe2(rs->stop_pipe, O_CLOEXEC) != 0) {
-        free(rs);
-        return err_set(e, ERR_RUNTIME, "cannot create the stop pipe: %s", strerror(errno));
-    }
+    rs->stop_pipe[0] = rs->stop_pipe[1] = -1;
     eng->backend_state = rs;
+    if (!(rs->threads = calloc(eng->nthreads ? eng->nthreads : 1, sizeof *rs->threads)))
+        return err_set(e, ERR_RUNTIME, "out of memory for %u threads", eng->nthreads);
+    if (pipe2(rs->stop_pipe, O_CLOEXEC) != 0)
+        return err_set(e, ERR_RUNTIME, "cannot create the stop pipe: %s", strerror(errno));
+    return 0;
+}
+
+static void real_close(struct eng *eng)
+{
+    struct real_state *rs = eng->backend_state;
+    if (!rs) return;
+    for (int i = 0; i < 2; i++)
+        if (rs->stop_pipe[i] >= 0) close(rs->stop_pipe[i]);
+    free(rs->threads);
+    free(rs);
+    eng->backend_state = NULL;
+}
+
+static int real_run(struct eng *eng, struct eng_result *res, struct err *e)
+{
+    struct real_state *rs = eng->backend_state;
+    for (unsigned i = 0; i < eng->nthreads; i++)
+        eng->threads[i].be_thread = &rs->threads[i];
     eng->live = eng->nthreads;
     unsigned created = 0;
     if (real_peers_start(eng, rs->stop_pipe[0], &rs->peers, e) == 0)
@@ -367,14 +384,27 @@ int eng_real_run(struct eng *eng, struct eng_result *res, struct err *e)
     res->abandoned = end_threads(eng, created, res->stall_timeout_ns);
     eng_ctl_attach(eng->o->ctl, NULL);
     res->elapsed_ns = sync_now_ns() - eng->t0;
-    real_peers_free(rs->peers, res->abandoned > 0);
+    real_peers_free(rs->peers, res->abandoned > 0); /* sockets stay with threads left running */
     if (res->abandoned) {
-        report_abandoned(eng, res, created);
-        return rc; /* the stop pipe stays theirs */
+        char what[96];
+        snprintf(what, sizeof what, "did not stop within %.1f s of the stop and were left running",
+                 (double)res->stall_timeout_ns / 1e9);
+        eng_report_abandoned(eng, res, created, what);
     }
-    close(rs->stop_pipe[0]);
-    close(rs->stop_pipe[1]);
-    free(rs);
-    eng->backend_state = NULL;
     return rc;
 }
+
+const struct eng_backend eng_real_backend = {
+    .name = "real",
+    .threads_outlive_run = true,
+    .set_tick = real_set_tick,
+    .open = real_open,
+    .close = real_close,
+    .run = real_run,
+    .ticks = real_ticks,
+    .busy = real_busy,
+    .block_until = real_block_until,
+    .pending_raised = real_pending_raised,
+    .peer_send = real_peer_send,
+    .peer_recv = real_peer_recv,
+};

@@ -106,7 +106,7 @@ int real_peers_start(struct eng *eng, int stop_fd, struct real_peers **out, stru
         int rc = pthread_create(&p->handle, NULL, peer_main, p);
         if (rc) return err_set(e, ERR_RUNTIME, "cannot start a peer thread: %s", strerror(rc));
         p->up = true;
-        t->peer = p;
+        ((struct real_thread *)t->be_thread)->peer = p;
     }
     return 0;
 }
@@ -136,13 +136,13 @@ void real_peers_free(struct real_peers *ps, bool keep_fds)
 
 int real_peer_send(struct sim_thread *t, int64_t ns)
 {
-    struct real_peer *p = t->peer;
+    struct real_peer *p = ((struct real_thread *)t->be_thread)->peer;
     return send_all(p->fd, &ns, sizeof ns) && !eng_stopping(t->eng) ? RUN_ON : RUN_STOP;
 }
 
 int real_peer_recv(struct sim_thread *t, int64_t until)
 {
-    struct real_peer *p = t->peer;
+    struct real_peer *p = ((struct real_thread *)t->be_thread)->peer;
     char answer;
     atomic_store_explicit(&t->idle_until, until, memory_order_relaxed); /* a planned wait */
     bool ok = recv_all(p->fd, &answer, 1);

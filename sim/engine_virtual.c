@@ -203,16 +203,7 @@ static bool wakeup_preempt(struct vt_run *r, struct vt_thread *th)
         if (victim->preempt_pending) return false;
         victim->preempt_pending = true;
         th->where = VT_READY;
-        th->qnext = NULL;
-        /* first in line */
-        th->qprev = NULL;
-        th->qnext = r->ready.head;
-        if (r->ready.head)
-            r->ready.head->qprev = th;
-        else
-            r->ready.tail = th;
-        r->ready.head = th;
-        th->wq = &r->ready;
+        vq_push_front(&r->ready, th); /* first in line */
         return true;
     }
     preempt(r, c);
@@ -460,6 +451,7 @@ static void vt_pending_raised(struct eng *eng)
 static int vt_peer_send(struct sim_thread *t, int64_t ns)
 {
     struct vt_run *r = run_of(t);
+    struct vt_thread *self = r->current;
     if (eng_stopping(t->eng)) return RUN_STOP;
     int64_t cost = r->m.syscall_ns, start;
     int core = r->current->core;
@@ -472,7 +464,7 @@ static int vt_peer_send(struct sim_thread *t, int64_t ns)
         start = r->m.ctx_switch_ns;
     } else {
         /* the peer's idleness, as its core's: long, before its first request */
-        int64_t idle = t->peer_last == INT64_MIN ? INT64_MAX / 2 : r->now - t->peer_last;
+        int64_t idle = self->peer_last == INT64_MIN ? INT64_MAX / 2 : r->now - self->peer_last;
         cost += mach_wake_cost(&r->m, idle);
         start = wake_latency(r, idle);
     }
@@ -480,7 +472,7 @@ static int vt_peer_send(struct sim_thread *t, int64_t ns)
     if (ns == PEER_NO_ANSWER) return eng_stopping(t->eng) ? RUN_STOP : RUN_ON;
     int64_t at = r->now + start;
     if (ns > 0) at += ns + r->m.timer_slack_ns;
-    t->peer_answer_at = t->peer_last = at;
+    self->peer_answer_at = self->peer_last = at;
     return eng_stopping(t->eng) ? RUN_STOP : RUN_ON;
 }
 
@@ -489,8 +481,8 @@ static int vt_peer_recv(struct sim_thread *t, int64_t until)
     (void)until;
     struct vt_run *r = run_of(t);
     struct vt_thread *self = r->current;
-    int64_t at = t->peer_answer_at;
-    t->peer_answer_at = INT64_MIN;
+    int64_t at = self->peer_answer_at;
+    self->peer_answer_at = INT64_MIN;
     if (eng_stopping(t->eng)) return RUN_STOP;
     if (at == INT64_MIN || at <= r->now) { /* the answer is there: a short syscall */
         vt_spend(r, r->m.syscall_ns);
@@ -503,21 +495,6 @@ static int vt_peer_recv(struct sim_thread *t, int64_t until)
     self->planned = false;
     return self->stopped_wait ? RUN_STOP : RUN_ON;
 }
-
-static void vt_end(struct eng *eng);
-static int vt_open(struct eng *eng, struct err *e);
-
-const struct eng_backend eng_virtual_backend = {
-    .name = "virtual",
-    .open = vt_open,
-    .close = vt_end,
-    .ticks = vt_ticks,
-    .busy = vt_busy,
-    .block_until = vt_block_until,
-    .pending_raised = vt_pending_raised,
-    .peer_send = vt_peer_send,
-    .peer_recv = vt_peer_recv,
-};
 
 /* ---- the run --------------------------------------------------------------------------------- */
 
@@ -563,6 +540,7 @@ static int vt_open(struct eng *eng, struct err *e)
         th->id = (int)i;
         th->core = -1;
         th->heap_pos = -1;
+        th->peer_answer_at = th->peer_last = INT64_MIN;
     }
     r->main = &r->threads[n];
     r->tick = &r->threads[n + 1];
@@ -570,7 +548,7 @@ static int vt_open(struct eng *eng, struct err *e)
     rng_seed(r->rng, eng->o->seed, -2);
     for (unsigned c = 0; c < r->m.cores; c++)
         idle_push(r, (int)(r->m.cores - 1 - c)); /* core 0 first in line */
-    sync_virtual = r;
+    vsync_install(r);
     return 0;
 }
 
@@ -578,7 +556,7 @@ static void vt_end(struct eng *eng)
 {
     struct vt_run *r = eng->backend_state;
     if (!r) return;
-    if (sync_virtual == r) sync_virtual = NULL;
+    if (sync_redirect_get() == &r->redirect) vsync_install(NULL);
     for (unsigned i = 0; r->threads && i <= r->n; i++)
         coro_free(r->threads[i].co);
     free(r->threads);
@@ -595,7 +573,7 @@ static int create_coroutines(struct vt_run *r, struct eng_result *res, struct er
         struct vt_thread *th = &r->threads[i];
         if (i < r->n) {
             th->st = &r->eng->threads[i];
-            th->st->virt = th;
+            th->st->be_thread = th;
         }
         if (coro_new(&th->co, stack, i < r->n ? thread_entry : main_entry, th) != 0)
             return err_set(e, ERR_RUNTIME, "cannot create simulated thread %u of %u (%s)", i + 1,
@@ -696,24 +674,7 @@ static void simulate(struct vt_run *r, struct eng_result *res)
     }
 }
 
-static void report_abandoned(struct vt_run *r, struct eng_result *res)
-{
-    char line[512];
-    size_t len = (size_t)snprintf(line, sizeof line,
-                                  "%u thread%s never stopped (they wait for ever):", r->live,
-                                  r->live == 1 ? "" : "s");
-    for (unsigned i = 0, shown = 0; i < r->n && shown < 10 && len < sizeof line; i++)
-        if (r->threads[i].where != VT_DONE) {
-            len += (size_t)snprintf(line + len, sizeof line - len, " %s", res->threads[i].name);
-            shown++;
-        }
-    if (len < sizeof line)
-        snprintf(line + len, sizeof line - len, "%s\n", r->live > 10 ? " ..." : "");
-    eng_report_append(&res->report, line);
-    res->interrupted = true;
-}
-
-int eng_virtual_run(struct eng *eng, struct eng_result *res, struct err *e)
+static int vt_run_threads(struct eng *eng, struct eng_result *res, struct err *e)
 {
     struct vt_run *r = eng->backend_state;
     int rc = create_coroutines(r, res, e);
@@ -728,7 +689,37 @@ int eng_virtual_run(struct eng *eng, struct eng_result *res, struct err *e)
     res->virt_events = r->steps;
     if (r->live) {
         res->abandoned = r->live;
-        report_abandoned(r, res);
+        eng_report_abandoned(eng, res, r->n, "never stopped (they wait for ever)");
     }
     return 0;
 }
+
+/* A tick takes tick_ns exactly, and nothing real runs that a watchdog would need to see. */
+static void vt_set_tick(struct eng *eng)
+{
+    eng->ns_per_tick = eng->o->wl->tick_ns;
+    eng->chunk_ticks = UINT64_MAX;
+}
+
+static void vt_describe(const struct eng_options *o, json_t *run)
+{
+    json_object_set_new(run, "machine", mach_to_json(o->machine));
+    /* no busy loop to calibrate: a tick takes tick_ns exactly */
+    json_object_del(json_object_get(run, "calibration"), "iters_per_tick");
+}
+
+const struct eng_backend eng_virtual_backend = {
+    .name = "virtual",
+    .threads_outlive_run = false, /* coroutines: nothing runs once the loop ends */
+    .set_tick = vt_set_tick,
+    .open = vt_open,
+    .close = vt_end,
+    .run = vt_run_threads,
+    .describe = vt_describe,
+    .ticks = vt_ticks,
+    .busy = vt_busy,
+    .block_until = vt_block_until,
+    .pending_raised = vt_pending_raised,
+    .peer_send = vt_peer_send,
+    .peer_recv = vt_peer_recv,
+};

@@ -1,4 +1,6 @@
-/* sim/machine.c - see machine.h. */
+/* sim/machine.c - see machine.h. Everything per parameter is generated from MACH_PARAM_TABLE:
+ * the descriptions, the model's fields and their conversion; machine files are read with the
+ * toolkit of common/jcheck.h. */
 #include "machine.h"
 
 #include <errno.h>
@@ -8,12 +10,12 @@
 #include <string.h>
 
 #include "../common/jcheck.h"
-#include "../common/jparse.h"
 
 #define MACH_MAX_FILE_BYTES (1u << 20)
 
-#define MACH_X_DESC(field, json, unit, def, min, max, integer, doc)                                \
-    [MACH_##field] = {json, unit, def, min, max, integer, doc},
+#define MACH_X_DESC(field, kind, unit, def, min, max, drops, doc)                                  \
+    [MACH_##field] = {MACH_NAME_##kind(field), unit, def, min, max, MACH_INTEGER_##kind,           \
+                      MACH_DROPS_##drops,      doc},
 const struct mach_param_desc mach_params[MACH_NPARAMS] = {MACH_PARAM_TABLE(MACH_X_DESC)};
 #undef MACH_X_DESC
 
@@ -117,12 +119,10 @@ static int parse_params(struct jc_ctx *c, json_t *params, struct machine *m)
         if (i < 0) {
             char list[512];
             param_list(list, sizeof list);
-            if (!(rc = jc_push_key(c, key)))
-                rc = jc_fail_at(c, true,
-                                "unknown machine parameter \"%s\"; expected " CURVE_KEY
-                                " or one of: %s",
-                                key, list);
-            break;
+            return jc_fail_key(c, key, true,
+                               "unknown machine parameter \"%s\"; expected " CURVE_KEY
+                               " or one of: %s",
+                               key, list);
         }
         const struct mach_param_desc *d = &mach_params[i];
         if (d->integer) {
@@ -137,37 +137,12 @@ static int parse_params(struct jc_ctx *c, json_t *params, struct machine *m)
     return rc;
 }
 
-static int parse_header(struct jc_ctx *c, json_t *root)
-{
-    json_t *format = json_object_get(root, "format");
-    if (!format) return jc_fail(c, "missing field \"format\" (\"gilsim-machine\")");
-    int rc = 0;
-    if (!json_is_string(format) || strcmp(json_string_value(format), "gilsim-machine") != 0) {
-        if (!(rc = jc_push_key(c, "format"))) {
-            rc = jc_fail(c, "expected \"gilsim-machine\"");
-            jc_pop(c);
-        }
-        return rc;
-    }
-    json_t *version = json_object_get(root, "version");
-    if (!version) return jc_fail(c, "missing field \"version\" (1)");
-    if (!json_is_integer(version) || json_integer_value(version) != 1) {
-        if (!(rc = jc_push_key(c, "version"))) {
-            rc = jc_fail(c, "expected 1, the only version of the format this gilsim reads");
-            jc_pop(c);
-        }
-    }
-    return rc;
-}
-
 static int parse_machine(struct jc_ctx *c, json_t *root, struct machine *m)
 {
     static const char *const keys[] = {"format",   "version", "name", "description",
                                        "measured", "params",  NULL};
-    int rc;
-    if ((rc = jc_want_object(c, root, "a gilsim-machine document")) ||
-        (rc = jc_check_keys(c, root, keys)) || (rc = parse_header(c, root)))
-        return rc;
+    int rc = jc_check_document(c, root, "gilsim-machine", keys, JC_FORMAT_AS_NAME);
+    if (rc) return rc;
     char *name = NULL, *description = NULL;
     rc = jc_get_string(c, root, "name", true, true, &name);
     if (!rc) rc = jc_get_string(c, root, "description", false, false, &description);
@@ -176,13 +151,9 @@ static int parse_machine(struct jc_ctx *c, json_t *root, struct machine *m)
     free(description);
     if (rc) return rc;
     json_t *measured = json_object_get(root, "measured");
-    if (measured && !json_is_object(measured)) {
-        if (!(rc = jc_push_key(c, "measured"))) {
-            rc = jc_fail(c, "expected an object (how and when the values were measured)");
-            jc_pop(c);
-        }
-        return rc;
-    }
+    if (measured && !json_is_object(measured))
+        return jc_fail_key(c, "measured", false,
+                           "expected an object (how and when the values were measured)");
     json_t *params = json_object_get(root, "params");
     if (!params) return jc_fail(c, "missing field \"params\" (an object of machine parameters)");
     if ((rc = jc_push_key(c, "params"))) return rc;
@@ -191,52 +162,18 @@ static int parse_machine(struct jc_ctx *c, json_t *root, struct machine *m)
     return rc;
 }
 
-static int read_file(const char *path, char **out, size_t *len, struct err *e)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, ERR_INPUT, "%s: cannot open machine file: %s", path, strerror(errno));
-    char *buf = malloc(MACH_MAX_FILE_BYTES + 1);
-    size_t n = buf ? fread(buf, 1, MACH_MAX_FILE_BYTES + 1, f) : 0;
-    int rc = 0;
-    if (!buf)
-        rc = err_set(e, ERR_RUNTIME, "%s: out of memory", path);
-    else if (ferror(f))
-        rc = err_set(e, ERR_INPUT, "%s: cannot read machine file: %s", path, strerror(errno));
-    else if (n > MACH_MAX_FILE_BYTES)
-        rc = err_set(e, ERR_INPUT, "%s: expected a machine file of at most %u bytes", path,
-                     MACH_MAX_FILE_BYTES);
-    fclose(f);
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
 int mach_load(struct machine *m, const char *path, struct err *e)
 {
     char *text = NULL;
     size_t len = 0;
-    int rc = read_file(path, &text, &len, e);
+    int rc = jc_read_file(path, MACH_MAX_FILE_BYTES, "machine file", &text, &len, e);
     if (rc) return rc;
+    struct jc_ctx c = {.path = path, .text = text, .len = len, .e = e};
     json_t *root = NULL;
-    struct jp_error jerr;
-    enum jp_status st = jp_parse(text, len, JP_REJECT_DUPLICATES, &root, &jerr);
-    if (st == JP_NOMEM) {
-        rc = err_set(e, ERR_RUNTIME, "%s: out of memory", path);
-    } else if (st != JP_OK) {
-        rc = err_set(e, ERR_INPUT, "%s:%d:%d: invalid JSON: %s", path, jerr.line, jerr.col,
-                     jerr.text);
-    } else {
-        struct jc_ctx c = {.path = path, .text = text, .len = len, .e = e};
-        struct machine next = *m;
-        rc = parse_machine(&c, root, &next);
-        if (!rc) {
-            *m = next;
-            snprintf(m->source, sizeof m->source, "%s", path);
-        }
+    struct machine next = *m;
+    if (!(rc = jc_parse(&c, &root)) && !(rc = parse_machine(&c, root, &next))) {
+        *m = next;
+        snprintf(m->source, sizeof m->source, "%s", path);
     }
     json_decref(root);
     free(text);
@@ -274,10 +211,9 @@ static int set_one(struct machine *m, const char *item, size_t len, struct err *
         return err_set(e, ERR_INPUT, "--machine-set %s=%s: expected a value in [%g, %g] %s",
                        d->name, value, d->min, d->max, d->unit);
     m->v[i] = v;
-    /* the two-level wake-up model asked for by name replaces a file's curve */
-    if (i == MACH_wake_warm || i == MACH_wake_cold || i == MACH_idle_poll) m->ncurve = 0;
-    /* and the signal's cost asked for by name replaces the curve's */
-    if (i == MACH_futex_wake || i == MACH_futex_wake_cold) m->curve_signal = false;
+    /* a value asked for by name replaces what the file's curve said about it */
+    if (d->drops == MACH_DROPS_CURVE) m->ncurve = 0;
+    if (d->drops == MACH_DROPS_SIGNAL) m->curve_signal = false;
     return 0;
 }
 
@@ -304,17 +240,17 @@ static int64_t us_to_ns(double us)
     return (int64_t)llround(us * 1000.0);
 }
 
+/* One parameter's value into its model field, by kind (MACH_FIELD_<kind>). */
+#define MACH_CONVERT_US(out, field, v)       (out)->field##_ns = us_to_ns(v);
+#define MACH_CONVERT_COUNT(out, field, v)    (out)->field = (unsigned)(v);
+#define MACH_CONVERT_FLAG(out, field, v)     (out)->field = (v) != 0;
+#define MACH_CONVERT_FRACTION(out, field, v) (out)->field = (v);
+#define MACH_X_CONVERT(field, kind, unit, def, min, max, drops, doc)                               \
+    MACH_CONVERT_##kind(out, field, m->v[MACH_##field])
+
 void mach_model_of(const struct machine *m, struct mach_model *out)
 {
-    out->cores = (unsigned)m->v[MACH_cores];
-    out->wake_warm_ns = us_to_ns(m->v[MACH_wake_warm]);
-    out->wake_cold_ns = us_to_ns(m->v[MACH_wake_cold]);
-    out->idle_poll_ns = us_to_ns(m->v[MACH_idle_poll]);
-    out->wake_jitter = m->v[MACH_wake_jitter];
-    out->futex_wake_ns = us_to_ns(m->v[MACH_futex_wake]);
-    out->futex_wake_cold_ns = us_to_ns(m->v[MACH_futex_wake_cold]);
-    out->syscall_ns = us_to_ns(m->v[MACH_syscall]);
-    out->peer_local = m->v[MACH_peer_local] != 0;
+    MACH_PARAM_TABLE(MACH_X_CONVERT)
     out->ncurve = m->ncurve;
     for (unsigned i = 0; i < m->ncurve; i++) {
         out->curve_idle_ns[i] = us_to_ns(m->curve[i][0]);
@@ -322,14 +258,8 @@ void mach_model_of(const struct machine *m, struct mach_model *out)
         out->curve_signal_ns[i] = m->curve_signal ? us_to_ns(m->curve[i][2]) : 0;
     }
     out->curve_signal = m->ncurve && m->curve_signal;
-    out->clock_read_ns = us_to_ns(m->v[MACH_clock_read]);
-    out->lock_ns = us_to_ns(m->v[MACH_lock]);
-    out->ctx_switch_ns = us_to_ns(m->v[MACH_ctx_switch]);
-    out->timer_slack_ns = us_to_ns(m->v[MACH_timer_slack]);
-    out->sched_tick_ns = us_to_ns(m->v[MACH_sched_tick]);
-    out->sched_slice_ns = us_to_ns(m->v[MACH_sched_slice]);
-    out->wakeup_preempt_ns = us_to_ns(m->v[MACH_wakeup_preempt]);
 }
+#undef MACH_X_CONVERT
 
 /* The curve's values (ys) at idle_ns: linear between its points, flat beyond its ends. */
 static int64_t on_curve(const struct mach_model *m, const int64_t *ys, int64_t idle_ns)

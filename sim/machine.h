@@ -15,59 +15,85 @@
 #define MACH_MAX_CORES 1024
 #define MACH_MAX_CURVE 24 /* points of a wake-up curve */
 
-/* X(field, "json name", "unit", default, min, max, integer, "doc"). Time parameters are in
- * microseconds in files and on the command line, fractions allowed. The defaults are the
- * development VM's two-level figures from tools/calibrate on 2026-12-02 (its current file,
- * workloads/machines/vm-2cpu.json, is a later run and also has the wake-up curve). */
+/* X(field, kind, "unit", default, min, max, drops, "doc"): every parameter, its name, its
+ * field in struct mach_model and how it gets there follow from this one table.
+ *   kind: US, a time in microseconds in files and on the command line (fractions allowed),
+ *         named "<field>_us" there and <field>_ns (int64_t) in the model; COUNT, an integer,
+ *         "<field>", unsigned in the model; FLAG, 0 or 1, "<field>", bool; FRACTION, "<field>",
+ *         double.
+ *   drops: what setting it by name (--machine-set) takes from a machine file: NONE, CURVE (the
+ *         wake-up curve: the two-level model asked for by name replaces it) or SIGNAL (the
+ *         curve's signal costs).
+ * The defaults are the development VM's two-level figures from tools/calibrate on 2026-12-02
+ * (its current file, workloads/machines/vm-2cpu.json, is a later run and also has the wake-up
+ * curve). */
 #define MACH_PARAM_TABLE(X)                                                                        \
-    X(cores, "cores", "cores", 2, 1, MACH_MAX_CORES, true,                                         \
+    X(cores, COUNT, "cores", 2, 1, MACH_MAX_CORES, NONE,                                           \
       "simulated cores (each runs one thread at a time)")                                          \
-    X(wake_warm, "wake_warm_us", "us", 6.24, 0, 1e6, false,                                        \
+    X(wake_warm, US, "us", 6.24, 0, 1e6, CURVE,                                                    \
       "wake-up latency onto a core that went idle less than idle_poll_us ago (still polling)")     \
-    X(wake_cold, "wake_cold_us", "us", 23.2, 0, 1e6, false,                                        \
+    X(wake_cold, US, "us", 23.2, 0, 1e6, CURVE,                                                    \
       "wake-up latency onto a core idle for longer (halted: an interrupt must wake it)")           \
-    X(idle_poll, "idle_poll_us", "us", 188, 0, 1e7, false,                                         \
+    X(idle_poll, US, "us", 188, 0, 1e7, CURVE,                                                     \
       "how long an idle core keeps polling before it halts")                                       \
-    X(wake_jitter, "wake_jitter", "fraction", 0.235, 0, 1, false,                                  \
+    X(wake_jitter, FRACTION, "fraction", 0.235, 0, 1, NONE,                                        \
       "each wake-up latency is drawn uniformly within +-this fraction of its mean")                \
-    X(futex_wake, "futex_wake_us", "us", 1.99, 0, 1e6, false,                                      \
+    X(futex_wake, US, "us", 1.99, 0, 1e6, SIGNAL,                                                  \
       "CPU time a wake-up costs the thread that calls it (a condition signal or an unlock that "   \
       "wakes a waiter) when the woken thread's core still polls")                                  \
-    X(futex_wake_cold, "futex_wake_cold_us", "us", 2.99, 0, 1e6, false,                            \
+    X(futex_wake_cold, US, "us", 2.99, 0, 1e6, SIGNAL,                                             \
       "the same when that core has halted (an interrupt to send: in a VM, an exit)")               \
-    X(syscall, "syscall_us", "us", 1.1, 0, 1e6, false,                                             \
+    X(syscall, US, "us", 1.1, 0, 1e6, NONE,                                                        \
       "CPU time of a short socket call (a send, or a recv that finds its answer there), besides "  \
       "any wake-up it causes")                                                                     \
-    X(peer_local, "peer_local", "0/1", 1, 0, 1, true,                                              \
+    X(peer_local, FLAG, "0/1", 1, 0, 1, NONE,                                                      \
       "1: a peer woken by a send runs on the sender's core (Linux's wake-affine choice): inside "  \
       "the send when wake-ups preempt the sender (wakeup_preempt_us), else once it blocks; 0: on " \
       "a core of its own, after a wake-up latency, and the send also pays the futex wake")         \
-    X(clock_read, "clock_read_us", "us", 0.0268, 0, 1e3, false,                                    \
+    X(clock_read, US, "us", 0.0268, 0, 1e3, NONE,                                                  \
       "CPU time of one clock read (every recorded event and policy clock read costs one)")         \
-    X(lock, "lock_us", "us", 0.0037, 0, 1e3, false,                                                \
+    X(lock, US, "us", 0.0037, 0, 1e3, NONE,                                                        \
       "CPU time of an uncontended lock or unlock of a mutex (a policy's own code is otherwise "    \
       "free)")                                                                                     \
-    X(ctx_switch, "ctx_switch_us", "us", 2.46, 0, 1e6, false,                                      \
+    X(ctx_switch, US, "us", 2.46, 0, 1e6, NONE,                                                    \
       "a core switching from one runnable thread to another (preemption, run-queue hand-over)")    \
-    X(timer_slack, "timer_slack_us", "us", 50.5, 0, 1e6, false,                                    \
+    X(timer_slack, US, "us", 50.5, 0, 1e6, NONE,                                                   \
       "timed waits, sleeps and I/O timeouts fire this long after their deadline (Linux's timer "   \
       "slack)")                                                                                    \
-    X(sched_tick, "sched_tick_us", "us", 4000, 1, 1e7, false,                                      \
+    X(sched_tick, US, "us", 4000, 1, 1e7, NONE,                                                    \
       "the scheduler tick: a thread is preempted for a waiting one only at a tick (CONFIG_HZ)")    \
-    X(sched_slice, "sched_slice_us", "us", 2020, 0, 1e7, false,                                    \
+    X(sched_slice, US, "us", 2020, 0, 1e7, NONE,                                                   \
       "a thread runs at least this long before a tick preempts it for a waiting thread")           \
-    X(wakeup_preempt, "wakeup_preempt_us", "us", 0, 0, 1e7, false,                                 \
+    X(wakeup_preempt, US, "us", 0, 0, 1e7, NONE,                                                   \
       "a woken thread with no idle core preempts the one on its previous core if that one has "    \
       "run at least this long (CFS's wake-up granularity)")
 
-#define MACH_X_ENUM(field, json, unit, def, min, max, integer, doc) MACH_##field,
+#define MACH_X_ENUM(field, kind, unit, def, min, max, drops, doc) MACH_##field,
 enum mach_param { MACH_PARAM_TABLE(MACH_X_ENUM) MACH_NPARAMS };
 #undef MACH_X_ENUM
+
+/* What follows from a parameter's kind: its name in files, whether it is an integer, its field
+ * in struct mach_model. */
+#define MACH_NAME_US(field)        #field "_us"
+#define MACH_NAME_COUNT(field)     #field
+#define MACH_NAME_FLAG(field)      #field
+#define MACH_NAME_FRACTION(field)  #field
+#define MACH_INTEGER_US            false
+#define MACH_INTEGER_COUNT         true
+#define MACH_INTEGER_FLAG          true
+#define MACH_INTEGER_FRACTION      false
+#define MACH_FIELD_US(field)       int64_t field##_ns;
+#define MACH_FIELD_COUNT(field)    unsigned field;
+#define MACH_FIELD_FLAG(field)     bool field;
+#define MACH_FIELD_FRACTION(field) double field;
+
+enum mach_drops { MACH_DROPS_NONE, MACH_DROPS_CURVE, MACH_DROPS_SIGNAL };
 
 struct mach_param_desc {
     const char *name, *unit;
     double def, min, max;
     bool integer;
+    enum mach_drops drops;
     const char *doc;
 };
 extern const struct mach_param_desc mach_params[MACH_NPARAMS];
@@ -75,11 +101,12 @@ extern const struct mach_param_desc mach_params[MACH_NPARAMS];
 /* A machine: every parameter's value in its table unit, and where the values came from. An
  * optional wake-up curve (a machine file's "wake_curve_us": [[idle_us, wake_us], ...], idle
  * ascending) gives the wake-up latency against how long the core was idle, interpolated
- * linearly and flat beyond its ends, instead of wake_warm_us / wake_cold_us; setting either of
- * those (or idle_poll_us) with --machine-set drops the curve. Points may carry a third number,
- * [idle_us, wake_us, signal_us]: what the wake-up cost the waker (cheap when the sleeper had not
- * yet left its core); when every point has it, it replaces futex_wake_us / futex_wake_cold_us,
- * and setting either of those drops it. */
+ * linearly and flat beyond its ends, instead of wake_warm_us / wake_cold_us; setting a
+ * parameter that drops CURVE (those two, idle_poll_us) with --machine-set drops the curve.
+ * Points may carry a third number, [idle_us, wake_us, signal_us]: what the wake-up cost the
+ * waker (cheap when the sleeper had not yet left its core); when every point has it, it
+ * replaces futex_wake_us / futex_wake_cold_us, and setting one of those (drops SIGNAL) drops
+ * it. */
 struct machine {
     double v[MACH_NPARAMS];
     double curve[MACH_MAX_CURVE][3]; /* idle, wake, signal (NAN: not given) */
@@ -89,19 +116,17 @@ struct machine {
     char source[256];  /* the file path, or "built-in defaults" */
 };
 
-/* The same in the engine's units (ns, counts), derived once per run. */
+/* The same in the engine's units (ns, counts), derived once per run: one field per parameter
+ * (MACH_FIELD_<kind>: wake_warm_ns, cores, peer_local, ...), then the curve. */
+#define MACH_X_FIELD(field, kind, unit, def, min, max, drops, doc) MACH_FIELD_##kind(field)
 struct mach_model {
-    unsigned cores;
-    int64_t wake_warm_ns, wake_cold_ns, idle_poll_ns, futex_wake_ns, futex_wake_cold_ns, syscall_ns,
-        clock_read_ns, lock_ns, ctx_switch_ns, timer_slack_ns, sched_tick_ns, sched_slice_ns,
-        wakeup_preempt_ns;
-    bool peer_local;
-    double wake_jitter;
+    MACH_PARAM_TABLE(MACH_X_FIELD)
     int64_t curve_idle_ns[MACH_MAX_CURVE], curve_wake_ns[MACH_MAX_CURVE],
         curve_signal_ns[MACH_MAX_CURVE];
     unsigned ncurve;
     bool curve_signal;
 };
+#undef MACH_X_FIELD
 
 /* The mean wake-up latency onto a core idle for idle_ns, and what the wake costs its caller. */
 int64_t mach_wake_latency(const struct mach_model *m, int64_t idle_ns);

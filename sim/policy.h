@@ -12,7 +12,16 @@
  *
  * The check point is the hot path: one relaxed atomic load of the pending word per tick and,
  * only when a budget is armed, a counter. Policies keep it cheap by setting the drop bit only
- * when the holder must act (gil_request_drop), from whichever thread decides so. */
+ * when the holder must act (gil_request_drop), from whichever thread decides so.
+ *
+ * Threads, locks and time: a policy blocks, wakes and reads the clock only through sync.h
+ * (sync_mutex, sync_cond, sync_now_ns) and keeps its state only in gil_state and
+ * gil_thread_data. The rule is what lets one file run on both engines: on the OS thread that
+ * simulates a virtual run, the engine redirects every sync.h call to simulated locks and
+ * virtual time (sync.h says how), so a pthread call, clock_gettime, a sleep, a spin on a
+ * real clock or a static or thread-local variable of the policy's own would escape the model
+ * (and several virtual runs may go on at once, one per OS thread). tools/check-layers keeps
+ * policies to the headers they may include. */
 #ifndef GILSIM_POLICY_H
 #define GILSIM_POLICY_H
 
@@ -126,6 +135,7 @@ void *gil_thread_data(const struct sim_thread *t);
  * bfs, ruby) finds the thread to name or hand the GIL to without keeping a pointer of its
  * own. */
 struct sim_thread *gil_thread_of(const void *record);
+/* t's id (its index in the trace's threads); GIL_NO_THREAD for NULL. */
 int gil_thread_id(const struct sim_thread *t);
 /* Calls check(GIL_CHECK_TICKS) after every `ticks` ticks self runs holding the GIL (0: never).
  * The count carries over between cpu ops, like Python 2's ticker. */
@@ -142,8 +152,13 @@ bool gil_drop_requested(const struct gil *g);
  * go on. The engine uses it for a policy whose .check is NULL. */
 enum gil_reason gil_check_drop_request(struct gil *g, struct sim_thread *self, unsigned cause);
 
+/* A thread id that names no thread (gil_thread_id(NULL); a holder before the first acquire). */
+#define GIL_NO_THREAD (-1)
+
 /* Records a policy event; self must be the calling thread. arg as in trace_events.h, or
- * TRACE_NO_ARG. */
+ * TRACE_NO_ARG. For the events whose argument is a holder's thread id (drop_request,
+ * wait_timeout, wakeup_failed), GIL_NO_THREAD is recorded as TRACE_NO_ARG: no holder, and
+ * the trace leaves the key out. */
 void gil_record(struct sim_thread *self, enum trace_ev ev, int64_t arg);
 
 /* A parameter's effective value by name (the policy's own table must have it). */

@@ -11,11 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
+#include "../common/host.h"
 #include "../common/outfile.h"
 #include "../common/text.h"
+#include "common/version.h" /* generated into the build tree */
 
 struct trace_out {
     struct outfile *of;
@@ -52,39 +53,6 @@ void trace_out_abort(struct trace_out *o)
 
 /* ---- header -------------------------------------------------------------------------------- */
 
-static void cpu_model(char *buf, size_t size)
-{
-    snprintf(buf, size, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            char *v = strchr(line, ':');
-            if (v) {
-                v += 1 + (v[1] == ' ');
-                v[strcspn(v, "\n")] = 0;
-                snprintf(buf, size, "%s", v);
-            }
-            break;
-        }
-    }
-    fclose(f);
-}
-
-json_t *trace_out_host_info(void)
-{
-    char model[256], kernel[300] = "unknown", host[256] = "unknown";
-    struct utsname u;
-    cpu_model(model, sizeof model);
-    if (uname(&u) == 0)
-        snprintf(kernel, sizeof kernel, "%s %s %s", u.sysname, u.release, u.machine);
-    gethostname(host, sizeof host - 1);
-    return json_pack("{s:i, s:o, s:o, s:o}", "cpus", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
-                     "cpu_model", text_json(model), "kernel", text_json(kernel), "hostname",
-                     text_json(host));
-}
-
 /* Every workload variable's effective value, integers as integers. */
 static json_t *vars_json(const struct wl_workload *wl)
 {
@@ -114,16 +82,12 @@ static json_t *run_info(const struct eng_options *o, const struct eng_result *r)
         params, "seed", (json_int_t)o->seed, "duration_ms", (double)r->duration_ns / 1e6,
         "start_utc", r->start_utc, "elapsed_ns", (json_int_t)r->elapsed_ns, "stop_reason",
         r->stop_reason, "max_events_per_thread", (json_int_t)r->max_events, "host",
-        trace_out_host_info(), "calibration", "tick_ns_target", (json_int_t)r->tick_ns_target,
+        host_info_json(), "calibration", "tick_ns_target", (json_int_t)r->tick_ns_target,
         "ns_per_tick", r->ns_per_tick, "iters_per_tick", (json_int_t)r->iters_per_tick);
     if (run) json_object_set_new(run, "stop_ns", json_integer((json_int_t)r->stop_ns));
     if (run) json_object_set_new(run, "engine", json_string(r->engine ? r->engine : "real"));
     if (run && wl->nvars) json_object_set_new(run, "vars", vars_json(wl));
-    if (run && o->engine == ENG_VIRTUAL) {
-        json_object_set_new(run, "machine", mach_to_json(o->machine));
-        /* no busy loop to calibrate: a tick takes tick_ns exactly */
-        json_object_del(json_object_get(run, "calibration"), "iters_per_tick");
-    }
+    if (run) eng_describe_run(o, run);
     return run;
 }
 

@@ -12,8 +12,6 @@
 #include "engine.h"
 #include "../common/err.h"
 
-#define GILSIM_VERSION "0.1.0"
-
 struct trace_out;
 
 /* Reserves the output under common/outfile.h's rules ("-": standard output); inputs: the
@@ -27,8 +25,5 @@ int trace_out_commit(struct trace_out *out, const struct eng_options *o, const s
 const char *trace_out_tmp_path(const struct trace_out *out);
 /* Removes the temporary file and frees out. */
 void trace_out_abort(struct trace_out *out);
-
-/* The trace's run.host object: cpus, cpu_model, kernel, hostname (new reference). */
-json_t *trace_out_host_info(void);
 
 #endif

@@ -8,19 +8,54 @@
 
 #include "vt.h"
 
-void vq_push(struct sync_vqueue *q, struct vt_thread *th)
+/* What a simulated lock and condition keep in sync.h's room for a redirect (zeroed: free, no
+ * waiters). */
+struct vt_mutex {
+    struct vt_thread *owner;
+    struct vt_queue waiters;
+};
+_Static_assert(sizeof(struct vt_mutex) <= sizeof(((struct sync_mutex *)0)->redirected),
+               "a simulated mutex fits sync_mutex's room");
+_Static_assert(sizeof(struct vt_queue) <= sizeof(((struct sync_cond *)0)->redirected),
+               "a simulated condition fits sync_cond's room");
+
+static struct vt_mutex *vmutex(struct sync_mutex *mx)
 {
-    th->qnext = NULL;
-    th->qprev = q->tail;
-    if (q->tail)
-        q->tail->qnext = th;
+    return (struct vt_mutex *)(void *)mx->redirected;
+}
+
+static struct vt_queue *vcond(struct sync_cond *cv)
+{
+    return (struct vt_queue *)(void *)cv->redirected;
+}
+
+/* th goes into q before `next` (NULL: at the tail). */
+static void vq_insert(struct vt_queue *q, struct vt_thread *th, struct vt_thread *next)
+{
+    th->qnext = next;
+    th->qprev = next ? next->qprev : q->tail;
+    if (th->qprev)
+        th->qprev->qnext = th;
     else
         q->head = th;
-    q->tail = th;
+    if (next)
+        next->qprev = th;
+    else
+        q->tail = th;
     th->wq = q;
 }
 
-void vq_remove(struct sync_vqueue *q, struct vt_thread *th)
+void vq_push(struct vt_queue *q, struct vt_thread *th)
+{
+    vq_insert(q, th, NULL);
+}
+
+void vq_push_front(struct vt_queue *q, struct vt_thread *th)
+{
+    vq_insert(q, th, q->head);
+}
+
+void vq_remove(struct vt_queue *q, struct vt_thread *th)
 {
     if (th->qprev)
         th->qprev->qnext = th->qnext;
@@ -34,7 +69,7 @@ void vq_remove(struct sync_vqueue *q, struct vt_thread *th)
     th->wq = NULL;
 }
 
-struct vt_thread *vq_pop(struct sync_vqueue *q)
+struct vt_thread *vq_pop(struct vt_queue *q)
 {
     struct vt_thread *th = q->head;
     if (th) vq_remove(q, th);
@@ -50,23 +85,26 @@ static void must_not_block(struct vt_run *r, const char *what)
     abort();
 }
 
-void vsync_mutex_lock(struct vt_run *r, struct sync_mutex *mx)
+static void mutex_lock(void *ctx, struct sync_mutex *smx)
 {
+    struct vt_run *r = ctx;
+    struct vt_mutex *mx = vmutex(smx);
     struct vt_thread *self = vt_self(r);
-    while (mx->v.owner) {
+    while (mx->owner) {
         must_not_block(r, "a contended lock");
-        vq_push(&mx->v.waiters, self);
+        vq_push(&mx->waiters, self);
         vt_block(r);
     }
-    mx->v.owner = self;
+    mx->owner = self;
     vt_spend(r, r->m.lock_ns);
 }
 
 /* Frees the lock and wakes its first waiter; `charge`: the caller pays the futex wake. */
-static void unlock(struct vt_run *r, struct sync_mutex *mx, bool charge)
+static void unlock(struct vt_run *r, struct sync_mutex *smx, bool charge)
 {
-    mx->v.owner = NULL;
-    struct vt_thread *w = mx->v.waiters.head;
+    struct vt_mutex *mx = vmutex(smx);
+    mx->owner = NULL;
+    struct vt_thread *w = mx->waiters.head;
     if (!w) {
         if (charge) vt_spend(r, r->m.lock_ns);
         return;
@@ -75,14 +113,15 @@ static void unlock(struct vt_run *r, struct sync_mutex *mx, bool charge)
     if (charge) vt_spend(r, cost);
 }
 
-void vsync_mutex_unlock(struct vt_run *r, struct sync_mutex *mx)
+static void mutex_unlock(void *ctx, struct sync_mutex *mx)
 {
-    unlock(r, mx, true);
+    unlock(ctx, mx, true);
 }
 
-void vsync_cond_signal(struct vt_run *r, struct sync_cond *cv)
+static void cond_signal(void *ctx, struct sync_cond *cv)
 {
-    struct vt_thread *w = cv->v.head;
+    struct vt_run *r = ctx;
+    struct vt_thread *w = vcond(cv)->head;
     if (!w) {
         vt_note_still(r);
         return;
@@ -91,11 +130,12 @@ void vsync_cond_signal(struct vt_run *r, struct sync_cond *cv)
     vt_spend(r, vt_wake(r, w));
 }
 
-void vsync_cond_broadcast(struct vt_run *r, struct sync_cond *cv)
+static void cond_broadcast(void *ctx, struct sync_cond *cv)
 {
+    struct vt_run *r = ctx;
     int64_t cost = 0;
     struct vt_thread *w;
-    while ((w = cv->v.head)) {
+    while ((w = vcond(cv)->head)) {
         w->signalled = true;
         cost += vt_wake(r, w);
     }
@@ -105,9 +145,10 @@ void vsync_cond_broadcast(struct vt_run *r, struct sync_cond *cv)
         vt_note_still(r);
 }
 
-bool vsync_cond_wait_until(struct vt_run *r, struct sync_cond *cv, struct sync_mutex *mx,
-                           int64_t deadline_ns)
+static bool cond_wait_until(void *ctx, struct sync_cond *cv, struct sync_mutex *mx,
+                            int64_t deadline_ns)
 {
+    struct vt_run *r = ctx;
     struct vt_thread *self = vt_self(r);
     /* A deadline already past: pthread_cond_clockwait returns at once. */
     if (deadline_ns != INT64_MAX && deadline_ns <= r->now) {
@@ -116,7 +157,7 @@ bool vsync_cond_wait_until(struct vt_run *r, struct sync_cond *cv, struct sync_m
     }
     must_not_block(r, "a condition wait");
     self->signalled = false;
-    vq_push(&cv->v, self);
+    vq_push(vcond(cv), self);
     /* The caller is about to sleep: the wake of a lock waiter costs it nothing that matters. */
     unlock(r, mx, false);
     if (deadline_ns != INT64_MAX) {
@@ -127,16 +168,35 @@ bool vsync_cond_wait_until(struct vt_run *r, struct sync_cond *cv, struct sync_m
     }
     vt_block(r);
     bool timed_out = !self->signalled;
-    vsync_mutex_lock(r, mx);
+    mutex_lock(r, mx);
     return timed_out;
 }
 
-int64_t vsync_now(struct vt_run *r)
+static int64_t now_ns(void *ctx)
 {
+    struct vt_run *r = ctx;
     int64_t t = r->now;
     if (r->current && r->m.clock_read_ns > 0)
         vt_spend(r, r->m.clock_read_ns);
     else
         vt_note_still(r);
     return t;
+}
+
+void vsync_install(struct vt_run *r)
+{
+    if (!r) {
+        sync_redirect_set(NULL);
+        return;
+    }
+    r->redirect = (struct sync_redirect){
+        .ctx = r,
+        .mutex_lock = mutex_lock,
+        .mutex_unlock = mutex_unlock,
+        .cond_signal = cond_signal,
+        .cond_broadcast = cond_broadcast,
+        .cond_wait_until = cond_wait_until,
+        .now_ns = now_ns,
+    };
+    sync_redirect_set(&r->redirect);
 }

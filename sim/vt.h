@@ -17,6 +17,11 @@
 #include "engine_internal.h"
 #include "machine.h"
 
+/* A queue of simulated threads (a lock's or a condition's waiters, the ready queue): FIFO. */
+struct vt_queue {
+    struct vt_thread *head, *tail;
+};
+
 enum vt_where {
     VT_NEW,     /* not started */
     VT_ONCORE,  /* has a core: waking up, switching in, or running */
@@ -43,7 +48,7 @@ struct vt_thread {
     bool was_cut;
     bool preempt_pending; /* a woken thread takes this core when it next spends time */
     /* blocked: on a queue (a mutex's or a condition's), a timer, or both */
-    struct sync_vqueue *wq;
+    struct vt_queue *wq;
     struct vt_thread *qnext, *qprev; /* in wq or in the ready queue */
     bool signalled;                  /* a condition wait ended by a signal, not the timer */
     bool planned;                    /* a planned wait (io, sleep, start): the stop ends it */
@@ -56,6 +61,9 @@ struct vt_thread {
     /* in the run's list of threads whose busy work a pending bit may cut */
     struct vt_thread *cnext, *cprev;
     bool cuttable;
+    /* its peer (io with "peer", send): when the answer arrives (INT64_MIN: none pending) and
+     * when it last answered (how long the peer has slept, for its wake-up) */
+    int64_t peer_answer_at, peer_last;
 };
 
 struct vt_core {
@@ -77,16 +85,17 @@ struct vt_run {
     struct vt_thread *current; /* the simulated thread running now; NULL: the scheduler */
     struct vt_core *cores;
     int idle_head; /* the most recently idled core; -1: none idle */
-    struct sync_vqueue ready;
+    struct vt_queue ready;
     struct vt_thread **heap;
     int heap_len;
     unsigned thread_events;     /* queued events of workload threads */
     struct vt_thread *cuttable; /* head of the list */
     uint64_t rng[4];
-    uint64_t steps;       /* events processed */
-    uint64_t still_steps; /* events processed since the clock last moved */
-    unsigned live;        /* workload threads not done */
-    bool stalled;         /* virtual time stopped advancing */
+    uint64_t steps;                /* events processed */
+    uint64_t still_steps;          /* events processed since the clock last moved */
+    unsigned live;                 /* workload threads not done */
+    struct sync_redirect redirect; /* sync.h on this OS thread while the run lasts */
+    bool stalled;                  /* virtual time stopped advancing */
 };
 
 /* engine_virtual.c, for vsync.c */
@@ -107,8 +116,12 @@ struct vt_thread *vt_self(struct vt_run *r);
 void vt_note_still(struct vt_run *r);
 
 /* vsync.c: thread queues */
-void vq_push(struct sync_vqueue *q, struct vt_thread *th);
-struct vt_thread *vq_pop(struct sync_vqueue *q);
-void vq_remove(struct sync_vqueue *q, struct vt_thread *th);
+void vq_push(struct vt_queue *q, struct vt_thread *th);
+void vq_push_front(struct vt_queue *q, struct vt_thread *th);
+struct vt_thread *vq_pop(struct vt_queue *q);
+void vq_remove(struct vt_queue *q, struct vt_thread *th);
+/* vsync.c: sync.h's calls on this OS thread go to r's simulated locks and clock (NULL: back
+ * to pthreads). */
+void vsync_install(struct vt_run *r);
 
 #endif

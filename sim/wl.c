@@ -1,13 +1,11 @@
 /* sim/wl.c - workload reader (see wl.h).
  *
- * common/jparse.c parses the text into jansson values; this file validates the tree against the
- * format and compiles it into wl_op trees. The tree keeps no positions for values, so on an
- * error the offending JSON path is located again in the source text by a small scanner
- * (locate) to report line:column. */
+ * The toolkit of common/ reads the file and parses it (common/jparse.c, through jc_parse);
+ * this file validates the tree against the format with the checker of common/jcheck.h, which
+ * locates every error in the text, and compiles it into wl_op trees. */
 #include "wl.h"
 
 #include "../common/jcheck.h"
-#include "../common/jparse.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -29,22 +27,12 @@ static int get_count(struct jc_ctx *c, json_t *obj, const char *key, bool requir
             *out = WL_FOREVER;
             return 0;
         }
-        int rc = jc_push_key(c, key);
-        if (!rc) {
-            rc = jc_fail(c, "expected a positive integer or \"forever\", got \"%s\"",
-                         json_string_value(v));
-            jc_pop(c);
-        }
-        return rc;
+        return jc_fail_key(c, key, false, "expected a positive integer or \"forever\", got \"%s\"",
+                           json_string_value(v));
     }
-    if (v && !json_is_integer(v)) {
-        int rc = jc_push_key(c, key);
-        if (!rc) {
-            rc = jc_fail(c, "expected a positive integer or \"forever\", got %s", jc_type_name(v));
-            jc_pop(c);
-        }
-        return rc;
-    }
+    if (v && !json_is_integer(v))
+        return jc_fail_key(c, key, false, "expected a positive integer or \"forever\", got %s",
+                           jc_type_name(v));
     int64_t n = 0;
     int rc = jc_get_integer(c, obj, key, required, 1, max, "iterations", &n);
     if (!rc && json_object_get(obj, key)) *out = (uint64_t)n;
@@ -83,10 +71,8 @@ static int parse_cpu(struct jc_ctx *c, json_t *body, struct wl_op *op)
     else
         rc = us_field(c, body, "us", true, &op->ns);
     op->ticks = (uint64_t)ticks;
-    if (!rc && has_us && op->ns <= 0 && !(rc = jc_push_key(c, "us"))) {
-        rc = jc_fail(c, "expected a number of microseconds greater than 0");
-        jc_pop(c);
-    }
+    if (!rc && has_us && op->ns <= 0)
+        rc = jc_fail_key(c, "us", false, "expected a number of microseconds greater than 0");
     return rc;
 }
 
@@ -103,21 +89,13 @@ static int parse_io(struct jc_ctx *c, json_t *body, struct wl_op *op)
         (rc = jc_get_bool(c, body, "send", &op->send)))
         return rc;
     op->dist = (enum wl_dist)dist;
-    const char *bad = NULL, *msg = NULL;
-    if (json_object_get(body, "max_us") && op->max_ns < op->ns) {
-        bad = "max_us";
-        msg = "expected max_us >= us";
-    } else if (op->send && !op->peer) {
-        bad = "send";
-        msg = "expected \"peer\": true beside \"send\": true (the send goes to the thread's "
-              "peer)";
-    }
-    if (bad) {
-        jc_push_key(c, bad);
-        rc = jc_fail(c, "%s", msg);
-        jc_pop(c);
-    }
-    return rc;
+    if (json_object_get(body, "max_us") && op->max_ns < op->ns)
+        return jc_fail_key(c, "max_us", false, "expected max_us >= us");
+    if (op->send && !op->peer)
+        return jc_fail_key(c, "send", false,
+                           "expected \"peer\": true beside \"send\": true (the send goes to "
+                           "the thread's peer)");
+    return 0;
 }
 
 /* sleep, native, hold: a duration only. */
@@ -258,14 +236,10 @@ static int parse_group(struct jc_ctx *c, json_t *obj, struct wl_group *g, int64_
     g->count = (unsigned)count;
     g->start_ns = (int64_t)llround(start_ms * 1e6);
     *nthreads += g->count;
-    if (*nthreads > WL_MAX_THREADS) {
-        if (!(rc = jc_push_key(c, "count"))) {
-            rc = jc_fail(c, "expected at most %d threads in all, this group brings it to %u",
-                         WL_MAX_THREADS, *nthreads);
-            jc_pop(c);
-        }
-        return rc;
-    }
+    if (*nthreads > WL_MAX_THREADS)
+        return jc_fail_key(c, "count", false,
+                           "expected at most %d threads in all, this group brings it to %u",
+                           WL_MAX_THREADS, *nthreads);
     json_t *ops = json_object_get(obj, "ops");
     if (!ops) return jc_fail(c, "missing field \"ops\" (an array of ops)");
     if ((rc = jc_push_key(c, "ops"))) return rc;
@@ -280,30 +254,10 @@ static int parse_doc(struct jc_ctx *c, json_t *root, struct wl_workload *wl)
     static const char *const keys[] = {"format",      "version",     "name",
                                        "description", "duration_ms", "tick_ns",
                                        "vars",        "threads",     NULL};
-    int rc;
-    if ((rc = jc_want_object(c, root, "a gilsim-workload document")) ||
-        (rc = jc_check_keys(c, root, keys)))
-        return rc;
-    char *format = NULL;
-    if ((rc = jc_get_string(c, root, "format", true, false, &format))) return rc;
-    bool format_ok = strcmp(format, "gilsim-workload") == 0;
-    free(format);
-    if (!format_ok) {
-        jc_push_key(c, "format");
-        rc = jc_fail(c, "expected \"gilsim-workload\"");
-        jc_pop(c);
-        return rc;
-    }
+    int rc = jc_check_document(c, root, "gilsim-workload", keys, JC_FORMAT_AS_STRING);
+    if (rc) return rc;
     int64_t tick_ns = 50;
     double duration_ms = 1000;
-    json_t *version = json_object_get(root, "version");
-    if (!version) return jc_fail(c, "missing field \"version\" (1)");
-    if (!json_is_integer(version) || json_integer_value(version) != 1) {
-        jc_push_key(c, "version");
-        rc = jc_fail(c, "expected 1, the only version of the format this gilsim reads");
-        jc_pop(c);
-        return rc;
-    }
     if ((rc = jc_get_string(c, root, "name", true, true, &wl->name)) ||
         (rc = jc_get_string(c, root, "description", false, false, &wl->description)) ||
         (rc = jc_get_number(c, root, "duration_ms", false, 1, (double)WL_MAX_DURATION_NS / 1e6,
@@ -333,12 +287,10 @@ static int parse_doc(struct jc_ctx *c, json_t *root, struct wl_workload *wl)
         rc = parse_group(c, json_array_get(threads, i), &wl->groups[i], wl->duration_ns,
                          &wl->nthreads);
         for (size_t j = 0; j < i && !rc; j++)
-            if (strcmp(wl->groups[j].name, wl->groups[i].name) == 0) {
-                jc_push_key(c, "name");
-                rc = jc_fail(c, "expected a unique group name, \"%s\" is also threads[%zu]",
-                             wl->groups[i].name, j);
-                jc_pop(c);
-            }
+            if (strcmp(wl->groups[j].name, wl->groups[i].name) == 0)
+                rc = jc_fail_key(c, "name", false,
+                                 "expected a unique group name, \"%s\" is also threads[%zu]",
+                                 wl->groups[i].name, j);
         jc_pop(c);
     }
 out:
@@ -402,45 +354,44 @@ static void free_vars(struct jc_vars *vars)
     free(vars->v);
 }
 
-/* The "vars" object: names and default values. */
-static int read_vars(struct jc_ctx *c, json_t *root, struct jc_vars *vars)
+/* The "vars" object (the path is at it): names and default values. */
+static int read_var_list(struct jc_ctx *c, json_t *obj, struct jc_vars *vars)
 {
-    json_t *obj = json_object_get(root, "vars"), *v;
-    if (!obj) return 0;
-    int rc = jc_push_key(c, "vars");
-    if (rc || (rc = jc_want_object(c, obj, "variables: {\"name\": number, ...}"))) goto out;
-    if (json_object_size(obj) > WL_MAX_VARS) {
-        rc = jc_fail(c, "expected at most %d variables", WL_MAX_VARS);
-        goto out;
-    }
-    vars->v = calloc(json_object_size(obj) + 1, sizeof *vars->v);
-    if (!vars->v) {
-        rc = err_set(c->e, ERR_RUNTIME, "%s: out of memory", c->path);
-        goto out;
-    }
+    int rc = jc_want_object(c, obj, "variables: {\"name\": number, ...}");
+    if (rc) return rc;
+    if (json_object_size(obj) > WL_MAX_VARS)
+        return jc_fail(c, "expected at most %d variables", WL_MAX_VARS);
+    if (!(vars->v = calloc(json_object_size(obj) + 1, sizeof *vars->v)))
+        return err_set(c->e, ERR_RUNTIME, "%s: out of memory", c->path);
     const char *key;
+    json_t *v;
     json_object_foreach(obj, key, v)
     {
-        if ((rc = jc_push_key(c, key))) break;
         if (!var_name_ok(key))
-            rc = jc_fail_at(c, true,
-                            "expected a variable name of 1 to 64 letters, digits or '_' (not "
-                            "starting with a digit), got \"%s\"",
-                            key);
-        else if (!json_is_number(v))
-            rc = jc_fail(c, "expected the variable's default value, a number, got %s",
-                         jc_type_name(v));
-        jc_pop(c);
-        if (rc) break;
+            return jc_fail_key(c, key, true,
+                               "expected a variable name of 1 to 64 letters, digits or '_' (not "
+                               "starting with a digit), got \"%s\"",
+                               key);
+        if (!json_is_number(v))
+            return jc_fail_key(c, key, false,
+                               "expected the variable's default value, a number, got %s",
+                               jc_type_name(v));
         struct jc_var *var = &vars->v[vars->n];
-        if (!(var->name = strdup(key))) {
-            rc = err_set(c->e, ERR_RUNTIME, "%s: out of memory", c->path);
-            break;
-        }
+        if (!(var->name = strdup(key)))
+            return err_set(c->e, ERR_RUNTIME, "%s: out of memory", c->path);
         var->value = json_incref(v);
         vars->n++;
     }
-out:
+    return 0;
+}
+
+static int read_vars(struct jc_ctx *c, json_t *root, struct jc_vars *vars)
+{
+    json_t *obj = json_object_get(root, "vars");
+    if (!obj) return 0;
+    int rc = jc_push_key(c, "vars");
+    if (rc) return rc;
+    rc = read_var_list(c, obj, vars);
     jc_pop(c);
     return rc;
 }
@@ -466,12 +417,13 @@ static int assign_var(struct jc_ctx *c, json_t *root, struct jc_vars *vars, cons
     size_t n = (size_t)snprintf(names, sizeof names, "%s", vars->n ? "" : "none");
     for (size_t i = 0; i < vars->n && n < sizeof names; i++)
         n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", vars->v[i].name);
-    bool declared = json_object_get(root, "vars") != NULL;
-    if (declared && (rc = jc_push_key(c, "vars"))) return rc;
-    rc = jc_fail(c, "--var %s: the workload has no variable \"%s\" (\"vars\" declares: %s)", arg,
-                 name, names);
-    if (declared) jc_pop(c);
-    return rc;
+    /* at "vars" when there is one, else at the document */
+    char what[512];
+    snprintf(what, sizeof what,
+             "--var %s: the workload has no variable \"%s\" (\"vars\" declares: %s)", arg, name,
+             names);
+    if (json_object_get(root, "vars")) return jc_fail_key(c, "vars", false, "%s", what);
+    return jc_fail(c, "%s", what);
 }
 
 /* Every declared variable must be used somewhere: a name nothing reads is a mistake. */
@@ -480,13 +432,11 @@ static int check_all_used(struct jc_ctx *c, const struct jc_vars *vars)
     for (size_t i = 0; i < vars->n; i++) {
         if (vars->v[i].uses) continue;
         int rc = jc_push_key(c, "vars");
-        if (!rc && !(rc = jc_push_key(c, vars->v[i].name))) {
-            rc = jc_fail_at(c, true,
-                            "variable \"%s\" is declared but never used (write \"$%s\" in "
-                            "place of a number)",
-                            vars->v[i].name, vars->v[i].name);
-            jc_pop(c);
-        }
+        if (rc) return rc;
+        rc = jc_fail_key(c, vars->v[i].name, true,
+                         "variable \"%s\" is declared but never used (write \"$%s\" in place "
+                         "of a number)",
+                         vars->v[i].name, vars->v[i].name);
         jc_pop(c);
         return rc;
     }
@@ -548,16 +498,12 @@ int wl_parse_vars(const char *text, size_t len, const char *path, const char *co
                   size_t nassign, struct wl_workload **out, struct err *e)
 {
     struct jc_ctx c = {.path = path, .text = text, .len = len, .e = e};
-    struct jp_error jerr;
     json_t *root = NULL;
     *out = NULL;
-    enum jp_status js = jp_parse(text, len, JP_REJECT_DUPLICATES, &root, &jerr);
-    if (js == JP_NOMEM) return err_set(e, ERR_RUNTIME, "%s: out of memory", path);
-    if (js != JP_OK)
-        return err_set(e, ERR_INPUT, "%s:%d:%d: invalid JSON: %s", path, jerr.line, jerr.col,
-                       jerr.text);
+    int rc = jc_parse(&c, &root);
+    if (rc) return rc;
     struct wl_workload *wl = calloc(1, sizeof *wl);
-    int rc = wl ? 0 : err_set(e, ERR_RUNTIME, "%s: out of memory", path);
+    rc = wl ? 0 : err_set(e, ERR_RUNTIME, "%s: out of memory", path);
     if (!rc && !(wl->path = strdup(path))) rc = err_set(e, ERR_RUNTIME, "%s: out of memory", path);
     if (!rc) rc = parse_with_vars(&c, root, assign, nassign, wl);
     json_decref(root);
@@ -578,24 +524,12 @@ int wl_load(const char *path, struct wl_workload **out, struct err *e)
 int wl_load_vars(const char *path, const char *const *assign, size_t nassign,
                  struct wl_workload **out, struct err *e)
 {
+    char *buf = NULL;
+    size_t n = 0;
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return err_set(e, ERR_INPUT, "%s: cannot open workload file: %s", path, strerror(errno));
-    char *buf = malloc(WL_MAX_FILE_BYTES + 1);
-    if (!buf) {
-        fclose(f);
-        return err_set(e, ERR_RUNTIME, "%s: out of memory", path);
-    }
-    size_t n = fread(buf, 1, WL_MAX_FILE_BYTES + 1, f);
-    int rc = 0;
-    if (ferror(f))
-        rc = err_set(e, ERR_INPUT, "%s: cannot read workload file: %s", path, strerror(errno));
-    else if (n > WL_MAX_FILE_BYTES)
-        rc = err_set(e, ERR_INPUT, "%s: expected a workload file of at most %u bytes", path,
-                     WL_MAX_FILE_BYTES);
-    fclose(f);
-    if (!rc) rc = wl_parse_vars(buf, n, path, assign, nassign, out, e);
+    int rc = jc_read_file(path, WL_MAX_FILE_BYTES, "workload file", &buf, &n, e);
+    if (rc) return rc;
+    rc = wl_parse_vars(buf, n, path, assign, nassign, out, e);
     free(buf);
     return rc;
 }

@@ -281,7 +281,7 @@ def full_disk(env, w, inp):
 
 WRAPPED_INTERRUPT = """
 import os, signal, sys, time
-sys.path.insert(0, "tools")
+sys.path.insert(0, "tools/lib")
 import gilsim_output
 gilsim_output.exit_on_interrupt("wrapped")
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""tests/test_pyrun.py - tools/pyrun (the package tools/gilsim_pyrun/).
+"""tests/test_pyrun.py - tools/pyrun (the package tools/lib/gilsim_pyrun/).
 
   * the gap inference on synthetic progress logs whose true hand-offs are known: every lost
     GIL is found once, each edge within half a stamp period, OS preemption (a gap nobody else
@@ -28,7 +28,7 @@ import tempfile
 import unittest
 
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(SRC, "tools"))
+sys.path.insert(0, os.path.join(SRC, "tools", "lib"))
 from gilsim_pyrun import base, draws, infer  # noqa: E402
 from gilsim_pyrun.workload import load_workload  # noqa: E402
 

@@ -145,7 +145,7 @@ static void test_reader_rejects(void)
          "release without a reason"},
         {"{\"format\": ", "end of file"},
         {"{\"format\": \"gilsim-trace\", \"version\": 2}", "$.version: expected 1"},
-        /* positions: line 3, column 9 is the offending value */
+        /* positions: line 3, column 7 is the offending value */
         {"{\"format\": \"gilsim-trace\", \"version\": 1, \"run\": {}, \"threads\": "
          "[{\"tid\": 0, \"name\": \"a\"}], \"events\": [\n{\"t\": 5, \"tid\": 0, \"ev\": "
          "\"request\"},\n{\"t\": 4, \"tid\": 0, \"ev\": \"acquire\"}]}",
@@ -178,6 +178,16 @@ static void test_reader_rejects(void)
          "[], \"events\": [], \"x\": \"\xff\"}",
          "invalid UTF-8"},
         {"", "empty file"},
+        /* columns count characters, not bytes: "\\q" is byte 101, character 98 */
+        {"{\"format\": \"gilsim-trace\", \"version\": 1, \"run\": {\"d\": "
+         "\"\xc3\xa9\xc3\xa9\xc3\xa9\"}, "
+         "\"threads\": [], \"events\": [], \"x\": \"\\q\"}",
+         ":1:98: $.x: invalid escape in a string"},
+        /* and so do the small members' (the strict parser's column added to the member's):
+         * "1e999" is byte 71, character 69 */
+        {"{\"format\": \"gilsim-trace\", \"version\": 1, \"note\": \"\xc3\xa9\xc3\xa9\", \"run\": "
+         "{\"x\": 1e999}, \"threads\": [], \"events\": []}",
+         ":1:69: $.run: real number overflow"},
     };
     char path[512];
     snprintf(path, sizeof path, "%s/bad-trace-%d.json", GILSIM_BINARY_DIR, (int)getpid());

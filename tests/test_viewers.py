@@ -22,7 +22,7 @@ export's complete events (ts + dur in floating point: "Tried to end" warnings) m
 reported as failures.
 
 --shots DIR keeps screenshots of the convoy's I/O thread (time order and left heavy) there;
-tools/doc-figures uses it for docs/img/speedscope-*.png.
+tools/dev/doc-figures uses it for docs/img/speedscope-*.png.
 
 Exit 77 (skipped) when Chromium or Speedscope is missing. Chromium is driven through the
 DevTools protocol over a pipe (tests/cdp_pipe.py): standard library only.

@@ -270,6 +270,26 @@ static void test_var_errors(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "mem:1:1: $: --var x=1: the workload has no variable"));
 }
 
+/* Every located message counts columns in characters (common/jlex.h's jlex_column): a
+ * multi-byte name before the error moves it one column per character, not per byte. Both
+ * kinds of error: the checker's (a path found again in the text) and the parser's. */
+static void test_columns_count_characters(void)
+{
+    static const char checked[] = "{\"format\": \"gilsim-workload\", \"version\": 1, "
+                                  "\"name\": \"w\", \"description\": \"\xc3\xa9\xe2\x82\xac\", "
+                                  "\"threads\": [{\"name\": \"a\", \"count\": 0, \"ops\": "
+                                  "[{\"cpu\": {\"ticks\": 1}}]}]}";
+    static const char broken[] = "{\"description\": \"\xc3\xa9\xe2\x82\xac\", \"x\": tru}";
+    struct wl_workload *wl = NULL;
+    struct err e = {0};
+    /* count's value is byte 117, character 114 */
+    CU_ASSERT_EQUAL(wl_parse(checked, strlen(checked), "mem", &wl, &e), ERR_INPUT);
+    TU_ASSERT_HAS(e.msg, "mem:1:114: $.threads[0].count: expected an integer number of threads");
+    /* "tru" is byte 31, character 28 */
+    CU_ASSERT_EQUAL(wl_parse(broken, strlen(broken), "mem", &wl, &e), ERR_INPUT);
+    TU_ASSERT_HAS(e.msg, "mem:1:28: invalid JSON: invalid token");
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
@@ -282,6 +302,7 @@ int main(void)
         {"nesting limit is 16", test_depth_limit},
         {"variables: defaults, --var, every use", test_vars},
         {"variables: errors", test_var_errors},
+        {"columns count characters", test_columns_count_characters},
         CU_TEST_INFO_NULL,
     };
     return tu_main("workload", tests);

@@ -1,6 +1,6 @@
 /* tests/fuzz/fuzz_trace.c - libFuzzer target for the trace reader and what `gilsim summary`
  * does with what it reads: any bytes must give a trace (then its metrics, JSON and text) or an
- * error naming the file, never a crash, a leak or undefined behaviour. Built by tools/fuzz. */
+ * error naming the file, never a crash, a leak or undefined behaviour. Built by tools/dev/fuzz. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* tests/fuzz/fuzz_workload.c - libFuzzer target for the workload reader: any bytes must give a
  * workload or an error (ERR_INPUT with path:line:col, ERR_RUNTIME out of memory), never a crash,
- * a leak or undefined behaviour. Built by tools/fuzz (clang, -DGILSIM_FUZZ=ON). */
+ * a leak or undefined behaviour. Built by tools/dev/fuzz (clang, -DGILSIM_FUZZ=ON). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

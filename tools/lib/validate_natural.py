@@ -17,7 +17,8 @@ import tempfile
 import validate_regime as vr
 from gilsim_output import write_output
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The repository: this file is in tools/lib/.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROGRAMS = os.path.join(ROOT, "tools", "validation")
 WORKLOADS = os.path.join(ROOT, "workloads", "validation")
 INTERVALS_US = [500, 1000, 5000, 20000]
@@ -37,7 +38,7 @@ the real engine's figures the median of %d repeat%s; a headline figure (✓/✗)
 ±%d%%."""
 
 WAKEUP_INTRO = """\
-`build/gilsim-wakeup` (tools/gilsim_wakeup.c), before the runs: a thread pinned to one CPU \
+`build/gilsim-wakeup` (tools/c/gilsim_wakeup.c), before the runs: a thread pinned to one CPU \
 wakes (FUTEX_WAKE) a thread pinned to the other that went to sleep *idle* µs earlier; the \
 latency is until the woken thread runs. cpuidle driver `%s`, haltpoll's guest_halt_poll_ns \
 %s. A host whose idle CPU still polls for a while wakes a recently parked thread in a few µs; \

@@ -14,7 +14,7 @@ import time
 from .base import (E_ACQUIRE, E_ARRIVAL, E_DONE, E_EXIT, E_HOLD_BEGIN, E_HOLD_END, E_IO_BEGIN,
                    E_IO_END, E_NATIVE_BEGIN, E_NATIVE_END, E_RELEASE, E_REQUEST, E_SLEEP_BEGIN,
                    E_SLEEP_END, E_START, llround)
-from .calibrate import Calibration, hold_call, stamped
+from .ticks import Calibration, hold_call, stamped
 from .draws import Rng, sample_latency
 from .peer import NO_ANSWER, REQ, Peers, recv_exact
 from .workload import walk_ops

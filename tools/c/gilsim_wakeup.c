@@ -1,4 +1,4 @@
-/* tools/gilsim_wakeup.c - how fast this host wakes a sleeping thread: the figure that decides
+/* tools/c/gilsim_wakeup.c - how fast this host wakes a sleeping thread: the figure that decides
  * the GIL's hand-off races (docs/validation.md, "the host's wake-up regime").
  *
  * A waker pinned to one CPU wakes (FUTEX_WAKE) a thread pinned to another that has slept in

@@ -1,4 +1,4 @@
-/* tools/baselines.h - raw measurements of the host with no gilsim code in what they time,
+/* tools/c/baselines.h - raw measurements of the host with no gilsim code in what they time,
  * shared by gilsim-bench (the baselines its figures are compared with) and gilsim-calibrate
  * (the machine parameters of the virtual engine): condition-variable ping-pong, timed-wait
  * overshoot (a timed condition wait, ppoll, nanosleep), a busy spinner, CPU pinning and

@@ -1,7 +1,7 @@
-"""tools/gilsim_agreement.py - `tools/validate --virtual`: the virtual-time engine beside the real
-one on this machine. Every shipped workload under every policy, in both engines (the real one
---repeat times, interleaved; the virtual one once, with the machine calibrated for this host),
-and the agreement section of docs/virtual.md from the result.
+"""tools/lib/gilsim_agreement.py - `tools/validate --virtual`: the virtual-time engine beside the
+real one on this machine. Every shipped workload under every policy, in both engines (the real
+one --repeat times, interleaved; the virtual one once, with the machine calibrated for this
+host), and the agreement section of docs/virtual.md from the result.
 
   tools/validate --virtual            the full table (10 workloads x 7 policies, 1 s runs, 3 real
                                       repeats: about 5 minutes): docs/virtual.md's agreement
@@ -13,9 +13,9 @@ and the agreement section of docs/virtual.md from the result.
            --workloads a,b,..., --policies a,b,..., --gilsim PATH, -o FILE, --keep DIR
 
 A cell is comparable when the real engine's own min..max is within +-20% of its median; the
-target is the virtual value within +-20% of that median. Every cell that misses is listed with
-the mechanism that explains it (MECHANISMS below, written from the traces), or flagged as
-unexplained. Every number comes from `gilsim summary --json` of a trace. Standard library only.
+target is the virtual value within +-20% of that median. Every cell that misses is listed under
+the mechanism that explains it (MECHANISMS below, written from the traces; each explanation
+printed once, then its cells), or under "unexplained". Every number comes from `gilsim summary --json` of a trace. Standard library only.
 Exit status: 0 (also when cells miss: the document says so), 1 a run failed or (--smoke) a row
 is missing, 2 bad input."""
 import datetime
@@ -30,7 +30,8 @@ import time
 
 from gilsim_output import OutputError, WriteError, exit_status, parse_or_none, write_output
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The repository: this file is in tools/lib/.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WORKLOADS = ["cpu1", "cpu2", "cpu4", "convoy", "convoy-2cpu", "io-only", "server", "long-hold",
              "native-par", "many-threads"]
 POLICIES = ["old", "new", "fifo", "none", "prio", "bfs", "ruby"]
@@ -234,14 +235,36 @@ def workload_table(a, w):
 
 
 def misses(a):
+    """Every comparable cell that misses, in the tables' order: (its line, its explanation or
+    None)."""
     out = []
     for w in a.o.workloads:
         for p in a.o.policies:
             for key, label, unit in METRICS:
                 c = a.cell(w, p, key)
                 if c and c[4] and not c[5]:
-                    out.append((w, p, key, label, unit, c))
+                    out.append(("`%s` on `%s`, %s: real %s (%s..%s), virtual %s"
+                                % (p, w, label, fmt(c[0], unit), fmt(c[1], unit),
+                                   fmt(c[2], unit), fmt(c[3], unit)), explain(p, w, key, c)))
     return out
+
+
+def grouped(found):
+    """The misses under their explanations: each explanation once (in MECHANISMS' order, the
+    unexplained last), then the cells it explains."""
+    whys = []
+    for why in [m[4] for m in MECHANISMS] + [None]:
+        if why not in whys:
+            whys.append(why)
+    lines = []
+    for why in whys:
+        cells = [line for line, reason in found if reason == why]
+        if not cells:
+            continue
+        text = why[:1].upper() + why[1:] if why else "Unexplained: no mechanism matches."
+        lines.append("* **%d cell%s.** %s" % (len(cells), "" if len(cells) == 1 else "s", text))
+        lines += ["  * " + line for line in cells]
+    return lines
 
 
 def document(a, started, load, command):
@@ -267,14 +290,7 @@ def document(a, started, load, command):
     for w in a.o.workloads:
         lines += workload_table(a, w)
     lines += ["### Cells that miss, and why", ""]
-    found = misses(a)
-    if not found:
-        lines += ["None.", ""]
-    for w, p, key, label, unit, c in found:
-        why = explain(p, w, key, c) or "**unexplained**"
-        lines.append("* `%s` on `%s`, %s: real %s (%s..%s), virtual %s. %s"
-                     % (p, w, label, fmt(c[0], unit), fmt(c[1], unit), fmt(c[2], unit),
-                        fmt(c[3], unit), why))
+    lines += grouped(misses(a)) or ["None."]
     return "\n".join(lines + ["", END]) + "\n"
 
 

@@ -1,4 +1,4 @@
-"""tools/gilsim_plots.py - the plots of tools/plot-timeline, plot-cdf, plot-sweep and report.
+"""tools/lib/gilsim_plots.py - the plots of tools/plot-timeline, plot-cdf, plot-sweep and report.
 
 Reads only what gilsim writes for others: traces (through `gilsim export --format csv`, which
 streams), latency samples (`gilsim summary --samples`) and a compare directory's index.json.
@@ -29,7 +29,6 @@ import matplotlib.patches  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-TOOLS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 # Reproducible SVGs: no random ids, no creation date.
 matplotlib.rcParams["svg.hashsalt"] = "gilsim"

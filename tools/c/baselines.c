@@ -1,4 +1,4 @@
-/* tools/baselines.c - see baselines.h. */
+/* tools/c/baselines.c - see baselines.h. */
 #define _GNU_SOURCE /* sched_setaffinity, ppoll, pipe2 */
 #include "baselines.h"
 

@@ -1,4 +1,4 @@
-"""Calibration: the tick loop (a pure-Python loop calibrated to the workload's tick_ns), the
+"""Ticks: the tick loop (a pure-Python loop calibrated to the workload's tick_ns), the
 native call (hashlib over a memoryview, which releases the GIL) and the hold call (a C loop
 that keeps it), and the stamped() call sequence that reads the clock from C around calls."""
 import array

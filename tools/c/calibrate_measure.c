@@ -1,4 +1,4 @@
-/* tools/calibrate_measure.c - see calibrate_measure.h. */
+/* tools/c/calibrate_measure.c - see calibrate_measure.h. */
 #define _GNU_SOURCE /* prctl, sched_setaffinity */
 #include "calibrate_measure.h"
 

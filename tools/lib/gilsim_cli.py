@@ -1,12 +1,13 @@
-"""tools/gilsim_cli.py - the gilsim binary as the Python tools use it (standard library only):
-find it, run it, read the latency samples of a trace. tools/gilsim_plots.py, tools/report and
+"""tools/lib/gilsim_cli.py - the gilsim binary as the Python tools use it (standard library only):
+find it, run it, read the latency samples of a trace. tools/lib/gilsim_plots.py, tools/report and
 tools/validate share these."""
 import csv
 import io
 import os
 import subprocess
 
-TOOLS_DIR = os.path.dirname(os.path.abspath(__file__))
+# The repository: this file is tools/lib/gilsim_cli.py.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class GilsimError(Exception):
@@ -16,7 +17,7 @@ class GilsimError(Exception):
 def find_gilsim(given=None):
     """The gilsim binary: the given path (--gilsim), $GILSIM, or the repository's build/gilsim."""
     for cand in (given, os.environ.get("GILSIM"),
-                 os.path.join(TOOLS_DIR, "..", "build", "gilsim")):
+                 os.path.join(ROOT, "build", "gilsim")):
         if cand and os.access(cand, os.X_OK):
             return os.path.abspath(cand)
     raise GilsimError("cannot find the gilsim binary: build it (cmake --build build), "

@@ -9,7 +9,7 @@ import sys
 from gilsim_output import output, path_text
 
 from .base import ARG_KEY, E_RELEASE, EV, HASHLIB_GIL_MINSIZE, PYRUN_VERSION
-from .calibrate import BODY_STMT
+from .ticks import BODY_STMT
 from .infer import (Edge, evidence_times, infer_lost_gil, resolve_ends, separate_holds,
                     thread_ns_per_tick)
 
@@ -206,7 +206,7 @@ def event_json(t, tid, item):
 
 def write_trace(path, runner, threshold_ns, inputs=()):
     """Infers the lost GILs, builds the event stream and writes the trace under gilsim's output
-    rules (tools/gilsim_output.py: a temporary file, then a rename). Returns the run's
+    rules (tools/lib/gilsim_output.py: a temporary file, then a rename). Returns the run's
     statistics."""
     stream, stats = infer_events(runner, threshold_ns)
     run = run_json(runner, threshold_ns, stats)

@@ -1,4 +1,4 @@
-/* tools/gilsim_calibrate.c - measures this host's machine parameters (sim/machine.h) and writes
+/* tools/c/gilsim_calibrate.c - measures this host's machine parameters (sim/machine.h) and writes
  * them as a gilsim-machine file for the virtual engine, with every raw measurement behind them
  * (order statistics) and how each parameter was derived in its "measured" object. tools/calibrate
  * drives it; docs/virtual.md ("Calibrating a machine") explains each measurement. The
@@ -19,9 +19,10 @@
 
 #include "common/utc.h"
 #include "sim/machine.h"
-#include "sim/trace_write.h"
-#include "tools/baselines.h"
-#include "tools/calibrate_measure.h"
+#include "common/host.h"
+#include "common/version.h"
+#include "baselines.h"
+#include "calibrate_measure.h"
 
 #define NS_US 1e-3 /* ns -> us */
 #define PS_US 1e-6 /* ps -> us */
@@ -167,7 +168,7 @@ static json_t *module_params(const char *module)
 
 static json_t *host_json(const struct calib *c, int hz, const char *hz_source)
 {
-    json_t *h = trace_out_host_info();
+    json_t *h = host_info_json();
     char v[128];
     first_line("/sys/devices/system/cpu/cpuidle/current_driver", v, sizeof v);
     json_object_set_new(h, "cpuidle_driver", json_string(*v ? v : "unknown"));
@@ -529,7 +530,7 @@ static int measure_ctx(struct calib *c)
     json_object_set_new(
         c->measured, "same_cpu_pingpong",
         json_pack("{s:s, s:o, s:o, s:o}", "what",
-                  "two threads pinned to CPU a ping-pong a condition (tools/baselines.c, as "
+                  "two threads pinned to CPU a ping-pong a condition (tools/c/baselines.c, as "
                   "gilsim-bench's baseline): one_way: signal -> the other side running; signal: "
                   "how long each pthread_cond_signal took its caller; after_signal: one_way - "
                   "signal, per sample",

@@ -1,7 +1,7 @@
-/* tools/calibrate_measure.h - the experiments of gilsim-calibrate that the benchmarks do not
+/* tools/c/calibrate_measure.h - the experiments of gilsim-calibrate that the benchmarks do not
  * share (those are in baselines.h): the wake-up latency of a sleeper against how long its core
  * idled, the cost of a clock read and of a short socket call, two CPU hogs sharing one CPU, and a
- * sleeper woken onto a CPU where a hog runs. Each fills sample arrays; tools/gilsim_calibrate.c
+ * sleeper woken onto a CPU where a hog runs. Each fills sample arrays; tools/c/gilsim_calibrate.c
  * turns them into machine parameters. Times in nanoseconds (CLOCK_MONOTONIC). */
 #ifndef GILSIM_TOOLS_CALIBRATE_MEASURE_H
 #define GILSIM_TOOLS_CALIBRATE_MEASURE_H

@@ -14,7 +14,7 @@ import tempfile
 import time
 
 from .base import PYRUN
-from .calibrate import stamped
+from .ticks import stamped
 
 REQ = struct.Struct("<q")
 END = -1        # a request that ends the peer

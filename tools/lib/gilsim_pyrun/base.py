@@ -4,8 +4,10 @@ import math
 import os
 
 PYRUN_VERSION = "1"
-# The command (peers are started as `pyrun --peer`).
-PYRUN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pyrun")
+# The command, tools/pyrun (peers are started as `pyrun --peer`); this package is
+# tools/lib/gilsim_pyrun/.
+PYRUN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                     "pyrun")
 
 NS_PER_US = 1000
 MAX_DURATION_NS = 24 * 3600 * 10**9

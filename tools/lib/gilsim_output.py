@@ -1,4 +1,4 @@
-"""tools/gilsim_output.py - the output rules of docs/reliability.md for the Python tools, the
+"""tools/lib/gilsim_output.py - the output rules of docs/reliability.md for the Python tools, the
 same as common/outfile.c for the C commands (standard library only; any CPython 3.7+, since
 tools/pyrun uses it on the interpreter it measures):
 

@@ -1,7 +1,7 @@
-/* tools/gilsim_bench.c - gilsim's own overhead and precision. Every figure is measured beside
+/* tools/c/gilsim_bench.c - gilsim's own overhead and precision. Every figure is measured beside
  * a raw baseline in the same run (these shared 2-core machines drift from run to run), over
  * several interleaved repeats, and reported as median and min..max (the raw baselines are
- * tools/baselines.c, shared with gilsim-calibrate). Writes a JSON document and prints a table;
+ * tools/c/baselines.c, shared with gilsim-calibrate). Writes a JSON document and prints a table;
  * tools/bench drives it and docs/performance.md explains each figure.
  *
  * It uses the engine, the trace writer and the metrics in-process (what they cost is what is
@@ -23,15 +23,17 @@
 #include <unistd.h>
 
 #include "analysis/metrics.h"
+#include "common/host.h"
 #include "common/outfile.h"
 #include "common/utc.h"
+#include "common/version.h"
 #include "policies/registry.h"
 #include "sim/coro.h"
 #include "sim/engine.h"
 #include "sim/sync.h"
 #include "sim/trace_write.h"
 #include "sim/wl.h"
-#include "tools/baselines.h"
+#include "baselines.h"
 
 #define MAX_REPEAT 32
 
@@ -226,7 +228,7 @@ static json_t *run_and_summarize(const struct run_spec *s)
     return doc;
 }
 
-/* ---- raw baselines (tools/baselines.c) ------------------------------------------------ */
+/* ---- raw baselines (tools/c/baselines.c) ------------------------------------------------ */
 
 static int condvar_one_way(int want, double *p50, double *p99)
 {
@@ -717,7 +719,7 @@ static json_t *report_json(void)
     utc_stamp(stamp, sizeof stamp, UTC_EXTENDED, 0);
     return json_pack("{s:s, s:i, s:s, s:s, s:b, s:i, s:o, s:o}", "format", "gilsim-bench",
                      "version", 1, "gilsim_version", GILSIM_VERSION, "created_utc", stamp, "smoke",
-                     smoke, "repeat", repeats, "host", trace_out_host_info(), "rows", list);
+                     smoke, "repeat", repeats, "host", host_info_json(), "rows", list);
 }
 
 static void fmt_val(char *buf, size_t size, double v, const char *unit)
