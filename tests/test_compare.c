@@ -219,8 +219,7 @@ static void test_table_and_notes(void)
                           "I/O response p50",
                           "top blocker",
                           "cpu.0->io.0 ",
-                          "note: none has no parameter "
-                          "interval_us: ignored for it"};
+                          "note: none has no parameter interval_us: ignored for it"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         TU_ASSERT_HAS(s, want[i]);
     }

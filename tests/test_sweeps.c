@@ -137,8 +137,10 @@ static void test_pivot(void)
 static int count_files(const char *d, const char *suffix)
 {
     char cmd[1200];
-    snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -c -- '%s$' > '%s'", d, suffix, out_file);
-    if (system(cmd) < 0) return -1;
+    int len =
+        snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -c -- '%s$' > '%s'", d, suffix, out_file);
+    /* A truncated command would count something else: -1 fails the caller's assertion. */
+    if (len < 0 || (size_t)len >= sizeof cmd || system(cmd) < 0) return -1;
     char *s = tu_slurp(out_file);
     int n = atoi(s);
     free(s);
