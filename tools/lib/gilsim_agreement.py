@@ -1,14 +1,16 @@
 """tools/lib/gilsim_agreement.py - `tools/validate --virtual`: the virtual-time engine beside the
 real one on this machine. Every shipped workload under every policy, in both engines (the real
-one --repeat times, interleaved; the virtual one once, with the machine calibrated for this
-host), and the agreement section of docs/virtual.md from the result.
+one --repeat times, interleaved; the virtual one --seeds times, seeds 1..N, with the machine
+calibrated for this host), and the agreement section of docs/virtual.md from the result: each
+cell's median and spread (min..max) on both engines side by side.
 
   tools/validate --virtual            the full table (10 workloads x 7 policies, 1 s runs, 3 real
                                       repeats: about 5 minutes): docs/virtual.md's agreement
                                       section, between its markers
   tools/validate --virtual --smoke    seconds: two workloads, short runs, a scratch file; checks
                                       that every row is there (not the targets). ctest runs it.
-  options: --repeat N, --duration MS, --machine FILE (default: this host's own calibration,
+  options: --repeat N, --seeds N (the virtual runs: seeds 1..N; default --repeat),
+           --duration MS, --machine FILE (default: this host's own calibration,
            which tools/calibrate keeps (`gilsim machines --host-file`), made first by a full
            tools/calibrate when this host has none, so that the table never shows one host's
            machine beside another host's threads; "default": the built-in machine, which
@@ -16,7 +18,9 @@ host), and the agreement section of docs/virtual.md from the result.
            --workloads a,b,..., --policies a,b,..., --gilsim PATH, -o FILE, --keep DIR
 
 A cell is comparable when the real engine's own min..max is within +-20% of its median; the
-target is the virtual value within +-20% of that median. Every cell that misses is listed under
+target is the virtual median within +-20% of that median. A cell misses when it is comparable
+and off target, or when the two engines' spreads (min..max) do not overlap. Every cell that
+misses is listed under
 the mechanism that explains it (MECHANISMS below, written from the traces; each explanation
 printed once, then its cells), or under "unexplained". Every number comes from `gilsim summary --json` of a trace. Standard library only.
 Exit status: 0 (also when cells miss: the document says so), 1 a run failed or (--smoke) a row
@@ -164,14 +168,16 @@ class Agreement:
     def __init__(self, o):
         self.o = o
         self.real = {}  # (workload, policy) -> [metrics, ...]
-        self.virt = {}  # (workload, policy) -> metrics
-        self.wall = {}  # (workload, policy) -> wall seconds of the virtual run
+        self.virt = {}  # (workload, policy) -> [metrics, ...], one per seed
+        self.wall = {}  # (workload, policy) -> wall seconds of the first virtual run
 
     def one(self, workload, policy, engine, rep):
         trace = os.path.join(self.o.keep, "%s-%s-%s-r%d.json" % (workload, policy, engine, rep))
         args = [self.o.gilsim, "run", os.path.join("workloads", workload + ".json"),
                 "--engine", engine, "--duration", str(self.o.duration), "-q", "-o", trace]
         args += policy_args(policy)
+        if engine == "virtual":  # each repeat its own seed: the machine's draws differ
+            args += ["--seed", str(rep)]
         if engine == "virtual" and self.o.machine != "default":
             args += ["--machine", self.o.machine]
         t = time.monotonic()
@@ -188,22 +194,28 @@ class Agreement:
                                      % (rep, self.o.repeat, i + 1, len(cells)))
                 self.real.setdefault((w, p), []).append(self.one(w, p, "real", rep)[0])
         for w, p in cells:
-            self.virt[(w, p)], self.wall[(w, p)] = self.one(w, p, "virtual", 1)
+            for seed in range(1, self.o.seeds + 1):
+                m, wall = self.one(w, p, "virtual", seed)
+                self.virt.setdefault((w, p), []).append(m)
+                self.wall.setdefault((w, p), wall)
         if not self.o.quiet:
             sys.stderr.write("\n")
 
     def cell(self, w, p, key):
-        """(real median, lo, hi, virtual, comparable, agrees) or None when undefined."""
+        """(real median, lo, hi, virtual median, comparable, agrees, virtual lo, hi, overlap)
+        or None when undefined."""
         reals = [m[key] for m in self.real[(w, p)] if m[key] is not None]
-        v = self.virt[(w, p)][key]
-        if not reals or v is None:
+        virts = [m[key] for m in self.virt[(w, p)] if m[key] is not None]
+        if not reals or not virts:
             return None
         med, lo, hi = median(reals), min(reals), max(reals)
+        v, vlo, vhi = median(virts), min(virts), max(virts)
+        overlap = vlo <= hi and lo <= vhi
         if med == 0:
-            return med, lo, hi, v, hi == 0, v == 0
+            return med, lo, hi, v, hi == 0, v == 0, vlo, vhi, overlap
         comparable = lo >= (1 - TOLERANCE) * med and hi <= (1 + TOLERANCE) * med
         agrees = abs(v / med - 1) <= TOLERANCE
-        return med, lo, hi, v, comparable, agrees
+        return med, lo, hi, v, comparable, agrees, vlo, vhi, overlap
 
 
 def fmt(v, unit):
@@ -217,6 +229,14 @@ def fmt(v, unit):
     if abs(v) >= 1e4:
         return "%.3gk" % (v / 1e3)
     return "%.3g" % v
+
+
+def spread(med, lo, hi, unit, always=False):
+    """"1.2 ms (1.1 ms..1.4 ms)": a median and its runs' min..max (the median alone when they
+    are one value, unless always)."""
+    if lo == hi and not always:
+        return fmt(med, unit)
+    return "%s (%s..%s)" % (fmt(med, unit), fmt(lo, unit), fmt(hi, unit))
 
 
 def explain(p, w, key, cell):
@@ -239,9 +259,11 @@ def workload_table(a, w):
                 row.append("-")
                 continue
             any_value = True
-            med, lo, hi, v, comparable, agrees = c
+            med, lo, hi, v, comparable, agrees, vlo, vhi, overlap = c
             mark = "" if agrees else (" **✗**" if comparable else " ~")
-            row.append("%s → %s%s" % (fmt(med, unit), fmt(v, unit), mark))
+            mark += "" if overlap else " ≠"
+            row.append("%s → %s%s" % (spread(med, lo, hi, unit), spread(v, vlo, vhi, unit),
+                                      mark))
         if any_value:
             lines.append("| %s | %s |" % (label, " | ".join(row)))
     return lines + [""]
@@ -255,10 +277,12 @@ def misses(a):
         for p in a.o.policies:
             for key, label, unit in METRICS:
                 c = a.cell(w, p, key)
-                if c and c[4] and not c[5]:
-                    out.append(("`%s` on `%s`, %s: real %s (%s..%s), virtual %s"
-                                % (p, w, label, fmt(c[0], unit), fmt(c[1], unit),
-                                   fmt(c[2], unit), fmt(c[3], unit)), explain(p, w, key, c)))
+                if c and ((c[4] and not c[5]) or not c[8]):
+                    out.append(("`%s` on `%s`, %s: real %s, virtual %s%s"
+                                % (p, w, label, spread(c[0], c[1], c[2], unit, True),
+                                   spread(c[3], c[6], c[7], unit, True),
+                                   "" if c[8] else ": the spreads do not overlap"),
+                                explain(p, w, key, c)))
     return out
 
 
@@ -289,17 +313,21 @@ def document(a, started, load, command):
     lines = [BEGIN, "", "## Agreement with the real engine on this machine", "",
              "`%s` on %s UTC (load average %s at the start), machine `%s`: every shipped "
              "workload under every policy, %d ms, the real engine %d times (median, and its "
-             "min..max decides whether a cell is comparable), the virtual engine once. Each "
-             "cell is *real median → virtual*; **✗** marks a comparable cell (real min..max "
-             "within ±20%%) where the virtual figure is more than 20%% off, ~ a cell the real "
-             "engine itself does not reproduce within ±20%%."
+             "min..max decides whether a cell is comparable), the virtual engine %d times with "
+             "seeds 1..%d. Each cell is *real median (min..max) → virtual median (min..max)*, "
+             "a spread left out when every run gave one value; **✗** marks a comparable cell "
+             "(real min..max within ±20%%) where the virtual median is more than 20%% off, ~ a "
+             "cell the real engine itself does not reproduce within ±20%%, ≠ a cell whose two "
+             "spreads do not overlap."
              % (command, started.strftime("%Y-%m-%d %H:%M"), load, a.o.machine_name,
-                a.o.duration, a.o.repeat), "",
+                a.o.duration, a.o.repeat, a.o.seeds, a.o.seeds), "",
              "**%d of %d comparable cells agree within ±20%%** (%d cells defined, %d of them "
-             "comparable). The virtual runs took %.0f× to %.0f× less wall time than the "
-             "simulated time (median %.0f×), trace writing included."
-             % (len(agree), len(comparable), len(defined), len(comparable), speed[0],
-                speed[-1], speed[len(speed) // 2]), ""]
+             "comparable); **the two engines' spreads overlap in %d of the %d**. The virtual "
+             "runs took %.0f× to %.0f× less wall time than the simulated time (median %.0f×), "
+             "trace writing included."
+             % (len(agree), len(comparable), len(defined), len(comparable),
+                sum(1 for c in defined if c[8]), len(defined), speed[0], speed[-1],
+                speed[len(speed) // 2]), ""]
     for w in a.o.workloads:
         lines += workload_table(a, w)
     lines += ["### Cells that miss, and why", ""]
@@ -323,7 +351,7 @@ def splice(path, section):
 def parse(argv):
     o = Opts()
     o.smoke, o.quiet, o.gilsim, o.output, o.keep = False, False, None, None, None
-    o.repeat, o.duration, o.workloads, o.policies = None, None, None, None
+    o.repeat, o.duration, o.workloads, o.policies, o.seeds = None, None, None, None, None
     o.machine = None
     it = iter(argv)
     for arg in it:
@@ -334,6 +362,8 @@ def parse(argv):
                 o.quiet = True
             elif arg in ("-r", "--repeat"):
                 o.repeat = int(next(it))
+            elif arg == "--seeds":
+                o.seeds = int(next(it))
             elif arg in ("-d", "--duration"):
                 o.duration = int(next(it))
             elif arg == "--machine":
@@ -356,11 +386,13 @@ def parse(argv):
         except (StopIteration, ValueError):
             raise SystemExit("validate --virtual: %s needs a value" % arg) from None
     o.repeat = o.repeat or (1 if o.smoke else 3)
+    o.seeds = o.seeds or o.repeat
     o.duration = o.duration or (200 if o.smoke else 1000)
     o.workloads = o.workloads or (["cpu2", "convoy"] if o.smoke else WORKLOADS)
     o.policies = o.policies or POLICIES
-    if not 1 <= o.repeat <= 100 or not 10 <= o.duration <= 600000:
-        raise SystemExit("validate --virtual: --repeat 1..100, --duration 10..600000 ms")
+    if not 1 <= o.repeat <= 100 or not 1 <= o.seeds <= 100 or not 10 <= o.duration <= 600000:
+        raise SystemExit("validate --virtual: --repeat 1..100, --seeds 1..100, --duration "
+                         "10..600000 ms")
     if o.smoke and o.machine is None:
         o.machine = "default"
     if o.machine == "default":
