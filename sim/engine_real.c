@@ -215,14 +215,14 @@ static void *thread_main(void *arg)
     struct sim_thread *t = arg;
     struct eng *eng = t->eng;
     struct real_thread *rt = real_thread_of(t);
-    real_check_thread(&rt->on_cpu0, &rt->wait0); /* before the gate: outside the run */
+    real_check_thread(t->tid, &rt->on_cpu0, &rt->wait0); /* before the gate: outside the run */
     pthread_mutex_lock(&eng->mutex);
     while (!eng->go)
         pthread_cond_wait(&eng->cond, &eng->mutex);
     pthread_mutex_unlock(&eng->mutex);
 
     interp_thread_body(t);
-    real_check_thread(&rt->on_cpu1, &rt->wait1);
+    real_check_thread(t->tid, &rt->on_cpu1, &rt->wait1);
 
     pthread_mutex_lock(&eng->mutex);
     atomic_store_explicit(&t->exited, true, memory_order_relaxed);

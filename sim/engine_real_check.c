@@ -3,9 +3,11 @@
  * time of the CPUs the run may use (/proc/stat) and this process's own CPU time, before the run
  * and after every thread ended; each workload thread's CPU time and run-queue wait
  * (/proc/thread-self/schedstat: the time it was runnable but waited for a core), read by the
- * thread itself before its start gate and after its last op. Nothing here runs during the run:
+ * thread itself before its start gate and after its last op (the first REAL_CHECK_THREADS
+ * threads). Nothing here runs during the run:
  * the hot path is untouched. The engine only records; analysis/disturb.c judges. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_ISSET */
+#include <fcntl.h>
 #include <math.h>
 #include <sched.h>
 #include <stdio.h>
@@ -66,12 +68,18 @@ void real_check_snap(struct real_host_snap *s)
     s->self_cpu_ns = self_cpu_ns();
 }
 
-void real_check_thread(int64_t *on_cpu_ns, int64_t *wait_ns)
+void real_check_thread(int tid, int64_t *on_cpu_ns, int64_t *wait_ns)
 {
-    FILE *f = fopen("/proc/thread-self/schedstat", "r");
+    char buf[128];
     long long on = -1, wait = -1;
-    if (!f || fscanf(f, "%lld %lld", &on, &wait) != 2) on = wait = -1;
-    if (f) fclose(f);
+    int fd =
+        tid < REAL_CHECK_THREADS ? open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC) : -1;
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0) close(fd);
+    if (n > 0) {
+        buf[n] = '\0';
+        if (sscanf(buf, "%lld %lld", &on, &wait) != 2) on = wait = -1;
+    }
     *on_cpu_ns = on;
     *wait_ns = wait;
 }
