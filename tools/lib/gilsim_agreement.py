@@ -140,7 +140,8 @@ def run(args, what, ok=(0,)):
 def measure(gilsim, trace):
     doc = json.loads(run([gilsim, "summary", trace, "--json"], "gilsim summary"))
     r, secs = doc["run"], doc["window_ns"] / 1e9
-    return {"io_per_s": r["io_per_s"] if r["io_ops"] else None,
+    return {"disturbed": (doc.get("disturbance") or {}).get("disturbed", False),
+            "io_per_s": r["io_per_s"] if r["io_ops"] else None,
             "io_response_p50": r["io_response"]["p50_ns"],
             "io_response_p99": r["io_response"]["p99_ns"],
             "gil_wait_p50": r["gil_wait"]["p50_ns"],
@@ -234,7 +235,7 @@ def fmt(v, unit):
 def spread(med, lo, hi, unit, always=False):
     """"1.2 ms (1.1 ms..1.4 ms)": a median and its runs' min..max (the median alone when they
     are one value, unless always)."""
-    if lo == hi and not always:
+    if fmt(lo, unit) == fmt(hi, unit) and not always:
         return fmt(med, unit)
     return "%s (%s..%s)" % (fmt(med, unit), fmt(lo, unit), fmt(hi, unit))
 
@@ -321,6 +322,12 @@ def document(a, started, load, command):
              "spreads do not overlap."
              % (command, started.strftime("%Y-%m-%d %H:%M"), load, a.o.machine_name,
                 a.o.duration, a.o.repeat, a.o.seeds, a.o.seeds), "",
+             "%d of the %d real runs were disturbed by the host (docs/metrics.md, *Disturbed "
+             "runs*: a tick off its target, or threads kept off their cores by other "
+             "processes); they count here all the same, and a table of a busy host says more "
+             "about the host than about the model." % (
+                 sum(m["disturbed"] for runs in a.real.values() for m in runs),
+                 sum(len(runs) for runs in a.real.values())), "",
              "**%d of %d comparable cells agree within ±20%%** (%d cells defined, %d of them "
              "comparable); **the two engines' spreads overlap in %d of the %d**. The virtual "
              "runs took %.0f× to %.0f× less wall time than the simulated time (median %.0f×), "
