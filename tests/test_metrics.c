@@ -430,6 +430,13 @@ static void test_disturbed(void)
         CU_ASSERT_EQUAL(d.why[0] != '\0', cases[i].disturbed);
         json_decref(run);
     }
+    /* the tick after the run unmeasurable (null): the one at start-up is still judged */
+    json_t *run = checked_run(80, 50, 1000, 20, 1030, 1000);
+    json_object_set_new(json_object_get(run, "calibration"), "ns_per_tick_end", json_null());
+    struct disturb half;
+    disturb_judge(run, &half);
+    CU_ASSERT(half.checked && half.disturbed && isnan(half.tick_end_error));
+    json_decref(run);
     json_t *virt = json_pack("{sI s{sI sf}}", "elapsed_ns", (json_int_t)1000000000, "calibration",
                              "tick_ns_target", (json_int_t)50, "ns_per_tick", 50.0);
     struct disturb d;
