@@ -478,19 +478,28 @@ def median(xs):
 
 # ---- running ------------------------------------------------------------------------------
 
+def is_race_case(case):
+    """The echo client with a 40 us peer beside one CPU thread: issue 29's race."""
+    return case.program == "echo" and case.label.startswith("peer 40 µs, 1 CPU")
+
+
 class Natural:
     """Part 2: every case's real program and its workload on gilsim's real engine, back to back,
     and on the virtual engine with the repeat's seed (repeat times), the host's wake-up figures,
     the echo client's race over the repeats, and the regime question (validate_regime.py)."""
 
     def __init__(self, gilsim, repeat, intervals, smoke, keep, step, python, ruby="ruby",
-                 machine=None):
+                 machine=None, race_only=False):
         self.gilsim, self.repeat, self.intervals = gilsim, repeat, intervals
         self.smoke, self.keep, self.step, self.ruby = smoke, keep, step, ruby
         self.machine = machine  # a gilsim-machine file, or None: the built-in machine
         self.results = {}  # (program, label) -> [(real dict, gilsim dict)]
         self.virtual = {}  # (program, label) -> the virtual engine's dicts, one per seed
-        self.cases = cases(intervals, smoke, python)
+        # race_only (tools/validate --only race): the echo client's race cases alone, without
+        # the host's wake-up figures and the regime question
+        self.race_only = race_only
+        self.cases = [c for c in cases(intervals, smoke, python)
+                      if not race_only or is_race_case(c)]
         self.wakeup = self.wakeup_after = None
         self.skipped = []
         self.regime = vr.Regime(self, intervals, smoke, echo_sim)
@@ -544,7 +553,7 @@ class Natural:
                         "gilsim-wakeup")
 
     def run_all(self):
-        self.wakeup = self.host_wakeup()
+        self.wakeup = None if self.race_only else self.host_wakeup()
         have_ruby = subprocess.run(["sh", "-c", "command -v %s" % self.ruby],
                                    stdout=subprocess.DEVNULL).returncode == 0
         for rep in range(1, self.repeat + 1):
@@ -564,6 +573,8 @@ class Natural:
                 # the virtual engine with the repeat's seed (deterministic for it)
                 self.virtual.setdefault((case.program, case.label), []).append(
                     metrics(real, self.simulate(case, real, rep, virtual=True))[1])
+        if self.race_only:
+            return
         self.wakeup_after = self.host_wakeup()
         self.step("natural: the regime question on the virtual engine")
         self.regime.run_all()
@@ -587,7 +598,7 @@ class Natural:
         share, virtual share, share ok, overlap, real rate, virtual rate, rate ok)."""
         out = []
         for c in self.cases:
-            if c.program != "echo" or not c.label.startswith("peer 40 µs, 1 CPU"):
+            if not is_race_case(c):
                 continue
             two_r, two_v = self.spread("echo", c.label, "two", 0), \
                 self.spread("echo", c.label, "two", "virtual")
@@ -622,6 +633,14 @@ class Natural:
                 label, sh(tr), sh(tv), "✓" if ok else "✗", "✓" if overlap else "✗", rt(rr),
                 rt(rv), "✓" if rok else "✗"))
         w("")
+
+    def race_document(self, meta=""):
+        """--only race: the race table alone, under its run's header."""
+        L = []
+        if meta:
+            L += [meta, ""]
+        self.race_table(L.append)
+        return "\n".join(L) + "\n"
 
     # -- the document
 
@@ -764,6 +783,7 @@ def check_rows(text, natural):
             if len(cells) != len(metrics) or len(full) < len(cells) - 1:
                 missing.append("natural %s %s: cells missing (%s)" % (prog, c.label, row[0]))
     for must in ("### The host's wake-up regime", "### The regime question",
+                 "### The echo client's race, run by run",
                  "virtual: this host", "virtual: slow wake-up", "virtual: no quick wake-up",
                  "virtual: a peer that waits its turn", "virtual: the peer on a core of its own",
                  "the real program, this host", " W is "):
