@@ -3,8 +3,10 @@
  * (quantiles interpolated between probabilities and idle times, the waker's cost at the same
  * quantile), runs byte-identical for their seed and different across seeds, a race that comes
  * out as a probability (the echo client's share of two-interval round trips strictly between 0
- * and 1, where the medians alone give 0), and machine files without distributions unchanged.
+ * and 1, where the medians alone give 0; old's failed wake-ups a share that moves with the
+ * seed, where the medians fail nearly all), and machine files without distributions unchanged.
  * Every machine here is a file the test writes: the shipped calibration is not touched. */
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,6 +193,47 @@ static void test_race_as_probability(void)
     free(d);
 }
 
+/* old's share of wake-ups that fail (its releaser takes the GIL back before the woken waiter
+ * runs) on two CPU threads, over 300 ms: failed wake-ups per acquisition. */
+static double old_failed_share(const char *machine, const char *set, unsigned long long seed)
+{
+    char trace[700], summary[700], args[2048];
+    snprintf(trace, sizeof trace, "%s/old-%llu.json", dir, seed);
+    snprintf(summary, sizeof summary, "%s/old-%llu.summary.json", dir, seed);
+    snprintf(args, sizeof args,
+             "run workloads/cpu2.json -p old -e virtual --machine '%s' %s%s --seed %llu -d 300 -q "
+             "-o '%s'",
+             machine, set ? "--machine-set " : "", set ? set : "", seed, trace);
+    CU_ASSERT_EQUAL_FATAL(tu_gilsim(args, NULL, NULL), 0);
+    snprintf(args, sizeof args, "summary '%s' --json", trace);
+    CU_ASSERT_EQUAL_FATAL(tu_gilsim(args, summary, NULL), 0);
+    json_error_t jerr;
+    json_t *doc = json_load_file(summary, 0, &jerr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    json_t *run = json_object_get(doc, "run");
+    double failed = json_number_value(json_object_get(run, "failed_wakeups")),
+           acquired = json_number_value(json_object_get(run, "acquisitions"));
+    json_decref(doc);
+    return acquired > 0 ? failed / acquired : -1;
+}
+
+/* old's race (the waiter's wake-up against its releaser's window to take the GIL back) as a
+ * probability too: on the race machine a share of the wake-ups fail, another with each seed;
+ * on its medians (every wake-up 2.5 us, past the window) nearly all do. */
+static void test_old_race(void)
+{
+    const char *path = write_machine("race", RACE_BASE RACE_DIST);
+    double s1 = old_failed_share(path, NULL, 1), s2 = old_failed_share(path, NULL, 2),
+           medians = old_failed_share(path, "wake_jitter=0", 1);
+    printf("\n  old's failed wake-ups per acquisition: %.3f and %.3f (seeds 1, 2), %.3f on the "
+           "medians",
+           s1, s2, medians);
+    CU_ASSERT(s1 > 0.1 && s1 < 0.9);
+    CU_ASSERT(s2 > 0.1 && s2 < 0.9);
+    CU_ASSERT(s1 != s2);
+    CU_ASSERT(medians > 0.95);
+}
+
 /* Invalid distributions: exit 2 with the place and what was expected. */
 static void test_invalid(void)
 {
@@ -234,6 +277,7 @@ int main(void)
         {"the file's distributions, and what drops them", test_format_and_drops},
         {"a draw: quantiles between probabilities and idle times", test_draw},
         {"a race as a probability, the same for its seed", test_race_as_probability},
+        {"old's failed wake-ups as a probability", test_old_race},
         {"invalid distributions", test_invalid},
         CU_TEST_INFO_NULL,
     };
