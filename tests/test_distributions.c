@@ -127,17 +127,24 @@ static void test_draw(void)
     ", \"wake_dist_us\": {\"p\": [0, 0.749, 0.751, 1], \"points\": [{\"idle_us\": 0, "             \
     "\"wake_us\": [1, 1, 4, 4], \"signal_us\": [1, 1, 1, 1]}]}"
 
+/* `gilsim run WHAT` on the virtual engine with this machine (and --machine-set), seed, trace. */
+static void run_virtual(const char *what, const char *machine, const char *set,
+                        unsigned long long seed, const char *trace)
+{
+    char args[2048];
+    snprintf(args, sizeof args, "run %s -e virtual --machine '%s' %s%s --seed %llu -q -o '%s'",
+             what, machine, set ? "--machine-set " : "", set ? set : "", seed, trace);
+    CU_ASSERT_EQUAL_FATAL(tu_gilsim(args, NULL, NULL), 0);
+}
+
 /* The share of the client's round trips that took two intervals (>= 1.5 ms at 1 ms), and the
  * events of the run as text. */
 static double echo_two(const char *machine, const char *set, unsigned long long seed, char **events)
 {
-    char trace[700], args[2048];
+    char trace[700];
     snprintf(trace, sizeof trace, "%s/echo-%llu.json", dir, seed);
-    snprintf(args, sizeof args,
-             "run workloads/validation/echo-40us-cpu1.json -p new -s interval_us=1000 -e virtual "
-             "--machine '%s' %s%s --seed %llu -d 1000 -q -o '%s'",
-             machine, set ? "--machine-set " : "", set ? set : "", seed, trace);
-    CU_ASSERT_EQUAL_FATAL(tu_gilsim(args, NULL, NULL), 0);
+    run_virtual("workloads/validation/echo-40us-cpu1.json -p new -s interval_us=1000 -d 1000",
+                machine, set, seed, trace);
     char *text = tu_slurp(trace);
     *events = strdup(strstr(text, "\"events\"") ? strstr(text, "\"events\"") : "");
     free(text);
@@ -200,11 +207,7 @@ static double old_failed_share(const char *machine, const char *set, unsigned lo
     char trace[700], summary[700], args[2048];
     snprintf(trace, sizeof trace, "%s/old-%llu.json", dir, seed);
     snprintf(summary, sizeof summary, "%s/old-%llu.summary.json", dir, seed);
-    snprintf(args, sizeof args,
-             "run workloads/cpu2.json -p old -e virtual --machine '%s' %s%s --seed %llu -d 300 -q "
-             "-o '%s'",
-             machine, set ? "--machine-set " : "", set ? set : "", seed, trace);
-    CU_ASSERT_EQUAL_FATAL(tu_gilsim(args, NULL, NULL), 0);
+    run_virtual("workloads/cpu2.json -p old -d 300", machine, set, seed, trace);
     snprintf(args, sizeof args, "summary '%s' --json", trace);
     CU_ASSERT_EQUAL_FATAL(tu_gilsim(args, summary, NULL), 0);
     json_error_t jerr;
