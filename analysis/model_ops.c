@@ -240,11 +240,9 @@ void model_trace_free(struct model_trace *m)
         free(m->threads[i].group);
         free(m->threads[i].ops);
     }
+    char *strings[] = {m->path, m->workload, m->policy, m->command, m->start_utc};
+    for (size_t i = 0; i < sizeof strings / sizeof *strings; i++)
+        free(strings[i]);
     free(m->threads);
-    free(m->path);
-    free(m->workload);
-    free(m->policy);
-    free(m->command);
-    free(m->start_utc);
     free(m);
 }
