@@ -231,7 +231,7 @@ static int shape_thread(struct shaped *s, struct model_thread *th, const struct 
     merge_peer_io(th);
     if (find_items(s, th)) return -1;
     summarise(s);
-    repeat_last(s, m, o->end_share);
+    if (!o->counts) repeat_last(s, m, o->end_share);
     return 0;
 }
 
@@ -562,6 +562,9 @@ static char *description(const struct model_trace *m, const struct model_options
         "engines add back; a send followed by a receive is one io with a peer whose request is "
         "the send.",
         o->slack_us);
+    if (o->counts)
+        say(&t, " Every loop keeps its recorded count (--counts): a thread ends when its work is "
+                "done.");
     if (m->lock_waits)
         say(&t,
             " %llu lock waits are sleeps of their measured length (workloads have no locks "

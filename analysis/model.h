@@ -23,6 +23,8 @@ struct model_options {
     /* a thread whose life ends within this share of the run's end keeps its last pattern
      * going until the run ends (a rate, not a count) */
     double end_share;
+    /* keep every loop's count instead (a program that does a fixed amount of work) */
+    bool counts;
 };
 #define MODEL_DEFAULT_SLACK_US  50.0
 #define MODEL_DEFAULT_END_SHARE 0.05

@@ -70,18 +70,22 @@ def _leave():
             os.environ["PYTHONPATH"] = rest
         else:
             del os.environ["PYTHONPATH"]
-    if here:
-        sys.path[:] = [p for p in sys.path if os.path.abspath(p) != os.path.abspath(here)]
+    mine = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != mine]
     return session
 
 
 def _chain():
-    """The sitecustomize this one hid, if any."""
-    del sys.modules[__name__]
-    try:
-        import sitecustomize  # noqa: F401
-    except ImportError:
-        pass
+    """Runs the sitecustomize this one hid, if there is one, and leaves it in sys.modules in
+    this one's place (the import system reads the name back once this module has run)."""
+    import importlib.machinery
+    import importlib.util
+    spec = importlib.machinery.PathFinder.find_spec(__name__, sys.path)
+    if spec is None or spec.loader is None:
+        return
+    other = importlib.util.module_from_spec(spec)
+    sys.modules[__name__] = other
+    spec.loader.exec_module(other)
 
 
 _session = _leave()
