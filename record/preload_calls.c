@@ -50,6 +50,14 @@ static struct rp_thread *released_self(void)
     return NULL;
 }
 
+/* The clock at a call's start, read only for the calls recorded as spans (a clock read is most
+ * of what recording costs a thread). */
+static int64_t call_time(enum rec_call call)
+{
+    enum rec_call_kind kind = call_kind[call];
+    return kind == REC_KIND_IO || kind == REC_KIND_SLEEP ? rp_now() : 0;
+}
+
 /* The call begins: the open release takes its reason from the first call; an I/O or a sleep
  * opens its span (an I/O's length is written when it returns). Returns the span's index. */
 static uint64_t call_begin(struct rp_thread *s, enum rec_call call, int64_t t, int64_t sleep_ns)
@@ -94,7 +102,7 @@ static void call_end(struct rp_thread *s, enum rec_call call, uint64_t span, int
         struct rp_thread *s = released_self();                                                     \
         if (!s) return real args;                                                                  \
         enum rec_call rp_call_ = (call_expr);                                                      \
-        int64_t rp_t0_ = rp_now();                                                                 \
+        int64_t rp_t0_ = call_time(rp_call_);                                                      \
         uint64_t rp_span_ = call_begin(s, rp_call_, rp_t0_, (sleep_expr));                         \
         ret rp_ret_ = real args;                                                                   \
         int rp_errno_ = errno;                                                                     \
@@ -235,7 +243,7 @@ static int open_call(enum rec_call call, int dirfd, const char *path, int flags,
     fn_open real_open = RP_REAL(fn_open, open64);
     fn_openat real_openat = RP_REAL(fn_openat, openat64);
     struct rp_thread *s = released_self();
-    int64_t t0 = s ? rp_now() : 0;
+    int64_t t0 = s ? call_time(call) : 0;
     uint64_t span = s ? call_begin(s, call, t0, 0) : REC_NONE;
     int r = call == REC_CALL_OPEN ? real_open(path, flags, mode)
                                   : real_openat(dirfd, path, flags, mode);
