@@ -12,12 +12,12 @@
 #include "analysis/model.h"
 #include "common/text.h"
 
-#define MAX_UNIT       16   /* ops in a repeating pattern */
-#define MIN_REPS       3    /* repetitions that make a loop */
-#define ABSORB_OPS     2    /* ops between two runs of one pattern that are folded into it */
-#define SUMMARY_OPS    8    /* a stretch of minor items this long is summarised */
-#define MINOR_SHARE    0.02 /* an item spanning less of its thread's life is minor */
-#define PEER_GAP_US    20.0 /* interpreter work between a send and its receive, at most */
+#define MAX_UNIT       16    /* ops in a repeating pattern */
+#define MIN_REPS       3     /* repetitions that make a loop */
+#define ABSORB_OPS     4     /* ops between two runs of one pattern that are folded into it */
+#define SUMMARY_OPS    8     /* a stretch of minor items this long is summarised */
+#define MINOR_SHARE    0.02  /* an item spanning less of its thread's life is minor */
+#define PEER_GAP_US    100.0 /* interpreter work between a send and its receive, at most */
 #define FOREVER_CPU_US 1000.0
 
 static const char *const kind_key[MK_COUNT] = {"cpu",    "io",   "send", "sleep",
