@@ -86,11 +86,8 @@ int cli_model(int argc, char **argv)
     struct model_args a = {.output = "-", .slack_us = (unsigned)MODEL_DEFAULT_SLACK_US};
     int operand, rc = cli_parse_options(&model_cmd, &a, argc, argv, &operand);
     if (rc) return rc == CLI_HELP_SHOWN ? 0 : rc;
-    if (operand >= argc) return cli_usage_error("model", "%s", "expected a trace file");
-    if (operand < argc - 1)
-        return cli_usage_error("model", "expected one trace file, got also '%s'",
-                               argv[operand + 1]);
-    const char *trace = argv[operand];
+    const char *trace = NULL;
+    if ((rc = cli_one_trace("model", argc, argv, operand, &trace))) return rc;
     struct model_options o = {
         .slack_us = a.slack_us, .end_share = MODEL_DEFAULT_END_SHARE, .counts = a.counts};
     struct err e = {0};

@@ -29,12 +29,12 @@ static const struct cli_opt record_opts[] = {
     CLI_ROW_STRING("output", 'o', F(output), "TRACE",
                    "the trace (default results/<script>-recorded-<UTC stamp>.json; - for stdout); "
                    "reserved before the command starts, written when it has ended"),
-    CLI_ROW_NUMBER("max-events", 0, CLI_U64, F(max_events), "N", 16, 1u << 26,
-                   "room for events per thread (default 4194304, 96 MiB of address space and only "
-                   "what is written in memory); a thread's further events are counted, not kept"),
     CLI_ROW_FLAG("no-names", 0, F(no_names),
                  "do not load the names hook (threads are then named by their native ids)"),
     CLI_ROW_FLAG("quiet", 'q', F(quiet), "no summary line on stderr"),
+    CLI_ROW_NUMBER("max-events", 0, CLI_U64, F(max_events), "N", 16, 1u << 26,
+                   "room for events per thread (default 4194304, 96 MiB of address space and only "
+                   "what is written in memory); a thread's further events are counted, not kept"),
     {0},
 };
 #undef F

@@ -30,13 +30,26 @@ import tempfile
 import textwrap
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from trace_checks import check_order, check_schema  # noqa: E402
+
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GILSIM = os.environ.get("GILSIM") or os.path.join(SRC, "build", "gilsim")
 PYTHON = "/usr/bin/python3"  # Debian's python3.11: the interpreter the recorder knows
 ROUND_TRIPS = 300
 
-PINGER = textwrap.dedent("""
-    import json, os, socket, subprocess, sys, threading
+# a pure-Python loop until the flag is set
+SPIN = textwrap.dedent("""
+    import os, signal, sys, threading, time
+    stop = False
+    def spin():
+        x = 0
+        while not stop:
+            x += 1
+""")
+
+PINGER = SPIN + textwrap.dedent("""
+    import json, socket, subprocess
     N = int(sys.argv[1])
     mine, theirs = socket.socketpair()
     peer = subprocess.Popen([sys.executable, "-c", '''
@@ -50,11 +63,6 @@ PINGER = textwrap.dedent("""
         s.sendall(b)
     ''', str(theirs.fileno())], pass_fds=[theirs.fileno()])
     theirs.close()
-    stop = False
-    def count():
-        x = 0
-        while not stop:
-            x += 1
     def ping(out):
         out["peer_preload"] = mine.recv(4096).decode()
         for _ in range(N):
@@ -62,7 +70,7 @@ PINGER = textwrap.dedent("""
             mine.recv(1)
         out["round_trips"] = N
     out = {}
-    counter = threading.Thread(target=count, name="counter")
+    counter = threading.Thread(target=spin, name="counter")
     pinger = threading.Thread(target=ping, args=(out,), name="pinger")
     counter.start(); pinger.start(); pinger.join()
     stop = True
@@ -70,13 +78,7 @@ PINGER = textwrap.dedent("""
     print(json.dumps(out))
 """)
 
-SPIN_UNTIL_INT = textwrap.dedent("""
-    import sys, threading, time
-    stop = False
-    def spin():
-        x = 0
-        while not stop:
-            x += 1
+SPIN_UNTIL_INT = SPIN + textwrap.dedent("""
     ts = [threading.Thread(target=spin, name="spin-%d" % i) for i in range(2)]
     for t in ts: t.start()
     print("ready", flush=True)
@@ -89,12 +91,7 @@ SPIN_UNTIL_INT = textwrap.dedent("""
         sys.exit(3)
 """)
 
-ENDS = textwrap.dedent("""
-    import os, signal, sys, threading, time
-    def spin():
-        x = 0
-        while True:
-            x += 1
+ENDS = SPIN + textwrap.dedent("""
     threading.Thread(target=spin, name="spin", daemon=True).start()
     time.sleep(0.05)
     how = sys.argv[1]
@@ -119,34 +116,17 @@ MANY = textwrap.dedent("""
     for t in ts: t.join()
 """)
 
-MODELLED = textwrap.dedent("""
-    import threading, time
-    stop = False
-    def count():
-        x = 0
-        while not stop:
-            x += 1
+MODELLED = SPIN + textwrap.dedent("""
     def nap():
         for _ in range(150):
             time.sleep(0.002)
             sum(range(200))
-    c = threading.Thread(target=count, name="counter")
+    c = threading.Thread(target=spin, name="counter")
     n = threading.Thread(target=nap, name="napper")
     c.start(); n.start(); n.join()
     stop = True
     c.join()
 """)
-
-
-def holdings(doc):
-    """Per thread: [(acquire, release or thread_exit)] from the event stream."""
-    out, open_ = {}, {}
-    for e in doc["events"]:
-        if e["ev"] == "acquire":
-            open_[e["tid"]] = e["t"]
-        elif e["ev"] in ("release", "thread_exit") and e["tid"] in open_:
-            out.setdefault(e["tid"], []).append((open_.pop(e["tid"]), e["t"]))
-    return out
 
 
 class Recorded(unittest.TestCase):
@@ -179,40 +159,14 @@ class Recorded(unittest.TestCase):
         time, the schema's, and read by every reader."""
         self.assertEqual(doc["run"]["engine"], "recorded")
         self.assertTrue(doc["run"]["policy"].startswith("cpython-3.11"))
-        ts = [e["t"] for e in doc["events"]]
-        self.assertEqual(ts, sorted(ts))
-        state = {}
-        for e in doc["events"]:
-            tid, ev, s = e["tid"], e["ev"], state.get(e["tid"], "out")
-            if ev == "request":
-                self.assertEqual(s, "out", e)
-                state[tid] = "wait"
-            elif ev == "acquire":
-                self.assertEqual(s, "wait", e)
-                state[tid] = "hold"
-            elif ev == "release":
-                self.assertEqual(s, "hold", e)
-                self.assertNotEqual(e["reason"], "none", e)
-                state[tid] = "out"
-            elif ev == "thread_exit":
-                self.assertNotEqual(s, "hold", e)
-                state[tid] = "ended"
-        spans = sorted((a, r, tid) for tid, iv in holdings(doc).items() for a, r in iv)
-        for (a1, r1, t1), (a2, r2, t2) in zip(spans, spans[1:]):
-            self.assertLessEqual(r1, a2, "holdings overlap: %r %r" % ((a1, r1, t1), (a2, r2, t2)))
+        state = check_order(self, doc)
+        self.assertNotIn("none", [e["reason"] for e in doc["events"] if e["ev"] == "release"])
         for tid in range(len(doc["threads"])):
             self.assertEqual(state.get(tid), "ended", "thread %d has no thread_exit" % tid)
         for fmt in ("chrome", "speedscope", "csv"):
             subprocess.run([GILSIM, "export", path, "--format", fmt, "-o",
                             path + "." + fmt], check=True, stdout=subprocess.DEVNULL)
-        try:
-            import jsonschema
-        except ImportError:
-            print("\nnote: no jsonschema module: schema check skipped", file=sys.stderr)
-            return
-        with open(os.path.join(SRC, "docs", "trace.schema.json")) as f:
-            schema = json.load(f)
-        self.assertEqual(list(jsonschema.Draft202012Validator(schema).iter_errors(doc))[:3], [])
+        check_schema(self, doc, SRC)
 
     def summary(self, path):
         return json.loads(subprocess.run([GILSIM, "summary", path, "--json"], check=True,
