@@ -209,7 +209,13 @@ class Recorded(unittest.TestCase):
         return proc, out
 
     def finish(self, proc, out, expect):
-        rc = proc.wait(timeout=120)
+        try:
+            rc = proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            for _ in range(3):  # the third makes gilsim record kill the program
+                proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+            raise
         err = proc.stderr.read()
         proc.stdout.close()
         proc.stderr.close()
