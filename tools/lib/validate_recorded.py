@@ -17,6 +17,7 @@ waits and slices of the threads of the group that does the program's work. Run b
 """
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -72,7 +73,10 @@ class TraceFigures:
         with open(path) as f:
             doc = json.load(f)
         self.run, self.events = doc["run"], doc["events"]
-        self.group = {t["tid"]: t.get("group", t["name"]) for t in doc["threads"]}
+        # a model's groups of one recorded group that differ are name, name_2, ... (gilsim
+        # model); recorded groups never end in _N (gilsim record takes the number off)
+        self.group = {t["tid"]: re.sub(r"_\d+$", "", t.get("group", t["name"]))
+                      for t in doc["threads"]}
         self.window = self.run.get("elapsed_ns") or (self.events[-1]["t"] if self.events else 1)
         self.samples = {}
         since = {}  # (tid, what) -> t
@@ -273,6 +277,13 @@ Why figures differ, where they do:
 * **The model's pattern** is the mean of each op over a loop's repetitions; a program whose
   round trips come in two modes (the send loses the GIL or does not, docs/validation.md's
   regime question) replays one mode's mean latency in both, and the rate moves with it.
+* **The echo client's send** is one `io` with `"send": true` in the model: the engine takes the
+  GIL back after the send and gives it up again at once, where the program ran a few µs of
+  Python between `sendall` and `recv`; half of the client's replayed slices are those
+  instants, so its slice p50 falls to the engine's cost of a hand-off to itself. On the
+  virtual engine the machine's wake-up decides whether the CPU thread takes the GIL during
+  the send (the regime question above): when it does every time, every acquisition after a
+  send waits an interval, and the GIL wait p50 is the interval.
 * **pyrun** runs the hand-written workload of the program, not the program: where the two
   differ (the workload's fixed 2 µs of work per round trip, pyrun's own stamps), so do the
   figures."""
