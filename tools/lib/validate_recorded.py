@@ -18,8 +18,9 @@ waits and slices of the threads of the group that does the program's work. Run b
 import json
 import os
 import re
-import subprocess
 import sys
+
+import validate_natural
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROGRAMS = os.path.join(ROOT, "tools", "validation")
@@ -28,8 +29,7 @@ END = "<!-- end of the recorded programs -->"
 COUNT_TOL, PYRUN_TOL, MODEL_TOL, PREDICT_TOL = 0.02, 0.10, 0.15, 0.25
 
 
-class Failure(Exception):
-    pass
+Failure = validate_natural.Failure
 
 
 # name -> (title, program and its arguments, the program's own count key, the trace's count:
@@ -55,13 +55,8 @@ SPECS = [
 ]
 
 
-def run(args, what, timeout=900):
-    proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          cwd=ROOT, timeout=timeout)
-    if proc.returncode != 0:
-        raise Failure("%s failed (exit %d): %s\n%s" % (what, proc.returncode, " ".join(args),
-                                                      proc.stderr.strip()[-2000:]))
-    return proc.stdout
+def run(args, what):
+    return validate_natural.run_text(args, what, timeout=900)
 
 
 class TraceFigures:
@@ -291,21 +286,11 @@ Why figures differ, where they do:
 
 def splice(old_text, block):
     """old_text with its recorded-programs block replaced by block (appended if absent)."""
-    if BEGIN in old_text and END in old_text:
-        head, rest = old_text.split(BEGIN, 1)
-        return head + block.rstrip("\n") + rest.split(END, 1)[1]
-    return old_text.rstrip("\n") + "\n\n" + block
+    return validate_natural.splice(old_text, block, BEGIN, END)
 
 
 def existing_block(path):
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError:
-        return None
-    if BEGIN in text and END in text:
-        return BEGIN + text.split(BEGIN, 1)[1].split(END, 1)[0] + END + "\n"
-    return None
+    return validate_natural.existing_block(path, BEGIN, END)
 
 
 def check_rows(text, recorded):
