@@ -564,7 +564,7 @@ static char *description(const struct model_trace *m, const struct model_options
         o->slack_us);
     if (o->counts)
         say(&t, " Every loop keeps its recorded count (--counts): a thread ends when its work is "
-                "done.");
+                "done, and duration_ms is three times the trace's, room for a slower replay.");
     if (m->lock_waits)
         say(&t,
             " %llu lock waits are sleeps of their measured length (workloads have no locks "
@@ -575,7 +575,8 @@ static char *description(const struct model_trace *m, const struct model_options
     return t.s;
 }
 
-static void put_header(FILE *f, const struct model_trace *m, const char *desc)
+static void put_header(FILE *f, const struct model_trace *m, const struct model_options *o,
+                       const char *desc)
 {
     char name[65];
     size_t n = 0;
@@ -586,7 +587,8 @@ static void put_header(FILE *f, const struct model_trace *m, const char *desc)
     text_put_json(f, n ? name : "model");
     fputs(",\n \"description\": ", f);
     text_put_json(f, desc ? desc : "");
-    double ms = ceil((double)m->window_ns / 1e6);
+    /* with counts, threads end when their work is done: room for a slower replay */
+    double ms = ceil((double)m->window_ns / 1e6) * (o->counts ? 3 : 1);
     fprintf(f, ",\n \"duration_ms\": %.0f, \"tick_ns\": 50,\n \"threads\": [\n", ms < 1 ? 1 : ms);
 }
 
@@ -608,7 +610,7 @@ int model_write_workload(FILE *f, const struct model_trace *m, const struct mode
         rc = err_set(e, ERR_INPUT, "%s: no thread of the trace ever held the GIL", m->path);
     if (ng > 0) {
         char *desc = description(m, o, sh, m->nthreads);
-        put_header(f, m, desc);
+        put_header(f, m, o, desc);
         free(desc);
         for (long g = 0; g < ng; g++)
             put_group(f, sh, &gs[g], g + 1 == ng);

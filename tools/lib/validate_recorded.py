@@ -124,7 +124,7 @@ class Recorded:
         self.gilsim, self.python, self.keep, self.step = gilsim, python, keep, step
         self.smoke, self.machine = smoke, machine
         self.rows = []  # (program title, criterion, figure, recorded, other, ratio, tol, note)
-        self.duration = 0.5 if smoke else 3.0
+        self.duration = 0.3 if smoke else 3.0
         self.specs = SPECS[:1] if smoke else SPECS
 
     def record(self, name, prog, args, interval_ms):
