@@ -19,6 +19,7 @@
 #define MINOR_SHARE    0.02  /* an item spanning less of its thread's life is minor */
 #define PEER_GAP_US    100.0 /* interpreter work between a send and its receive, at most */
 #define FOREVER_CPU_US 1000.0
+#define OUTLIER_X      10.0 /* an I/O latency over this many times its op's median is left out */
 
 static const char *const kind_key[MK_COUNT] = {"cpu",    "io",   "send", "sleep",
                                                "native", "hold", "io"};
@@ -280,6 +281,7 @@ struct group {
     char name[72];
     size_t *members; /* indexes of struct shaped */
     size_t n;
+    size_t outliers; /* durations left out of its ops' means (unit_stat) */
 };
 
 static bool name_char(char c)
@@ -395,19 +397,62 @@ struct writer {
     FILE *f;
     const struct shaped *sh;
     const struct group *g;
+    double *scratch; /* room for every op of every thread: one op's samples */
 };
 
-/* The statistics of op k of item x's pattern over every repetition in every member. */
-static struct stat unit_stat(const struct writer *w, size_t x, size_t k)
+static int cmp_double(const void *a, const void *b)
 {
-    struct stat st = {0};
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The statistics of op k of item x's pattern over every repetition in every member. For an I/O,
+ * latencies over OUTLIER_X times the op's median are left out and counted in *left_out: a
+ * program's first receive that waited while its peer started (400 ms among round trips of
+ * 130 µs) would otherwise set the mean of hundreds of repetitions, and the replay would run a
+ * program that never was. Work (cpu, native) keeps every sample: its total is the program's. */
+static struct stat unit_stat(const struct writer *w, size_t x, size_t k, size_t *left_out)
+{
+    const struct shaped *s0 = &w->sh[w->g->members[0]];
+    enum model_kind kind = (enum model_kind)s0->th->ops[s0->items[x].first + k].kind;
+    bool trim = kind == MK_IO || kind == MK_PEER_IO;
+    size_t n = 0;
     for (size_t m = 0; m < w->g->n; m++) {
         const struct shaped *s = &w->sh[w->g->members[m]];
         const struct item *it = &s->items[x];
         for (size_t r = 0; r < it->nreps; r++)
-            stat_add(&st, s->th->ops[it->starts[r] + k].us);
+            w->scratch[n++] = s->th->ops[it->starts[r] + k].us;
+    }
+    qsort(w->scratch, n, sizeof *w->scratch, cmp_double);
+    double median = n ? w->scratch[(n - 1) / 2] : 0;
+    struct stat st = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (trim && median > 0 && w->scratch[i] > OUTLIER_X * median)
+            (*left_out)++;
+        else
+            stat_add(&st, w->scratch[i]);
     }
     return st;
+}
+
+/* One op repeated for ever that is GIL-held work: written as 1 ms slices, whatever was seen. */
+static bool forever_cpu(const struct item *it, enum model_kind kind)
+{
+    return it->forever && it->unit == 1 && kind == MK_CPU;
+}
+
+/* How many durations the group's means leave out (said in the description). */
+static size_t count_outliers(const struct writer *w)
+{
+    size_t left_out = 0;
+    const struct shaped *s0 = &w->sh[w->g->members[0]];
+    for (size_t x = 0; x < s0->n; x++) {
+        const struct item *it = &s0->items[x];
+        for (size_t k = 0; !it->summary && k < it->unit; k++)
+            if (!forever_cpu(it, (enum model_kind)s0->th->ops[it->first + k].kind))
+                (void)unit_stat(w, x, k, &left_out);
+    }
+    return left_out;
 }
 
 /* A summary: per kind of op away from the GIL (in the order they first came), a loop of that
@@ -461,19 +506,21 @@ static void put_item(const struct writer *w, size_t x, bool *first)
     else if (loop)
         fprintf(w->f, "{\"loop\": {\"count\": %zu, \"ops\": [", it->nreps);
     for (size_t k = 0; k < it->unit; k++) {
-        struct stat st = unit_stat(w, x, k);
+        size_t left_out = 0;
+        struct stat st = unit_stat(w, x, k, &left_out);
         enum model_kind kind = (enum model_kind)ops[it->first + k].kind;
         /* one op repeated for ever: cpu in slices, so that a thread's work lasts the run */
-        if (it->forever && it->unit == 1 && kind == MK_CPU) st.mean = FOREVER_CPU_US;
+        if (forever_cpu(it, kind)) st.mean = FOREVER_CPU_US;
         if (k) fputs(", ", w->f);
         put_op(w->f, kind, &st);
     }
     if (loop) fputs("]}}", w->f);
 }
 
-static void put_group(FILE *f, const struct shaped *sh, const struct group *g, bool last)
+static void put_group(FILE *f, const struct shaped *sh, const struct group *g, double *scratch,
+                      bool last)
 {
-    struct writer w = {f, sh, g};
+    struct writer w = {f, sh, g, scratch};
     double start = 0;
     for (size_t m = 0; m < g->n; m++)
         start += (double)sh[g->members[m]].th->start_ns / 1e6 / (double)g->n;
@@ -544,7 +591,7 @@ static void say_threads(struct text *t, const struct shaped *sh, size_t nsh)
 }
 
 static char *description(const struct model_trace *m, const struct model_options *o,
-                         const struct shaped *sh, size_t nsh)
+                         const struct shaped *sh, size_t nsh, const struct group *gs, size_t ng)
 {
     struct text t = {0};
     say(&t, "Model of the trace %s (%s under %s", m->path, m->workload, m->policy);
@@ -571,6 +618,12 @@ static char *description(const struct model_trace *m, const struct model_options
             "yet).",
             (unsigned long long)m->lock_waits);
     say_threads(&t, sh, nsh);
+    for (size_t g = 0; g < ng; g++)
+        if (gs[g].outliers)
+            say(&t,
+                " Group %s: %zu I/O latencies over %.0f times their op's median left out of its "
+                "mean (a first receive that waited for its peer to start).",
+                gs[g].name, gs[g].outliers, OUTLIER_X);
     if (!m->complete) say(&t, " The trace is partial (complete: false).");
     return t.s;
 }
@@ -597,7 +650,11 @@ int model_write_workload(FILE *f, const struct model_trace *m, const struct mode
 {
     struct shaped *sh = calloc(m->nthreads ? m->nthreads : 1, sizeof *sh);
     struct group *gs = calloc(m->nthreads ? m->nthreads : 1, sizeof *gs);
-    int rc = sh && gs ? 0 : -1;
+    size_t nops = 1;
+    for (size_t i = 0; i < m->nthreads; i++)
+        nops += m->threads[i].n;
+    double *scratch = malloc(nops * sizeof *scratch);
+    int rc = sh && gs && scratch ? 0 : -1;
     for (size_t i = 0; rc == 0 && i < m->nthreads; i++) {
         struct model_thread *th = &m->threads[i];
         if (th->ever_held)
@@ -609,11 +666,13 @@ int model_write_workload(FILE *f, const struct model_trace *m, const struct mode
     if (ng == 0)
         rc = err_set(e, ERR_INPUT, "%s: no thread of the trace ever held the GIL", m->path);
     if (ng > 0) {
-        char *desc = description(m, o, sh, m->nthreads);
+        for (long g = 0; g < ng; g++)
+            gs[g].outliers = count_outliers(&(struct writer){f, sh, &gs[g], scratch});
+        char *desc = description(m, o, sh, m->nthreads, gs, (size_t)ng);
         put_header(f, m, o, desc);
         free(desc);
         for (long g = 0; g < ng; g++)
-            put_group(f, sh, &gs[g], g + 1 == ng);
+            put_group(f, sh, &gs[g], scratch, g + 1 == ng);
         fputs(" ]}\n", f);
     }
     for (size_t i = 0; sh && i < m->nthreads; i++)
@@ -622,6 +681,7 @@ int model_write_workload(FILE *f, const struct model_trace *m, const struct mode
         free(gs[g].members);
     free(sh);
     free(gs);
+    free(scratch);
     if (ng < 0 || rc < 0) return err_set(e, ERR_RUNTIME, "out of memory while modelling");
     return rc;
 }
