@@ -46,11 +46,11 @@ static const struct cli_command record_cmd = {
     "Runs COMMAND (a CPython 3.11 program, directly or through a shell or env) as usual, with\n"
     "gilsim's recorder preloaded, and writes every GIL request, acquire and release of its\n"
     "threads, with their reasons and the blocking calls between, as a gilsim trace that every\n"
-    "gilsim reader takes (summary, export, report, model). The first CPython process of the\n"
-    "command is recorded; its children (subprocess, multiprocessing) run unrecorded. SIGINT,\n"
-    "SIGTERM, SIGHUP and SIGQUIT are passed on to the program; the trace keeps everything up\n"
-    "to its end; a third SIGINT or SIGTERM kills it. Put the command after --. Details:\n"
-    "docs/record.md.\n",
+    "trace reader takes (summary, export, plot-timeline, model). The first CPython process\n"
+    "of the command is recorded; its children (subprocess, multiprocessing) run unrecorded.\n"
+    "SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to the program; the trace keeps\n"
+    "everything up to its end; a third SIGINT or SIGTERM kills it. Put the command after --.\n"
+    "Details: docs/record.md.\n",
     record_opts,
     "Exit status: the program's (its code, or 128 + the signal that ended it); 2 when COMMAND\n"
     "cannot be run, runs no CPython the recorder knows (only 3.11), or an option is wrong; 1\n"
