@@ -178,17 +178,17 @@ class Recorded:
         path5, told5 = self.record(name, prog, args, 5)
         rec5 = TraceFigures(path5)
         self.add(title, 1, "count (%s)" % key, rec5.count(*count), told5[key], COUNT_TOL,
-                 why=why(1, "count", name))
+                 why=why(1, "count", name, None, None))
         if py:
             wl, pgroup, pcpu = py
             pr = self.pyrun(wl, 5000, int(self.duration * 1000))
             self.add(title, 1, "slice p50 vs pyrun", rec5.p50("slice", cpu or group),
                      pr.p50("slice", pcpu or pgroup), PYRUN_TOL,
-                     why=why(1, "pyrun", name, rec5, pr))
+                     why=why(1, "pyrun", name, None, None, rec5, pr))
             if name == "echo":
                 self.add(title, 1, "I/O response p50 vs pyrun", rec5.p50("io_response", group),
                          pr.p50("io_response", pgroup), PYRUN_TOL,
-                         why=why(1, "pyrun", name, rec5, pr))
+                         why=why(1, "pyrun", name, None, None, rec5, pr))
         else:
             self.add(title, 1, "vs pyrun", None, None, PYRUN_TOL,
                      "n/a: the workload's native work is sized per host by tools/validate")
@@ -199,7 +199,7 @@ class Recorded:
             rep = self.replay(model, name, 5000, engine, ms)
             for (fig, a), (_, b) in zip(self.figures(rec5, spec), self.figures(rep, spec)):
                 self.add(title, 2, "%s, %s engine" % (fig, engine), a, b, MODEL_TOL,
-                         why=why(2, fig, name, rec5, rep))
+                         why=why(2, fig, name, a, b, rec5, rep))
         self.step("recorded: %s at 1 ms" % title)
         path1, _ = self.record(name, prog, args, 1)
         rec1 = TraceFigures(path1)
@@ -207,7 +207,7 @@ class Recorded:
             rep = self.replay(model, name, 1000, engine, int(rec1.window / 1e6) + 1)
             for (fig, a), (_, b) in zip(self.figures(rec1, spec), self.figures(rep, spec)):
                 self.add(title, 3, "%s, %s engine" % (fig, engine), a, b, PREDICT_TOL,
-                         why=why(3, fig, name, rec1, rep))
+                         why=why(3, fig, name, a, b, rec1, rep))
 
     def run_all(self):
         for spec in self.specs:
@@ -252,14 +252,15 @@ RATE_WHY = {
             "work and contended again",
     "sleep": "the sleeps' overshoot, the machine's wake-up",
     "many": "the GIL is saturated (50 × 170 µs of work per 5 ms sleep): the rate is the "
-            "hand-off rate, which the machine's load sets",
+            "hand-off rate, and a recorded hand-off waits for the OS to run one of 50 threads "
+            "on 2 busy CPUs",
 }
 
 
-def why(crit, fig, name, rec=None, other=None):
-    """The mechanism of a miss of this kind in this program's row (the section's last
-    paragraphs say more); a thread the OS left unrun for 50 ms or more, in either trace,
-    first."""
+def why(crit, fig, name, a, b, rec=None, other=None):
+    """The mechanism of a miss of this kind in this program's row, from the two figures (a:
+    the recording's, b: the other side's) and traces (the section's last paragraphs say
+    more); a thread the OS left unrun for 50 ms or more, in either trace, first."""
     stalls = [t.stall_ns for t in (rec, other) if t is not None]
     if stalls and max(stalls) >= 50e6:
         which = "recording" if rec.stall_ns >= max(stalls) else "other side"
@@ -269,9 +270,18 @@ def why(crit, fig, name, rec=None, other=None):
         return "calls in flight at the end, or a pattern the recorder reads differently"
     if crit == 1:
         return "pyrun runs the hand-written workload, not the program; see below"
+    lo, hi = (min(a, b), max(a, b)) if a is not None and b is not None else (None, None)
     if fig.startswith("GIL wait"):
-        return "uncontended acquisitions set the p50; see below"
+        if lo is not None and lo < 1e3 <= 100e3 <= hi:
+            return "waits are bimodal: one side's p50 is an uncontended acquisition, the " \
+                   "other's a wait for the holder, and their mix differs; see below"
+        if lo is not None and hi < 1e3:
+            return "both p50s are uncontended acquisitions, whose costs differ; see below"
+        return "the mix of waits for a whole interval and short hand-offs differs; see below"
     if fig.startswith("slice"):
+        if name == "echo" and lo is not None and lo < 1e3 and b == lo:
+            return "the replayed send hands the GIL back to its own thread at once: half " \
+                   "the slices are instants; see below"
         return "held time includes the OS's preemption of the holder; see below"
     return RATE_WHY.get(name, "see below") + "; see below"
 
@@ -301,7 +311,10 @@ Why figures differ, where they do:
   back after a short call while no one else wants it waits 40–200 ns in the recording, the
   time through `take_gil`; the engines' own uncontended acquisition takes a different few
   hundred ns. When most acquisitions are uncontended, the p50 compares these two costs, not
-  the scheduling; the p99 and the rates carry the convoy.
+  the scheduling; the p99 and the rates carry the convoy. Where about half are (an echo
+  client waits an interval after one of its two calls per round trip and not after the
+  other), the waits are bimodal and the p50 falls on either side of the gap: 150 ns in one
+  trace, 5 ms in the other, for the same behaviour give or take a few acquisitions.
 * **A thread the OS left unrun.** A thread that dropped the GIL on request waits until
   another has taken it, and is runnable the moment one has; on this shared 2-CPU machine
   such waits of 50 ms to 460 ms happen, in recordings of CPython and in the real engine's
