@@ -252,8 +252,8 @@ RATE_WHY = {
             "work and contended again",
     "sleep": "the sleeps' overshoot, the machine's wake-up",
     "many": "the GIL is saturated (50 × 170 µs of work per 5 ms sleep): the rate is the "
-            "hand-off rate, and a recorded hand-off waits for the OS to run one of 50 threads "
-            "on 2 busy CPUs",
+            "hand-off rate, and a hand-off waits for the OS to run one of 50 threads on 2 busy "
+            "CPUs, as busy as the moment makes them",
 }
 
 
