@@ -79,11 +79,15 @@ PINGER = SPIN + textwrap.dedent("""
     print(json.dumps(out))
 """)
 
+# everything after the threads start is inside the try: a SIGINT handled between the "ready"
+# line and the loop would otherwise end the main thread with the spinners still running, and
+# the interpreter's shutdown would wait for them for ever
 SPIN_UNTIL_INT = SPIN + textwrap.dedent("""
     ts = [threading.Thread(target=spin, name="spin-%d" % i) for i in range(2)]
-    for t in ts: t.start()
-    print("ready", flush=True)
     try:
+        for t in ts: t.start()
+        time.sleep(0.005)  # a sleep recorded before the signal can come
+        print("ready", flush=True)
         while True:
             time.sleep(0.005)
     except KeyboardInterrupt:
@@ -216,7 +220,8 @@ class Recorded(unittest.TestCase):
             for _ in range(3):  # the third makes gilsim record kill the program
                 proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)
-            raise
+            self.fail("gilsim record did not end in 120 s; its stderr and the program's:\n" +
+                      proc.stderr.read())
         err = proc.stderr.read()
         proc.stdout.close()
         proc.stderr.close()
