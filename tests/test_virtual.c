@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/host.h"
@@ -674,11 +673,8 @@ static void test_crowd_leaves(void)
 
 static int testpol(const char *args, const char *err)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s/tests/gilsim-testpol' %s >/dev/null 2>'%s'",
-             GILSIM_SOURCE_DIR, GILSIM_BINARY_DIR, args, err);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    struct tu_proc p = {.err = err};
+    return tu_start(&p, "tests/gilsim-testpol", args) ? tu_wait(&p, 120.0 * TU_SLACK) : -1;
 }
 
 static void test_stalls(void)
