@@ -282,7 +282,10 @@ def why(crit, fig, name, a, b, rec=None, other=None):
         if name == "echo" and lo is not None and lo < 1e3 and b == lo:
             return "the replayed send hands the GIL back to its own thread at once: half " \
                    "the slices are instants; see below"
-        return "held time includes the OS's preemption of the holder; see below"
+        if lo is not None and b > a:
+            return "the model's cpu is the mean of each loop's held stretches, which a few " \
+                   "long ones pull above the recording's median; see below"
+        return "the recording's held time includes the OS's preemption of the holder; see below"
     return RATE_WHY.get(name, "see below") + "; see below"
 
 
@@ -328,7 +331,10 @@ Why figures differ, where they do:
   need each thread's CPU time (a system call per release) to say the work itself.
 * **Slices** in a recording are the time the GIL was held, including any time the OS took the
   holder's CPU away (on a busy 2-CPU machine, often): the model's `cpu` replays that time as
-  work, and the replay's slices include its own preemptions again.
+  work, and the replay's slices include its own preemptions again. And a loop's `cpu` is the
+  mean of its repetitions: where most stretches are short and a few long (a call that
+  returned at once, then one that waited for the GIL mid-work), every replayed slice is near
+  the mean and the replay's p50 lies above the recording's median.
 * **The model's pattern** is the mean of each op over a loop's repetitions; a program whose
   round trips come in two modes (the send loses the GIL or does not, docs/validation.md's
   regime question) replays one mode's mean latency in both, and the rate moves with it.
