@@ -301,7 +301,11 @@ second half (the steady state), and so are waits and slices (docs/metrics.md's d
 computed from the events of that half): their p50 over the threads of the group that does the
 program's work (the echo client's and the sleeper's main thread, the server's
 connection threads, the hashing threads, the 50 workers); for criterion 1's slice the CPU
-thread's. The thread-pool programs of issue 23 do not exist yet: no row."""
+thread's. The thread-pool programs of issue 23 do not exist yet: no row. On the busy
+development VM, consecutive runs of this command met from a quarter to a bit over half of
+the figures: the programs themselves change regime from run to run (whether the echo
+client's CPU thread takes the GIL during each round trip's I/O, how far a 1 ms sleep
+overshoots), and one run is one sample of each."""
 
 MECHANISMS = """\
 Why figures differ, where they do:
