@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,37 @@ static json_t *vars_json(const struct wl_workload *wl)
     return vars;
 }
 
+static json_t *num_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *ns_or_null(int64_t ns)
+{
+    return ns >= 0 ? json_integer((json_int_t)ns) : json_null();
+}
+
+/* The real engine's look at the host around the run: the tick re-measured after it (into
+ * run.calibration) and run.host_load; analysis/disturb.c judges them. */
+static void host_check_json(const struct eng_result *r, json_t *run)
+{
+    const struct eng_host_check *h = &r->host;
+    json_object_set_new(json_object_get(run, "calibration"), "ns_per_tick_end",
+                        num_or_null(h->ns_per_tick_end));
+    json_t *ls = json_array(), *le = json_array();
+    for (int i = 0; i < 3; i++) {
+        json_array_append_new(ls, num_or_null(h->load_start[i]));
+        json_array_append_new(le, num_or_null(h->load_end[i]));
+    }
+    json_object_set_new(
+        run, "host_load",
+        json_pack("{so so sI so so sI so so}", "loadavg_start", ls, "loadavg_end", le, "cpus",
+                  (json_int_t)h->cpus, "cpus_busy_ns", ns_or_null(h->cpus_busy_ns), "self_cpu_ns",
+                  ns_or_null(h->self_cpu_ns), "threads_measured", (json_int_t)h->threads_measured,
+                  "run_queue_wait_ns", ns_or_null(h->queue_wait_ns), "on_cpu_ns",
+                  ns_or_null(h->on_cpu_ns)));
+}
+
 static json_t *run_info(const struct eng_options *o, const struct eng_result *r)
 {
     const struct wl_workload *wl = o->wl;
@@ -84,6 +116,7 @@ static json_t *run_info(const struct eng_options *o, const struct eng_result *r)
         r->stop_reason, "max_events_per_thread", (json_int_t)r->max_events, "host",
         host_info_json(), "calibration", "tick_ns_target", (json_int_t)r->tick_ns_target,
         "ns_per_tick", r->ns_per_tick, "iters_per_tick", (json_int_t)r->iters_per_tick);
+    if (run && r->host.measured) host_check_json(r, run);
     if (run) json_object_set_new(run, "stop_ns", json_integer((json_int_t)r->stop_ns));
     if (run) json_object_set_new(run, "engine", json_string(r->engine ? r->engine : "real"));
     if (run && wl->nvars) json_object_set_new(run, "vars", vars_json(wl));
