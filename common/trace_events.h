@@ -43,7 +43,8 @@
     X(NATIVE, "native")                                                                            \
     X(ARRIVAL, "arrival")                                                                          \
     X(EXIT, "exit")                                                                                \
-    X(DEADLINE, "deadline")
+    X(DEADLINE, "deadline")                                                                        \
+    X(LOCK, "lock")
 
 #define TRACE_X_ENUM(name, json, arg) TRACE_EV_##name,
 enum trace_ev { TRACE_EVENT_TABLE(TRACE_X_ENUM) TRACE_EV_COUNT };

@@ -1,6 +1,5 @@
 /* sim/trace_write.c - see trace_write.h. The header (run, threads) is built with jansson; the
- * events are merged from the per-thread buffers and formatted by hand, since a trace can hold
- * tens of millions of them. */
+ * events are merged from the per-thread buffers and written by common/trace_emit.h. */
 #define _GNU_SOURCE
 #include "trace_write.h"
 
@@ -17,6 +16,7 @@
 #include "../common/host.h"
 #include "../common/outfile.h"
 #include "../common/text.h"
+#include "../common/trace_emit.h"
 #include "common/version.h" /* generated into the build tree */
 
 struct trace_out {
@@ -136,113 +136,6 @@ static json_t *thread_info(const struct eng_result *r)
     return arr;
 }
 
-/* ---- events -------------------------------------------------------------------------------- */
-
-/* At equal times a release sorts before other events and an acquire after them, so that a
- * reader never sees two holders at one instant. */
-static int ev_rank(const struct trace_event *ev)
-{
-    return ev->ev == TRACE_EV_RELEASE ? 0 : ev->ev == TRACE_EV_ACQUIRE ? 2 : 1;
-}
-
-static bool ev_before(const struct trace_event *a, const struct trace_event *b)
-{
-    if (a->t != b->t) return a->t < b->t;
-    if (ev_rank(a) != ev_rank(b)) return ev_rank(a) < ev_rank(b);
-    return a->tid < b->tid;
-}
-
-struct cursor {
-    const struct trace_event *ev, *end;
-};
-
-static void sift_down(struct cursor *h, size_t n, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, m = i;
-        if (l < n && ev_before(h[l].ev, h[m].ev)) m = l;
-        if (l + 1 < n && ev_before(h[l + 1].ev, h[m].ev)) m = l + 1;
-        if (m == i) return;
-        struct cursor tmp = h[i];
-        h[i] = h[m];
-        h[m] = tmp;
-        i = m;
-    }
-}
-
-static char *put_i64(char *p, int64_t v)
-{
-    char tmp[24];
-    int n = 0;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    if (v < 0) *p++ = '-';
-    do
-        tmp[n++] = (char)('0' + u % 10);
-    while ((u /= 10) != 0);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
-
-static char *put_str(char *p, const char *s)
-{
-    size_t n = strlen(s);
-    memcpy(p, s, n);
-    return p + n;
-}
-
-static char *format_event(char *p, const struct trace_event *ev)
-{
-    p = put_str(p, "{\"t\":");
-    p = put_i64(p, ev->t);
-    p = put_str(p, ",\"tid\":");
-    p = put_i64(p, ev->tid);
-    p = put_str(p, ",\"ev\":\"");
-    p = put_str(p, trace_ev_name((enum trace_ev)ev->ev));
-    *p++ = '"';
-    if (ev->ev == TRACE_EV_RELEASE) {
-        p = put_str(p, ",\"reason\":\"");
-        p = put_str(p, trace_reason_name((enum trace_reason)ev->reason));
-        *p++ = '"';
-    }
-    const char *key = trace_ev_arg_key((enum trace_ev)ev->ev);
-    if (key && ev->arg != TRACE_NO_ARG) {
-        p = put_str(p, ",\"");
-        p = put_str(p, key);
-        p = put_str(p, "\":");
-        p = put_i64(p, ev->arg);
-    }
-    *p++ = '}';
-    return p;
-}
-
-static int write_events(FILE *f, const struct eng_result *r)
-{
-    struct cursor *heap = malloc((r->nthreads ? r->nthreads : 1) * sizeof *heap);
-    if (!heap) return -1;
-    size_t n = 0;
-    for (unsigned i = 0; i < r->nthreads; i++)
-        if (r->threads[i].nevents)
-            heap[n++] =
-                (struct cursor){r->threads[i].events, r->threads[i].events + r->threads[i].nevents};
-    for (size_t i = n; i-- > 0;)
-        sift_down(heap, n, i);
-    char line[256];
-    bool first = true;
-    while (n > 0) {
-        char *p = line;
-        if (!first) *p++ = ',';
-        *p++ = '\n';
-        first = false;
-        p = format_event(p, heap[0].ev);
-        if (fwrite(line, 1, (size_t)(p - line), f) != (size_t)(p - line)) break;
-        if (++heap[0].ev == heap[0].end) heap[0] = heap[--n];
-        sift_down(heap, n, 0);
-    }
-    free(heap);
-    return ferror(f) ? -1 : 0;
-}
-
 int trace_out_commit(struct trace_out *o, const struct eng_options *opt, const struct eng_result *r,
                      struct err *e)
 {
@@ -256,14 +149,24 @@ int trace_out_commit(struct trace_out *o, const struct eng_options *opt, const s
         rc = err_set(e, ERR_RUNTIME, "out of memory while writing the trace");
         goto done;
     }
-    fprintf(o->f,
-            "{\"format\":\"gilsim-trace\",\"version\":1,\n\"run\":%s,\n\"threads\":%s,\n"
-            "\"events\":[",
-            run_s, threads_s);
-    if (write_events(o->f, r) == 0)
-        fprintf(o->f, "\n],\n\"complete\":%s,\"events_dropped\":%llu}\n",
-                r->events_dropped || r->interrupted ? "false" : "true",
-                (unsigned long long)r->events_dropped);
+    struct trace_emit_src *srcs = malloc((r->nthreads ? r->nthreads : 1) * sizeof *srcs);
+    if (!srcs) {
+        rc = err_set(e, ERR_RUNTIME, "out of memory while writing the trace");
+        goto done;
+    }
+    for (unsigned i = 0; i < r->nthreads; i++)
+        srcs[i] = (struct trace_emit_src){r->threads[i].events,
+                                          r->threads[i].events + r->threads[i].nevents};
+    struct trace_emit_doc doc = {.run_json = run_s,
+                                 .threads_json = threads_s,
+                                 .complete = !(r->events_dropped || r->interrupted),
+                                 .events_dropped = r->events_dropped};
+    int wrc = trace_emit_document(o->f, &doc, srcs, r->nthreads);
+    free(srcs);
+    if (wrc && !ferror(o->f)) {
+        rc = err_set(e, ERR_RUNTIME, "out of memory while writing the trace");
+        goto done;
+    }
     /* a write error (a full disk) is found by the commit, which then replaces nothing */
     rc = outfile_commit(o->of, e);
     o->of = NULL;

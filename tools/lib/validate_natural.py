@@ -100,19 +100,25 @@ class Failure(Exception):
     pass
 
 
-def run_json(args, what, timeout=600):
+def run_text(args, what, timeout=600):
+    """What the command printed; Failure with its error output when it failed."""
     proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           cwd=ROOT, timeout=timeout)
     if proc.returncode != 0:
         raise Failure("%s failed (exit %d): %s\n%s" % (what, proc.returncode, " ".join(args),
                                                       proc.stderr.strip()[-2000:]))
+    return proc.stdout
+
+
+def run_json(args, what, timeout=600):
+    out = run_text(args, what, timeout)
     try:
         try:
-            return json.loads(proc.stdout)
+            return json.loads(out)
         except ValueError:  # a line of JSON after other output
-            return json.loads(proc.stdout.strip().splitlines()[-1])
+            return json.loads(out.strip().splitlines()[-1])
     except (ValueError, IndexError):
-        raise Failure("%s printed no JSON: %s" % (what, proc.stdout[-500:]))
+        raise Failure("%s printed no JSON: %s" % (what, out[-500:]))
 
 
 def pct(xs, q):
@@ -792,23 +798,24 @@ def check_rows(text, natural):
     return missing
 
 
-def splice(old_text, block):
-    """old_text with its natural-programs block replaced by block (appended if absent)."""
-    if BEGIN in old_text and END in old_text:
-        head, rest = old_text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
+def splice(old_text, block, begin=BEGIN, end=END):
+    """old_text with its block between begin and end (the natural programs' by default)
+    replaced by block (appended if absent)."""
+    if begin in old_text and end in old_text:
+        head, rest = old_text.split(begin, 1)
+        tail = rest.split(end, 1)[1]
         return head + block.rstrip("\n") + tail
     return old_text.rstrip("\n") + "\n\n" + block
 
 
-def existing_block(path):
+def existing_block(path, begin=BEGIN, end=END):
     try:
         with open(path) as f:
             text = f.read()
     except OSError:
         return None
-    if BEGIN in text and END in text:
-        return BEGIN + text.split(BEGIN, 1)[1].split(END, 1)[0] + END + "\n"
+    if begin in text and end in text:
+        return begin + text.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
     return None
 
 
