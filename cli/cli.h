@@ -176,6 +176,14 @@ int cli_write_json(const char *path, unsigned flags, const char *const *inputs, 
                    struct err *e);
 /* Creates results/, the default place of outputs, when missing: 0, or -1 with errno. */
 int cli_results_dir(void);
+struct outfile;
+/* A command's one output file, reserved before it reads its input (path "-": standard output),
+ * under SIGINT/SIGTERM/SIGHUP when it is a file (they remove the temporary file and exit at
+ * once); cli_output_close commits it (rc 0) or aborts it and ends the signal handling: rc, or
+ * the status of a failed commit. */
+int cli_output_open(struct outfile **of, const char *path, const char *const *inputs,
+                    struct err *e);
+int cli_output_close(struct outfile *of, int rc, struct err *e);
 
 /* ---- the virtual engine's machine (cli/util.c) ---------------------------------------------- */
 

@@ -238,8 +238,8 @@ int cmp_read_dir_file(const char *dir, const char *name, size_t max, char **text
  * and its value. Anything else (--help, --run, -o, a flag) was not written by a plan. */
 static int check_plan_options(const char *path, json_t *opts, struct err *e)
 {
-    static const char *const made_by[] = {"--policies", "--reference",   "--set",    "--var",
-                                          "--engine",   "--machine",     "--seeds",  "--repeat",
+    static const char *const made_by[] = {"--policies", "--reference",   "--set",     "--var",
+                                          "--engine",   "--machine",     "--seeds",   "--repeat",
                                           "--seed",     "--machine-set", "--duration"};
     const char *wl = json_string_value(json_array_get(opts, 0));
     if (!wl || wl[0] != '/')

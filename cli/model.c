@@ -87,24 +87,13 @@ int cli_model(int argc, char **argv)
     size_t len = 0;
     const char *inputs[] = {trace, NULL};
     struct outfile *of = NULL;
-    /* With -o FILE, SIGINT, SIGTERM and SIGHUP remove its temporary file and exit at once
-     * (128 + the signal), as summary and export do; standard output keeps the defaults. */
-    int src = strcmp(a.output, "-") != 0 ? cli_signals_start(NULL, NULL) : 0;
-    if (src != 0) {
-        err_set(&e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(src));
-        return cli_fail(&e);
-    }
-    /* the output reserved before the trace is read: a refusal costs nothing */
-    cli_signals_hold();
-    rc = outfile_open(&of, a.output, OUTFILE_STDOUT, inputs, &e);
-    if (rc == 0) cli_signals_set_tmp(outfile_tmp_path(of));
-    cli_signals_release();
+    /* the output reserved before the trace is read (a refusal costs nothing); with -o FILE,
+     * SIGINT, SIGTERM and SIGHUP remove its temporary file and exit at once, as summary's */
+    rc = cli_output_open(&of, a.output, inputs, &e);
     if (rc == 0) rc = build(trace, &o, &text, &len, &e);
     if (rc == 0 && fwrite(text, 1, len, outfile_stream(of)) != len)
         rc = err_set(&e, ERR_RUNTIME, "%s: cannot write", a.output);
-    if (of) rc = rc ? (outfile_abort(of), rc) : outfile_commit(of, &e);
-    cli_signals_set_tmp(NULL);
-    cli_signals_stop();
+    rc = cli_output_close(of, rc, &e);
     free(text);
     return rc ? cli_fail(&e) : 0;
 }

@@ -156,3 +156,24 @@ int cli_find_python(const char *var, const char *why, char *buf, size_t size, st
     return err_set(e, ERR_RUNTIME, "cannot run %s (%s; %s names another interpreter)", py, why,
                    var);
 }
+
+int cli_output_open(struct outfile **of, const char *path, const char *const *inputs, struct err *e)
+{
+    *of = NULL;
+    int src = strcmp(path, "-") != 0 ? cli_signals_start(NULL, NULL) : 0;
+    if (src != 0)
+        return err_set(e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(src));
+    cli_signals_hold(); /* the temporary file made and named to the signal thread, or neither */
+    int rc = outfile_open(of, path, OUTFILE_STDOUT, inputs, e);
+    if (rc == 0) cli_signals_set_tmp(outfile_tmp_path(*of));
+    cli_signals_release();
+    return rc;
+}
+
+int cli_output_close(struct outfile *of, int rc, struct err *e)
+{
+    if (of) rc = rc ? (outfile_abort(of), rc) : outfile_commit(of, e);
+    cli_signals_set_tmp(NULL);
+    cli_signals_stop();
+    return rc;
+}
