@@ -119,8 +119,8 @@ static int load_value(struct lex *L, json_t **out)
     int rc = skip_value(L);
     if (rc) return rc;
     struct jp_error jerr;
-    enum jp_status js =
-        jp_parse(start.p, (size_t)(L->cur.p - start.p), JP_ANY | JP_ALLOW_NUL, out, &jerr);
+    enum jp_status js = jp_parse(start.p, (size_t)(L->cur.p - start.p),
+                                 JP_ANY | JP_ALLOW_NUL | JP_REJECT_DUPLICATES, out, &jerr);
     if (js == JP_OK) return 0;
     if (js == JP_NOMEM) return err_set(L->e, ERR_RUNTIME, "%s: out of memory", L->name);
     /* jerr counts from start: on its first line, columns add to start's */
@@ -193,6 +193,16 @@ static int range_fail(struct lex *L, struct jlex at, const char *key)
     return lex_fail(L, what);
 }
 
+/* A key given twice in one object (the workload reader refuses it too: which value counts
+ * would be a guess). at: its value. */
+static int duplicate(struct lex *L, struct jlex at, const char *key)
+{
+    char what[64];
+    snprintf(what, sizeof what, "duplicate object key \"%s\"", key);
+    L->cur = at;
+    return lex_fail(L, what);
+}
+
 /* The value of t or tid (key), an integer; a tid must name a thread of the trace. */
 static int read_t_or_tid(struct scan *S, const char *key, struct event_fields *f)
 {
@@ -203,6 +213,7 @@ static int read_t_or_tid(struct scan *S, const char *key, struct event_fields *f
     struct jlex at = L->cur;
     struct jlex_number num;
     int rc;
+    if (f->have & (is_tid ? HAVE_TID : HAVE_T)) return duplicate(L, at, key);
     if (c != '-' && (c < '0' || c > '9')) return lex_fail(L, what);
     if ((rc = lex_number(L, &num))) return rc;
     if (!num.fits) {
@@ -232,6 +243,7 @@ static int read_ev_or_reason(struct lex *L, const char *key, struct event_fields
     char c = peek(L);
     struct jlex at = L->cur;
     int rc;
+    if (f->have & (is_ev ? HAVE_EV : HAVE_REASON)) return duplicate(L, at, key);
     if (c != '"') return lex_fail(L, is_ev ? "expected ev, a string" : "expected reason, a string");
     if ((rc = lex_string(L, name, sizeof name, &fits))) return rc;
     if (is_ev) {
@@ -257,6 +269,7 @@ static int read_other(struct lex *L, const char *key, struct event_fields *f)
     for (int i = 0; i < NSLOTS; i++)
         if (strcmp(key, slot_names[i]) == 0) slot = i;
     char c = peek(L);
+    if (slot >= 0 && f->slot_state[slot] != 0) return duplicate(L, L->cur, key);
     if (slot >= 0 && (c == '-' || (c >= '0' && c <= '9'))) {
         struct jlex_number num;
         struct jlex at = L->cur;
@@ -512,6 +525,7 @@ static int read_member(struct scan *S, struct doc *D)
     if (strcmp(key, "events") == 0) return read_events_member(S, D);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (strcmp(key, keys[i]) == 0) {
+            if (*slots[i]) return duplicate(L, L->cur, key);
             *at[i] = L->cur;
             return read_small_member(L, D, slots[i]);
         }
@@ -658,7 +672,9 @@ static int read_stream(int fd, const char *path, struct mapped *m, struct err *e
     for (;;) {
         ssize_t n = read(fd, m->buf + m->len, cap - m->len);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return err_set(e, ERR_INPUT, "%s: cannot read: %s", path, strerror(errno));
+        if (n < 0)
+            return err_set(e, err_status_of_errno(errno), "%s: cannot read: %s", path,
+                           strerror(errno));
         if (n == 0) return 0;
         for (size_t i = m->len; i < m->len + (size_t)n; i++)
             if (!json_text_byte((unsigned char)m->buf[i]))
@@ -688,7 +704,8 @@ static int map_file(const char *path, struct mapped *m, struct err *e)
         return err_set(e, ERR_INPUT, "%s: %s, expected a trace file", path,
                        S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file or a pipe");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return err_set(e, ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    if (fd < 0)
+        return err_set(e, err_status_of_errno(errno), "%s: cannot open: %s", path, strerror(errno));
     int rc = 0;
     if (fstat(fd, &st) != 0) {
         rc = err_set(e, ERR_INPUT, "%s: cannot stat: %s", path, strerror(errno));

@@ -69,6 +69,7 @@ struct cli_opt {
     uint64_t min, max;        /* numbers: the range; lists and choices: max is how many values */
     const char *what;         /* numbers: what the value is, in messages (default "an integer") */
     bool zero_off;            /* numbers: 0 (off) is allowed too */
+    bool distinct;            /* CLI_LIST of NAME=VALUE[,NAME=VALUE...]: each NAME at most once */
     const char *const *names; /* enums and choices: the values, NULL-terminated */
     const char *const *names_help; /* CLI_ENUM: one help per value, listed one per line */
     /* Refuses a value (CLI_STRING, CLI_LIST; CLI_CALL may use it): 0, or the status with e's
@@ -115,7 +116,10 @@ extern const char *const cli_engine_names[];
     }
 #define CLI_ROW_MACHINE(f, h) CLI_ROW_STRING("machine", 0, f, "FILE", h)
 #define CLI_ROW_MACHINE_SET(f, h)                                                                  \
-    CLI_ROW_LIST("machine-set", 0, f, "NAME=VALUE[,...]", CLI_MAX_SETS, h)
+    {                                                                                              \
+        .name = "machine-set", .kind = CLI_LIST, .field = f, .value = "NAME=VALUE[,...]",          \
+        .help = h, .max = CLI_MAX_SETS, .distinct = true                                           \
+    }
 #define CLI_ROW_VAR(f, h)                                                                          \
     {                                                                                              \
         .name = "var", .kind = CLI_LIST, .field = f, .value = "NAME=VALUE", .help = h,             \
@@ -167,10 +171,19 @@ void cli_csv_field(FILE *f, const char *s);
  * quote, backslash and controls escaped as JSON asks, bytes that are not UTF-8 as \\xNN). */
 void cli_json_string(FILE *f, const char *s);
 /* A JSON document (indented, reals to 10 digits) to path under the output rules of
- * common/outfile.h (inputs: the files it may not replace; NULL: none). */
-int cli_write_json(const char *path, const char *const *inputs, json_t *doc, struct err *e);
+ * common/outfile.h (flags: its OUTFILE_*; inputs: the files it may not replace; NULL: none). */
+int cli_write_json(const char *path, unsigned flags, const char *const *inputs, json_t *doc,
+                   struct err *e);
 /* Creates results/, the default place of outputs, when missing: 0, or -1 with errno. */
 int cli_results_dir(void);
+struct outfile;
+/* A command's one output file, reserved before it reads its input (path "-": standard output),
+ * under SIGINT/SIGTERM/SIGHUP when it is a file (they remove the temporary file and exit at
+ * once); cli_output_close commits it (rc 0) or aborts it and ends the signal handling: rc, or
+ * the status of a failed commit. */
+int cli_output_open(struct outfile **of, const char *path, const char *const *inputs,
+                    struct err *e);
+int cli_output_close(struct outfile *of, int rc, struct err *e);
 
 /* ---- the virtual engine's machine (cli/util.c) ---------------------------------------------- */
 
@@ -193,11 +206,18 @@ int cli_find_python(const char *var, const char *why, char *buf, size_t size, st
 
 /* ---- signals (cli/signals.c) ---------------------------------------------------------------- */
 
-/* SIGINT and SIGTERM: taken by a dedicated thread. The first calls on_signal (from that
- * thread; NULL: exit at once); a second exits at once with 128 + the signal after removing the
- * temporary file set with cli_signals_set_tmp. Call before creating threads. Returns 0 or an
- * errno value. */
+/* SIGINT, SIGTERM and SIGHUP (a closed terminal: a stop like SIGTERM): taken by a dedicated
+ * thread. The first calls on_signal (from that thread; NULL: exit at once); a second exits at
+ * once with 128 + the signal after removing the temporary file set with cli_signals_set_tmp.
+ * Call before creating threads. Returns 0 or an errno value. */
 int cli_signals_start(void (*on_signal)(void *ctx, int sig), void *ctx);
+/* What the first signal calls from now on (a command with phases: compare). */
+void cli_signals_handle(void (*on_signal)(void *ctx, int sig), void *ctx);
+/* "SIGINT", "SIGTERM", "SIGHUP"; the stop reason a trace records, "sigint" ...; the signal of
+ * such a reason (0: none). */
+const char *cli_signal_name(int signo);
+const char *cli_signal_reason(int signo);
+int cli_signal_of_reason(const char *reason);
 void cli_signals_set_tmp(const char *path); /* NULL: none */
 /* Around creating a temporary file and naming it with cli_signals_set_tmp: a signal that
  * arrives in between waits for the name instead of leaving the file behind. */

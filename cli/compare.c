@@ -244,10 +244,10 @@ static const struct cli_command compare_cmd = {
     "(*.result.json), index.json (the json format), runs.csv (one row per run), cells.csv\n"
     "(one row per cell) and table.txt; one compare plans, sweeps or collects in DIR at a time\n"
     "(DIR/.gilsim-compare is its lock). A run that finished is not run again. Progress goes\n"
-    "to stderr when it is a terminal. SIGINT or SIGTERM: the runs in progress stop and leave\n"
-    "no trace, no other starts, and the index of what finished is written.\n"
+    "to stderr when it is a terminal. SIGINT, SIGTERM or SIGHUP: the runs in progress stop and\n"
+    "leave no trace, no other starts, and the index of what finished is written.\n"
     "Exit status: 0 ok, 1 a run failed (or, --collect, has not finished; --strict, was\n"
-    "disturbed), 2 bad input, 130/143 interrupted.\n",
+    "disturbed), 2 bad input, 130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP).\n",
 };
 
 /* ---- the modes ----------------------------------------------------------------------------- */
@@ -298,11 +298,18 @@ static int collect_and_write(const struct compare_args *a, const struct cmp_plan
 static int sweep(const struct compare_args *a, struct err *e)
 {
     struct cmp_plan *p = NULL;
-    int lock_fd = -1, sig = 0;
+    struct cmp_lock lock = CMP_LOCK_INIT;
+    int sig = 0;
     /* every check before the directory is made or touched */
     int rc = cmp_plan_make(&a->req, a->dir, &p, e);
-    if (!rc && !(rc = cmp_check_paths(p, e)) && !(rc = cmp_claim_dir(p, a->force, &lock_fd, e)))
-        rc = cmp_write_plan(p, e);
+    cli_signals_hold(); /* the directory claimed and the plan written, or neither */
+    if (!rc && !(rc = cmp_check_paths(p, e)) && !(rc = cmp_claim_dir(p, a->force, &lock, e))) {
+        if ((rc = cmp_write_plan(p, e)) != 0)
+            cmp_unclaim_dir(p, &lock); /* no empty DIR and lock left (a full disk) */
+        else
+            cmp_claim_done(&lock); /* runs of the plan may start */
+    }
+    cli_signals_release();
     if (!rc && a->plan_only) {
         printf("%zu runs in %zu cells planned in %s/plan.json\n"
                "run them: tools/slurm-sweep %s, or gilsim compare --run %s --index I (0 to %zu)\n"
@@ -312,13 +319,13 @@ static int sweep(const struct compare_args *a, struct err *e)
         rc = collect_and_write(a, p, sig, e);
         rc = sig ? 128 + sig : rc;
     }
-    if (lock_fd >= 0) close(lock_fd);
+    cmp_unlock(&lock);
     cmp_plan_free(p);
     return rc;
 }
 
 /* --run: the run --index or SLURM_ARRAY_TASK_ID names. */
-static int run_index(const struct compare_args *a, const struct cmp_plan *p, struct err *e)
+static int run_index(const struct compare_args *a, size_t *out, struct err *e)
 {
     const char *index = a->index ? a->index : getenv("SLURM_ARRAY_TASK_ID");
     uint64_t i;
@@ -326,40 +333,69 @@ static int run_index(const struct compare_args *a, const struct cmp_plan *p, str
         return err_set(e, ERR_INPUT,
                        "--run: expected --index I or SLURM_ARRAY_TASK_ID (an integer), got '%s'",
                        index ? index : "neither");
-    return cmp_run_one(p, (size_t)i, a->cpus, e);
+    *out = (size_t)i;
+    return 0;
 }
 
-/* --run and --collect: the plan rebuilt from the options DIR/plan.json keeps. */
-static int from_plan(const struct compare_args *a, const char *dir, struct err *e)
+/* The plan rebuilt from the options of DIR/plan.json (cmp_read_plan let only the options that
+ * make a plan through) into *p, checked against the runs it lists; planned and argv hold what
+ * the request points into (freed by the caller). */
+static int rebuild(json_t *doc, const char *dir, struct compare_args *planned, char ***argv,
+                   struct cmp_plan **p, struct err *e)
 {
-    json_t *doc = NULL;
-    int rc = cmp_read_plan(dir, &doc, e);
-    if (rc) return rc;
     json_t *opts = json_object_get(doc, "options");
     size_t n = json_array_size(opts);
-    char **argv = calloc(n + 2, sizeof *argv);
+    int operand = (int)n + 1;
+    init_args(planned);
+    if (!(*argv = calloc(n + 2, sizeof **argv))) return err_set(e, ERR_RUNTIME, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        (*argv)[i + 1] = (char *)json_string_value(json_array_get(opts, i));
+    (*argv)[0] = "compare";
+    int rc = cli_parse_options(&compare_cmd, planned, (int)n + 1, *argv, &operand);
+    planned->req.workload = operand < (int)n + 1 ? (*argv)[operand] : "";
+    if (rc == CLI_HELP_SHOWN) rc = err_set(e, ERR_INPUT, "%s/plan.json: not a plan", dir);
+    if (!rc) rc = settle_seeds(&planned->req, e);
+    if (!rc) rc = cmp_plan_make(&planned->req, dir, p, e);
+    if (!rc) rc = cmp_check_plan(*p, doc, e);
+    return rc ? rc : cmp_check_paths(*p, e);
+}
+
+/* --run and --collect: the plan rebuilt from the options DIR/plan.json keeps. A run locks its
+ * plan (shared) and itself before the plan is read; a collect becomes DIR's owner. */
+static int from_plan(const struct compare_args *a, const char *dir, struct err *e)
+{
+    struct cmp_lock lock = CMP_LOCK_INIT;
     struct compare_args planned;
     struct cmp_plan *p = NULL;
-    int operand = (int)n + 1, lock_fd = -1;
+    json_t *doc = NULL;
+    char **argv = NULL;
+    size_t index = 0;
+    int rc = a->run_dir ? run_index(a, &index, e) : 0;
+    if (!rc && a->run_dir) rc = cmp_lock_run(dir, index, &lock, e);
+    if (!rc) rc = cmp_read_plan(dir, &doc, e);
     init_args(&planned);
-    for (size_t i = 0; argv && i < n; i++)
-        argv[i + 1] = (char *)json_string_value(json_array_get(opts, i));
-    if (argv) argv[0] = "compare";
-    rc = argv ? cli_parse_options(&compare_cmd, &planned, (int)n + 1, argv, &operand)
-              : err_set(e, ERR_RUNTIME, "out of memory");
-    planned.req.workload = operand < (int)n + 1 ? argv[operand] : "";
-    if (!rc) rc = settle_seeds(&planned.req, e);
-    if (!rc) rc = cmp_plan_make(&planned.req, dir, &p, e);
-    if (!rc) rc = cmp_check_plan(p, doc, e);
+    if (!rc) rc = rebuild(doc, dir, &planned, &argv, &p, e);
     if (!rc && a->run_dir)
-        rc = run_index(a, p, e);
-    else if (!rc && !(rc = cmp_lock_dir(p, &lock_fd, e)))
+        rc = cmp_run_one(p, index, a->cpus, e);
+    else if (!rc && !(rc = cmp_lock_dir(p, &lock, e)))
         rc = collect_and_write(a, p, 0, e);
-    if (lock_fd >= 0) close(lock_fd);
+    cmp_unlock(&lock);
     cmp_plan_free(p);
     free_request(&planned.req);
     free(argv);
     json_decref(doc);
+    return rc;
+}
+
+/* Every mode under SIGINT/SIGTERM/SIGHUP from the start: until a phase says otherwise (the runs:
+ * compare_jobs.c, compare_run.c), a signal exits at once, after the files being written
+ * (cli_signals_hold) are complete, never beside a temporary file. */
+static int with_signals(const struct compare_args *a, const char *dir, struct err *e)
+{
+    int rc = cli_signals_start(NULL, NULL);
+    if (rc) return err_set(e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(rc));
+    rc = dir ? from_plan(a, dir, e) : sweep(a, e);
+    cli_signals_stop();
     return rc;
 }
 
@@ -375,15 +411,13 @@ int cli_compare(int argc, char **argv)
     } else if (rc == 0 && dir && operand != argc) {
         rc = cli_usage_error("compare", "%s: the workload and options come from DIR's plan",
                              a.run_dir ? "--run" : "--collect");
-    } else if (rc == 0 && dir) {
-        rc = from_plan(&a, dir, &e);
-    } else if (rc == 0 && operand != argc - 1) {
+    } else if (rc == 0 && !dir && operand != argc - 1) {
         rc = cli_usage_error("compare", "%s",
                              operand >= argc ? "expected one workload file"
                                              : "expected one workload file, got more");
-    } else if (rc == 0 && !(rc = settle_seeds(&a.req, &e))) {
-        a.req.workload = argv[operand];
-        rc = sweep(&a, &e);
+    } else if (rc == 0 && (dir || !(rc = settle_seeds(&a.req, &e)))) {
+        a.req.workload = dir ? NULL : argv[operand];
+        rc = with_signals(&a, dir, &e);
     }
     if (rc > 0 && rc < 128 && e.msg[0]) cli_fail(&e);
     free_request(&a.req);

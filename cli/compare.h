@@ -45,6 +45,7 @@
 #define CMP_MAX_RUNS     100000
 #define CMP_TABLE_CELLS  8    /* more cells than this: one row per cell, not a column */
 #define CMP_MAX_REPEAT   1000 /* --repeat, and the seeds of --seeds */
+#define CMP_PLAN_ID_LEN  32   /* hexadecimal digits of a plan's id */
 
 /* ---- the request ---------------------------------------------------------------------------- */
 
@@ -133,11 +134,12 @@ struct cmp_plan {
     size_t ncells;
     struct cmp_run *runs;
     size_t nruns;
-    bool engine_in_names;       /* not a real-only sweep: labels and file names say the engine */
-    const char *baseline_name;  /* the lock-free policy the convoy factor divides by */
-    bool baseline_requested;    /* among the policies (else extra runs) */
-    const char *reference_name; /* the reference policy (cmp_cell.reference) */
-    json_t *notes;              /* what the planning found worth saying */
+    bool engine_in_names;         /* not a real-only sweep: labels and file names say the engine */
+    const char *baseline_name;    /* the lock-free policy the convoy factor divides by */
+    bool baseline_requested;      /* among the policies (else extra runs) */
+    const char *reference_name;   /* the reference policy (cmp_cell.reference) */
+    json_t *notes;                /* what the planning found worth saying */
+    char id[CMP_PLAN_ID_LEN + 1]; /* the plan file's identity, which its results carry */
 };
 
 /* ---- the results ---------------------------------------------------------------------------- */
@@ -227,25 +229,62 @@ void cmp_file_beside(const char *trace, const char *suffix, char *buf, size_t si
 /* The child's command line: what the plan lists and --run runs (output: DIR/.partial/NAME). */
 json_t *cmp_child_argv(const struct cmp_plan *p, const struct cmp_run *r, const char *dir);
 
-/* ---- compare_planfile.c: DIR/plan.json ----------------------------------------------------- */
+/* ---- compare_planfile.c: DIR/plan.json, and reading DIR's files --------------------------- */
 
-int cmp_write_plan(const struct cmp_plan *p, struct err *e);
-/* DIR/plan.json into *doc; its "options" (the workload first) rebuild the plan. ERR_INPUT
- * when DIR holds no plan. cmp_check_plan: the rebuilt runs are the ones it lists, from the
- * same workload. */
+/* Draws the plan's id (p->id) and writes DIR/plan.json. */
+int cmp_write_plan(struct cmp_plan *p, struct err *e);
+/* DIR/plan.json into *doc, refused unless it is what a plan holds (format, version, id,
+ * the workload's SHA-256, only the options that make a plan); its "options" (the workload
+ * first) rebuild the plan. ERR_INPUT when DIR holds no plan. cmp_check_plan: the rebuilt runs
+ * are the ones it lists, from the same workload; p->id from the file. */
 int cmp_read_plan(const char *dir, json_t **doc, struct err *e);
-int cmp_check_plan(const struct cmp_plan *p, json_t *doc, struct err *e);
+int cmp_check_plan(struct cmp_plan *p, json_t *doc, struct err *e);
+/* Whether a command line of the plan (cmp_child_argv) holds only strings. */
+bool cmp_argv_ok(json_t *argv);
+/* DIR/name, at most max bytes, into *text (malloc'd, NUL-terminated; *len its length): never
+ * through a symlink (O_NOFOLLOW), never waiting on a FIFO (O_NONBLOCK, then only a regular
+ * file is read). ERR_INPUT when absent or not a regular file, ERR_RUNTIME when reading fails. */
+int cmp_read_dir_file(const char *dir, const char *name, size_t max, char **text, size_t *len,
+                      struct err *e);
 
 /* ---- compare_dir.c: the output directory --------------------------------------------------- */
 
-/* Every path checked before anything is made; the directory claimed by a sweep or a plan
- * (locked, refused when it holds something else, unless force) or locked by --collect: the
- * lock's descriptor into *lock_fd, held until it is closed; DIR/.partial, made and checked by
- * --run. */
+/* What a compare holds of DIR: the lock file DIR/.gilsim-compare (open file description locks
+ * on its bytes: 0 the owner, that plans, sweeps or collects; 1 the plan, shared by every --run
+ * of it, exclusive while a plan is written; 2 + I run I), and what cmp_claim_dir made, which
+ * cmp_unclaim_dir undoes after a failure. */
+struct cmp_lock {
+    int fd; /* -1: none; closing it releases every lock */
+    bool made_dir, made_file;
+};
+#define CMP_LOCK_INIT                                                                              \
+    {                                                                                              \
+        .fd = -1                                                                                   \
+    }
+
+/* Every path checked before anything is made, in the form the child runs get (absolute) too;
+ * every path of the plan UTF-8. */
 int cmp_check_paths(const struct cmp_plan *p, struct err *e);
-int cmp_claim_dir(const struct cmp_plan *p, bool force, int *lock_fd, struct err *e);
-int cmp_lock_dir(const struct cmp_plan *p, int *lock_fd, struct err *e);
+/* A sweep or a plan: DIR made or taken (a compare directory is recognised by what compare
+ * wrote in it, never by a name: refused when it holds something else; an earlier compare
+ * only with force, when no run of its plan is running), locked as its owner and for writing
+ * its plan. cmp_claim_done once the plan is written lets runs of it start. */
+int cmp_claim_dir(const struct cmp_plan *p, bool force, struct cmp_lock *l, struct err *e);
+void cmp_claim_done(struct cmp_lock *l);
+/* After a failure: the lock file and DIR removed when this compare made them (DIR when empty). */
+void cmp_unclaim_dir(const struct cmp_plan *p, struct cmp_lock *l);
+/* --collect: locked as DIR's owner; temporary files that killed runs and compares left
+ * removed (said on stderr). */
+int cmp_lock_dir(const struct cmp_plan *p, struct cmp_lock *l, struct err *e);
+/* --run of run index, before DIR's plan is read: the plan locked shared (a plan being replaced
+ * refuses), the run exclusive (another --run of it refuses); what a killed earlier attempt of
+ * it left is removed (cmp_clean_run, once the plan is known). */
+int cmp_lock_run(const char *dir, size_t index, struct cmp_lock *l, struct err *e);
+void cmp_clean_run(const struct cmp_plan *p, size_t index);
+void cmp_unlock(struct cmp_lock *l);
 int cmp_partial_dir(const struct cmp_plan *p, char *buf, size_t size, struct err *e);
+/* DIR as an absolute path (what child runs get), into buf. */
+int cmp_dir_abs(const struct cmp_plan *p, char *buf, size_t size, struct err *e);
 
 /* ---- compare_results.c: what the runs left ------------------------------------------------- */
 

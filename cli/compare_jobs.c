@@ -56,7 +56,7 @@ static void jobs_on_signal(void *ctx, int sig)
     fprintf(stderr,
             "\ngilsim compare: %s: stopping the runs in progress (they leave no trace), then "
             "collecting what finished (again to quit at once)\n",
-            sig == SIGINT ? "SIGINT" : "SIGTERM");
+            cli_signal_name(sig));
 }
 
 static double elapsed_s(const struct jobs *j)
@@ -177,10 +177,7 @@ int cmp_run_jobs(const struct cmp_plan *p, unsigned jobs, unsigned cpus_per_run,
     if (j.total < p->nruns)
         fprintf(stderr, "gilsim compare: %zu of %zu runs finished already: skipped\n",
                 p->nruns - j.total, p->nruns);
-    if ((rc = cli_signals_start(jobs_on_signal, &j)) != 0) {
-        free(j.slots);
-        return err_set(e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(rc));
-    }
+    cli_signals_handle(jobs_on_signal, &j);
     while (!rc && (j.running || (j.next < p->nruns && !atomic_load(&j.interrupt)))) {
         rc = fill(&j, e);
         progress(&j);
@@ -189,7 +186,7 @@ int cmp_run_jobs(const struct cmp_plan *p, unsigned jobs, unsigned cpus_per_run,
     while (j.running) /* a start failed: let the others end */
         reap(&j);
     if (isatty(STDERR_FILENO)) fputs("\r\033[K", stderr);
-    cli_signals_stop();
+    cli_signals_handle(NULL, NULL); /* a signal from now on: the collect's (compare.c) */
     *signal = atomic_load(&j.interrupt);
     free(j.slots);
     return rc;

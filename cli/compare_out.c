@@ -807,9 +807,9 @@ static int write_file(const char *name, void (*fn)(const struct view *, FILE *),
 {
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/%s", o->p->dir, name);
-    const char *inputs[] = {o->p->req->workload, NULL};
+    const char *inputs[] = {o->p->req->workload, o->p->req->machine, NULL};
     struct form form = {o, fn};
-    return outfile_write(path, 0, inputs, write_form, &form, e);
+    return outfile_write(path, OUTFILE_REPLACE, inputs, write_form, &form, e);
 }
 
 int cmp_write_outputs(const struct cmp_plan *p, const struct cmp_results *r, enum cmp_format format,
@@ -831,7 +831,8 @@ int cmp_write_outputs(const struct cmp_plan *p, const struct cmp_results *r, enu
         write_cells_csv(o, stdout);
     else
         write_table(o, stdout);
-    fflush(stdout);
+    if (fflush(stdout) != 0 || ferror(stdout)) /* said by main's check of standard output */
+        return err_set(e, ERR_RUNTIME, "standard output: cannot write");
     fprintf(stderr, "gilsim compare: %zu runs, traces and index.json in ", o->p->nruns);
     text_put(stderr, o->p->dir);
     fputs("/\n", stderr);

@@ -50,23 +50,23 @@ json_t *cmp_result_metrics(json_t *summary)
     return out;
 }
 
-/* DIR/NAME.result.json of run i, parsed; NULL when absent or unreadable. */
+/* DIR/NAME.result.json of run i, parsed; NULL when absent, unreadable (a FIFO or a symlink
+ * planted there is not read: cmp_read_dir_file) or not this plan's: a result carries its plan's
+ * id, so a plan replaced never adopts what a run of the old one left. */
 static json_t *read_result(const struct cmp_plan *p, size_t i)
 {
-    char name[sizeof p->runs[i].trace + 16], path[PATH_MAX + 700], buf[64 << 10];
+    char name[sizeof p->runs[i].trace + 16], *text;
+    size_t len;
     cmp_file_beside(p->runs[i].trace, ".result.json", name, sizeof name);
-    snprintf(path, sizeof path, "%s/%s", p->dir, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return NULL;
-    ssize_t n = read(fd, buf, sizeof buf);
-    close(fd);
+    if (cmp_read_dir_file(p->dir, name, 1u << 20, &text, &len, NULL) != 0) return NULL;
     json_t *doc = NULL;
     struct jp_error jerr;
-    if (n <= 0 || (size_t)n == sizeof buf || jp_parse(buf, (size_t)n, 0, &doc, &jerr) != JP_OK)
-        return NULL;
+    if (jp_parse(text, len, 0, &doc, &jerr) != JP_OK) doc = NULL;
+    free(text);
     json_t *idx = json_object_get(doc, "index");
+    const char *plan = json_string_value(json_object_get(doc, "plan"));
     if (!json_is_integer(idx) || (size_t)json_integer_value(idx) != i ||
-        !json_is_integer(json_object_get(doc, "status"))) {
+        !json_is_integer(json_object_get(doc, "status")) || !plan || strcmp(plan, p->id) != 0) {
         json_decref(doc);
         return NULL;
     }
@@ -155,7 +155,7 @@ static void note_interrupt(struct cmp_results *r, int signal)
     snprintf(note, sizeof note,
              "interrupted by %s: the runs in progress were stopped and left no trace; "
              "`gilsim compare --collect` after `--run` of the others completes it",
-             signal == SIGINT ? "SIGINT" : "SIGTERM");
+             cli_signal_name(signal));
     json_array_append_new(r->notes, json_string(note));
 }
 

@@ -22,6 +22,7 @@
 
 #include "analysis/metrics.h"
 #include "cli/compare.h"
+#include "common/outfile.h"
 #include "common/text.h"
 
 extern char **environ;
@@ -121,7 +122,7 @@ static int write_json(const char *dir, const char *name, json_t *doc, struct err
     char path[PATH_MAX + 700];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     if (!doc) return err_set(e, ERR_RUNTIME, "%s: out of memory", path);
-    return cli_write_json(path, NULL, doc, e);
+    return cli_write_json(path, OUTFILE_REPLACE, NULL, doc, e);
 }
 
 /* The trace, moved into DIR, read back: its summary beside it and the result. */
@@ -179,20 +180,27 @@ static int run_and_measure(const struct cmp_plan *p, size_t index, const char *p
                            struct err *e)
 {
     const struct cmp_run *r = &p->runs[index];
-    char rname[sizeof r->trace + 16], dir_abs[PATH_MAX], path[PATH_MAX + 700];
+    char rname[sizeof r->trace + 16], dir_abs[PATH_MAX + 1], path[PATH_MAX + 700];
     cmp_file_beside(r->trace, ".result.json", rname, sizeof rname);
-    json_t *argv = cmp_child_argv(p, r, realpath(p->dir, dir_abs) ? dir_abs : p->dir);
-    int status = run_child(argv), rc = 0;
+    int rc = cmp_dir_abs(p, dir_abs, sizeof dir_abs, e);
+    if (rc) return rc;
+    json_t *argv = cmp_child_argv(p, r, dir_abs);
+    if (!cmp_argv_ok(argv)) {
+        json_decref(argv);
+        return err_set(e, ERR_INPUT, "run %zu: a path of its command line is not UTF-8", index);
+    }
+    int status = run_child(argv);
     json_decref(argv);
     if (status < 0) return err_set(e, ERR_RUNTIME, "cannot start the run: %s", strerror(errno));
     int sig = cli_signals_received();
     snprintf(path, sizeof path, "%s/%s", p->dir, r->trace);
-    json_t *result = json_pack("{ss sI ss sI}", "format", "gilsim-compare-result", "index",
-                               (json_int_t)index, "trace", r->trace, "status", (json_int_t)status);
+    json_t *result =
+        json_pack("{ss ss sI ss sI}", "format", "gilsim-compare-result", "plan", p->id, "index",
+                  (json_int_t)index, "trace", r->trace, "status", (json_int_t)status);
     if (status == 0 && !sig && rename(partial, path) != 0)
         rc = err_set(e, ERR_RUNTIME, "%s: cannot move the trace into place: %s", path,
                      strerror(errno));
-    else if (status == 0 && !sig)
+    else if (status == 0 && !sig && !(rc = outfile_sync_dir(path, e))) /* in DIR for good */
         rc = measure(p, index, result, e);
     unlink(partial);
     if (rc) {
@@ -225,14 +233,13 @@ int cmp_run_one(const struct cmp_plan *p, size_t index, const char *cpus, struct
     int rc = cmp_partial_dir(p, partial, sizeof partial, e);
     if (rc) return rc;
     snprintf(partial, sizeof partial, "%s/.partial/%s", p->dir, p->runs[index].trace);
-    unlink(partial); /* a killed earlier attempt's */
+    cmp_clean_run(p, index); /* a killed earlier attempt's: this run's lock is ours */
     rc = cpus ? pin(cpus, e) : 0;
     if (rc) return rc;
-    if ((rc = cli_signals_start(run_on_signal, NULL)) != 0)
-        return err_set(e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(rc));
+    cli_signals_handle(run_on_signal, NULL);
     cli_signals_set_tmp(partial);
     rc = run_and_measure(p, index, partial, e);
     cli_signals_set_tmp(NULL);
-    cli_signals_stop();
+    cli_signals_handle(NULL, NULL);
     return rc;
 }

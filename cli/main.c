@@ -1,11 +1,13 @@
 /* cli/main.c - the gilsim command line: the table of commands, the help generated from it, and
  * dispatch. Each command is its own file (cli/commands.h); exit codes: 0 ok, 1 runtime
- * failure, 2 bad input. */
+ * failure (a write error on standard output too), 2 bad input. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
 #include "common/err.h"
+#include "common/outfile.h"
+#include "common/text.h"
 #include "common/version.h"
 
 static const struct command {
@@ -40,7 +42,7 @@ static void print_help(FILE *f)
     fputs("\n`gilsim COMMAND --help` describes each. `gilsim --version` prints the version.\n", f);
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         print_help(stderr);
@@ -57,7 +59,15 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (strcmp(cmd, commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "gilsim: unknown command '%s'\n\n", cmd);
+    fputs("gilsim: unknown command '", stderr);
+    text_put(stderr, cmd);
+    fputs("'\n\n", stderr);
     print_help(stderr);
     return ERR_INPUT;
+}
+
+int main(int argc, char **argv)
+{
+    /* every command's standard output checked once it is done (a table into a full disk) */
+    return outfile_close_stdout("gilsim", dispatch(argc, argv));
 }

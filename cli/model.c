@@ -73,14 +73,6 @@ static int build(const char *trace, const struct model_options *o, char **text, 
     return rc;
 }
 
-static int write_text(FILE *f, void *ctx, struct err *e)
-{
-    const char *text = ctx;
-    (void)e;
-    fputs(text, f);
-    return 0;
-}
-
 int cli_model(int argc, char **argv)
 {
     struct model_args a = {.output = "-", .slack_us = (unsigned)MODEL_DEFAULT_SLACK_US};
@@ -94,9 +86,14 @@ int cli_model(int argc, char **argv)
     char *text = NULL;
     size_t len = 0;
     const char *inputs[] = {trace, NULL};
-    rc = outfile_check_path(a.output, &e);
+    struct outfile *of = NULL;
+    /* the output reserved before the trace is read (a refusal costs nothing); with -o FILE,
+     * SIGINT, SIGTERM and SIGHUP remove its temporary file and exit at once, as summary's */
+    rc = cli_output_open(&of, a.output, inputs, &e);
     if (rc == 0) rc = build(trace, &o, &text, &len, &e);
-    if (rc == 0) rc = outfile_write(a.output, OUTFILE_STDOUT, inputs, write_text, text, &e);
+    if (rc == 0 && fwrite(text, 1, len, outfile_stream(of)) != len)
+        rc = err_set(&e, ERR_RUNTIME, "%s: cannot write", a.output);
+    rc = cli_output_close(of, rc, &e);
     free(text);
     return rc ? cli_fail(&e) : 0;
 }

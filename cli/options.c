@@ -101,6 +101,28 @@ static int parse_number(const char *cmd, const struct cli_opt *o, void *field, c
     return cli_usage_error(cmd, fmt, v);
 }
 
+/* The NAME of each NAME=VALUE of v (comma-separated) not among those of the list's earlier
+ * values nor earlier in v: a second one would silently win over the first. */
+static int distinct_names(const char *cmd, const struct cli_opt *o, const struct cli_list *l,
+                          const char *v)
+{
+    for (const char *a = v; *a; a += strcspn(a, ",") + (a[strcspn(a, ",")] == ',')) {
+        size_t len = strcspn(a, "=,");
+        for (unsigned i = 0; i <= l->n; i++) {
+            const char *b = i < l->n ? l->v[i] : v;
+            for (; *b && b != a; b += strcspn(b, ",") + (b[strcspn(b, ",")] == ','))
+                if (strcspn(b, "=,") == len && strncmp(a, b, len) == 0) {
+                    char fmt[160];
+                    snprintf(fmt, sizeof fmt,
+                             "--%s %.*s: given twice; give each name once (got '%%s')", o->name,
+                             (int)(len < 64 ? len : 64), a);
+                    return cli_usage_error(cmd, fmt, v);
+                }
+        }
+    }
+    return 0;
+}
+
 /* The value v of option o into args: 0, or the exit status after saying why not. */
 static int apply(const char *cmd, const struct cli_opt *o, void *args, const char *v)
 {
@@ -135,6 +157,8 @@ static int apply(const char *cmd, const struct cli_opt *o, void *args, const cha
             snprintf(most, sizeof most, "%llu", (unsigned long long)o->max);
             return cli_usage_error(cmd, fmt, most);
         }
+        int rc = o->distinct ? distinct_names(cmd, o, l, v) : 0;
+        if (rc) return rc;
         l->v[l->n++] = v;
         return 0;
     }

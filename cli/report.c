@@ -71,12 +71,13 @@ int cli_report(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         args[i + 1] = argv[i];
     fflush(NULL);
-    /* SIGINT/SIGTERM stay blocked through exec until tools/report has its handler (one line and
-     * 128 + the signal, never a traceback; tools/lib/gilsim_output.py unblocks them). */
+    /* SIGINT/SIGTERM/SIGHUP stay blocked through exec until tools/report has its handler (one
+     * line and 128 + the signal, never a traceback; tools/lib/gilsim_output.py unblocks them). */
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
     sigprocmask(SIG_BLOCK, &stop, NULL);
     execv(python, args);
     sigprocmask(SIG_UNBLOCK, &stop, NULL);

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "common/outfile.h"
 #include "common/text.h"
 #include "common/utc.h"
 #include "policies/registry.h"
@@ -23,7 +24,7 @@ struct run_args {
     struct cli_choices engine; /* none: real */
     struct cli_list sets, machine_sets, vars;
     uint64_t duration_ms, seed, max_events, stall_ms;
-    bool quiet, no_trace;
+    bool quiet, no_trace, no_fsync;
 };
 
 #define F(f) offsetof(struct run_args, f)
@@ -36,8 +37,10 @@ static const struct cli_opt run_opts[] = {
     CLI_ROW_MACHINE(F(machine), "the modelled machine, a gilsim-machine file (default: built-in "
                                 "defaults, this development VM's; see `gilsim machines`)"),
     CLI_ROW_MACHINE_SET(F(machine_sets), "override machine parameters (repeatable)"),
-    CLI_ROW_LIST("set", 's', F(sets), "NAME=VALUE", CLI_MAX_SETS,
-                 "set a policy parameter (repeatable)"),
+    /* clang-format off */
+    {.name = "set", .letter = 's', .kind = CLI_LIST, .field = F(sets), .value = "NAME=VALUE",
+     .max = CLI_MAX_SETS, .distinct = true, .help = "set a policy parameter (repeatable)"},
+    /* clang-format on */
     CLI_ROW_VAR(F(vars), "set a workload variable (repeatable; docs/workload-format.md)"),
     CLI_ROW_DURATION(F(duration_ms), "run length in ms (default: the workload's duration_ms)"),
     CLI_ROW_SEED(F(seed), "seed for every random draw (default 1)"),
@@ -56,6 +59,10 @@ static const struct cli_opt run_opts[] = {
     CLI_ROW_FLAG("no-trace", 0, F(no_trace),
                  "record nothing and write no trace (only the summary: what tracing costs, see "
                  "tools/bench)"),
+    CLI_ROW_FLAG("no-fsync", 0, F(no_fsync),
+                 "do not fsync the trace and its directory after writing it (faster for a large "
+                 "trace on a network filesystem; a crash of the machine may then leave it empty "
+                 "or partial under its name)"),
     CLI_ROW_FLAG("quiet", 'q', F(quiet), "no summary on stderr"),
     {0},
 };
@@ -69,11 +76,12 @@ static const struct cli_command run_cmd = {
     "simulated in virtual time on a modelled machine (deterministic: the same inputs give\n"
     "the same events on any host).\n",
     run_opts,
-    "SIGINT or SIGTERM stops the run: the trace is written with complete: false and\n"
-    "stop_reason sigint or sigterm, exit status 130 or 143. A second SIGINT exits at once.\n"
+    "SIGINT, SIGTERM or SIGHUP stops the run: the trace is written with complete: false and\n"
+    "stop_reason sigint, sigterm or sighup, exit status 130, 143 or 129. A second one exits at\n"
+    "once.\n"
     "\n"
     "Exit status: 0 ok, 1 runtime failure or stall, 2 bad input (workload, option,\n"
-    "parameter; nothing is run or written), 130/143 stopped by SIGINT/SIGTERM.\n",
+    "parameter; nothing is run or written), 130/143/129 stopped by SIGINT/SIGTERM/SIGHUP.\n",
 };
 
 static enum eng_kind run_engine(const struct run_args *a)
@@ -193,7 +201,7 @@ struct run_signals {
 static void run_on_signal(void *ctx, int sig)
 {
     struct run_signals *rs = ctx;
-    const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    const char *name = cli_signal_name(sig);
     if (atomic_load(&rs->over)) {
         fprintf(stderr,
                 "gilsim: %s: the run is over, finishing its trace (again to quit at once)\n", name);
@@ -201,15 +209,14 @@ static void run_on_signal(void *ctx, int sig)
     }
     fprintf(stderr, "gilsim: %s: stopping, writing the partial trace (again to quit at once)\n",
             name);
-    eng_ctl_stop(rs->ctl, sig == SIGINT ? "sigint" : "sigterm");
+    eng_ctl_stop(rs->ctl, cli_signal_reason(sig));
 }
 
 /* The exit status of a run that ended: what its trace says, 128 + the signal that stopped it. */
 static int stop_status(const struct eng_result *r)
 {
-    if (strcmp(r->stop_reason, "sigint") == 0) return 128 + SIGINT;
-    if (strcmp(r->stop_reason, "sigterm") == 0) return 128 + SIGTERM;
-    return 0;
+    int signo = cli_signal_of_reason(r->stop_reason);
+    return signo ? 128 + signo : 0;
 }
 
 /* A run that ended early: a message, and an error when it stalled or left threads behind. */
@@ -267,9 +274,11 @@ static int run_with_signals(const struct run_args *a, struct eng_options *o, boo
         return err_set(e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(erc));
     }
     struct trace_out *out = NULL;
-    const char *inputs[] = {a->workload, NULL};
+    const char *inputs[] = {a->workload, a->machine, NULL}; /* the machine is an input too */
     cli_signals_hold();
-    int rc = a->no_trace ? 0 : trace_out_open(&out, a->output, inputs, e);
+    int rc = a->no_trace
+                 ? 0
+                 : trace_out_open(&out, a->output, a->no_fsync ? OUTFILE_NO_SYNC : 0, inputs, e);
     if (rc == 0 && out) cli_signals_set_tmp(trace_out_tmp_path(out));
     cli_signals_release();
     if (rc == 0) {

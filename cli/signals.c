@@ -1,6 +1,8 @@
-/* cli/signals.c - SIGINT and SIGTERM for commands that run long or write files (see cli.h).
+/* cli/signals.c - SIGINT, SIGTERM and SIGHUP for commands that run long or write files (see
+ * cli.h). SIGHUP (a closed terminal, a dropped ssh session) is a request to stop like SIGTERM:
+ * its default action would lose the run and leave temporary files behind.
  *
- * Both signals are blocked in every thread (threads created later inherit the mask) and taken
+ * The signals are blocked in every thread (threads created later inherit the mask) and taken
  * by one dedicated thread with sigwait, so no handler ever interrupts the engine, stdio or
  * malloc. The first signal calls the command's stop function (`run` stops its threads and
  * writes a partial trace); a second one, or the first when the command has no stop function,
@@ -18,17 +20,26 @@
 
 #include "cli/cli.h"
 
+/* the signals taken, with their names and the stop reasons they give */
+static const struct {
+    int signo;
+    const char *name, *reason;
+} taken[] = {
+    {SIGINT, "SIGINT", "sigint"}, {SIGTERM, "SIGTERM", "sigterm"}, {SIGHUP, "SIGHUP", "sighup"}};
+#define NTAKEN (sizeof taken / sizeof *taken)
+
 static struct {
     pthread_t thread;
     bool started;
     sigset_t set;
     void (*on_signal)(void *ctx, int sig);
     void *ctx;
-    pthread_mutex_t mutex;    /* guards tmp */
+    pthread_mutex_t mutex;    /* guards tmp, on_signal and ctx */
     pthread_mutex_t creating; /* held while a temporary file exists that tmp does not name yet */
     char tmp[4096];
     _Atomic pid_t child; /* compare's run in progress: it ends before we do */
     _Atomic int first;
+    _Atomic bool exiting; /* a hard exit is under way: it waits for `creating` */
 } sig = {.mutex = PTHREAD_MUTEX_INITIALIZER, .creating = PTHREAD_MUTEX_INITIALIZER};
 
 /* The child hears the signal again (a second one: it removes its temporary file and exits at
@@ -50,12 +61,13 @@ static void end_child(int signo)
 
 static void hard_exit(int signo, bool again)
 {
+    atomic_store(&sig.exiting, true);
     end_child(signo);
     /* A file being created is named first, so that it is removed too (never unlocked: we exit). */
     pthread_mutex_lock(&sig.creating);
     pthread_mutex_lock(&sig.mutex);
     if (sig.tmp[0]) unlink(sig.tmp);
-    static const char msg1[] = "gilsim: interrupted: exiting, nothing written\n";
+    static const char msg1[] = "gilsim: interrupted: exiting, no half-written file left\n";
     static const char msg2[] = "gilsim: interrupted again: exiting at once, nothing written\n";
     ssize_t w = again ? write(STDERR_FILENO, msg2, sizeof msg2 - 1)
                       : write(STDERR_FILENO, msg1, sizeof msg1 - 1);
@@ -63,16 +75,46 @@ static void hard_exit(int signo, bool again)
     _exit(128 + signo);
 }
 
+/* What ends the signal thread (cli_signals_stop): a signal of our own, sent to it by this
+ * process, not pthread_cancel (which loads libgcc_s, and aborts when no descriptor is left). */
+#define STOP_THREAD SIGRTMIN
+
+/* At the stop: a signal that came before it, still pending (the stop is sent to this thread,
+ * and a thread's own signals are taken before the process's), when the command has no stop
+ * function: it is taken as if it had come a moment earlier, so a SIGTERM at the end of a
+ * collect is never lost. 0 for none. A command with a stop function (run) has finished its
+ * work: a late signal there changes nothing, as documented. */
+static int late_signal(void)
+{
+    pthread_mutex_lock(&sig.mutex);
+    bool exits = sig.on_signal == NULL;
+    pthread_mutex_unlock(&sig.mutex);
+    sigset_t set = sig.set;
+    sigdelset(&set, STOP_THREAD);
+    int signo = exits ? sigtimedwait(&set, NULL, &(struct timespec){0, 0}) : -1;
+    return signo > 0 ? signo : 0;
+}
+
 static void *sig_main(void *arg)
 {
     (void)arg;
     for (;;) {
-        int signo;
-        if (sigwait(&sig.set, &signo) != 0) continue;
+        siginfo_t info;
+        int signo = sigwaitinfo(&sig.set, &info);
+        if (signo < 0) continue;
+        if (signo == STOP_THREAD) {
+            if (info.si_pid != getpid()) continue; /* not ours */
+            signo = late_signal();
+            if (!signo) return NULL;
+        }
         int expected = 0;
         bool first = atomic_compare_exchange_strong(&sig.first, &expected, signo);
-        if (first && sig.on_signal)
-            sig.on_signal(sig.ctx, signo);
+        pthread_mutex_lock(&sig.mutex);
+        void (*on_signal)(void *, int) = sig.on_signal;
+        void *ctx = sig.ctx;
+        pthread_mutex_unlock(&sig.mutex);
+        if (first && on_signal)
+            on_signal(ctx, signo);
         else
             hard_exit(signo, !first);
     }
@@ -84,8 +126,9 @@ int cli_signals_start(void (*on_signal)(void *ctx, int sig), void *ctx)
     sig.on_signal = on_signal;
     sig.ctx = ctx;
     sigemptyset(&sig.set);
-    sigaddset(&sig.set, SIGINT);
-    sigaddset(&sig.set, SIGTERM);
+    for (size_t i = 0; i < NTAKEN; i++)
+        sigaddset(&sig.set, taken[i].signo);
+    sigaddset(&sig.set, STOP_THREAD);
     int rc = pthread_sigmask(SIG_BLOCK, &sig.set, NULL);
     if (rc) return rc;
     pthread_attr_t attr;
@@ -98,6 +141,35 @@ int cli_signals_start(void (*on_signal)(void *ctx, int sig), void *ctx)
         return rc;
     }
     sig.started = true;
+    return 0;
+}
+
+void cli_signals_handle(void (*on_signal)(void *ctx, int sig), void *ctx)
+{
+    pthread_mutex_lock(&sig.mutex);
+    sig.on_signal = on_signal;
+    sig.ctx = ctx;
+    pthread_mutex_unlock(&sig.mutex);
+}
+
+const char *cli_signal_name(int signo)
+{
+    for (size_t i = 0; i < NTAKEN; i++)
+        if (taken[i].signo == signo) return taken[i].name;
+    return "a signal";
+}
+
+const char *cli_signal_reason(int signo)
+{
+    for (size_t i = 0; i < NTAKEN; i++)
+        if (taken[i].signo == signo) return taken[i].reason;
+    return "signal";
+}
+
+int cli_signal_of_reason(const char *reason)
+{
+    for (size_t i = 0; i < NTAKEN; i++)
+        if (strcmp(taken[i].reason, reason) == 0) return taken[i].signo;
     return 0;
 }
 
@@ -116,6 +188,10 @@ void cli_signals_hold(void)
 void cli_signals_release(void)
 {
     pthread_mutex_unlock(&sig.creating);
+    /* A signal that waited for what was being written ends the process now: the command
+     * must not go on (print a table, exit with its own status) meanwhile. */
+    while (atomic_load(&sig.exiting))
+        pause(); /* the signals are blocked here: the signal thread's _exit ends this */
 }
 
 void cli_signals_set_child(pid_t pid)
@@ -131,9 +207,9 @@ int cli_signals_received(void)
 void cli_signals_stop(void)
 {
     if (!sig.started) return;
-    /* sigwait is a cancellation point; nothing else in the thread is. The signals stay
-     * blocked: one arriving from here on is left pending until the process exits. */
-    pthread_cancel(sig.thread);
+    /* The signals stay blocked: one arriving from here on is left pending until the process
+     * exits. */
+    pthread_kill(sig.thread, STOP_THREAD);
     pthread_join(sig.thread, NULL);
     sig.started = false;
 }

@@ -161,26 +161,15 @@ int cli_summary(int argc, char **argv)
     struct trace *hdr = NULL;
     const char *inputs[] = {a.path, NULL};
     struct outfile *of = NULL;
-    /* With -o FILE, SIGINT/SIGTERM remove its temporary file and exit at once (128 + the
-     * signal); writing to standard output keeps the default actions. */
-    int src = strcmp(a.output, "-") != 0 ? cli_signals_start(NULL, NULL) : 0;
-    if (src != 0) {
-        err_set(&e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(src));
-        return cli_fail(&e);
-    }
-    /* the output is checked before the trace is read */
-    cli_signals_hold();
-    rc = outfile_open(&of, a.output, OUTFILE_STDOUT, inputs, &e);
-    if (rc == 0) cli_signals_set_tmp(outfile_tmp_path(of));
-    cli_signals_release();
+    /* the output is checked before the trace is read; with -o FILE, a signal removes its
+     * temporary file and exits at once (standard output keeps the default actions) */
+    rc = cli_output_open(&of, a.output, inputs, &e);
     if (rc == 0 &&
         (rc = met_summarize_file(a.path, a.samples ? MET_KEEP_SAMPLES : 0, &m, &hdr, &e)) == 0) {
         struct summary_out out = {&a, m, hdr, wanted, attribution};
         rc = write_summary(outfile_stream(of), &out, &e);
     }
-    rc = rc ? (outfile_abort(of), rc) : outfile_commit(of, &e);
-    cli_signals_set_tmp(NULL);
-    cli_signals_stop();
+    rc = cli_output_close(of, rc, &e);
     met_free(m);
     trace_free(hdr);
     return rc ? cli_fail(&e) : 0;

@@ -22,9 +22,15 @@ int cli_fail(const struct err *e)
 
 int cli_usage_error(const char *cmd, const char *fmt, const char *arg)
 {
+    /* arg can come from a file (a plan's options) or a terminal: escaped like any message */
+    char small[512], *msg = small;
+    int n = snprintf(small, sizeof small, fmt, arg);
+    if (n >= (int)sizeof small && (msg = malloc((size_t)n + 1)) != NULL)
+        snprintf(msg, (size_t)n + 1, fmt, arg);
     fprintf(stderr, "gilsim %s: ", cmd);
-    fprintf(stderr, fmt, arg);
+    text_put(stderr, msg ? msg : small);
     fprintf(stderr, "\nTry 'gilsim %s --help'.\n", cmd);
+    if (msg != small) free(msg);
     return ERR_INPUT;
 }
 
@@ -77,9 +83,10 @@ static int dump_json(FILE *f, void *doc, struct err *e)
     return rc ? err_set(e, ERR_RUNTIME, "out of memory") : 0;
 }
 
-int cli_write_json(const char *path, const char *const *inputs, json_t *doc, struct err *e)
+int cli_write_json(const char *path, unsigned flags, const char *const *inputs, json_t *doc,
+                   struct err *e)
 {
-    return outfile_write(path, 0, inputs, dump_json, doc, e);
+    return outfile_write(path, flags, inputs, dump_json, doc, e);
 }
 
 int cli_results_dir(void)
@@ -148,4 +155,25 @@ int cli_find_python(const char *var, const char *why, char *buf, size_t size, st
     }
     return err_set(e, ERR_RUNTIME, "cannot run %s (%s; %s names another interpreter)", py, why,
                    var);
+}
+
+int cli_output_open(struct outfile **of, const char *path, const char *const *inputs, struct err *e)
+{
+    *of = NULL;
+    int src = strcmp(path, "-") != 0 ? cli_signals_start(NULL, NULL) : 0;
+    if (src != 0)
+        return err_set(e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(src));
+    cli_signals_hold(); /* the temporary file made and named to the signal thread, or neither */
+    int rc = outfile_open(of, path, OUTFILE_STDOUT, inputs, e);
+    if (rc == 0) cli_signals_set_tmp(outfile_tmp_path(*of));
+    cli_signals_release();
+    return rc;
+}
+
+int cli_output_close(struct outfile *of, int rc, struct err *e)
+{
+    if (of) rc = rc ? (outfile_abort(of), rc) : outfile_commit(of, e);
+    cli_signals_set_tmp(NULL);
+    cli_signals_stop();
+    return rc;
 }

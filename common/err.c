@@ -1,6 +1,7 @@
 /* common/err.c - see err.h. */
 #include "err.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -14,4 +15,23 @@ int err_set(struct err *e, enum err_status status, const char *fmt, ...)
         e->status = status;
     }
     return (int)status;
+}
+
+enum err_status err_status_of_errno(int errnum)
+{
+    switch (errnum) {
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+    case ENOSPC:
+    case EDQUOT:
+    case EIO:
+    case ENOBUFS:
+    case EAGAIN:
+    case EINTR:
+    case ENOLCK:
+        return ERR_RUNTIME;
+    default:
+        return ERR_INPUT;
+    }
 }

@@ -22,4 +22,9 @@ __attribute__((format(printf, 3, 4)))
 #endif
 int err_set(struct err *e, enum err_status status, const char *fmt, ...);
 
+/* The status of a failed system call by its errno: ERR_RUNTIME (exit 1) when the machine ran
+ * short (EMFILE, ENFILE, ENOMEM, ENOSPC, EDQUOT, EIO, ...: trying again later may work),
+ * ERR_INPUT (exit 2) when the path or what is there is wrong (ENOENT, EACCES, EISDIR, ...). */
+enum err_status err_status_of_errno(int errnum);
+
 #endif

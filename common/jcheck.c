@@ -159,7 +159,9 @@ int jc_read_file(const char *path, size_t max, const char *what, char **out, siz
 {
     *out = NULL;
     FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, ERR_INPUT, "%s: cannot open %s: %s", path, what, strerror(errno));
+    if (!f)
+        return err_set(e, err_status_of_errno(errno), "%s: cannot open %s: %s", path, what,
+                       strerror(errno));
     /* max + 1: a longer file is found without reading it all */
     char *buf = malloc(max + 1);
     size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
@@ -167,7 +169,8 @@ int jc_read_file(const char *path, size_t max, const char *what, char **out, siz
     if (!buf)
         rc = err_set(e, ERR_RUNTIME, "%s: out of memory", path);
     else if (ferror(f))
-        rc = err_set(e, ERR_INPUT, "%s: cannot read %s: %s", path, what, strerror(errno));
+        rc = err_set(e, err_status_of_errno(errno), "%s: cannot read %s: %s", path, what,
+                     strerror(errno));
     else if (n > max)
         rc = err_set(e, ERR_INPUT, "%s: expected a %s of at most %zu bytes", path, what, max);
     fclose(f);

@@ -1,9 +1,11 @@
 /* common/outfile.c - see outfile.h. */
+#define _DEFAULT_SOURCE /* realpath */
 #include "outfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio_ext.h> /* __fpending */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,6 +19,7 @@ struct outfile {
     char *path;
     char *tmp; /* NULL: written in place (a character device, a FIFO, standard output) */
     bool is_stdout;
+    bool sync; /* fsync the file and its directory */
 };
 
 /* The temporary name for path into buf (mkstemp's template), or -1 when it would be too long. */
@@ -85,7 +88,8 @@ static int open_in_place(struct outfile *of, struct err *e)
     if (fd < 0 || !(of->f = fdopen(fd, "w"))) {
         int err = errno;
         if (fd >= 0) close(fd);
-        return err_set(e, ERR_INPUT, "%s: cannot write here: %s", of->path, strerror(err));
+        return err_set(e, err_status_of_errno(err), "%s: cannot write here: %s", of->path,
+                       strerror(err));
     }
     return 0;
 }
@@ -101,7 +105,8 @@ static int open_tmp(struct outfile *of, struct err *e)
         int err = errno;
         free(of->tmp);
         of->tmp = NULL;
-        return err_set(e, ERR_INPUT, "%s: cannot write here: %s", of->path, strerror(err));
+        return err_set(e, err_status_of_errno(err), "%s: cannot write here: %s", of->path,
+                       strerror(err));
     }
     fchmod(fd, umask_mode());
     if (!(of->f = fdopen(fd, "w"))) {
@@ -113,19 +118,52 @@ static int open_tmp(struct outfile *of, struct err *e)
     return 0;
 }
 
-/* Which kind of output the path is: 0 a file to replace (or create), 1 one to write in place. */
-static int classify(const char *path, struct err *e)
+/* Which kind of output the path is: 0 a file to replace (or create), 1 one to write in place.
+ * replace: whatever is there but a directory is replaced (OUTFILE_REPLACE). */
+static int classify(const char *path, bool replace, struct err *e)
 {
     struct stat st;
-    if (stat(path, &st) != 0) {
+    if (replace ? lstat(path, &st) != 0 : stat(path, &st) != 0) {
         if (errno == ENOENT) return 0; /* a dangling symlink too: rename replaces the link */
-        return -err_set(e, ERR_INPUT, "%s: cannot write here: %s", path, strerror(errno));
+        return -err_set(e, err_status_of_errno(errno), "%s: cannot write here: %s", path,
+                        strerror(errno));
     }
     if (S_ISDIR(st.st_mode)) return -err_set(e, ERR_INPUT, "%s: is a directory", path);
+    if (replace) return 0;
     if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) return 1;
     if (!S_ISREG(st.st_mode))
         return -err_set(e, ERR_INPUT,
                         "%s: not a regular file, character device or FIFO; not replacing it", path);
+    return 0;
+}
+
+/* path with its directory resolved (realpath: symlinks, "." and ".."), into buf; the path as
+ * given when the directory does not resolve. */
+static void canonical(const char *path, char *buf, size_t size)
+{
+    char dir[PATH_MAX], real[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (slash == path ? 1 : (int)(slash - path)) : 1,
+             slash ? path : ".");
+    if (realpath(dir, real))
+        snprintf(buf, size, "%s/%s", strcmp(real, "/") ? real : "", slash ? slash + 1 : path);
+    else
+        snprintf(buf, size, "%s", path);
+}
+
+int outfile_check_distinct(const char *const *paths, const char *const *what, size_t n,
+                           struct err *e)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = i + 1; paths[i] && k < n; k++) {
+            char a[2 * PATH_MAX], b[2 * PATH_MAX];
+            if (!paths[k]) continue;
+            canonical(paths[i], a, sizeof a);
+            canonical(paths[k], b, sizeof b);
+            if (strcmp(a, b) == 0)
+                return err_set(e, ERR_INPUT, "%s %s and %s %s: the same file; choose two", what[i],
+                               paths[i], what[k], paths[k]);
+        }
     return 0;
 }
 
@@ -136,7 +174,7 @@ int outfile_open(struct outfile **out, const char *path, unsigned flags, const c
     bool is_stdout = (flags & OUTFILE_STDOUT) && strcmp(path, "-") == 0;
     int rc = is_stdout ? 0 : outfile_check_path(path, e);
     if (!rc) rc = check_inputs(path, is_stdout, inputs, e);
-    int kind = rc || is_stdout ? 1 : classify(path, e);
+    int kind = rc || is_stdout ? 1 : classify(path, flags & OUTFILE_REPLACE, e);
     if (rc || kind < 0) return rc ? rc : -kind;
     struct outfile *of = calloc(1, sizeof *of);
     if (!of || !(of->path = strdup(path))) {
@@ -144,6 +182,7 @@ int outfile_open(struct outfile **out, const char *path, unsigned flags, const c
         return err_set(e, ERR_RUNTIME, "out of memory");
     }
     of->is_stdout = is_stdout;
+    of->sync = !(flags & OUTFILE_NO_SYNC);
     if (is_stdout)
         of->f = stdout;
     else
@@ -175,11 +214,29 @@ void outfile_abort(struct outfile *of)
     outfile_free(of);
 }
 
+int outfile_sync_dir(const char *path, struct err *e)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = fd < 0 || (fsync(fd) != 0 && errno != EINVAL) ? -1 : 0;
+    int err = errno;
+    if (fd >= 0) close(fd);
+    return rc ? err_set(e, ERR_RUNTIME, "%s: cannot sync the directory: %s", dir, strerror(err))
+              : 0;
+}
+
 int outfile_commit(struct outfile *of, struct err *e)
 {
     int rc = 0;
     bool failed = fflush(of->f) != 0 || ferror(of->f);
     int err = errno;
+    /* the data on disk before the name points at it (NFS reports a full disk only here) */
+    if (!failed && of->tmp && of->sync && fsync(fileno(of->f)) != 0) failed = true, err = errno;
     if (!of->is_stdout && fclose(of->f) != 0 && !failed) failed = true, err = errno;
     of->f = NULL;
     const char *name = of->is_stdout ? "standard output" : of->path;
@@ -189,6 +246,8 @@ int outfile_commit(struct outfile *of, struct err *e)
     else if (of->tmp && rename(of->tmp, of->path) != 0)
         rc =
             err_set(e, ERR_RUNTIME, "cannot move %s to %s: %s", of->tmp, of->path, strerror(errno));
+    else if (of->tmp && of->sync)
+        rc = outfile_sync_dir(of->path, e);
     if (rc && of->tmp) unlink(of->tmp);
     outfile_free(of);
     return rc;
@@ -205,4 +264,20 @@ int outfile_write(const char *path, unsigned flags, const char *const *inputs,
         return rc;
     }
     return outfile_commit(of, e);
+}
+
+int outfile_close_stdout(const char *prog, int status)
+{
+    bool pending = __fpending(stdout) != 0;
+    bool failed = ferror(stdout) != 0; /* an earlier write failed: errno is long gone */
+    errno = 0;
+    if (fflush(stdout) != 0) failed = true;
+    int err = errno;
+    /* stdout closed by the caller (>&-) with nothing written to it is not an error */
+    if (fclose(stdout) != 0 && (pending || errno != EBADF) && !err) failed = true, err = errno;
+    if (!failed) return status;
+    if (status == 0 || err) /* a command that failed on it said so already */
+        fprintf(stderr, "%s: standard output: cannot write%s%s\n", prog, err ? ": " : "",
+                err ? strerror(err) : "");
+    return status ? status : ERR_RUNTIME;
 }

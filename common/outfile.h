@@ -12,6 +12,10 @@
  *    interrupted write leaves the old file, and a symlink at the path is replaced, never
  *    written through.
  *  - The file gets the mode the umask gives (0666 & ~umask), like any other tool's output.
+ *  - The temporary file is fsynced before the rename and its directory after it: on NFS or
+ *    Lustre scratch (where sweeps live) a crash of the machine can otherwise leave an empty file
+ *    under the final name, or the old one back. OUTFILE_NO_SYNC skips both (gilsim run
+ *    --no-fsync, for traces: the largest files, written after the run, never on its hot path).
  *  - The path and the temporary name are checked for length (PATH_MAX, NAME_MAX) up front.
  *
  * A refusal is ERR_INPUT (exit 2) and found before the command does its work; a failed write
@@ -25,7 +29,12 @@
 #include "err.h"
 
 enum outfile_flags {
-    OUTFILE_STDOUT = 1, /* "-" means standard output */
+    OUTFILE_STDOUT = 1,  /* "-" means standard output */
+    OUTFILE_NO_SYNC = 2, /* no fsync of the file and its directory */
+    /* A name a command owns in a directory of its own (compare's DIR): whatever is at the path,
+     * a symlink, a FIFO, a device, is replaced, never written through or waited on; only a
+     * directory is refused. */
+    OUTFILE_REPLACE = 4,
 };
 
 struct outfile;
@@ -48,8 +57,24 @@ void outfile_abort(struct outfile *of);
 int outfile_write(const char *path, unsigned flags, const char *const *inputs,
                   int (*fn)(FILE *f, void *ctx, struct err *e), void *ctx, struct err *e);
 
+/* fsyncs the directory that holds path (after a rename into it): 0, or ERR_RUNTIME. A
+ * filesystem that cannot sync a directory (EINVAL) is not an error. */
+int outfile_sync_dir(const char *path, struct err *e);
+
+/* The outputs of one command (n paths; NULL entries skipped) name different files: two names
+ * of one file (./x and x, a symlinked directory) would have one output replace the other.
+ * ERR_INPUT naming both. */
+int outfile_check_distinct(const char *const *paths, const char *const *what, size_t n,
+                           struct err *e);
+
 /* The checks of outfile_open that need no file: the path's length and its temporary name's.
  * For commands that compose paths (a directory and names in it): all checked before any work. */
 int outfile_check_path(const char *path, struct err *e);
+
+/* Flushes and closes standard output at the end of a command that printed to it, as coreutils'
+ * close_stdout does: a write error (a full disk, an I/O error) that the buffered writes hid is
+ * one line "PROG: standard output: ..." on stderr and exit status 1 (a status the command
+ * already failed with is kept). Returns the exit status. */
+int outfile_close_stdout(const char *prog, int status);
 
 #endif

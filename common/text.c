@@ -7,8 +7,19 @@
 
 #include "jlex.h"
 
+/* Whether the valid UTF-8 character p of n bytes is a bidirectional control: U+061C, U+200E,
+ * U+200F, U+202A..U+202E, U+2066..U+2069. They reorder what a terminal or an editor shows
+ * after them (a name that reads differently from what it is: CVE-2021-42574). */
+static bool bidi_control(const unsigned char *p, size_t n)
+{
+    if (n == 2) return p[0] == 0xd8 && p[1] == 0x9c;
+    if (n != 3 || p[0] != 0xe2) return false;
+    if (p[1] == 0x80) return p[2] == 0x8e || p[2] == 0x8f || (p[2] >= 0xaa && p[2] <= 0xae);
+    return p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9;
+}
+
 /* The character at p (p < end): its length in bytes, 0 when p[0] is not the start of valid
- * UTF-8; *control tells a control character (C0, DEL, C1). */
+ * UTF-8; *control tells a control character (C0, DEL, C1) or a bidirectional control. */
 static size_t char_at(const unsigned char *p, const unsigned char *end, bool *control)
 {
     if (p[0] < 0x80) {
@@ -16,7 +27,7 @@ static size_t char_at(const unsigned char *p, const unsigned char *end, bool *co
         return 1;
     }
     size_t n = jlex_utf8_len(p, end);
-    *control = n == 2 && p[0] == 0xc2 && p[1] < 0xa0; /* U+0080..U+009F */
+    *control = (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) /* U+0080..U+009F */ || bidi_control(p, n);
     return n;
 }
 
@@ -117,8 +128,13 @@ static void json_put(void *ctx, const char *p, size_t n, bool escape)
             fwrite(p, 1, n, f);
     } else if (n == 1) { /* C0 or DEL */
         fprintf(f, "\\u%04x", c);
-    } else { /* C1: valid UTF-8, JSON allows it raw; escaped so a terminal never sees it */
+    } else if (n == 2) { /* C1, U+061C: valid UTF-8, JSON allows them raw; escaped so a
+                          * terminal never sees them */
         fprintf(f, "\\u%04x", ((c & 0x1f) << 6) | ((unsigned char)p[1] & 0x3f));
+    } else { /* the other bidirectional controls: three bytes */
+        fprintf(f, "\\u%04x",
+                ((c & 0x0f) << 12) | (((unsigned char)p[1] & 0x3f) << 6) |
+                    ((unsigned char)p[2] & 0x3f));
     }
 }
 

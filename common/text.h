@@ -1,9 +1,11 @@
 /* common/text.h - untrusted text on its way out: names, descriptions, keys and paths that come
  * from files or command lines, written to a terminal, a text file or JSON. One convention
- * everywhere: a byte that is a control character (C0, DEL, or a C1 character U+0080..U+009F)
- * or that is not part of valid UTF-8 is written as the four characters \xNN; valid UTF-8 stays
- * as it is. So an escape sequence in a thread name cannot clear a screen or set a window title,
- * and every string written as JSON is valid UTF-8. */
+ * everywhere: a byte of a control character (C0, DEL, a C1 character U+0080..U+009F, or a
+ * bidirectional control: U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069) or a byte
+ * that is not part of valid UTF-8 is written as the four characters \xNN; other valid UTF-8
+ * stays as it is. So an escape sequence in a thread name cannot clear a screen or set a window
+ * title, a bidirectional override cannot make a name read as something else, and every string
+ * written as JSON is valid UTF-8. */
 #ifndef GILSIM_TEXT_H
 #define GILSIM_TEXT_H
 

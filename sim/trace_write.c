@@ -24,13 +24,13 @@ struct trace_out {
     FILE *f;
 };
 
-int trace_out_open(struct trace_out **out, const char *path, const char *const *inputs,
-                   struct err *e)
+int trace_out_open(struct trace_out **out, const char *path, unsigned flags,
+                   const char *const *inputs, struct err *e)
 {
     *out = NULL;
     struct trace_out *o = calloc(1, sizeof *o);
     if (!o) return err_set(e, ERR_RUNTIME, "out of memory");
-    int rc = outfile_open(&o->of, path, OUTFILE_STDOUT, inputs, e);
+    int rc = outfile_open(&o->of, path, OUTFILE_STDOUT | flags, inputs, e);
     if (rc) {
         free(o);
         return rc;

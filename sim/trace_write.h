@@ -15,9 +15,10 @@
 struct trace_out;
 
 /* Reserves the output under common/outfile.h's rules ("-": standard output); inputs: the
- * files the run reads (NULL-terminated, or NULL), which the output may not be. */
-int trace_out_open(struct trace_out **out, const char *path, const char *const *inputs,
-                   struct err *e);
+ * files the run reads (NULL-terminated, or NULL), which the output may not be. flags:
+ * common/outfile.h's OUTFILE_NO_SYNC, or 0. */
+int trace_out_open(struct trace_out **out, const char *path, unsigned flags,
+                   const char *const *inputs, struct err *e);
 /* Writes the trace, renames it into place and frees out (also on failure). */
 int trace_out_commit(struct trace_out *out, const struct eng_options *o, const struct eng_result *r,
                      struct err *e);

@@ -323,6 +323,8 @@ static bool number_text(const char *s, double *v, bool *integer)
     errno = 0;
     *integer = strpbrk(s, ".eE") == NULL;
     *v = *integer ? (double)strtoll(s, &end, 10) : strtod(s, &end);
+    /* 1e3 or 1000.0 is the integer 1000 where one is expected (a thread count) */
+    *integer = *integer || (*v == trunc(*v) && fabs(*v) <= 9007199254740992.0);
     return *end == '\0' && errno == 0 && isfinite(*v);
 }
 

@@ -16,9 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -87,21 +90,30 @@ static int run_gilsim(const char **argv, double limit_s)
     return tu_wait(&p, limit_s);
 }
 
-/* Runs gilsim with w's arguments (extra appended), reading fifo (when >= 0: a FIFO it writes)
- * into *got meanwhile; the exit status, or -1. */
-static int run_writer_reading(const struct writer *w, const char *in, const char *out,
-                              const char *extra, int fifo, char **got)
+/* Starts writer w into p: its arguments with extra (NULL-terminated) appended. */
+static void start_writer(struct tu_proc *p, const struct writer *w, const char *in, const char *out,
+                         const char *const *extra)
 {
-    const char *argv[20];
+    const char *argv[24];
     int n = 1;
     for (int i = 0; w->args[i]; i++)
         argv[n++] = strcmp(w->args[i], "{IN}") == 0    ? in
                     : strcmp(w->args[i], "{OUT}") == 0 ? out
                                                        : w->args[i];
-    if (extra) argv[n++] = extra;
+    for (; extra && *extra; extra++)
+        argv[n++] = *extra;
     argv[n] = NULL;
+    start_gilsim(p, argv);
+}
+
+/* Runs gilsim with w's arguments (extra appended), reading fifo (when >= 0: a FIFO it writes)
+ * into *got meanwhile; the exit status, or -1. */
+static int run_writer_reading(const struct writer *w, const char *in, const char *out,
+                              const char *extra, int fifo, char **got)
+{
+    const char *more[] = {extra, NULL};
     struct tu_proc p;
-    start_gilsim(&p, argv);
+    start_writer(&p, w, in, out, more);
     p.read_fd = fifo;
     int st = tu_wait(&p, 120);
     if (got)
@@ -418,6 +430,7 @@ static void test_full_disk(void)
         int st = run_writer(w, input_of(w), out, NULL);
         CU_ASSERT(expect_exit(w, "full disk", st, 1));
         if (w->form != F_DIR) CU_ASSERT(file_is(out, victim_text));
+        if (w->form == F_DIR) CU_ASSERT(access(out, F_OK) != 0); /* no empty DIR and lock left */
         CU_ASSERT(!tmp_files(d));
         snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", fill, out);
         CU_ASSERT_EQUAL(system(cmd), 0);
@@ -502,14 +515,26 @@ static void test_umask_mode(void)
 
 static char hostile[PATH_MAX]; /* tests/data/traces/hostile-names.json */
 
-/* No byte a terminal acts on: ESC, BEL, other C0 controls but newline, C1 (UTF-8 C2 80..9F). */
+/* Whether p starts a bidirectional control in UTF-8: U+061C, U+200E, U+200F, U+202A..U+202E,
+ * U+2066..U+2069. */
+static bool bidi_at(const unsigned char *p)
+{
+    if (p[0] == 0xd8 && p[1] == 0x9c) return true;
+    if (p[0] != 0xe2 || !p[1]) return false;
+    if (p[1] == 0x80) return p[2] == 0x8e || p[2] == 0x8f || (p[2] >= 0xaa && p[2] <= 0xae);
+    return p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9;
+}
+
+/* No byte a terminal acts on: ESC, BEL, other C0 controls but newline, C1 (UTF-8 C2 80..9F),
+ * and no bidirectional control (which reorders what a terminal shows). */
 static bool terminal_safe(const char *path)
 {
     char *s = tu_slurp(path);
     bool ok = s != NULL;
     for (const unsigned char *p = (const unsigned char *)s; ok && *p; p++)
-        ok = (*p >= 0x20 && *p != 0x7f && !(p[0] == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0)) ||
-             *p == '\n';
+        ok = ((*p >= 0x20 && *p != 0x7f && !(p[0] == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0)) ||
+              *p == '\n') &&
+             !bidi_at(p);
     if (!ok) fprintf(stderr, "\n  %s: a control character reaches the terminal\n", path);
     free(s);
     return ok;
@@ -538,7 +563,8 @@ static void test_terminal_escapes(void)
     CU_ASSERT(terminal_safe(err_file));
     CU_ASSERT(tu_file_has(err_file, "\\x1b[2J"));
     write_file(bad, "{\"format\": \"gilsim-workload\", \"version\": 1, \"name\": \"x\",\n"
-                    " \"description\": \"\\u001b]2;title\\u0007\\u001b[2J\", \"duration_ms\": 20,\n"
+                    " \"description\": \"\\u001b]2;title\\u0007\\u001b[2J\\u202e\\u2066\", "
+                    "\"duration_ms\": 20,\n"
                     " \"threads\": [{\"name\": \"t\", \"ops\": [{\"cpu\": {\"us\": 5}}]}]}\n");
     snprintf(cmp, sizeof cmp, "%s/escape-cmp", scratch);
     CU_ASSERT_EQUAL(gilsim_args("compare", bad, "-p", "new", "-o"), 2); /* -o needs a value */
@@ -547,6 +573,46 @@ static void test_terminal_escapes(void)
     snprintf(table, sizeof table, "%s/table.txt", cmp);
     CU_ASSERT(terminal_safe(out_file));
     CU_ASSERT(terminal_safe(table));
+}
+
+/* Bidirectional controls (a name that reads as something else) from a trace, a workload, a
+ * machine file and a command line: escaped on the terminal, in CSV and in messages, whole in
+ * JSON. */
+static void test_bidi(void)
+{
+    CU_ASSERT_EQUAL(gilsim_args("summary", hostile, NULL, NULL, NULL), 0);
+    CU_ASSERT(terminal_safe(out_file));
+    CU_ASSERT(tu_file_has(out_file, "\\xe2\\x80\\xaegnp.exe\\xe2\\x80\\xac"));
+    char csv[PATH_MAX + 16], bad[PATH_MAX + 16], mach[PATH_MAX + 16];
+    snprintf(csv, sizeof csv, "%s/bidi.csv", scratch);
+    const char *exp[] = {NULL, "export", hostile, "-f", "csv", "-o", csv, NULL};
+    CU_ASSERT_EQUAL(run_gilsim(exp, 60), 0);
+    CU_ASSERT(terminal_safe(csv));
+    CU_ASSERT(tu_file_has(csv, "\\xe2\\x81\\xa6\\xe2\\x80\\x8f\\xd8\\x9c"));
+    /* a workload's unknown key, in the message of check */
+    snprintf(bad, sizeof bad, "%s/bidi.json", scratch);
+    write_file(bad, "{\"format\": \"gilsim-workload\", \"version\": 1, \"name\": \"x\",\n"
+                    " \"duration_ms\": 20, \"threads\": [{\"name\": \"t\", \"ops\": "
+                    "[{\"cpu\": {\"us\": 5}}]}],\n \"\\u202eyek\": 1}\n");
+    CU_ASSERT_EQUAL(gilsim_args("check", bad, NULL, NULL, NULL), 2);
+    CU_ASSERT(terminal_safe(err_file));
+    CU_ASSERT(tu_file_has(err_file, "\\xe2\\x80\\xaeyek"));
+    /* a machine's name (names are refused unless plain: the message shows it) */
+    snprintf(mach, sizeof mach, "%s/bidi-machine.json", scratch);
+    write_file(mach, "{\"format\": \"gilsim-machine\", \"version\": 1, \"name\": "
+                     "\"\\u2066m\\u2069\\u200e\", \"params\": {}}\n");
+    CU_ASSERT_EQUAL(gilsim_args("machines", "--machine", mach, NULL, NULL), 2);
+    CU_ASSERT(terminal_safe(err_file));
+    CU_ASSERT(tu_file_has(err_file, "\"\\xe2\\x81\\xa6m\\xe2\\x81\\xa9\\xe2\\x80\\x8e\""));
+    /* a command line: an unknown command, a usage error */
+    CU_ASSERT_EQUAL(gilsim_args("\xe2\x80\xae"
+                                "export",
+                                NULL, NULL, NULL, NULL),
+                    2);
+    CU_ASSERT(terminal_safe(err_file));
+    CU_ASSERT_EQUAL(gilsim_args("run", workload, "--engine", "\x1b[2J\xe2\x80\xae", NULL), 2);
+    CU_ASSERT(terminal_safe(err_file));
+    CU_ASSERT(tu_file_has(err_file, "got '\\x1b[2J\\xe2\\x80\\xae'"));
 }
 
 /* CSV cells a spreadsheet would run as formulas are neutralised; numbers stay numbers. */
@@ -604,7 +670,384 @@ static void test_duplicate_set_values(void)
     }
 }
 
+/* Counts the lines of path that hold text. */
+static int lines_with(const char *path, const char *text)
+{
+    char *s = tu_slurp(path);
+    int n = 0;
+    for (char *line = s ? strtok(s, "\n") : NULL; line; line = strtok(NULL, "\n"))
+        n += strstr(line, text) != NULL;
+    free(s);
+    return n;
+}
+
+/* Options of NAME=VALUE: a name given twice (in one value or two) is refused, never the last
+ * silently kept; a list's error is said once; an integer spelled 1e3 is the integer 1000. */
+static void test_list_options(void)
+{
+    char out[PATH_MAX + 16], d[PATH_MAX];
+    fresh(d, sizeof d, "lists");
+    snprintf(out, sizeof out, "%s/t.json", d);
+    static const struct {
+        const char *opt, *v1, *v2, *says;
+    } twice[] = {
+        {"--machine-set", "cores=2,cores=3", NULL, "--machine-set cores: given twice"},
+        {"--machine-set", "cores=2", "cores=3", "--machine-set cores: given twice"},
+        {"--set", "interval_us=5", "interval_us=6", "--set interval_us: given twice"},
+        {"--var", "cpu_threads=1", "cpu_threads=2", "--var cpu_threads: given twice"},
+    };
+    for (size_t i = 0; i < sizeof twice / sizeof *twice; i++) {
+        const char *argv[] = {NULL,         "run",       tu_src("workloads/convoy-n.json"),
+                              "-p",         "new",       "-e",
+                              "virtual",    "-d",        "20",
+                              "-q",         "-o",        out,
+                              twice[i].opt, twice[i].v1, twice[i].v2 ? twice[i].opt : NULL,
+                              twice[i].v2,  NULL};
+        tu_context("%s %s %s", twice[i].opt, twice[i].v1, twice[i].v2 ? twice[i].v2 : "");
+        TU_ASSERT_CMP(run_gilsim(argv, 60), ==, 2);
+        TU_ASSERT_CMP(lines_with(err_file, twice[i].says), ==, 1);
+        CU_ASSERT(access(out, F_OK) != 0);
+    }
+    static const char *const bad[][2] = {{"--var", "cpu_threads=1,x"},
+                                         {"--set", "interval_us=a,3"},
+                                         {"--var", "cpu_threads"},
+                                         {"--set", "interval_us"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char cmp[PATH_MAX + 16];
+        snprintf(cmp, sizeof cmp, "%s/cmp", d);
+        const char *argv[] = {NULL,      "compare", tu_src("workloads/convoy-n.json"),
+                              "-p",      "new",     "-e",
+                              "virtual", "-d",      "20",
+                              bad[i][0], bad[i][1], "-o",
+                              cmp,       NULL};
+        tu_context("compare %s %s", bad[i][0], bad[i][1]);
+        TU_ASSERT_CMP(run_gilsim(argv, 60), ==, 2);
+        TU_ASSERT_CMP(lines_with(err_file, bad[i][0]), ==, 1); /* said once */
+        CU_ASSERT(access(cmp, F_OK) != 0);
+    }
+    const char *argv[] = {NULL, "run",     tu_src("workloads/convoy-n.json"),
+                          "-e", "virtual", "-d",
+                          "20", "--var",   "cpu_threads=1e3",
+                          "-q", "-o",      out,
+                          NULL};
+    TU_ASSERT_CMP(run_gilsim(argv, 60), ==, 0);
+}
+
+/* The machine file is an input too: no output may replace it (gilsim run, compare); the
+ * outputs of gilsim-calibrate are three different files, under any spelling. */
+static void test_machine_is_input(void)
+{
+    char d[PATH_MAX], m[PATH_MAX + 16], m2[PATH_MAX + 16];
+    fresh(d, sizeof d, "machine");
+    snprintf(m, sizeof m, "%s/m.json", d);
+    snprintf(m2, sizeof m2, "%s/./m.json", d);
+    char *orig = tu_slurp(tu_src("workloads/machines/vm-2cpu.json"));
+    write_file(m, orig);
+    for (int spelling = 0; spelling < 2; spelling++) {
+        const char *argv[] = {NULL, "run", workload, "-e", "virtual",         "--machine", m,
+                              "-d", "20",  "-q",     "-o", spelling ? m2 : m, NULL};
+        TU_ASSERT_CMP(run_gilsim(argv, 60), ==, 2);
+        CU_ASSERT(tu_file_has(err_file, "is the input"));
+        CU_ASSERT(file_is(m, orig));
+    }
+    static const char *const pairs[] = {"-o x.json --raw x.json", "-o x.json --slow-wake ./x.json",
+                                        "-o z.json --raw y.json --slow-wake sub/../y.json"};
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+        char cmd[2 * PATH_MAX];
+        snprintf(cmd, sizeof cmd,
+                 "cd '%s' && mkdir -p sub && '%s/gilsim-calibrate' %s >/dev/null 2>'%s'", d,
+                 GILSIM_BINARY_DIR, pairs[i], err_file);
+        int st = system(cmd);
+        tu_context("gilsim-calibrate %s", pairs[i]);
+        TU_ASSERT_CMP(WEXITSTATUS(st), ==, 2);
+        CU_ASSERT(tu_file_has(err_file, "the same file"));
+    }
+    free(orig);
+}
+
+/* For tu_poll: the process *(pid_t *)pid waits in open() for a FIFO's other end. */
+static bool opening_fifo(void *pid)
+{
+    char path[64], wchan[64];
+    snprintf(path, sizeof path, "/proc/%d/wchan", (int)*(pid_t *)pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(wchan, 1, sizeof wchan - 1, f) : 0;
+    if (f) fclose(f);
+    wchan[n] = '\0';
+    return strcmp(wchan, "wait_for_partner") == 0;
+}
+
+/* No descriptor left when the output is reserved (EMFILE): the machine ran short, not the
+ * input: exit 1 with the reason, never "cannot write here" with 2, never an abort. The run reads
+ * its workload from a FIFO; while it waits there, its limit drops to the descriptors it has. */
+static void test_emfile(void)
+{
+    char d[PATH_MAX], fifo[PATH_MAX + 16], out[PATH_MAX + 16];
+    fresh(d, sizeof d, "emfile");
+    snprintf(fifo, sizeof fifo, "%s/w.fifo", d);
+    snprintf(out, sizeof out, "%s/out.json", d);
+    CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0666), 0);
+    const char *argv[] = {NULL, "run", fifo, "-d", "20", "-q", "-o", out, NULL};
+    struct tu_proc proc;
+    start_gilsim(&proc, argv);
+    pid_t pid = proc.pid;
+    CU_ASSERT(tu_poll(opening_fifo, &pid, 10.0 * TU_SLACK)); /* fd 3 taken by the FIFO */
+    struct rlimit three = {3, 3};
+    CU_ASSERT_EQUAL(prlimit(pid, RLIMIT_NOFILE, &three, NULL), 0);
+    char *text = tu_slurp(workload);
+    write_file(fifo, text);
+    free(text);
+    TU_ASSERT_CMP(tu_wait(&proc, 60), ==, 1);
+    CU_ASSERT(tu_file_has(err_file, "Too many open files"));
+    CU_ASSERT(access(out, F_OK) != 0);
+}
+
+/* ---- durability ----------------------------------------------------------------------------- */
+
+/* Runs argv (argv[0] the program) under `strace -f -y` into log, tracing fsync and rename: the
+ * exit status, or -1 when strace cannot trace here (printed as skipped). */
+static int straced(const char *log, const char *const *argv)
+{
+    char cmd[8192];
+    int n = snprintf(cmd, sizeof cmd,
+                     /* LeakSanitizer cannot work under ptrace: its leak check off here */
+                     "cd '%s' && ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0\" "
+                     "strace -f -y -qq -e trace=fsync,rename -o '%s' '%s/gilsim'",
+                     GILSIM_SOURCE_DIR, log, GILSIM_BINARY_DIR);
+    for (; *argv; argv++)
+        n += snprintf(cmd + n, sizeof cmd - (size_t)n, " '%s'", *argv);
+    snprintf(cmd + n, sizeof cmd - (size_t)n, " >/dev/null 2>'%s'", err_file);
+    if (system("strace -qq -e trace=none true 2>/dev/null") != 0) {
+        fprintf(stderr, "\n  SKIPPED: strace cannot trace here");
+        return -1;
+    }
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Checks the strace log: every rename of a temporary file (".tmp." in its name) follows an
+ * fsync of that file by the same process and is followed by an fsync of a directory, unless
+ * its name ends with unsynced (NULL: none may skip). Returns how many renames it saw. */
+static int check_syncs(const char *log, const char *unsynced)
+{
+    FILE *f = fopen(log, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char lines[4096][512];
+    int n = 0, renames = 0;
+    while (n < 4096 && fgets(lines[n], sizeof lines[n], f))
+        n++;
+    fclose(f);
+    for (int i = 0; i < n; i++) {
+        char from[512], to[512];
+        int pid;
+        if (sscanf(lines[i], "%d rename(\"%511[^\"]\", \"%511[^\"]\")", &pid, from, to) != 3 ||
+            !strstr(from, ".tmp."))
+            continue;
+        renames++;
+        const char *base = strrchr(from, '/') ? strrchr(from, '/') + 1 : from;
+        int before = -1, after = -1;
+        for (int k = i - 1; k >= 0 && before < 0; k--)
+            if (atoi(lines[k]) == pid) before = k;
+        for (int k = i + 1; k < n && after < 0; k++)
+            if (atoi(lines[k]) == pid) after = k;
+        bool skip = unsynced && strlen(to) >= strlen(unsynced) &&
+                    strcmp(to + strlen(to) - strlen(unsynced), unsynced) == 0;
+        bool synced = before >= 0 && strstr(lines[before], "fsync(") &&
+                      strstr(lines[before], base) && after >= 0 && strstr(lines[after], "fsync(") &&
+                      !strstr(lines[after], ".tmp.");
+        bool any = (before >= 0 && strstr(lines[before], "fsync(")) ||
+                   (after >= 0 && strstr(lines[after], "fsync("));
+        tu_context("rename %s -> %s: %s", from, to, skip ? "--no-fsync" : "synced");
+        CU_ASSERT(skip ? !any : synced);
+    }
+    return renames;
+}
+
+/* fsync before rename and of the directory after it (a crash on NFS or Lustre scratch must not
+ * leave an empty file under the final name): a compare's plan, traces, summaries, results and
+ * index, a run's trace; `run --no-fsync` skips its trace's. */
+static void test_fsync(void)
+{
+    char d[PATH_MAX], log[PATH_MAX + 16], out[PATH_MAX + 16];
+    fresh(d, sizeof d, "fsync");
+    snprintf(log, sizeof log, "%s/strace.log", d);
+    snprintf(out, sizeof out, "%s/cmp", d);
+    const char *cmp[] = {"compare", workload, "-p", "new", "-e", "virtual",
+                         "-d",      "20",     "-o", out,   NULL};
+    int st = straced(log, cmp);
+    if (st < 0) return;
+    CU_ASSERT_EQUAL(st, 0);
+    TU_ASSERT_CMP(check_syncs(log, NULL), >=, 11); /* plan, 2 x (trace, summary, result), 4 */
+    CU_ASSERT(tu_file_has(log, "rename(\"") && tu_file_has(log, "/.partial/"));
+    snprintf(out, sizeof out, "%s/t.json", d);
+    const char *run[] = {"run", workload, "-e", "virtual", "-d", "20", "-q", "-o", out, NULL};
+    CU_ASSERT_EQUAL(straced(log, run), 0);
+    TU_ASSERT_CMP(check_syncs(log, NULL), ==, 1);
+    const char *nosync[] = {"run", workload, "-e", "virtual",    "-d", "20",
+                            "-q",  "-o",     out,  "--no-fsync", NULL};
+    CU_ASSERT_EQUAL(straced(log, nosync), 0);
+    TU_ASSERT_CMP(check_syncs(log, "t.json"), ==, 1);
+}
+
+/* ---- standard output ----------------------------------------------------------------------- */
+
+/* Runs gilsim with args (NULL-terminated, {IN} the workload, {TRACE} the trace, {DIR} a finished
+ * compare directory, {PLAN} a fresh one) and standard output on /dev/full: the exit status. */
+static int to_dev_full(const char *const *args, const char *cmp, const char *plan)
+{
+    const char *argv[16] = {GILSIM_BINARY_DIR "/gilsim"};
+    int n = 1;
+    for (; args[n - 1]; n++)
+        argv[n] = strcmp(args[n - 1], "{IN}") == 0      ? workload
+                  : strcmp(args[n - 1], "{TRACE}") == 0 ? trace
+                  : strcmp(args[n - 1], "{DIR}") == 0   ? cmp
+                  : strcmp(args[n - 1], "{PLAN}") == 0  ? plan
+                                                        : args[n - 1];
+    argv[n] = NULL;
+    struct tu_proc p = {.out = "/dev/full", .err = err_file};
+    CU_ASSERT_FATAL(tu_spawn(&p, argv));
+    return tu_wait(&p, 120);
+}
+
+/* Every command that prints, standard output a full disk (/dev/full): exit 1 and one line
+ * saying so, as coreutils do; never 0 with a table silently lost. */
+static void test_stdout_full(void)
+{
+    static const char *const printers[][14] = {
+        {"--help", NULL},
+        {"--version", NULL},
+        {"policies", NULL},
+        {"policies", "--help", NULL},
+        {"machines", NULL},
+        {"check", "{IN}", NULL},
+        {"run", "--help", NULL},
+        {"run", "{IN}", "-e", "virtual", "-d", "20", "-q", "-o", "-", NULL},
+        {"summary", "{TRACE}", NULL},
+        {"summary", "{TRACE}", "--json", NULL},
+        {"summary", "{TRACE}", "--samples", "all", NULL},
+        {"export", "{TRACE}", "-f", "csv", "-o", "-", NULL},
+        {"compare", "--collect", "{DIR}", NULL},
+        {"compare", "--collect", "{DIR}", "-f", "csv", NULL},
+        {"compare", "--collect", "{DIR}", "-f", "json", NULL},
+        {"compare", "{IN}", "-p", "new", "-e", "virtual", "-d", "20", "--plan", "-o", "{PLAN}",
+         NULL},
+        {"compare", "{IN}", "-p", "new", "-e", "virtual", "-d", "20", "-o", "{PLAN}", NULL},
+        {"compare", "{IN}", "-p", "new", "-e", "virtual", "-d", "20", "-f", "csv", "-o", "{PLAN}",
+         NULL},
+        {"compare", "{IN}", "-p", "new", "-e", "virtual", "-d", "20", "-f", "json", "-o", "{PLAN}",
+         NULL},
+    };
+    char cmp[PATH_MAX], plan[PATH_MAX];
+    fresh(cmp, sizeof cmp, "full-stdout");
+    strcat(cmp, "/cmp");
+    const char *argv[] = {NULL,      "compare", workload, "-p", "new", "-e",
+                          "virtual", "-d",      "20",     "-o", cmp,   NULL};
+    CU_ASSERT_EQUAL_FATAL(run_gilsim(argv, 60), 0);
+    for (size_t i = 0; i < sizeof printers / sizeof *printers; i++) {
+        fresh(plan, sizeof plan, "full-stdout-plan");
+        strcat(plan, "/p");
+        int st = to_dev_full(printers[i], cmp, plan);
+        char *err = tu_slurp(err_file);
+        tu_context("gilsim %s %s %s > /dev/full: exit %d, stderr: %s", printers[i][0],
+                   printers[i][1] ? printers[i][1] : "", printers[i][2] ? printers[i][2] : "", st,
+                   err);
+        TU_ASSERT_CMP(st, ==, 1);
+        TU_ASSERT_HAS(err, "standard output: cannot write");
+        CU_ASSERT_PTR_NULL(strstr(err, "index.json in")); /* no claim of success */
+        free(err);
+    }
+}
+
 /* ---- signals -------------------------------------------------------------------------------- */
+
+/* Whether dir (and, for a compare directory, dir/.partial; only_partial: only that) holds a
+ * temporary file (".tmp" in its name). */
+static bool tmp_in(const char *dir, bool only_partial)
+{
+    char part[PATH_MAX + 16];
+    snprintf(part, sizeof part, "%s/.partial", dir);
+    const char *dirs[] = {part, dir};
+    bool found = false;
+    for (size_t i = 0; i < 2u - only_partial && !found; i++) {
+        DIR *d = opendir(dirs[i]);
+        for (struct dirent *de; d && !found && (de = readdir(d));)
+            found = strstr(de->d_name, ".tmp") != NULL;
+        if (d) closedir(d);
+    }
+    return found;
+}
+
+static bool has_tmp(const char *dir)
+{
+    return tmp_in(dir, false);
+}
+
+struct tmp_wait {
+    const char *dir;
+    bool compare_run;
+};
+
+static bool tmp_appeared(void *ctx)
+{
+    const struct tmp_wait *t = ctx;
+    return tmp_in(t->dir, t->compare_run);
+}
+
+/* Polls until dir holds a temporary file (a compare directory: a run's, in .partial): whether
+ * it did within limit_s. */
+static bool wait_tmp(const char *dir, bool compare_run, double limit_s)
+{
+    struct tmp_wait t = {dir, compare_run};
+    return tu_poll(tmp_appeared, &t, limit_s);
+}
+
+/* SIGHUP (a closed terminal, a dropped ssh session) to every writing command while it writes:
+ * taken like SIGTERM, never the default death. A run stops and writes its partial trace
+ * (stop_reason sighup); export and summary remove their temporary file; compare stops its run
+ * and writes the index of what ran. Exit 129, no temporary file left, an old output kept. The
+ * signal comes once the command holds its temporary file: a run's reserved output, a reader's
+ * output while its trace (a FIFO nobody writes) is read, compare's run's partial trace. */
+static void test_sighup(void)
+{
+    static const char *const longer[] = {"-d", "60000", NULL};
+    for (size_t i = 0; i < NWRITERS; i++) {
+        const struct writer *w = &writers[i];
+        char d[PATH_MAX], out[PATH_MAX + 16], in[PATH_MAX + 16];
+        fresh(d, sizeof d, "sighup");
+        snprintf(in, sizeof in, "%s/in.fifo", d);
+        if (w->in == IN_TRACE) CU_ASSERT_EQUAL_FATAL(mkfifo(in, 0666), 0);
+        snprintf(out, sizeof out, "%s/out", d);
+        if (w->form != F_DIR) write_file(out, victim_text); /* the old output, to be kept */
+        struct tu_proc proc;
+        start_writer(&proc, w, w->in == IN_TRACE ? in : workload, out,
+                     w->in == IN_WORKLOAD ? longer : NULL);
+        pid_t pid = proc.pid;
+        bool ready = wait_tmp(w->form == F_DIR ? out : d, w->form == F_DIR, 30.0 * TU_SLACK);
+        kill(pid, SIGHUP);
+        int st = tu_wait(&proc, 60);
+        tu_context("%s: SIGHUP once it held its temporary file (%s)", w->name,
+                   ready ? "it did" : "never seen");
+        CU_ASSERT(ready);
+        CU_ASSERT(expect_exit(w, "SIGHUP", st, 128 + SIGHUP));
+        CU_ASSERT(!has_tmp(d));
+        if (w->in == IN_TRACE) CU_ASSERT(file_is(out, victim_text));
+        if (w->form == F_JSON && w->in == IN_WORKLOAD) {
+            struct trace *t = NULL;
+            struct err e = {0};
+            CU_ASSERT_EQUAL(trace_read(out, &t, &e), 0);
+            if (t)
+                CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(t->run, "stop_reason")),
+                                       "sighup");
+            if (t) CU_ASSERT_FALSE(t->complete);
+            trace_free(t);
+        }
+        if (w->form == F_DIR) {
+            CU_ASSERT(!has_tmp(out));
+            CU_ASSERT(output_ok(w, out)); /* the index of what ran */
+            CU_ASSERT(tu_file_has(err_file, "SIGHUP"));
+        }
+    }
+}
 
 /* The process that runs with "-o DIR/..." among its arguments (/proc/PID/cmdline): compare's run
  * in progress writing its trace under DIR/.partial; 0 when there is none. */
@@ -627,6 +1070,354 @@ static pid_t writing_into(const char *dir)
     }
     if (proc) closedir(proc);
     return found;
+}
+
+/* A signal to `compare --collect` while it writes index.json (inotify tells the moment its
+ * temporary file appears): the outputs being written are finished, then it exits with 128 + the
+ * signal; no temporary file is left (its default death left index.json.tmp.* 7 times in 10). */
+static void test_collect_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    char d[PATH_MAX], plan[PATH_MAX + 16];
+    fresh(d, sizeof d, "collect-signals");
+    snprintf(plan, sizeof plan, "%s/plan", d);
+    const char *mk[] = {NULL, "compare", workload, "-p", "new", "-e", "virtual",
+                        "-r", "1000",    "--plan", "-o", plan,  NULL};
+    CU_ASSERT_EQUAL_FATAL(run_gilsim(mk, 60), 0);
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        int in = inotify_init1(IN_CLOEXEC);
+        CU_ASSERT_FATAL(in >= 0 && inotify_add_watch(in, plan, IN_CREATE) >= 0);
+        const char *argv[] = {NULL, "compare", "--collect", plan, NULL};
+        struct tu_proc proc;
+        start_gilsim(&proc, argv);
+        pid_t pid = proc.pid;
+        bool seen = false;
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        while (!seen) {
+            struct pollfd pfd = {in, POLLIN, 0};
+            if (poll(&pfd, 1, 30000 * TU_SLACK) <= 0) break;
+            ssize_t n = read(in, buf, sizeof buf);
+            for (char *p = buf; n > 0 && p < buf + n && !seen;) {
+                const struct inotify_event *ev = (const void *)p;
+                seen = ev->len && strncmp(ev->name, "index.json.tmp", 14) == 0;
+                p += sizeof *ev + ev->len;
+            }
+        }
+        if (seen) kill(pid, sigs[i]);
+        int st = tu_wait(&proc, 60);
+        close(in);
+        tu_context("--collect, %s while index.json is written", strsignal(sigs[i]));
+        CU_ASSERT(seen);
+        TU_ASSERT_CMP(st, ==, 128 + sigs[i]);
+        CU_ASSERT(!has_tmp(plan));
+        CU_ASSERT(output_ok(&writers[NWRITERS - 1], plan)); /* the index: whole */
+    }
+}
+
+/* ---- compare directories ------------------------------------------------------------------- */
+
+/* A fresh plan (no run run) of the workload in scratch/name/cmp: -p new -e virtual -d 20, or
+ * the policy, engine and duration given. Its path into d. */
+static void make_plan(char *d, size_t size, const char *name, const char *engine, const char *ms)
+{
+    char base[PATH_MAX - 8];
+    fresh(base, sizeof base, name);
+    snprintf(d, size, "%s/cmp", base);
+    const char *argv[] = {
+        NULL, "compare",      workload, "-p", "new", "-e", engine ? engine : "virtual",
+        "-d", ms ? ms : "20", "--plan", "-o", d,     NULL};
+    CU_ASSERT_EQUAL_FATAL(run_gilsim(argv, 60), 0);
+}
+
+/* The plan's run index's trace name (NAME.json) and its plan id, from d/plan.json. */
+static void plan_facts(const char *d, size_t index, char *trace, size_t tsize, char *id,
+                       size_t isize)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/plan.json", d);
+    json_error_t jerr;
+    json_t *plan = json_load_file(path, 0, &jerr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(plan);
+    json_t *run = json_array_get(json_object_get(plan, "runs"), index);
+    snprintf(trace, tsize, "%s", json_string_value(json_object_get(run, "trace")));
+    const char *pid = json_string_value(json_object_get(plan, "id"));
+    snprintf(id, isize, "%s", pid ? pid : "");
+    json_decref(plan);
+}
+
+/* `gilsim compare --run d --index index` or `--collect d`, bounded: a FIFO must never hang. */
+static int dir_command(const char *cmd, const char *d, const char *index)
+{
+    const char *run[] = {NULL, "compare", "--run", d, "--index", index, NULL};
+    const char *collect[] = {NULL, "compare", "--collect", d, NULL};
+    return run_gilsim(strcmp(cmd, "run") == 0 ? run : collect, 30 * TU_SLACK);
+}
+
+/* What a hostile directory holds at one of compare's names, and what a command must do. */
+enum hazard_kind { H_FIFO, H_LINK, H_LINK_RESULT, H_LINK_FIFO };
+struct hazard {
+    const char *what;
+    const char *name; /* "%s": the stem of run 0's trace */
+    enum hazard_kind kind;
+    const char *cmd; /* "run" (run 0) or "collect" */
+    int want;        /* exit status */
+    bool replaced;   /* the name holds a regular file afterwards */
+};
+
+static void plant_hazard(const struct hazard *h, const char *path, const char *d, const char *id)
+{
+    char outside[PATH_MAX + 16], text[2048];
+    snprintf(outside, sizeof outside, "%s/../outside.fifo", d);
+    if (h->kind == H_FIFO) CU_ASSERT_EQUAL(mkfifo(path, 0666), 0);
+    if (h->kind == H_LINK_FIFO)
+        CU_ASSERT(mkfifo(outside, 0666) == 0 && symlink(outside, path) == 0);
+    if (h->kind == H_LINK || h->kind == H_LINK_RESULT) {
+        snprintf(text, sizeof text,
+                 "{\"format\": \"gilsim-compare-result\", \"plan\": \"%s\", \"index\": 0, "
+                 "\"status\": 0, \"metrics\": {}}\n",
+                 id);
+        write_file(victim, h->kind == H_LINK ? victim_text : text);
+        CU_ASSERT_EQUAL(symlink(victim, path), 0);
+    }
+}
+
+/* FIFOs and symlinks planted at the names of a compare directory: never waited on, never
+ * followed. A read (--run's plan, --collect's results) refuses or ignores them; a write of
+ * compare's own file (a result, a summary, the index) replaces them. */
+static void test_dir_hazards(void)
+{
+    static const struct hazard hazards[] = {
+        {"a FIFO at plan.json: --run", "plan.json", H_FIFO, "run", 2, false},
+        {"a FIFO at plan.json: --collect", "plan.json", H_FIFO, "collect", 2, false},
+        {"a symlink at plan.json: --run", "plan.json", H_LINK, "run", 2, false},
+        {"a FIFO at a result: --collect", "%s.result.json", H_FIFO, "collect", 1, false},
+        {"a FIFO at a result: --run", "%s.result.json", H_FIFO, "run", 0, true},
+        {"a FIFO at a summary: --run", "%s.summary.json", H_FIFO, "run", 0, true},
+        {"a symlink at a result: --run", "%s.result.json", H_LINK, "run", 0, true},
+        {"a symlink to a finished result: --collect", "%s.result.json", H_LINK_RESULT, "collect", 1,
+         false},
+        {"a FIFO at index.json: --collect", "index.json", H_FIFO, "collect", 1, true},
+        {"a symlink to a FIFO at index.json: --collect", "index.json", H_LINK_FIFO, "collect", 1,
+         true},
+        {"a FIFO at the lock file: --collect", ".gilsim-compare", H_FIFO, "collect", 2, false},
+    };
+    for (size_t i = 0; i < sizeof hazards / sizeof *hazards; i++) {
+        const struct hazard *h = &hazards[i];
+        char d[PATH_MAX], trace[600], id[64], name[700], path[PATH_MAX + 700];
+        make_plan(d, sizeof d, "hazard", NULL, NULL);
+        plan_facts(d, 0, trace, sizeof trace, id, sizeof id);
+        trace[strlen(trace) - 5] = '\0';
+        snprintf(name, sizeof name, h->name, trace);
+        snprintf(path, sizeof path, "%s/%s", d, name);
+        if (strcmp(name, "plan.json") == 0) {
+            char keep[PATH_MAX + 32];
+            snprintf(keep, sizeof keep, "%s/../plan-copy.json", d);
+            CU_ASSERT_EQUAL(rename(path, keep), 0);
+            if (h->kind == H_LINK) /* the plan, moved aside, is what must stay unwritten */
+                CU_ASSERT((size_t)snprintf(victim, sizeof victim, "%s", keep) < sizeof victim);
+        }
+        if (!(strcmp(name, "plan.json") == 0 && h->kind == H_LINK)) unlink(path);
+        if (strcmp(name, "plan.json") == 0 && h->kind == H_LINK) {
+            CU_ASSERT_EQUAL(symlink(victim, path), 0);
+        } else {
+            plant_hazard(h, path, d, id);
+        }
+        char *before = tu_slurp(victim);
+        int st = dir_command(h->cmd, d, "0");
+        tu_context("%s", h->what);
+        TU_ASSERT_CMP(st, ==, h->want); /* -1: it hung */
+        struct stat ls;
+        CU_ASSERT(lstat(path, &ls) == 0);
+        if (h->replaced) CU_ASSERT(S_ISREG(ls.st_mode));
+        char *after = tu_slurp(victim);
+        CU_ASSERT_STRING_EQUAL(after, before); /* never written through */
+        free(before);
+        free(after);
+        if (h->kind == H_LINK_RESULT) CU_ASSERT(tu_file_has(out_file, "2 of 2 runs not finished"));
+        snprintf(victim, sizeof victim, "%s/victim", scratch);
+    }
+}
+
+/* A directory holding files named index.json, plan.json or .gilsim-compare that compare did not
+ * write is not a compare directory: refused, with --force too, the files untouched. */
+static void test_dir_by_content(void)
+{
+    static const char *const names[] = {"index.json", "plan.json", ".gilsim-compare"};
+    for (size_t i = 0; i < 3; i++) {
+        char d[PATH_MAX], file[PATH_MAX + 32];
+        fresh(d, sizeof d, "mine");
+        snprintf(file, sizeof file, "%s/%s", d, names[i]);
+        write_file(file, "{\"my\": \"own data\"}\n");
+        for (int force = 0; force <= 1; force++) {
+            const char *argv[] = {NULL,  "compare", workload,  "-p",
+                                  "new", "-e",      "virtual", "-d",
+                                  "20",  "-o",      d,         force ? "--force" : NULL,
+                                  NULL};
+            tu_context("a file of my own named %s%s", names[i], force ? ", --force" : "");
+            TU_ASSERT_CMP(run_gilsim(argv, 60), ==, 2);
+            CU_ASSERT(tu_file_has(err_file, "not a compare directory"));
+            CU_ASSERT(file_is(file, "{\"my\": \"own data\"}\n"));
+        }
+    }
+}
+
+/* Plans that gilsim would not write: refused by --run (nothing run) and --collect, exit 2, one
+ * message, escaped (a plan's option values reach usage errors). */
+static void test_plan_tampering(void)
+{
+    static const struct {
+        const char *what, *from, *to;
+    } edits[] = {
+        {"--help among the options", "\"--policies\",", "\"--help\", \"x\", \"--policies\","},
+        {"--run among the options", "\"--policies\",", "\"--run\", \"/tmp\", \"--policies\","},
+        {"-o among the options", "\"--policies\",", "\"-o\", \"/tmp/x\", \"--policies\","},
+        {"no workload SHA-256", "\"sha256\":", "\"sha257\":"},
+        {"another version", "\"version\": 2,", "\"version\": 1,"},
+        {"no id", "\"id\":", "\"ids\":"},
+        {"an escape sequence in a value", "\"virtual\"", "\"\\u001b]0;x\\u0007\\u202evirtual\""},
+        {"a key twice", "\"version\": 2,", "\"version\": 2, \"version\": 2,"},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
+        char d[PATH_MAX], path[PATH_MAX + 16], trace[600], id[64], res[PATH_MAX + 700];
+        make_plan(d, sizeof d, "tamper", NULL, NULL);
+        plan_facts(d, 0, trace, sizeof trace, id, sizeof id);
+        snprintf(path, sizeof path, "%s/plan.json", d);
+        char *text = tu_slurp(path), *at = strstr(text, edits[i].from);
+        tu_context("a plan with %s", edits[i].what);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+        FILE *f = fopen(path, "w");
+        fprintf(f, "%.*s%s%s", (int)(at - text), text, edits[i].to, at + strlen(edits[i].from));
+        fclose(f);
+        free(text);
+        TU_ASSERT_CMP(dir_command("run", d, "0"), ==, 2);
+        CU_ASSERT(terminal_safe(err_file));
+        trace[strlen(trace) - 5] = '\0';
+        snprintf(res, sizeof res, "%s/%s.result.json", d, trace);
+        CU_ASSERT(access(res, F_OK) != 0); /* nothing ran */
+        TU_ASSERT_CMP(dir_command("collect", d, NULL), ==, 2);
+    }
+}
+
+/* Waits until a run of d holds its partial trace (its temporary file in d/.partial). */
+static bool run_under_way(const char *d)
+{
+    return wait_tmp(d, true, 30.0 * TU_SLACK);
+}
+
+/* For tu_poll: no process writes into the directory (const char *) dir. */
+static bool nobody_writes(void *dir)
+{
+    return writing_into(dir) == 0;
+}
+
+/* A --run killed with SIGKILL (Slurm's KillWait, the OOM killer) leaves its partial trace's
+ * temporary file: the next --run of it, a --collect or a --force over the plan removes it (and
+ * says so). Two --run of
+ * one run at once: the second is refused, once, and the first finishes. */
+static void test_killed_run_then(void)
+{
+    static const char *const then[] = {"collect", "run", "force"};
+    char d[PATH_MAX];
+    make_plan(d, sizeof d, "killed", "real", "3000");
+    for (int k = 0; k < 3; k++) {
+        const char *index = k < 2 ? "0" : "1"; /* run 0 has finished after the rerun */
+        const char *argv[] = {NULL, "compare", "--run", d, "--index", index, NULL};
+        struct tu_proc proc;
+        start_gilsim(&proc, argv);
+        pid_t pid = proc.pid;
+        CU_ASSERT_FATAL(run_under_way(d));
+        if (k == 0) { /* the same run again meanwhile */
+            TU_ASSERT_CMP(dir_command("run", d, "0"), ==, 2);
+            CU_ASSERT(tu_file_has(err_file, "run 0 is running in another process"));
+            char *err = tu_slurp(err_file);
+            CU_ASSERT_PTR_NULL(strstr(strstr(err, "running in another") + 1, "running in another"));
+            free(err);
+        }
+        kill(pid, SIGKILL);
+        tu_wait(&proc, 10);
+        CU_ASSERT(tu_poll(nobody_writes, d, 10.0 * TU_SLACK)); /* its child dies with it */
+        CU_ASSERT(tmp_in(d, true));                            /* what SIGKILL leaves */
+        const char *replan[] = {NULL, "compare", workload, "-p",      "new", "-e", "real",
+                                "-d", "3000",    "--plan", "--force", "-o",  d,    NULL};
+        int st = k == 2 ? run_gilsim(replan, 60) : dir_command(then[k], d, index);
+        tu_context("--%s after SIGKILL", then[k]);
+        TU_ASSERT_CMP(st, ==, k == 0 ? 1 : 0);
+        CU_ASSERT(!tmp_in(d, true));
+        CU_ASSERT(tu_file_has(err_file, "removed 1 temporary file"));
+    }
+}
+
+/* A plan replaced (--plan --force) while a --run of it runs: refused until the run has ended;
+ * then a result the old plan's run left is never taken for the new plan's (results carry their
+ * plan's id). */
+static void test_replaced_plan(void)
+{
+    char d[PATH_MAX], trace[600], id[64], res[PATH_MAX + 700], keep[PATH_MAX + 32];
+    make_plan(d, sizeof d, "replaced", "real", "2000");
+    const char *run[] = {NULL, "compare", "--run", d, "--index", "0", NULL};
+    struct tu_proc proc;
+    start_gilsim(&proc, run);
+    CU_ASSERT_FATAL(run_under_way(d));
+    const char *replan[] = {NULL, "compare", workload, "-p",      "new", "-e", "real",
+                            "-d", "2000",    "--plan", "--force", "-o",  d,    NULL};
+    TU_ASSERT_CMP(run_gilsim(replan, 60), ==, 2); /* not under a running run */
+    CU_ASSERT(tu_file_has(err_file, "runs of its plan are running"));
+    TU_ASSERT_CMP(tu_wait(&proc, 60), ==, 0);
+    plan_facts(d, 0, trace, sizeof trace, id, sizeof id);
+    trace[strlen(trace) - 5] = '\0';
+    snprintf(res, sizeof res, "%s/%s.result.json", d, trace);
+    snprintf(keep, sizeof keep, "%s/../old-result.json", d);
+    CU_ASSERT_EQUAL(rename(res, keep), 0);
+    TU_ASSERT_CMP(run_gilsim(replan, 60), ==, 0); /* now it may */
+    CU_ASSERT_EQUAL(rename(keep, res), 0);        /* the old run's result, back under its name */
+    TU_ASSERT_CMP(dir_command("collect", d, NULL), ==, 1);
+    CU_ASSERT(tu_file_has(out_file, "2 of 2 runs not finished"));
+}
+
+/* Paths: DIR whose real path is not UTF-8 (reached through a UTF-8 symlink), a relative DIR
+ * under a working directory so long that the runs' absolute paths would pass PATH_MAX: refused
+ * before anything is made. A --var list longer than 4 KiB: planned and run whole. */
+static void test_dir_paths(void)
+{
+    char base[PATH_MAX], real[PATH_MAX + 16], link_[PATH_MAX + 16], d[PATH_MAX + 32];
+    fresh(base, sizeof base, "paths");
+    snprintf(real, sizeof real, "%s/real-\xff", base);
+    snprintf(link_, sizeof link_, "%s/link", base);
+    CU_ASSERT(mkdir(real, 0777) == 0 && symlink(real, link_) == 0);
+    snprintf(d, sizeof d, "%s/cmp", link_);
+    const char *argv[] = {NULL,      "compare", workload, "-p", "new", "-e",
+                          "virtual", "-d",      "20",     "-o", d,     NULL};
+    TU_ASSERT_CMP(run_gilsim(argv, 60), ==, 2);
+    CU_ASSERT(tu_file_has(err_file, "not UTF-8"));
+    CU_ASSERT(access(d, F_OK) != 0);
+    deep_dir(base, sizeof base, PATH_MAX - 40);
+    size_t n = strlen(base); /* then one name more, to the issue's 4,065 bytes */
+    snprintf(base + n, sizeof base - n, "/%0*d", (int)(4065 - n - 1), 0);
+    CU_ASSERT_EQUAL_FATAL(mkdir(base, 0777), 0);
+    char cmd[3 * PATH_MAX];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s/gilsim' compare '%s' -p new -e virtual -d 20 -o cmp-of-a-long-name "
+             ">/dev/null 2>'%s'",
+             base, GILSIM_BINARY_DIR, workload, err_file);
+    int st = system(cmd);
+    TU_ASSERT_CMP(WEXITSTATUS(st), ==, 2);
+    CU_ASSERT(tu_file_has(err_file, "too long"));
+    snprintf(d, sizeof d, "%s/cmp-of-a-long-name", base);
+    CU_ASSERT(access(d, F_OK) != 0);
+    char vals[8192] = "cpu_threads=1";
+    for (int i = 2; strlen(vals) < 5000; i++) /* 1,2.000...0,3.000...0 */
+        snprintf(vals + strlen(vals), sizeof vals - strlen(vals), ",%d.%0150d",
+                 i % 16 + 1 + 16 * (i / 16), 0);
+    char dp[PATH_MAX];
+    fresh(dp, sizeof dp, "longvar");
+    strcat(dp, "/cmp");
+    const char *mk[] = {NULL,      "compare", tu_src("workloads/convoy-n.json"),
+                        "-p",      "none",    "-e",
+                        "virtual", "--var",   vals,
+                        "-d",      "20",      "--plan",
+                        "-o",      dp,        NULL};
+    TU_ASSERT_CMP(run_gilsim(mk, 60), ==, 0);
+    TU_ASSERT_CMP(dir_command("run", dp, "0"), ==, 0);
 }
 
 struct run_in {
@@ -808,8 +1599,23 @@ int main(void)
         {"the umask's mode", test_umask_mode},
         {"hostile names: escaped on terminals and in text files", test_terminal_escapes},
         {"hostile names: CSV formulas neutralised", test_csv_formulas},
+        {"bidirectional controls: escaped on terminals, in CSV and messages", test_bidi},
         {"hostile names: Chrome export valid UTF-8", test_chrome_utf8},
         {"compare: equal --set values refused", test_duplicate_set_values},
+        {"standard output on a full disk: exit 1 for every command that prints", test_stdout_full},
+        {"fsync before rename, the directory after: compare's files, traces", test_fsync},
+        {"no descriptor left (EMFILE): exit 1, not an input error", test_emfile},
+        {"NAME=VALUE options: a name twice refused, errors said once, 1e3", test_list_options},
+        {"the machine is an input; calibrate's outputs distinct", test_machine_is_input},
+        {"SIGHUP to every writing command: taken like SIGTERM", test_sighup},
+        {"compare --collect: a signal leaves no temporary file", test_collect_signals},
+        {"compare directory: FIFOs and symlinks at its names never hang or redirect",
+         test_dir_hazards},
+        {"compare directory: recognised by content, never by a name", test_dir_by_content},
+        {"compare directory: plan tampering refused", test_plan_tampering},
+        {"compare directory: SIGKILL then rerun or collect; one run twice", test_killed_run_then},
+        {"compare directory: a replaced plan under a running --run", test_replaced_plan},
+        {"compare directory: real path not UTF-8, long cwd, long --var list", test_dir_paths},
         {"compare: no orphaned run after a second SIGINT or SIGKILL", test_no_orphans},
         {"run: the exit status agrees with the trace", test_status_agrees_with_trace},
         CU_TEST_INFO_NULL,

@@ -51,7 +51,8 @@ def check(cond, what):
 
 def wait_until_interruptible(pid, timeout=60):
     """Waits until the tool owns Ctrl-C: SIGINT blocked (`gilsim report` until its Python tool
-    has a handler) or SIGTERM caught (exit_on_interrupt installs it after SIGINT's handler).
+    has a handler) or SIGHUP caught (exit_on_interrupt installs it after SIGINT's and SIGTERM's;
+    pyrun before its run).
     Before that, Python's start-up default (KeyboardInterrupt, death by SIGINT) is not the
     tool's; a loaded machine can take over a second to get there (CI's TSan run did)."""
     def mask(status, field):
@@ -66,7 +67,7 @@ def wait_until_interruptible(pid, timeout=60):
         except OSError:
             return  # gone: its exit status tells
         if mask(status, "SigBlk") & (1 << (signal.SIGINT - 1)) or \
-                mask(status, "SigCgt") & (1 << (signal.SIGTERM - 1)):
+                mask(status, "SigCgt") & (1 << (signal.SIGHUP - 1)):
             return
         time.sleep(0.005)
 
@@ -81,7 +82,7 @@ class Env:
         subst = {"{IN}": inp, "{OUT}": out, "{G}": self.gilsim, "{B}": self.bench}
         return [subst.get(a, a) for a in w[1]]
 
-    def run(self, w, inp, out, expect, what, signal_after=None):
+    def run(self, w, inp, out, expect, what, signal_after=None, signo=signal.SIGINT):
         """Runs writer w; checks the exit status; returns the process."""
         args = self.argv(w, inp, out)
         proc = subprocess.Popen(args, cwd=SRC, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -89,7 +90,7 @@ class Env:
         if signal_after is not None:
             wait_until_interruptible(proc.pid)
             time.sleep(signal_after)
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signo)
         try:
             out_b, err_b = proc.communicate(timeout=300)
         except subprocess.TimeoutExpired:
@@ -302,13 +303,161 @@ def interrupted(env):
     check(p.returncode == 130 and b"Traceback" not in p.stderr,
           "an interrupt wrapped in another exception: exit %d, expected 130 without a "
           "traceback\n%s" % (p.returncode, p.stderr.decode("utf-8", "replace")))
-    # after the tool owns Ctrl-C: report's tool starting, plot-cdf importing matplotlib
-    for w, after in ((WRITERS[3], 0.0), (WRITERS[1], 0.3)):
+    # after the tool owns Ctrl-C: report's tool starting, plot-cdf importing matplotlib; SIGHUP
+    # (a closed terminal) and SIGTERM the same way, and pyrun during its run
+    cases = [(WRITERS[3], 0.0, signal.SIGINT), (WRITERS[1], 0.3, signal.SIGINT),
+             (WRITERS[3], 0.0, signal.SIGHUP), (WRITERS[1], 0.3, signal.SIGHUP),
+             (WRITERS[4], 0.3, signal.SIGHUP), (WRITERS[4], 0.3, signal.SIGTERM)]
+    for w, after, signo in cases:
         d = env.fresh("sigint")
-        p = env.run(w, env.inputs[w[3]], os.path.join(d, "out"), 130, "SIGINT", after)
-        check(b"Traceback" not in p.stderr_b, "%s: SIGINT printed a traceback" % w[0])
-        check(not [n for n in os.listdir(d) if ".tmp" in n], "%s: SIGINT left a temporary file"
-              % w[0])
+        out = os.path.join(d, "out")
+        if w[0] == "pyrun":  # a run long enough to be under way
+            p = env.run(("pyrun", w[1] + ["-d", "20000"]) + w[2:], env.inputs[w[3]], out,
+                        128 + signo, signal.Signals(signo).name, after, signo)
+        else:
+            p = env.run(w, env.inputs[w[3]], out, 128 + signo, signal.Signals(signo).name,
+                        after, signo)
+        name = signal.Signals(signo).name
+        check(b"Traceback" not in p.stderr_b, "%s: %s printed a traceback" % (w[0], name))
+        check(not [n for n in os.listdir(d) if ".tmp" in n], "%s: %s left a temporary file"
+              % (w[0], name))
+
+
+BIDI = "\u202e\u2066\u200f\u061c"
+
+
+def terminal_safe(data):
+    """No control character a terminal acts on (C0 but newline, DEL, C1) and no bidirectional
+    control in what a tool printed."""
+    text = data.decode("utf-8", "replace")
+    return not any((ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) <= 0x9f or c in BIDI
+                   for c in text)
+
+
+def hostile_text(env):
+    """Escape sequences and bidirectional controls in a name reach a message escaped, as the C
+    side writes them (gilsim_output.escape)."""
+    d = env.fresh("hostile")
+    name = os.path.join(d, "\x1b[2J" + BIDI + "gnp.json")
+    for w in (WRITERS[0], WRITERS[2], WRITERS[4]):  # a trace, a directory, a workload
+        p = env.run(w, name, os.path.join(d, "out"), 2, "a missing input named with controls")
+        check(terminal_safe(p.stderr_b) and b"\\x1b[2J\\xe2\\x80\\xae" in p.stderr_b,
+              "%s: controls in a name reach the terminal raw: %r" % (w[0], p.stderr_b))
+
+
+def stdout_full(env):
+    """Every tool that prints, standard output a full disk (/dev/full): exit 1 and one line
+    saying so (gilsim_output.run_main), as the C commands; no traceback, never exit 0."""
+    d = env.fresh("stdout")
+    plan = os.path.join(d, "plan")
+    subprocess.run([env.gilsim, "compare", env.inputs["workload"], "-p", "new", "-e", "virtual",
+                    "-d", "20", "--plan", "-o", plan], cwd=SRC, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = os.path.join(d, "out")
+    tools = [[PY, "tools/plot-timeline", env.inputs["trace"], "-o", out, "--gilsim", env.gilsim],
+             [PY, "tools/plot-cdf", env.inputs["dir"], "-o", out, "--gilsim", env.gilsim],
+             [PY, "tools/plot-sweep", env.inputs["dir"], "-o", out],
+             [env.gilsim, "report", env.inputs["dir"], "-o", out + ".html"],
+             [PY, "tools/pyrun", env.inputs["workload"], "-d", "30", "-q", "-o", "-"],
+             [PY, "tools/slurm-sweep", plan, "--dry-run"],
+             [os.path.join(os.path.dirname(env.gilsim), "gilsim-calibrate"), "--help"]]
+    tools += [[PY, "tools/" + t, "--help"] for t in ("plot-timeline", "plot-cdf", "plot-sweep",
+                                                      "report", "pyrun", "validate",
+                                                      "slurm-sweep")]
+    if os.access(env.bench, os.X_OK):
+        tools.append([env.bench, "--help"])
+    for argv in tools:
+        with open("/dev/full", "wb") as full:
+            p = subprocess.run(argv, cwd=SRC, stdout=full, stderr=subprocess.PIPE,
+                               env=dict(os.environ, GILSIM=env.gilsim))
+        err = p.stderr.decode("utf-8", "replace")
+        check(p.returncode == 1 and "standard output: cannot write" in err
+              and "Traceback" not in err,
+              "%s > /dev/full: exit %d, expected 1 with one line\n%s"
+              % (" ".join(argv[1:3]), p.returncode, err))
+
+
+def hostile_dir(env):
+    """A compare directory with holes and traps (issue 27 items 6, 17): a FIFO at index.json,
+    at a listed summary or trace, a listed summary missing; times that are not finite or too
+    large. The report and the plots never hang and never end in a traceback: one line and
+    exit 2, or a report that says what it could not draw."""
+    d = env.fresh("hostile-dir")
+    cmp = os.path.join(d, "cmp")
+    subprocess.run(["cp", "-r", env.inputs["dir"], cmp], check=True)
+    with open(os.path.join(cmp, "index.json")) as f:
+        run = json.load(f)["configs"][0]["runs"][0]
+    out = os.path.join(d, "out")
+    report = [env.gilsim, "report", cmp, "-o", out + ".html"]
+    cases = []
+    for name, what in (("index.json", "a FIFO at index.json"),
+                       (run["summary"], "a FIFO at a listed summary"),
+                       (run["trace"], "a FIFO at a listed trace"),
+                       (run["summary"], "a listed summary missing")):
+        for argv, expect in ((report, 2 if name == "index.json" else 0),
+                             ([PY, "tools/plot-sweep", cmp, "-o", out],
+                              2 if name == "index.json" else None),
+                             ([PY, "tools/plot-cdf", cmp, "-o", out, "--gilsim", env.gilsim],
+                              2 if name in ("index.json", run["trace"]) else 0)):
+            cases.append((name, what, argv, expect))
+    for value in ("inf", "1e308", "nan", "-1"):
+        cases.append((None, "--timeline-ms " + value, report + ["--timeline-ms", value], 2))
+        for opt in ("--from-ms", "--to-ms"):
+            cases.append((None, "%s %s" % (opt, value),
+                          [PY, "tools/plot-timeline", env.inputs["trace"], opt, value, "-o", out,
+                           "--gilsim", env.gilsim], 2))
+    for name, what, argv, expect in cases:
+        path = os.path.join(cmp, name) if name else None
+        if path:
+            os.rename(path, path + ".keep")
+            if "FIFO" in what:
+                os.mkfifo(path)
+        try:
+            p = subprocess.run(argv, cwd=SRC, capture_output=True, timeout=120,
+                               env=dict(os.environ, GILSIM=env.gilsim))
+            status, err = p.returncode, p.stderr.decode("utf-8", "replace")
+        except subprocess.TimeoutExpired:
+            status, err = -1, "(hung: killed after 120 s)"
+        finally:
+            if path:
+                if os.path.exists(path):
+                    os.unlink(path)
+                os.rename(path + ".keep", path)
+        ok = status in ((0, 1, 2) if expect is None else (expect,)) and "Traceback" not in err
+        check(ok, "%s, %s: exit %d, expected %s\n%s" % (" ".join(argv[:2]), what, status,
+                                                        "0-2" if expect is None else expect, err))
+
+
+def durability(env):
+    """fsync of the temporary file before its rename and of the directory after it, as the C
+    commands (a crash on NFS must not leave an empty file under the name): report and a plot,
+    traced with strace where it can trace."""
+    if subprocess.run(["strace", "-qq", "-e", "trace=none", "true"],
+                      stderr=subprocess.DEVNULL).returncode != 0:
+        skipped.append("durability: strace cannot trace here")
+        return
+    d = env.fresh("fsync")
+    log = os.path.join(d, "strace.log")
+    for w in (WRITERS[3], WRITERS[2]):
+        subprocess.run(["strace", "-f", "-y", "-qq", "-e", "trace=fsync,rename", "-o", log]
+                       + env.argv(w, env.inputs[w[3]], os.path.join(d, "out")), cwd=SRC,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env=dict(os.environ, GILSIM=env.gilsim))
+        lines = [line.split(None, 1) for line in open(log) if line[:1].isdigit()]
+        renames = 0
+        for i, (pid, call) in enumerate(lines):
+            if not call.startswith("rename(") or ".tmp." not in call.split(",")[0]:
+                continue
+            renames += 1
+            tmp = os.path.basename(call.split('"')[1])
+            mine = [c for p, c in lines if p == pid]
+            k = mine.index(call)
+            check(k > 0 and mine[k - 1].startswith("fsync(") and tmp in mine[k - 1] and
+                  k + 1 < len(mine) and mine[k + 1].startswith("fsync(") and
+                  ".tmp." not in mine[k + 1],
+                  "%s: %s renamed without fsync of it before and of its directory after"
+                  % (w[0], tmp))
+        check(renames > 0, "%s: no rename of a temporary file traced" % w[0])
 
 
 def main():
@@ -334,6 +483,10 @@ def main():
         elif not only or only == w[0]:
             situations(env, w)
     interrupted(env)
+    hostile_text(env)
+    stdout_full(env)
+    hostile_dir(env)
+    durability(env)
     if not failures:
         subprocess.run(["rm", "-rf", tmp])
     for s in sorted(set(skipped)):

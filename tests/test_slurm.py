@@ -8,7 +8,10 @@ and counts for the real ones. Resubmitting the finished plan submits nothing. Ne
 the packages of tools/install-deps --test; it fails, never skips, when the cluster cannot run.
 """
 import csv
+import ctypes
+import json
 import os
+import stat
 import subprocess
 import sys
 import tempfile
@@ -102,5 +105,182 @@ class Slurm(unittest.TestCase):
         self.run_cmd([GILSIM, "compare", "--collect", planned])
 
 
+FAKE_SBATCH = """#!/bin/sh
+printf '%s\\n' "$*" >> "$FAKE_LOG"
+echo "4242;test"
+"""
+FAKE_SQUEUE = """#!/bin/sh
+cat "$FAKE_QUEUE" 2>/dev/null
+"""
+FAKE_SCONTROL = """#!/bin/sh
+echo "MaxArraySize = 1001"
+"""
+
+
+class SweepScript(unittest.TestCase):
+    """tools/slurm-sweep on hostile and broken sweep directories (issue 27 items 1, 2, 6, 17),
+    against stand-ins for sbatch, squeue and scontrol that record what they are asked: no
+    cluster needed. Every case ends within its bound (a FIFO never hangs), with one line on
+    stderr and no traceback."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="gilsim-sweep-")
+        self.addCleanup(self.tmp.cleanup)
+        bin_dir = os.path.join(self.tmp.name, "bin")
+        os.mkdir(bin_dir)
+        for name, text in (("sbatch", FAKE_SBATCH), ("squeue", FAKE_SQUEUE),
+                           ("scontrol", FAKE_SCONTROL)):
+            with open(os.path.join(bin_dir, name), "w") as f:
+                f.write(text)
+            os.chmod(os.path.join(bin_dir, name), 0o755)
+        self.log = os.path.join(self.tmp.name, "sbatch.log")
+        self.queue = os.path.join(self.tmp.name, "queue")
+        self.env = dict(os.environ, PATH=bin_dir + ":" + os.environ["PATH"], FAKE_LOG=self.log,
+                        FAKE_QUEUE=self.queue, GILSIM=GILSIM)
+
+    def plan(self, name="d"):
+        d = os.path.join(self.tmp.name, name)
+        p = subprocess.run([GILSIM, "compare", "workloads/convoy-n.json", "-p", "new", "-e",
+                            "virtual", "-r", "3", "-d", "20", "--plan", "-o", d], cwd=SRC,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return d
+
+    def sweep(self, d, *args, expect=0):
+        p = subprocess.run([os.path.join(SRC, "tools", "slurm-sweep"), d] + list(args),
+                           capture_output=True, text=True, env=self.env, timeout=60)
+        self.assertEqual(p.returncode, expect, "stdout: %s\nstderr: %s" % (p.stdout, p.stderr))
+        self.assertNotIn("Traceback", p.stderr)
+        if expect:
+            self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
+        return p
+
+    def submitted(self):
+        try:
+            with open(self.log) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def test_task_script_never_through_a_symlink(self):
+        d = self.plan()
+        victim = os.path.join(self.tmp.name, "victim")
+        with open(victim, "w") as f:
+            f.write("mine\n")
+        os.chmod(victim, 0o644)
+        os.mkdir(os.path.join(d, ".slurm"))
+        os.symlink(victim, os.path.join(d, ".slurm", "task.sh"))
+        self.sweep(d)
+        task = os.path.join(d, ".slurm", "task.sh")
+        st = os.lstat(task)
+        self.assertTrue(stat.S_ISREG(st.st_mode))  # the link replaced
+        self.assertTrue(st.st_mode & 0o100)
+        with open(victim) as f:
+            self.assertEqual(f.read(), "mine\n")
+        self.assertEqual(stat.S_IMODE(os.stat(victim).st_mode), 0o644)
+        self.assertFalse([n for n in os.listdir(os.path.dirname(task)) if ".tmp" in n])
+
+    def test_slurm_dir_a_symlink(self):
+        d = self.plan()
+        elsewhere = os.path.join(self.tmp.name, "elsewhere")
+        os.mkdir(elsewhere)
+        os.symlink(elsewhere, os.path.join(d, ".slurm"))
+        p = self.sweep(d, expect=2)
+        self.assertIn("not a directory", p.stderr)
+        self.assertEqual(os.listdir(elsewhere), [])
+        self.assertEqual(self.submitted(), "")
+
+    def test_tampered_plan_program_never_run(self):
+        d = self.plan()
+        path = os.path.join(d, "plan.json")
+        with open(path) as f:
+            plan = json.load(f)
+        plan["gilsim"] = "/bin/touch"
+        with open(path, "w") as f:
+            json.dump(plan, f)
+        self.sweep(d)
+        with open(os.path.join(d, ".slurm", "task.sh")) as f:
+            script = f.read()
+        self.assertNotIn("/bin/touch", script)
+        self.assertIn("exec '%s' compare --run" % os.path.abspath(GILSIM), script)
+
+    def test_fifos_never_hang(self):
+        d = self.plan()
+        with open(os.path.join(d, "plan.json")) as f:
+            trace = json.load(f)["runs"][0]["trace"]
+        os.mkfifo(os.path.join(d, trace[:-5] + ".result.json"))
+        self.sweep(d)  # a FIFO at a result: not finished, submitted
+        self.assertIn("--array 0-3", self.submitted())
+        os.unlink(os.path.join(d, "plan.json"))
+        os.mkfifo(os.path.join(d, "plan.json"))
+        p = self.sweep(d, expect=2)
+        self.assertIn("not a regular file", p.stderr)
+
+    def test_malformed_plans(self):
+        d = self.plan()
+        path = os.path.join(d, "plan.json")
+        with open(path) as f:
+            good = f.read()
+        broken = ["[]", "{}", "not json", '{"format": "gilsim-compare-plan"}',
+                  good.replace('"runs": [', '"runs": [7, '),
+                  good.replace('"trace": "', '"trace": "../'),
+                  good.replace('"engine": "virtual"', '"engine": 3'),
+                  good.replace('"version": 2', '"version": 1'),
+                  good.replace('"format"', '"format": 1, "format"'),
+                  "\u202e{"]
+        for text in broken:
+            with self.subTest(plan=text[:40]):
+                with open(path, "w") as f:
+                    f.write(text)
+                self.sweep(d, expect=2)
+        os.unlink(path)
+        os.symlink("/dev/zero", path)  # a device: refused at once, never read
+        self.sweep(d, expect=2)
+        os.unlink(path)
+        with open(path, "wb") as f:
+            f.write(b'{"format": "\xff"}')
+        self.sweep(d, expect=2)
+        self.assertEqual(self.submitted(), "")
+
+    def test_dry_run_writes_nothing(self):
+        d = self.plan()
+        p = self.sweep(d, "--dry-run")
+        self.assertIn("sbatch", p.stdout)
+        self.assertFalse(os.path.exists(os.path.join(d, ".slurm")))
+        self.assertEqual(self.submitted(), "")
+
+    def test_percent_in_dir(self):
+        d = self.plan("100%done")
+        self.sweep(d)
+        self.assertIn("--output %s/.slurm/%%A_%%a.out" % d.replace("%", "%%"), self.submitted())
+
+    def test_queued_runs_not_resubmitted(self):
+        d = self.plan()
+        self.sweep(d)
+        with open(self.queue, "w") as f:
+            f.write("4242_1\n4242_3\n")
+        os.unlink(self.log)
+        p = self.sweep(d)
+        self.assertIn("2 of 4 runs queued or running already: not submitted again", p.stdout)
+        self.assertIn("--array 0,2 ", self.submitted())
+
+    def test_full_disk(self):
+        mnt = os.path.join(self.tmp.name, "full")
+        os.mkdir(mnt)
+        libc = ctypes.CDLL(None, use_errno=True)
+        if os.geteuid() != 0 or libc.mount(b"gilsim-test", mnt.encode(), b"tmpfs", 0,
+                                           b"size=256k") != 0:
+            self.skipTest("cannot mount a tmpfs: %s" % os.strerror(ctypes.get_errno()))
+        self.addCleanup(libc.umount, mnt.encode())
+        d = self.plan("full/d")
+        os.mkdir(os.path.join(d, ".slurm"))
+        subprocess.run("dd if=/dev/zero of='%s/filler' bs=4k 2>/dev/null" % mnt, shell=True)
+        p = self.sweep(d, expect=1)
+        self.assertIn("No space left on device", p.stderr)
+        self.assertFalse(os.listdir(os.path.join(d, ".slurm")))
+        self.assertEqual(self.submitted(), "")
+
+
 if __name__ == "__main__":
-    unittest.main(argv=sys.argv[:1], verbosity=2)
+    # further arguments name tests: test_slurm.py GILSIM SweepScript
+    unittest.main(argv=sys.argv[:1] + sys.argv[2:], verbosity=2)

@@ -115,7 +115,7 @@ static void test_abort_leaves_nothing(void)
     fclose(f);
     struct trace_out *out = NULL;
     struct err e = {0};
-    CU_ASSERT_EQUAL_FATAL(trace_out_open(&out, path, NULL, &e), 0);
+    CU_ASSERT_EQUAL_FATAL(trace_out_open(&out, path, 0, NULL, &e), 0);
     trace_out_abort(out);
     f = fopen(path, "r");
     char buf[64] = "";
@@ -125,8 +125,8 @@ static void test_abort_leaves_nothing(void)
     snprintf(cmd, sizeof cmd, "ls %s.tmp.* >/dev/null 2>&1", path);
     CU_ASSERT_NOT_EQUAL(system(cmd), 0); /* no temporary file left */
     unlink(path);
-    CU_ASSERT_EQUAL(trace_out_open(&out, "/nonexistent-dir/x.json", NULL, &e), ERR_INPUT);
-    CU_ASSERT_EQUAL(trace_out_open(&out, GILSIM_BINARY_DIR, NULL, &e), ERR_INPUT);
+    CU_ASSERT_EQUAL(trace_out_open(&out, "/nonexistent-dir/x.json", 0, NULL, &e), ERR_INPUT);
+    CU_ASSERT_EQUAL(trace_out_open(&out, GILSIM_BINARY_DIR, 0, NULL, &e), ERR_INPUT);
 }
 
 static void test_reader_rejects(void)

@@ -68,7 +68,7 @@ struct trace *tu_run_trace(const struct tu_run *r, long long *elapsed_ns)
                             .seed = r->seed,
                             .max_events = r->max_events};
     struct eng_result *res = NULL;
-    if (trace_out_open(&out, path, NULL, &e) != 0 || eng_run(&o, &res, &e) != 0) {
+    if (trace_out_open(&out, path, 0, NULL, &e) != 0 || eng_run(&o, &res, &e) != 0) {
         fprintf(stderr, "%s\n", e.msg);
         trace_out_abort(out);
         wl_free(wl);

@@ -187,7 +187,8 @@ static int write_trace(const struct eng_options *o, const struct eng_result *r, 
 {
     struct err e = {0};
     struct trace_out *out = NULL;
-    if (trace_out_open(&out, path, NULL, &e) != 0 || trace_out_commit(out, o, r, &e) != 0) {
+    if (trace_out_open(&out, path, OUTFILE_NO_SYNC, NULL, &e) != 0 ||
+        trace_out_commit(out, o, r, &e) != 0) {
         fprintf(stderr, "gilsim-bench: %s\n", e.msg);
         return -1;
     }
@@ -1055,7 +1056,7 @@ static int write_outputs(const char *out_path, struct outfile *json_out, struct 
     return rc;
 }
 
-int main(int argc, char **argv)
+static int run_main(int argc, char **argv)
 {
     const char *out_path = NULL, *table_path = NULL;
     struct outfile *json_out, *table_out;
@@ -1076,4 +1077,9 @@ int main(int argc, char **argv)
     print_table(stdout);
     printf("written: %s\n", out_path);
     return missing ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    return outfile_close_stdout("gilsim-bench", run_main(argc, argv));
 }

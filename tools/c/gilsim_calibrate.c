@@ -18,6 +18,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "common/outfile.h"
 #include "common/utc.h"
 #include "sim/machine.h"
 #include "common/host.h"
@@ -900,22 +901,39 @@ static json_t *params_json(const double *param, const double (*curve)[3], int nc
     return p;
 }
 
-/* Writes a machine file (through a temporary one) and reads it back as gilsim would. */
+struct dump {
+    json_t *doc;
+    size_t flags;
+};
+
+static int dump(FILE *f, void *ctx, struct err *e)
+{
+    const struct dump *d = ctx;
+    if (json_dumpf(d->doc, f, d->flags) != 0) return err_set(e, ERR_RUNTIME, "out of memory");
+    return fputc('\n', f) == EOF ? err_set(e, ERR_RUNTIME, "cannot write") : 0;
+}
+
+/* doc to path under the output rules (common/outfile.h: a temporary file renamed into place,
+ * never through a symlink, synced): 0, or 1 with the message said. */
+static int write_json(const char *path, json_t *doc, size_t flags)
+{
+    struct err e = {0};
+    struct dump d = {doc, flags};
+    int rc = doc ? outfile_write(path, 0, NULL, dump, &d, &e) : err_set(&e, 1, "out of memory");
+    if (rc) fprintf(stderr, "gilsim-calibrate: %s\n", e.msg);
+    return rc ? 1 : 0;
+}
+
+/* Writes a machine file and reads it back as gilsim would. */
 static int write_doc(const char *path, const char *name, const char *desc, json_t *measured,
                      json_t *params)
 {
     json_t *doc =
         json_pack("{s:s, s:i, s:s, s:s, s:O, s:o}", "format", "gilsim-machine", "version", 1,
                   "name", name, "description", desc, "measured", measured, "params", params);
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int rc = doc ? json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : -1;
+    int rc = write_json(path, doc, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
     json_decref(doc);
-    if (rc != 0 || rename(tmp, path) != 0) {
-        fprintf(stderr, "gilsim-calibrate: cannot write %s: %s\n", path, strerror(errno));
-        unlink(tmp);
-        return 1;
-    }
+    if (rc) return rc;
     struct machine m;
     struct err e = {0};
     mach_defaults(&m);
@@ -1113,6 +1131,16 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         fputs(usage, stderr);
         return 2;
     }
+    /* the outputs are three different files, checked before the measurements */
+    const char *outs[] = {o->out, o->raw, o->slow_wake}, *what[] = {"-o", "--raw", "--slow-wake"};
+    struct err e = {0};
+    for (size_t i = 0; i < 3; i++)
+        if (outs[i] && outfile_check_path(outs[i], &e) != 0) break;
+    if (e.status == 0) outfile_check_distinct(outs, what, 3, &e);
+    if (e.status) {
+        fprintf(stderr, "gilsim-calibrate: %s\n", e.msg);
+        return 2;
+    }
     /* as the file format wants it, with room for "-slow-wake" */
     size_t len = strlen(o->name);
     if (len < 1 || len > 54 || strspn(o->name, NAME_CHARS) != len) {
@@ -1183,13 +1211,10 @@ static int measure_all(struct calib *c, int hz)
 
 static int write_raw(const struct calib *c)
 {
-    if (!c->raw) return 0;
-    if (json_dump_file(c->raw, c->o.raw, JSON_COMPACT) == 0) return 0;
-    fprintf(stderr, "gilsim-calibrate: cannot write %s\n", c->o.raw);
-    return 1;
+    return c->raw ? write_json(c->o.raw, c->raw, JSON_COMPACT) : 0;
 }
 
-int main(int argc, char **argv)
+static int run_main(int argc, char **argv)
 {
     struct calib c = {0};
     int rc = parse_opts(argc, argv, &c.o);
@@ -1237,4 +1262,9 @@ int main(int argc, char **argv)
     json_decref(c.measured);
     json_decref(c.raw);
     return rc;
+}
+
+int main(int argc, char **argv)
+{
+    return outfile_close_stdout("gilsim-calibrate", run_main(argc, argv));
 }

@@ -5,17 +5,35 @@ streams), latency samples (`gilsim summary --samples`) and a compare directory's
 No metric is recomputed here, so a plot shows exactly the numbers `gilsim summary` defines.
 Runs on Debian's /usr/bin/python3 with python3-matplotlib.
 """
+import argparse
 import contextlib
 import csv
 import io
-import json
 import os
+import stat
 import sys
 import tempfile
 
 from gilsim_cli import GilsimError, find_gilsim, run_gilsim, samples_of  # noqa: F401
-from gilsim_output import (OutputError, WriteError, escape, exit_on_interrupt,  # noqa: F401
-                           exit_status, output)
+from gilsim_output import (InputError, OutputError, WriteError, escape,  # noqa: F401
+                           exit_on_interrupt, exit_status, output, print_out, read_json,
+                           run_main, show)
+
+INDEX_MAX = 256 << 20  # bytes of a compare index or summary these tools read
+LONGEST_MS = 86400000.0  # 24 h: the longest run gilsim makes (docs/reliability.md, Limits)
+
+
+def ms_arg(text):
+    """An argparse type: a time in ms, finite and within [0, 24 h] (inf, nan and 1e308 would
+    end in an OverflowError deep in the plotting)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected milliseconds, got '%s'" % escape(text))
+    if not 0 <= v <= LONGEST_MS:  # nan fails both
+        raise argparse.ArgumentTypeError("expected milliseconds in [0, %g], got '%s'"
+                                         % (LONGEST_MS, escape(text)))
+    return v
 
 exit_on_interrupt(os.path.basename(sys.argv[0]))  # before matplotlib's slow import
 
@@ -118,10 +136,9 @@ def fail(prog, err):
 
 
 def print_path(path):
-    """A path on stdout as the bytes it is (it may not be UTF-8)."""
-    sys.stdout.flush()
-    sys.stdout.buffer.write(os.fsencode(path) + b"\n")
-    sys.stdout.buffer.flush()
+    """A path on stdout as the bytes it is (it may not be UTF-8); WriteError when stdout cannot
+    take it."""
+    print_out(os.fsencode(path))
 
 
 def save_and_print(fig, out_base, inputs=()):
@@ -272,14 +289,10 @@ def inputs_of(compare_dir):
 
 def read_index(compare_dir):
     path = os.path.join(compare_dir, "index.json")
-    try:
-        with open(path) as f:
-            index = json.load(f)
-    except OSError as e:
-        raise PlotError("%s: %s (is %s a `gilsim compare` directory?)"
-                        % (path, e.strerror, compare_dir))
-    except ValueError as e:
-        raise PlotError("%s: not JSON: %s" % (path, e))
+    try:  # bounded, never waiting on a FIFO planted at the name
+        index = read_json(path, INDEX_MAX, "compare index")
+    except InputError as e:
+        raise PlotError("%s (is %s a `gilsim compare` directory?)" % (e, show(compare_dir)))
     if not isinstance(index, dict) or index.get("format") != "gilsim-compare":
         raise PlotError('%s: expected an object with "format": "gilsim-compare"' % path)
     # the shape the plots read, checked once here so that a damaged index gives a message
@@ -297,6 +310,18 @@ def read_index(compare_dir):
     return index
 
 
+def listed_file(path):
+    """path, a file a compare index lists, checked without opening it: a regular file (a FIFO
+    planted at the name would hang the reader it is handed to); PlotError otherwise."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise PlotError("%s: %s" % (show(path), e.strerror))
+    if not stat.S_ISREG(st.st_mode):
+        raise PlotError("%s: not a regular file" % show(path))
+    return path
+
+
 def run_counts(index, run):
     """Whether a run counts, as in compare's aggregates: finished, and not disturbed by the
     host unless the compare kept disturbed runs (docs/metrics.md, "Disturbed runs")."""
@@ -305,7 +330,7 @@ def run_counts(index, run):
 
 def config_traces(compare_dir, config, index=None):
     """The traces of a column's runs that count (index None: every finished run)."""
-    return [os.path.join(compare_dir, r["trace"]) for r in config["runs"]
+    return [listed_file(os.path.join(compare_dir, r["trace"])) for r in config["runs"]
             if r.get("trace") and (run_counts(index, r) if index else r.get("status") == 0)]
 
 
@@ -374,8 +399,13 @@ def config_attribution(compare_dir, config, index=None):
         counts = run_counts(index, r) if index else r.get("status") == 0
         if not counts or not r.get("summary"):
             continue
-        with open(os.path.join(compare_dir, r["summary"])) as f:
-            doc = json.load(f)
+        try:  # one listed but missing or damaged: said in one line, never a traceback
+            doc = read_json(os.path.join(compare_dir, r["summary"]), INDEX_MAX, "summary")
+        except InputError as e:
+            raise PlotError(str(e))
+        if not isinstance(doc, dict):
+            raise PlotError("%s: not a gilsim summary" % show(os.path.join(compare_dir,
+                                                                          r["summary"])))
         if not order:
             order = [t["name"] for t in doc.get("threads", [])]
         for row in doc.get("wait_attribution", []):

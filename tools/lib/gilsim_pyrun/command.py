@@ -3,6 +3,7 @@ import datetime
 import math
 import os
 import platform
+import signal
 import sys
 
 from gilsim_output import OutputError, WriteError, escape, exit_status, preflight
@@ -147,6 +148,14 @@ def main(argv):
     duration_ns = opts["duration"] * 10**6 if opts["duration"] else wl["duration_ns"]
     runner = Runner(wl, opts["seed"], opts["set"].get("interval_us"), duration_ns,
                     opts["stamp_us"] * NS_PER_US, opts["io_request"])
+    stopped = [signal.SIGINT]
+
+    def stop(signo, frame):  # SIGTERM and SIGHUP stop a run as SIGINT does (gilsim run's way)
+        stopped[0] = signo
+        raise KeyboardInterrupt
+
+    for signo in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signo, stop)
     try:
         runner.run()
         stats = write_trace(out, runner, int(opts["gap_us"] * NS_PER_US), [opts["workload"]])
@@ -155,7 +164,7 @@ def main(argv):
         return exit_status(e) if isinstance(e, (OutputError, WriteError)) else 1
     except KeyboardInterrupt:
         sys.stderr.write("pyrun: interrupted: nothing written\n")
-        return 130
+        return 128 + stopped[0]
     if not opts["quiet"]:
         sys.stderr.write(
             "pyrun: %s under %s, interval %d us, %d threads, %.0f ms; tick %.1f ns (target %d), "
