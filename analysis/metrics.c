@@ -349,6 +349,7 @@ int met_event(struct met_run *m, const struct trace_event *ev, struct err *e)
     case TRACE_EV_NATIVE_BEGIN:
     case TRACE_EV_HOLD_BEGIN:
     case TRACE_EV_ARRIVAL:
+    case TRACE_EV_OBJ_WAIT_BEGIN:
         th->non_cpu = true;
         break;
     case TRACE_EV_DONE:
@@ -360,6 +361,14 @@ int met_event(struct met_run *m, const struct trace_event *ev, struct err *e)
     case TRACE_EV_SLEEP_END:
     case TRACE_EV_NATIVE_END:
     case TRACE_EV_HOLD_END:
+    case TRACE_EV_OBJ_WAIT_END:
+    case TRACE_EV_OBJ_ACQUIRE:
+    case TRACE_EV_OBJ_RELEASE:
+    case TRACE_EV_OBJ_PUT:
+    case TRACE_EV_OBJ_GET:
+    case TRACE_EV_OBJ_SET:
+    case TRACE_EV_OBJ_CLEAR:
+    case TRACE_EV_OBJ_NOTIFY:
     case TRACE_EV_COUNT:
         break;
     }

@@ -64,6 +64,33 @@ static json_t *vars_json(const struct wl_workload *wl)
     return vars;
 }
 
+/* The objects and every parameter's effective value: {"name", "type", its size, a
+ * condition's lock, its costs in µs; "implicit": true for those gilsim adds}. */
+static json_t *objects_json(const struct wl_workload *wl)
+{
+    static const char *const size_keys[] = {
+        [WL_OBJ_SEMAPHORE] = "value", [WL_OBJ_QUEUE] = "maxsize", [WL_OBJ_BARRIER] = "parties"};
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < wl->nobjects; i++) {
+        const struct wl_object *o = &wl->objects[i];
+        json_t *j = json_pack("{s:s, s:s}", "name", o->name, "type", wl_obj_type_name(o->type));
+        if (!j) break;
+        if (o->type < sizeof size_keys / sizeof size_keys[0] && size_keys[o->type])
+            json_object_set_new(j, size_keys[o->type], json_integer((json_int_t)o->size));
+        if (o->type == WL_OBJ_CONDITION)
+            json_object_set_new(j, "lock", json_string(wl->objects[o->lock].name));
+        if (o->type == WL_OBJ_THREADS)
+            json_object_set_new(j, "group", json_string(wl->groups[o->size].name));
+        for (int k = 0; k < WL_NCOSTS; k++)
+            if (o->cost_ns[k] > 0)
+                json_object_set_new(j, wl_cost_key((enum wl_cost)k),
+                                    json_real((double)o->cost_ns[k] / 1e3));
+        if (o->implicit) json_object_set_new(j, "implicit", json_true());
+        json_array_append_new(arr, j);
+    }
+    return arr;
+}
+
 static json_t *run_info(const struct eng_options *o, const struct eng_result *r)
 {
     const struct wl_workload *wl = o->wl;
@@ -87,6 +114,7 @@ static json_t *run_info(const struct eng_options *o, const struct eng_result *r)
     if (run) json_object_set_new(run, "stop_ns", json_integer((json_int_t)r->stop_ns));
     if (run) json_object_set_new(run, "engine", json_string(r->engine ? r->engine : "real"));
     if (run && wl->nvars) json_object_set_new(run, "vars", vars_json(wl));
+    if (run && wl->nobjects) json_object_set_new(run, "objects", objects_json(wl));
     if (run) eng_describe_run(o, run);
     return run;
 }
@@ -158,7 +186,7 @@ static char *put_str(char *p, const char *s)
     return p + n;
 }
 
-static char *format_event(char *p, const struct trace_event *ev)
+static char *format_event(char *p, const struct trace_event *ev, const struct wl_workload *wl)
 {
     p = put_str(p, "{\"t\":");
     p = put_i64(p, ev->t);
@@ -172,6 +200,16 @@ static char *format_event(char *p, const struct trace_event *ev)
         p = put_str(p, trace_reason_name((enum trace_reason)ev->reason));
         *p++ = '"';
     }
+    if (trace_ev_has_object((enum trace_ev)ev->ev) && trace_obj_index(ev->reason) < wl->nobjects) {
+        p = put_str(p, ",\"object\":\"");
+        p = put_str(p, wl->objects[trace_obj_index(ev->reason)].name);
+        *p++ = '"';
+        if (ev->ev == TRACE_EV_OBJ_WAIT_BEGIN) {
+            p = put_str(p, ",\"op\":\"");
+            p = put_str(p, trace_obj_op_name(trace_obj_op(ev->reason)));
+            *p++ = '"';
+        }
+    }
     const char *key = trace_ev_arg_key((enum trace_ev)ev->ev);
     if (key && ev->arg != TRACE_NO_ARG) {
         p = put_str(p, ",\"");
@@ -183,7 +221,7 @@ static char *format_event(char *p, const struct trace_event *ev)
     return p;
 }
 
-static int write_events(FILE *f, const struct eng_result *r)
+static int write_events(FILE *f, const struct eng_result *r, const struct wl_workload *wl)
 {
     struct cursor *heap = malloc((r->nthreads ? r->nthreads : 1) * sizeof *heap);
     if (!heap) return -1;
@@ -194,14 +232,14 @@ static int write_events(FILE *f, const struct eng_result *r)
                 (struct cursor){r->threads[i].events, r->threads[i].events + r->threads[i].nevents};
     for (size_t i = n; i-- > 0;)
         sift_down(heap, n, i);
-    char line[256];
+    char line[384]; /* the longest event: an object's wait with its name, op and timeout */
     bool first = true;
     while (n > 0) {
         char *p = line;
         if (!first) *p++ = ',';
         *p++ = '\n';
         first = false;
-        p = format_event(p, heap[0].ev);
+        p = format_event(p, heap[0].ev, wl);
         if (fwrite(line, 1, (size_t)(p - line), f) != (size_t)(p - line)) break;
         if (++heap[0].ev == heap[0].end) heap[0] = heap[--n];
         sift_down(heap, n, 0);
@@ -227,7 +265,7 @@ int trace_out_commit(struct trace_out *o, const struct eng_options *opt, const s
             "{\"format\":\"gilsim-trace\",\"version\":1,\n\"run\":%s,\n\"threads\":%s,\n"
             "\"events\":[",
             run_s, threads_s);
-    if (write_events(o->f, r) == 0)
+    if (write_events(o->f, r, opt->wl) == 0)
         fprintf(o->f, "\n],\n\"complete\":%s,\"events_dropped\":%llu}\n",
                 r->events_dropped || r->interrupted ? "false" : "true",
                 (unsigned long long)r->events_dropped);
