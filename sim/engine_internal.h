@@ -121,10 +121,11 @@ struct eng_backend {
     /* The pending word gained a bit. NULL: the threads see it at their next check point. */
     void (*pending_raised)(struct eng *eng);
     /* The thread's peer (io with "peer", send ops; only threads whose group uses_peer): sends
-     * it a request to answer after ns, or PEER_NO_ANSWER. The call returns at once (a short
-     * real send); RUN_STOP when the run ended. NULL: the backend runs no peers (eng_run
-     * refuses such a workload). */
-    int (*peer_send)(struct sim_thread *t, int64_t ns);
+     * it a request to answer after ns, or PEER_NO_ANSWER; the peer spends the ns sleeping (a
+     * timer, with its slack) or, with `works`, working on a core of its own. The call returns
+     * at once (a short real send); RUN_STOP when the run ended. NULL: the backend runs no
+     * peers (eng_run refuses such a workload). */
+    int (*peer_send)(struct sim_thread *t, int64_t ns, bool works);
     /* Blocks until the peer's answer to the last request arrives (a real recv, woken by the
      * peer), or the stop. `until`: when the answer is due, for the watchdog. */
     int (*peer_recv)(struct sim_thread *t, int64_t until);
@@ -250,7 +251,7 @@ int real_peers_start(struct eng *eng, int stop_fd, struct real_peers **out, stru
 void real_peers_shutdown(struct real_peers *p);
 /* Joins the peer threads; closes the sockets unless `keep_fds` (threads left running). */
 void real_peers_free(struct real_peers *p, bool keep_fds);
-int real_peer_send(struct sim_thread *t, int64_t ns);
+int real_peer_send(struct sim_thread *t, int64_t ns, bool works);
 int real_peer_recv(struct sim_thread *t, int64_t until);
 
 #endif

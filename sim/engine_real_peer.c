@@ -1,7 +1,8 @@
 /* sim/engine_real_peer.c - the real engine's peers: for a thread whose ops talk to a peer (io
  * with "peer", send), a thread of its own outside the GIL at the other end of a Unix socket
- * pair. The peer reads each request (8 bytes: the latency, or PEER_NO_ANSWER), waits the
- * latency as a timer io does (ppoll, the same timer slack) and writes a one-byte answer,
+ * pair. The peer reads each request (8 bytes: the latency, or PEER_NO_ANSWER; WORKS_BIT set
+ * for a peer that works), waits the latency as a timer io does (ppoll, the same timer slack)
+ * or spends it working (a busy loop on the clock: no timer), and writes a one-byte answer,
  * which wakes the workload thread blocked in recv: a real cross-CPU wake-up, as a Python
  * client's recv is woken by its server.
  * docs/workload-format.md#peers-io-answered-over-a-real-socket */
@@ -55,6 +56,26 @@ static bool recv_all(int fd, void *buf, size_t n)
     return true;
 }
 
+/* In a request: the peer spends the latency working (latencies are far below 2^62 ns). */
+#define WORKS_BIT (INT64_C(1) << 62)
+/* How often a working peer looks at the stop pipe. */
+#define WORK_STOP_CHECK_NS 100000
+
+/* Works (spins on the clock) for ns, looking at the stop pipe every WORK_STOP_CHECK_NS; false
+ * when the run stopped. */
+static bool peer_work(const struct real_peer *p, int64_t ns)
+{
+    int64_t now = sync_now_ns(), until = now + ns, check = now + WORK_STOP_CHECK_NS;
+    struct pollfd pfd = {.fd = p->stop_fd, .events = POLLIN};
+    while ((now = sync_now_ns()) < until) {
+        if (now >= check) {
+            if (poll(&pfd, 1, 0) > 0) return false;
+            check = now + WORK_STOP_CHECK_NS;
+        }
+    }
+    return true;
+}
+
 /* Waits ns in ppoll on the stop pipe; false when the run stopped. */
 static bool peer_wait(const struct real_peer *p, int64_t ns)
 {
@@ -76,7 +97,9 @@ static void *peer_main(void *arg)
     int64_t ns;
     while (recv_all(p->end, &ns, sizeof ns)) {
         if (ns == PEER_NO_ANSWER) continue;
-        if (ns > 0 && !peer_wait(p, ns)) break;
+        bool works = ns & WORKS_BIT;
+        ns &= ~WORKS_BIT;
+        if (ns > 0 && !(works ? peer_work(p, ns) : peer_wait(p, ns))) break;
         char answer = 1;
         if (!send_all(p->end, &answer, 1)) break;
     }
@@ -134,8 +157,9 @@ void real_peers_free(struct real_peers *ps, bool keep_fds)
     free(ps);
 }
 
-int real_peer_send(struct sim_thread *t, int64_t ns)
+int real_peer_send(struct sim_thread *t, int64_t ns, bool works)
 {
+    if (works && ns != PEER_NO_ANSWER) ns |= WORKS_BIT;
     struct real_peer *p = ((struct real_thread *)t->be_thread)->peer;
     return send_all(p->fd, &ns, sizeof ns) && !eng_stopping(t->eng) ? RUN_ON : RUN_STOP;
 }

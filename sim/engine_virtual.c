@@ -447,8 +447,10 @@ static void vt_pending_raised(struct eng *eng)
  * core of its own: the send also pays a futex wake (warm or cold by how long the peer slept)
  * and the peer runs a wake-up latency later. Either way the peer waits its latency as a timer
  * does (with the timer slack) and answers: the answer wakes the thread blocked in recv onto a
- * core as any wake-up does. The peer takes no simulated core and no CPU time beyond that. */
-static int vt_peer_send(struct sim_thread *t, int64_t ns)
+ * core as any wake-up does. A peer that works (peer_works) spends its latency on a core of its
+ * own instead: no timer, so no slack. The peer takes no simulated core and no CPU time beyond
+ * that. */
+static int vt_peer_send(struct sim_thread *t, int64_t ns, bool works)
 {
     struct vt_run *r = run_of(t);
     struct vt_thread *self = r->current;
@@ -471,7 +473,7 @@ static int vt_peer_send(struct sim_thread *t, int64_t ns)
     vt_spend(r, cost);
     if (ns == PEER_NO_ANSWER) return eng_stopping(t->eng) ? RUN_STOP : RUN_ON;
     int64_t at = r->now + start;
-    if (ns > 0) at += ns + r->m.timer_slack_ns;
+    if (ns > 0) at += ns + (works ? 0 : r->m.timer_slack_ns);
     self->peer_answer_at = self->peer_last = at;
     return eng_stopping(t->eng) ? RUN_STOP : RUN_ON;
 }

@@ -128,7 +128,7 @@ static int run_hold(struct sim_thread *t, int64_t ns)
 static int run_send(struct sim_thread *t)
 {
     interp_release_gil(t, GIL_REASON_SEND);
-    if (t->eng->be->peer_send(t, PEER_NO_ANSWER) == RUN_STOP) return RUN_STOP;
+    if (t->eng->be->peer_send(t, PEER_NO_ANSWER, false) == RUN_STOP) return RUN_STOP;
     return interp_acquire_gil(t);
 }
 
@@ -142,7 +142,7 @@ static int run_peer_io(struct sim_thread *t, const struct wl_op *op)
     interp_release_gil(t, op->send ? GIL_REASON_SEND : GIL_REASON_IO);
     int64_t start = sync_now_ns();
     eng_record(t, TRACE_EV_IO_BEGIN, TRACE_REASON_NONE, ns);
-    if (be->peer_send(t, ns) == RUN_STOP) return RUN_STOP;
+    if (be->peer_send(t, ns, op->peer_works) == RUN_STOP) return RUN_STOP;
     if (op->send) {
         if (interp_acquire_gil(t) == RUN_STOP) return RUN_STOP;
         interp_release_gil(t, GIL_REASON_IO);

@@ -15,60 +15,58 @@
 #define MACH_MAX_CORES 1024
 #define MACH_MAX_CURVE 24 /* points of a wake-up curve */
 
-/* X(field, kind, "unit", default, min, max, drops, "doc"): every parameter, its name, its
- * field in struct mach_model and how it gets there follow from this one table.
+/* X(field, kind, "unit", min, max, drops, "doc"): every parameter, its name, its field in
+ * struct mach_model and how it gets there follow from this one table.
  *   kind: US, a time in microseconds in files and on the command line (fractions allowed),
  *         named "<field>_us" there and <field>_ns (int64_t) in the model; COUNT, an integer,
  *         "<field>", unsigned in the model; FLAG, 0 or 1, "<field>", bool; FRACTION, "<field>",
  *         double.
- *   drops: what setting it by name (--machine-set) takes from a machine file: NONE, CURVE (the
- *         wake-up curve: the two-level model asked for by name replaces it) or SIGNAL (the
- *         curve's signal costs).
- * The defaults are the development VM's two-level figures from tools/calibrate on 2026-12-02
- * (its current file, workloads/machines/vm-2cpu.json, is a later run and also has the wake-up
- * curve). */
+ *   drops: what setting it by name (--machine-set, or a machine file without a curve of its
+ *         own) takes from the machine it changes: NONE, CURVE (the wake-up curve: the
+ *         two-level model asked for by name replaces it) or SIGNAL (the curve's signal costs).
+ * There are no default values here: the default machine is the development VM's shipped
+ * calibration, workloads/machines/vm-2cpu.json, compiled in at build time (mach_defaults). */
 #define MACH_PARAM_TABLE(X)                                                                        \
-    X(cores, COUNT, "cores", 2, 1, MACH_MAX_CORES, NONE,                                           \
+    X(cores, COUNT, "cores", 1, MACH_MAX_CORES, NONE,                                              \
       "simulated cores (each runs one thread at a time)")                                          \
-    X(wake_warm, US, "us", 6.24, 0, 1e6, CURVE,                                                    \
+    X(wake_warm, US, "us", 0, 1e6, CURVE,                                                          \
       "wake-up latency onto a core that went idle less than idle_poll_us ago (still polling)")     \
-    X(wake_cold, US, "us", 23.2, 0, 1e6, CURVE,                                                    \
+    X(wake_cold, US, "us", 0, 1e6, CURVE,                                                          \
       "wake-up latency onto a core idle for longer (halted: an interrupt must wake it)")           \
-    X(idle_poll, US, "us", 188, 0, 1e7, CURVE,                                                     \
-      "how long an idle core keeps polling before it halts")                                       \
-    X(wake_jitter, FRACTION, "fraction", 0.235, 0, 1, NONE,                                        \
+    X(idle_poll, US, "us", 0, 1e7, CURVE, "how long an idle core keeps polling before it halts")   \
+    X(wake_jitter, FRACTION, "fraction", 0, 1, NONE,                                               \
       "each wake-up latency is drawn uniformly within +-this fraction of its mean")                \
-    X(futex_wake, US, "us", 1.99, 0, 1e6, SIGNAL,                                                  \
+    X(futex_wake, US, "us", 0, 1e6, SIGNAL,                                                        \
       "CPU time a wake-up costs the thread that calls it (a condition signal or an unlock that "   \
       "wakes a waiter) when the woken thread's core still polls")                                  \
-    X(futex_wake_cold, US, "us", 2.99, 0, 1e6, SIGNAL,                                             \
+    X(futex_wake_cold, US, "us", 0, 1e6, SIGNAL,                                                   \
       "the same when that core has halted (an interrupt to send: in a VM, an exit)")               \
-    X(syscall, US, "us", 1.1, 0, 1e6, NONE,                                                        \
+    X(syscall, US, "us", 0, 1e6, NONE,                                                             \
       "CPU time of a short socket call (a send, or a recv that finds its answer there), besides "  \
       "any wake-up it causes")                                                                     \
-    X(peer_local, FLAG, "0/1", 1, 0, 1, NONE,                                                      \
+    X(peer_local, FLAG, "0/1", 0, 1, NONE,                                                         \
       "1: a peer woken by a send runs on the sender's core (Linux's wake-affine choice): inside "  \
       "the send when wake-ups preempt the sender (wakeup_preempt_us), else once it blocks; 0: on " \
       "a core of its own, after a wake-up latency, and the send also pays the futex wake")         \
-    X(clock_read, US, "us", 0.0268, 0, 1e3, NONE,                                                  \
+    X(clock_read, US, "us", 0, 1e3, NONE,                                                          \
       "CPU time of one clock read (every recorded event and policy clock read costs one)")         \
-    X(lock, US, "us", 0.0037, 0, 1e3, NONE,                                                        \
+    X(lock, US, "us", 0, 1e3, NONE,                                                                \
       "CPU time of an uncontended lock or unlock of a mutex (a policy's own code is otherwise "    \
       "free)")                                                                                     \
-    X(ctx_switch, US, "us", 2.46, 0, 1e6, NONE,                                                    \
+    X(ctx_switch, US, "us", 0, 1e6, NONE,                                                          \
       "a core switching from one runnable thread to another (preemption, run-queue hand-over)")    \
-    X(timer_slack, US, "us", 50.5, 0, 1e6, NONE,                                                   \
+    X(timer_slack, US, "us", 0, 1e6, NONE,                                                         \
       "timed waits, sleeps and I/O timeouts fire this long after their deadline (Linux's timer "   \
       "slack)")                                                                                    \
-    X(sched_tick, US, "us", 4000, 1, 1e7, NONE,                                                    \
+    X(sched_tick, US, "us", 1, 1e7, NONE,                                                          \
       "the scheduler tick: a thread is preempted for a waiting one only at a tick (CONFIG_HZ)")    \
-    X(sched_slice, US, "us", 2020, 0, 1e7, NONE,                                                   \
+    X(sched_slice, US, "us", 0, 1e7, NONE,                                                         \
       "a thread runs at least this long before a tick preempts it for a waiting thread")           \
-    X(wakeup_preempt, US, "us", 0, 0, 1e7, NONE,                                                   \
+    X(wakeup_preempt, US, "us", 0, 1e7, NONE,                                                      \
       "a woken thread with no idle core preempts the one on its previous core if that one has "    \
       "run at least this long (CFS's wake-up granularity)")
 
-#define MACH_X_ENUM(field, kind, unit, def, min, max, drops, doc) MACH_##field,
+#define MACH_X_ENUM(field, kind, unit, min, max, drops, doc) MACH_##field,
 enum mach_param { MACH_PARAM_TABLE(MACH_X_ENUM) MACH_NPARAMS };
 #undef MACH_X_ENUM
 
@@ -91,7 +89,7 @@ enum mach_drops { MACH_DROPS_NONE, MACH_DROPS_CURVE, MACH_DROPS_SIGNAL };
 
 struct mach_param_desc {
     const char *name, *unit;
-    double def, min, max;
+    double min, max;
     bool integer;
     enum mach_drops drops;
     const char *doc;
@@ -112,13 +110,14 @@ struct machine {
     double curve[MACH_MAX_CURVE][3]; /* idle, wake, signal (NAN: not given) */
     unsigned ncurve;
     bool curve_signal; /* every point has its signal cost */
-    char name[65];     /* the file's "name", or "default" */
-    char source[256];  /* the file path, or "built-in defaults" */
+    char name[65];     /* the file's "name" */
+    char source[256];  /* the file path; the built-in machine: "built in (its path)" */
+    bool builtin;      /* the built-in machine, perhaps changed by --machine-set */
 };
 
 /* The same in the engine's units (ns, counts), derived once per run: one field per parameter
  * (MACH_FIELD_<kind>: wake_warm_ns, cores, peer_local, ...), then the curve. */
-#define MACH_X_FIELD(field, kind, unit, def, min, max, drops, doc) MACH_FIELD_##kind(field)
+#define MACH_X_FIELD(field, kind, unit, min, max, drops, doc) MACH_FIELD_##kind(field)
 struct mach_model {
     MACH_PARAM_TABLE(MACH_X_FIELD)
     int64_t curve_idle_ns[MACH_MAX_CURVE], curve_wake_ns[MACH_MAX_CURVE],
@@ -132,9 +131,13 @@ struct mach_model {
 int64_t mach_wake_latency(const struct mach_model *m, int64_t idle_ns);
 int64_t mach_wake_cost(const struct mach_model *m, int64_t idle_ns);
 
+/* The built-in machine: the development VM's calibration (workloads/machines/vm-2cpu.json,
+ * compiled in by CMakeLists.txt), the machine of a virtual run without --machine. */
 void mach_defaults(struct machine *m);
-/* Reads a gilsim-machine file over m's values (keys it does not name keep theirs). ERR_INPUT
- * with file:line:col on errors. */
+/* Reads a gilsim-machine file over m's values: keys it does not name keep theirs, as with
+ * --machine-set; a file without a wake-up curve of its own that sets a parameter the curve
+ * replaces (drops CURVE or SIGNAL) drops m's curve (or its signal costs). ERR_INPUT with
+ * file:line:col on errors. */
 int mach_load(struct machine *m, const char *path, struct err *e);
 /* "name=value[,name=value...]": ERR_INPUT naming the option, the parameter and the range. */
 int mach_set(struct machine *m, const char *assignments, struct err *e);

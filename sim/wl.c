@@ -79,7 +79,7 @@ static int parse_cpu(struct jc_ctx *c, json_t *body, struct wl_op *op)
 
 static int parse_io(struct jc_ctx *c, json_t *body, struct wl_op *op)
 {
-    static const char *const keys[] = {"us", "dist", "max_us", "peer", "send", NULL};
+    static const char *const keys[] = {"us", "dist", "max_us", "peer", "send", "peer_works", NULL};
     static const char *const dists[] = {"fixed", "uniform", "exponential", NULL};
     int dist = WL_DIST_FIXED, rc;
     op->kind = WL_OP_IO;
@@ -87,7 +87,8 @@ static int parse_io(struct jc_ctx *c, json_t *body, struct wl_op *op)
         (rc = jc_get_choice(c, body, "dist", dists, &dist)) ||
         (rc = us_field(c, body, "max_us", false, &op->max_ns)) ||
         (rc = jc_get_bool(c, body, "peer", &op->peer)) ||
-        (rc = jc_get_bool(c, body, "send", &op->send)))
+        (rc = jc_get_bool(c, body, "send", &op->send)) ||
+        (rc = jc_get_bool(c, body, "peer_works", &op->peer_works)))
         return rc;
     op->dist = (enum wl_dist)dist;
     if (json_object_get(body, "max_us") && op->max_ns < op->ns)
@@ -96,6 +97,10 @@ static int parse_io(struct jc_ctx *c, json_t *body, struct wl_op *op)
         return jc_fail_key(c, "send", false,
                            "expected \"peer\": true beside \"send\": true (the send goes to "
                            "the thread's peer)");
+    if (op->peer_works && !op->peer)
+        return jc_fail_key(c, "peer_works", false,
+                           "expected \"peer\": true beside \"peer_works\": true (the thread's "
+                           "peer does the work)");
     return 0;
 }
 

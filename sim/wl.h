@@ -89,6 +89,7 @@ struct wl_op {
     int64_t max_ns; /* io: cap on a sampled latency; 0 = none */
     bool peer;      /* io: answered by the thread's peer over a socket, not by a timer */
     bool send;      /* io (peer): the request is a send that releases the GIL on its own */
+    bool peer_works; /* io (peer): the peer spends the latency working, not sleeping */
     uint64_t count; /* loop iterations / serve requests; WL_FOREVER = until the run ends */
     double rate_hz; /* serve */
     enum wl_arrivals arrivals;

@@ -34,9 +34,11 @@ def run(*args, timeout=120):
 
 
 def machine_params():
-    """The parameters `gilsim machines` lists, name -> unit."""
+    """The parameters `gilsim machines` lists, name -> unit (not the built-in machine's wake-up
+    curve, printed after them)."""
     out = run(GILSIM, "machines").stdout
-    return {m.group(1): m.group(2) for m in re.finditer(r"^  (\S+)\s+\S+\s+(\S+)", out, re.M)}
+    return {m.group(1): m.group(2) for m in re.finditer(r"^  (\S+)\s+\S+\s+(\S+)", out, re.M)
+            if m.group(1) != "wake_curve_us"}
 
 
 def shown_values(path):
@@ -207,6 +209,22 @@ class ShippedMachines(unittest.TestCase):
             rc, values, _, err = shown_values(path)
             self.assertEqual(rc, 0, err)
             check_virtual_run(self, path, doc["name"])
+
+    def test_builtin_is_the_shipped_calibration(self):
+        """Without --machine the virtual engine uses workloads/machines/vm-2cpu.json, compiled
+        in: the same values and curve, named as the file names itself."""
+        rc, shipped, _, err = shown_values(os.path.join("workloads", "machines", "vm-2cpu.json"))
+        self.assertEqual(rc, 0, err)
+        p = run(GILSIM, "machines")
+        builtin = {m.group(1): float(m.group(2))
+                   for m in re.finditer(r"^  (\S+)\s+([-0-9.e+]+)\s", p.stdout, re.M)}
+        curve = re.search(r"^  wake_curve_us .*: (.*) us$", p.stdout, re.M)
+        self.assertTrue(curve, p.stdout)
+        builtin["wake_curve_us"] = [[float(x) for x in re.findall(r"[0-9][0-9.e+-]*", pt)]
+                                    for pt in curve.group(1).split(", ")]
+        self.assertEqual(builtin, shipped)
+        self.assertIn("machine vm-2cpu (built in (workloads/machines/vm-2cpu.json))",
+                      p.stdout.split("\n")[0])
 
 
 if __name__ == "__main__":

@@ -98,18 +98,21 @@ static void test_finishes_early(void)
 
 /* Peers (tests/data/valid/peer.json) under every policy: an I/O with a send is release (send),
  * io_begin, request, acquire, release (io), io_end, request, acquire, and lasts at least its
- * latency; a send op is a release (send) and an acquire; a plain peer io one release; every
- * thread finishes its loops. */
+ * latency; a send op is a release (send) and an acquire; a plain peer io one release, and an
+ * io whose peer works lasts at least its latency too; every thread finishes its loops. */
 static void check_peer_sequences(const struct trace *t, const char *policy)
 {
     static const int send_io[] = {TRACE_EV_RELEASE, TRACE_EV_IO_BEGIN, TRACE_EV_REQUEST,
                                   TRACE_EV_ACQUIRE, TRACE_EV_RELEASE,  TRACE_EV_IO_END,
                                   TRACE_EV_REQUEST, TRACE_EV_ACQUIRE};
-    const struct trace_event *ev[64];
-    size_t k = 0, sends = 0, ios[3] = {0}, skip = 0;
+    const struct trace_event *ev[64], *sender_io = NULL;
+    size_t k = 0, sends = 0, ios[3] = {0}, skip = 0, short_ios = 0;
     for (size_t i = 0; i < t->nevents; i++) {
         const struct trace_event *e = &t->events[i];
         if (e->ev == TRACE_EV_IO_END) ios[e->tid]++;
+        if (e->tid == 1 && e->ev == TRACE_EV_IO_BEGIN) sender_io = e;
+        if (e->tid == 1 && e->ev == TRACE_EV_IO_END && sender_io)
+            short_ios += e->t - sender_io->t < sender_io->arg;
         if (e->tid == 1 && e->ev == TRACE_EV_RELEASE && e->reason == TRACE_REASON_SEND) sends++;
         if (e->tid != 0) continue; /* the client's GIL and I/O events */
         if (e->ev != TRACE_EV_REQUEST && e->ev != TRACE_EV_ACQUIRE && e->ev != TRACE_EV_RELEASE &&
@@ -137,6 +140,7 @@ static void check_peer_sequences(const struct trace *t, const char *policy)
     CU_ASSERT(ok);
     CU_ASSERT_EQUAL(ios[0], 20);
     CU_ASSERT_EQUAL(ios[1], 40);
+    CU_ASSERT_EQUAL(short_ios, 0);
     CU_ASSERT_EQUAL(sends, 20);
 }
 

@@ -238,12 +238,12 @@ class Workloads(unittest.TestCase):
         self.assertEqual(wl["duration_ns"], 2000 * 10**6)
         self.assertEqual(wl["groups"][1]["start_ns"], 10 * 10**6)
         self.assertEqual(wl["groups"][1]["ops"],
-                         [("loop", None, [("io", 40000, "fixed", 0, False, False),
+                         [("loop", None, [("io", 40000, "fixed", 0, False, False, False),
                                           ("cpu", None, 5000)])])
 
     def test_peer_and_send_compiled(self):
         wl = load_workload(os.path.join(SRC, "workloads", "validation", "echo-40us-cpu1.json"))
-        self.assertEqual(wl["groups"][0]["ops"][0][2][0], ("io", 40000, "fixed", 0, True, True))
+        self.assertEqual(wl["groups"][0]["ops"][0][2][0], ("io", 40000, "fixed", 0, True, True, False))
 
 
     def test_variables(self):
@@ -254,7 +254,7 @@ class Workloads(unittest.TestCase):
         wl = load_workload(path, ["cpu_threads=6", "io_us=2.5"])
         self.assertEqual(wl["vars"], {"cpu_threads": 6, "io_us": 2.5})
         self.assertEqual(wl["groups"][0]["count"], 6)
-        self.assertEqual(wl["groups"][1]["ops"][0][2][0], ("io", 2500, "fixed", 0, False, False))
+        self.assertEqual(wl["groups"][1]["ops"][0][2][0], ("io", 2500, "fixed", 0, False, False, False))
         for assign, want in ((["cpu=1"], '$.vars: --var cpu=1: the workload has no variable'),
                              (["cpu_threads=0"], "(the value of $cpu_threads = 0, set by --var)"),
                              (["cpu_threads=1.5"], "$cpu_threads = 1.5"),

@@ -38,6 +38,7 @@ struct calib {
     struct opts o;
     int cpu_a, cpu_b, online;
     double param[MACH_NPARAMS];
+    struct machine builtin;          /* what a parameter not measured keeps */
     bool busy;                       /* other work disturbed a measurement */
     int hog_ticks;                   /* the two hogs' median run, in ticks */
     double curve[MACH_MAX_CURVE][3]; /* gap, median latency, median signal cost (us) */
@@ -83,11 +84,12 @@ static double round3(double v)
     return round(v / mag) * mag;
 }
 
-/* The parameter's value (clamped to its range; NAN: the default) and how it was obtained. */
+/* The parameter's value (clamped to its range; NAN: the built-in machine's) and how it was
+ * obtained. */
 static void derive(struct calib *c, enum mach_param p, double v, const char *how)
 {
     const struct mach_param_desc *d = &mach_params[p];
-    if (!isfinite(v)) v = d->def;
+    if (!isfinite(v)) v = c->builtin.v[p];
     v = d->integer ? round(v) : round3(v);
     if (v < d->min) v = d->min;
     if (v > d->max) v = d->max;
@@ -560,6 +562,8 @@ static double slack_of(const struct calib *c, double wait, double overshoot, con
     struct machine m;
     mach_defaults(&m);
     memcpy(m.v, c->param, sizeof m.v);
+    m.ncurve = 0; /* this host's curve, if measured, not the built-in machine's */
+    m.curve_signal = false;
     if (!c->o.no_curve && c->ncurve >= 2) {
         m.ncurve = (unsigned)c->ncurve;
         memcpy(m.curve, c->curve, sizeof m.curve);
@@ -926,7 +930,7 @@ static void print_params(const struct calib *c)
 {
     for (int i = 0; i < MACH_NPARAMS; i++) {
         const struct mach_param_desc *d = &mach_params[i];
-        printf("  %-18s %-9g %-8s (default %g)\n", d->name, c->param[i], d->unit, d->def);
+        printf("  %-18s %-9g %-8s (built in %g)\n", d->name, c->param[i], d->unit, c->builtin.v[i]);
     }
     if (c->ncurve && !c->o.no_curve) {
         printf("  wake_curve_us      idle -> wake-up (the waker's cost):");
@@ -1111,8 +1115,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "gilsim-calibrate: cannot tell which CPUs I may run on\n");
         return 1;
     }
+    mach_defaults(&c.builtin);
     for (int i = 0; i < MACH_NPARAMS; i++)
-        c.param[i] = mach_params[i].def;
+        c.param[i] = c.builtin.v[i];
     c.measured = json_object();
     c.derivation = json_object();
     c.raw = c.o.raw ? json_object() : NULL;

@@ -19,6 +19,14 @@ from .ticks import stamped
 REQ = struct.Struct("<q")
 END = -1        # a request that ends the peer
 NO_ANSWER = -2  # a `send` op's request: read and dropped
+WORKS = 1 << 62  # set in a request: the peer spends the latency working, not sleeping
+
+
+def work(ns):
+    """Spends ns on the CPU (a peer whose answer is its own work: a query, Python code)."""
+    until = time.monotonic_ns() + ns
+    while time.monotonic_ns() < until:
+        pass
 
 
 def recv_exact(sock, n):
@@ -60,8 +68,9 @@ def _requests(sock, shm, wake_r):
 
 def peer_main(fd, shm_fd=None, mixed=False):
     """Peer process: answers each I/O request after its latency (time.sleep, a real blocking
-    wait like gilsim's ppoll) by sending a CLOCK_MONOTONIC stamp, taken just before, back over
-    the socketpair: that is the I/O's io_end. A negative latency ends the peer.
+    wait like gilsim's ppoll; or, with the WORKS bit, a busy loop) by sending a CLOCK_MONOTONIC
+    stamp, taken just before, back over the socketpair: that is the I/O's io_end. A negative
+    latency ends the peer.
 
     Requests come one of two ways. With shm_fd (--io-request signal, the default) the thread
     writes the latency into a shared 8-byte page and sends SIGUSR1, which the peer takes with
@@ -87,7 +96,9 @@ def peer_main(fd, shm_fd=None, mixed=False):
             continue
         if lat < 0:
             return 0
-        if lat > 0:
+        if lat & WORKS:
+            work(lat & ~WORKS)
+        elif lat > 0:
             time.sleep(lat / 1e9)
         sock.sendall(REQ.pack(mono()))
 

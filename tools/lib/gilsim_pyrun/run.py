@@ -16,7 +16,7 @@ from .base import (E_ACQUIRE, E_ARRIVAL, E_DONE, E_EXIT, E_HOLD_BEGIN, E_HOLD_EN
                    E_SLEEP_END, E_START, llround)
 from .ticks import Calibration, hold_call, stamped
 from .draws import Rng, sample_latency
-from .peer import NO_ANSWER, REQ, Peers, recv_exact
+from .peer import NO_ANSWER, REQ, WORKS, Peers, recv_exact
 from .workload import walk_ops
 
 
@@ -141,11 +141,12 @@ class ThreadRun:
     def io(self, op):
         log, peer = self.log, self.peer
         lat = sample_latency(self.rng, op[1], op[2], op[3])
+        req = lat | WORKS if op[6] else lat
         send_first = op[5] or self.runner.io_request == "send"
         if send_first:
-            t0, sent, t1, data, t2 = peer.send_round_trip(lat)
+            t0, sent, t1, data, t2 = peer.send_round_trip(req)
         else:
-            t0, sent, t1, data, t2 = peer.round_trip(lat)
+            t0, sent, t1, data, t2 = peer.round_trip(req)
         if sent not in (None, 8) or len(data) < 8:
             if not data:
                 raise RuntimeError("the I/O peer process went away")

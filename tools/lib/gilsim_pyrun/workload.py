@@ -134,7 +134,7 @@ class _Checker:
                 return ("cpu", self.count(a["ticks"], w + ".ticks", False), None)
             return ("cpu", None, self.us(a["us"], w + ".us", positive=True))
         if kind == "io":
-            self.keys(a, w, ("us",), ("dist", "max_us", "peer", "send"))
+            self.keys(a, w, ("us",), ("dist", "max_us", "peer", "send", "peer_works"))
             ns = self.us(a["us"], w + ".us")
             dist = a.get("dist", "fixed")
             if dist not in ("fixed", "uniform", "exponential"):
@@ -147,7 +147,10 @@ class _Checker:
             peer, send = self.boolean(a, "peer", w), self.boolean(a, "send", w)
             if send and not peer:
                 self.fail(w + ".send", 'expected "peer": true beside "send": true')
-            return ("io", ns, dist, max_ns, peer, send)
+            works = self.boolean(a, "peer_works", w)
+            if works and not peer:
+                self.fail(w + ".peer_works", 'expected "peer": true beside "peer_works": true')
+            return ("io", ns, dist, max_ns, peer, send, works)
         if kind == "send":
             self.keys(a, w, ())
             return ("send",)
