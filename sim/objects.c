@@ -152,6 +152,13 @@ static int nlock_wait(struct sim_thread *t, struct nlock *l, int64_t deadline)
     return rc;
 }
 
+/* A workload's lock (or a condition's), whose acquires and releases the trace shows; the
+ * objects' own locks and the waiter and state locks are not shown. */
+static bool traced_lock(const struct object *o, enum trace_obj_op op)
+{
+    return o->w->type == WL_OBJ_LOCK && op == TRACE_OBJ_OP_ACQUIRE;
+}
+
 /* A blocking acquire of l as CPython's acquire_timed does it once the try failed: the GIL
  * released, the wait (o and op name it in the trace: the workload's object and call), the GIL
  * asked for again. A timed wait is a planned one for the watchdog. */
@@ -175,6 +182,9 @@ static int nlock_block(struct sim_thread *t, struct nlock *l, int64_t timeout_ns
     atomic_store_explicit(&me->blocked, NULL, memory_order_relaxed);
     atomic_store_explicit(&t->idle_until, 0, memory_order_relaxed);
     record(t, TRACE_EV_OBJ_WAIT_END, o, op, rc == TIMEDOUT ? 1 : TRACE_NO_ARG);
+    /* a workload lock is the thread's from here on, while it waits for the GIL */
+    if (rc == GOT && traced_lock(o, op))
+        record(t, TRACE_EV_OBJ_ACQUIRE, o, TRACE_OBJ_OP_NONE, TRACE_NO_ARG);
     if (rc == STOPPED || interp_acquire_gil(t) == RUN_STOP) return STOPPED;
     return rc;
 }
@@ -184,7 +194,10 @@ static int nlock_block(struct sim_thread *t, struct nlock *l, int64_t timeout_ns
 static int c_acquire(struct sim_thread *t, struct nlock *l, int64_t timeout_ns,
                      const struct object *o, enum trace_obj_op op)
 {
-    if (nlock_try(l, t->tid)) return GOT;
+    if (nlock_try(l, t->tid)) {
+        if (traced_lock(o, op)) record(t, TRACE_EV_OBJ_ACQUIRE, o, TRACE_OBJ_OP_NONE, TRACE_NO_ARG);
+        return GOT;
+    }
     if (timeout_ns == 0) return TIMEDOUT;
     return nlock_block(t, l, timeout_ns, o, op);
 }
@@ -240,14 +253,13 @@ static int cond_wait(struct sim_thread *t, struct pycond *cv, int64_t timeout_ns
     if (python_ns(t, cost_ns / 2) == RUN_STOP) return STOPPED;
     nlock_try(&me->waiter, t->tid);
     waiters_push(cv, me);
-    nlock_release(cv->lock);
     if (lk) record(t, TRACE_EV_OBJ_RELEASE, lk, TRACE_OBJ_OP_NONE, TRACE_NO_ARG);
+    nlock_release(cv->lock);
     int got = c_acquire(t, &me->waiter, timeout_ns, o, op);
     if (got == STOPPED) return STOPPED;
     int back = lk ? c_acquire(t, cv->lock, WL_NO_TIMEOUT, lk, TRACE_OBJ_OP_ACQUIRE)
                   : c_acquire(t, cv->lock, WL_NO_TIMEOUT, o, TRACE_OBJ_OP_MUTEX);
     if (back == STOPPED) return STOPPED;
-    if (lk) record(t, TRACE_EV_OBJ_ACQUIRE, lk, TRACE_OBJ_OP_NONE, TRACE_NO_ARG);
     if (got != GOT) waiters_remove(cv, me);
     set_holder(&me->waiter, FREE); /* nobody waits on it: Python drops it */
     if (python_ns(t, cost_ns - cost_ns / 2) == RUN_STOP) return STOPPED;
@@ -353,7 +365,6 @@ static int op_acquire(struct sim_thread *t, struct object *o, int64_t timeout_ns
     if (o->w->type == WL_OBJ_SEMAPHORE) return sem_acquire(t, o, timeout_ns);
     struct object *lk = lock_of(t, o);
     int rc = c_acquire(t, &lk->lock, timeout_ns, lk, TRACE_OBJ_OP_ACQUIRE);
-    if (rc == GOT) record(t, TRACE_EV_OBJ_ACQUIRE, lk, TRACE_OBJ_OP_NONE, TRACE_NO_ARG);
     return rc == STOPPED ? RUN_STOP : RUN_ON;
 }
 
@@ -362,8 +373,9 @@ static int op_release(struct sim_thread *t, struct object *o)
     if (o->w->type == WL_OBJ_SEMAPHORE) return sem_release(t, o);
     struct object *lk = lock_of(t, o);
     if (holder_of(&lk->lock) != t->tid) return not_held(t, "release", o);
-    nlock_release(&lk->lock);
+    /* recorded first: no other thread's acquire of it can carry an earlier time */
     record(t, TRACE_EV_OBJ_RELEASE, lk, TRACE_OBJ_OP_NONE, TRACE_NO_ARG);
+    nlock_release(&lk->lock);
     return RUN_ON;
 }
 

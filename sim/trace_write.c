@@ -133,11 +133,12 @@ static json_t *thread_info(const struct eng_result *r)
 
 /* ---- events -------------------------------------------------------------------------------- */
 
-/* At equal times a release sorts before other events and an acquire after them, so that a
- * reader never sees two holders at one instant. */
+/* At equal times a release (of the GIL or a lock) sorts before other events and an acquire
+ * after them, so that a reader never sees two holders at one instant. */
 static int ev_rank(const struct trace_event *ev)
 {
-    return ev->ev == TRACE_EV_RELEASE ? 0 : ev->ev == TRACE_EV_ACQUIRE ? 2 : 1;
+    if (ev->ev == TRACE_EV_RELEASE || ev->ev == TRACE_EV_OBJ_RELEASE) return 0;
+    return ev->ev == TRACE_EV_ACQUIRE || ev->ev == TRACE_EV_OBJ_ACQUIRE ? 2 : 1;
 }
 
 static bool ev_before(const struct trace_event *a, const struct trace_event *b)

@@ -13,8 +13,8 @@
 #define MAX_US (86400.0 * 1e6) /* 24 h */
 
 /* The Python code each call runs, in µs of interpreter time, measured on CPython 3.11.2
- * (/usr/bin/python3) on the 2-vCPU development VM with tools/dev/measure-object-costs;
- * docs/workload-format.md has the table. */
+ * (/usr/bin/python3) on the 2-vCPU development VM with tools/dev/measure-object-costs (the
+ * fastest of 31 rounds); docs/workload-format.md has the table. */
 static const char *const cost_keys[WL_NCOSTS] = {
     [WL_COST_ACQUIRE] = "acquire_us", [WL_COST_RELEASE] = "release_us",
     [WL_COST_PUT] = "put_us",         [WL_COST_GET] = "get_us",
@@ -23,7 +23,7 @@ static const char *const cost_keys[WL_NCOSTS] = {
     [WL_COST_BLOCK] = "block_us",     [WL_COST_JOIN] = "join_us",
 };
 
-#define COND_WAIT_US 1.13 /* Condition.wait's Python code around its block */
+#define COND_WAIT_US 0.42 /* Condition.wait's Python code around its block */
 
 struct type_info {
     const char *name;
@@ -44,7 +44,7 @@ static const struct type_info types[] = {
                           1,
                           false,
                           "units",
-                          {0.87, 0.87, NO, NO, NO, NO, NO, NO, COND_WAIT_US, NO}},
+                          {0.33, 0.33, NO, NO, NO, NO, NO, NO, COND_WAIT_US, NO}},
     [WL_OBJ_CONDITION] = {"condition",
                           NULL,
                           0,
@@ -60,7 +60,7 @@ static const struct type_info types[] = {
                       0,
                       false,
                       NULL,
-                      {NO, NO, NO, NO, 1.13, 0.49, 0.59, NO, COND_WAIT_US, NO}},
+                      {NO, NO, NO, NO, 0.33, 0.18, 0.19, NO, COND_WAIT_US, NO}},
     [WL_OBJ_QUEUE] = {"queue",
                       "maxsize",
                       0,
@@ -68,7 +68,7 @@ static const struct type_info types[] = {
                       0,
                       false,
                       "items",
-                      {NO, NO, 1.18, 0.88, NO, NO, NO, NO, COND_WAIT_US, NO}},
+                      {NO, NO, 0.43, 0.59, NO, NO, NO, NO, COND_WAIT_US, NO}},
     [WL_OBJ_BARRIER] = {"barrier",
                         "parties",
                         1,
@@ -76,9 +76,9 @@ static const struct type_info types[] = {
                         0,
                         true,
                         "threads",
-                        {NO, NO, NO, NO, NO, NO, 1.79, NO, COND_WAIT_US, NO}},
+                        {NO, NO, NO, NO, NO, NO, 0.69, NO, COND_WAIT_US, NO}},
     [WL_OBJ_THREADS] =
-        {"threads", NULL, 0, 0, 0, false, NULL, {NO, NO, NO, NO, NO, NO, NO, NO, NO, 0.33}},
+        {"threads", NULL, 0, 0, 0, false, NULL, {NO, NO, NO, NO, NO, NO, NO, NO, NO, 0.12}},
 };
 #undef NO
 
