@@ -1,6 +1,7 @@
 /* cli/cli.h - what the command files share (cli/util.c, options.c, signals.c): messages and
  * the exit-code convention (0 ok, 1 runtime failure, 2 bad input; see common/err.h), option
- * tables, value parsers, CSV fields, finding gilsim's scripts, and signal handling. The
+ * tables (parsing and --help generated from them), value parsers, CSV fields, JSON files,
+ * finding gilsim's scripts, and signal handling. The
  * commands themselves are in cli/commands.h; nothing here calls back into a command. */
 #ifndef GILSIM_CLI_H
 #define GILSIM_CLI_H
@@ -10,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+
+#include <jansson.h>
 
 #include "common/err.h"
 
@@ -24,34 +27,134 @@ int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
 
 /* ---- options (cli/options.c) ---------------------------------------------------------------- */
 
-/* One option of a command: its long name, its letter (0: long only), whether it takes a value,
- * and what it does: apply stores the value in the command's argument struct and returns 0, or
- * prints why not and returns the exit status. Tables end with a {NULL} entry; --help and -h
- * are every command's, not in the table. */
+/* What an option's value becomes in the command's argument struct (at the option's field). */
+enum cli_opt_kind {
+    CLI_FLAG,     /* bool: true (takes no value) */
+    CLI_STRING,   /* const char *: the value as given (it points into argv) */
+    CLI_UNSIGNED, /* unsigned: an integer in [min, max] */
+    CLI_U64,      /* uint64_t: an integer in [min, max] */
+    CLI_ENUM,     /* int: the index of the value in names */
+    CLI_CHOICES,  /* struct cli_choices: comma-separated names, each at most once, at most max */
+    CLI_LIST,     /* struct cli_list: every use appends its value, at most max */
+    CLI_CALL,     /* call parses the value into the field (compare's NAME=V1,V2,... lists) */
+    CLI_PASS,     /* parsed by the script the command hands over to (report): in the help only */
+};
+
+#define CLI_MAX_LIST        64 /* values of a CLI_LIST option (WL_MAX_VARS) */
+#define CLI_MAX_CHOICES     4
+#define CLI_MAX_DURATION_MS 86400000u /* a day: WL_MAX_DURATION_NS */
+
+struct cli_list {
+    const char *v[CLI_MAX_LIST];
+    unsigned n;
+};
+
+struct cli_choices {
+    int v[CLI_MAX_CHOICES]; /* indices into the option's names, in the order given */
+    unsigned n;
+};
+
+/* One option of a command, a row of its table. Tables end with {0}; --help and -h are every
+ * command's, not in the table. The help lists the rows in table order. */
 struct cli_opt {
-    const char *name;
-    char letter;
-    bool takes_value;
-    int (*apply)(void *args, const char *value);
+    const char *name; /* the long name, without the dashes */
+    char letter;      /* 0: long only */
+    enum cli_opt_kind kind;
+    size_t field;             /* offsetof the value in the command's argument struct */
+    const char *value;        /* the value's name in the help (MS, NAME=VALUE); NULL for a flag */
+    const char *help;         /* what it does and its default: one paragraph, wrapped by the help */
+    uint64_t min, max;        /* numbers: the range; lists and choices: max is how many values */
+    const char *what;         /* numbers: what the value is, in messages (default "an integer") */
+    bool zero_off;            /* numbers: 0 (off) is allowed too */
+    const char *const *names; /* enums and choices: the values, NULL-terminated */
+    const char *const *names_help; /* CLI_ENUM: one help per value, listed one per line */
+    /* Refuses a value (CLI_STRING, CLI_LIST; CLI_CALL may use it): 0, or the status with e's
+     * message, printed as a usage error. */
+    int (*check)(const char *value, struct err *e);
+    /* CLI_CALL: the value into field: 0, or the status with e's message, printed as is. */
+    int (*call)(const struct cli_opt *o, void *field, const char *value, struct err *e);
+};
+
+/* Rows of the common shapes (f: offsetof the field in the command's argument struct; h: the
+ * help). Rows with more (a check, 0 for off, their own parser) are written out. */
+#define CLI_ROW_FLAG(nm, let, f, h)                                                                \
+    {                                                                                              \
+        .name = nm, .letter = let, .kind = CLI_FLAG, .field = f, .help = h                         \
+    }
+#define CLI_ROW_STRING(nm, let, f, val, h)                                                         \
+    {                                                                                              \
+        .name = nm, .letter = let, .kind = CLI_STRING, .field = f, .value = val, .help = h         \
+    }
+#define CLI_ROW_NUMBER(nm, let, kd, f, val, lo, hi, h)                                             \
+    {                                                                                              \
+        .name = nm, .letter = let, .kind = kd, .field = f, .value = val, .help = h, .min = lo,     \
+        .max = hi                                                                                  \
+    }
+#define CLI_ROW_ENUM(nm, let, f, val, nms, h)                                                      \
+    {                                                                                              \
+        .name = nm, .letter = let, .kind = CLI_ENUM, .field = f, .value = val, .help = h,          \
+        .names = nms                                                                               \
+    }
+#define CLI_ROW_LIST(nm, let, f, val, most, h)                                                     \
+    {                                                                                              \
+        .name = nm, .letter = let, .kind = CLI_LIST, .field = f, .value = val, .help = h,          \
+        .max = most                                                                                \
+    }
+
+/* The rows several commands share: the same name, value, bounds and messages everywhere.
+ * --engine's names are in the order of sim/engine.h's enum eng_kind (a choice's index is an
+ * enum eng_kind). */
+extern const char *const cli_engine_names[];
+#define CLI_ROW_ENGINE(f, most, val, h)                                                            \
+    {                                                                                              \
+        .name = "engine", .letter = 'e', .kind = CLI_CHOICES, .field = f, .value = val, .help = h, \
+        .max = most, .names = cli_engine_names                                                     \
+    }
+#define CLI_ROW_MACHINE(f, h) CLI_ROW_STRING("machine", 0, f, "FILE", h)
+#define CLI_ROW_MACHINE_SET(f, h)                                                                  \
+    CLI_ROW_LIST("machine-set", 0, f, "NAME=VALUE[,...]", CLI_MAX_SETS, h)
+#define CLI_ROW_VAR(f, h)                                                                          \
+    {                                                                                              \
+        .name = "var", .kind = CLI_LIST, .field = f, .value = "NAME=VALUE", .help = h,             \
+        .max = CLI_MAX_LIST, .check = cli_check_var                                                \
+    }
+#define CLI_ROW_DURATION(f, h)                                                                     \
+    {                                                                                              \
+        .name = "duration", .letter = 'd', .kind = CLI_U64, .field = f, .value = "MS", .help = h,  \
+        .min = 1, .max = CLI_MAX_DURATION_MS, .what = "milliseconds"                               \
+    }
+#define CLI_ROW_SEED(f, h)                                                                         \
+    {                                                                                              \
+        .name = "seed", .kind = CLI_U64, .field = f, .value = "N", .help = h, .max = UINT64_MAX,   \
+        .what = "a non-negative integer"                                                           \
+    }
+
+/* --var NAME=VALUE: the form (sim/wl.h's wl_var_arg); the workload checks the name later. */
+int cli_check_var(const char *value, struct err *e);
+
+/* A command's options and its help: synopsis, the options from the table, epilogue. */
+struct cli_command {
+    const char *name;           /* in messages: "gilsim NAME: ..." */
+    const char *synopsis;       /* usage lines and what the command does */
+    const struct cli_opt *opts; /* NULL: none */
+    const char *epilogue;       /* after the options (exit status ...); NULL: none */
 };
 
 #define CLI_HELP_SHOWN (-1) /* cli_parse_options printed the help: exit 0 */
 
 /* Parses argv's options with getopt_long (options and operands in any order, `--` ends the
- * options) and applies them in order. Returns 0 with *operand the index of the first operand
- * (operands are moved to the end), CLI_HELP_SHOWN after printing help on stdout, or the exit
- * status after printing a usage error (unknown option, missing value, or apply's). */
-int cli_parse_options(const char *cmd, const char *help, const struct cli_opt *opts, void *args,
-                      int argc, char **argv, int *operand);
+ * options) into args, in order. Returns 0 with *operand the index of the first operand
+ * (operands are moved to the end), CLI_HELP_SHOWN after printing the help on stdout, or the
+ * exit status after printing why a value was refused (an unknown option, a missing value, a
+ * value out of range ...). */
+int cli_parse_options(const struct cli_command *cmd, void *args, int argc, char **argv,
+                      int *operand);
+void cli_print_help(const struct cli_command *cmd, FILE *f);
 
 /* ---- values and text (cli/util.c) ----------------------------------------------------------- */
 
 /* Whole-string unsigned integer in [min, max]. */
 bool cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
-/* --duration MS and --seed N, with the same range and message for every command: 0, or the
- * usage error's status after printing it. */
-int cli_parse_duration(const char *cmd, const char *arg, uint64_t *ms);
-int cli_parse_seed(const char *cmd, const char *arg, uint64_t *seed);
 /* One CSV text field (RFC 4180): control characters escaped (common/text.h), quoted when it
  * holds a comma or quote, and a cell starting with = + - @ neutralised with a leading ' (a
  * spreadsheet would run it as a formula). Numbers are written by the caller, not through
@@ -60,6 +163,9 @@ void cli_csv_field(FILE *f, const char *s);
 /* A JSON string literal of s, valid UTF-8 whatever s holds (common/text.h's text_put_json:
  * quote, backslash and controls escaped as JSON asks, bytes that are not UTF-8 as \\xNN). */
 void cli_json_string(FILE *f, const char *s);
+/* A JSON document (indented, reals to 10 digits) to path under the output rules of
+ * common/outfile.h (inputs: the files it may not replace; NULL: none). */
+int cli_write_json(const char *path, const char *const *inputs, json_t *doc, struct err *e);
 /* Creates results/, the default place of outputs, when missing: 0, or -1 with errno. */
 int cli_results_dir(void);
 

@@ -6,13 +6,11 @@
  * `gilsim summary` would compute it. The pseudo-policy `cpython` runs the workload on real
  * CPython threads instead: its child is tools/pyrun (docs/pyrun.md).
  *
- * One code path for a laptop and a cluster (docs/sweeps.md): the plan (compare_plan.c) is
- * written to DIR/plan.json (compare_planfile.c); every run is `gilsim compare --run DIR
- * --index I` (compare_run.c), started here N at a time (compare_jobs.c) or by a Slurm array;
- * `--collect` (compare_collect.c) reads what finished and writes the outputs (compare_out.c). */
-#define _GNU_SOURCE /* realpath */
-#include <limits.h>
-#include <signal.h>
+ * One code path for a laptop and a cluster (docs/sweeps.md): the options are a request; the
+ * plan made from it (compare_plan.c) is written to DIR/plan.json (compare_planfile.c); every
+ * run is `gilsim compare --run DIR --index I` (compare_run.c), started here N at a time
+ * (compare_jobs.c) or by a Slurm array; `--collect` reads what finished (compare_results.c)
+ * and writes the outputs (compare_out.c). cli/compare.h says which file calls which. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +19,140 @@
 #include "cli/commands.h"
 #include "cli/compare.h"
 
-static const char compare_help[] =
+/* ---- options ------------------------------------------------------------------------------- */
+
+/* The command line: the request, and how and where to carry it out (not in the plan). */
+struct compare_args {
+    struct cmp_request req;
+    const char *dir; /* -o */
+    bool force;
+    int format; /* enum cmp_format */
+    unsigned jobs, cpus_per_run;
+    bool plan_only;                     /* --plan */
+    const char *run_dir, *index, *cpus; /* --run */
+    const char *collect_dir;            /* --collect */
+};
+
+/* Equal values (1000 and 1e3 too) would make two cells of one configuration. */
+static bool same_value(const char *a, const char *b)
+{
+    char *end_a, *end_b;
+    double va = strtod(a, &end_a), vb = strtod(b, &end_b);
+    return strcmp(a, b) == 0 || (end_a != a && !*end_a && end_b != b && !*end_b && va == vb);
+}
+
+/* NAME=V1,V2,... into l (values point into a copy); opt names the option in messages. */
+static int parse_list(struct cmp_list *l, const char *opt, const char *arg, struct err *e)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || !eq[1] || (size_t)(eq - arg) >= sizeof l->name)
+        return err_set(e, ERR_INPUT, "%s %s: expected NAME=VALUE[,VALUE...]", opt, arg);
+    memcpy(l->name, arg, (size_t)(eq - arg));
+    l->name[eq - arg] = '\0';
+    if (!(l->copy = strdup(eq + 1))) return err_set(e, ERR_RUNTIME, "out of memory");
+    char *save = NULL;
+    for (char *v = strtok_r(l->copy, ",", &save); v; v = strtok_r(NULL, ",", &save)) {
+        if (l->nvalues == CMP_MAX_VALUES)
+            return err_set(e, ERR_INPUT, "%s %s: at most %d values", opt, l->name, CMP_MAX_VALUES);
+        for (unsigned k = 0; k < l->nvalues; k++)
+            if (same_value(l->values[k], v))
+                return err_set(e, ERR_INPUT, "%s %s: the value %s is given twice (as %s)", opt,
+                               l->name, v, l->values[k]);
+        l->values[l->nvalues++] = v;
+    }
+    if (!l->nvalues || eq[strlen(eq) - 1] == ',' || strstr(eq, ",,"))
+        return err_set(e, ERR_INPUT, "%s %s: expected NAME=VALUE[,VALUE...]", opt, arg);
+    return 0;
+}
+
+/* --set and --var: a new list in the field (struct cmp_lists), each name once, each
+ * NAME=VALUE through the option's check. */
+static int add_list(const struct cli_opt *o, void *field, const char *arg, struct err *e)
+{
+    struct cmp_lists *lists = field;
+    char opt[40];
+    snprintf(opt, sizeof opt, "--%s", o->name);
+    if (lists->n == o->max)
+        return err_set(e, ERR_INPUT, "%s: at most %u names", opt, (unsigned)o->max);
+    struct cmp_list *l = &lists->l[lists->n++];
+    memset(l, 0, sizeof *l);
+    int rc = parse_list(l, opt, arg, e);
+    for (unsigned i = 0; !rc && i + 1 < lists->n; i++)
+        if (strcmp(lists->l[i].name, l->name) == 0)
+            rc = err_set(e, ERR_INPUT, "%s %s: given twice; list every value in one %s", opt,
+                         l->name, opt);
+    for (unsigned k = 0; !rc && o->check && k < l->nvalues; k++) {
+        char one[200];
+        snprintf(one, sizeof one, "%s=%s", l->name, l->values[k]);
+        rc = o->check(one, e);
+    }
+    return rc;
+}
+
+static int not_stdout(const char *v, struct err *e)
+{
+    if (strcmp(v, "-") != 0) return 0;
+    return err_set(e, ERR_INPUT, "--output: a directory, not standard output (got '%s')", v);
+}
+
+static const char *const format_names[] = {"table", "csv", "json", NULL}; /* enum cmp_format */
+
+#define A    struct compare_args
+#define F(f) offsetof(struct compare_args, f)
+static const struct cli_opt compare_opts[] = {
+    CLI_ROW_STRING("policies", 'p', F(req.policies), "LIST",
+                   "comma-separated policies (default old,new,fifo,none); `cpython` runs the "
+                   "workload on real CPython threads (tools/pyrun with GILSIM_PYTHON, default "
+                   "/usr/bin/python3; --set interval_us sets its switch interval)"),
+    /* clang-format off */
+    {.name = "set", .letter = 's', .kind = CLI_CALL, .field = F(req.sets), .value = "NAME=V1,V2",
+     .max = CLI_MAX_SETS, .call = add_list,
+     .help = "values of a parameter, one cell each (repeatable; a policy without the parameter "
+             "ignores it, with a note)"},
+    {.name = "var", .kind = CLI_CALL, .field = F(req.vars), .value = "NAME=V1,V2",
+     .max = WL_MAX_VARS, .check = cli_check_var, .call = add_list,
+     .help = "values of a workload variable, one cell each (repeatable)"},
+    /* clang-format on */
+    CLI_ROW_ENGINE(F(req.engines), 2, "LIST",
+                   "real (default), virtual, or real,virtual side by side"),
+    CLI_ROW_MACHINE(F(req.machine), "the virtual runs' machine (gilsim-machine file)"),
+    CLI_ROW_MACHINE_SET(F(req.machine_sets), "machine parameters of the virtual runs (repeatable)"),
+    CLI_ROW_NUMBER("repeat", 'r', CLI_U64, F(req.repeat), "N", 1, 1000,
+                   "runs per cell (default 1)"),
+    CLI_ROW_DURATION(F(req.duration_ms), "run length (default: the workload's duration_ms)"),
+    CLI_ROW_SEED(F(req.seed), "seed of every run (default 1)"),
+    CLI_ROW_ENUM("format", 'f', F(format), "FMT", format_names,
+                 "table (default; one row per cell when there are more than 8), csv or json (one "
+                 "row per cell: every metric's median, min, max)"),
+    /* clang-format off */
+    {.name = "output", .letter = 'o', .kind = CLI_STRING, .field = F(dir), .value = "DIR",
+     .check = not_stdout,
+     .help = "directory for the plan, traces and the index (default "
+             "results/compare-<workload>-<UTC stamp>/): new, empty, or with --force one an "
+             "earlier compare wrote"},
+    /* clang-format on */
+    CLI_ROW_FLAG("force", 0, F(force),
+                 "replace the earlier compare in DIR (says what it replaces)"),
+    CLI_ROW_NUMBER("jobs", 'j', CLI_UNSIGNED, F(jobs), "N", 1, 1024,
+                   "runs at once (default 1); real-engine runs only with --cpus-per-run, else one "
+                   "at a time"),
+    CLI_ROW_NUMBER("cpus-per-run", 0, CLI_UNSIGNED, F(cpus_per_run), "K", 1, 1024,
+                   "pin each run to K cores of its own (sched_setaffinity)"),
+    CLI_ROW_FLAG("plan", 0, F(plan_only),
+                 "write DIR/plan.json (every run's command line) and stop"),
+    CLI_ROW_STRING("run", 0, F(run_dir), "DIR",
+                   "run one run of DIR's plan: --index I, or SLURM_ARRAY_TASK_ID"),
+    CLI_ROW_STRING("index", 0, F(index), "I", "(with --run) the run, 0 to runs - 1"),
+    CLI_ROW_STRING("cpus", 0, F(cpus), "LIST", "(with --run) the cores to pin it to, e.g. 2-3"),
+    CLI_ROW_STRING("collect", 0, F(collect_dir), "DIR",
+                   "read what DIR's runs left: table, index, report; lists the runs that have not "
+                   "finished"),
+    {0},
+};
+#undef F
+
+static const struct cli_command compare_cmd = {
+    "compare",
     "usage: gilsim compare WORKLOAD.json [options]        run a sweep here, print the table\n"
     "       gilsim compare WORKLOAD.json [options] --plan -o DIR    write the plan, run nothing\n"
     "       gilsim compare --run DIR [--index I]          run one run of the plan\n"
@@ -31,37 +162,8 @@ static const char compare_help[] =
     "interleaved (A B C A B C ...) so that drift on a noisy machine hits all alike; keeps every\n"
     "trace in DIR with an index, and prints the key metrics (docs/metrics.md), median and\n"
     "min-max across repeats, with convoy_factor = I/O ops/s under `none` / under the policy\n"
-    "(of the same engine and variables). docs/sweeps.md has the whole story.\n"
-    "\n"
-    "  -p, --policies LIST    comma-separated policies (default old,new,fifo,none); `cpython`\n"
-    "                         runs the workload on real CPython threads (tools/pyrun with\n"
-    "                         GILSIM_PYTHON, default /usr/bin/python3; --set interval_us\n"
-    "                         sets its switch interval)\n"
-    "  -s, --set NAME=V1,V2   values of a parameter, one cell each (repeatable; a policy\n"
-    "                         without the parameter ignores it, with a note)\n"
-    "      --var NAME=V1,V2   values of a workload variable, one cell each (repeatable)\n"
-    "  -e, --engine LIST      real (default), virtual, or real,virtual side by side\n"
-    "      --machine FILE     the virtual runs' machine (gilsim-machine file)\n"
-    "      --machine-set NAME=VALUE[,...]  machine parameters of the virtual runs (repeatable)\n"
-    "  -r, --repeat N         runs per cell (default 1)\n"
-    "  -d, --duration MS      run length (default: the workload's duration_ms)\n"
-    "      --seed N           seed of every run (default 1)\n"
-    "  -f, --format FMT       table (default; one row per cell when there are more than 8),\n"
-    "                         csv or json (one row per cell: every metric's median, min, max)\n"
-    "  -o, --output DIR       directory for the plan, traces and the index\n"
-    "                         (default results/compare-<workload>-<UTC stamp>/): new, empty,\n"
-    "                         or with --force one an earlier compare wrote\n"
-    "      --force            replace the earlier compare in DIR (says what it replaces)\n"
-    "  -j, --jobs N           runs at once (default 1); real-engine runs only with\n"
-    "                         --cpus-per-run, else one at a time\n"
-    "      --cpus-per-run K   pin each run to K cores of its own (sched_setaffinity)\n"
-    "      --plan             write DIR/plan.json (every run's command line) and stop\n"
-    "      --run DIR          run one run of DIR's plan: --index I, or SLURM_ARRAY_TASK_ID\n"
-    "      --index I          (with --run) the run, 0 to runs - 1\n"
-    "      --cpus LIST        (with --run) the cores to pin it to, e.g. 2-3\n"
-    "      --collect DIR      read what DIR's runs left: table, index, report; lists the runs\n"
-    "                         that have not finished\n"
-    "\n"
+    "(of the same engine and variables). docs/sweeps.md has the whole story.\n",
+    compare_opts,
     "DIR receives plan.json, every trace, its summary (*.summary.json) and result\n"
     "(*.result.json), index.json (the json format), runs.csv (one row per run), cells.csv\n"
     "(one row per cell) and table.txt; one compare plans, sweeps or collects in DIR at a time\n"
@@ -69,336 +171,123 @@ static const char compare_help[] =
     "to stderr when it is a terminal. SIGINT or SIGTERM: the runs in progress stop and leave\n"
     "no trace, no other starts, and the index of what finished is written.\n"
     "Exit status: 0 ok, 1 a run failed (or, --collect, has not finished), 2 bad input,\n"
-    "130/143 interrupted.\n";
-
-/* ---- options ------------------------------------------------------------------------------- */
-
-struct compare_args {
-    struct compare *c;
-    bool plan_only;
-    const char *run_dir, *collect_dir, *index, *cpus;
-    struct err e;
-};
-
-#define ARGS(a) ((struct compare_args *)(a))
-
-static int opt_policies(void *a, const char *v)
-{
-    ARGS(a)->c->policies = v;
-    return 0;
-}
-
-static int opt_set(void *a, const char *v)
-{
-    struct compare *c = ARGS(a)->c;
-    int rc = compare_add_list(c->sets, &c->nsets, CLI_MAX_SETS, "--set", v, &ARGS(a)->e);
-    return rc ? cli_fail(&ARGS(a)->e) : 0;
-}
-
-static int opt_var(void *a, const char *v)
-{
-    struct compare *c = ARGS(a)->c;
-    int rc = compare_add_list(c->vars, &c->nvars, WL_MAX_VARS, "--var", v, &ARGS(a)->e);
-    for (unsigned k = 0; !rc && k < c->vars[c->nvars - 1].nvalues; k++) {
-        char one[200];
-        snprintf(one, sizeof one, "%s=%s", c->vars[c->nvars - 1].name,
-                 c->vars[c->nvars - 1].values[k]);
-        rc = wl_var_arg(one, NULL, NULL, NULL, &ARGS(a)->e);
-    }
-    return rc ? cli_fail(&ARGS(a)->e) : 0;
-}
-
-static int opt_engine(void *a, const char *v)
-{
-    struct compare *c = ARGS(a)->c;
-    static const char *const lists[] = {"real", "virtual", "real,virtual", "virtual,real"};
-    for (unsigned i = 0; i < 4; i++) {
-        if (strcmp(v, lists[i]) != 0) continue;
-        c->nengines = i < 2 ? 1 : 2;
-        c->engines[0] = i == 1 || i == 3 ? ENGINE_VIRTUAL : ENGINE_REAL;
-        c->engines[1] = c->engines[0] == ENGINE_REAL ? ENGINE_VIRTUAL : ENGINE_REAL;
-        return 0;
-    }
-    return cli_usage_error("compare", "--engine: expected real, virtual or real,virtual, got '%s'",
-                           v);
-}
-
-static int opt_machine(void *a, const char *v)
-{
-    ARGS(a)->c->machine = v;
-    return 0;
-}
-
-static int opt_machine_set(void *a, const char *v)
-{
-    struct compare *c = ARGS(a)->c;
-    if (c->nmachine_sets == CLI_MAX_SETS)
-        return cli_usage_error("compare", "too many --machine-set options: %s", v);
-    c->machine_sets[c->nmachine_sets++] = v;
-    return 0;
-}
-
-static int opt_repeat(void *a, const char *v)
-{
-    if (cli_parse_u64(v, 1, 1000, &ARGS(a)->c->repeat)) return 0;
-    return cli_usage_error("compare", "--repeat: expected an integer in [1, 1000], got '%s'", v);
-}
-
-static int opt_duration(void *a, const char *v)
-{
-    return cli_parse_duration("compare", v, &ARGS(a)->c->duration_ms);
-}
-
-static int opt_seed(void *a, const char *v)
-{
-    return cli_parse_seed("compare", v, &ARGS(a)->c->seed);
-}
-
-static int opt_format(void *a, const char *v)
-{
-    if (strcmp(v, "table") && strcmp(v, "csv") && strcmp(v, "json"))
-        return cli_usage_error("compare", "--format: expected table, csv or json, got '%s'", v);
-    ARGS(a)->c->format = v;
-    return 0;
-}
-
-static int opt_output(void *a, const char *v)
-{
-    if (strcmp(v, "-") == 0)
-        return cli_usage_error("compare", "--output: a directory, not standard output (got '%s')",
-                               v);
-    ARGS(a)->c->dir = v;
-    return 0;
-}
-
-static int opt_force(void *a, const char *v)
-{
-    (void)v;
-    ARGS(a)->c->force = true;
-    return 0;
-}
-
-static int opt_count(const char *name, const char *v, uint64_t max, unsigned *out)
-{
-    uint64_t n;
-    if (!cli_parse_u64(v, 1, max, &n)) {
-        char fmt[80];
-        snprintf(fmt, sizeof fmt, "%s: expected an integer in [1, %llu], got '%%s'", name,
-                 (unsigned long long)max);
-        return cli_usage_error("compare", fmt, v);
-    }
-    *out = (unsigned)n;
-    return 0;
-}
-
-static int opt_jobs(void *a, const char *v)
-{
-    return opt_count("--jobs", v, 1024, &ARGS(a)->c->jobs);
-}
-
-static int opt_cpus_per_run(void *a, const char *v)
-{
-    return opt_count("--cpus-per-run", v, 1024, &ARGS(a)->c->cpus_per_run);
-}
-
-static int opt_plan(void *a, const char *v)
-{
-    (void)v;
-    ARGS(a)->plan_only = true;
-    return 0;
-}
-
-static int opt_run(void *a, const char *v)
-{
-    ARGS(a)->run_dir = v;
-    return 0;
-}
-
-static int opt_index(void *a, const char *v)
-{
-    ARGS(a)->index = v;
-    return 0;
-}
-
-static int opt_cpus(void *a, const char *v)
-{
-    ARGS(a)->cpus = v;
-    return 0;
-}
-
-static int opt_collect(void *a, const char *v)
-{
-    ARGS(a)->collect_dir = v;
-    return 0;
-}
-
-static const struct cli_opt compare_opts[] = {
-    {"policies", 'p', true, opt_policies},
-    {"set", 's', true, opt_set},
-    {"var", 0, true, opt_var},
-    {"engine", 'e', true, opt_engine},
-    {"machine", 0, true, opt_machine},
-    {"machine-set", 0, true, opt_machine_set},
-    {"repeat", 'r', true, opt_repeat},
-    {"duration", 'd', true, opt_duration},
-    {"seed", 0, true, opt_seed},
-    {"format", 'f', true, opt_format},
-    {"output", 'o', true, opt_output},
-    {"force", 0, false, opt_force},
-    {"jobs", 'j', true, opt_jobs},
-    {"cpus-per-run", 0, true, opt_cpus_per_run},
-    {"plan", 0, false, opt_plan},
-    {"run", 0, true, opt_run},
-    {"index", 0, true, opt_index},
-    {"cpus", 0, true, opt_cpus},
-    {"collect", 0, true, opt_collect},
-    {NULL, 0, false, NULL},
+    "130/143 interrupted.\n",
 };
 
 /* ---- the modes ----------------------------------------------------------------------------- */
 
-static void init_compare(struct compare *c)
+static void init_args(struct compare_args *a)
 {
-    memset(c, 0, sizeof *c);
-    c->repeat = 1;
-    c->seed = 1;
-    c->format = "table";
-    c->notes = json_array();
-    c->policies = "old,new,fifo,none";
-    c->nengines = 1;
-    c->engines[0] = ENGINE_REAL;
-    c->lock_fd = -1;
+    memset(a, 0, sizeof *a);
+    a->req.policies = "old,new,fifo,none";
+    a->req.engines = (struct cli_choices){{ENG_REAL}, 1};
+    a->req.repeat = 1;
+    a->req.seed = 1;
+    a->format = CMP_FORMAT_TABLE;
 }
 
-static void free_compare(struct compare *c)
+static void free_request(struct cmp_request *req)
 {
-    for (unsigned i = 0; i < c->nsets; i++)
-        free(c->sets[i].copy);
-    for (unsigned i = 0; i < c->nvars; i++)
-        free(c->vars[i].copy);
-    for (size_t i = 0; i < c->nconfigs; i++) {
-        for (unsigned k = 0; k < c->configs[i].nassign; k++)
-            free(c->configs[i].assign[k]);
-        for (unsigned k = 0; k < c->configs[i].nvars; k++)
-            free(c->configs[i].vars[k]);
+    for (unsigned i = 0; i < req->sets.n; i++)
+        free(req->sets.l[i].copy);
+    for (unsigned i = 0; i < req->vars.n; i++)
+        free(req->vars.l[i].copy);
+}
+
+/* Collects DIR's results and writes the outputs: 0, or 1 when runs failed or are missing.
+ * signal: the one that stopped the sweep (0: none). */
+static int collect_and_write(const struct cmp_plan *p, int signal, enum cmp_format format,
+                             struct err *e)
+{
+    struct cmp_results r;
+    int rc = cmp_collect(p, signal, &r, e);
+    if (!rc) {
+        cmp_convoy_factors(p, &r);
+        rc = cmp_write_outputs(p, &r, format, e);
     }
-    free(c->configs);
-    free(c->combos);
-    free(c->runs);
-    json_decref(c->notes);
-    json_decref(c->host);
-    wl_free(c->wl);
-    if (c->lock_fd >= 0) close(c->lock_fd);
-}
-
-/* The cells and runs, everything checked. */
-static int plan(struct compare *c, struct err *e)
-{
-    int rc;
-    if (!realpath(c->workload_path, c->workload_abs))
-        snprintf(c->workload_abs, sizeof c->workload_abs, "%s", c->workload_path);
-    if (c->machine && !realpath(c->machine, c->machine_abs))
-        snprintf(c->machine_abs, sizeof c->machine_abs, "%s", c->machine);
-    if ((rc = compare_plan_columns(c, c->policies, e)) ||
-        (rc = wl_load(c->workload_path, &c->wl, e)) ||
-        (rc = cli_self_exe(c->exe, sizeof c->exe, e)) || (rc = compare_find_pyrun(c, e)) ||
-        (rc = compare_plan_runs(c, e)))
-        return rc;
-    return 0;
-}
-
-/* Collects DIR's results and writes the outputs: 0, or 1 when runs failed or are missing. */
-static int collect_and_write(struct compare *c, struct err *e)
-{
-    int rc;
-    if ((rc = compare_collect(c, e))) return rc;
-    compare_convoy_factors(c);
-    if ((rc = compare_write_outputs(c, e))) return rc;
-    if (c->failed)
-        return err_set(e, ERR_RUNTIME, "%u of %zu runs failed (see above)", c->failed, c->nruns);
-    if (c->not_run)
-        return err_set(e, ERR_RUNTIME, "%zu of %zu runs have not finished (listed in the notes)",
-                       c->not_run, c->nruns);
-    return 0;
+    if (!rc && r.failed)
+        rc = err_set(e, ERR_RUNTIME, "%u of %zu runs failed (see above)", r.failed, p->nruns);
+    else if (!rc && r.not_run)
+        rc = err_set(e, ERR_RUNTIME, "%zu of %zu runs have not finished (listed in the notes)",
+                     r.not_run, p->nruns);
+    cmp_results_free(&r);
+    return rc;
 }
 
 /* A sweep here: plan, write the plan, run what has not finished, collect. */
-static int sweep(struct compare *c, bool plan_only, struct err *e)
+static int sweep(const struct compare_args *a, struct err *e)
 {
-    int rc;
+    struct cmp_plan *p = NULL;
+    int lock_fd = -1, sig = 0;
     /* every check before the directory is made or touched */
-    if ((rc = plan(c, e)) || (rc = compare_choose_dir(c, e)) || (rc = compare_check_paths(c, e)) ||
-        (rc = compare_claim_dir(c, e)) || (rc = compare_write_plan(c, e)))
-        return rc;
-    if (plan_only) {
+    int rc = cmp_plan_make(&a->req, a->dir, &p, e);
+    if (!rc && !(rc = cmp_check_paths(p, e)) && !(rc = cmp_claim_dir(p, a->force, &lock_fd, e)))
+        rc = cmp_write_plan(p, e);
+    if (!rc && a->plan_only) {
         printf("%zu runs in %zu cells planned in %s/plan.json\n"
                "run them: tools/slurm-sweep %s, or gilsim compare --run %s --index I (0 to %zu)\n"
                "then: gilsim compare --collect %s\n",
-               c->nruns, c->nconfigs, c->dir, c->dir, c->dir, c->nruns - 1, c->dir);
-        return 0;
+               p->nruns, p->ncells, p->dir, p->dir, p->dir, p->nruns - 1, p->dir);
+    } else if (!rc && !(rc = cmp_run_jobs(p, a->jobs, a->cpus_per_run, &sig, e))) {
+        rc = collect_and_write(p, sig, a->format, e);
+        rc = sig ? 128 + sig : rc;
     }
-    if ((rc = compare_run_jobs(c, e))) return rc;
-    int sig = atomic_load(&c->interrupt);
-    if (sig) {
-        char note[200];
-        snprintf(note, sizeof note,
-                 "interrupted by %s: the runs in progress were stopped and left no trace; "
-                 "`gilsim compare --collect` after `--run` of the others completes it",
-                 sig == SIGINT ? "SIGINT" : "SIGTERM");
-        json_array_append_new(c->notes, json_string(note));
-    }
-    rc = collect_and_write(c, e);
-    return sig ? 128 + sig : rc;
+    if (lock_fd >= 0) close(lock_fd);
+    cmp_plan_free(p);
+    return rc;
+}
+
+/* --run: the run --index or SLURM_ARRAY_TASK_ID names. */
+static int run_index(const struct compare_args *a, const struct cmp_plan *p, struct err *e)
+{
+    const char *index = a->index ? a->index : getenv("SLURM_ARRAY_TASK_ID");
+    uint64_t i;
+    if (!index || !cli_parse_u64(index, 0, CMP_MAX_RUNS, &i))
+        return err_set(e, ERR_INPUT,
+                       "--run: expected --index I or SLURM_ARRAY_TASK_ID (an integer), got '%s'",
+                       index ? index : "neither");
+    return cmp_run_one(p, (size_t)i, a->cpus, e);
 }
 
 /* --run and --collect: the plan rebuilt from the options DIR/plan.json keeps. */
-static int from_plan(struct compare_args *a, const char *dir)
+static int from_plan(const struct compare_args *a, const char *dir, struct err *e)
 {
     json_t *doc = NULL;
-    int rc = compare_read_plan(dir, &doc, &a->e);
+    int rc = cmp_read_plan(dir, &doc, e);
     if (rc) return rc;
     json_t *opts = json_object_get(doc, "options");
     size_t n = json_array_size(opts);
     char **argv = calloc(n + 2, sizeof *argv);
-    struct compare c;
-    init_compare(&c);
-    struct compare_args pa = {.c = &c};
-    argv[0] = "compare";
-    for (size_t i = 0; i < n; i++)
+    struct compare_args planned;
+    struct cmp_plan *p = NULL;
+    int operand = (int)n + 1, lock_fd = -1;
+    init_args(&planned);
+    for (size_t i = 0; argv && i < n; i++)
         argv[i + 1] = (char *)json_string_value(json_array_get(opts, i));
-    int operand;
-    rc = cli_parse_options("compare", compare_help, compare_opts, &pa, (int)n + 1, argv, &operand);
-    c.workload_path = operand < (int)n + 1 ? argv[operand] : "";
-    c.dir = dir;
-    c.format = a->c->format;
-    if (!rc) rc = plan(&c, &a->e);
-    if (!rc) rc = compare_check_plan(&c, doc, &a->e);
-    if (!rc && a->run_dir) {
-        const char *index = a->index ? a->index : getenv("SLURM_ARRAY_TASK_ID");
-        uint64_t i;
-        if (!index || !cli_parse_u64(index, 0, COMPARE_MAX_RUNS, &i))
-            rc = err_set(&a->e, ERR_INPUT,
-                         "--run: expected --index I or SLURM_ARRAY_TASK_ID "
-                         "(an integer), got '%s'",
-                         index ? index : "neither");
-        else
-            rc = compare_run_one(&c, (size_t)i, a->cpus, &a->e);
-    } else if (!rc && !(rc = compare_lock_dir(&c, &a->e))) {
-        rc = collect_and_write(&c, &a->e);
-    }
+    if (argv) argv[0] = "compare";
+    rc = argv ? cli_parse_options(&compare_cmd, &planned, (int)n + 1, argv, &operand)
+              : err_set(e, ERR_RUNTIME, "out of memory");
+    planned.req.workload = operand < (int)n + 1 ? argv[operand] : "";
+    if (!rc) rc = cmp_plan_make(&planned.req, dir, &p, e);
+    if (!rc) rc = cmp_check_plan(p, doc, e);
+    if (!rc && a->run_dir)
+        rc = run_index(a, p, e);
+    else if (!rc && !(rc = cmp_lock_dir(p, &lock_fd, e)))
+        rc = collect_and_write(p, 0, a->format, e);
+    if (lock_fd >= 0) close(lock_fd);
+    cmp_plan_free(p);
+    free_request(&planned.req);
     free(argv);
-    free_compare(&c);
     json_decref(doc);
     return rc;
 }
 
 int cli_compare(int argc, char **argv)
 {
-    struct compare c;
-    init_compare(&c);
-    struct compare_args a = {.c = &c};
-    int operand,
-        rc = cli_parse_options("compare", compare_help, compare_opts, &a, argc, argv, &operand);
+    struct compare_args a;
+    struct err e = {0};
+    init_args(&a);
+    int operand, rc = cli_parse_options(&compare_cmd, &a, argc, argv, &operand);
     const char *dir = a.run_dir ? a.run_dir : a.collect_dir;
     if (rc == 0 && a.run_dir && a.collect_dir) {
         rc = cli_usage_error("compare", "%s", "--run and --collect exclude each other");
@@ -406,16 +295,16 @@ int cli_compare(int argc, char **argv)
         rc = cli_usage_error("compare", "%s: the workload and options come from DIR's plan",
                              a.run_dir ? "--run" : "--collect");
     } else if (rc == 0 && dir) {
-        rc = from_plan(&a, dir);
+        rc = from_plan(&a, dir, &e);
     } else if (rc == 0 && operand != argc - 1) {
         rc = cli_usage_error("compare", "%s",
                              operand >= argc ? "expected one workload file"
                                              : "expected one workload file, got more");
     } else if (rc == 0) {
-        c.workload_path = argv[operand];
-        rc = sweep(&c, a.plan_only, &a.e);
+        a.req.workload = argv[operand];
+        rc = sweep(&a, &e);
     }
-    if (rc > 0 && rc < 128 && a.e.msg[0]) cli_fail(&a.e);
-    free_compare(&c);
+    if (rc > 0 && rc < 128 && e.msg[0]) cli_fail(&e);
+    free_request(&a.req);
     return rc == CLI_HELP_SHOWN ? 0 : rc;
 }

@@ -37,33 +37,21 @@
 static const char *const dir_files[] = {"plan.json", "index.json", "runs.csv", "cells.csv",
                                         "table.txt", LOCK_NAME,    NULL};
 
-int compare_choose_dir(struct compare *c, struct err *e)
-{
-    if (c->dir) return 0;
-    char stamp[32];
-    utc_stamp(stamp, sizeof stamp, UTC_BASIC, 3);
-    if (cli_results_dir() != 0)
-        return err_set(e, ERR_INPUT, "results: cannot create: %s", strerror(errno));
-    snprintf(c->dir_buf, sizeof c->dir_buf, "results/compare-%s-%s", c->wl->name, stamp);
-    c->dir = c->dir_buf;
-    return 0;
-}
-
 /* DIR/name, checked like every output path. */
-static int check_one(const struct compare *c, const char *name, struct err *e)
+static int check_one(const struct cmp_plan *p, const char *name, struct err *e)
 {
     char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/%s", c->dir, name);
+    snprintf(path, sizeof path, "%s/%s", p->dir, name);
     return outfile_check_path(path, e);
 }
 
 /* The plan records paths as JSON text and must give them back byte for byte to --run: a path
  * that is not UTF-8 is refused up front (docs/reliability.md, Output rules). */
-static int check_utf8_paths(const struct compare *c, struct err *e)
+static int check_utf8_paths(const struct cmp_plan *p, struct err *e)
 {
     char cwd[PATH_MAX];
-    const char *paths[] = {c->workload_abs, c->machine ? c->machine_abs : "", c->exe, c->dir,
-                           c->dir[0] != '/' && getcwd(cwd, sizeof cwd) ? cwd : ""};
+    const char *paths[] = {p->workload_abs, p->req->machine ? p->machine_abs : "", p->exe, p->dir,
+                           p->dir[0] != '/' && getcwd(cwd, sizeof cwd) ? cwd : ""};
     for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
         if (!text_is_utf8(paths[i]))
             return err_set(e, ERR_INPUT,
@@ -73,19 +61,19 @@ static int check_utf8_paths(const struct compare *c, struct err *e)
     return 0;
 }
 
-int compare_check_paths(const struct compare *c, struct err *e)
+int cmp_check_paths(const struct cmp_plan *p, struct err *e)
 {
-    int rc = check_utf8_paths(c, e);
+    int rc = check_utf8_paths(p, e);
     for (const char *const *f = dir_files; *f && !rc; f++)
-        rc = check_one(c, *f, e);
+        rc = check_one(p, *f, e);
     static const char *const beside[] = {".summary.json", ".result.json"};
-    for (size_t i = 0; i < c->nruns && !rc; i++) {
-        char name[sizeof c->runs[i].trace + 32];
-        snprintf(name, sizeof name, ".partial/%s", c->runs[i].trace);
-        if (!(rc = check_one(c, c->runs[i].trace, e))) rc = check_one(c, name, e);
+    for (size_t i = 0; i < p->nruns && !rc; i++) {
+        char name[sizeof p->runs[i].trace + 32];
+        snprintf(name, sizeof name, ".partial/%s", p->runs[i].trace);
+        if (!(rc = check_one(p, p->runs[i].trace, e))) rc = check_one(p, name, e);
         for (size_t k = 0; k < 2 && !rc; k++) {
-            compare_file_beside(c->runs[i].trace, beside[k], name, sizeof name);
-            rc = check_one(c, name, e);
+            cmp_file_beside(p->runs[i].trace, beside[k], name, sizeof name);
+            rc = check_one(p, name, e);
         }
     }
     return rc;
@@ -137,7 +125,8 @@ static void remove_listed(const char *dir, json_t *name)
 
 /* --force: says what is replaced, and removes the files of the earlier compare's index and
  * plan. */
-static void replace_earlier(const struct compare *c, json_t *index, json_t *plan, const char *owner)
+static void replace_earlier(const struct cmp_plan *p, json_t *index, json_t *plan,
+                            const char *owner)
 {
     json_t *wl = json_object_get(json_object_get(index, "workload"), "name");
     json_t *created = json_object_get(index, "created_utc");
@@ -147,8 +136,8 @@ static void replace_earlier(const struct compare *c, json_t *index, json_t *plan
     {
         json_array_foreach(json_object_get(cfg, "runs"), k, run)
         {
-            remove_listed(c->dir, json_object_get(run, "trace"));
-            remove_listed(c->dir, json_object_get(run, "summary"));
+            remove_listed(p->dir, json_object_get(run, "trace"));
+            remove_listed(p->dir, json_object_get(run, "summary"));
             nruns++;
         }
     }
@@ -159,16 +148,16 @@ static void replace_earlier(const struct compare *c, json_t *index, json_t *plan
         for (size_t b = 0; trace && b < 3; b++) {
             char name[PATH_MAX];
             if (b)
-                compare_file_beside(trace, beside[b], name, sizeof name);
+                cmp_file_beside(trace, beside[b], name, sizeof name);
             else
                 snprintf(name, sizeof name, "%s", trace);
             json_t *jname = json_string(name);
-            remove_listed(c->dir, jname);
+            remove_listed(p->dir, jname);
             json_decref(jname);
         }
     }
     fprintf(stderr, "gilsim compare: --force: replacing the earlier compare in ");
-    text_put(stderr, c->dir);
+    text_put(stderr, p->dir);
     fputs(" (", stderr);
     text_put(stderr, index ? json_is_string(wl) ? json_string_value(wl) : "?" : owner);
     if (index)
@@ -179,15 +168,15 @@ static void replace_earlier(const struct compare *c, json_t *index, json_t *plan
                                       "plan.json"};
     for (size_t f = 0; f < sizeof own / sizeof *own; f++) {
         char path[PATH_MAX + 16];
-        snprintf(path, sizeof path, "%s/%s", c->dir, own[f]);
+        snprintf(path, sizeof path, "%s/%s", p->dir, own[f]);
         unlink(path);
     }
 }
 
 /* The lock file, created (*created) or opened without following a symlink, then locked; owner
  * receives what an earlier compare wrote in it. */
-static int take_lock(struct compare *c, const char *path, bool *created, char *owner, size_t size,
-                     struct err *e)
+static int take_lock(const struct cmp_plan *p, const char *path, int *lock_fd, bool *created,
+                     char *owner, size_t size, struct err *e)
 {
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
     *created = fd >= 0;
@@ -201,10 +190,10 @@ static int take_lock(struct compare *c, const char *path, bool *created, char *o
                        : err == EINVAL ? "not a file"
                                        : strerror(err));
     }
-    c->lock_fd = fd;
+    *lock_fd = fd;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0)
         return err_set(e, ERR_INPUT,
-                       "%s: another gilsim compare is writing into it; choose another -o", c->dir);
+                       "%s: another gilsim compare is writing into it; choose another -o", p->dir);
     ssize_t n = pread(fd, owner, size - 1, 0);
     owner[n > 0 ? n : 0] = '\0';
     owner[strcspn(owner, "\n")] = '\0';
@@ -212,80 +201,80 @@ static int take_lock(struct compare *c, const char *path, bool *created, char *o
 }
 
 /* This compare's line in the lock file, for the messages of the next one. */
-static int sign_lock(const struct compare *c, const char *path, struct err *e)
+static int sign_lock(const struct cmp_plan *p, int lock_fd, const char *path, struct err *e)
 {
     char stamp[32], line[256];
     utc_stamp(stamp, sizeof stamp, UTC_EXTENDED, 0);
-    int len = snprintf(line, sizeof line, "%s, started %s\n", c->wl->name, stamp);
-    if (ftruncate(c->lock_fd, 0) != 0 || pwrite(c->lock_fd, line, (size_t)len, 0) != len)
+    int len = snprintf(line, sizeof line, "%s, started %s\n", p->wl->name, stamp);
+    if (ftruncate(lock_fd, 0) != 0 || pwrite(lock_fd, line, (size_t)len, 0) != len)
         return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
     return 0;
 }
 
 /* The directory itself: made, or an existing one we may write into; *made tells. */
-static int make_dir(const struct compare *c, bool *made, struct err *e)
+static int make_dir(const struct cmp_plan *p, bool *made, struct err *e)
 {
-    *made = mkdir(c->dir, 0777) == 0;
+    *made = mkdir(p->dir, 0777) == 0;
     if (!*made && errno != EEXIST)
-        return err_set(e, ERR_INPUT, "%s: cannot create the directory: %s", c->dir,
+        return err_set(e, ERR_INPUT, "%s: cannot create the directory: %s", p->dir,
                        strerror(errno));
     struct stat st;
-    if (stat(c->dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return err_set(e, ERR_INPUT, "%s: not a directory", c->dir);
-    if (access(c->dir, W_OK | X_OK) != 0)
-        return err_set(e, ERR_INPUT, "%s: cannot write into the directory: %s", c->dir,
+    if (stat(p->dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return err_set(e, ERR_INPUT, "%s: not a directory", p->dir);
+    if (access(p->dir, W_OK | X_OK) != 0)
+        return err_set(e, ERR_INPUT, "%s: cannot write into the directory: %s", p->dir,
                        strerror(errno));
     return 0;
 }
 
-int compare_claim_dir(struct compare *c, struct err *e)
+int cmp_claim_dir(const struct cmp_plan *p, bool force, int *lock_fd, struct err *e)
 {
     bool made, created = false;
-    int rc = make_dir(c, &made, e);
+    int rc = make_dir(p, &made, e);
     if (rc) return rc;
     char lock[PATH_MAX + 32], owner[256] = "";
-    snprintf(lock, sizeof lock, "%s/%s", c->dir, LOCK_NAME);
+    snprintf(lock, sizeof lock, "%s/%s", p->dir, LOCK_NAME);
     struct stat ls;
     bool marked = lstat(lock, &ls) == 0;
-    json_t *index = made ? NULL : read_json(c->dir, "index.json");
-    json_t *plan = made ? NULL : read_json(c->dir, "plan.json");
-    int busy = made ? 0 : dir_has_entries(c->dir, e);
+    json_t *index = made ? NULL : read_json(p->dir, "index.json");
+    json_t *plan = made ? NULL : read_json(p->dir, "plan.json");
+    int busy = made ? 0 : dir_has_entries(p->dir, e);
     if (busy < 0)
         rc = -busy;
     else if (busy && !marked && !index && !plan)
         rc = err_set(e, ERR_INPUT, "%s: not empty and not a compare directory; choose another -o",
-                     c->dir);
+                     p->dir);
     else
-        rc = take_lock(c, lock, &created, owner, sizeof owner, e);
-    if (!rc && busy && !c->force) {
+        rc = take_lock(p, lock, lock_fd, &created, owner, sizeof owner, e);
+    if (!rc && busy && !force) {
         rc = err_set(e, ERR_INPUT,
                      "%s: holds an earlier compare (%s); choose another -o, or --force to "
                      "replace it (gilsim compare --collect %s reads it)",
-                     c->dir,
+                     p->dir,
                      marked && *owner ? owner
                      : plan           ? "plan.json"
                                       : "index.json",
-                     c->dir);
+                     p->dir);
         if (created) unlink(lock); /* a directory without the lock file: left as it was */
     } else if (!rc && busy) {
-        replace_earlier(c, index, plan, owner);
+        replace_earlier(p, index, plan, owner);
     }
     json_decref(index);
     json_decref(plan);
-    return rc ? rc : sign_lock(c, lock, e);
+    return rc ? rc : sign_lock(p, *lock_fd, lock, e);
 }
 
-int compare_lock_dir(struct compare *c, struct err *e)
+int cmp_lock_dir(const struct cmp_plan *p, int *lock_fd, struct err *e)
 {
     char lock[PATH_MAX + 32], owner[256];
     bool created;
-    snprintf(lock, sizeof lock, "%s/%s", c->dir, LOCK_NAME);
-    return take_lock(c, lock, &created, owner, sizeof owner, e);
+    snprintf(lock, sizeof lock, "%s/%s", p->dir, LOCK_NAME);
+    return take_lock(p, lock, lock_fd, &created, owner, sizeof owner, e);
 }
 
-int compare_partial_dir(const struct compare *c, char *buf, size_t size, struct err *e)
+int cmp_partial_dir(const struct cmp_plan *p, char *buf, size_t size, struct err *e)
 {
-    snprintf(buf, size, "%s/.partial", c->dir);
+    snprintf(buf, size, "%s/.partial", p->dir);
     struct stat st;
     if (mkdir(buf, 0777) != 0 && errno != EEXIST)
         return err_set(e, ERR_RUNTIME, "%s: cannot create: %s", buf, strerror(errno));

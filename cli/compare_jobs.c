@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,9 @@ struct slot {
 };
 
 struct jobs {
-    struct compare *c;
+    const struct cmp_plan *p;
+    unsigned cpus_per_run; /* 0: a real run runs alone */
+    _Atomic int interrupt; /* SIGINT/SIGTERM taken: start no other run */
     struct slot *slots;
     unsigned nslots, running;
     bool real_alone; /* a real run is running and nothing may start beside it */
@@ -38,20 +41,17 @@ struct jobs {
     struct timespec t0;
 };
 
-static _Atomic(struct jobs *) active;
-
-static bool is_real(const struct run *r)
+static bool is_real(const struct cmp_run *r)
 {
-    return r->cfg->engine == ENGINE_REAL;
+    return r->cell->engine == ENG_REAL;
 }
 
 /* First SIGINT/SIGTERM: every run in progress hears it (and leaves no trace), none starts. */
 static void jobs_on_signal(void *ctx, int sig)
 {
-    struct compare *c = ctx;
-    atomic_store(&c->interrupt, sig);
-    struct jobs *j = atomic_load(&active);
-    for (unsigned s = 0; j && s < j->nslots; s++)
+    struct jobs *j = ctx;
+    atomic_store(&j->interrupt, sig);
+    for (unsigned s = 0; s < j->nslots; s++)
         if (j->slots[s].pid > 0) kill(j->slots[s].pid, sig);
     fprintf(stderr,
             "\ngilsim compare: %s: stopping the runs in progress (they leave no trace), then "
@@ -83,7 +83,7 @@ static int start(struct jobs *j, struct slot *s, size_t i, struct err *e)
     char index[32];
     snprintf(index, sizeof index, "%zu", i);
     const char *argv[] = {
-        j->c->exe, "compare", "--run", j->c->dir, "--index", index, s->cpus[0] ? "--cpus" : NULL,
+        j->p->exe, "compare", "--run", j->p->dir, "--index", index, s->cpus[0] ? "--cpus" : NULL,
         s->cpus,   NULL};
     sigset_t none;
     sigemptyset(&none);
@@ -98,16 +98,16 @@ static int start(struct jobs *j, struct slot *s, size_t i, struct err *e)
     s->pid = pid;
     s->run = i;
     j->running++;
-    j->real_alone |= is_real(&j->c->runs[i]) && !j->c->cpus_per_run;
-    int pending = atomic_load(&j->c->interrupt); /* a signal before s->pid was set */
+    j->real_alone |= is_real(&j->p->runs[i]) && !j->cpus_per_run;
+    int pending = atomic_load(&j->interrupt); /* a signal before s->pid was set */
     if (pending) kill(pid, pending);
     return 0;
 }
 
-/* The next run not finished yet, or c->nruns. */
+/* The next run not finished yet, or p->nruns. */
 static size_t next_pending(const struct jobs *j, size_t from)
 {
-    while (from < j->c->nruns && compare_run_done(j->c, from))
+    while (from < j->p->nruns && cmp_run_done(j->p, from))
         from++;
     return from;
 }
@@ -115,10 +115,10 @@ static size_t next_pending(const struct jobs *j, size_t from)
 /* Starts what may start now: in plan order, while a slot is free. */
 static int fill(struct jobs *j, struct err *e)
 {
-    for (unsigned s = 0; s < j->nslots && j->next < j->c->nruns; s++) {
-        if (j->slots[s].pid || j->real_alone || atomic_load(&j->c->interrupt)) continue;
-        const struct run *r = &j->c->runs[j->next];
-        if (is_real(r) && !j->c->cpus_per_run && j->running) return 0; /* alone: wait */
+    for (unsigned s = 0; s < j->nslots && j->next < j->p->nruns; s++) {
+        if (j->slots[s].pid || j->real_alone || atomic_load(&j->interrupt)) continue;
+        const struct cmp_run *r = &j->p->runs[j->next];
+        if (is_real(r) && !j->cpus_per_run && j->running) return 0; /* alone: wait */
         int rc = start(j, &j->slots[s], j->next, e);
         if (rc) return rc;
         j->next = next_pending(j, j->next + 1);
@@ -136,53 +136,52 @@ static void reap(struct jobs *j)
         if (j->slots[s].pid != pid) continue;
         j->slots[s].pid = 0;
         j->running--;
-        if (is_real(&j->c->runs[j->slots[s].run])) j->real_alone = false;
+        if (is_real(&j->p->runs[j->slots[s].run])) j->real_alone = false;
         j->done++;
     }
 }
 
 /* The slots: --jobs of them, each with its own cores when --cpus-per-run is given. */
-static int make_slots(struct jobs *j, struct err *e)
+static int make_slots(struct jobs *j, unsigned jobs, struct err *e)
 {
-    struct compare *c = j->c;
+    unsigned k = j->cpus_per_run;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    j->nslots = c->jobs ? c->jobs : 1;
-    if (c->cpus_per_run && (long)(j->nslots * c->cpus_per_run) > ncpu)
+    j->nslots = jobs ? jobs : 1;
+    if (k && (long)(j->nslots * k) > ncpu)
         return err_set(e, ERR_INPUT, "--jobs %u --cpus-per-run %u: %u cores, this machine has %ld",
-                       j->nslots, c->cpus_per_run, j->nslots * c->cpus_per_run, ncpu);
+                       j->nslots, k, j->nslots * k, ncpu);
     j->slots = calloc(j->nslots, sizeof *j->slots);
     if (!j->slots) return err_set(e, ERR_RUNTIME, "out of memory");
-    for (unsigned s = 0; s < j->nslots && c->cpus_per_run; s++)
-        snprintf(j->slots[s].cpus, sizeof j->slots[s].cpus, "%u-%u", s * c->cpus_per_run,
-                 (s + 1) * c->cpus_per_run - 1);
+    for (unsigned s = 0; s < j->nslots && k; s++)
+        snprintf(j->slots[s].cpus, sizeof j->slots[s].cpus, "%u-%u", s * k, (s + 1) * k - 1);
     bool real = false;
-    for (size_t i = 0; i < c->nruns; i++)
-        real |= is_real(&c->runs[i]);
-    if (real && j->nslots > 1 && !c->cpus_per_run)
+    for (size_t i = 0; i < j->p->nruns; i++)
+        real |= is_real(&j->p->runs[i]);
+    if (real && j->nslots > 1 && !k)
         fprintf(stderr, "gilsim compare: real-engine runs run one at a time (they measure the "
                         "machine); --cpus-per-run K runs them side by side, K cores each\n");
     return 0;
 }
 
-int compare_run_jobs(struct compare *c, struct err *e)
+int cmp_run_jobs(const struct cmp_plan *p, unsigned jobs, unsigned cpus_per_run, int *signal,
+                 struct err *e)
 {
-    struct jobs j = {.c = c};
+    struct jobs j = {.p = p, .cpus_per_run = cpus_per_run};
+    *signal = 0;
     clock_gettime(CLOCK_MONOTONIC, &j.t0);
-    int rc = make_slots(&j, e);
+    int rc = make_slots(&j, jobs, e);
     if (rc) return rc;
     j.next = next_pending(&j, 0);
-    for (size_t i = j.next; i < c->nruns; i++)
-        j.total += !compare_run_done(c, i);
-    if (j.total < c->nruns)
+    for (size_t i = j.next; i < p->nruns; i++)
+        j.total += !cmp_run_done(p, i);
+    if (j.total < p->nruns)
         fprintf(stderr, "gilsim compare: %zu of %zu runs finished already: skipped\n",
-                c->nruns - j.total, c->nruns);
-    atomic_store(&active, &j);
-    if ((rc = cli_signals_start(jobs_on_signal, c)) != 0) {
-        atomic_store(&active, NULL);
+                p->nruns - j.total, p->nruns);
+    if ((rc = cli_signals_start(jobs_on_signal, &j)) != 0) {
         free(j.slots);
         return err_set(e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(rc));
     }
-    while (!rc && (j.running || (j.next < c->nruns && !atomic_load(&c->interrupt)))) {
+    while (!rc && (j.running || (j.next < p->nruns && !atomic_load(&j.interrupt)))) {
         rc = fill(&j, e);
         progress(&j);
         if (j.running) reap(&j);
@@ -191,7 +190,7 @@ int compare_run_jobs(struct compare *c, struct err *e)
         reap(&j);
     if (isatty(STDERR_FILENO)) fputs("\r\033[K", stderr);
     cli_signals_stop();
-    atomic_store(&active, NULL);
+    *signal = atomic_load(&j.interrupt);
     free(j.slots);
     return rc;
 }

@@ -1,30 +1,30 @@
-/* cli/compare_out.c - what `gilsim compare` writes: the median, min and max of each key metric
- * per column, the convoy factor against the lock-free baseline, and the three forms of the
- * result (table, CSV, JSON) into the output directory and on stdout. */
-#include <errno.h>
+/* cli/compare_out.c - what `gilsim compare` writes from a plan and its results: the median,
+ * min and max of each key metric per cell, the convoy factor against the lock-free baseline,
+ * and the three forms of the result (table, CSV, JSON) into the output directory and on
+ * stdout. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli/compare.h"
 #include "common/outfile.h"
 #include "common/text.h"
 #include "common/utc.h"
 
-const struct key_metric compare_metrics[NKM] = {
-#define X_ROW(e, key, label, path, unit) {key, label, path, unit},
-    KEY_METRICS(X_ROW)
-#undef X_ROW
+#define km cmp_key_metrics
+
+/* What the outputs are written from. */
+struct view {
+    const struct cmp_plan *p;
+    const struct cmp_results *r;
+    char created[32]; /* UTC, when the outputs were written */
 };
-#define km compare_metrics
 
 /* ---- aggregation --------------------------------------------------------------------------- */
 
-static int cmp_double(const void *a, const void *b)
+static int by_value(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -35,15 +35,18 @@ struct agg {
     double median, min, max;
 };
 
-/* Median (mean of the middle two for an even count), min and max of the non-null values. */
-static struct agg aggregate(const struct compare *c, const struct config *cfg, int k)
+/* Median (mean of the middle two for an even count), min and max of the non-null values of
+ * metric k over the cell's runs. */
+static struct agg aggregate(const struct cmp_plan *p, const struct cmp_results *r,
+                            const struct cmp_cell *cell, int k)
 {
     double v[4096];
     struct agg a = {0, NAN, NAN, NAN};
-    for (size_t i = 0; i < c->nruns && a.n < 4096; i++)
-        if (c->runs[i].cfg == cfg && isfinite(c->runs[i].value[k])) v[a.n++] = c->runs[i].value[k];
+    for (size_t i = 0; i < p->nruns && a.n < 4096; i++)
+        if (p->runs[i].cell == cell && isfinite(r->runs[i].value[k]))
+            v[a.n++] = r->runs[i].value[k];
     if (!a.n) return a;
-    qsort(v, a.n, sizeof v[0], cmp_double);
+    qsort(v, a.n, sizeof v[0], by_value);
     a.min = v[0];
     a.max = v[a.n - 1];
     a.median = a.n % 2 ? v[a.n / 2] : (v[a.n / 2 - 1] + v[a.n / 2]) / 2;
@@ -52,17 +55,38 @@ static struct agg aggregate(const struct compare *c, const struct config *cfg, i
 
 /* Each run's convoy factor against its cell's baseline: the median I/O rate of the lock-free
  * cell of the same engine and variables. */
-void compare_convoy_factors(struct compare *c)
+void cmp_convoy_factors(const struct cmp_plan *p, struct cmp_results *r)
 {
-    for (size_t i = 0; i < c->nconfigs; i++) {
-        struct config *cfg = &c->configs[i];
-        cfg->baseline_io_per_s = NAN;
-        if (cfg->baseline) cfg->baseline_io_per_s = aggregate(c, cfg->baseline, KM_IO_PER_S).median;
+    for (size_t i = 0; i < p->ncells; i++) {
+        const struct cmp_cell *base = p->cells[i].baseline;
+        r->baseline_io_per_s[i] = base ? aggregate(p, r, base, CMP_KM_IO_PER_S).median : NAN;
     }
-    for (size_t i = 0; i < c->nruns; i++) {
-        double io = c->runs[i].value[KM_IO_PER_S], base = c->runs[i].cfg->baseline_io_per_s;
-        c->runs[i].value[KM_CONVOY_FACTOR] = isfinite(io) && io > 0 && base > 0 ? base / io : NAN;
+    for (size_t i = 0; i < p->nruns; i++) {
+        double io = r->runs[i].value[CMP_KM_IO_PER_S],
+               base = r->baseline_io_per_s[p->runs[i].cell - p->cells];
+        r->runs[i].value[CMP_KM_CONVOY_FACTOR] =
+            isfinite(io) && io > 0 && base > 0 ? base / io : NAN;
     }
+}
+
+/* The cell's baseline I/O rate (cmp_convoy_factors). */
+static double baseline_io(const struct view *o, const struct cmp_cell *cell)
+{
+    return o->r->baseline_io_per_s[cell - o->p->cells];
+}
+
+/* Every note: the plan's, then the results'. */
+static json_t *all_notes(const struct view *o)
+{
+    json_t *notes = json_copy(o->p->notes);
+    json_array_extend(notes, o->r->notes);
+    return notes;
+}
+
+/* The aggregate of metric k over the cell's runs. */
+static struct agg cell_agg(const struct view *o, const struct cmp_cell *cell, int k)
+{
+    return aggregate(o->p, o->r, cell, k);
 }
 
 /* ---- the three forms ----------------------------------------------------------------------- */
@@ -73,23 +97,23 @@ struct scale {
     const char *unit;
 };
 
-static struct scale scale_of(double v, enum unit u)
+static struct scale scale_of(double v, enum cmp_unit u)
 {
     double a = fabs(v);
     switch (u) {
-    case U_NS:
+    case CMP_NS:
         return a >= 1e9   ? (struct scale){1e9, " s"}
                : a >= 1e6 ? (struct scale){1e6, " ms"}
                : a >= 1e3 ? (struct scale){1e3, " us"}
                           : (struct scale){1, " ns"};
-    case U_RATE:
+    case CMP_RATE:
         return a >= 1e9   ? (struct scale){1e9, "G"}
                : a >= 1e6 ? (struct scale){1e6, "M"}
                : a >= 1e4 ? (struct scale){1e3, "k"}
                           : (struct scale){1, ""};
-    case U_FRACTION:
+    case CMP_FRACTION:
         return (struct scale){0.01, "%"};
-    case U_RATIO:
+    case CMP_RATIO:
         break;
     }
     return (struct scale){1, ""};
@@ -97,16 +121,16 @@ static struct scale scale_of(double v, enum unit u)
 
 /* Three significant digits in the given scale (whole numbers when the scale is 1 and the
  * unit is a count or ns). */
-static void fmt_scaled(char *buf, size_t size, double v, enum unit u, struct scale s)
+static void fmt_scaled(char *buf, size_t size, double v, enum cmp_unit u, struct scale s)
 {
     double x = v / s.div, ax = fabs(x);
     int decimals = ax >= 100 ? 0 : ax >= 10 ? 1 : 2;
-    if (s.div == 1 && u != U_RATIO && x == floor(x)) decimals = 0;
-    if (u == U_FRACTION) decimals = 1;
+    if (s.div == 1 && u != CMP_RATIO && x == floor(x)) decimals = 0;
+    if (u == CMP_FRACTION) decimals = 1;
     snprintf(buf, size, "%.*f", decimals, x);
 }
 
-static void format_cell(char *cell, size_t size, const struct agg *a, enum unit u, bool ranges)
+static void format_cell(char *cell, size_t size, const struct agg *a, enum cmp_unit u, bool ranges)
 {
     char m[16], lo[16], hi[16];
     if (!a->n) {
@@ -127,38 +151,39 @@ static void format_cell(char *cell, size_t size, const struct agg *a, enum unit 
 /* A column's top blocker: the holder->waiter pair that is top in most of its measured runs
  * (ties: the earlier run's), in how many of them, and its share of the waiter's wait there. */
 struct col_blocker {
-    const struct blocker *b; /* NULL: no run has one */
+    const struct cmp_blocker *b; /* NULL: no run has one */
     size_t agree, n;
     struct agg share;
 };
 
-static bool same_pair(const struct blocker *x, const struct blocker *y)
+static bool same_pair(const struct cmp_blocker *x, const struct cmp_blocker *y)
 {
     return strcmp(x->holder, y->holder) == 0 && strcmp(x->waiter, y->waiter) == 0;
 }
 
-static struct col_blocker column_blocker(const struct compare *c, const struct config *cfg)
+static struct col_blocker column_blocker(const struct view *o, const struct cmp_cell *cfg)
 {
     struct col_blocker best = {0};
-    for (size_t i = 0; i < c->nruns; i++) {
-        const struct run *r = &c->runs[i];
-        if (r->cfg != cfg || r->status != 0) continue;
+    for (size_t i = 0; i < o->p->nruns; i++) {
+        const struct cmp_outcome *r = &o->r->runs[i];
+        if (o->p->runs[i].cell != cfg || r->status != 0) continue;
         best.n++;
         if (!r->top.holder[0]) continue;
         size_t agree = 0;
-        for (size_t j = 0; j < c->nruns; j++)
-            agree += c->runs[j].cfg == cfg && c->runs[j].status == 0 &&
-                     same_pair(&c->runs[j].top, &r->top);
+        for (size_t j = 0; j < o->p->nruns; j++)
+            agree += o->p->runs[j].cell == cfg && o->r->runs[j].status == 0 &&
+                     same_pair(&o->r->runs[j].top, &r->top);
         if (agree > best.agree) best.agree = agree, best.b = &r->top;
     }
     double *v = best.b ? malloc(best.agree * sizeof *v) : NULL;
     size_t k = 0;
-    for (size_t i = 0; v && i < c->nruns; i++) {
-        const struct run *r = &c->runs[i];
-        if (r->cfg == cfg && r->status == 0 && same_pair(&r->top, best.b)) v[k++] = r->top.share;
+    for (size_t i = 0; v && i < o->p->nruns; i++) {
+        const struct cmp_outcome *r = &o->r->runs[i];
+        if (o->p->runs[i].cell == cfg && r->status == 0 && same_pair(&r->top, best.b))
+            v[k++] = r->top.share;
     }
     if (v) {
-        qsort(v, k, sizeof *v, cmp_double);
+        qsort(v, k, sizeof *v, by_value);
         best.share =
             (struct agg){k, k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2, v[0], v[k - 1]};
     }
@@ -182,18 +207,19 @@ static void format_blocker(char *cell, size_t size, const struct col_blocker *cb
         snprintf(cell + len, size - (size_t)len, " [%zu/%zu]", cb->agree, cb->n);
 }
 
-static uint64_t run_length_ms(const struct compare *c)
+static uint64_t run_length_ms(const struct view *o)
 {
-    return c->duration_ms ? c->duration_ms : (uint64_t)(c->wl->duration_ns / 1000000);
+    return o->p->req->duration_ms ? o->p->req->duration_ms
+                                  : (uint64_t)(o->p->wl->duration_ns / 1000000);
 }
 
 /* The lines of a cell's column head: the policy, the engine (when the sweep has a virtual
  * one), then one line per --set and --var value. */
-static unsigned head_lines(const struct compare *c, const struct config *cfg, const char **out)
+static unsigned head_lines(const struct view *o, const struct cmp_cell *cfg, const char **out)
 {
     unsigned n = 0;
     out[n++] = cfg->subj.name;
-    if (c->engine_in_names) out[n++] = compare_engine_names[cfg->engine];
+    if (o->p->engine_in_names) out[n++] = cli_engine_names[cfg->engine];
     for (unsigned k = 0; k < cfg->nassign; k++)
         out[n++] = cfg->assign[k];
     for (unsigned k = 0; k < cfg->nvars; k++)
@@ -204,43 +230,43 @@ static unsigned head_lines(const struct compare *c, const struct config *cfg, co
 #define MAX_HEAD (2 + CLI_MAX_SETS + WL_MAX_VARS)
 
 /* The table's cells: one column per cell except the extra baselines, one row per metric that
- * is not zero everywhere. Only for sweeps of at most COMPARE_TABLE_CELLS cells. */
+ * is not zero everywhere. Only for sweeps of at most CMP_TABLE_CELLS cells. */
 enum { CELL = 64, BLOCKER_CELL = 160 };
 struct table {
-    size_t ncols, col_of[COMPARE_TABLE_CELLS];
-    char cells[NKM][COMPARE_TABLE_CELLS][CELL];
-    char blockers[COMPARE_TABLE_CELLS][BLOCKER_CELL]; /* the top blocker row */
-    size_t width[COMPARE_TABLE_CELLS + 1];            /* [0]: the row labels */
-    bool show[NKM], show_blockers;
+    size_t ncols, col_of[CMP_TABLE_CELLS];
+    char cells[CMP_NKM][CMP_TABLE_CELLS][CELL];
+    char blockers[CMP_TABLE_CELLS][BLOCKER_CELL]; /* the top blocker row */
+    size_t width[CMP_TABLE_CELLS + 1];            /* [0]: the row labels */
+    bool show[CMP_NKM], show_blockers;
 };
 
-static void fill_table(const struct compare *c, struct table *t)
+static void fill_table(const struct view *o, struct table *t)
 {
     t->ncols = 0;
-    for (size_t i = 0; i < c->nconfigs && t->ncols < COMPARE_TABLE_CELLS; i++)
-        if (!c->configs[i].baseline_only) t->col_of[t->ncols++] = i;
+    for (size_t i = 0; i < o->p->ncells && t->ncols < CMP_TABLE_CELLS; i++)
+        if (!o->p->cells[i].baseline_only) t->col_of[t->ncols++] = i;
     t->width[0] = 20;
     for (size_t j = 0; j < t->ncols; j++) {
         const char *head[MAX_HEAD];
-        unsigned n = head_lines(c, &c->configs[t->col_of[j]], head);
+        unsigned n = head_lines(o, &o->p->cells[t->col_of[j]], head);
         t->width[j + 1] = 0;
         for (unsigned k = 0; k < n; k++)
             t->width[j + 1] = strlen(head[k]) > t->width[j + 1] ? strlen(head[k]) : t->width[j + 1];
     }
-    for (int k = 0; k < NKM; k++) {
+    for (int k = 0; k < CMP_NKM; k++) {
         t->show[k] = false;
         for (size_t j = 0; j < t->ncols; j++) {
-            struct agg a = aggregate(c, &c->configs[t->col_of[j]], k);
+            struct agg a = cell_agg(o, &o->p->cells[t->col_of[j]], k);
             char *cell = t->cells[k][j];
-            format_cell(cell, CELL, &a, km[k].unit, c->repeat > 1);
+            format_cell(cell, CELL, &a, km[k].unit, o->p->req->repeat > 1);
             t->show[k] |= a.n > 0 && (a.min != 0 || a.max != 0); /* all zero: nothing to see */
             t->width[j + 1] = strlen(cell) > t->width[j + 1] ? strlen(cell) : t->width[j + 1];
         }
     }
     t->show_blockers = false;
     for (size_t j = 0; j < t->ncols; j++) {
-        struct col_blocker cb = column_blocker(c, &c->configs[t->col_of[j]]);
-        format_blocker(t->blockers[j], BLOCKER_CELL, &cb, c->repeat > 1);
+        struct col_blocker cb = column_blocker(o, &o->p->cells[t->col_of[j]]);
+        format_blocker(t->blockers[j], BLOCKER_CELL, &cb, o->p->req->repeat > 1);
         t->show_blockers |= cb.b != NULL;
         size_t w = strlen(t->blockers[j]);
         t->width[j + 1] = w > t->width[j + 1] ? w : t->width[j + 1];
@@ -248,12 +274,12 @@ static void fill_table(const struct compare *c, struct table *t)
 }
 
 /* Header: the policy, then the engine and one line per swept parameter and variable. */
-static void print_column_heads(const struct compare *c, const struct table *t, FILE *f)
+static void print_column_heads(const struct view *o, const struct table *t, FILE *f)
 {
-    const char *head[COMPARE_TABLE_CELLS][MAX_HEAD];
-    unsigned n[COMPARE_TABLE_CELLS], lines = 1;
+    const char *head[CMP_TABLE_CELLS][MAX_HEAD];
+    unsigned n[CMP_TABLE_CELLS], lines = 1;
     for (size_t j = 0; j < t->ncols; j++) {
-        n[j] = head_lines(c, &c->configs[t->col_of[j]], head[j]);
+        n[j] = head_lines(o, &o->p->cells[t->col_of[j]], head[j]);
         lines = n[j] > lines ? n[j] : lines;
     }
     for (unsigned l = 0; l < lines; l++) {
@@ -264,12 +290,12 @@ static void print_column_heads(const struct compare *c, const struct table *t, F
     }
 }
 
-static void write_columns(const struct compare *c, FILE *f)
+static void write_columns(const struct view *o, FILE *f)
 {
     struct table t;
-    fill_table(c, &t);
-    print_column_heads(c, &t, f);
-    for (int k = 0; k < NKM; k++) {
+    fill_table(o, &t);
+    print_column_heads(o, &t, f);
+    for (int k = 0; k < CMP_NKM; k++) {
         if (!t.show[k]) continue;
         fprintf(f, "%-*s", (int)t.width[0], km[k].label);
         for (size_t j = 0; j < t.ncols; j++)
@@ -290,9 +316,9 @@ static void write_columns(const struct compare *c, FILE *f)
 /* ---- one row per cell ------------------------------------------------------------------------ */
 
 /* The key metrics of the pivoted table (the others are in cells.csv and index.json). */
-static const int pivot_metrics[] = {KM_CONVOY_FACTOR, KM_IO_PER_S,    KM_IO_RESPONSE_P99,
-                                    KM_GIL_WAIT_P99,  KM_REQUEST_P99, KM_SWITCHES_PER_S,
-                                    KM_TICKS_PER_S};
+static const int pivot_metrics[] = {
+    CMP_KM_CONVOY_FACTOR, CMP_KM_IO_PER_S,       CMP_KM_IO_RESPONSE_P99, CMP_KM_GIL_WAIT_P99,
+    CMP_KM_REQUEST_P99,   CMP_KM_SWITCHES_PER_S, CMP_KM_TICKS_PER_S};
 #define NPIVOT (sizeof pivot_metrics / sizeof *pivot_metrics)
 
 /* The value of the dimension named name in cfg ("-" when the cell has no such parameter). */
@@ -305,15 +331,15 @@ static const char *dim_value(char *const *assign, unsigned n, const char *name)
 }
 
 /* Column heads: the dimensions, then the key metrics. */
-static size_t pivot_heads(const struct compare *c, const char **heads, size_t *ndims)
+static size_t pivot_heads(const struct view *o, const char **heads, size_t *ndims)
 {
     size_t n = 0;
     heads[n++] = "policy";
-    if (c->engine_in_names) heads[n++] = "engine";
-    for (unsigned i = 0; i < c->nsets; i++)
-        heads[n++] = c->sets[i].name;
-    for (unsigned i = 0; i < c->nvars; i++)
-        heads[n++] = c->vars[i].name;
+    if (o->p->engine_in_names) heads[n++] = "engine";
+    for (unsigned i = 0; i < o->p->req->sets.n; i++)
+        heads[n++] = o->p->req->sets.l[i].name;
+    for (unsigned i = 0; i < o->p->req->vars.n; i++)
+        heads[n++] = o->p->req->vars.l[i].name;
     *ndims = n;
     for (size_t k = 0; k < NPIVOT; k++)
         heads[n++] = km[pivot_metrics[k]].label;
@@ -321,35 +347,36 @@ static size_t pivot_heads(const struct compare *c, const char **heads, size_t *n
 }
 
 /* One row's texts: the cell's dimensions, then its metrics; *nonzero[k] when a metric is. */
-static void pivot_row(const struct compare *c, const struct config *cfg, char (*row)[CELL],
+static void pivot_row(const struct view *o, const struct cmp_cell *cfg, char (*row)[CELL],
                       bool *nonzero)
 {
     size_t n = 0;
     snprintf(row[n++], CELL, "%s", cfg->subj.name);
-    if (c->engine_in_names) snprintf(row[n++], CELL, "%s", compare_engine_names[cfg->engine]);
-    for (unsigned i = 0; i < c->nsets; i++)
-        snprintf(row[n++], CELL, "%s", dim_value(cfg->assign, cfg->nassign, c->sets[i].name));
-    for (unsigned i = 0; i < c->nvars; i++)
-        snprintf(row[n++], CELL, "%s", dim_value(cfg->vars, cfg->nvars, c->vars[i].name));
+    if (o->p->engine_in_names) snprintf(row[n++], CELL, "%s", cli_engine_names[cfg->engine]);
+    for (unsigned i = 0; i < o->p->req->sets.n; i++)
+        snprintf(row[n++], CELL, "%s",
+                 dim_value(cfg->assign, cfg->nassign, o->p->req->sets.l[i].name));
+    for (unsigned i = 0; i < o->p->req->vars.n; i++)
+        snprintf(row[n++], CELL, "%s", dim_value(cfg->vars, cfg->nvars, o->p->req->vars.l[i].name));
     for (size_t k = 0; k < NPIVOT; k++) {
-        struct agg a = aggregate(c, cfg, pivot_metrics[k]);
-        format_cell(row[n++], CELL, &a, km[pivot_metrics[k]].unit, c->repeat > 1);
+        struct agg a = cell_agg(o, cfg, pivot_metrics[k]);
+        format_cell(row[n++], CELL, &a, km[pivot_metrics[k]].unit, o->p->req->repeat > 1);
         nonzero[k] |= a.n > 0 && (a.min != 0 || a.max != 0);
     }
 }
 
-static void write_rows(const struct compare *c, FILE *f)
+static void write_rows(const struct view *o, FILE *f)
 {
     const char *heads[MAX_HEAD + NPIVOT];
-    size_t ndims, ncols = pivot_heads(c, heads, &ndims), nrows = 0, width[MAX_HEAD + NPIVOT];
-    char(*rows)[MAX_HEAD + NPIVOT][CELL] = malloc(c->nconfigs * sizeof *rows);
+    size_t ndims, ncols = pivot_heads(o, heads, &ndims), nrows = 0, width[MAX_HEAD + NPIVOT];
+    char(*rows)[MAX_HEAD + NPIVOT][CELL] = malloc(o->p->ncells * sizeof *rows);
     bool nonzero[NPIVOT] = {false};
     if (!rows) {
         fputs("(out of memory)\n", f);
         return;
     }
-    for (size_t i = 0; i < c->nconfigs; i++)
-        if (!c->configs[i].baseline_only) pivot_row(c, &c->configs[i], rows[nrows++], nonzero);
+    for (size_t i = 0; i < o->p->ncells; i++)
+        if (!o->p->cells[i].baseline_only) pivot_row(o, &o->p->cells[i], rows[nrows++], nonzero);
     for (size_t k = 0; k < ncols; k++) {
         width[k] = strlen(heads[k]);
         for (size_t r = 0; r < nrows; r++)
@@ -367,63 +394,64 @@ static void write_rows(const struct compare *c, FILE *f)
 }
 
 /* "convoy factor = ..." with the baseline's figure when there is one baseline. */
-static void write_baseline(const struct compare *c, FILE *f)
+static void write_baseline(const struct view *o, FILE *f)
 {
-    const struct config *base = NULL;
+    const struct cmp_cell *base = NULL;
     bool several = false;
-    for (size_t i = 0; i < c->nconfigs; i++) {
-        const struct config *b = c->configs[i].baseline;
+    for (size_t i = 0; i < o->p->ncells; i++) {
+        const struct cmp_cell *b = o->p->cells[i].baseline;
         several |= b && base && b != base;
         base = b ? b : base;
     }
-    if (!base || !isfinite(base->baseline_io_per_s)) return;
+    if (!base || !isfinite(baseline_io(o, base))) return;
     if (several) {
         fprintf(f,
                 "convoy factor = I/O ops/s under %s (of the same engine and variables%s) / "
                 "I/O ops/s under the policy\n",
-                c->baseline_name, c->baseline_requested ? "" : ": extra runs");
+                o->p->baseline_name, o->p->baseline_requested ? "" : ": extra runs");
         return;
     }
     char b[16];
-    struct scale sc = scale_of(base->baseline_io_per_s, U_RATE);
-    fmt_scaled(b, sizeof b, base->baseline_io_per_s, U_RATE, sc);
+    struct scale sc = scale_of(baseline_io(o, base), CMP_RATE);
+    fmt_scaled(b, sizeof b, baseline_io(o, base), CMP_RATE, sc);
     fprintf(f, "convoy factor = I/O ops/s under %s (%s%s%s) / I/O ops/s under the policy\n",
-            c->baseline_name, b, sc.unit, c->baseline_requested ? "" : ", one extra run");
+            o->p->baseline_name, b, sc.unit, o->p->baseline_requested ? "" : ", one extra run");
 }
 
-static size_t table_cells(const struct compare *c)
+static size_t table_cells(const struct view *o)
 {
     size_t n = 0;
-    for (size_t i = 0; i < c->nconfigs; i++)
-        n += !c->configs[i].baseline_only;
+    for (size_t i = 0; i < o->p->ncells; i++)
+        n += !o->p->cells[i].baseline_only;
     return n;
 }
 
 /* Text from files (the description, notes quoting a trace, thread names) is escaped:
  * common/text.h. */
-static void write_table(const struct compare *c, FILE *f)
+static void write_table(const struct view *o, FILE *f)
 {
-    fprintf(f, "%s: ", c->wl->name);
-    text_put(f, c->wl->description ? c->wl->description : "");
+    fprintf(f, "%s: ", o->p->wl->name);
+    text_put(f, o->p->wl->description ? o->p->wl->description : "");
     fprintf(f, "\n%llu ms, seed %llu, %llu repeat%s%s; traces in ",
-            (unsigned long long)run_length_ms(c), (unsigned long long)c->seed,
-            (unsigned long long)c->repeat, c->repeat == 1 ? "" : "s",
-            c->repeat > 1 ? ": median (min..max)" : "");
-    text_put(f, c->dir);
+            (unsigned long long)run_length_ms(o), (unsigned long long)o->p->req->seed,
+            (unsigned long long)o->p->req->repeat, o->p->req->repeat == 1 ? "" : "s",
+            o->p->req->repeat > 1 ? ": median (min..max)" : "");
+    text_put(f, o->p->dir);
     fputs("/\n", f);
-    if (table_cells(c) <= COMPARE_TABLE_CELLS)
-        write_columns(c, f);
+    if (table_cells(o) <= CMP_TABLE_CELLS)
+        write_columns(o, f);
     else
-        write_rows(c, f);
-    write_baseline(c, f);
+        write_rows(o, f);
+    write_baseline(o, f);
+    json_t *notes = all_notes(o), *note;
     size_t i;
-    json_t *note;
-    json_array_foreach(c->notes, i, note)
+    json_array_foreach(notes, i, note)
     {
         fputs("note: ", f);
         text_put(f, json_string_value(note));
         fputc('\n', f);
     }
+    json_decref(notes);
 }
 
 /* "a=1;b=2" */
@@ -437,23 +465,24 @@ static void csv_assign(FILE *f, char *const *assign, unsigned n)
 }
 
 /* runs.csv: one row per run, in plan order. */
-static void write_csv(const struct compare *c, FILE *f)
+static void write_csv(const struct view *o, FILE *f)
 {
     fputs("policy,params,engine,vars,repeat,seed,duration_ms,baseline_only,status,trace", f);
-    for (int k = 0; k < NKM; k++)
+    for (int k = 0; k < CMP_NKM; k++)
         fprintf(f, ",%s", km[k].key);
     fputs(",top_blocker_holder,top_blocker_waiter,top_blocker_share\n", f);
-    for (size_t i = 0; i < c->nruns; i++) {
-        const struct run *r = &c->runs[i];
-        cli_csv_field(f, r->cfg->subj.name);
+    for (size_t i = 0; i < o->p->nruns; i++) {
+        const struct cmp_run *run = &o->p->runs[i];
+        const struct cmp_outcome *r = &o->r->runs[i];
+        cli_csv_field(f, run->cell->subj.name);
         fputc(',', f);
-        csv_assign(f, r->cfg->assign, r->cfg->nassign);
-        fprintf(f, ",%s,", compare_engine_names[r->cfg->engine]);
-        csv_assign(f, r->cfg->vars, r->cfg->nvars);
-        fprintf(f, ",%u,%llu,%llu,%d,%d,", r->repeat, (unsigned long long)c->seed,
-                (unsigned long long)run_length_ms(c), r->cfg->baseline_only, r->status);
-        cli_csv_field(f, r->trace);
-        for (int k = 0; k < NKM; k++) {
+        csv_assign(f, run->cell->assign, run->cell->nassign);
+        fprintf(f, ",%s,", cli_engine_names[run->cell->engine]);
+        csv_assign(f, run->cell->vars, run->cell->nvars);
+        fprintf(f, ",%u,%llu,%llu,%d,%d,", run->repeat, (unsigned long long)o->p->req->seed,
+                (unsigned long long)run_length_ms(o), run->cell->baseline_only, r->status);
+        cli_csv_field(f, run->trace);
+        for (int k = 0; k < CMP_NKM; k++) {
             if (isfinite(r->value[k]))
                 fprintf(f, ",%.10g", r->value[k]);
             else
@@ -472,38 +501,38 @@ static void write_csv(const struct compare *c, FILE *f)
 
 /* cells.csv: one row per cell: its dimensions (one column each), how many runs it has and
  * how many failed, then every metric's median, min and max. */
-static void write_cells_csv(const struct compare *c, FILE *f)
+static void write_cells_csv(const struct view *o, FILE *f)
 {
     fputs("cell,label,policy,engine", f);
-    for (unsigned i = 0; i < c->nsets; i++)
-        fprintf(f, ",%s", c->sets[i].name);
-    for (unsigned i = 0; i < c->nvars; i++)
-        fprintf(f, ",%s", c->vars[i].name);
+    for (unsigned i = 0; i < o->p->req->sets.n; i++)
+        fprintf(f, ",%s", o->p->req->sets.l[i].name);
+    for (unsigned i = 0; i < o->p->req->vars.n; i++)
+        fprintf(f, ",%s", o->p->req->vars.l[i].name);
     fputs(",baseline_only,runs,failed", f);
-    for (int k = 0; k < NKM; k++)
+    for (int k = 0; k < CMP_NKM; k++)
         fprintf(f, ",%s_median,%s_min,%s_max", km[k].key, km[k].key, km[k].key);
     fputc('\n', f);
-    for (size_t i = 0; i < c->nconfigs; i++) {
-        const struct config *cfg = &c->configs[i];
+    for (size_t i = 0; i < o->p->ncells; i++) {
+        const struct cmp_cell *cfg = &o->p->cells[i];
         size_t runs = 0, failed = 0;
-        for (size_t r = 0; r < c->nruns; r++) {
-            runs += c->runs[r].cfg == cfg;
-            failed += c->runs[r].cfg == cfg && c->runs[r].status > 0;
+        for (size_t r = 0; r < o->p->nruns; r++) {
+            runs += o->p->runs[r].cell == cfg;
+            failed += o->p->runs[r].cell == cfg && o->r->runs[r].status > 0;
         }
         fprintf(f, "%zu,", i);
         cli_csv_field(f, cfg->label);
         fputc(',', f);
         cli_csv_field(f, cfg->subj.name);
-        fprintf(f, ",%s", compare_engine_names[cfg->engine]);
-        for (unsigned k = 0; k < c->nsets; k++) {
-            const char *v = dim_value(cfg->assign, cfg->nassign, c->sets[k].name);
+        fprintf(f, ",%s", cli_engine_names[cfg->engine]);
+        for (unsigned k = 0; k < o->p->req->sets.n; k++) {
+            const char *v = dim_value(cfg->assign, cfg->nassign, o->p->req->sets.l[k].name);
             fprintf(f, ",%s", strcmp(v, "-") ? v : "");
         }
-        for (unsigned k = 0; k < c->nvars; k++)
-            fprintf(f, ",%s", dim_value(cfg->vars, cfg->nvars, c->vars[k].name));
+        for (unsigned k = 0; k < o->p->req->vars.n; k++)
+            fprintf(f, ",%s", dim_value(cfg->vars, cfg->nvars, o->p->req->vars.l[k].name));
         fprintf(f, ",%d,%zu,%zu", cfg->baseline_only, runs, failed);
-        for (int k = 0; k < NKM; k++) {
-            struct agg a = aggregate(c, cfg, k);
+        for (int k = 0; k < CMP_NKM; k++) {
+            struct agg a = cell_agg(o, cfg, k);
             if (a.n)
                 fprintf(f, ",%.10g,%.10g,%.10g", a.median, a.min, a.max);
             else
@@ -538,124 +567,127 @@ static json_t *assign_json(char *const *assign, unsigned n)
     return o;
 }
 
-static json_t *runs_json(const struct compare *c, const struct config *cfg)
+static json_t *runs_json(const struct view *o, const struct cmp_cell *cfg)
 {
     json_t *runs = json_array();
-    for (size_t i = 0; i < c->nruns; i++) {
-        const struct run *r = &c->runs[i];
-        if (r->cfg != cfg) continue;
+    for (size_t i = 0; i < o->p->nruns; i++) {
+        const struct cmp_run *run = &o->p->runs[i];
+        const struct cmp_outcome *r = &o->r->runs[i];
+        if (run->cell != cfg) continue;
         json_t *vals = json_object();
-        for (int k = 0; k < NKM; k++)
+        for (int k = 0; k < CMP_NKM; k++)
             json_object_set_new(vals, km[k].key, num_or_null(r->value[k]));
-        char summary[sizeof r->trace + 16];
-        compare_file_beside(r->trace, ".summary.json", summary, sizeof summary);
+        char summary[sizeof run->trace + 16];
+        cmp_file_beside(run->trace, ".summary.json", summary, sizeof summary);
         json_t *top = r->top.holder[0] ? json_pack("{ss ss sI sf}", "holder", r->top.holder,
                                                    "waiter", r->top.waiter, "ns",
                                                    (json_int_t)r->top.ns, "share", r->top.share)
                                        : json_null();
-        json_array_append_new(runs, json_pack("{sI sI ss ss sI so so}", "index", (json_int_t)i,
-                                              "repeat", (json_int_t)r->repeat, "trace", r->trace,
-                                              "summary", summary, "status", (json_int_t)r->status,
-                                              "metrics", vals, "top_blocker", top));
+        json_array_append_new(
+            runs, json_pack("{sI sI ss ss sI so so}", "index", (json_int_t)i, "repeat",
+                            (json_int_t)run->repeat, "trace", run->trace, "summary", summary,
+                            "status", (json_int_t)r->status, "metrics", vals, "top_blocker", top));
     }
     return runs;
 }
 
-static json_t *config_json(const struct compare *c, const struct config *cfg)
+static json_t *cell_json(const struct view *o, const struct cmp_cell *cfg)
 {
     json_t *metrics = json_object();
-    for (int k = 0; k < NKM; k++) {
-        struct agg a = aggregate(c, cfg, k);
+    for (int k = 0; k < CMP_NKM; k++) {
+        struct agg a = cell_agg(o, cfg, k);
         json_object_set_new(metrics, km[k].key,
                             json_pack("{sI so so so}", "n", (json_int_t)a.n, "median",
                                       num_or_null(a.median), "min", num_or_null(a.min), "max",
                                       num_or_null(a.max)));
     }
-    struct col_blocker cb = column_blocker(c, cfg);
+    struct col_blocker cb = column_blocker(o, cfg);
     json_t *top = cb.b ? json_pack("{ss ss sI sI s{sf sf sf}}", "holder", cb.b->holder, "waiter",
                                    cb.b->waiter, "runs", (json_int_t)cb.agree, "of",
                                    (json_int_t)cb.n, "share", "median", cb.share.median, "min",
                                    cb.share.min, "max", cb.share.max)
                        : json_null();
-    return json_pack("{sI ss ss ss so so sb so so so so}", "cell", (json_int_t)(cfg - c->configs),
+    return json_pack("{sI ss ss ss so so sb so so so so}", "cell", (json_int_t)(cfg - o->p->cells),
                      "label", cfg->label, "policy", cfg->subj.name, "engine",
-                     compare_engine_names[cfg->engine], "set",
-                     assign_json(cfg->assign, cfg->nassign), "vars",
-                     assign_json(cfg->vars, cfg->nvars), "baseline_only", cfg->baseline_only,
-                     "baseline_io_per_s", num_or_null(cfg->baseline_io_per_s), "runs",
-                     runs_json(c, cfg), "metrics", metrics, "top_blocker", top);
+                     cli_engine_names[cfg->engine], "set", assign_json(cfg->assign, cfg->nassign),
+                     "vars", assign_json(cfg->vars, cfg->nvars), "baseline_only",
+                     cfg->baseline_only, "baseline_io_per_s", num_or_null(baseline_io(o, cfg)),
+                     "runs", runs_json(o, cfg), "metrics", metrics, "top_blocker", top);
 }
 
 /* {"name": [values]} of --set or --var lists. */
-static json_t *lists_json(const struct set_opt *lists, unsigned n)
+static json_t *lists_json(const struct cmp_lists *lists)
 {
     json_t *o = json_object();
-    for (unsigned i = 0; i < n; i++) {
+    for (unsigned i = 0; i < lists->n; i++) {
+        const struct cmp_list *l = &lists->l[i];
         json_t *vals = json_array();
-        for (unsigned k = 0; k < lists[i].nvalues; k++)
-            json_array_append_new(vals, param_json(lists[i].values[k]));
-        json_object_set_new(o, lists[i].name, vals);
+        for (unsigned k = 0; k < l->nvalues; k++)
+            json_array_append_new(vals, param_json(l->values[k]));
+        json_object_set_new(o, l->name, vals);
     }
     return o;
 }
 
 /* What the sweep ran on: engines, and the virtual runs' machine. */
-static json_t *engines_json(const struct compare *c)
+static json_t *engines_json(const struct view *o)
 {
     json_t *engines = json_array(), *msets = json_array();
-    for (unsigned i = 0; i < c->nengines; i++)
-        json_array_append_new(engines, json_string(compare_engine_names[c->engines[i]]));
-    for (unsigned i = 0; i < c->nmachine_sets; i++)
-        json_array_append_new(msets, json_string(c->machine_sets[i]));
+    for (unsigned i = 0; i < o->p->req->engines.n; i++)
+        json_array_append_new(engines, json_string(cli_engine_names[o->p->req->engines.v[i]]));
+    for (unsigned i = 0; i < o->p->req->machine_sets.n; i++)
+        json_array_append_new(msets, json_string(o->p->req->machine_sets.v[i]));
     return json_pack("{so so so}", "engines", engines, "machine",
-                     c->machine ? json_string(c->machine) : json_null(), "machine_sets", msets);
+                     o->p->req->machine ? json_string(o->p->req->machine) : json_null(),
+                     "machine_sets", msets);
 }
 
 /* The one baseline's I/O rate, or NaN when cells have different ones. */
-static double single_baseline(const struct compare *c)
+static double single_baseline(const struct view *o)
 {
-    const struct config *base = NULL;
-    for (size_t i = 0; i < c->nconfigs; i++) {
-        const struct config *b = c->configs[i].baseline;
+    const struct cmp_cell *base = NULL;
+    for (size_t i = 0; i < o->p->ncells; i++) {
+        const struct cmp_cell *b = o->p->cells[i].baseline;
         if (b && base && b != base) return NAN;
         base = b ? b : base;
     }
-    return base ? base->baseline_io_per_s : NAN;
+    return base ? baseline_io(o, base) : NAN;
 }
 
-static json_t *compare_json(const struct compare *c)
+static json_t *compare_json(const struct view *o)
 {
     char from[120] = "no lock-free policy";
-    if (c->baseline_name)
+    if (o->p->baseline_name)
         snprintf(from, sizeof from,
-                 c->baseline_requested ? "requested %s runs"
-                                       : "extra %s runs (one per engine "
-                                         "and combination of variables)",
-                 c->baseline_name);
+                 o->p->baseline_requested ? "requested %s runs"
+                                          : "extra %s runs (one per engine "
+                                            "and combination of variables)",
+                 o->p->baseline_name);
     json_t *configs = json_array(), *metrics = json_array();
     static const char *const unit_names[] = {"1/s", "ns", "ratio", "fraction"};
-    for (int k = 0; k < NKM; k++)
+    for (int k = 0; k < CMP_NKM; k++)
         json_array_append_new(metrics, json_pack("{ss ss ss}", "key", km[k].key, "label",
                                                  km[k].label, "unit", unit_names[km[k].unit]));
-    for (size_t i = 0; i < c->nconfigs; i++)
-        json_array_append_new(configs, config_json(c, &c->configs[i]));
+    for (size_t i = 0; i < o->p->ncells; i++)
+        json_array_append_new(configs, cell_json(o, &o->p->cells[i]));
     json_t *doc = json_pack(
-        "{ss sI s{ss so ss*} sI sI sI ss so sO so so so sO s{so ss} sI sI so}", "format",
-        "gilsim-compare", "version", (json_int_t)1, "workload", "name", c->wl->name, "path",
-        text_json(c->workload_path), "description", c->wl->description, "duration_ms",
-        (json_int_t)run_length_ms(c), "seed", (json_int_t)c->seed, "repeat", (json_int_t)c->repeat,
-        "created_utc", c->created, "dir", text_json(c->dir), "host",
-        c->host ? c->host : json_null(), "sets", lists_json(c->sets, c->nsets), "vars",
-        lists_json(c->vars, c->nvars), "metrics", metrics, "notes", c->notes, "baseline",
-        "io_per_s", num_or_null(single_baseline(c)), "from", from, "runs_total",
-        (json_int_t)c->nruns, "runs_not_finished", (json_int_t)c->not_run, "configs", configs);
-    if (doc) json_object_update_new(doc, engines_json(c));
+        "{ss sI s{ss so ss*} sI sI sI ss so sO so so so so s{so ss} sI sI so}", "format",
+        "gilsim-compare", "version", (json_int_t)1, "workload", "name", o->p->wl->name, "path",
+        text_json(o->p->req->workload), "description", o->p->wl->description, "duration_ms",
+        (json_int_t)run_length_ms(o), "seed", (json_int_t)o->p->req->seed, "repeat",
+        (json_int_t)o->p->req->repeat, "created_utc", o->created, "dir", text_json(o->p->dir),
+        "host", o->r->host ? o->r->host : json_null(), "sets", lists_json(&o->p->req->sets), "vars",
+        lists_json(&o->p->req->vars), "metrics", metrics, "notes", all_notes(o), "baseline",
+        "io_per_s", num_or_null(single_baseline(o)), "from", from, "runs_total",
+        (json_int_t)o->p->nruns, "runs_not_finished", (json_int_t)o->r->not_run, "configs",
+        configs);
+    if (doc) json_object_update_new(doc, engines_json(o));
     return doc;
 }
 
-static void dump_json(const struct compare *c, FILE *f)
+static void dump_json(const struct view *o, FILE *f)
 {
-    json_t *doc = compare_json(c);
+    json_t *doc = compare_json(o);
     json_dumpf(doc, f, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
     fputc('\n', f);
     json_decref(doc);
@@ -664,49 +696,51 @@ static void dump_json(const struct compare *c, FILE *f)
 /* ---- the directory ------------------------------------------------------------------------- */
 
 struct form {
-    const struct compare *c;
-    void (*write)(const struct compare *c, FILE *f);
+    const struct view *o;
+    void (*write)(const struct view *o, FILE *f);
 };
 
 static int write_form(FILE *f, void *ctx, struct err *e)
 {
     (void)e;
     const struct form *form = ctx;
-    form->write(form->c, f);
+    form->write(form->o, f);
     return 0;
 }
 
 /* DIR/name under the output rules (common/outfile.h); a write error is found by the commit. */
-static int write_file(const char *dir, const char *name, void (*fn)(const struct compare *, FILE *),
-                      const struct compare *c, struct err *e)
+static int write_file(const char *name, void (*fn)(const struct view *, FILE *),
+                      const struct view *o, struct err *e)
 {
     char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    const char *inputs[] = {c->workload_path, NULL};
-    struct form form = {c, fn};
+    snprintf(path, sizeof path, "%s/%s", o->p->dir, name);
+    const char *inputs[] = {o->p->req->workload, NULL};
+    struct form form = {o, fn};
     return outfile_write(path, 0, inputs, write_form, &form, e);
 }
 
-int compare_write_outputs(struct compare *c, struct err *e)
+int cmp_write_outputs(const struct cmp_plan *p, const struct cmp_results *r, enum cmp_format format,
+                      struct err *e)
 {
-    utc_stamp(c->created, sizeof c->created, UTC_EXTENDED, 0);
+    struct view view = {p, r, ""}, *o = &view;
+    utc_stamp(o->created, sizeof o->created, UTC_EXTENDED, 0);
     /* A second signal meanwhile exits once the four are written: never beside a temporary file. */
     cli_signals_hold();
-    int rc = write_file(c->dir, "index.json", dump_json, c, e);
-    if (!rc) rc = write_file(c->dir, "runs.csv", write_csv, c, e);
-    if (!rc) rc = write_file(c->dir, "cells.csv", write_cells_csv, c, e);
-    if (!rc) rc = write_file(c->dir, "table.txt", write_table, c, e);
+    int rc = write_file("index.json", dump_json, o, e);
+    if (!rc) rc = write_file("runs.csv", write_csv, o, e);
+    if (!rc) rc = write_file("cells.csv", write_cells_csv, o, e);
+    if (!rc) rc = write_file("table.txt", write_table, o, e);
     cli_signals_release();
     if (rc) return rc;
-    if (strcmp(c->format, "json") == 0)
-        dump_json(c, stdout);
-    else if (strcmp(c->format, "csv") == 0)
-        write_cells_csv(c, stdout);
+    if (format == CMP_FORMAT_JSON)
+        dump_json(o, stdout);
+    else if (format == CMP_FORMAT_CSV)
+        write_cells_csv(o, stdout);
     else
-        write_table(c, stdout);
+        write_table(o, stdout);
     fflush(stdout);
-    fprintf(stderr, "gilsim compare: %zu runs, traces and index.json in ", c->nruns);
-    text_put(stderr, c->dir);
+    fprintf(stderr, "gilsim compare: %zu runs, traces and index.json in ", o->p->nruns);
+    text_put(stderr, o->p->dir);
     fputs("/\n", stderr);
     return 0;
 }

@@ -1,20 +1,23 @@
-/* cli/compare_plan.c - what `gilsim compare` will run: the cells (each chosen policy under each
- * engine, once per combination of the --set values it has a parameter for and of the --var
- * values; an extra lock-free baseline per engine and variable combination when no lock-free
- * policy was chosen) and the run list (the baselines first, then repeat by repeat, every cell
- * in turn). Everything is validated here, before anything runs: every combination of --var
- * values is read into the workload once. The plan is a function of the options alone, so
- * `--run` and `--collect` rebuild it from the options the plan file keeps. */
-#include <math.h>
+/* cli/compare_plan.c - what `gilsim compare` will run, made from a request (struct cmp_plan):
+ * the cells (each chosen policy under each engine, once per combination of the --set values it
+ * has a parameter for and of the --var values; an extra lock-free baseline per engine and
+ * variable combination when no lock-free policy was chosen), the run list (the baselines first,
+ * then repeat by repeat, every cell in turn), every run's trace name and command line, and the
+ * paths (the workload's and machine's, the directory, this gilsim, cpython's interpreter).
+ * Everything is validated here, before anything runs: every combination of --var values is
+ * read into the workload once. The plan is a function of the request alone, so `--run` and
+ * `--collect` rebuild it from the options the plan file keeps; once made it is not changed. */
+#define _GNU_SOURCE /* realpath */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/compare.h"
+#include "common/utc.h"
 #include "policies/registry.h"
 #include "sim/machine.h"
-
-const char *const compare_engine_names[2] = {"real", "virtual"};
 
 /* `cpython`: not a simulator policy but real interpreter threads, run by tools/pyrun with the
  * interpreter GILSIM_PYTHON (default /usr/bin/python3). --set interval_us is validated like
@@ -24,68 +27,28 @@ static const struct gil_param cpython_params[] = {
      "the interpreter's switch interval (sys.setswitchinterval)"},
     {NULL, NULL, 0, 0, 0, false, NULL},
 };
-static const struct subject cpython = {"cpython", cpython_params, NULL};
+static const struct cmp_subject cpython = {"cpython", cpython_params, NULL};
 
-static bool lock_free(const struct subject *s)
+/* The plan while it is made: its request, and the combinations of --var values. */
+struct builder {
+    const struct cmp_request *req;
+    struct cmp_plan *p;
+    unsigned (*combos)[WL_MAX_VARS]; /* every combination of --var values (value indices) */
+    size_t ncombos;
+    size_t cap_cells;
+};
+
+static bool lock_free(const struct cmp_subject *s)
 {
     return s->policy && (s->policy->flags & GIL_POLICY_NO_LOCK);
 }
 
-static void note(struct compare *c, const char *text)
+static void note(struct builder *b, const char *text)
 {
-    json_array_append_new(c->notes, json_string(text));
+    json_array_append_new(b->p->notes, json_string(text));
 }
 
-/* NAME=V1,V2,... into l (values point into a copy); opt names the option in messages. */
-/* Equal values (1000 and 1e3 too) would make two cells of one configuration. */
-static bool same_value(const char *a, const char *b)
-{
-    char *end_a, *end_b;
-    double va = strtod(a, &end_a), vb = strtod(b, &end_b);
-    return strcmp(a, b) == 0 || (end_a != a && !*end_a && end_b != b && !*end_b && va == vb);
-}
-
-int compare_parse_list(struct set_opt *l, const char *opt, const char *arg, struct err *e)
-{
-    const char *eq = strchr(arg, '=');
-    if (!eq || eq == arg || !eq[1] || (size_t)(eq - arg) >= sizeof l->name)
-        return err_set(e, ERR_INPUT, "%s %s: expected NAME=VALUE[,VALUE...]", opt, arg);
-    memcpy(l->name, arg, (size_t)(eq - arg));
-    l->name[eq - arg] = '\0';
-    if (!(l->copy = strdup(eq + 1))) return err_set(e, ERR_RUNTIME, "out of memory");
-    char *save = NULL;
-    for (char *v = strtok_r(l->copy, ",", &save); v; v = strtok_r(NULL, ",", &save)) {
-        if (l->nvalues == COMPARE_MAX_VALUES)
-            return err_set(e, ERR_INPUT, "%s %s: at most %d values", opt, l->name,
-                           COMPARE_MAX_VALUES);
-        for (unsigned k = 0; k < l->nvalues; k++)
-            if (same_value(l->values[k], v))
-                return err_set(e, ERR_INPUT, "%s %s: the value %s is given twice (as %s)", opt,
-                               l->name, v, l->values[k]);
-        l->values[l->nvalues++] = v;
-    }
-    if (!l->nvalues || eq[strlen(eq) - 1] == ',' || strstr(eq, ",,"))
-        return err_set(e, ERR_INPUT, "%s %s: expected NAME=VALUE[,VALUE...]", opt, arg);
-    return 0;
-}
-
-/* --set or --var: a new list in lists[*n], each name once. */
-int compare_add_list(struct set_opt *lists, unsigned *n, unsigned max, const char *opt,
-                     const char *arg, struct err *e)
-{
-    if (*n == max) return err_set(e, ERR_INPUT, "%s: at most %u names", opt, max);
-    struct set_opt *l = &lists[*n];
-    memset(l, 0, sizeof *l);
-    (*n)++;
-    int rc = compare_parse_list(l, opt, arg, e);
-    for (unsigned i = 0; !rc && i + 1 < *n; i++)
-        if (strcmp(lists[i].name, l->name) == 0)
-            rc = err_set(e, ERR_INPUT, "%s %s: given twice; list every value in one %s", opt,
-                         l->name, opt);
-    return rc;
-}
-
-static bool subject_has(const struct subject *s, const char *name)
+static bool subject_has(const struct cmp_subject *s, const char *name)
 {
     for (const struct gil_param *d = s->params; d->name; d++)
         if (strcmp(d->name, name) == 0) return true;
@@ -101,19 +64,19 @@ struct combo {
     unsigned n;
 };
 
-static void make_combo(const struct set_opt *lists, const unsigned *have, unsigned nhave,
+static void make_combo(const struct cmp_list *lists, const unsigned *have, unsigned nhave,
                        const unsigned *idx, struct combo *out)
 {
     out->n = nhave;
     for (unsigned k = 0; k < nhave; k++) {
-        const struct set_opt *l = &lists[have[k]];
+        const struct cmp_list *l = &lists[have[k]];
         snprintf(out->buf[k], sizeof out->buf[k], "%s=%s", l->name, l->values[idx[k]]);
         out->assign[k] = out->buf[k];
     }
 }
 
 /* Odometer over the lists: the last varies fastest. False after the last combination. */
-static bool next_combo(const struct set_opt *lists, const unsigned *have, unsigned nhave,
+static bool next_combo(const struct cmp_list *lists, const unsigned *have, unsigned nhave,
                        unsigned *idx)
 {
     for (unsigned k = nhave; k > 0; k--) {
@@ -125,34 +88,35 @@ static bool next_combo(const struct set_opt *lists, const unsigned *have, unsign
 
 /* Every combination of the --var values, each read into the workload once (an unknown name
  * or a value out of range is found here, at its file:line:col). */
-static int plan_var_combos(struct compare *c, struct err *e)
+static int plan_var_combos(struct builder *b, struct err *e)
 {
+    const struct cmp_lists *vars = &b->req->vars;
     unsigned idx[WL_MAX_VARS] = {0}, have[WL_MAX_VARS];
-    for (unsigned k = 0; k < c->nvars; k++)
+    for (unsigned k = 0; k < vars->n; k++)
         have[k] = k;
     size_t total = 1;
-    for (unsigned k = 0; k < c->nvars && total <= COMPARE_MAX_CELLS; k++)
-        total *= c->vars[k].nvalues;
-    if (total > COMPARE_MAX_CELLS)
-        return err_set(e, ERR_INPUT, "--var: at most %d combinations", COMPARE_MAX_CELLS);
-    if (!(c->combos = calloc(total, sizeof *c->combos)))
+    for (unsigned k = 0; k < vars->n && total <= CMP_MAX_CELLS; k++)
+        total *= vars->l[k].nvalues;
+    if (total > CMP_MAX_CELLS)
+        return err_set(e, ERR_INPUT, "--var: at most %d combinations", CMP_MAX_CELLS);
+    if (!(b->combos = calloc(total, sizeof *b->combos)))
         return err_set(e, ERR_RUNTIME, "out of memory");
     do {
         struct combo cb;
-        make_combo(c->vars, have, c->nvars, idx, &cb);
+        make_combo(vars->l, have, vars->n, idx, &cb);
         struct wl_workload *wl = NULL;
-        int rc = wl_load_vars(c->workload_path, (const char *const *)cb.assign, cb.n, &wl, e);
+        int rc = wl_load_vars(b->req->workload, (const char *const *)cb.assign, cb.n, &wl, e);
         wl_free(wl);
         if (rc) return rc;
-        memcpy(c->combos[c->ncombos++], idx, sizeof idx);
-    } while (next_combo(c->vars, have, c->nvars, idx));
+        memcpy(b->combos[b->ncombos++], idx, sizeof idx);
+    } while (next_combo(vars->l, have, vars->n, idx));
     return 0;
 }
 
 /* ---- cells ------------------------------------------------------------------------------- */
 
 /* Validates every assignment now: nothing runs when one is wrong. */
-static int check_assignments(const struct config *cfg, struct err *e)
+static int check_assignments(const struct cmp_cell *cfg, struct err *e)
 {
     struct gil_params params;
     gil_params_defaults_of(&params, cfg->subj.params);
@@ -162,13 +126,13 @@ static int check_assignments(const struct config *cfg, struct err *e)
 }
 
 /* label "new virtual interval_us=1000 n=4", file stem "new-virtual-interval_us=1000-n=4" */
-static int name_config(const struct compare *c, struct config *cfg, struct err *e)
+static int name_cell(const struct cmp_plan *p, struct cmp_cell *cfg, struct err *e)
 {
     size_t ln = (size_t)snprintf(cfg->label, sizeof cfg->label, "%s", cfg->subj.name);
     size_t fn = (size_t)snprintf(cfg->file_stem, sizeof cfg->file_stem, "%s%s", cfg->subj.name,
                                  cfg->baseline_only ? "-baseline" : "");
-    if (c->engine_in_names) {
-        const char *en = compare_engine_names[cfg->engine];
+    if (p->engine_in_names) {
+        const char *en = cli_engine_names[cfg->engine];
         ln += (size_t)snprintf(cfg->label + ln, sizeof cfg->label - ln, " %s", en);
         fn += (size_t)snprintf(cfg->file_stem + fn, sizeof cfg->file_stem - fn, "-%s", en);
     }
@@ -185,20 +149,21 @@ static int name_config(const struct compare *c, struct config *cfg, struct err *
     return 0;
 }
 
-static int add_config(struct compare *c, const struct config *proto, const struct combo *sets,
-                      const struct combo *vars, struct err *e)
+static int add_cell(struct builder *b, const struct cmp_cell *proto, const struct combo *sets,
+                    const struct combo *vars, struct err *e)
 {
-    if (c->nconfigs == COMPARE_MAX_CELLS)
+    struct cmp_plan *p = b->p;
+    if (p->ncells == CMP_MAX_CELLS)
         return err_set(e, ERR_INPUT, "at most %d cells (policies x engines x values)",
-                       COMPARE_MAX_CELLS);
-    if (c->nconfigs == c->cap_configs) {
-        size_t cap = c->cap_configs ? 2 * c->cap_configs : 16;
-        struct config *cfgs = realloc(c->configs, cap * sizeof *cfgs);
-        if (!cfgs) return err_set(e, ERR_RUNTIME, "out of memory");
-        c->configs = cfgs;
-        c->cap_configs = cap;
+                       CMP_MAX_CELLS);
+    if (p->ncells == b->cap_cells) {
+        size_t cap = b->cap_cells ? 2 * b->cap_cells : 16;
+        struct cmp_cell *cells = realloc(p->cells, cap * sizeof *cells);
+        if (!cells) return err_set(e, ERR_RUNTIME, "out of memory");
+        p->cells = cells;
+        b->cap_cells = cap;
     }
-    struct config *cfg = &c->configs[c->nconfigs++];
+    struct cmp_cell *cfg = &p->cells[p->ncells++];
     *cfg = *proto;
     cfg->nassign = cfg->nvars = 0;
     for (unsigned k = 0; k < sets->n; k++)
@@ -207,58 +172,60 @@ static int add_config(struct compare *c, const struct config *proto, const struc
         if ((cfg->vars[cfg->nvars] = strdup(vars->assign[k]))) cfg->nvars++;
     if (cfg->nassign != sets->n || cfg->nvars != vars->n)
         return err_set(e, ERR_RUNTIME, "out of memory");
-    int rc = name_config(c, cfg, e);
+    int rc = name_cell(p, cfg, e);
     return rc ? rc : check_assignments(cfg, e);
 }
 
 /* The --set options the subject has a parameter for (into have[]); a note for each other. */
-static unsigned sets_of(struct compare *c, const struct subject *subj, unsigned *have)
+static unsigned sets_of(struct builder *b, const struct cmp_subject *subj, unsigned *have)
 {
+    const struct cmp_lists *sets = &b->req->sets;
     unsigned nhave = 0;
-    for (unsigned i = 0; i < c->nsets; i++) {
-        if (subject_has(subj, c->sets[i].name)) {
+    for (unsigned i = 0; i < sets->n; i++) {
+        if (subject_has(subj, sets->l[i].name)) {
             have[nhave++] = i;
         } else {
             char text[160];
             snprintf(text, sizeof text, "%s has no parameter %s: ignored for it", subj->name,
-                     c->sets[i].name);
-            note(c, text);
+                     sets->l[i].name);
+            note(b, text);
         }
     }
     return nhave;
 }
 
 /* One cell per combination of the subject's --set values and of the --var values. */
-static int expand_subject(struct compare *c, const struct subject *subj, enum engine engine,
+static int expand_subject(struct builder *b, const struct cmp_subject *subj, enum eng_kind engine,
                           struct err *e)
 {
+    const struct cmp_request *req = b->req;
     unsigned idx[CLI_MAX_SETS] = {0}, have[CLI_MAX_SETS], vhave[WL_MAX_VARS];
-    unsigned nhave = sets_of(c, subj, have);
-    for (unsigned k = 0; k < c->nvars; k++)
+    unsigned nhave = sets_of(b, subj, have);
+    for (unsigned k = 0; k < req->vars.n; k++)
         vhave[k] = k;
-    struct config proto = {.subj = *subj, .engine = engine};
+    struct cmp_cell proto = {.subj = *subj, .engine = engine};
     do {
         struct combo sets;
-        make_combo(c->sets, have, nhave, idx, &sets);
-        for (size_t v = 0; v < c->ncombos; v++) {
+        make_combo(req->sets.l, have, nhave, idx, &sets);
+        for (size_t v = 0; v < b->ncombos; v++) {
             struct combo vars;
-            make_combo(c->vars, vhave, c->nvars, c->combos[v], &vars);
-            int rc = add_config(c, &proto, &sets, &vars, e);
+            make_combo(req->vars.l, vhave, req->vars.n, b->combos[v], &vars);
+            int rc = add_cell(b, &proto, &sets, &vars, e);
             if (rc) return rc;
         }
-    } while (next_combo(c->sets, have, nhave, idx));
+    } while (next_combo(req->sets.l, have, nhave, idx));
     return 0;
 }
 
 /* The comma-separated --policies list into seen[] (each name once); returns how many. */
-static int parse_policy_list(const char *list, struct subject *seen, unsigned *n, struct err *e)
+static int parse_policy_list(const char *list, struct cmp_subject *seen, unsigned *n, struct err *e)
 {
     char *copy = strdup(list), *save = NULL;
     int rc = 0;
     if (!copy) return err_set(e, ERR_RUNTIME, "out of memory");
     for (char *name = strtok_r(copy, ",", &save); name && !rc; name = strtok_r(NULL, ",", &save)) {
         const struct gil_policy *p = gil_policy_find(name);
-        struct subject s = p ? (struct subject){p->name, p->params, p} : cpython;
+        struct cmp_subject s = p ? (struct cmp_subject){p->name, p->params, p} : cpython;
         if (!p && strcmp(name, cpython.name) != 0) {
             rc = err_set(e, ERR_INPUT,
                          "--policies: no such policy '%s' (see `gilsim policies`; `cpython` runs "
@@ -269,8 +236,8 @@ static int parse_policy_list(const char *list, struct subject *seen, unsigned *n
         for (unsigned i = 0; i < *n; i++)
             if (strcmp(seen[i].name, s.name) == 0)
                 rc = err_set(e, ERR_INPUT, "--policies: '%s' given twice", name);
-        if (!rc && *n == COMPARE_MAX_POLICIES)
-            rc = err_set(e, ERR_INPUT, "--policies: at most %d", COMPARE_MAX_POLICIES);
+        if (!rc && *n == CMP_MAX_POLICIES)
+            rc = err_set(e, ERR_INPUT, "--policies: at most %d", CMP_MAX_POLICIES);
         if (!rc) seen[(*n)++] = s;
     }
     free(copy);
@@ -280,39 +247,40 @@ static int parse_policy_list(const char *list, struct subject *seen, unsigned *n
 
 /* The convoy factor's denominator when no lock-free policy was chosen: one extra run of the
  * registry's lock-free policy per engine and combination of variables. */
-static int add_baselines(struct compare *c, struct err *e)
+static int add_baselines(struct builder *b, struct err *e)
 {
+    const struct cmp_request *req = b->req;
     const struct gil_policy *base = NULL;
     const struct gil_policy *p;
     for (size_t i = 0; (p = gil_policy_at(i)) && !base; i++)
         if (p->flags & GIL_POLICY_NO_LOCK) base = p;
     if (!base) return 0;
-    c->baseline_name = base->name;
+    b->p->baseline_name = base->name;
     unsigned vhave[WL_MAX_VARS];
-    for (unsigned k = 0; k < c->nvars; k++)
+    for (unsigned k = 0; k < req->vars.n; k++)
         vhave[k] = k;
     struct combo none = {.n = 0};
-    for (unsigned en = 0; en < c->nengines; en++)
-        for (size_t v = 0; v < c->ncombos; v++) {
-            struct config proto = {.subj = {base->name, base->params, base},
-                                   .engine = c->engines[en],
-                                   .baseline_only = true};
+    for (unsigned en = 0; en < req->engines.n; en++)
+        for (size_t v = 0; v < b->ncombos; v++) {
+            struct cmp_cell proto = {.subj = {base->name, base->params, base},
+                                     .engine = (enum eng_kind)req->engines.v[en],
+                                     .baseline_only = true};
             struct combo vars;
-            make_combo(c->vars, vhave, c->nvars, c->combos[v], &vars);
-            int rc = add_config(c, &proto, &none, &vars, e);
+            make_combo(req->vars.l, vhave, req->vars.n, b->combos[v], &vars);
+            int rc = add_cell(b, &proto, &none, &vars, e);
             if (rc) return rc;
         }
     return 0;
 }
 
 /* Each cell's baseline: the lock-free cell of the same engine and variables. */
-static void link_baselines(struct compare *c)
+static void link_baselines(struct cmp_plan *p)
 {
-    for (size_t i = 0; i < c->nconfigs; i++) {
-        struct config *cfg = &c->configs[i];
+    for (size_t i = 0; i < p->ncells; i++) {
+        struct cmp_cell *cfg = &p->cells[i];
         cfg->baseline = NULL;
-        for (size_t k = 0; k < c->nconfigs && !cfg->baseline; k++) {
-            const struct config *b = &c->configs[k];
+        for (size_t k = 0; k < p->ncells && !cfg->baseline; k++) {
+            const struct cmp_cell *b = &p->cells[k];
             bool same = lock_free(&b->subj) && b->engine == cfg->engine && b->nvars == cfg->nvars &&
                         b->nassign == 0;
             for (unsigned v = 0; same && v < b->nvars; v++)
@@ -323,94 +291,226 @@ static void link_baselines(struct compare *c)
 }
 
 /* The virtual runs' machine: the file and every --machine-set, checked now. */
-static int check_machine(const struct compare *c, struct err *e)
+static int check_machine(const struct cmp_request *req, struct err *e)
 {
     struct machine m;
     mach_defaults(&m);
-    if (c->machine && mach_load(&m, c->machine, e) != 0) return e->status;
-    for (unsigned i = 0; i < c->nmachine_sets; i++)
-        if (mach_set(&m, c->machine_sets[i], e) != 0) return e->status;
+    if (req->machine && mach_load(&m, req->machine, e) != 0) return e->status;
+    for (unsigned i = 0; i < req->machine_sets.n; i++)
+        if (mach_set(&m, req->machine_sets.v[i], e) != 0) return e->status;
     return 0;
 }
 
-static int check_options(struct compare *c, const struct subject *seen, unsigned n, struct err *e)
+static int check_options(struct builder *b, const struct cmp_subject *seen, unsigned n,
+                         struct err *e)
 {
-    for (unsigned i = 0; i < c->nsets; i++) {
+    const struct cmp_request *req = b->req;
+    for (unsigned i = 0; i < req->sets.n; i++) {
         bool used = false;
         for (unsigned k = 0; k < n; k++)
-            used |= subject_has(&seen[k], c->sets[i].name);
+            used |= subject_has(&seen[k], req->sets.l[i].name);
         if (!used)
             return err_set(e, ERR_INPUT, "--set %s: none of the chosen policies has this parameter",
-                           c->sets[i].name);
+                           req->sets.l[i].name);
     }
     bool has_virtual = false;
-    for (unsigned en = 0; en < c->nengines; en++)
-        has_virtual |= c->engines[en] == ENGINE_VIRTUAL;
-    if (!has_virtual && (c->machine || c->nmachine_sets))
+    for (unsigned en = 0; en < req->engines.n; en++)
+        has_virtual |= (enum eng_kind)req->engines.v[en] == ENG_VIRTUAL;
+    if (!has_virtual && (req->machine || req->machine_sets.n))
         return err_set(e, ERR_INPUT,
                        "%s: only the virtual engine has a modelled machine (add --engine virtual)",
-                       c->machine ? "--machine" : "--machine-set");
-    c->engine_in_names = c->nengines > 1 || c->engines[0] != ENGINE_REAL;
-    return has_virtual ? check_machine(c, e) : 0;
+                       req->machine ? "--machine" : "--machine-set");
+    b->p->engine_in_names = req->engines.n > 1 || req->engines.v[0] != ENG_REAL;
+    return has_virtual ? check_machine(req, e) : 0;
 }
 
-int compare_plan_columns(struct compare *c, const char *policies, struct err *e)
+/* The cells: every chosen policy under every engine, expanded; the extra baselines. */
+static int plan_cells(struct builder *b, struct err *e)
 {
-    struct subject seen[COMPARE_MAX_POLICIES];
+    const struct cmp_request *req = b->req;
+    struct cmp_subject seen[CMP_MAX_POLICIES];
     unsigned n = 0;
     int rc;
-    if ((rc = parse_policy_list(policies, seen, &n, e)) || (rc = check_options(c, seen, n, e)) ||
-        (rc = plan_var_combos(c, e)))
+    if ((rc = parse_policy_list(req->policies, seen, &n, e)) ||
+        (rc = check_options(b, seen, n, e)) || (rc = plan_var_combos(b, e)))
         return rc;
     for (unsigned i = 0; i < n; i++) {
         if (lock_free(&seen[i])) {
-            c->baseline_requested = true;
-            c->baseline_name = seen[i].name;
+            b->p->baseline_requested = true;
+            b->p->baseline_name = seen[i].name;
         }
-        for (unsigned en = 0; en < c->nengines && !rc; en++) {
-            if (!seen[i].policy && c->engines[en] == ENGINE_VIRTUAL) {
-                note(c, "cpython runs on real interpreter threads only: no virtual cells for it");
+        for (unsigned en = 0; en < req->engines.n && !rc; en++) {
+            if (!seen[i].policy && (enum eng_kind)req->engines.v[en] == ENG_VIRTUAL) {
+                note(b, "cpython runs on real interpreter threads only: no virtual cells for it");
                 continue;
             }
-            rc = expand_subject(c, &seen[i], c->engines[en], e);
+            rc = expand_subject(b, &seen[i], (enum eng_kind)req->engines.v[en], e);
         }
         if (rc) return rc;
     }
-    if (!c->baseline_requested && (rc = add_baselines(c, e))) return rc;
-    link_baselines(c);
+    if (!b->p->baseline_requested && (rc = add_baselines(b, e))) return rc;
+    link_baselines(b->p);
     return 0;
 }
+
+/* ---- runs and paths ------------------------------------------------------------------------ */
 
 /* The trace of each run, relative to the directory. */
-static void name_trace(struct run *r)
+static void name_trace(struct cmp_run *r)
 {
-    if (r->cfg->baseline_only)
-        snprintf(r->trace, sizeof r->trace, "%s.json", r->cfg->file_stem);
+    if (r->cell->baseline_only)
+        snprintf(r->trace, sizeof r->trace, "%s.json", r->cell->file_stem);
     else
-        snprintf(r->trace, sizeof r->trace, "%s-r%u.json", r->cfg->file_stem, r->repeat);
+        snprintf(r->trace, sizeof r->trace, "%s-r%u.json", r->cell->file_stem, r->repeat);
 }
 
-int compare_plan_runs(struct compare *c, struct err *e)
+static int plan_runs(struct cmp_plan *p, struct err *e)
 {
     size_t total = 0;
-    for (size_t i = 0; i < c->nconfigs; i++)
-        total += c->configs[i].baseline_only ? 1 : c->repeat;
-    if (total > COMPARE_MAX_RUNS)
-        return err_set(e, ERR_INPUT, "%zu runs: at most %d in one sweep", total, COMPARE_MAX_RUNS);
-    c->runs = calloc(total, sizeof *c->runs);
-    if (!c->runs) return err_set(e, ERR_RUNTIME, "out of memory");
-    for (size_t i = 0; i < c->nconfigs; i++)
-        if (c->configs[i].baseline_only)
-            c->runs[c->nruns++] = (struct run){.cfg = &c->configs[i], .repeat = 1};
-    for (unsigned r = 1; r <= c->repeat; r++)
-        for (size_t i = 0; i < c->nconfigs; i++)
-            if (!c->configs[i].baseline_only)
-                c->runs[c->nruns++] = (struct run){.cfg = &c->configs[i], .repeat = r};
-    for (size_t i = 0; i < c->nruns; i++) {
-        name_trace(&c->runs[i]);
-        c->runs[i].status = -1;
-        for (int k = 0; k < NKM; k++)
-            c->runs[i].value[k] = NAN;
-    }
+    for (size_t i = 0; i < p->ncells; i++)
+        total += p->cells[i].baseline_only ? 1 : p->req->repeat;
+    if (total > CMP_MAX_RUNS)
+        return err_set(e, ERR_INPUT, "%zu runs: at most %d in one sweep", total, CMP_MAX_RUNS);
+    p->runs = calloc(total, sizeof *p->runs);
+    if (!p->runs) return err_set(e, ERR_RUNTIME, "out of memory");
+    for (size_t i = 0; i < p->ncells; i++)
+        if (p->cells[i].baseline_only)
+            p->runs[p->nruns++] = (struct cmp_run){.cell = &p->cells[i], .repeat = 1};
+    for (unsigned r = 1; r <= p->req->repeat; r++)
+        for (size_t i = 0; i < p->ncells; i++)
+            if (!p->cells[i].baseline_only)
+                p->runs[p->nruns++] = (struct cmp_run){.cell = &p->cells[i], .repeat = r};
+    for (size_t i = 0; i < p->nruns; i++)
+        name_trace(&p->runs[i]);
     return 0;
+}
+
+/* When a cpython cell is planned: the interpreter and tools/pyrun, found like `gilsim report`
+ * finds tools/report (GILSIM_PYTHON, GILSIM_TOOLS_DIR), checked before anything runs. */
+static int find_pyrun(struct cmp_plan *p, struct err *e)
+{
+    bool wanted = false;
+    for (size_t i = 0; i < p->ncells; i++)
+        wanted |= !p->cells[i].subj.policy;
+    if (!wanted) return 0;
+    if (cli_find_tool("pyrun", p->pyrun, sizeof p->pyrun, e) != 0 ||
+        cli_find_python("GILSIM_PYTHON", "policy cpython: the interpreter to measure", p->python,
+                        sizeof p->python, e) != 0)
+        return e->status;
+    return 0;
+}
+
+/* The default directory: results/compare-<workload>-<UTC stamp> (results/ made now). */
+static int default_dir(struct cmp_plan *p, struct err *e)
+{
+    char stamp[32];
+    utc_stamp(stamp, sizeof stamp, UTC_BASIC, 3);
+    if (cli_results_dir() != 0)
+        return err_set(e, ERR_INPUT, "results: cannot create: %s", strerror(errno));
+    snprintf(p->dir_buf, sizeof p->dir_buf, "results/compare-%s-%s", p->wl->name, stamp);
+    p->dir = p->dir_buf;
+    return 0;
+}
+
+static int make(struct builder *b, const char *dir, struct err *e)
+{
+    struct cmp_plan *p = b->p;
+    const struct cmp_request *req = b->req;
+    int rc;
+    if (!realpath(req->workload, p->workload_abs))
+        snprintf(p->workload_abs, sizeof p->workload_abs, "%s", req->workload);
+    if (req->machine && !realpath(req->machine, p->machine_abs))
+        snprintf(p->machine_abs, sizeof p->machine_abs, "%s", req->machine);
+    if ((rc = plan_cells(b, e)) || (rc = wl_load(req->workload, &p->wl, e)) ||
+        (rc = cli_self_exe(p->exe, sizeof p->exe, e)) || (rc = find_pyrun(p, e)) ||
+        (rc = plan_runs(p, e)))
+        return rc;
+    p->dir = dir;
+    return dir ? 0 : default_dir(p, e);
+}
+
+int cmp_plan_make(const struct cmp_request *req, const char *dir, struct cmp_plan **out,
+                  struct err *e)
+{
+    struct builder b = {.req = req, .p = calloc(1, sizeof *b.p)};
+    *out = NULL;
+    if (!b.p || !(b.p->notes = json_array())) {
+        free(b.p);
+        return err_set(e, ERR_RUNTIME, "out of memory");
+    }
+    b.p->req = req;
+    int rc = make(&b, dir, e);
+    free(b.combos);
+    if (rc) {
+        cmp_plan_free(b.p);
+        return rc;
+    }
+    *out = b.p;
+    return 0;
+}
+
+void cmp_plan_free(struct cmp_plan *p)
+{
+    if (!p) return;
+    for (size_t i = 0; i < p->ncells; i++) {
+        for (unsigned k = 0; k < p->cells[i].nassign; k++)
+            free(p->cells[i].assign[k]);
+        for (unsigned k = 0; k < p->cells[i].nvars; k++)
+            free(p->cells[i].vars[k]);
+    }
+    free(p->cells);
+    free(p->runs);
+    json_decref(p->notes);
+    wl_free(p->wl);
+    free(p);
+}
+
+void cmp_file_beside(const char *trace, const char *suffix, char *buf, size_t size)
+{
+    snprintf(buf, size, "%.*s%s", (int)(strlen(trace) - 5), trace, suffix);
+}
+
+static void push(json_t *argv, const char *s)
+{
+    json_array_append_new(argv, json_string(s));
+}
+
+static void push2(json_t *argv, const char *opt, const char *value)
+{
+    push(argv, opt);
+    push(argv, value);
+}
+
+/* `gilsim run WORKLOAD --policy P ...`, or `python tools/pyrun WORKLOAD ...` (no policy, real
+ * threads only). */
+json_t *cmp_child_argv(const struct cmp_plan *p, const struct cmp_run *r, const char *dir)
+{
+    const struct cmp_request *req = p->req;
+    const struct cmp_cell *cell = r->cell;
+    json_t *argv = json_array();
+    char buf[PATH_MAX + 700];
+    push(argv, cell->subj.policy ? p->exe : p->python);
+    push(argv, cell->subj.policy ? "run" : p->pyrun);
+    push(argv, p->workload_abs);
+    if (cell->subj.policy) push2(argv, "--policy", cell->subj.name);
+    if (cell->engine == ENG_VIRTUAL) {
+        push2(argv, "--engine", "virtual");
+        if (req->machine) push2(argv, "--machine", p->machine_abs);
+        for (unsigned k = 0; k < req->machine_sets.n; k++)
+            push2(argv, "--machine-set", req->machine_sets.v[k]);
+    }
+    for (unsigned k = 0; k < cell->nassign; k++)
+        push2(argv, "--set", cell->assign[k]);
+    for (unsigned k = 0; k < cell->nvars; k++)
+        push2(argv, "--var", cell->vars[k]);
+    if (req->duration_ms) {
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)req->duration_ms);
+        push2(argv, "--duration", buf);
+    }
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)req->seed);
+    push2(argv, "--seed", buf);
+    snprintf(buf, sizeof buf, "%s/.partial/%s", dir, r->trace);
+    push2(argv, "-o", buf);
+    push(argv, "-q");
+    return argv;
 }

@@ -14,7 +14,6 @@
 
 #include "cli/compare.h"
 #include "common/jparse.h"
-#include "common/outfile.h"
 #include "common/utc.h"
 
 #define PLAN_NAME      "plan.json"
@@ -26,7 +25,7 @@ static void push(json_t *argv, const char *s)
 }
 
 /* "name=v1,v2,..." of a list option. */
-static void push_list(json_t *argv, const char *opt, const struct set_opt *l)
+static void push_list(json_t *argv, const char *opt, const struct cmp_list *l)
 {
     char buf[4096];
     size_t n = (size_t)snprintf(buf, sizeof buf, "%s=", l->name);
@@ -36,37 +35,41 @@ static void push_list(json_t *argv, const char *opt, const struct set_opt *l)
     push(argv, buf);
 }
 
-json_t *compare_plan_argv(const struct compare *c)
+/* The options that rebuild the plan (absolute paths), as a JSON array of strings. */
+static json_t *plan_argv(const struct cmp_plan *p)
 {
+    const struct cmp_request *req = p->req;
     json_t *argv = json_array();
     char num[32];
-    push(argv, c->workload_abs);
+    push(argv, p->workload_abs);
     push(argv, "--policies");
-    push(argv, c->policies);
-    for (unsigned i = 0; i < c->nsets; i++)
-        push_list(argv, "--set", &c->sets[i]);
-    for (unsigned i = 0; i < c->nvars; i++)
-        push_list(argv, "--var", &c->vars[i]);
+    push(argv, req->policies);
+    for (unsigned i = 0; i < req->sets.n; i++)
+        push_list(argv, "--set", &req->sets.l[i]);
+    for (unsigned i = 0; i < req->vars.n; i++)
+        push_list(argv, "--var", &req->vars.l[i]);
     push(argv, "--engine");
-    push(argv, c->nengines == 2 ? "real,virtual" : compare_engine_names[c->engines[0]]);
-    if (c->nengines == 2 && c->engines[0] == ENGINE_VIRTUAL)
-        json_array_set_new(argv, json_array_size(argv) - 1, json_string("virtual,real"));
-    if (c->machine) {
+    char engines[64] = "";
+    for (unsigned i = 0, n = 0; i < req->engines.n; i++)
+        n += (unsigned)snprintf(engines + n, sizeof engines - n, "%s%s", i ? "," : "",
+                                cli_engine_names[req->engines.v[i]]);
+    push(argv, engines);
+    if (req->machine) {
         push(argv, "--machine");
-        push(argv, c->machine_abs);
+        push(argv, p->machine_abs);
     }
-    for (unsigned i = 0; i < c->nmachine_sets; i++) {
+    for (unsigned i = 0; i < req->machine_sets.n; i++) {
         push(argv, "--machine-set");
-        push(argv, c->machine_sets[i]);
+        push(argv, req->machine_sets.v[i]);
     }
-    snprintf(num, sizeof num, "%llu", (unsigned long long)c->repeat);
+    snprintf(num, sizeof num, "%llu", (unsigned long long)req->repeat);
     push(argv, "--repeat");
     push(argv, num);
-    snprintf(num, sizeof num, "%llu", (unsigned long long)c->seed);
+    snprintf(num, sizeof num, "%llu", (unsigned long long)req->seed);
     push(argv, "--seed");
     push(argv, num);
-    if (c->duration_ms) {
-        snprintf(num, sizeof num, "%llu", (unsigned long long)c->duration_ms);
+    if (req->duration_ms) {
+        snprintf(num, sizeof num, "%llu", (unsigned long long)req->duration_ms);
         push(argv, "--duration");
         push(argv, num);
     }
@@ -90,53 +93,45 @@ static json_t *assign_json(char *const *assign, unsigned n)
     return o;
 }
 
-json_t *compare_cell_json(const struct compare *c, const struct config *cfg)
+/* One cell as the plan describes it. */
+static json_t *cell_json(const struct cmp_plan *p, const struct cmp_cell *cfg)
 {
-    return json_pack("{sI ss ss ss so so sb}", "cell", (json_int_t)(cfg - c->configs), "label",
-                     cfg->label, "policy", cfg->subj.name, "engine",
-                     compare_engine_names[cfg->engine], "set",
-                     assign_json(cfg->assign, cfg->nassign), "vars",
+    return json_pack("{sI ss ss ss so so sb}", "cell", (json_int_t)(cfg - p->cells), "label",
+                     cfg->label, "policy", cfg->subj.name, "engine", cli_engine_names[cfg->engine],
+                     "set", assign_json(cfg->assign, cfg->nassign), "vars",
                      assign_json(cfg->vars, cfg->nvars), "baseline_only", cfg->baseline_only);
 }
 
-static json_t *plan_json(const struct compare *c)
+static json_t *plan_json(const struct cmp_plan *p)
 {
     char abs[PATH_MAX], created[32];
     utc_stamp(created, sizeof created, UTC_EXTENDED, 0);
     json_t *cells = json_array(), *runs = json_array();
-    for (size_t i = 0; i < c->nconfigs; i++)
-        json_array_append_new(cells, compare_cell_json(c, &c->configs[i]));
-    const char *dir = realpath(c->dir, abs) ? abs : c->dir;
-    for (size_t i = 0; i < c->nruns; i++) {
-        const struct run *r = &c->runs[i];
+    for (size_t i = 0; i < p->ncells; i++)
+        json_array_append_new(cells, cell_json(p, &p->cells[i]));
+    const char *dir = realpath(p->dir, abs) ? abs : p->dir;
+    for (size_t i = 0; i < p->nruns; i++) {
+        const struct cmp_run *r = &p->runs[i];
         json_array_append_new(runs, json_pack("{sI sI sI ss so}", "index", (json_int_t)i, "cell",
-                                              (json_int_t)(r->cfg - c->configs), "repeat",
+                                              (json_int_t)(r->cell - p->cells), "repeat",
                                               (json_int_t)r->repeat, "trace", r->trace, "argv",
-                                              compare_child_argv(c, r, dir)));
+                                              cmp_child_argv(p, r, dir)));
     }
     return json_pack("{ss sI ss ss so s{ss ss ss} sI sI so so}", "format", "gilsim-compare-plan",
-                     "version", (json_int_t)1, "created_utc", created, "gilsim", c->exe, "options",
-                     compare_plan_argv(c), "workload", "name", c->wl->name, "path",
-                     c->workload_path, "sha256", c->wl->sha256, "cells_total",
-                     (json_int_t)c->nconfigs, "runs_total", (json_int_t)c->nruns, "cells", cells,
-                     "runs", runs);
+                     "version", (json_int_t)1, "created_utc", created, "gilsim", p->exe, "options",
+                     plan_argv(p), "workload", "name", p->wl->name, "path", p->req->workload,
+                     "sha256", p->wl->sha256, "cells_total", (json_int_t)p->ncells, "runs_total",
+                     (json_int_t)p->nruns, "cells", cells, "runs", runs);
 }
 
-static int dump_plan(FILE *f, void *doc, struct err *e)
-{
-    int rc = json_dumpf(doc, f, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
-    fputc('\n', f);
-    return rc ? err_set(e, ERR_RUNTIME, "out of memory") : 0;
-}
-
-int compare_write_plan(const struct compare *c, struct err *e)
+int cmp_write_plan(const struct cmp_plan *p, struct err *e)
 {
     char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/%s", c->dir, PLAN_NAME);
-    json_t *doc = plan_json(c);
+    snprintf(path, sizeof path, "%s/%s", p->dir, PLAN_NAME);
+    json_t *doc = plan_json(p);
     if (!doc) return err_set(e, ERR_RUNTIME, "out of memory");
-    const char *inputs[] = {c->workload_path, NULL};
-    int rc = outfile_write(path, 0, inputs, dump_plan, doc, e); /* common/outfile.h's rules */
+    const char *inputs[] = {p->req->workload, NULL};
+    int rc = cli_write_json(path, inputs, doc, e);
     json_decref(doc);
     return rc;
 }
@@ -164,7 +159,7 @@ static int read_file(const char *path, char **text, size_t *len, struct err *e)
     return 0;
 }
 
-int compare_read_plan(const char *dir, json_t **plan, struct err *e)
+int cmp_read_plan(const char *dir, json_t **plan, struct err *e)
 {
     char path[PATH_MAX + 32], *text = NULL;
     size_t len = 0;
@@ -193,23 +188,23 @@ int compare_read_plan(const char *dir, json_t **plan, struct err *e)
     return err_set(e, ERR_INPUT, "%s: not a gilsim-compare-plan (no options to rebuild it)", path);
 }
 
-int compare_check_plan(const struct compare *c, json_t *plan, struct err *e)
+int cmp_check_plan(const struct cmp_plan *p, json_t *plan, struct err *e)
 {
     const char *sha =
         json_string_value(json_object_get(json_object_get(plan, "workload"), "sha256"));
-    if (sha && strcmp(sha, c->wl->sha256) != 0)
+    if (sha && strcmp(sha, p->wl->sha256) != 0)
         return err_set(e, ERR_INPUT,
                        "%s: changed since %s/%s was made (its SHA-256 differs): plan again",
-                       c->workload_path, c->dir, PLAN_NAME);
+                       p->req->workload, p->dir, PLAN_NAME);
     json_t *runs = json_object_get(plan, "runs");
-    bool same = json_array_size(runs) == c->nruns;
-    for (size_t i = 0; same && i < c->nruns; i++) {
+    bool same = json_array_size(runs) == p->nruns;
+    for (size_t i = 0; same && i < p->nruns; i++) {
         json_t *t = json_object_get(json_array_get(runs, i), "trace");
-        same = json_is_string(t) && strcmp(json_string_value(t), c->runs[i].trace) == 0;
+        same = json_is_string(t) && strcmp(json_string_value(t), p->runs[i].trace) == 0;
     }
     if (same) return 0;
     return err_set(e, ERR_INPUT,
                    "%s/%s: its options no longer make the runs it lists (another gilsim, or the "
                    "workload changed): plan again",
-                   c->dir, PLAN_NAME);
+                   p->dir, PLAN_NAME);
 }

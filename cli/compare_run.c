@@ -9,9 +9,9 @@
 #define _GNU_SOURCE /* environ, pipe2, sched_setaffinity */
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,74 +22,9 @@
 
 #include "analysis/metrics.h"
 #include "cli/compare.h"
-#include "common/outfile.h"
 #include "common/text.h"
 
 extern char **environ;
-
-/* When a cpython column is asked for: the interpreter and tools/pyrun, found like `gilsim
- * report` finds tools/report (GILSIM_PYTHON, GILSIM_TOOLS_DIR), checked before anything runs. */
-int compare_find_pyrun(struct compare *c, struct err *e)
-{
-    bool wanted = false;
-    for (size_t i = 0; i < c->nconfigs; i++)
-        wanted |= !c->configs[i].subj.policy;
-    if (!wanted) return 0;
-    if (cli_find_tool("pyrun", c->pyrun, sizeof c->pyrun, e) != 0 ||
-        cli_find_python("GILSIM_PYTHON", "policy cpython: the interpreter to measure", c->python,
-                        sizeof c->python, e) != 0)
-        return e->status;
-    return 0;
-}
-
-void compare_file_beside(const char *trace, const char *suffix, char *buf, size_t size)
-{
-    snprintf(buf, size, "%.*s%s", (int)(strlen(trace) - 5), trace, suffix);
-}
-
-static void push(json_t *argv, const char *s)
-{
-    json_array_append_new(argv, json_string(s));
-}
-
-static void push2(json_t *argv, const char *opt, const char *value)
-{
-    push(argv, opt);
-    push(argv, value);
-}
-
-/* `gilsim run WORKLOAD --policy P ...`, or `python tools/pyrun WORKLOAD ...` (no policy, real
- * threads only). */
-json_t *compare_child_argv(const struct compare *c, const struct run *r, const char *dir)
-{
-    const struct config *cfg = r->cfg;
-    json_t *argv = json_array();
-    char buf[PATH_MAX + 700];
-    push(argv, cfg->subj.policy ? c->exe : c->python);
-    push(argv, cfg->subj.policy ? "run" : c->pyrun);
-    push(argv, c->workload_abs);
-    if (cfg->subj.policy) push2(argv, "--policy", cfg->subj.name);
-    if (cfg->engine == ENGINE_VIRTUAL) {
-        push2(argv, "--engine", "virtual");
-        if (c->machine) push2(argv, "--machine", c->machine_abs);
-        for (unsigned k = 0; k < c->nmachine_sets; k++)
-            push2(argv, "--machine-set", c->machine_sets[k]);
-    }
-    for (unsigned k = 0; k < cfg->nassign; k++)
-        push2(argv, "--set", cfg->assign[k]);
-    for (unsigned k = 0; k < cfg->nvars; k++)
-        push2(argv, "--var", cfg->vars[k]);
-    if (c->duration_ms) {
-        snprintf(buf, sizeof buf, "%llu", (unsigned long long)c->duration_ms);
-        push2(argv, "--duration", buf);
-    }
-    snprintf(buf, sizeof buf, "%llu", (unsigned long long)c->seed);
-    push2(argv, "--seed", buf);
-    snprintf(buf, sizeof buf, "%s/.partial/%s", dir, r->trace);
-    push2(argv, "-o", buf);
-    push(argv, "-q");
-    return argv;
-}
 
 /* ---- the child ------------------------------------------------------------------------------ */
 
@@ -157,33 +92,6 @@ static int run_child(json_t *jargv)
 
 /* ---- the result ----------------------------------------------------------------------------- */
 
-static double json_at(json_t *doc, const char *path)
-{
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", path);
-    json_t *v = doc;
-    char *save = NULL;
-    for (char *k = strtok_r(buf, ".", &save); k && v; k = strtok_r(NULL, ".", &save))
-        v = json_object_get(v, k);
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
-/* The key metrics of one run from its summary; counts become rates so that runs of slightly
- * different lengths compare. */
-static json_t *key_metrics(json_t *doc)
-{
-    json_t *out = json_object();
-    double window_s = json_at(doc, "window_ns") / 1e9;
-    for (int k = 0; k < NKM; k++) {
-        if (!compare_metrics[k].path) continue;
-        double v = json_at(doc, compare_metrics[k].path);
-        if (k == KM_SWITCHES_PER_S || k == KM_FORCED_PER_S || k == KM_FAILED_WAKEUPS_PER_S)
-            v = window_s > 0 ? v / window_s : NAN;
-        json_object_set_new(out, compare_metrics[k].key, isfinite(v) ? json_real(v) : json_null());
-    }
-    return out;
-}
-
 /* The largest cell behind a thread (not the free GIL) of the run's wait attribution. */
 static json_t *top_blocker(const struct met_run *m, const struct trace *hdr)
 {
@@ -207,37 +115,30 @@ static json_t *top_blocker(const struct met_run *m, const struct trace *hdr)
     return top;
 }
 
-static int dump_doc(FILE *f, void *doc, struct err *e)
-{
-    int rc = json_dumpf(doc, f, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
-    fputc('\n', f);
-    return rc ? err_set(e, ERR_RUNTIME, "out of memory") : 0;
-}
-
 /* Writes doc to DIR/name under the output rules (common/outfile.h). */
 static int write_json(const char *dir, const char *name, json_t *doc, struct err *e)
 {
     char path[PATH_MAX + 700];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     if (!doc) return err_set(e, ERR_RUNTIME, "%s: out of memory", path);
-    return outfile_write(path, 0, NULL, dump_doc, doc, e);
+    return cli_write_json(path, NULL, doc, e);
 }
 
 /* The trace, moved into DIR, read back: its summary beside it and the result. */
-static int measure(const struct compare *c, size_t index, json_t *result, struct err *e)
+static int measure(const struct cmp_plan *p, size_t index, json_t *result, struct err *e)
 {
-    const struct run *r = &c->runs[index];
+    const struct cmp_run *r = &p->runs[index];
     char path[PATH_MAX + 700], sname[sizeof r->trace + 16];
-    snprintf(path, sizeof path, "%s/%s", c->dir, r->trace);
-    compare_file_beside(r->trace, ".summary.json", sname, sizeof sname);
+    snprintf(path, sizeof path, "%s/%s", p->dir, r->trace);
+    cmp_file_beside(r->trace, ".summary.json", sname, sizeof sname);
     struct met_run *m = NULL;
     struct trace *hdr = NULL;
     int rc = met_summarize_file(path, 0, &m, &hdr, e);
     if (rc) return rc;
     json_t *doc = met_to_json(m, r->trace);
-    rc = write_json(c->dir, sname, doc, e);
+    rc = write_json(p->dir, sname, doc, e);
     if (!rc) {
-        json_object_set_new(result, "metrics", key_metrics(doc));
+        json_object_set_new(result, "metrics", cmp_result_metrics(doc));
         json_object_set_new(result, "top_blocker", top_blocker(m, hdr));
         json_object_set(result, "host", json_object_get(hdr->run, "host"));
         json_object_set_new(result, "policy", json_string(hdr->policy));
@@ -270,62 +171,63 @@ static int pin(const char *list, struct err *e)
 }
 
 /* The child and what it left: 0, the child's status, or 128 + a signal. */
-static int run_and_measure(struct compare *c, size_t index, const char *partial, struct err *e)
+static int run_and_measure(const struct cmp_plan *p, size_t index, const char *partial,
+                           struct err *e)
 {
-    const struct run *r = &c->runs[index];
+    const struct cmp_run *r = &p->runs[index];
     char rname[sizeof r->trace + 16], dir_abs[PATH_MAX], path[PATH_MAX + 700];
-    compare_file_beside(r->trace, ".result.json", rname, sizeof rname);
-    json_t *argv = compare_child_argv(c, r, realpath(c->dir, dir_abs) ? dir_abs : c->dir);
+    cmp_file_beside(r->trace, ".result.json", rname, sizeof rname);
+    json_t *argv = cmp_child_argv(p, r, realpath(p->dir, dir_abs) ? dir_abs : p->dir);
     int status = run_child(argv), rc = 0;
     json_decref(argv);
     if (status < 0) return err_set(e, ERR_RUNTIME, "cannot start the run: %s", strerror(errno));
     int sig = cli_signals_received();
-    snprintf(path, sizeof path, "%s/%s", c->dir, r->trace);
+    snprintf(path, sizeof path, "%s/%s", p->dir, r->trace);
     json_t *result = json_pack("{ss sI ss sI}", "format", "gilsim-compare-result", "index",
                                (json_int_t)index, "trace", r->trace, "status", (json_int_t)status);
     if (status == 0 && !sig && rename(partial, path) != 0)
         rc = err_set(e, ERR_RUNTIME, "%s: cannot move the trace into place: %s", path,
                      strerror(errno));
     else if (status == 0 && !sig)
-        rc = measure(c, index, result, e);
+        rc = measure(p, index, result, e);
     unlink(partial);
     if (rc) {
         cli_fail(e);
         json_object_set_new(result, "status", json_integer(status = 1));
     }
     struct err we = {0};
-    if (!sig && write_json(c->dir, rname, result, &we) != 0) {
+    if (!sig && write_json(p->dir, rname, result, &we) != 0) {
         cli_fail(&we);
         status = status ? status : 1;
     }
     json_decref(result);
     if (status && !sig)
         fprintf(stderr, "gilsim compare: run %zu (%s, repeat %u) failed with status %d\n", index,
-                r->cfg->label, r->repeat, status);
+                r->cell->label, r->repeat, status);
     return sig ? 128 + sig : status;
 }
 
-int compare_run_one(struct compare *c, size_t index, const char *cpus, struct err *e)
+int cmp_run_one(const struct cmp_plan *p, size_t index, const char *cpus, struct err *e)
 {
-    if (index >= c->nruns)
+    if (index >= p->nruns)
         return err_set(e, ERR_INPUT, "--index %zu: the plan has runs 0 to %zu", index,
-                       c->nruns - 1);
-    if (compare_run_done(c, index)) {
+                       p->nruns - 1);
+    if (cmp_run_done(p, index)) {
         fprintf(stderr, "gilsim compare: run %zu (%s) has finished already\n", index,
-                c->runs[index].trace);
+                p->runs[index].trace);
         return 0;
     }
     char partial[PATH_MAX + 700];
-    int rc = compare_partial_dir(c, partial, sizeof partial, e);
+    int rc = cmp_partial_dir(p, partial, sizeof partial, e);
     if (rc) return rc;
-    snprintf(partial, sizeof partial, "%s/.partial/%s", c->dir, c->runs[index].trace);
+    snprintf(partial, sizeof partial, "%s/.partial/%s", p->dir, p->runs[index].trace);
     unlink(partial); /* a killed earlier attempt's */
     rc = cpus ? pin(cpus, e) : 0;
     if (rc) return rc;
     if ((rc = cli_signals_start(run_on_signal, NULL)) != 0)
         return err_set(e, ERR_RUNTIME, "cannot set up signal handling: %s", strerror(rc));
     cli_signals_set_tmp(partial);
-    rc = run_and_measure(c, index, partial, e);
+    rc = run_and_measure(p, index, partial, e);
     cli_signals_set_tmp(NULL);
     cli_signals_stop();
     return rc;

@@ -18,26 +18,8 @@
 #include "common/outfile.h"
 #include "common/text.h"
 
-static const char export_help[] =
-    "usage: gilsim export TRACE.json --format chrome|speedscope|csv [-o OUT]\n"
-    "\n"
-    "  -f, --format chrome      Chrome Trace Event JSON: open it in https://ui.perfetto.dev,\n"
-    "                           chrome://tracing or https://www.speedscope.app. One track per\n"
-    "                           thread with slices (B/E pairs) for holding the GIL, waiting\n"
-    "                           for it, I/O, sleep, native and hold; instants for drop\n"
-    "                           requests, failed wakeups, wait timeouts and forced switches; a\n"
-    "                           counter of GIL waiters; serve requests as async slices.\n"
-    "  -f, --format speedscope  Speedscope's own format: one profile per thread, its states as\n"
-    "                           frames, in ns (https://www.speedscope.app)\n"
-    "  -f, --format csv         one row per event (columns in docs/analysis.md)\n"
-    "  -o, --output OUT         output file (written through a temporary file; - for stdout);\n"
-    "                           default: the trace's name with .json replaced by .trace.json,\n"
-    "                           .speedscope.json or .csv\n"
-    "\n"
-    "Exit status: 0 ok, 1 runtime failure, 2 bad input (the trace or an option).\n";
-
 enum format { FMT_CHROME, FMT_SPEEDSCOPE, FMT_CSV };
-static const char *const format_names[] = {"chrome", "speedscope", "csv"};
+static const char *const format_names[] = {"chrome", "speedscope", "csv", NULL};
 static const char *const format_suffixes[] = {".trace.json", ".speedscope.json", ".csv"};
 
 struct exporter {
@@ -373,24 +355,35 @@ struct export_args {
     const char *output;
 };
 
-static int opt_format(void *args, const char *v)
-{
-    struct export_args *a = args;
-    for (a->format = 0; a->format <= FMT_CSV; a->format++)
-        if (strcmp(v, format_names[a->format]) == 0) return 0;
-    return cli_usage_error("export", "--format: expected chrome, speedscope or csv, got '%s'", v);
-}
-
-static int opt_output(void *args, const char *v)
-{
-    ((struct export_args *)args)->output = v;
-    return 0;
-}
+static const char *const format_help[] = {
+    "Chrome Trace Event JSON: open it in https://ui.perfetto.dev, chrome://tracing or "
+    "https://www.speedscope.app. One track per thread with slices (B/E pairs) for holding the "
+    "GIL, waiting for it, I/O, sleep, native and hold; instants for drop requests, failed "
+    "wakeups, wait timeouts and forced switches; a counter of GIL waiters; serve requests as "
+    "async slices.",
+    "Speedscope's own format: one profile per thread, its states as frames, in ns "
+    "(https://www.speedscope.app)",
+    "one row per event (columns in docs/analysis.md)",
+};
 
 static const struct cli_opt export_opts[] = {
-    {"format", 'f', true, opt_format},
-    {"output", 'o', true, opt_output},
-    {NULL, 0, false, NULL},
+    {.name = "format",
+     .letter = 'f',
+     .kind = CLI_ENUM,
+     .field = offsetof(struct export_args, format),
+     .names = format_names,
+     .names_help = format_help},
+    CLI_ROW_STRING("output", 'o', offsetof(struct export_args, output), "OUT",
+                   "output file (written through a temporary file; - for stdout); default: the "
+                   "trace's name with .json replaced by .trace.json, .speedscope.json or .csv"),
+    {0},
+};
+
+static const struct cli_command export_cmd = {
+    "export",
+    "usage: gilsim export TRACE.json --format chrome|speedscope|csv [-o OUT]\n",
+    export_opts,
+    "Exit status: 0 ok, 1 runtime failure, 2 bad input (the trace or an option).\n",
 };
 
 /* Streams the trace at path into out in format f. */
@@ -411,8 +404,7 @@ static int export_to(const char *path, enum format f, FILE *out, struct err *e)
 int cli_export(int argc, char **argv)
 {
     struct export_args a = {.format = -1};
-    int operand,
-        rc = cli_parse_options("export", export_help, export_opts, &a, argc, argv, &operand);
+    int operand, rc = cli_parse_options(&export_cmd, &a, argc, argv, &operand);
     if (rc) return rc == CLI_HELP_SHOWN ? 0 : rc;
     if (operand != argc - 1) return cli_usage_error("export", "%s", "expected one trace file");
     if (a.format < 0)

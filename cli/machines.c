@@ -8,46 +8,35 @@
 #include "common/text.h"
 #include "sim/machine.h"
 
-static const char machines_help[] =
+struct machines_args {
+    const char *file;
+    struct cli_list sets;
+};
+
+#define F(f) offsetof(struct machines_args, f)
+static const struct cli_opt machines_opts[] = {
+    CLI_ROW_MACHINE(F(file), "a gilsim-machine file (default: the built-in defaults)"),
+    CLI_ROW_MACHINE_SET(F(sets), "override machine parameters (repeatable)"),
+    {0},
+};
+#undef F
+
+static const struct cli_command machines_cmd = {
+    "machines",
     "usage: gilsim machines [--machine FILE] [--machine-set NAME=VALUE,...]\n"
     "\n"
     "Lists the parameters of the machine that the virtual engine (gilsim run --engine virtual)\n"
     "models: name, value, unit and meaning. The values are the built-in defaults, or those of\n"
     "a gilsim-machine FILE with the --machine-set overrides applied (docs/virtual.md;\n"
-    "tools/calibrate measures this host's into a file).\n";
-
-struct machines_args {
-    const char *file;
-    const char *sets[CLI_MAX_SETS];
-    unsigned nsets;
-};
-
-static int opt_file(void *args, const char *v)
-{
-    ((struct machines_args *)args)->file = v;
-    return 0;
-}
-
-static int opt_set(void *args, const char *v)
-{
-    struct machines_args *a = args;
-    if (a->nsets == CLI_MAX_SETS)
-        return cli_usage_error("machines", "%s", "too many --machine-set options");
-    a->sets[a->nsets++] = v;
-    return 0;
-}
-
-static const struct cli_opt machines_opts[] = {
-    {"machine", 0, true, opt_file},
-    {"machine-set", 0, true, opt_set},
-    {NULL, 0, false, NULL},
+    "tools/calibrate measures this host's into a file).\n",
+    machines_opts,
+    NULL,
 };
 
 int cli_machines(int argc, char **argv)
 {
     struct machines_args a = {0};
-    int operand,
-        rc = cli_parse_options("machines", machines_help, machines_opts, &a, argc, argv, &operand);
+    int operand, rc = cli_parse_options(&machines_cmd, &a, argc, argv, &operand);
     if (rc) return rc == CLI_HELP_SHOWN ? 0 : rc;
     if (operand != argc)
         return cli_usage_error("machines", "unexpected argument '%s'", argv[operand]);
@@ -55,8 +44,8 @@ int cli_machines(int argc, char **argv)
     struct err e = {0};
     mach_defaults(&m);
     if (a.file && mach_load(&m, a.file, &e) != 0) return cli_fail(&e);
-    for (unsigned i = 0; i < a.nsets; i++)
-        if (mach_set(&m, a.sets[i], &e) != 0) return cli_fail(&e);
+    for (unsigned i = 0; i < a.sets.n; i++)
+        if (mach_set(&m, a.sets.v[i], &e) != 0) return cli_fail(&e);
     char name[256], source[1024]; /* from a machine file: escaped (common/text.h) */
     printf("machine %s (%s)\n", text_escape(m.name, name, sizeof name),
            text_escape(m.source, source, sizeof source));

@@ -12,25 +12,38 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 
-static const char report_help[] =
+/* Parsed by tools/report: listed here for the help. */
+static const struct cli_opt report_opts[] = {
+    {.name = "output",
+     .letter = 'o',
+     .kind = CLI_PASS,
+     .value = "FILE",
+     .help = "the page (default DIR/report.html)"},
+    {.name = "timeline-ms",
+     .kind = CLI_PASS,
+     .value = "MS",
+     .help = "length of each timeline window, centred in the run (default 20)"},
+    {0},
+};
+
+static const struct cli_command report_cmd = {
+    "report",
     "usage: gilsim report DIR [-o FILE.html] [--timeline-ms MS]\n"
     "\n"
     "Writes one self-contained HTML page for a `gilsim compare` directory: workload, policies\n"
     "and parameters, the metrics table, latency CDFs, sweep plots and a timeline per column\n"
-    "(inlined), host information and links to the traces. Nothing is loaded from the network.\n"
-    "\n"
-    "  -o, --output FILE    the page (default DIR/report.html)\n"
-    "  --timeline-ms MS     length of each timeline window, centred in the run (default 20)\n"
-    "\n"
+    "(inlined), host information and links to the traces. Nothing is loaded from the network.\n",
+    report_opts,
     "Runs tools/report with /usr/bin/python3 and python3-matplotlib (tools/install-deps\n"
     "installs it). GILSIM_TOOLS_DIR and GILSIM_REPORT_PYTHON override where they are found.\n"
-    "Exit status: 0 ok, 1 runtime failure, 2 bad input.\n";
+    "Exit status: 0 ok, 1 runtime failure, 2 bad input.\n",
+};
 
 int cli_report(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(report_help, stdout);
+            cli_print_help(&report_cmd, stdout);
             return 0;
         }
     }

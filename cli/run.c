@@ -1,7 +1,7 @@
 /* cli/run.c - `gilsim run`: one workload under one policy, on real threads or in virtual time
  * on a modelled machine, the trace written
  * through sim/trace_write.c, a summary on stderr. Options are one table (run_opts): adding
- * one is a field in struct run_args, a short apply function and a line in the table. */
+ * one is a field in struct run_args and a row in the table (cli/cli.h). */
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -17,167 +17,69 @@
 #include "sim/trace_write.h"
 #include "sim/wl.h"
 
-static const char run_help[] =
-    "usage: gilsim run WORKLOAD.json [options]\n"
-    "\n"
-    "Runs the workload under a GIL policy and writes a JSON trace: on real threads, or\n"
-    "simulated in virtual time on a modelled machine (deterministic: the same inputs give\n"
-    "the same events on any host).\n"
-    "\n"
-    "  -p, --policy NAME     GIL policy (default new; see `gilsim policies`)\n"
-    "  -e, --engine NAME     real (default): pthreads on this machine; virtual: simulated\n"
-    "                        threads on the machine of --machine (docs/virtual.md)\n"
-    "      --machine FILE    the modelled machine, a gilsim-machine file (default: built-in\n"
-    "                        defaults, this development VM's; see `gilsim machines`)\n"
-    "      --machine-set NAME=VALUE[,NAME=VALUE...]\n"
-    "                        override machine parameters (repeatable)\n"
-    "  -s, --set NAME=VALUE  set a policy parameter (repeatable)\n"
-    "      --var NAME=VALUE  set a workload variable (repeatable; docs/workload-format.md)\n"
-    "  -d, --duration MS     run length in ms (default: the workload's duration_ms)\n"
-    "      --seed N          seed for every random draw (default 1)\n"
-    "  -o, --output PATH     trace path (default results/<workload>-<policy>-<UTC stamp>.json)\n"
-    "      --max-events N    per-thread event buffer; when full, further events are dropped\n"
-    "                        and the trace says complete: false (default: ~32M events in all)\n"
-    "      --stall-timeout MS  watchdog: when no thread makes progress for MS ms (a policy\n"
-    "                        deadlock), report who holds the GIL and who waits, write the\n"
-    "                        partial trace and exit 1 (default 10000; 0: off)\n"
-    "      --no-trace        record nothing and write no trace (only the summary: what\n"
-    "                        tracing costs, see tools/bench)\n"
-    "  -q, --quiet           no summary on stderr\n"
-    "\n"
-    "SIGINT or SIGTERM stops the run: the trace is written with complete: false and\n"
-    "stop_reason sigint or sigterm, exit status 130 or 143. A second SIGINT exits at once.\n"
-    "\n"
-    "Exit status: 0 ok, 1 runtime failure or stall, 2 bad input (workload, option,\n"
-    "parameter; nothing is run or written), 130/143 stopped by SIGINT/SIGTERM.\n";
-
 /* What the command line asked for. */
 struct run_args {
-    const char *policy, *output, *workload, *engine, *machine;
-    const char *sets[CLI_MAX_SETS], *machine_sets[CLI_MAX_SETS], *vars[WL_MAX_VARS];
-    unsigned nsets, nmachine_sets, nvars;
+    const char *policy, *output, *workload, *machine;
+    struct cli_choices engine; /* none: real */
+    struct cli_list sets, machine_sets, vars;
     uint64_t duration_ms, seed, max_events, stall_ms;
     bool quiet, no_trace;
 };
 
-/* ---- options ------------------------------------------------------------------------------- */
-
-#define STR_(x) #x
-#define STR(x)  STR_(x)
-
-static int opt_policy(void *args, const char *v)
-{
-    ((struct run_args *)args)->policy = v;
-    return 0;
-}
-
-static int opt_set(void *args, const char *v)
-{
-    struct run_args *a = args;
-    if (a->nsets == CLI_MAX_SETS)
-        return cli_usage_error("run", "too many --set options (at most %s)", STR(CLI_MAX_SETS));
-    a->sets[a->nsets++] = v;
-    return 0;
-}
-
-static int opt_var(void *args, const char *v)
-{
-    struct run_args *a = args;
-    struct err e = {0};
-    if (wl_var_arg(v, NULL, NULL, NULL, &e) != 0) return cli_usage_error("run", "%s", e.msg);
-    if (a->nvars == WL_MAX_VARS)
-        return cli_usage_error("run", "too many --var options (at most %s)", STR(WL_MAX_VARS));
-    a->vars[a->nvars++] = v;
-    return 0;
-}
-
-static int opt_engine(void *args, const char *v)
-{
-    if (strcmp(v, "real") != 0 && strcmp(v, "virtual") != 0)
-        return cli_usage_error("run", "--engine: expected real or virtual, got '%s'", v);
-    ((struct run_args *)args)->engine = v;
-    return 0;
-}
-
-static int opt_machine(void *args, const char *v)
-{
-    ((struct run_args *)args)->machine = v;
-    return 0;
-}
-
-static int opt_machine_set(void *args, const char *v)
-{
-    struct run_args *a = args;
-    if (a->nmachine_sets == CLI_MAX_SETS)
-        return cli_usage_error("run", "too many --machine-set options (at most %s)",
-                               STR(CLI_MAX_SETS));
-    a->machine_sets[a->nmachine_sets++] = v;
-    return 0;
-}
-
-static int opt_duration(void *args, const char *v)
-{
-    return cli_parse_duration("run", v, &((struct run_args *)args)->duration_ms);
-}
-
-static int opt_seed(void *args, const char *v)
-{
-    return cli_parse_seed("run", v, &((struct run_args *)args)->seed);
-}
-
-static int opt_output(void *args, const char *v)
-{
-    ((struct run_args *)args)->output = v;
-    return 0;
-}
-
-static int opt_max_events(void *args, const char *v)
-{
-    if (cli_parse_u64(v, 16, UINT32_MAX, &((struct run_args *)args)->max_events)) return 0;
-    return cli_usage_error("run", "--max-events: expected an integer in [16, 4294967295], got '%s'",
-                           v);
-}
-
-static int opt_stall_timeout(void *args, const char *v)
-{
-    uint64_t *ms = &((struct run_args *)args)->stall_ms;
-    if (cli_parse_u64(v, 0, (uint64_t)(WL_MAX_DURATION_NS / 1000000), ms) &&
-        (*ms == 0 || *ms >= 10))
-        return 0;
-    return cli_usage_error(
-        "run", "--stall-timeout: expected 0 (off) or milliseconds in [10, 86400000], got '%s'", v);
-}
-
-static int opt_no_trace(void *args, const char *v)
-{
-    (void)v;
-    ((struct run_args *)args)->no_trace = true;
-    return 0;
-}
-
-static int opt_quiet(void *args, const char *v)
-{
-    (void)v;
-    ((struct run_args *)args)->quiet = true;
-    return 0;
-}
-
+#define F(f) offsetof(struct run_args, f)
 static const struct cli_opt run_opts[] = {
-    {"policy", 'p', true, opt_policy},
-    {"set", 's', true, opt_set},
-    {"var", 0, true, opt_var},
-    {"engine", 'e', true, opt_engine},
-    {"machine", 0, true, opt_machine},
-    {"machine-set", 0, true, opt_machine_set},
-    {"duration", 'd', true, opt_duration},
-    {"seed", 0, true, opt_seed},
-    {"output", 'o', true, opt_output},
-    {"max-events", 0, true, opt_max_events},
-    {"stall-timeout", 0, true, opt_stall_timeout},
-    {"no-trace", 0, false, opt_no_trace},
-    {"quiet", 'q', false, opt_quiet},
-    {NULL, 0, false, NULL},
+    CLI_ROW_STRING("policy", 'p', F(policy), "NAME",
+                   "GIL policy (default new; see `gilsim policies`)"),
+    CLI_ROW_ENGINE(F(engine), 1, "NAME",
+                   "real (default): pthreads on this machine; virtual: simulated threads on the "
+                   "machine of --machine (docs/virtual.md)"),
+    CLI_ROW_MACHINE(F(machine), "the modelled machine, a gilsim-machine file (default: built-in "
+                                "defaults, this development VM's; see `gilsim machines`)"),
+    CLI_ROW_MACHINE_SET(F(machine_sets), "override machine parameters (repeatable)"),
+    CLI_ROW_LIST("set", 's', F(sets), "NAME=VALUE", CLI_MAX_SETS,
+                 "set a policy parameter (repeatable)"),
+    CLI_ROW_VAR(F(vars), "set a workload variable (repeatable; docs/workload-format.md)"),
+    CLI_ROW_DURATION(F(duration_ms), "run length in ms (default: the workload's duration_ms)"),
+    CLI_ROW_SEED(F(seed), "seed for every random draw (default 1)"),
+    CLI_ROW_STRING("output", 'o', F(output), "PATH",
+                   "trace path (default results/<workload>-<policy>-<UTC stamp>.json)"),
+    CLI_ROW_NUMBER("max-events", 0, CLI_U64, F(max_events), "N", 16, UINT32_MAX,
+                   "per-thread event buffer; when full, further events are dropped and the trace "
+                   "says complete: false (default: ~32M events in all)"),
+    /* clang-format off */
+    {.name = "stall-timeout", .kind = CLI_U64, .field = F(stall_ms), .value = "MS", .min = 10,
+     .max = CLI_MAX_DURATION_MS, .what = "milliseconds", .zero_off = true,
+     .help = "watchdog: when no thread makes progress for MS ms (a policy deadlock), report who "
+             "holds the GIL and who waits, write the partial trace and exit 1 (default 10000; 0: "
+             "off)"},
+    /* clang-format on */
+    CLI_ROW_FLAG("no-trace", 0, F(no_trace),
+                 "record nothing and write no trace (only the summary: what tracing costs, see "
+                 "tools/bench)"),
+    CLI_ROW_FLAG("quiet", 'q', F(quiet), "no summary on stderr"),
+    {0},
 };
+#undef F
+
+static const struct cli_command run_cmd = {
+    "run",
+    "usage: gilsim run WORKLOAD.json [options]\n"
+    "\n"
+    "Runs the workload under a GIL policy and writes a JSON trace: on real threads, or\n"
+    "simulated in virtual time on a modelled machine (deterministic: the same inputs give\n"
+    "the same events on any host).\n",
+    run_opts,
+    "SIGINT or SIGTERM stops the run: the trace is written with complete: false and\n"
+    "stop_reason sigint or sigterm, exit status 130 or 143. A second SIGINT exits at once.\n"
+    "\n"
+    "Exit status: 0 ok, 1 runtime failure or stall, 2 bad input (workload, option,\n"
+    "parameter; nothing is run or written), 130/143 stopped by SIGINT/SIGTERM.\n",
+};
+
+static enum eng_kind run_engine(const struct run_args *a)
+{
+    return a->engine.n ? (enum eng_kind)a->engine.v[0] : ENG_REAL;
+}
 
 /* ---- the run ------------------------------------------------------------------------------- */
 
@@ -195,8 +97,8 @@ static int resolve_policy(const struct run_args *a, const struct gil_policy **po
         return err_set(e, ERR_INPUT, "--policy %s: no such policy (have: %s)", a->policy, names);
     }
     gil_params_defaults(params, *pol);
-    for (unsigned i = 0; i < a->nsets; i++)
-        if (gil_params_set(params, *pol, a->sets[i], e) != 0) return e->status;
+    for (unsigned i = 0; i < a->sets.n; i++)
+        if (gil_params_set(params, *pol, a->sets.v[i], e) != 0) return e->status;
     return 0;
 }
 
@@ -204,15 +106,14 @@ static int resolve_policy(const struct run_args *a, const struct gil_policy **po
 static int resolve_machine(const struct run_args *a, struct machine *m, struct err *e)
 {
     mach_defaults(m);
-    bool is_virtual = a->engine && strcmp(a->engine, "virtual") == 0;
-    if (!is_virtual && (a->machine || a->nmachine_sets))
+    if (run_engine(a) != ENG_VIRTUAL && (a->machine || a->machine_sets.n))
         return err_set(e, ERR_INPUT,
                        "%s: only the virtual engine has a modelled machine "
                        "(add --engine virtual)",
                        a->machine ? "--machine" : "--machine-set");
     if (a->machine && mach_load(m, a->machine, e) != 0) return e->status;
-    for (unsigned i = 0; i < a->nmachine_sets; i++)
-        if (mach_set(m, a->machine_sets[i], e) != 0) return e->status;
+    for (unsigned i = 0; i < a->machine_sets.n; i++)
+        if (mach_set(m, a->machine_sets.v[i], e) != 0) return e->status;
     return 0;
 }
 
@@ -381,7 +282,7 @@ static int run_with_signals(const struct run_args *a, struct eng_options *o, boo
 int cli_run(int argc, char **argv)
 {
     struct run_args a = {.policy = "new", .seed = 1, .stall_ms = 10000};
-    int operand, rc = cli_parse_options("run", run_help, run_opts, &a, argc, argv, &operand);
+    int operand, rc = cli_parse_options(&run_cmd, &a, argc, argv, &operand);
     if (rc) return rc == CLI_HELP_SHOWN ? 0 : rc;
     if (operand != argc - 1)
         return cli_usage_error("run", "%s",
@@ -395,7 +296,7 @@ int cli_run(int argc, char **argv)
     struct wl_workload *wl = NULL;
     struct machine machine;
     if (resolve_policy(&a, &pol, &params, &e) != 0 || resolve_machine(&a, &machine, &e) != 0 ||
-        wl_load_vars(a.workload, a.vars, a.nvars, &wl, &e) != 0)
+        wl_load_vars(a.workload, a.vars.v, a.vars.n, &wl, &e) != 0)
         return cli_fail(&e);
     if (a.no_trace && a.output) {
         wl_free(wl);
@@ -417,7 +318,7 @@ int cli_run(int argc, char **argv)
     }
     struct eng_options o = {
         .wl = wl,
-        .engine = a.engine && strcmp(a.engine, "virtual") == 0 ? ENG_VIRTUAL : ENG_REAL,
+        .engine = run_engine(&a),
         .machine = &machine,
         .policy = pol,
         .params = &params,

@@ -8,26 +8,6 @@
 #include "cli/commands.h"
 #include "common/outfile.h"
 
-static const char summary_help[] =
-    "usage: gilsim summary TRACE.json [--json | --samples LIST] [-o OUT]\n"
-    "\n"
-    "Computes latency, throughput, convoy and fairness metrics from a trace's events, for the\n"
-    "run and for every thread, and who made whom wait (the wait attribution: for each thread,\n"
-    "which threads held the GIL while it waited); docs/metrics.md defines each. Any trace in\n"
-    "the gilsim-trace format works, whoever wrote it. A partial trace (complete: false) is\n"
-    "summarized and marked as such.\n"
-    "\n"
-    "  --json          print one JSON document (gilsim-summary, version 1) instead of text\n"
-    "  --samples LIST  print every sample of the named latency metrics as CSV\n"
-    "                  (metric,tid,thread,ns; each thread's sorted ascending), for CDFs.\n"
-    "                  LIST: comma-separated among gil_wait, io_response, sleep_overshoot,\n"
-    "                  request_latency, slice, handoff_gap; or all (these six); and\n"
-    "                  wait_attribution: the waiter x holder matrix, one row per cell, in\n"
-    "                  three more columns holder_tid,holder,share\n"
-    "  -o, --output OUT  write to OUT (through a temporary file) instead of stdout\n"
-    "\n"
-    "Exit status: 0 ok, 1 runtime failure, 2 the file is not a readable gilsim trace.\n";
-
 #define ATTRIBUTION "wait_attribution"
 
 /* Parses a --samples list into wanted[] (latency metrics) and *attribution; 0, or a usage
@@ -110,30 +90,33 @@ struct summary_args {
     bool json;
 };
 
-static int opt_json(void *args, const char *v)
-{
-    (void)v;
-    ((struct summary_args *)args)->json = true;
-    return 0;
-}
-
-static int opt_samples(void *args, const char *v)
-{
-    ((struct summary_args *)args)->samples = v;
-    return 0;
-}
-
-static int opt_output(void *args, const char *v)
-{
-    ((struct summary_args *)args)->output = v;
-    return 0;
-}
-
+#define F(f) offsetof(struct summary_args, f)
 static const struct cli_opt summary_opts[] = {
-    {"json", 0, false, opt_json},
-    {"samples", 0, true, opt_samples},
-    {"output", 'o', true, opt_output},
-    {NULL, 0, false, NULL},
+    CLI_ROW_FLAG("json", 0, F(json),
+                 "print one JSON document (gilsim-summary, version 1) instead of text"),
+    CLI_ROW_STRING("samples", 0, F(samples), "LIST",
+                   "print every sample of the named latency metrics as CSV (metric,tid,thread,ns; "
+                   "each thread's sorted ascending), for CDFs. LIST: comma-separated among "
+                   "gil_wait, io_response, sleep_overshoot, request_latency, slice, handoff_gap; "
+                   "or all (these six); and wait_attribution: the waiter x holder matrix, one row "
+                   "per cell, in three more columns holder_tid,holder,share"),
+    CLI_ROW_STRING("output", 'o', F(output), "OUT",
+                   "write to OUT (through a temporary file) instead of stdout"),
+    {0},
+};
+#undef F
+
+static const struct cli_command summary_cmd = {
+    "summary",
+    "usage: gilsim summary TRACE.json [--json | --samples LIST] [-o OUT]\n"
+    "\n"
+    "Computes latency, throughput, convoy and fairness metrics from a trace's events, for the\n"
+    "run and for every thread, and who made whom wait (the wait attribution: for each thread,\n"
+    "which threads held the GIL while it waited); docs/metrics.md defines each. Any trace in\n"
+    "the gilsim-trace format works, whoever wrote it. A partial trace (complete: false) is\n"
+    "summarized and marked as such.\n",
+    summary_opts,
+    "Exit status: 0 ok, 1 runtime failure, 2 the file is not a readable gilsim trace.\n",
 };
 
 /* What the summary writes: the text, the JSON document or the samples. */
@@ -164,8 +147,7 @@ static int write_summary(FILE *f, const struct summary_out *s, struct err *e)
 int cli_summary(int argc, char **argv)
 {
     struct summary_args a = {.output = "-"};
-    int operand,
-        rc = cli_parse_options("summary", summary_help, summary_opts, &a, argc, argv, &operand);
+    int operand, rc = cli_parse_options(&summary_cmd, &a, argc, argv, &operand);
     if (rc) return rc == CLI_HELP_SHOWN ? 0 : rc;
     if (operand >= argc) return cli_usage_error("summary", "%s", "expected a trace file");
     if (operand < argc - 1)

@@ -1,5 +1,5 @@
 /* cli/util.c - the helpers every command uses (see cli.h): messages and exit codes, value
- * parsers, CSV fields, results/, and finding gilsim's binary, scripts and Python. */
+ * parsers, CSV fields, JSON files, results/, and finding gilsim's binary, scripts and Python. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/outfile.h"
 #include "common/text.h"
-#include "sim/wl.h"
 
 int cli_fail(const struct err *e)
 {
@@ -38,19 +38,6 @@ bool cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     return true;
 }
 
-int cli_parse_duration(const char *cmd, const char *arg, uint64_t *ms)
-{
-    if (cli_parse_u64(arg, 1, (uint64_t)(WL_MAX_DURATION_NS / 1000000), ms)) return 0;
-    return cli_usage_error(cmd, "--duration: expected milliseconds in [1, 86400000], got '%s'",
-                           arg);
-}
-
-int cli_parse_seed(const char *cmd, const char *arg, uint64_t *seed)
-{
-    if (cli_parse_u64(arg, 0, UINT64_MAX, seed)) return 0;
-    return cli_usage_error(cmd, "--seed: expected a non-negative integer, got '%s'", arg);
-}
-
 void cli_csv_field(FILE *f, const char *s)
 {
     /* A cell a spreadsheet would run as a formula gets a leading quote (the OWASP rule; a tab
@@ -71,6 +58,18 @@ void cli_csv_field(FILE *f, const char *s)
 void cli_json_string(FILE *f, const char *s)
 {
     text_put_json(f, s); /* valid UTF-8 whatever s holds (common/text.h) */
+}
+
+static int dump_json(FILE *f, void *doc, struct err *e)
+{
+    int rc = json_dumpf(doc, f, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
+    fputc('\n', f);
+    return rc ? err_set(e, ERR_RUNTIME, "out of memory") : 0;
+}
+
+int cli_write_json(const char *path, const char *const *inputs, json_t *doc, struct err *e)
+{
+    return outfile_write(path, 0, inputs, dump_json, doc, e);
 }
 
 int cli_results_dir(void)
