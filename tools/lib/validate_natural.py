@@ -228,76 +228,73 @@ def object_events(tr, name, evs):
             if e.get("object") == name and e["ev"] in evs]
 
 
-def pool_sim(tr, put_ns):
-    """ThreadPoolExecutor.map's figures from gilsim's trace: items per second from the first
-    submit (put on work) to the last result (get on results), and each call's time: a worker's
-    get of its item to its put of the result, less the Python around the call (run_us, put_us
-    of the model)."""
-    puts = object_events(tr, "work", ("obj_put",))
-    results = object_events(tr, "results", ("obj_get",))
-    began, took = {}, []
-    marks = sorted(object_events(tr, "work", ("obj_get",)) +
-                   object_events(tr, "results", ("obj_put",)))
-    for t, tid, ev in marks:
-        if ev == "obj_get":
-            began[tid] = t
-        elif tid in began:
-            took.append(t - began.pop(tid) - put_ns)
-    span = (results[-1][0] - puts[0][0]) / 1e9 if puts and results else None
-    return {"rate": len(results) / span if span else None, "p50": pct(took, .5),
-            "p99": pct(took, .99)}
+def both(real, rate_key, lat_key, rate, lats):
+    """A row's figures on both sides: the program's (its rate, and its latency's p50 and p99 in
+    µs as it printed them) and gilsim's (a rate, and latency samples in ns)."""
+    return ({"rate": real[rate_key], "p50": real[lat_key + "_p50_us"] * 1e3,
+             "p99": real[lat_key + "_p99_us"] * 1e3},
+            {"rate": rate, "p50": pct(lats, .5), "p99": pct(lats, .99)})
 
 
 def pool_metrics(real, tr):
-    overhead = (1.0 + 1.0) * 1e3  # the model's run_us and results' put_us (its set_result)
-    return ({"rate": real["items_per_s"], "p50": real["task_p50_us"] * 1e3,
-             "p99": real["task_p99_us"] * 1e3}, pool_sim(tr, overhead))
+    """ThreadPoolExecutor.map: items per second from the first submit (a put on work) to the
+    last result (a get on results), and each call's time: a worker's get of its item to its
+    put of the result, less the Python around the call (the model's run_us and results'
+    put_us, its set_result: 1 µs each)."""
+    puts = object_events(tr, "work", ("obj_put",))
+    results = object_events(tr, "results", ("obj_get",))
+    began, took = {}, []
+    for t, tid, ev in sorted(object_events(tr, "work", ("obj_get",)) +
+                             object_events(tr, "results", ("obj_put",))):
+        if ev == "obj_get":
+            began[tid] = t
+        elif tid in began:
+            took.append(t - began.pop(tid) - 2000)
+    span = (results[-1][0] - puts[0][0]) / 1e9 if puts and results else None
+    return both(real, "items_per_s", "task", len(results) / span if span else None, took)
 
 
-def fifo_waits(tr, name, from_ns):
-    """A queue's items from put to the get that took them (FIFO), for gets from from_ns on."""
+def fifo_waits(tr, name):
+    """A queue's items from put to the get that took them (FIFO)."""
     pending, out = [], []
     for t, _, ev in object_events(tr, name, ("obj_put", "obj_get")):
         if ev == "obj_put":
             pending.append(t)
         elif pending:
-            put = pending.pop(0)
-            if t >= from_ns:
-                out.append(t - put)
+            out.append(t - pending.pop(0))
     return out
 
 
+def per_s(n, tr):
+    return n / (tr.stop_ns / 1e9)
+
+
 def prodcons_metrics(real, tr):
-    waits = fifo_waits(tr, "jobs", 0)
-    gets = len(object_events(tr, "jobs", ("obj_get",)))
-    return ({"rate": real["items_per_s"], "p50": real["queue_wait_p50_us"] * 1e3,
-             "p99": real["queue_wait_p99_us"] * 1e3},
-            {"rate": gets / (tr.stop_ns / 1e9), "p50": pct(waits, .5), "p99": pct(waits, .99)})
+    waits = fifo_waits(tr, "jobs")
+    return both(real, "items_per_s", "queue_wait", per_s(len(waits), tr), waits)
 
 
 def lock_metrics(real, tr):
+    """Increments per second, and a loop's time: from one release of the lock by a thread to
+    its next."""
     last, laps = {}, []
     for t, tid, _ in object_events(tr, "mu", ("obj_release",)):
         if tid in last:
             laps.append(t - last[tid])
         last[tid] = t
-    n = len(object_events(tr, "mu", ("obj_acquire",)))
-    return ({"rate": real["increments_per_s"], "p50": real["iteration_p50_us"] * 1e3,
-             "p99": real["iteration_p99_us"] * 1e3},
-            {"rate": n / (tr.stop_ns / 1e9), "p50": pct(laps, .5), "p99": pct(laps, .99)})
+    rate = per_s(len(object_events(tr, "mu", ("obj_acquire",))), tr)
+    return both(real, "increments_per_s", "iteration", rate, laps)
 
 
 def event_metrics(real, tr):
+    """Wake-ups per second, and the lag from the set to the waiter's clear after it."""
     set_at, lags = None, []
     for t, _, ev in object_events(tr, "tick", ("obj_set", "obj_clear")):
         if ev == "obj_set":
             set_at = t
         elif set_at is not None:
             lags.append(t - set_at)
-    return ({"rate": real["wakeups_per_s"], "p50": real["lag_p50_us"] * 1e3,
-             "p99": real["lag_p99_us"] * 1e3},
-            {"rate": len(lags) / (tr.stop_ns / 1e9), "p50": pct(lags, .5),
-             "p99": pct(lags, .99)})
+    return both(real, "wakeups_per_s", "lag", per_s(len(lags), tr), lags)
 
 
 # ---- the programs ---------------------------------------------------------------------------
@@ -415,35 +412,37 @@ PROGRAMS_SPEC = {
              "`workloads/cpu2.json`.",
              [("rate", "round trips/s", "rate", True), ("p50", "round trip or slice p50",
                                                         "ns", True)], ruby_metrics),
-    "pool": ("a thread pool", "`thread_pool.py`: `ThreadPoolExecutor(4).map` of a 200 µs "
-             "pure-Python function over 2,000 items; *with I/O*, each call does half its work, a "
-             "socket round trip (`sendall` + `recv`) to a peer process of its own that answers "
-             "after 40 µs, and the other half. *Call*: one call's time as it times itself. "
-             "Model: `pool-cpu.json`, `pool-io.json`: the pool's work queue and the futures as "
-             "two queues, submit's and set_result's Python as measured on CPython 3.11.",
-             [("rate", "items/s", "rate", True), ("p50", "call p50", "ns", True),
-              ("p99", "call p99", "ns", False)], pool_metrics),
-    "prodcons": ("producer and consumers", "`producer_consumer.py`: one thread `recv`s "
-                 "requests from a load generator process (one byte every 1/4000 s, open loop) "
-                 "and puts each on a `queue.Queue(maxsize=8)`; two threads get them and do "
-                 "300 µs of pure-Python work each (more than they can take: the queue fills). "
-                 "*Queue wait*: an item's time from its put to the get that took it. Model: "
-                 "`prodcons.json`, the producer a `serve` loop at the generator's rate.",
-                 [("rate", "items/s", "rate", True), ("p50", "queue wait p50", "ns", True),
-                  ("p99", "queue wait p99", "ns", False)], prodcons_metrics),
-    "lock": ("lock contention", "`lock_counter.py`: 4 threads increment a shared counter "
-             "under one `threading.Lock`, each loop 20 µs of pure-Python work outside the lock "
-             "and 5 µs inside. *Iteration*: one loop as its thread times it. Model: "
-             "`lock-counter.json`.",
-             [("rate", "increments/s", "rate", True), ("p50", "iteration p50", "ns", True),
-              ("p99", "iteration p99", "ns", False)], lock_metrics),
-    "event": ("an Event every millisecond", "`event_tick.py`: one thread sleeps 1 ms and "
-              "sets a `threading.Event`, over and over; another waits for it and clears it; a "
-              "third counts in a pure-Python loop. *Lag*: from the set to the waiter running "
-              "again. Model: `event-tick.json`.",
-              [("rate", "wake-ups/s", "rate", True), ("p50", "lag p50", "ns", True),
-               ("p99", "lag p99", "ns", False)], event_metrics),
 }
+
+
+# The threading-object programs (issue 23), one a line: key | title | rate's label | latency's
+# label | what the table says of the program and its model.
+OBJECT_PROGRAMS = """\
+pool|a thread pool|items/s|call|`thread_pool.py`: `ThreadPoolExecutor(4).map` of a 200 µs \
+pure-Python function over 2,000 items; *with I/O*, each call does half its work, a socket round \
+trip (`sendall` + `recv`) to a peer process of its own that answers after 40 µs, and the other \
+half. *Call*: one call's time as it times itself. Model: `pool-cpu.json`, `pool-io.json`: the \
+pool's work queue and the futures as two queues, submit's and set_result's Python as measured \
+on CPython 3.11.
+prodcons|producer and consumers|items/s|queue wait|`producer_consumer.py`: one thread `recv`s \
+requests from a load generator process (one byte every 1/4000 s, open loop) and puts each on a \
+`queue.Queue(maxsize=8)`; two threads get them and do 300 µs of pure-Python work each (more \
+than they can take: the queue fills). *Queue wait*: an item's time from its put to the get \
+that took it. Model: `prodcons.json`, the producer a `serve` loop at the generator's rate.
+lock|lock contention|increments/s|iteration|`lock_counter.py`: 4 threads increment a shared \
+counter under one `threading.Lock`, each loop 20 µs of pure-Python work outside the lock and \
+5 µs inside. *Iteration*: one loop as its thread times it. Model: `lock-counter.json`.
+event|an Event every millisecond|wake-ups/s|lag|`event_tick.py`: one thread sleeps 1 ms and \
+sets a `threading.Event`, over and over; another waits for it and clears it; a third counts in \
+a pure-Python loop. *Lag*: from the set to the waiter running again. Model: `event-tick.json`.
+"""
+_READERS = {"pool": pool_metrics, "prodcons": prodcons_metrics, "lock": lock_metrics,
+            "event": event_metrics}
+for _line in OBJECT_PROGRAMS.splitlines():
+    _key, _title, _rate, _lat, _desc = _line.split("|")
+    PROGRAMS_SPEC[_key] = (_title, _desc, [("rate", _rate, "rate", True),
+                                           ("p50", _lat + " p50", "ns", True),
+                                           ("p99", _lat + " p99", "ns", False)], _READERS[_key])
 
 
 def cases(intervals, smoke, python):

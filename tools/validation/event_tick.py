@@ -19,10 +19,9 @@ import time
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--period-ms", type=float, default=1.0)
-    ap.add_argument("--cpu-threads", type=int, default=1)
-    ap.add_argument("--interval-ms", type=float, default=5.0)
-    ap.add_argument("--duration", type=float, default=2.0)
+    for flag, default in (("period-ms", 1.0), ("cpu-threads", 1), ("interval-ms", 5.0),
+                          ("duration", 2.0)):
+        ap.add_argument("--" + flag, type=type(default), default=default)
     a = ap.parse_args()
     sys.setswitchinterval(a.interval_ms / 1000)
     ev = threading.Event()
@@ -58,14 +57,11 @@ def main():
         t.join()
     elapsed = time.perf_counter() - start
     lags.sort()
-
-    def rank(q):
-        return lags[max(0, math.ceil(q * len(lags)) - 1)] * 1e6
-    print(json.dumps({
-        "program": "event_tick", "python": platform.python_version(), "period_ms": a.period_ms,
-        "cpu_threads": a.cpu_threads, "interval_ms": a.interval_ms, "wakeups": len(lags),
-        "wakeups_per_s": len(lags) / elapsed, "lag_p50_us": rank(0.5),
-        "lag_p99_us": rank(0.99)}))
+    result = dict(vars(a), program="event_tick", python=platform.python_version())
+    result["wakeups"], result["wakeups_per_s"] = len(lags), len(lags) / elapsed
+    for name, q in (("lag_p50_us", 0.5), ("lag_p99_us", 0.99)):  # nearest rank
+        result[name] = lags[max(0, math.ceil(q * len(lags)) - 1)] * 1e6
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

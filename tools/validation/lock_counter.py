@@ -15,6 +15,7 @@ import platform
 import sys
 import threading
 import time
+import timeit
 
 
 def busy(n):
@@ -24,24 +25,17 @@ def busy(n):
     return s
 
 
-def steps_for_us(us):
+def steps_for_us(us, probe=100000):
     """Steps of busy that take `us` microseconds alone: the fastest of seven timings."""
-    probe = 100000
-    fastest = float("inf")
-    for _ in range(7):
-        t = time.perf_counter()
-        busy(probe)
-        fastest = min(fastest, time.perf_counter() - t)
-    return max(1, round(probe * us / 1e6 / fastest))
+    timings = timeit.repeat(lambda: busy(probe), number=1, repeat=7)
+    return max(1, round(probe * us / 1e6 / min(timings)))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--threads", type=int, default=4)
-    ap.add_argument("--inside-us", type=float, default=5.0)
-    ap.add_argument("--outside-us", type=float, default=20.0)
-    ap.add_argument("--interval-ms", type=float, default=5.0)
-    ap.add_argument("--duration", type=float, default=2.0)
+    for flag, default in (("threads", 4), ("inside-us", 5.0), ("outside-us", 20.0),
+                          ("interval-ms", 5.0), ("duration", 2.0)):
+        ap.add_argument("--" + flag, type=type(default), default=default)
     a = ap.parse_args()
     inside, outside = steps_for_us(a.inside_us), steps_for_us(a.outside_us)
     sys.setswitchinterval(a.interval_ms / 1000)
@@ -68,23 +62,17 @@ def main():
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(a.threads)]
     start = time.perf_counter()
-    for t in threads:
-        t.start()
+    list(map(threading.Thread.start, threads))
     time.sleep(a.duration)
     stop[0] = True
-    for t in threads:
-        t.join()
+    list(map(threading.Thread.join, threads))
     elapsed = time.perf_counter() - start
     all_laps = sorted(x for lap in laps for x in lap)
-
-    def rank(q):
-        return all_laps[max(0, math.ceil(q * len(all_laps)) - 1)] * 1e6
-    print(json.dumps({
-        "program": "lock_counter", "python": platform.python_version(), "threads": a.threads,
-        "inside_us": a.inside_us, "outside_us": a.outside_us, "interval_ms": a.interval_ms,
-        "increments": counter[0], "increments_per_s": counter[0] / elapsed,
-        "iteration_p50_us": rank(0.5), "iteration_p99_us": rank(0.99),
-        "contended_share": sum(contended) / max(1, counter[0])}))
+    at = {q: all_laps[max(0, math.ceil(q / 100 * len(all_laps)) - 1)] * 1e6 for q in (50, 99)}
+    print(json.dumps(dict(vars(a), program="lock_counter", python=platform.python_version(),
+                          increments=counter[0], increments_per_s=counter[0] / elapsed,
+                          iteration_p50_us=at[50], iteration_p99_us=at[99],
+                          contended_share=sum(contended) / max(1, counter[0]))))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ One thread receives requests from a socket (a load generator process sends one b
 and do --work-us of pure-Python work on each. Prints JSON: items taken per second, and how long
 an item waited in the queue, from its put to the get that took it (p50, p99).
 
-  producer_consumer.py --rate 2000 --work-us 300 --maxsize 8 --interval-ms 5 --duration 2
+  producer_consumer.py --rate 4000 --work-us 300 --maxsize 8 --interval-ms 5 --duration 2
 """
 import argparse
 import json
@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import timeit
 
 
 def crunch(n):
@@ -30,13 +31,8 @@ def crunch(n):
 
 def calibrated(us):
     """Steps of crunch that take `us` microseconds alone (the best of seven timings)."""
-    probe = 150000
-    times = []
-    for _ in range(7):
-        t = time.perf_counter()
-        crunch(probe)
-        times.append(time.perf_counter() - t)
-    return max(1, round(probe * us / 1e6 / min(times)))
+    return max(1, round(150000 * us / 1e6 / min(timeit.repeat(lambda: crunch(150000),
+                                                               number=1, repeat=7))))
 
 
 def generate(fd, rate, seconds):
@@ -54,12 +50,9 @@ def generate(fd, rate, seconds):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rate", type=float, default=2000.0, help="requests per second")
-    ap.add_argument("--work-us", type=float, default=300.0)
-    ap.add_argument("--maxsize", type=int, default=8)
-    ap.add_argument("--consumers", type=int, default=2)
-    ap.add_argument("--interval-ms", type=float, default=5.0)
-    ap.add_argument("--duration", type=float, default=2.0)
+    for flag, default in (("rate", 4000.0), ("work-us", 300.0), ("maxsize", 8),
+                          ("consumers", 2), ("interval-ms", 5.0), ("duration", 2.0)):
+        ap.add_argument("--" + flag, type=type(default), default=default)
     ap.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.generate is not None:
@@ -100,15 +93,12 @@ def main():
     elapsed = time.perf_counter() - start
     load.wait()
     waits.sort()
-
-    def rank(q_):
-        return waits[max(0, math.ceil(q_ * len(waits)) - 1)] * 1e6
-    print(json.dumps({
-        "program": "producer_consumer", "python": platform.python_version(), "rate": a.rate,
-        "work_us": a.work_us, "work_steps": steps, "maxsize": a.maxsize,
-        "consumers": a.consumers, "interval_ms": a.interval_ms, "items": got[0],
-        "items_per_s": got[0] / elapsed, "queue_wait_p50_us": rank(0.5),
-        "queue_wait_p99_us": rank(0.99)}))
+    report = {"program": "producer_consumer", "python": platform.python_version(),
+              "steps": steps, "items": got[0], "items_per_s": got[0] / elapsed}
+    report.update((k, v) for k, v in vars(a).items() if k != "generate")
+    report["queue_wait_p50_us"] = waits[max(0, math.ceil(len(waits) / 2) - 1)] * 1e6
+    report["queue_wait_p99_us"] = waits[max(0, math.ceil(0.99 * len(waits)) - 1)] * 1e6
+    print(json.dumps(report))
 
 
 if __name__ == "__main__":

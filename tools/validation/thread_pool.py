@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import timeit
 from concurrent.futures import ThreadPoolExecutor
 
 
@@ -31,14 +32,8 @@ def spin(n):
 
 def steps_per(us):
     """How many steps of spin take `us` microseconds here (the fastest of seven timings)."""
-    probe = 200000
-    best = None
-    for _ in range(7):
-        t = time.perf_counter()
-        spin(probe)
-        took = time.perf_counter() - t
-        best = took if best is None else min(best, took)
-    return max(1, round(probe * us / 1e6 / best))
+    fastest = min(timeit.repeat(lambda: spin(200000), number=1, repeat=7))
+    return max(1, round(200000 * us / 1e6 / fastest))
 
 
 def answer(fd, delay_us):
@@ -51,12 +46,10 @@ def answer(fd, delay_us):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--workers", type=int, default=4)
-    ap.add_argument("--items", type=int, default=2000)
-    ap.add_argument("--work-us", type=float, default=200.0)
-    ap.add_argument("--interval-ms", type=float, default=5.0)
+    for flag, default in (("workers", 4), ("items", 2000), ("work-us", 200.0),
+                          ("interval-ms", 5.0), ("delay-us", 40.0)):
+        ap.add_argument("--" + flag, type=type(default), default=default)
     ap.add_argument("--blocking", action="store_true", help="a socket round trip in each call")
-    ap.add_argument("--delay-us", type=float, default=40.0, help="the peer's pause (--blocking)")
     ap.add_argument("--peer", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.peer is not None:
@@ -100,14 +93,12 @@ def main():
     for p in peers:
         p.wait()
     took.sort()
-
-    def rank(q):
-        return took[max(0, math.ceil(q * len(took)) - 1)] * 1e6
-    print(json.dumps({
-        "program": "thread_pool", "python": platform.python_version(), "workers": a.workers,
-        "items": len(done), "work_us": a.work_us, "work_steps": steps, "blocking": a.blocking,
-        "delay_us": a.delay_us, "interval_ms": a.interval_ms, "elapsed_s": elapsed,
-        "items_per_s": len(done) / elapsed, "task_p50_us": rank(0.5), "task_p99_us": rank(0.99)}))
+    out = dict(program="thread_pool", python=platform.python_version(), steps=steps,
+               items=len(done), elapsed_s=elapsed, items_per_s=len(done) / elapsed)
+    out.update(vars(a))
+    for q in (50, 99):  # nearest rank
+        out["task_p%d_us" % q] = took[max(0, math.ceil(q / 100 * len(took)) - 1)] * 1e6
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":
