@@ -537,6 +537,20 @@ static json_t *attribution_json(const struct met_run *m)
     return rows;
 }
 
+/* run.objects: the figures over every object (docs/metrics.md, "Objects"), null when none
+ * defines one: compare's rows. */
+static json_t *objects_key_json(const struct met_run *m)
+{
+    struct objm_key k;
+    objm_key(m->objm, &k);
+    return json_pack("{so so so so so so so}", "wait_p50_ns", real_or_null(k.wait_p50_ns),
+                     "wait_p99_ns", real_or_null(k.wait_p99_ns), "hold_p50_ns",
+                     real_or_null(k.hold_p50_ns), "item_latency_p50_ns",
+                     real_or_null(k.item_p50_ns), "item_latency_p99_ns",
+                     real_or_null(k.item_p99_ns), "gets_per_s", real_or_null(k.gets_per_s),
+                     "queue_length_mean", real_or_null(k.len_mean));
+}
+
 json_t *met_to_json(const struct met_run *m, const char *trace_path)
 {
     const struct trace *h = m->hdr;
@@ -550,6 +564,7 @@ json_t *met_to_json(const struct met_run *m, const char *trace_path)
         json_pack("{sI so so so so}", "threads", (json_int_t)m->fair_n, "jain",
                   real_or_null(m->jain), "max_share", real_or_null(m->max_share), "min_share",
                   real_or_null(m->min_share), "max_min_ratio", real_or_null(m->max_min_ratio)));
+    if (m->objm) rc |= json_object_set_new(run, "objects", objects_key_json(m));
     for (size_t i = 0; i < m->nthreads && !rc; i++) {
         const struct met_thread *th = &m->th[i];
         json_t *o =
