@@ -828,38 +828,44 @@ static void print_threads(const struct met_run *m, FILE *out)
                 m->nthreads - MAX_ROWS);
 }
 
+static int cells_by_ns(const void *a, const void *b)
+{
+    int64_t x = ((const struct attr_cell *)a)->ns, y = ((const struct attr_cell *)b)->ns;
+    return (y > x) - (y < x);
+}
+
 /* A waiter's largest causes over the GIL's and the objects' cells together, largest first. */
 static void print_causes(const struct met_run *m, size_t w, FILE *out)
 {
-    const struct attr_cell *g;
+    const struct attr_cell *row;
     const struct objm_cell *o;
-    size_t ng = met_wait_row(m, w, &g), no = objm_row(m->objm, (int)w, &o), shown = 0;
-    int64_t all = met_wait_total(m, w) + objm_wait_total(m->objm, (int)w), last = INT64_MAX;
+    size_t ng = met_wait_row(m, w, &row), no = objm_row(m->objm, (int)w, &o);
+    int64_t all = met_wait_total(m, w) + objm_wait_total(m->objm, (int)w);
+    struct attr_cell *g = malloc((ng ? ng : 1) * sizeof *g);
+    if (!g) return;
+    memcpy(g, row, ng * sizeof *g);
+    qsort(g, ng, sizeof *g, cells_by_ns); /* o is sorted largest first already */
     char b[48], name[64], obj[64];
-    for (size_t i = 0, j = 0; shown < 4 && (i < ng || j < no); shown++) {
-        /* o is sorted largest first; g by holder: take the largest left of g each time */
-        size_t gi = ng;
-        for (size_t k = 0; k < ng; k++)
-            if (g[k].ns < last && (gi == ng || g[k].ns > g[gi].ns)) gi = k;
-        bool take_g = gi < ng && (j >= no || g[gi].ns >= o[j].ns);
-        if (take_g) {
-            fprintf(out, "  GIL held by %s %s", holder_name(m, g[gi].holder, name, sizeof name),
-                    fmt_cell(b, sizeof b, g[gi].ns, all));
-            last = g[gi].ns;
+    for (size_t i = 0, j = 0, shown = 0; shown < 4 && (i < ng || j < no); shown++) {
+        if (i < ng && (j >= no || g[i].ns >= o[j].ns)) {
+            fprintf(out, g[i].holder == ATTR_FREE ? "  GIL %s %s" : "  GIL held by %s %s",
+                    holder_name(m, g[i].holder, name, sizeof name),
+                    fmt_cell(b, sizeof b, g[i].ns, all));
             i++;
-        } else {
-            const char *on = text_escape(m->hdr->objects[o[j].obj].name, obj, sizeof obj);
-            const char *label = text_escape(objm_cell_label(m->objm, &o[j]), name, sizeof name);
-            fmt_cell(b, sizeof b, o[j].ns, all);
-            if (o[j].holder >= 0)
-                fprintf(out, "  %s held by %s %s", on, label, b);
-            else if (o[j].holder == OBJM_FREE)
-                fprintf(out, "  %s %s %s", on, label, b);
-            else
-                fprintf(out, "  %s %s %s %s", on, trace_obj_op_name(o[j].op), label, b);
-            j++;
+            continue;
         }
+        const char *on = text_escape(m->hdr->objects[o[j].obj].name, obj, sizeof obj);
+        const char *label = text_escape(objm_cell_label(m->objm, &o[j]), name, sizeof name);
+        fmt_cell(b, sizeof b, o[j].ns, all);
+        if (o[j].holder >= 0)
+            fprintf(out, "  %s held by %s %s", on, label, b);
+        else if (o[j].holder == OBJM_FREE)
+            fprintf(out, "  %s %s %s", on, label, b);
+        else
+            fprintf(out, "  %s %s %s %s", on, trace_obj_op_name(o[j].op), label, b);
+        j++;
     }
+    free(g);
 }
 
 /* Who made whom wait on the GIL and on objects together: each thread that blocked on an object,
