@@ -411,8 +411,8 @@ static int op_cond(struct sim_thread *t, struct object *o, const struct wl_op *o
     bool wait = op->kind == WL_OP_WAIT;
     if (holder_of(&lk->lock) != t->tid) return not_held(t, wait ? "wait" : "notify", o);
     if (wait) {
-        int rc = cond_wait(t, &o->cond, op->timeout_ns, o, TRACE_OBJ_OP_WAIT,
-                           lk->w->implicit ? NULL : lk, o->w->cost_ns[WL_COST_WAIT]);
+        int rc = cond_wait(t, &o->cond, op->timeout_ns, o, TRACE_OBJ_OP_WAIT, lk,
+                           o->w->cost_ns[WL_COST_WAIT]);
         return rc == STOPPED ? RUN_STOP : RUN_ON;
     }
     if (python(t, o, WL_COST_NOTIFY) == RUN_STOP) return RUN_STOP;

@@ -414,6 +414,33 @@ static void test_condition_fifo_virtual(void)
     trace_free(t);
 }
 
+/* A condition with a lock of its own ("cv.lock" in the trace): its acquires and releases, the
+ * waits' among them, alternate as a lock's. */
+static void test_condition_own_lock_virtual(void)
+{
+    FINISHED(t,
+             wlfile("cond-own",
+                    HEAD "\"objects\": {\"cv\": {\"type\": \"condition\"}},\n"
+                         "\"threads\": [{\"name\": \"w\", \"count\": 2, \"ops\": [\n"
+                         "   {\"acquire\": {\"object\": \"cv\"}}, {\"wait\": {\"object\": "
+                         "\"cv\", \"timeout_us\": 2000}},\n"
+                         "   {\"release\": {\"object\": \"cv\"}}]},\n"
+                         " {\"name\": \"n\", \"start_ms\": 0.5, \"ops\": [{\"acquire\": "
+                         "{\"object\": \"cv\"}},\n"
+                         "   {\"notify\": {\"object\": \"cv\"}}, {\"release\": "
+                         "{\"object\": \"cv\"}}]}]}"),
+             "new", NULL, 100, true);
+    TU_ASSERT_NO_PROBLEM(check_objects(t, 0));
+    /* three acquires by the threads, and one more after each of the two waits */
+    TU_ASSERT_CMP(count_obj(t, TRACE_EV_OBJ_ACQUIRE, "cv.lock"), ==, 5);
+    TU_ASSERT_CMP(count_obj(t, TRACE_EV_OBJ_RELEASE, "cv.lock"), ==, 5);
+    size_t timed = 0;
+    for (size_t i = 0; i < t->nevents; i++)
+        timed += t->events[i].ev == TRACE_EV_OBJ_WAIT_END && t->events[i].arg == 1;
+    TU_ASSERT_CMP(timed, ==, 1); /* one notified at 0.5 ms, the other times out at 2 ms */
+    trace_free(t);
+}
+
 /* A semaphore of 2: never more than two inside; its value in the trace follows. */
 static void test_semaphore_virtual(void)
 {
@@ -672,6 +699,7 @@ int main(void)
         {"virtual: a get times out and the thread goes on", test_timeout_virtual},
         {"virtual: event set, clear, wait with a timeout", test_event_virtual},
         {"virtual: condition notify wakes in FIFO order", test_condition_fifo_virtual},
+        {"virtual: a condition with a lock of its own", test_condition_own_lock_virtual},
         {"virtual: a semaphore of 2", test_semaphore_virtual},
         {"virtual: a barrier of 3 parties", test_barrier_virtual},
         {"virtual: join waits for the group's end", test_join_virtual},
