@@ -540,14 +540,16 @@ static void test_deterministic(void)
 
 /* ---- misuse and deadlocks, through the command line ----------------------------------------- */
 
-static const char misuse_wl[] = HEAD
-    "\"objects\": {\"mu\": {\"type\": \"lock\"}},\n"
-    "\"threads\": [{\"name\": \"a\", \"ops\": [{\"acquire\": {\"object\": \"mu\"}}, "
-    "{\"sleep\": {\"us\": 100000}},\n"
-    "   {\"release\": {\"object\": \"mu\"}}]},\n"
-    " {\"name\": \"b\", \"ops\": [{\"sleep\": {\"us\": 1000}}, {\"acquire\": {\"object\": \"mu\", "
-    "\"timeout_us\": 10}},\n"
-    "   {\"release\": {\"object\": \"mu\"}}]}]}";
+/* b tries mu only once a holds it (ready), for 10 µs, and releases it anyway: a misuse, on any
+ * machine however slow (a holds mu for 2 s). */
+static const char misuse_wl[] =
+    HEAD "\"objects\": {\"mu\": {\"type\": \"lock\"}, \"ready\": {\"type\": \"event\"}},\n"
+         "\"threads\": [{\"name\": \"a\", \"ops\": [{\"acquire\": {\"object\": \"mu\"}}, "
+         "{\"set\": {\"object\": \"ready\"}},\n"
+         "   {\"sleep\": {\"us\": 2000000}}, {\"release\": {\"object\": \"mu\"}}]},\n"
+         " {\"name\": \"b\", \"ops\": [{\"wait\": {\"object\": \"ready\"}}, {\"acquire\": "
+         "{\"object\": \"mu\", \"timeout_us\": 10}},\n"
+         "   {\"release\": {\"object\": \"mu\"}}]}]}";
 
 static void check_misuse(const char *engine)
 {
