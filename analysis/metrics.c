@@ -843,8 +843,10 @@ static void print_causes(const struct met_run *m, size_t w, FILE *out)
     int64_t all = met_wait_total(m, w) + objm_wait_total(m->objm, (int)w);
     struct attr_cell *g = malloc((ng ? ng : 1) * sizeof *g);
     if (!g) return;
-    memcpy(g, row, ng * sizeof *g);
-    qsort(g, ng, sizeof *g, cells_by_ns); /* o is sorted largest first already */
+    if (ng) {
+        memcpy(g, row, ng * sizeof *g);
+        qsort(g, ng, sizeof *g, cells_by_ns); /* o is sorted largest first already */
+    }
     char b[48], name[64], obj[64];
     for (size_t i = 0, j = 0, shown = 0; shown < 4 && (i < ng || j < no); shown++) {
         if (i < ng && (j >= no || g[i].ns >= o[j].ns)) {

@@ -276,7 +276,8 @@ int objm_finish(struct objm *o, int64_t T, struct err *e)
     for (size_t i = 0; i < o->nthreads && !rc; i++)
         rc = wait_end(o, (int)i, T, false, false, e);
     for (size_t i = 0; i < o->nthreads; i++)
-        qsort(o->th[i].cells, o->th[i].ncells, sizeof *o->th[i].cells, cmp_cells);
+        if (o->th[i].ncells)
+            qsort(o->th[i].cells, o->th[i].ncells, sizeof *o->th[i].cells, cmp_cells);
     for (size_t i = 0; i < o->nobj; i++) {
         struct om_object *ob = &o->obj[i];
         queue_len(ob, ob->len, T);
@@ -363,7 +364,7 @@ static void pooled(const struct objm *o, int which, double *p50, double *p99)
             const struct st_samples *s = which == 1   ? &o->obj[i].hold
                                          : which == 2 ? &o->obj[i].item
                                                       : &o->obj[i].wait[k];
-            memcpy(all + j, s->v, s->n * sizeof *all);
+            if (s->n) memcpy(all + j, s->v, s->n * sizeof *all);
             j += s->n;
         }
     struct st_stats st;
