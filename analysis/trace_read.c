@@ -85,6 +85,9 @@ static int expect(struct lex *L, char c, const char *what)
  * not NULL; *fits tells whether all of it fitted, with no NUL inside. */
 static int lex_string(struct lex *L, char *buf, size_t size, bool *fits)
 {
+    /* Set on the error paths too: GCC cannot see that lex_fail never returns 0 (err_set is in
+     * another file), and at -O3 warns that a caller may read *fits uninitialized. */
+    if (fits) *fits = false;
     if (peek(L) != '"') return lex_fail(L, "expected a string");
     struct jlex_text text;
     enum jlex_status st = jlex_string(&L->cur, buf, size, &text, 0);

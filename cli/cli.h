@@ -169,6 +169,14 @@ int cli_write_json(const char *path, const char *const *inputs, json_t *doc, str
 /* Creates results/, the default place of outputs, when missing: 0, or -1 with errno. */
 int cli_results_dir(void);
 
+/* ---- the virtual engine's machine (cli/util.c) ---------------------------------------------- */
+
+struct machine;
+/* For a virtual run on the built-in machine (m): one line on stderr saying whether this host
+ * has been calibrated (tools/calibrate keeps its file: sim/machine.h's mach_host_calibrated)
+ * and what to do: a warning when never, else where its own calibration is. */
+void cli_note_host_calibration(const struct machine *m);
+
 /* ---- gilsim's own files (cli/util.c) -------------------------------------------------------- */
 
 /* The running gilsim binary (/proc/self/exe) into buf; ERR_RUNTIME when unknown. */

@@ -321,6 +321,11 @@ static int check_options(struct builder *b, const struct cmp_subject *seen, unsi
                        "%s: only the virtual engine has a modelled machine (add --engine virtual)",
                        req->machine ? "--machine" : "--machine-set");
     b->p->engine_in_names = req->engines.n > 1 || req->engines.v[0] != ENG_REAL;
+    char path[4200];
+    if (has_virtual && !req->machine && !mach_host_calibrated(path, sizeof path))
+        note(b, "the virtual cells run on the built-in machine (the development VM's calibration, "
+                "workloads/machines/vm-2cpu.json): this host has never been calibrated "
+                "(tools/calibrate; then --machine)");
     return has_virtual ? check_machine(req, e) : 0;
 }
 

@@ -361,8 +361,10 @@ static const char *const format_help[] = {
     "GIL, waiting for it, I/O, sleep, native and hold; instants for drop requests, failed "
     "wakeups, wait timeouts and forced switches; a counter of GIL waiters; serve requests as "
     "async slices.",
-    "Speedscope's own format: one profile per thread, its states as frames, in ns "
-    "(https://www.speedscope.app)",
+    /* In parentheses: one string in two pieces, not a missing comma (clang's
+     * -Wstring-concatenation). */
+    ("Speedscope's own format: one profile per thread, its states as frames, in ns "
+     "(https://www.speedscope.app)"),
     "one row per event (columns in docs/analysis.md)",
 };
 

@@ -11,12 +11,16 @@
 struct machines_args {
     const char *file;
     struct cli_list sets;
+    bool host_file;
 };
 
 #define F(f) offsetof(struct machines_args, f)
 static const struct cli_opt machines_opts[] = {
-    CLI_ROW_MACHINE(F(file), "a gilsim-machine file (default: the built-in defaults)"),
+    CLI_ROW_MACHINE(F(file), "a gilsim-machine file (default: the built-in machine)"),
     CLI_ROW_MACHINE_SET(F(sets), "override machine parameters (repeatable)"),
+    CLI_ROW_FLAG("host-file", 0, F(host_file),
+                 "print where tools/calibrate keeps this host's calibration; exit 0 when it is "
+                 "there, 1 when this host has never been calibrated"),
     {0},
 };
 #undef F
@@ -24,11 +28,13 @@ static const struct cli_opt machines_opts[] = {
 static const struct cli_command machines_cmd = {
     "machines",
     "usage: gilsim machines [--machine FILE] [--machine-set NAME=VALUE,...]\n"
+    "       gilsim machines --host-file\n"
     "\n"
     "Lists the parameters of the machine that the virtual engine (gilsim run --engine virtual)\n"
-    "models: name, value, unit and meaning. The values are the built-in defaults, or those of\n"
-    "a gilsim-machine FILE with the --machine-set overrides applied (docs/virtual.md;\n"
-    "tools/calibrate measures this host's into a file).\n",
+    "models: name, value, unit and meaning. The values are the built-in machine's (the\n"
+    "development VM's calibration, workloads/machines/vm-2cpu.json), or those of a\n"
+    "gilsim-machine FILE, with the --machine-set overrides applied (docs/virtual.md;\n"
+    "tools/calibrate measures this host's into a file and keeps it as this host's).\n",
     machines_opts,
     NULL,
 };
@@ -40,8 +46,14 @@ int cli_machines(int argc, char **argv)
     if (rc) return rc == CLI_HELP_SHOWN ? 0 : rc;
     if (operand != argc)
         return cli_usage_error("machines", "unexpected argument '%s'", argv[operand]);
-    struct machine m;
     struct err e = {0};
+    if (a.host_file) {
+        char path[4200], shown[4200];
+        if (mach_host_calibration_path(path, sizeof path, &e) != 0) return cli_fail(&e);
+        printf("%s\n", text_escape(path, shown, sizeof shown));
+        return mach_host_calibrated(path, sizeof path) ? 0 : 1;
+    }
+    struct machine m;
     mach_defaults(&m);
     if (a.file && mach_load(&m, a.file, &e) != 0) return cli_fail(&e);
     for (unsigned i = 0; i < a.sets.n; i++)

@@ -163,10 +163,14 @@ static void print_summary(const struct eng_options *o, const struct eng_result *
         fprintf(stderr, "%s%s=%g", i ? ", " : " (", o->params->desc[i].name, o->params->value[i]);
     fprintf(stderr, "%s: %u threads, %.3f s (%s), tick %.1f ns", o->params->n ? ")" : "",
             r->nthreads, secs, r->stop_reason, r->ns_per_tick);
-    if (o->engine == ENG_VIRTUAL)
-        fprintf(stderr, ", virtual time on %s (%g cores)",
-                text_escape(o->machine->name, machine, sizeof machine), o->machine->v[MACH_cores]);
+    if (o->engine == ENG_VIRTUAL) {
+        char source[600];
+        fprintf(stderr, ", virtual time on machine %s (%s, %g cores)",
+                text_escape(o->machine->name, machine, sizeof machine),
+                text_escape(o->machine->source, source, sizeof source), o->machine->v[MACH_cores]);
+    }
     fputc('\n', stderr);
+    if (o->engine == ENG_VIRTUAL && o->machine->builtin) cli_note_host_calibration(o->machine);
     print_group_rates(o, r, secs); /* per group, so that 200 threads stay readable */
     fprintf(stderr, "  total %.0f ticks/s, %llu acquisitions (%llu switches), %llu events",
             r->total_ticks / secs, (unsigned long long)r->acquisitions,

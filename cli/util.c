@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "common/outfile.h"
 #include "common/text.h"
+#include "sim/machine.h"
 
 int cli_fail(const struct err *e)
 {
@@ -75,6 +76,24 @@ int cli_write_json(const char *path, const char *const *inputs, json_t *doc, str
 int cli_results_dir(void)
 {
     return mkdir("results", 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+void cli_note_host_calibration(const struct machine *m)
+{
+    char path[4200], name[256], shown[4200];
+    text_escape(m->name, name, sizeof name);
+    if (mach_host_calibrated(path, sizeof path))
+        fprintf(stderr,
+                "  the built-in machine %s is the development VM's; this host's own calibration "
+                "is %s (--machine)\n",
+                name, text_escape(path, shown, sizeof shown));
+    else
+        fprintf(stderr,
+                "  warning: this host has never been calibrated: the built-in machine %s stands "
+                "for the development VM, whose wake-ups may differ from this host's; "
+                "tools/calibrate -o my-host.json measures this one (then --machine "
+                "my-host.json)\n",
+                name);
 }
 
 int cli_self_exe(char *buf, size_t size, struct err *e)

@@ -43,3 +43,21 @@ json_t *host_info_json(void)
                      "cpu_model", text_json(model), "kernel", text_json(kernel), "hostname",
                      text_json(host));
 }
+
+void host_id(char *buf, size_t size)
+{
+    char id[128] = "";
+    FILE *f = fopen("/etc/machine-id", "r");
+    if (f) {
+        if (!fgets(id, sizeof id, f)) id[0] = 0;
+        fclose(f);
+    }
+    id[strcspn(id, "\n")] = 0;
+    if (!id[0] && gethostname(id, sizeof id - 1) != 0) snprintf(id, sizeof id, "unknown");
+    id[sizeof id - 1] = 0;
+    for (char *p = id; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '-'))
+            *p = '_';
+    snprintf(buf, size, "%s", id);
+}

@@ -10,4 +10,8 @@
  * (a new reference; NULL when out of memory). What cannot be found is "unknown". */
 json_t *host_info_json(void);
 
+/* A name for this host that stays the same across reboots and differs between hosts: its
+ * /etc/machine-id, or, without one, its hostname; only [A-Za-z0-9._-] (a file name). */
+void host_id(char *buf, size_t size);
+
 #endif

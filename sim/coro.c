@@ -44,6 +44,7 @@ struct coro {
 #endif
     void *map; /* guard page + stack */
     size_t map_size;
+    bool own_map; /* coro_new's: its own mapping and record (else a coro_set's) */
     void (*fn)(void *);
     void *arg;
     bool finished;
@@ -149,21 +150,15 @@ size_t coro_default_stack(void)
 #endif
 }
 
-int coro_new(struct coro **out, size_t stack_bytes, void (*fn)(void *), void *arg)
+static size_t page_size(void)
 {
-    *out = NULL;
-    struct coro *c = calloc(1, sizeof *c);
-    if (!c) return ENOMEM;
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t stack = (stack_bytes + page - 1) / page * page;
-    c->map_size = stack + page;
-    c->map = mmap(NULL, c->map_size, PROT_READ | PROT_WRITE,
-                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-    if (c->map == MAP_FAILED) {
-        free(c);
-        return ENOMEM;
-    }
-    mprotect(c->map, page, PROT_NONE); /* the guard page, below the stack */
+    return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* c's stack is the map_size - page bytes above its guard page at c->map: the frame its first
+ * resume starts fn(arg) from. 0 or an errno value. */
+static int prepare(struct coro *c, void (*fn)(void *), void *arg)
+{
     c->fn = fn;
     c->arg = arg;
     char *top = (char *)c->map + c->map_size;
@@ -182,13 +177,11 @@ int coro_new(struct coro **out, size_t stack_bytes, void (*fn)(void *), void *ar
     sp[7] = (uint64_t)(uintptr_t)gilsim_coro_start;
     c->sp = sp;
 #else
-    if (getcontext(&c->ctx) != 0) {
-        munmap(c->map, c->map_size);
-        free(c);
-        return errno;
-    }
+    (void)top;
+    if (getcontext(&c->ctx) != 0) return errno;
+    size_t page = page_size();
     c->ctx.uc_stack.ss_sp = (char *)c->map + page;
-    c->ctx.uc_stack.ss_size = stack;
+    c->ctx.uc_stack.ss_size = c->map_size - page;
     c->ctx.uc_link = NULL;
     uintptr_t p = (uintptr_t)c;
     makecontext(&c->ctx, (void (*)(void))coro_entry_ucontext, 2, (unsigned)(p >> 32),
@@ -197,6 +190,41 @@ int coro_new(struct coro **out, size_t stack_bytes, void (*fn)(void *), void *ar
 #ifdef CORO_TSAN
     c->fiber = __tsan_create_fiber(0);
 #endif
+    return 0;
+}
+
+/* Maps n stacks of stack_bytes (rounded up to pages), each above a guard page, in one
+ * mapping (*size: its length); NULL when out of memory. */
+static void *map_stacks(size_t n, size_t stack_bytes, size_t *each, size_t *size)
+{
+    size_t page = page_size();
+    *each = (stack_bytes + page - 1) / page * page + page;
+    *size = n * *each;
+    void *map = mmap(NULL, *size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (map == MAP_FAILED) return NULL;
+    for (size_t i = 0; i < n; i++) /* the guard pages, below each stack */
+        mprotect((char *)map + i * *each, page, PROT_NONE);
+    return map;
+}
+
+int coro_new(struct coro **out, size_t stack_bytes, void (*fn)(void *), void *arg)
+{
+    *out = NULL;
+    struct coro *c = calloc(1, sizeof *c);
+    if (!c) return ENOMEM;
+    size_t size;
+    if (!(c->map = map_stacks(1, stack_bytes, &c->map_size, &size))) {
+        free(c);
+        return ENOMEM;
+    }
+    int rc = prepare(c, fn, arg);
+    if (rc) {
+        munmap(c->map, c->map_size);
+        free(c);
+        return rc;
+    }
+    c->own_map = true;
     *out = c;
     return 0;
 }
@@ -205,10 +233,59 @@ void coro_free(struct coro *c)
 {
     if (!c) return;
 #ifdef CORO_TSAN
-    __tsan_destroy_fiber(c->fiber);
+    if (c->fiber) __tsan_destroy_fiber(c->fiber);
 #endif
-    munmap(c->map, c->map_size);
-    free(c);
+    if (c->own_map) {
+        munmap(c->map, c->map_size);
+        free(c);
+    }
+}
+
+struct coro_set {
+    struct coro *all;
+    size_t n;
+    void *map;
+    size_t map_size;
+};
+
+int coro_set_new(struct coro_set **out, size_t n, size_t stack_bytes)
+{
+    *out = NULL;
+    struct coro_set *s = calloc(1, sizeof *s);
+    if (!s || !(s->all = calloc(n ? n : 1, sizeof *s->all))) {
+        free(s);
+        return ENOMEM;
+    }
+    size_t each;
+    if (!(s->map = map_stacks(n, stack_bytes, &each, &s->map_size))) {
+        free(s->all);
+        free(s);
+        return ENOMEM;
+    }
+    s->n = n;
+    for (size_t i = 0; i < n; i++) {
+        s->all[i].map = (char *)s->map + i * each;
+        s->all[i].map_size = each;
+    }
+    *out = s;
+    return 0;
+}
+
+int coro_set_start(struct coro_set *s, size_t i, void (*fn)(void *), void *arg, struct coro **out)
+{
+    int rc = prepare(&s->all[i], fn, arg);
+    *out = rc ? NULL : &s->all[i];
+    return rc;
+}
+
+void coro_set_free(struct coro_set *s)
+{
+    if (!s) return;
+    for (size_t i = 0; i < s->n; i++)
+        coro_free(&s->all[i]);
+    munmap(s->map, s->map_size);
+    free(s->all);
+    free(s);
 }
 
 void coro_resume(struct coro *c)
@@ -220,7 +297,7 @@ void coro_resume(struct coro *c)
     __tsan_switch_to_fiber(c->fiber, 0);
 #endif
 #ifdef CORO_ASAN
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t page = page_size();
     __sanitizer_start_switch_fiber(&scheduler_fake_stack, (char *)c->map + page,
                                    c->map_size - page);
 #endif

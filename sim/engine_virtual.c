@@ -559,8 +559,7 @@ static void vt_end(struct eng *eng)
     struct vt_run *r = eng->backend_state;
     if (!r) return;
     if (sync_redirect_get() == &r->redirect) vsync_install(NULL);
-    for (unsigned i = 0; r->threads && i <= r->n; i++)
-        coro_free(r->threads[i].co);
+    coro_set_free(r->coros);
     free(r->threads);
     free(r->heap);
     free(r->cores);
@@ -570,14 +569,15 @@ static void vt_end(struct eng *eng)
 
 static int create_coroutines(struct vt_run *r, struct eng_result *res, struct err *e)
 {
-    size_t stack = coro_default_stack();
+    if (coro_set_new(&r->coros, r->n + 1, coro_default_stack()) != 0)
+        return err_set(e, ERR_RUNTIME, "cannot map the stacks of %u simulated threads", r->n + 1);
     for (unsigned i = 0; i <= r->n; i++) {
         struct vt_thread *th = &r->threads[i];
         if (i < r->n) {
             th->st = &r->eng->threads[i];
             th->st->be_thread = th;
         }
-        if (coro_new(&th->co, stack, i < r->n ? thread_entry : main_entry, th) != 0)
+        if (coro_set_start(r->coros, i, i < r->n ? thread_entry : main_entry, th, &th->co) != 0)
             return err_set(e, ERR_RUNTIME, "cannot create simulated thread %u of %u (%s)", i + 1,
                            r->n, i < r->n ? res->threads[i].name : "main");
     }

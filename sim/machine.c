@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "../common/host.h"
 #include "../common/jcheck.h"
 
 #define MACH_MAX_FILE_BYTES (1u << 20)
@@ -230,6 +232,35 @@ void mach_defaults(struct machine *m)
 {
     pthread_once(&builtin_once, load_builtin);
     *m = builtin;
+}
+
+/* ---- this host's calibration ---------------------------------------------------------------- */
+
+int mach_host_calibration_path(char *buf, size_t size, struct err *e)
+{
+    const char *dir = getenv("GILSIM_MACHINES_DIR"), *data = getenv("XDG_DATA_HOME"),
+               *home = getenv("HOME");
+    char id[128];
+    host_id(id, sizeof id);
+    int n;
+    if (dir && *dir)
+        n = snprintf(buf, size, "%s/%s.json", dir, id);
+    else if (data && *data)
+        n = snprintf(buf, size, "%s/gilsim/machines/%s.json", data, id);
+    else if (home && *home)
+        n = snprintf(buf, size, "%s/.local/share/gilsim/machines/%s.json", home, id);
+    else
+        return err_set(e, ERR_RUNTIME,
+                       "no directory for this host's calibration: set GILSIM_MACHINES_DIR or HOME");
+    if (n < 0 || (size_t)n >= size)
+        return err_set(e, ERR_RUNTIME, "the path of this host's calibration is too long");
+    return 0;
+}
+
+bool mach_host_calibrated(char *path, size_t size)
+{
+    struct err e = {0};
+    return mach_host_calibration_path(path, size, &e) == 0 && access(path, R_OK) == 0;
 }
 
 /* ---- --machine-set -------------------------------------------------------------------------- */

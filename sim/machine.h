@@ -139,6 +139,14 @@ void mach_defaults(struct machine *m);
  * replaces (drops CURVE or SIGNAL) drops m's curve (or its signal costs). ERR_INPUT with
  * file:line:col on errors. */
 int mach_load(struct machine *m, const char *path, struct err *e);
+/* This host's own calibration, which tools/calibrate keeps besides the file it is asked to
+ * write: <dir>/<host id>.json, dir being $GILSIM_MACHINES_DIR, else
+ * $XDG_DATA_HOME/gilsim/machines, else ~/.local/share/gilsim/machines. mach_host_calibration_path
+ * gives that path (ERR_RUNTIME when no directory can be named); mach_host_calibrated whether a
+ * file is there. */
+int mach_host_calibration_path(char *buf, size_t size, struct err *e);
+bool mach_host_calibrated(char *path, size_t size);
+
 /* "name=value[,name=value...]": ERR_INPUT naming the option, the parameter and the range. */
 int mach_set(struct machine *m, const char *assignments, struct err *e);
 void mach_model_of(const struct machine *m, struct mach_model *out);

@@ -84,7 +84,8 @@ struct vt_run {
     struct vt_thread *main, *tick, *deadline;
     struct vt_thread *current; /* the simulated thread running now; NULL: the scheduler */
     struct vt_core *cores;
-    int idle_head; /* the most recently idled core; -1: none idle */
+    struct coro_set *coros; /* the stacks of threads and main */
+    int idle_head;          /* the most recently idled core; -1: none idle */
     struct vt_queue ready;
     struct vt_thread **heap;
     int heap_len;

@@ -89,6 +89,11 @@ class Calibrate(unittest.TestCase):
     def setUp(self):
         self.assertEqual(self.proc.returncode, 0, self.proc.stderr)
 
+    def test_quick_not_kept(self):
+        """A full calibration is kept as this host's own (gilsim run then stops warning that
+        the host was never calibrated); a --quick one is too rough to stand for the host."""
+        self.assertIn("not kept as this host's calibration (--quick", self.proc.stdout)
+
     def test_document(self):
         d = self.doc
         self.assertEqual((d["format"], d["version"], d["name"]), ("gilsim-machine", 1, "test-host"))

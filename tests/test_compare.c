@@ -2,12 +2,13 @@
  * formats, the files kept in the output directory, interleaved repeats, parameter sweeps, the
  * convoy factor against `none`, notes for parameters a policy lacks, and bad input refused
  * before anything runs. Also `gilsim summary` as a command. */
+#include <dirent.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -213,8 +214,7 @@ static void test_table_and_notes(void)
                           "I/O response p50",
                           "top blocker",
                           "cpu.0->io.0 ",
-                          "note: none has no parameter "
-                          "interval_us: ignored for it"};
+                          "note: none has no parameter interval_us: ignored for it"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         TU_ASSERT_HAS(s, want[i]);
     }
@@ -316,13 +316,11 @@ static void test_cpython_column(void)
     CU_ASSERT_EQUAL(gilsim(args), 2);
     CU_ASSERT_NOT_EQUAL(access(dir, F_OK), 0);
     /* No interpreter: a clear runtime error, nothing run. */
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && GILSIM_PYTHON=/nonexistent/python3 '%s/gilsim' compare "
-             "workloads/convoy.json -p cpython,new -d 50 -o '%s' >/dev/null 2>'%s'",
-             GILSIM_SOURCE_DIR, GILSIM_BINARY_DIR, dir, err_file);
-    int st = system(cmd);
-    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    snprintf(args, sizeof args, "compare workloads/convoy.json -p cpython,new -d 50 -o '%s'", dir);
+    const char *no_python[] = {"GILSIM_PYTHON=/nonexistent/python3", NULL};
+    struct tu_proc p = {.err = err_file, .env = no_python};
+    CU_ASSERT_FATAL(tu_start(&p, "gilsim", args));
+    CU_ASSERT_EQUAL(tu_wait(&p, 120.0 * TU_SLACK), 1);
     CU_ASSERT(tu_file_has(err_file, "GILSIM_PYTHON"));
     CU_ASSERT_NOT_EQUAL(access(dir, F_OK), 0);
 }
@@ -395,18 +393,34 @@ static void test_summary_command(void)
     CU_ASSERT_EQUAL(gilsim("summary tests/data/traces/handoff.json --json --samples all"), 2);
 }
 
+/* A run of the sweep has finished (its result file is written last). */
+static bool one_run_finished(void *ctx)
+{
+    (void)ctx;
+    DIR *d = opendir(dir);
+    bool found = false;
+    for (struct dirent *de; d && !found && (de = readdir(d));) {
+        size_t n = strlen(de->d_name), k = strlen(".result.json");
+        found = n > k && strcmp(de->d_name + n - k, ".result.json") == 0;
+    }
+    if (d) closedir(d);
+    return found;
+}
+
 /* SIGINT during a sweep: the run in progress stops (a partial trace), no further run starts,
- * and the index of what ran is written; exit status 130. */
+ * and the index of what ran is written; exit status 130. The signal comes once the first of the
+ * 1 s runs has finished: the others have not. */
 static void test_interrupted(void)
 {
     fresh_dir("int");
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && { '%s/gilsim' compare workloads/convoy.json -p new,fifo -r 3 -d 1000 "
-             "-o '%s' >'%s' 2>'%s' & p=$!; sleep 2.5; kill -INT $p; wait $p; }",
-             GILSIM_SOURCE_DIR, GILSIM_BINARY_DIR, dir, out_file, err_file);
-    int st = system(cmd);
-    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 130);
+    char args[2048];
+    snprintf(args, sizeof args, "compare workloads/convoy.json -p new,fifo -r 3 -d 1000 -o '%s'",
+             dir);
+    struct tu_proc p = {.out = out_file, .err = err_file};
+    CU_ASSERT_FATAL(tu_start(&p, "gilsim", args));
+    CU_ASSERT(tu_poll(one_run_finished, NULL, 60.0 * TU_SLACK));
+    kill(p.pid, SIGINT);
+    CU_ASSERT_EQUAL(tu_wait(&p, 60.0 * TU_SLACK), 130);
     CU_ASSERT(exists_in_dir("index.json"));
     CU_ASSERT(exists_in_dir("table.txt"));
     char path[1200];
@@ -425,7 +439,7 @@ static void test_interrupted(void)
             not_run += status == -1;
         }
     }
-    /* 6 runs of 1 s, stopped after 2.5 s: some ran, the last ones did not */
+    /* 6 runs of 1 s, stopped after the first: some ran, the last ones did not */
     CU_ASSERT(ok >= 1 && ok < 6);
     CU_ASSERT(not_run >= 1);
     json_t *notes = json_object_get(doc, "notes");

@@ -4,12 +4,13 @@
  * resubmission skipping finished runs, a killed run leaving no trace, --jobs and its rules for
  * real-engine runs, and bad input refused before anything runs. Virtual runs are deterministic,
  * so results from different paths (local --jobs, one --run at a time) must be identical. */
+#include <dirent.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -136,8 +137,10 @@ static void test_pivot(void)
 static int count_files(const char *d, const char *suffix)
 {
     char cmd[1200];
-    snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -c -- '%s$' > '%s'", d, suffix, out_file);
-    if (system(cmd) < 0) return -1;
+    int len =
+        snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -c -- '%s$' > '%s'", d, suffix, out_file);
+    /* A truncated command would count something else: -1 fails the caller's assertion. */
+    if (len < 0 || (size_t)len >= sizeof cmd || system(cmd) < 0) return -1;
     char *s = tu_slurp(out_file);
     int n = atoi(s);
     free(s);
@@ -168,13 +171,14 @@ static void test_plan_run_collect(void)
     TU_ASSERT_CMP(count_files(plan_dir, ".json"), ==, 1); /* nothing ran */
     json_decref(plan);
 
-    char cmd[3000];
-    snprintf(cmd, sizeof cmd, "cd / && '%s/gilsim' compare --run '%s' --index 3 2>'%s'",
-             GILSIM_BINARY_DIR, plan_dir, err_file);
-    CU_ASSERT_EQUAL(system(cmd), 0);
-    snprintf(cmd, sizeof cmd, "cd / && SLURM_ARRAY_TASK_ID=5 '%s/gilsim' compare --run '%s' 2>'%s'",
-             GILSIM_BINARY_DIR, plan_dir, err_file);
-    CU_ASSERT_EQUAL(system(cmd), 0);
+    /* from another directory: the plan's paths are absolute */
+    snprintf(args, sizeof args, "compare --run '%s' --index 3", plan_dir);
+    struct tu_proc p = {.dir = "/", .err = err_file};
+    CU_ASSERT(tu_start(&p, "gilsim", args) && tu_wait(&p, 120.0 * TU_SLACK) == 0);
+    snprintf(args, sizeof args, "compare --run '%s'", plan_dir);
+    const char *task5[] = {"SLURM_ARRAY_TASK_ID=5", NULL};
+    p = (struct tu_proc){.dir = "/", .err = err_file, .env = task5};
+    CU_ASSERT(tu_start(&p, "gilsim", args) && tu_wait(&p, 120.0 * TU_SLACK) == 0);
     TU_ASSERT_CMP(count_files(plan_dir, ".result.json"), ==, 2);
     snprintf(args, sizeof args, "compare --collect '%s'", plan_dir);
     CU_ASSERT_EQUAL(gilsim(args), 1);
@@ -199,22 +203,36 @@ static void test_plan_run_collect(void)
     CU_ASSERT_EQUAL(count_files(plan_dir, ".summary.json"), 18);
 }
 
+/* The run's child has reserved its output under DIR/.partial: it takes its signals. */
+static bool child_reserved(void *ctx)
+{
+    (void)ctx;
+    char partial[700];
+    snprintf(partial, sizeof partial, "%s/.partial", dir);
+    DIR *d = opendir(partial);
+    bool found = false;
+    for (struct dirent *de; d && !found && (de = readdir(d));)
+        found = de->d_name[0] != '.';
+    if (d) closedir(d);
+    return found;
+}
+
 /* SIGTERM to `--run` (what Slurm sends a task it cancels): the child stops, its partial trace
- * is removed, no result is written, exit 143; the run runs again when resubmitted. */
+ * is removed, no result is written, exit 143; the run runs again when resubmitted. The run
+ * lasts ten minutes unless stopped; the signal comes once its child is under way. */
 static void test_killed_run_leaves_nothing(void)
 {
-    char args[1024], cmd[3000];
+    char args[1024];
     fresh_dir("killed");
-    snprintf(args, sizeof args, "compare workloads/convoy.json -p new -r 1 -d 20000 --plan -o '%s'",
-             dir);
+    snprintf(args, sizeof args,
+             "compare workloads/convoy.json -p new -r 1 -d 600000 --plan -o '%s'", dir);
     CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
-    snprintf(cmd, sizeof cmd,
-             "'%s/gilsim' compare --run '%s' --index 1 2>'%s' & p=$!; sleep 1; kill -TERM $p; "
-             "wait $p",
-             GILSIM_BINARY_DIR, dir, err_file);
-    int st = system(cmd);
-    CU_ASSERT(WIFEXITED(st));
-    TU_ASSERT_CMP(WEXITSTATUS(st), ==, 143);
+    snprintf(args, sizeof args, "compare --run '%s' --index 1", dir);
+    struct tu_proc p = {.err = err_file};
+    CU_ASSERT_FATAL(tu_start(&p, "gilsim", args));
+    CU_ASSERT(tu_poll(child_reserved, NULL, 60.0 * TU_SLACK));
+    kill(p.pid, SIGTERM);
+    TU_ASSERT_CMP(tu_wait(&p, 60.0 * TU_SLACK), ==, 143);
     CU_ASSERT(!in_dir(dir, "new-r1.json"));
     CU_ASSERT(!in_dir(dir, "new-r1.result.json"));
     char partial[700];
@@ -254,10 +272,12 @@ static void test_progress_line(void)
     char cmd[3000];
     fresh_dir("tty");
     snprintf(cmd, sizeof cmd,
-             "cd '%s' && script -qec \"'%s/gilsim' compare workloads/io-only.json -p new,fifo "
-             "-e virtual -r 2 -d 50 -j 2 -o '%s'\" /dev/null > '%s'",
-             GILSIM_SOURCE_DIR, GILSIM_BINARY_DIR, dir, out_file);
-    CU_ASSERT_EQUAL(system(cmd), 0);
+             "exec script -qec \"'%s/gilsim' compare workloads/io-only.json -p new,fifo -e virtual "
+             "-r 2 -d 50 -j 2 -o '%s'\" /dev/null",
+             GILSIM_BINARY_DIR, dir);
+    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    struct tu_proc p = {.out = out_file};
+    CU_ASSERT(tu_spawn(&p, argv) && tu_wait(&p, 120.0 * TU_SLACK) == 0);
     CU_ASSERT(tu_file_has(out_file, "[0/5] 0:0"));
     CU_ASSERT(tu_file_has(out_file, " elapsed, 2 running"));
     CU_ASSERT(tu_file_has(out_file, "[4/5] 0:0"));

@@ -305,17 +305,20 @@ static void test_reader_devices_and_streams(void)
     CU_ASSERT_EQUAL(trace_read("/dev/zero", &t, &e), ERR_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "not a regular file or a pipe"));
     CU_ASSERT_EQUAL(trace_read("/dev/urandom", &t, &e), ERR_INPUT);
-    char fifo[600], cmd[2000];
+    char fifo[600];
     snprintf(fifo, sizeof fifo, "%s/reader-%d.fifo", GILSIM_BINARY_DIR, (int)getpid());
-    static const char *const feeds[] = {"head -c 1000000 /dev/zero", "cat '%s'"};
+    static const char *const feeds[] = {"exec head -c 1000000 /dev/zero", "exec cat '%s'"};
     for (int i = 0; i < 2; i++) {
         unlink(fifo);
         CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
         char feed[800];
         snprintf(feed, sizeof feed, feeds[i], tu_src("tests/data/traces/handoff.json"));
-        snprintf(cmd, sizeof cmd, "%s > '%s' 2>/dev/null &", feed, fifo);
-        CU_ASSERT_EQUAL(system(cmd), 0);
+        const char *argv[] = {"/bin/sh", "-c", feed, NULL};
+        struct tu_proc p = {.out = fifo};
+        CU_ASSERT_FATAL(tu_spawn(&p, argv));
         int rc = trace_read(fifo, &t, &e);
+        /* the feeder ends: at its end, or on the pipe the reader closed */
+        CU_ASSERT_NOT_EQUAL(tu_wait(&p, 30.0 * TU_SLACK), -1);
         CU_ASSERT_EQUAL(rc, i == 0 ? ERR_INPUT : 0);
         if (i == 0) CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "byte 0 is 0x00"));
         if (i == 1) CU_ASSERT_EQUAL(t->nevents, 26);

@@ -9,9 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/host.h"
 #include "policies/registry.h"
 #include "testutil.h"
 
@@ -672,11 +673,8 @@ static void test_crowd_leaves(void)
 
 static int testpol(const char *args, const char *err)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s/tests/gilsim-testpol' %s >/dev/null 2>'%s'",
-             GILSIM_SOURCE_DIR, GILSIM_BINARY_DIR, args, err);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    struct tu_proc p = {.err = err};
+    return tu_start(&p, "tests/gilsim-testpol", args) ? tu_wait(&p, 120.0 * TU_SLACK) : -1;
 }
 
 static void test_stalls(void)
@@ -715,6 +713,46 @@ static void test_bad_machine(void)
     CU_ASSERT(tu_file_has(err, "only the virtual engine has a modelled machine"));
     CU_ASSERT_EQUAL(tu_gilsim("run workloads/cpu1.json --engine fast", NULL, err), 2);
     CU_ASSERT(tu_file_has(err, "--engine: expected real or virtual"));
+}
+
+/* Whether path has text (quietly: tu_file_has reports a miss). */
+static bool file_mentions(const char *path, const char *text)
+{
+    char *s = tu_slurp(path);
+    bool has = s && strstr(s, text);
+    free(s);
+    return has;
+}
+
+/* Without --machine a virtual run is on the built-in machine, the shipped calibration, and its
+ * summary says so and whether this host has been calibrated (tools/calibrate keeps a full
+ * calibration as <GILSIM_MACHINES_DIR>/<host id>.json); with --machine, the file. */
+static void test_summary_names_the_machine(void)
+{
+    const char *err = GILSIM_BINARY_DIR "/virtual-machine.err",
+               *dir = GILSIM_BINARY_DIR "/virtual-machines";
+    const char *run = "run workloads/cpu1.json --engine virtual --duration 50 --no-trace";
+    char id[128], kept[4400], cmd[512];
+    host_id(id, sizeof id);
+    snprintf(kept, sizeof kept, "%s/%s.json", dir, id);
+    mkdir(dir, 0755);
+    unlink(kept);
+    setenv("GILSIM_MACHINES_DIR", dir, 1);
+    CU_ASSERT_EQUAL(tu_gilsim(run, NULL, err), 0);
+    CU_ASSERT(tu_file_has(err, "virtual time on machine vm-2cpu (built in "
+                               "(workloads/machines/vm-2cpu.json), 2 cores)"));
+    CU_ASSERT(tu_file_has(err, "warning: this host has never been calibrated"));
+    CU_ASSERT_EQUAL(symlink(GILSIM_SOURCE_DIR "/workloads/machines/slow-wake.json", kept), 0);
+    CU_ASSERT_EQUAL(tu_gilsim(run, NULL, err), 0);
+    CU_ASSERT(!file_mentions(err, "never been calibrated"));
+    CU_ASSERT(tu_file_has(err, "this host's own calibration is"));
+    snprintf(cmd, sizeof cmd, "%s --machine workloads/machines/slow-wake.json", run);
+    CU_ASSERT_EQUAL(tu_gilsim(cmd, NULL, err), 0);
+    CU_ASSERT(tu_file_has(
+        err, "virtual time on machine vm-2cpu-slow-wake (workloads/machines/slow-wake.json"));
+    CU_ASSERT(!file_mentions(err, "calibrat"));
+    unlink(kept);
+    unsetenv("GILSIM_MACHINES_DIR");
 }
 
 /* Peak RSS in KiB of `gilsim ARGS`, from its summary's "peak RSS" line. */
@@ -784,6 +822,8 @@ int main(void)
         {"3,000 waiters leave at the deadline", test_crowd_leaves},
         {"a deadlocked policy is reported at once", test_stalls},
         {"bad machine settings: exit 2", test_bad_machine},
+        {"the summary names the machine and whether this host was calibrated",
+         test_summary_names_the_machine},
         {"10,000 threads, 1,024 cores, 32 KiB a thread", test_scale},
         CU_TEST_INFO_NULL,
     };

@@ -1,12 +1,18 @@
 /* tests/testutil.c - see testutil.h. */
+#define _GNU_SOURCE /* pipe2 */
 #include "testutil.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "policies/registry.h"
@@ -335,14 +341,224 @@ int tu_main(const char *suite, CU_TestInfo *tests)
     return failed ? 1 : 0;
 }
 
-int tu_gilsim(const char *args, const char *out, const char *err)
+/* ---- child processes ------------------------------------------------------------------------ */
+
+extern char **environ;
+
+/* The child's environment: ours with the extra entries set. Built before the fork, so that the
+ * child only execs (a sanitizer's threads may hold malloc's lock at the fork). */
+static char **child_env(const char *const *extra)
+{
+    size_t n = 0, m = 0, k = 0;
+    while (environ[n])
+        n++;
+    while (extra && extra[m])
+        m++;
+    char **env = calloc(n + m + 1, sizeof *env);
+    if (!env) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        bool replaced = false;
+        for (size_t j = 0; j < m && !replaced; j++) {
+            size_t len = strcspn(extra[j], "=");
+            replaced = strncmp(environ[i], extra[j], len) == 0 && environ[i][len] == '=';
+        }
+        if (!replaced) env[k++] = environ[i];
+    }
+    for (size_t j = 0; j < m; j++)
+        env[k++] = (char *)extra[j];
+    return env;
+}
+
+/* In the child (async-signal-safe calls only): no signal blocked, its own group if asked, the
+ * standard streams, the directory, the program. 126: the set-up failed, 127: the exec. */
+static void exec_child(const struct tu_proc *p, const char *const argv[], char **env, int pipe_w)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (p->group) setpgid(0, 0);
+    int fds[3] = {open(p->in ? p->in : "/dev/null", O_RDONLY),
+                  pipe_w >= 0
+                      ? pipe_w
+                      : open(p->out ? p->out : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644),
+                  open(p->err ? p->err : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644)};
+    for (int i = 0; i < 3; i++)
+        if (fds[i] < 0 || dup2(fds[i], i) < 0) _exit(126);
+    for (int i = 0; i < 3; i++)
+        if (fds[i] > 2) close(fds[i]);
+    if (chdir(p->dir ? p->dir : GILSIM_SOURCE_DIR) != 0) _exit(126);
+    execve(argv[0], (char *const *)argv, env);
+    _exit(127);
+}
+
+bool tu_spawn(struct tu_proc *p, const char *const argv[])
+{
+    p->pid = 0;
+    p->read_fd = -1;
+    p->output = NULL;
+    p->output_len = 0;
+    p->took = 0;
+    int pipe_fds[2] = {-1, -1};
+    char **env = child_env(p->env);
+    if (!env || (p->capture && pipe2(pipe_fds, O_CLOEXEC) != 0)) {
+        free(env);
+        CU_FAIL("cannot prepare a child process");
+        return false;
+    }
+    pid_t pid = fork();
+    if (pid == 0) exec_child(p, argv, env, pipe_fds[1]);
+    free(env);
+    if (pipe_fds[1] >= 0) close(pipe_fds[1]);
+    if (pid < 0) {
+        if (pipe_fds[0] >= 0) close(pipe_fds[0]);
+        fprintf(stderr, "\ncannot start %s: %s\n", argv[0], strerror(errno));
+        CU_FAIL("fork failed");
+        return false;
+    }
+    if (p->group) setpgid(pid, pid); /* as the child does: a signal to the group right away works */
+    p->pid = pid;
+    p->read_fd = pipe_fds[0];
+    return true;
+}
+
+bool tu_start(struct tu_proc *p, const char *bin, const char *args)
 {
     char cmd[4096];
-    int n = snprintf(cmd, sizeof cmd, "cd '%s' && '%s/gilsim' %s >'%s' 2>'%s'", GILSIM_SOURCE_DIR,
-                     GILSIM_BINARY_DIR, args, out ? out : "/dev/null", err ? err : "/dev/null");
-    if (n < 0 || (size_t)n >= sizeof cmd) return -1;
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    int n = snprintf(cmd, sizeof cmd, "exec '%s%s%s' %s", bin[0] == '/' ? "" : GILSIM_BINARY_DIR,
+                     bin[0] == '/' ? "" : "/", bin, args);
+    if (n < 0 || (size_t)n >= sizeof cmd) {
+        CU_FAIL("command too long");
+        return false;
+    }
+    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    return tu_spawn(p, argv);
+}
+
+/* Appends what can be read from p->read_fd now to p->output; false at its end. */
+static bool read_some(struct tu_proc *p)
+{
+    char chunk[65536];
+    for (;;) {
+        ssize_t n = read(p->read_fd, chunk, sizeof chunk);
+        if (n <= 0) return n < 0 && (errno == EAGAIN || errno == EINTR);
+        char *grown = realloc(p->output, p->output_len + (size_t)n + 1);
+        if (!grown) return false;
+        p->output = grown;
+        memcpy(p->output + p->output_len, chunk, (size_t)n);
+        p->output_len += (size_t)n;
+        p->output[p->output_len] = '\0';
+    }
+}
+
+int tu_wait(struct tu_proc *p, double limit_s)
+{
+    double start = tu_now();
+    int st = 0;
+    pid_t w = 0;
+    bool more = p->read_fd >= 0;
+    if (more) fcntl(p->read_fd, F_SETFL, fcntl(p->read_fd, F_GETFL) | O_NONBLOCK);
+    while ((w = waitpid(p->pid, &st, WNOHANG)) == 0 && tu_now() - start <= limit_s) {
+        struct pollfd pfd = {.fd = p->read_fd, .events = POLLIN};
+        poll(&pfd, more ? 1 : 0, 2); /* wakes at once for output, else every 2 ms */
+        if (more) more = read_some(p);
+    }
+    p->took = tu_now() - start;
+    if (w == 0) {
+        fprintf(stderr, "\nprocess %d still running after %.1f s: killed\n", (int)p->pid, limit_s);
+        kill(p->group ? -p->pid : p->pid, SIGKILL);
+        waitpid(p->pid, &st, 0);
+    }
+    if (more) read_some(p); /* the rest: whatever it wrote before it ended */
+    if (p->capture) {
+        close(p->read_fd);
+        p->read_fd = -1;
+    }
+    if (w != p->pid) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+double tu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+bool tu_poll(bool (*ready)(void *ctx), void *ctx, double limit_s)
+{
+    double end = tu_now() + limit_s;
+    while (!ready(ctx)) {
+        if (tu_now() > end) return ready(ctx);
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    return true;
+}
+
+bool tu_proc_status(pid_t pid, const char *field, unsigned long long *value)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    size_t len = strlen(field);
+    bool hex = strncmp(field, "Sig", 3) == 0 || strncmp(field, "Shd", 3) == 0;
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        if (strncmp(line, field, len) == 0 && line[len] == ':') {
+            *value = strtoull(line + len + 1, NULL, hex ? 16 : 10);
+            found = true;
+        }
+    fclose(f);
+    return found;
+}
+
+bool tu_proc_has_signal(pid_t pid, const char *field, int sig)
+{
+    unsigned long long mask = 0;
+    return tu_proc_status(pid, field, &mask) && (mask >> (sig - 1) & 1);
+}
+
+bool tu_sigint_taken(void *pid)
+{
+    return !tu_proc_has_signal(*(pid_t *)pid, "ShdPnd", SIGINT);
+}
+
+/* The threads of a gilsim run besides the workload's: the main thread, the signal thread and,
+ * under ThreadSanitizer, its background thread (started with the first pthread_create). */
+#if defined(__SANITIZE_THREAD__)
+#define RUNTIME_THREADS 3
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RUNTIME_THREADS 3
+#endif
+#endif
+#ifndef RUNTIME_THREADS
+#define RUNTIME_THREADS 2
+#endif
+
+struct run_started {
+    pid_t pid;
+    unsigned long long threads;
+};
+
+static bool run_started(void *ctx)
+{
+    const struct run_started *r = ctx;
+    unsigned long long n = 0;
+    return tu_proc_has_signal(r->pid, "SigBlk", SIGINT) && tu_proc_status(r->pid, "Threads", &n) &&
+           n >= r->threads;
+}
+
+bool tu_wait_run_started(pid_t pid, unsigned workload_threads, double limit_s)
+{
+    struct run_started r = {pid, RUNTIME_THREADS + workload_threads};
+    return tu_poll(run_started, &r, limit_s);
+}
+
+int tu_gilsim(const char *args, const char *out, const char *err)
+{
+    struct tu_proc p = {.out = out, .err = err};
+    return tu_start(&p, "gilsim", args) ? tu_wait(&p, 300.0 * TU_SLACK) : -1;
 }
 
 char *tu_slurp(const char *path)

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "analysis/trace_read.h"
 #include "sim/engine.h"
@@ -123,6 +124,60 @@ const char *tu_check_protocol(const struct trace *t, bool exclusive);
 size_t tu_slices(const struct trace *t, long long **lens, int **reasons);
 
 long long tu_median(long long *v, size_t n);
+
+/* ---- child processes -------------------------------------------------------------------------
+ * The one way the suites start a program and wait for it: tu_spawn forks and execs (a shell only
+ * when argv names one), tu_wait waits with a limit, reading the child's output meanwhile. A test
+ * that signals a child first waits, with tu_poll, for the state it means to hit (a file, a
+ * process state in /proc), never for a guessed time. */
+struct tu_proc {
+    /* set before tu_spawn (zero: the defaults) */
+    const char *dir;        /* working directory; NULL: the source tree */
+    const char *in;         /* standard input from this file; NULL: /dev/null */
+    const char *out, *err;  /* standard output and error into these files; NULL: /dev/null */
+    bool capture;           /* standard output into a pipe instead, which tu_wait reads */
+    const char *const *env; /* "NAME=value" entries set for it (NULL-terminated); NULL: none */
+    bool group;             /* in a process group of its own: what it starts is signalled with it */
+    /* set by tu_spawn; read_fd may also be set by the test (a FIFO the child writes) */
+    pid_t pid;
+    int read_fd; /* what tu_wait reads into output while it waits; -1: nothing */
+    /* set by tu_wait */
+    char *output; /* what was read, NUL-terminated, malloc'd (the caller frees it); NULL: none */
+    size_t output_len;
+    double took; /* seconds tu_wait waited */
+};
+
+/* Starts argv (argv[0]: the program's path) as p says; false, with a CUnit failure, when it
+ * cannot. */
+bool tu_spawn(struct tu_proc *p, const char *const argv[]);
+/* Starts `BIN ARGS` as p says: BIN a path, absolute or in the build tree ("gilsim",
+ * "tests/gilsim-testpol"), ARGS shell words. The shell execs BIN: a signal to p->pid reaches
+ * BIN once it runs. */
+bool tu_start(struct tu_proc *p, const char *bin, const char *args);
+/* Waits for p's child to end, reading p->read_fd meanwhile: its exit status, 128 + the signal
+ * that ended it, or -1 after killing it (its group with it) when it had not ended within
+ * limit_s seconds. */
+int tu_wait(struct tu_proc *p, double limit_s);
+
+/* Seconds on the monotonic clock. */
+double tu_now(void);
+/* Asks ready(ctx) about every millisecond until it answers true or limit_s seconds have
+ * passed; returns the last answer. Limits are written for the plain build: scale by TU_SLACK. */
+bool tu_poll(bool (*ready)(void *ctx), void *ctx, double limit_s);
+/* A field of /proc/PID/status ("Threads"; the signal masks "SigBlk", "ShdPnd", ... read as hex)
+ * into *value; false when the process or the field is not there. */
+bool tu_proc_status(pid_t pid, const char *field, unsigned long long *value);
+/* Whether signal sig is in the mask field of /proc/PID/status ("SigBlk": blocked, "ShdPnd":
+ * sent to the process and not taken yet). */
+bool tu_proc_has_signal(pid_t pid, const char *field, int sig);
+/* For tu_poll: SIGINT sent to the process *(pid_t *)pid is no longer pending (its signal thread
+ * took it, or the process is gone); a second one sent before would have merged with it. */
+bool tu_sigint_taken(void *pid);
+
+/* Waits up to limit_s for the `gilsim run` in process pid to be under way: SIGINT is blocked (its
+ * signal thread takes it) and all workload_threads of the workload's threads exist (the engine
+ * creates them after calibrating, then opens their start gate). */
+bool tu_wait_run_started(pid_t pid, unsigned workload_threads, double limit_s);
 
 /* Runs `gilsim ARGS` (shell words) from the source tree with stdout to out and stderr to err
  * (NULL: /dev/null); returns its exit status, -1 when it did not exit. */

@@ -119,14 +119,15 @@ static struct spread spread_of(const double *v, int n)
 
 /* ---- engine runs ------------------------------------------------------------------------- */
 
-static struct wl_workload *cpu_workload(unsigned threads)
+/* COUNT alike threads looping over OPS (a JSON array), a workload built in memory. */
+static struct wl_workload *loop_workload(const char *name, unsigned threads, const char *ops)
 {
-    char text[512];
+    char text[1024];
     snprintf(text, sizeof text,
-             "{\"format\": \"gilsim-workload\", \"version\": 1, \"name\": \"bench-cpu%u\", "
-             "\"tick_ns\": 50, \"threads\": [{\"name\": \"cpu\", \"count\": %u, \"ops\": "
-             "[{\"loop\": {\"count\": \"forever\", \"ops\": [{\"cpu\": {\"ticks\": 100000}}]}}]}]}",
-             threads, threads);
+             "{\"format\": \"gilsim-workload\", \"version\": 1, \"name\": \"%s%u\", "
+             "\"tick_ns\": 50, \"threads\": [{\"name\": \"t\", \"count\": %u, \"ops\": "
+             "[{\"loop\": {\"count\": \"forever\", \"ops\": %s}}]}]}",
+             name, threads, threads, ops);
     struct wl_workload *wl = NULL;
     struct err e = {0};
     if (wl_parse(text, strlen(text), "bench", &wl, &e) != 0) {
@@ -134,6 +135,11 @@ static struct wl_workload *cpu_workload(unsigned threads)
         return NULL;
     }
     return wl;
+}
+
+static struct wl_workload *cpu_workload(unsigned threads)
+{
+    return loop_workload("bench-cpu", threads, "[{\"cpu\": {\"ticks\": 100000}}]");
 }
 
 struct run_spec {
@@ -576,6 +582,37 @@ static void coroutine_switch_row(void)
     row_add(r, one_way, c50, c50 / one_way);
 }
 
+/* Events per wall second as the thread count grows (issue 30 item 5): many-threads' mix (200 us
+ * of CPU, then 10 ms asleep) scaled to 2 and to 2,000 and 10,000 threads under new on 64
+ * cores, untraced, setup included. The per-event cost must not grow with the count. */
+static void many_threads_event_rows(int ms)
+{
+    static const struct {
+        unsigned threads, cores;
+        double target;
+        const char *target_text;
+    } cases[] = {{2, 2, NAN, NULL}, {2000, 64, 5e6, ">= 5M/s"}, {10000, 64, 2e6, ">= 2M/s"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct wl_workload *wl =
+            loop_workload("bench-mix", cases[i].threads,
+                          "[{\"cpu\": {\"us\": 200}}, {\"sleep\": {\"us\": 10000}}]");
+        if (!wl) continue;
+        char cores[32], what[128];
+        snprintf(cores, sizeof cores, "cores=%u", cases[i].cores);
+        double events = NAN;
+        double s = virtual_speed(wl, "new", NULL, cores, ms, &events);
+        wl_free(wl);
+        if (isnan(s)) continue;
+        snprintf(what, sizeof what,
+                 "virtual: events per wall s, %u threads (200 us CPU, 10 ms sleep; new) on %u "
+                 "cores, untraced",
+                 cases[i].threads, cases[i].cores);
+        struct row *r = row_for("9", what, "1/s");
+        if (cases[i].target_text) row_target(r, GOAL_MIN, cases[i].target, cases[i].target_text);
+        row_add(r, events, NAN, events);
+    }
+}
+
 static const char *const shipped_workloads[] = {"cpu1",        "cpu2",        "cpu4",   "convoy",
                                                 "convoy-2cpu", "io-only",     "server", "long-hold",
                                                 "native-par",  "many-threads"};
@@ -639,6 +676,7 @@ static void fig_virtual_speed(void)
         row_add(r, s, NAN, s);
         wl_free(big);
     }
+    many_threads_event_rows(ms);
     coroutine_switch_row();
 }
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -884,13 +885,52 @@ static int write_doc(const char *path, const char *name, const char *desc, json_
     return 0;
 }
 
-static int write_machine(const struct calib *c)
+static int write_machine(const struct calib *c, const char *path)
 {
-    return write_doc(c->o.out, c->o.name,
+    return write_doc(path, c->o.name,
                      c->o.description ? c->o.description
                                       : "measured on this host by tools/calibrate (see "
                                         "\"measured\")",
                      c->measured, params_json(c->param, c->curve, c->o.no_curve ? 0 : c->ncurve));
+}
+
+/* Creates the directories above path (mkdir -p of its dirname). */
+static int make_parents(const char *path)
+{
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", path);
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return 0;
+}
+
+/* A full calibration is also kept as this host's own (sim/machine.h, mach_host_calibrated):
+ * `gilsim run --engine virtual` then knows the host has been calibrated and where the file is.
+ * A --quick one is too rough to stand for the host. */
+static int keep_for_host(const struct calib *c)
+{
+    char path[4200];
+    struct err e = {0};
+    if (c->o.quick) {
+        printf("not kept as this host's calibration (--quick: rough figures)\n");
+        return 0;
+    }
+    if (mach_host_calibration_path(path, sizeof path, &e) != 0) {
+        fprintf(stderr, "gilsim-calibrate: %s\n", e.msg);
+        return 1;
+    }
+    if (make_parents(path) != 0) {
+        fprintf(stderr, "gilsim-calibrate: cannot create the directory of %s: %s\n", path,
+                strerror(errno));
+        return 1;
+    }
+    int rc = write_machine(c, path);
+    if (!rc) printf("kept as this host's calibration: %s\n", path);
+    return rc;
 }
 
 /* The same machine in the other wake-up regime: every wake-up takes the cold latency, as on a
@@ -1146,8 +1186,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "gilsim-calibrate: a measurement failed (out of memory or threads)\n");
         rc = 1;
     } else {
-        rc = write_machine(&c) || write_raw(&c);
+        rc = write_machine(&c, c.o.out) || write_raw(&c);
         if (!rc) print_params(&c);
+        if (!rc) rc = keep_for_host(&c);
         if (!rc) rc = write_slow_wake(&c);
     }
     json_decref(c.measured);

@@ -195,6 +195,20 @@ def sleep_overshoots(tr, group):
     return out
 
 
+def wake_latencies(tr, group):
+    """A woken thread's latency as udp_wake.py times it: from the end of its io (the packet is
+    there) to the acquire after it (ns)."""
+    tids, ended, out = tr.tids(group), {}, []
+    for e in tr.events:
+        if e["tid"] not in tids:
+            continue
+        if e["ev"] == "io_end":
+            ended[e["tid"]] = e["t"]
+        elif e["ev"] == "acquire" and e["tid"] in ended:
+            out.append(e["t"] - ended.pop(e["tid"]))
+    return out
+
+
 def per_thread_count(tr, group, ev):
     tids = tr.tids(group)
     counts = dict.fromkeys(tids, 0)
@@ -362,6 +376,15 @@ def many_metrics(real, tr):
              "max": counts[-1] / s})
 
 
+def wake_metrics(real, tr):
+    lat = wake_latencies(tr, "io")
+    mean = sum(lat) / len(lat) if lat else None
+    sd = (sum((x - mean) ** 2 for x in lat) / len(lat)) ** 0.5 if lat else None
+    return ({"mean": real["latency_mean_us"] * 1e3, "p50": real["latency_p50_us"] * 1e3,
+             "sd": real["latency_sd_us"] * 1e3},
+            {"mean": mean, "p50": pct(lat, .5), "sd": sd})
+
+
 def ruby_metrics(real, tr):
     if real["program"] == "ruby_cpu2":
         return {"p50": real["slice_p50_us"] * 1e3}, {"p50": pct(slices(tr), .5)}
@@ -403,6 +426,15 @@ PROGRAMS_SPEC = {
              "thread's loops per second. Model: `many.json`.",
              [("rate", "loops/s", "rate", True), ("min", "per thread: min", "rate", False),
               ("p50", "median", "rate", False), ("max", "max", "rate", False)], many_metrics),
+    "wake": ("a thread woken now and then", "`udp_wake.py`: one thread blocks in `recvfrom` "
+             "on a UDP socket and another process sends it a packet every 100 ms, beside 1 or 2 "
+             "pure-Python CPU threads; the latency is from the packet's send to the thread "
+             "handling it (it holds the GIL again). With two CPU threads the woken thread "
+             "competes with the CPU thread waiting for the next hand-off (issue 30). Model: "
+             "`wake-cpuN.json`, an `io` of 100 ms and 20 µs of interpreter work; gilsim's "
+             "latency is from the io's end to the acquire after it.",
+             [("mean", "latency mean", "ns", True), ("p50", "latency p50", "ns", True),
+              ("sd", "latency sd", "ns", False)], wake_metrics),
     "ruby": ("Ruby 3.1", "`ruby_threads.rb` on Debian's Ruby: the echo client (`write` + "
              "`read` of one byte over a UNIX socket pair, to a peer process answering after "
              "40 µs) alone and beside one counting thread, and two counting threads (slices "
@@ -486,6 +518,15 @@ def cases(intervals, smoke, python):
         out.append(Case("many", fmt_ms(iv), py + [
             os.path.join(PROGRAMS, "many_threads.py"), "--interval-ms", str(iv / 1000),
             "--duration", str(d)], "many", interval_us=iv, duration_s=d))
+    for n in (1, 2):
+        for iv in [1000, 5000]:
+            if smoke and (n != 2 or iv != 5000):
+                continue
+            d = 1.0 if short else 8.0
+            out.append(Case("wake", "%d CPU, %s" % (n, fmt_ms(iv)), py + [
+                os.path.join(PROGRAMS, "udp_wake.py"), "--cpu-threads", str(n), "--interval-ms",
+                str(iv / 1000), "--duration", str(d)], "wake-cpu%d" % n, interval_us=iv,
+                duration_s=d))
     out += object_cases(intervals, smoke, py)
     rb = os.path.join(PROGRAMS, "ruby_threads.rb")
     rd = 1.0 if smoke else 4.0
@@ -568,7 +609,7 @@ class Natural:
                  machine=None):
         self.gilsim, self.repeat, self.intervals = gilsim, repeat, intervals
         self.smoke, self.keep, self.step, self.ruby = smoke, keep, step, ruby
-        self.machine = machine  # a gilsim-machine file, or None: the built-in defaults
+        self.machine = machine  # a gilsim-machine file, or None: the built-in machine
         self.results = {}  # (program, label) -> [(real dict, gilsim dict)]
         self.virtual = {}  # (program, label) -> the virtual engine's dict
         self.cases = cases(intervals, smoke, python)

@@ -92,7 +92,7 @@ class Regime:
         w = wake_us(m, PARKED_US)
         return [
             ("this host", "the machine as calibrated" if self.nat.machine else
-             "the built-in defaults: no calibrated machine was given", None),
+             "the built-in machine (the shipped calibration): no machine file was given", None),
             ("slow wake-up", "every wake-up %.1f µs, as onto a halted core" % cold,
              "wake_warm_us=%g,wake_cold_us=%g" % (cold, cold)),
             ("no quick wake-up", "two levels, every wake-up after a short idle %.1f µs: a "
