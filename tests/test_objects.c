@@ -538,6 +538,159 @@ static void test_deterministic(void)
     trace_free(b);
 }
 
+/* The fast path: an acquire of a free lock, a put on a queue with room, a get on one with
+ * items, a wait on a set event, a semaphore with a value left and a join of threads that have
+ * ended never block: no object wait, no GIL release but the sleep's and the exit's. */
+static void test_fast_path_virtual(void)
+{
+    FINISHED(t,
+             wlfile("fast",
+                    HEAD "\"objects\": {\"mu\": {\"type\": \"lock\"}, \"jobs\": {\"type\": "
+                         "\"queue\", \"maxsize\": 3},\n"
+                         "  \"ready\": {\"type\": \"event\"}, \"slots\": {\"type\": "
+                         "\"semaphore\"}},\n"
+                         "\"threads\": [{\"name\": \"main\", \"ops\": [{\"sleep\": {\"us\": "
+                         "100}},\n"
+                         "  {\"acquire\": {\"object\": \"mu\"}}, {\"release\": {\"object\": "
+                         "\"mu\"}},\n"
+                         "  {\"loop\": {\"count\": 3, \"ops\": [{\"put\": {\"object\": "
+                         "\"jobs\"}}]}},\n"
+                         "  {\"loop\": {\"count\": 3, \"ops\": [{\"get\": {\"object\": "
+                         "\"jobs\"}}]}},\n"
+                         "  {\"set\": {\"object\": \"ready\"}}, {\"wait\": {\"object\": "
+                         "\"ready\"}},\n"
+                         "  {\"acquire\": {\"object\": \"slots\"}}, {\"release\": {\"object\": "
+                         "\"slots\"}},\n"
+                         "  {\"join\": {\"threads\": \"quick\"}}]},\n"
+                         " {\"name\": \"quick\", \"count\": 2, \"ops\": [{\"cpu\": {\"us\": "
+                         "1}}]}]}"),
+             "new", NULL, 100, true);
+    TU_ASSERT_CMP(tu_count_ev(t, TRACE_EV_OBJ_WAIT_BEGIN), ==, 0);
+    size_t main_releases = 0;
+    for (size_t i = 0; i < t->nevents; i++)
+        if (t->events[i].ev == TRACE_EV_RELEASE && t->events[i].tid == 0) {
+            main_releases++;
+            CU_ASSERT(t->events[i].reason == TRACE_REASON_SLEEP ||
+                      t->events[i].reason == TRACE_REASON_EXIT);
+        }
+    TU_ASSERT_CMP(main_releases, ==, 2);
+    /* the queue's length after each put and get, in order */
+    int64_t lens[6], want[6] = {1, 2, 3, 2, 1, 0};
+    size_t n = 0;
+    for (size_t i = 0; i < t->nevents; i++)
+        if ((t->events[i].ev == TRACE_EV_OBJ_PUT || t->events[i].ev == TRACE_EV_OBJ_GET) && n < 6)
+            lens[n++] = t->events[i].arg;
+    TU_ASSERT_CMP(n, ==, 6);
+    for (size_t i = 0; i < n; i++)
+        TU_ASSERT_CMP(lens[i], ==, want[i]);
+    TU_ASSERT_CMP(count_obj(t, TRACE_EV_OBJ_ACQUIRE, "mu"), ==, 1);
+    TU_ASSERT_CMP(count_obj(t, TRACE_EV_OBJ_ACQUIRE, "slots"), ==, 1);
+    TU_ASSERT_NO_PROBLEM(check_objects(t, 3));
+    trace_free(t);
+}
+
+/* The waits of thread tid on objects, in order: begin, end, timed out. */
+static size_t waits_of(const struct trace *t, int tid, struct wait *w, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->nevents && n < max; i++) {
+        const struct trace_event *ev = &t->events[i];
+        if (ev->tid != tid) continue;
+        if (ev->ev == TRACE_EV_OBJ_WAIT_BEGIN) w[n] = (struct wait){ev->t, -1, ev->arg, 0};
+        if (ev->ev == TRACE_EV_OBJ_WAIT_END) {
+            w[n].end = ev->t;
+            w[n++].timed_out = ev->arg == 1;
+        }
+    }
+    return n;
+}
+
+/* A lock and a semaphore held for 2 ms: an acquire with a 500 µs timeout runs out (the thread
+ * goes on, without it), one without a timeout gets it once released. */
+static void test_acquire_timeouts_virtual(void)
+{
+    FINISHED(t,
+             wlfile("acq-timeout",
+                    HEAD "\"objects\": {\"mu\": {\"type\": \"lock\"}, \"slots\": {\"type\": "
+                         "\"semaphore\"}},\n"
+                         "\"threads\": [{\"name\": \"a\", \"ops\": [{\"acquire\": {\"object\": "
+                         "\"mu\"}},\n"
+                         "   {\"acquire\": {\"object\": \"slots\"}}, {\"sleep\": {\"us\": "
+                         "2000}},\n"
+                         "   {\"release\": {\"object\": \"slots\"}}, {\"release\": {\"object\": "
+                         "\"mu\"}}]},\n"
+                         " {\"name\": \"b\", \"start_ms\": 0.1, \"ops\": [\n"
+                         "   {\"acquire\": {\"object\": \"mu\", \"timeout_us\": 500}},\n"
+                         "   {\"acquire\": {\"object\": \"slots\", \"timeout_us\": 500}},\n"
+                         "   {\"acquire\": {\"object\": \"mu\"}}, {\"release\": {\"object\": "
+                         "\"mu\"}}]}]}"),
+             "new", NULL, 100, true);
+    struct wait w[4];
+    TU_ASSERT_CMP(waits_of(t, 1, w, 4), ==, 3);
+    for (int k = 0; k < 2; k++) {
+        TU_ASSERT_CMP(w[k].timed_out, ==, 1);
+        TU_ASSERT_CMP(w[k].end - w[k].begin, >=, 500000);
+        TU_ASSERT_CMP(w[k].end - w[k].begin, <, 700000);
+    }
+    TU_ASSERT_CMP(w[2].timed_out, ==, 0);
+    int64_t released = -1; /* a's release of mu, after its 2 ms sleep */
+    int mu = obj_index(t, "mu");
+    for (size_t i = 0; i < t->nevents && released < 0; i++)
+        if (t->events[i].ev == TRACE_EV_OBJ_RELEASE && t->events[i].tid == 0 &&
+            (int)trace_obj_index(t->events[i].reason) == mu)
+            released = t->events[i].t;
+    TU_ASSERT_CMP(released, >=, 2000000);
+    TU_ASSERT_CMP(w[2].end, >=, released);
+    TU_ASSERT_CMP(count_obj(t, TRACE_EV_OBJ_ACQUIRE, "mu"), ==, 2);
+    TU_ASSERT_CMP(count_obj(t, TRACE_EV_OBJ_ACQUIRE, "slots"), ==, 1);
+    TU_ASSERT_NO_PROBLEM(check_objects(t, 0));
+    trace_free(t);
+}
+
+/* A put on a full queue with a timeout runs out and leaves the queue as it was. */
+static void test_put_timeout_virtual(void)
+{
+    FINISHED(t,
+             wlfile("put-timeout",
+                    HEAD "\"objects\": {\"jobs\": {\"type\": \"queue\", \"maxsize\": 1}},\n"
+                         "\"threads\": [{\"name\": \"p\", \"ops\": [{\"put\": {\"object\": "
+                         "\"jobs\"}},\n"
+                         "   {\"put\": {\"object\": \"jobs\", \"timeout_us\": 300}}, {\"put\": "
+                         "{\"object\": \"jobs\", \"timeout_us\": 0}}]}]}"),
+             "new", NULL, 100, true);
+    struct wait w[2];
+    TU_ASSERT_CMP(waits_of(t, 0, w, 2), ==, 1); /* a timeout of 0 only tries */
+    TU_ASSERT_CMP(w[0].timed_out, ==, 1);
+    TU_ASSERT_CMP(w[0].end - w[0].begin, >=, 300000);
+    TU_ASSERT_CMP(count_obj(t, TRACE_EV_OBJ_PUT, "jobs"), ==, 1);
+    trace_free(t);
+}
+
+/* A barrier of 3 whose third party comes late: a wait with a timeout runs out and breaks it
+ * for good; the other waiter is let through at once, and so is the late party. */
+static void test_barrier_broken_virtual(void)
+{
+    FINISHED(t,
+             wlfile("barrier-broken",
+                    HEAD "\"objects\": {\"start\": {\"type\": \"barrier\", \"parties\": 3}},\n"
+                         "\"threads\": [{\"name\": \"a\", \"ops\": [{\"wait\": {\"object\": "
+                         "\"start\", \"timeout_us\": 500}}]},\n"
+                         " {\"name\": \"b\", \"ops\": [{\"wait\": {\"object\": \"start\"}}]},\n"
+                         " {\"name\": \"late\", \"start_ms\": 2, \"ops\": [{\"wait\": "
+                         "{\"object\": \"start\"}}]}]}"),
+             "new", NULL, 100, true);
+    struct wait w[2];
+    TU_ASSERT_CMP(waits_of(t, 0, w, 2), ==, 1);
+    TU_ASSERT_CMP(w[0].timed_out, ==, 1);
+    int64_t broke = w[0].end;
+    TU_ASSERT_CMP(waits_of(t, 1, w, 2), >=, 1);
+    TU_ASSERT_CMP(w[0].timed_out, ==, 0);
+    TU_ASSERT_CMP(w[0].end, >=, broke);
+    TU_ASSERT_CMP(w[0].end, <, 1000000); /* long before the late party */
+    TU_ASSERT_CMP(waits_of(t, 2, w, 2), ==, 0);
+    trace_free(t);
+}
+
 /* ---- misuse and deadlocks, through the command line ----------------------------------------- */
 
 /* b tries mu only once a holds it (ready), for 10 µs, and releases it anyway: a misuse, on any
@@ -591,6 +744,76 @@ static const char deadlock_wl[] = HEAD
     "   {\"acquire\": {\"object\": \"mu\"}}, {\"release\": {\"object\": \"mu\"}}, {\"release\": "
     "{\"object\": \"mu2\"}}]},\n"
     " {\"name\": \"c\", \"ops\": [{\"join\": {\"threads\": \"a\"}}]}]}";
+
+/* A run through the command line that must fail (exit 1) with each of `want` in its errors,
+ * and stop_reason `reason` in its trace. */
+static void check_fails(const char *engine, const char *name, const char *text, const char *reason,
+                        const char *const *want)
+{
+    char args[1200], err[600], out[600];
+    const char *path = wlfile(name, text);
+    snprintf(out, sizeof out, "%s/objects-%s-%d.json", GILSIM_BINARY_DIR, name, (int)getpid());
+    snprintf(err, sizeof err, "%s/objects-%s-%d.err", GILSIM_BINARY_DIR, name, (int)getpid());
+    snprintf(args, sizeof args, "run %s --engine %s -q --duration 5000 --stall-timeout 300 -o %s",
+             path, engine, out);
+    tu_context("%s, --engine %s", name, engine);
+    TU_ASSERT_CMP(tu_gilsim(args, NULL, err), ==, 1);
+    char *msg = tu_slurp(err);
+    for (; *want; want++)
+        TU_ASSERT_HAS(msg, *want);
+    free(msg);
+    char stop[80];
+    snprintf(stop, sizeof stop, "\"stop_reason\":\"%s\"", reason);
+    msg = tu_slurp(out);
+    TU_ASSERT_HAS(msg, stop);
+    free(msg);
+    unlink(out);
+    unlink(err);
+}
+
+/* A condition's notify and wait by a thread that does not hold its lock (its acquire timed
+ * out while another holds it). */
+static void test_condition_misuse_virtual(void)
+{
+    for (int wait = 0; wait < 2; wait++) {
+        char text[1200];
+        snprintf(text, sizeof text,
+                 HEAD "\"objects\": {\"mu\": {\"type\": \"lock\"}, \"cv\": {\"type\": "
+                      "\"condition\", \"lock\": \"mu\"}},\n"
+                      "\"threads\": [{\"name\": \"a\", \"ops\": [{\"acquire\": {\"object\": "
+                      "\"mu\"}}, {\"sleep\": {\"us\": 2000000}},\n"
+                      "   {\"release\": {\"object\": \"mu\"}}]},\n"
+                      " {\"name\": \"b\", \"start_ms\": 1, \"ops\": [{\"acquire\": {\"object\": "
+                      "\"cv\", \"timeout_us\": 10}},\n"
+                      "   {\"%s\": {\"object\": \"cv\"}}]}]}",
+                 wait ? "wait" : "notify");
+        char line[200];
+        snprintf(line, sizeof line,
+                 "thread b.0: %s on condition \"cv\": its lock is held by a.0, not by this thread",
+                 wait ? "wait" : "notify");
+        const char *want[] = {line, "RuntimeError", NULL};
+        check_fails("virtual", wait ? "cv-misuse-wait" : "cv-misuse-notify", text, "error", want);
+    }
+}
+
+/* A thread that takes a lock it holds waits for itself: a cycle of one. A queue nobody puts
+ * on: a stall with no cycle, each waiter's object told. */
+static void test_stalls_virtual(void)
+{
+    const char *self[] = {"deadlock: a.0 waits for lock mu held by a.0", "run stalled", NULL};
+    check_fails("virtual", "self-deadlock",
+                HEAD "\"objects\": {\"mu\": {\"type\": \"lock\"}},\n"
+                     "\"threads\": [{\"name\": \"a\", \"ops\": [{\"acquire\": {\"object\": "
+                     "\"mu\"}}, {\"acquire\": {\"object\": \"mu\"}}]}]}",
+                "stalled", self);
+    const char *empty[] = {"w.0 waits for an item in queue jobs (0 queued)",
+                           "w.1 waits for an item in queue jobs (0 queued)", "run stalled", NULL};
+    check_fails("virtual", "empty-queue",
+                HEAD "\"objects\": {\"jobs\": {\"type\": \"queue\"}},\n"
+                     "\"threads\": [{\"name\": \"w\", \"count\": 2, \"ops\": [{\"get\": "
+                     "{\"object\": \"jobs\"}}]}]}",
+                "stalled", empty);
+}
 
 static int64_t wall_ns(void)
 {
@@ -705,9 +928,17 @@ int main(void)
         {"virtual: a semaphore of 2", test_semaphore_virtual},
         {"virtual: a barrier of 3 parties", test_barrier_virtual},
         {"virtual: join waits for the group's end", test_join_virtual},
+        {"virtual: the fast path never blocks nor releases the GIL", test_fast_path_virtual},
+        {"virtual: lock and semaphore acquires time out, then succeed",
+         test_acquire_timeouts_virtual},
+        {"virtual: a put on a full queue times out; timeout 0 only tries",
+         test_put_timeout_virtual},
+        {"virtual: a barrier's timeout breaks it for everyone", test_barrier_broken_virtual},
         {"virtual: deterministic", test_deterministic},
         {"virtual: misuse stops the run with an error", test_misuse_virtual},
         {"virtual: a deadlock is reported at once, with its cycle", test_deadlock_virtual},
+        {"virtual: a condition's wait and notify without its lock", test_condition_misuse_virtual},
+        {"virtual: a self-deadlock and an empty queue stall, reported", test_stalls_virtual},
         {"real: a contended lock", test_lock_real},
         {"real: a bounded queue (new and none)", test_queue_real},
         {"real: a timed wait lasts its timeout", test_timeout_real},
