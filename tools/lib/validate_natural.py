@@ -250,33 +250,58 @@ def both(real, rate_key, lat_key, rate, lats):
             {"rate": rate, "p50": pct(lats, .5), "p99": pct(lats, .99)})
 
 
+def op_calls(tr, name, ev):
+    """The calls of a queue's put (ev "obj_put") or get ("obj_get"), in the order they took
+    effect: (start, end, tid), as a caller timing the call around it would see them. The end is
+    the event; the start the thread's first release of the GIL to block in this call (on the
+    queue's mutex, or while it was full or empty: the `release` before its `obj_wait_begin` on
+    the queue), or, when the call did not block, the event less the call's Python (the
+    object's put_us or get_us, from run.objects)."""
+    cost = 0
+    for o in tr.run.get("objects", []):
+        if o["name"] == name:
+            cost = o.get("put_us" if ev == "obj_put" else "get_us", 0) * 1000
+    released, start, out = {}, {}, []
+    for e in tr.events:
+        tid = e["tid"]
+        if e["ev"] == "release":
+            released[tid] = e["t"]
+        elif e.get("object") != name:
+            if e["ev"] == "acquire":
+                released.pop(tid, None)
+        elif e["ev"] == "obj_wait_begin" and tid in released:
+            start.setdefault(tid, released.pop(tid))
+        elif e["ev"] == ev:
+            out.append((start.pop(tid, e["t"] - cost), e["t"], tid))
+    return out
+
+
 def pool_metrics(real, tr):
     """ThreadPoolExecutor.map: items per second from the first submit (a put on work) to the
-    last result (a get on results), and each call's time: a worker's get of its item to its
-    put of the result, less the Python around the call (the model's run_us and results'
-    put_us, its set_result: 1 µs each)."""
+    last result (a get on results), and each call's time as the function times itself: from a
+    worker's get of its item, less the pool's Python before the call (the model's run_us, 1 µs),
+    to the start of its put of the result (set_result), which may block on the results queue's
+    mutex (op_calls)."""
     puts = object_events(tr, "work", ("obj_put",))
     results = object_events(tr, "results", ("obj_get",))
     began, took = {}, []
-    for t, tid, ev in sorted(object_events(tr, "work", ("obj_get",)) +
-                             object_events(tr, "results", ("obj_put",))):
+    ends = [(start, tid, "end") for start, _, tid in op_calls(tr, "results", "obj_put")]
+    for t, tid, ev in sorted(object_events(tr, "work", ("obj_get",)) + ends):
         if ev == "obj_get":
             began[tid] = t
         elif tid in began:
-            took.append(t - began.pop(tid) - 2000)
+            took.append(t - began.pop(tid) - 1000)
     span = (results[-1][0] - puts[0][0]) / 1e9 if puts and results else None
     return both(real, "items_per_s", "task", len(results) / span if span else None, took)
 
 
 def fifo_waits(tr, name):
-    """A queue's items from put to the get that took them (FIFO)."""
-    pending, out = [], []
-    for t, _, ev in object_events(tr, name, ("obj_put", "obj_get")):
-        if ev == "obj_put":
-            pending.append(t)
-        elif pending:
-            out.append(t - pending.pop(0))
-    return out
+    """A queue's items from the start of the put call that queued them (its value is read
+    before the call: `q.put(time.perf_counter())`, so a put blocked on a full queue counts) to
+    the get that took them (FIFO: the k-th get takes the k-th put's item)."""
+    puts = [start for start, _, _ in op_calls(tr, name, "obj_put")]
+    gets = [t for t, _, _ in object_events(tr, name, ("obj_get",))]
+    return [g - p for p, g in zip(puts, gets)]
 
 
 def per_s(n, tr):
@@ -453,14 +478,15 @@ OBJECT_PROGRAMS = """\
 pool|a thread pool|items/s|call|`thread_pool.py`: `ThreadPoolExecutor(4).map` of a 200 µs \
 pure-Python function over 2,000 items; *with I/O*, each call does half its work, a socket round \
 trip (`sendall` + `recv`) to a peer process of its own that answers after 40 µs, and the other \
-half. *Call*: one call's time as it times itself. Model: `pool-cpu.json`, `pool-io.json`: the \
+half. *Call*: one call's time as it times itself (in the model: from the worker's get of the \
+item to the start of its result's put). Model: `pool-cpu.json`, `pool-io.json`: the \
 pool's work queue and the futures as two queues, submit's and set_result's Python as measured \
 on CPython 3.11.
 prodcons|producer and consumers|items/s|queue wait|`producer_consumer.py`: one thread `recv`s \
 requests from a load generator process (one byte every 1/4000 s, open loop) and puts each on a \
 `queue.Queue(maxsize=8)`; two threads get them and do 300 µs of pure-Python work each (more \
-than they can take: the queue fills). *Queue wait*: an item's time from its put to the get \
-that took it. Model: `prodcons.json`, the producer a `serve` loop at the generator's rate.
+than they can take: the queue fills). *Queue wait*: an item's time from the start of its put \
+(a put blocked on the full queue included) to the get that took it. Model: `prodcons.json`, the producer a `serve` loop at the generator's rate.
 lock|lock contention|increments/s|iteration|`lock_counter.py`: 4 threads increment a shared \
 counter under one `threading.Lock`, each loop 20 µs of pure-Python work outside the lock and \
 5 µs inside. *Iteration*: one loop as its thread times it. Model: `lock-counter.json`.
