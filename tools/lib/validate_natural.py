@@ -314,26 +314,45 @@ def prodcons_metrics(real, tr):
 
 
 def lock_metrics(real, tr):
-    """Increments per second, and a loop's time: from one release of the lock by a thread to
-    its next."""
+    """Increments per second, a loop's time (from one release of the lock by a thread to its
+    next), and the share of acquires that found the lock held and waited more than 50 µs, as
+    the program counts them (its clock read before the `with` to the lock held and the thread
+    running: a blocked acquire's GIL release to the thread's acquire of the GIL after it)."""
     last, laps = {}, []
     for t, tid, _ in object_events(tr, "mu", ("obj_release",)):
         if tid in last:
             laps.append(t - last[tid])
         last[tid] = t
-    rate = per_s(len(object_events(tr, "mu", ("obj_acquire",))), tr)
-    return both(real, "increments_per_s", "iteration", rate, laps)
+    acquires = object_events(tr, "mu", ("obj_acquire",))
+    released, blocked, waited = {}, {}, 0
+    for e in tr.events:
+        tid = e["tid"]
+        if e["ev"] == "release" and e["reason"] == "lock":
+            released[tid] = e["t"]
+        elif e["ev"] == "obj_wait_begin" and e.get("object") == "mu" and tid in released:
+            blocked[tid] = released.pop(tid)
+        elif e["ev"] == "acquire" and tid in blocked:
+            waited += e["t"] - blocked.pop(tid) > 50000
+    pair = both(real, "increments_per_s", "iteration", per_s(len(acquires), tr), laps)
+    pair[0]["contended"] = real.get("contended_share")
+    pair[1]["contended"] = waited / len(acquires) if acquires else None
+    return pair
 
 
 def event_metrics(real, tr):
-    """Wake-ups per second, and the lag from the set to the waiter's clear after it."""
+    """Wake-ups per second, the lag from the set to the waiter's clear after it, and the share
+    of lags over half a switch interval (the waiter lost the GIL to the CPU thread)."""
     set_at, lags = None, []
     for t, _, ev in object_events(tr, "tick", ("obj_set", "obj_clear")):
         if ev == "obj_set":
             set_at = t
         elif set_at is not None:
             lags.append(t - set_at)
-    return both(real, "wakeups_per_s", "lag", per_s(len(lags), tr), lags)
+    pair = both(real, "wakeups_per_s", "lag", per_s(len(lags), tr), lags)
+    half = real["interval_ms"] * 1e6 / 2
+    pair[0]["late"] = real.get("late_share")
+    pair[1]["late"] = sum(1 for x in lags if x > half) / len(lags) if lags else None
+    return pair
 
 
 # ---- the programs ---------------------------------------------------------------------------
@@ -494,13 +513,18 @@ event|an Event every millisecond|wake-ups/s|lag|`event_tick.py`: one thread slee
 sets a `threading.Event`, over and over; another waits for it and clears it; a third counts in \
 a pure-Python loop. *Lag*: from the set to the waiter running again. Model: `event-tick.json`.
 """
+# Beside the headline figures, what tells the regime: how often a lock's acquire waited (a
+# convoy: every one), how often the Event's waiter lost the GIL to the CPU thread.
+_DIAGNOSTICS = {"lock": [("contended", "acquires that waited > 50 µs", "share", False)],
+                "event": [("late", "lags over ½ interval", "share", False)]}
 _READERS = {"pool": pool_metrics, "prodcons": prodcons_metrics, "lock": lock_metrics,
             "event": event_metrics}
 for _line in OBJECT_PROGRAMS.splitlines():
     _key, _title, _rate, _lat, _desc = _line.split("|")
     PROGRAMS_SPEC[_key] = (_title, _desc, [("rate", _rate, "rate", True),
                                            ("p50", _lat + " p50", "ns", True),
-                                           ("p99", _lat + " p99", "ns", False)], _READERS[_key])
+                                           ("p99", _lat + " p99", "ns", False)] +
+                           _DIAGNOSTICS.get(_key, []), _READERS[_key])
 
 
 def cases(intervals, smoke, python):

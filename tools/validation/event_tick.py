@@ -4,7 +4,7 @@
 The ticker sleeps --period-ms and sets the event, over and over; the waiter waits for it,
 notes how long after the set it got going, and clears it; one more thread counts in a
 pure-Python loop. Prints JSON: wake-ups per second, and the wake-up's latency from the set to
-the waiter running again (p50, p99).
+the waiter running again (p50, p99), with the share of latencies over half a switch interval.
 
   event_tick.py --period-ms 1 --interval-ms 5 --duration 2
 """
@@ -61,6 +61,8 @@ def main():
     result["wakeups"], result["wakeups_per_s"] = len(lags), len(lags) / elapsed
     for name, q in (("lag_p50_us", 0.5), ("lag_p99_us", 0.99)):  # nearest rank
         result[name] = lags[max(0, math.ceil(q * len(lags)) - 1)] * 1e6
+    # the waiter lost the GIL to the CPU thread and waited for its slice
+    result["late_share"] = sum(1 for x in lags if x > a.interval_ms / 2000) / max(1, len(lags))
     print(json.dumps(result))
 
 
