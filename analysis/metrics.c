@@ -6,8 +6,9 @@
 #include <string.h>
 
 #include "analysis/attribution.h"
+#include "analysis/disturb.h"
 #include "analysis/objmetrics.h"
-#include "analysis/stats.h"
+#include "analysis/samples.h"
 #include "common/text.h"
 
 /* Latency metrics: name in the output, in the order printed. */
@@ -585,14 +586,17 @@ json_t *met_to_json(const struct met_run *m, const char *trace_path)
         json_decref(attribution);
         goto fail;
     }
+    struct disturb d;
+    disturb_judge(h->run, &d);
     /* the path is bytes: not UTF-8, it is written escaped (common/text.h) */
-    doc = json_pack("{ss sI so sO* ss sO sO sb sI sI sI sO sO so}", "format", "gilsim-summary",
+    doc = json_pack("{ss sI so sO* ss sO sO sb sI sI sI so sO sO so}", "format", "gilsim-summary",
                     "version", (json_int_t)1, "trace", text_json(trace_path ? trace_path : ""),
                     "workload", wl ? wl : json_null(), "policy", h->policy, "params",
                     params ? params : json_null(), "seed", seed ? seed : json_null(), "complete",
                     m->complete, "events_dropped", (json_int_t)m->events_dropped, "events",
-                    (json_int_t)m->nevents, "window_ns", (json_int_t)m->window_ns, "run", run,
-                    "threads", threads, "wait_attribution", attribution);
+                    (json_int_t)m->nevents, "window_ns", (json_int_t)m->window_ns, "disturbance",
+                    disturb_json(&d), "run", run, "threads", threads, "wait_attribution",
+                    attribution);
     if (doc && objects)
         json_object_set_new(doc, "objects", objects);
     else
@@ -748,6 +752,13 @@ static void print_run(const struct met_run *m, const char *trace_path, FILE *out
             "          the run was cut short (stop_reason %s): these numbers cover "
             "what ran until then.\n",
             text_escape(json_is_string(why) ? json_string_value(why) : "unknown", e1, sizeof e1));
+    struct disturb d;
+    disturb_judge(h->run, &d);
+    if (d.disturbed)
+        fprintf(out,
+                "WARNING   disturbed: %s.\n          The host spoiled this run: its figures are "
+                "those of a busy machine (docs/metrics.md).\n",
+                d.why);
 }
 
 /* The run's totals: GIL occupancy, counts, throughput, fairness. */

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "analysis/stats.h"
+#include "analysis/samples.h"
 #include "analysis/trace_read.h"
 #include "common/err.h"
 

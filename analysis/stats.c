@@ -2,141 +2,141 @@
 #include "stats.h"
 
 #include <math.h>
-#include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-int st_push(struct st_samples *s, int64_t v, struct err *e)
+#define LN_2   0.69314718055994530942
+#define SQRT_2 1.41421356237309504880
+
+double stats_median(const double *sorted, size_t n)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        int64_t *bigger = realloc(s->v, cap * sizeof *bigger);
-        if (!bigger) return err_set(e, ERR_RUNTIME, "out of memory for %zu samples", cap);
-        s->v = bigger, s->cap = cap;
-    }
-    s->v[s->n++] = v;
-    return 0;
+    if (!n) return NAN;
+    return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
 }
 
-static int cmp_i64(const void *a, const void *b)
+/* P(Binomial(n, 1/2) = i), from logarithms: n may be in the thousands, where 2^-n underflows. */
+static double binom_half_pmf(size_t n, size_t i)
 {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    double lc = lgamma((double)n + 1) - lgamma((double)i + 1) - lgamma((double)(n - i) + 1);
+    return exp(lc - (double)n * LN_2);
+}
+
+double stats_order_coverage(size_t n, size_t k)
+{
+    double below = 0; /* P(B <= k - 1) */
+    for (size_t i = 0; i + 1 <= k && i <= n; i++)
+        below += binom_half_pmf(n, i);
+    double c = 1 - 2 * below;
+    return c < 0 ? 0 : c;
+}
+
+struct stats_interval stats_median_interval(const double *sorted, size_t n, double level)
+{
+    struct stats_interval ci = {NAN, NAN, NAN, 0, false};
+    if (!n) return ci;
+    /* the largest k with P(B <= k - 1) <= (1 - level) / 2; k stays at 1 (min..max) when even
+     * that is too likely */
+    double tail = (1 - level) / 2, below = 0;
+    size_t k = 1, most = (n + 1) / 2;
+    for (size_t j = 0; j < most; j++) {
+        below += binom_half_pmf(n, j);
+        if (below > tail) break;
+        k = j + 1; /* P(B <= k - 1) = below, small enough */
+    }
+    ci.k = k;
+    ci.lo = sorted[k - 1];
+    ci.hi = sorted[n - k];
+    ci.coverage = stats_order_coverage(n, k);
+    ci.reached = ci.coverage >= level - 1e-12;
+    return ci;
+}
+
+/* ---- Mann-Whitney U ---------------------------------------------------------------------------
+ */
+
+struct pooled {
+    double v;
+    bool in_x;
+};
+
+static int by_value(const void *a, const void *b)
+{
+    double x = ((const struct pooled *)a)->v, y = ((const struct pooled *)b)->v;
     return (x > y) - (x < y);
 }
 
-/* Sorts ascending. Millions of samples are common (a 10M-event trace), so large arrays get an
- * LSD radix sort, byte by byte, skipping bytes that are the same in every sample (the high
- * bytes of nanosecond latencies). Falls back to qsort when the scratch buffer is missing. */
-static void sort_i64(int64_t *v, size_t n)
+/* Twice each value's mid-rank (an integer: ranks of a tie group a..b are (a + b) / 2), the sum
+ * of x's, and sum(t^3 - t) over the tie groups (their sizes t). */
+static void mid_ranks(const struct pooled *p, size_t n, long *rank2, long *x_sum2, double *ties)
 {
-    if (n < 512) {
-        qsort(v, n, sizeof *v, cmp_i64);
-        return;
-    }
-    uint64_t *a = (uint64_t *)v, *tmp = malloc(n * sizeof *tmp);
-    if (!tmp) {
-        qsort(v, n, sizeof *v, cmp_i64);
-        return;
-    }
-    static const uint64_t flip = (uint64_t)1 << 63; /* signed order as unsigned order */
-    size_t count[8][256] = {{0}};
-    for (size_t i = 0; i < n; i++) {
-        uint64_t u = a[i] ^ flip;
-        for (int d = 0; d < 8; d++)
-            count[d][(u >> (8 * d)) & 0xff]++;
-    }
-    uint64_t *src = a, *dst = tmp;
-    for (int d = 0; d < 8; d++) {
-        size_t sum = 0, *c = count[d];
-        bool constant = false;
-        for (int b = 0; b < 256; b++) {
-            if (c[b] == n) constant = true;
-            size_t k = c[b];
-            c[b] = sum;
-            sum += k;
+    *x_sum2 = 0;
+    *ties = 0;
+    for (size_t a = 0; a < n;) {
+        size_t b = a;
+        while (b + 1 < n && p[b + 1].v == p[a].v)
+            b++;
+        double t = (double)(b - a + 1);
+        *ties += t * t * t - t;
+        for (size_t i = a; i <= b; i++) {
+            rank2[i] = (long)(a + 1 + b + 1);
+            if (p[i].in_x) *x_sum2 += rank2[i];
         }
-        if (constant) continue;
-        for (size_t i = 0; i < n; i++)
-            dst[c[((src[i] ^ flip) >> (8 * d)) & 0xff]++] = src[i];
-        uint64_t *swap = src;
-        src = dst, dst = swap;
+        a = b + 1;
     }
-    if (src != a) memcpy(a, src, n * sizeof *a);
-    free(tmp);
 }
 
-/* Nearest rank: the ceil(q * n)-th smallest sample (1-based). */
-static int64_t rank(const int64_t *sorted, size_t n, double q)
+/* Every way of choosing nx of the n pooled values, by the sum of their doubled ranks: the
+ * share of them whose sum is at least as far from the mean as the observed one. */
+static double exact_p(const long *rank2, size_t n, size_t nx, long x_sum2)
 {
-    double r = ceil(q * (double)n - 1e-9); /* 0.9 * 10 must give 9, not 10 */
-    size_t k = r < 1 ? 1 : (size_t)r;
-    return sorted[(k > n ? n : k) - 1];
-}
-
-/* Sorts v in place and fills st. */
-void st_stats_of(int64_t *v, size_t n, struct st_stats *st)
-{
-    memset(st, 0, sizeof *st);
-    st->count = n;
-    if (!n) return;
-    sort_i64(v, n);
-    long double sum = 0;
+    long most = (long)(n * (n + 1)); /* the sum of every doubled rank */
+    size_t width = (size_t)most + 1;
+    double *ways = calloc((nx + 1) * width, sizeof *ways);
+    if (!ways) return NAN;
+    ways[0] = 1; /* ways[j * width + s]: j values chosen, doubled ranks summing to s */
     for (size_t i = 0; i < n; i++)
-        sum += v[i];
-    st->mean = (double)(sum / n);
-    st->p50 = rank(v, n, 0.5);
-    st->p90 = rank(v, n, 0.9);
-    st->p99 = rank(v, n, 0.99);
-    st->p999 = rank(v, n, 0.999);
-    st->max = v[n - 1];
+        for (size_t j = (i + 1 < nx ? i + 1 : nx); j >= 1; j--)
+            for (long s = most; s >= rank2[i]; s--)
+                ways[j * width + (size_t)s] += ways[(j - 1) * width + (size_t)(s - rank2[i])];
+    long mean2 = (long)(nx * (n + 1)); /* twice the mean rank sum, doubled ranks */
+    long far = labs(x_sum2 - mean2);
+    double all = 0, as_far = 0;
+    for (long s = 0; s <= most; s++) {
+        double w = ways[nx * width + (size_t)s];
+        all += w;
+        if (labs(s - mean2) >= far) as_far += w;
+    }
+    free(ways);
+    return as_far / all;
 }
 
-json_t *st_stats_json(const struct st_stats *st)
+static double normal_p(size_t nx, size_t ny, long x_sum2, double ties)
 {
-    if (!st->count)
-        return json_pack("{sI sn sn sn sn sn sn}", "count", (json_int_t)0, "mean_ns", "p50_ns",
-                         "p90_ns", "p99_ns", "p999_ns", "max_ns");
-    return json_pack("{sI sf sI sI sI sI sI}", "count", (json_int_t)st->count, "mean_ns", st->mean,
-                     "p50_ns", (json_int_t)st->p50, "p90_ns", (json_int_t)st->p90, "p99_ns",
-                     (json_int_t)st->p99, "p999_ns", (json_int_t)st->p999, "max_ns",
-                     (json_int_t)st->max);
+    double n = (double)(nx + ny), u = (double)x_sum2 / 2 - (double)nx * (double)(nx + 1) / 2;
+    double mean = (double)nx * (double)ny / 2;
+    double var = (double)nx * (double)ny / 12 * ((n + 1) - ties / (n * (n - 1)));
+    if (!(var > 0)) return 1; /* every value the same */
+    double z = (fabs(u - mean) - 0.5) / sqrt(var);
+    double p = z > 0 ? erfc(z / SQRT_2) : 1;
+    return p > 1 ? 1 : p;
 }
 
-/* A duration with three significant digits and a unit. */
-const char *st_fmt_ns(char *buf, size_t size, double ns)
+double stats_mann_whitney(const double *x, size_t nx, const double *y, size_t ny)
 {
-    static const struct {
-        double div;
-        const char *unit;
-    } units[] = {{1e9, "s"}, {1e6, "ms"}, {1e3, "us"}, {1, "ns"}};
-    if (!isfinite(ns)) return "-";
-    double a = fabs(ns);
-    size_t u = 0;
-    while (u < 3 && a < units[u].div)
-        u++;
-    double v = ns / units[u].div;
-    double av = fabs(v);
-    snprintf(buf, size, "%.*f %s", av >= 100 || u == 3 ? 0 : av >= 10 ? 1 : 2, v, units[u].unit);
-    return buf;
-}
-
-/* A count or rate with three significant digits and k/M/G. */
-const char *st_fmt_num(char *buf, size_t size, double v)
-{
-    if (!isfinite(v)) return "-";
-    const char *suffix = "";
-    double a = fabs(v);
-    if (a >= 1e9)
-        v /= 1e9, suffix = "G";
-    else if (a >= 1e6)
-        v /= 1e6, suffix = "M";
-    else if (a >= 1e4)
-        v /= 1e3, suffix = "k";
-    a = fabs(v);
-    if (!*suffix && v == floor(v))
-        snprintf(buf, size, "%.0f", v);
-    else
-        snprintf(buf, size, "%.*f%s", a >= 100 ? 0 : a >= 10 ? 1 : 2, v, suffix);
-    return buf;
+    if (nx < 2 || ny < 2) return NAN;
+    size_t n = nx + ny;
+    struct pooled *p = malloc(n * sizeof *p);
+    long *rank2 = malloc(n * sizeof *rank2);
+    double pv = NAN;
+    if (p && rank2) {
+        for (size_t i = 0; i < n; i++)
+            p[i] = i < nx ? (struct pooled){x[i], true} : (struct pooled){y[i - nx], false};
+        qsort(p, n, sizeof *p, by_value);
+        long x_sum2;
+        double ties;
+        mid_ranks(p, n, rank2, &x_sum2, &ties);
+        pv = n <= STATS_EXACT_MAX ? exact_p(rank2, n, nx, x_sum2) : normal_p(nx, ny, x_sum2, ties);
+    }
+    free(p);
+    free(rank2);
+    return pv;
 }

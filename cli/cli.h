@@ -24,6 +24,9 @@
 int cli_fail(const struct err *e);
 /* Prints "gilsim CMD: <fmt with arg>" and a hint to --help; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
+/* The one operand of a command that reads one trace (summary, model): 0 with *path, or the
+ * usage error's status when there is none or more than one. */
+int cli_one_trace(const char *cmd, int argc, char **argv, int operand, const char **path);
 
 /* ---- options (cli/options.c) ---------------------------------------------------------------- */
 

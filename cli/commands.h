@@ -12,5 +12,7 @@ int cli_compare(int argc, char **argv);  /* cli/compare.c */
 int cli_export(int argc, char **argv);   /* cli/export.c */
 int cli_report(int argc, char **argv);   /* cli/report.c */
 int cli_machines(int argc, char **argv); /* cli/machines.c */
+int cli_record(int argc, char **argv);   /* cli/record.c */
+int cli_model(int argc, char **argv);    /* cli/model.c */
 
 #endif

@@ -28,6 +28,7 @@ struct compare_args {
     bool force;
     int format; /* enum cmp_format */
     unsigned jobs, cpus_per_run;
+    bool keep_disturbed, strict;        /* disturbed runs: counted, or an error */
     bool plan_only;                     /* --plan */
     const char *run_dir, *index, *cpus; /* --run */
     const char *collect_dir;            /* --collect */
@@ -89,6 +90,64 @@ static int add_list(const struct cli_opt *o, void *field, const char *arg, struc
     return rc;
 }
 
+/* --seed: noted as given, because it excludes --seeds. */
+static int set_seed(const struct cli_opt *o, void *field, const char *arg, struct err *e)
+{
+    (void)o;
+    struct cmp_request *req = field;
+    if (!cli_parse_u64(arg, 0, UINT64_MAX, &req->seed))
+        return err_set(e, ERR_INPUT, "--seed: expected a non-negative integer, got '%s'", arg);
+    req->seed_given = true;
+    return 0;
+}
+
+/* --seeds S1,S2,...: one seed per repeat, in order. */
+static int set_seeds(const struct cli_opt *o, void *field, const char *arg, struct err *e)
+{
+    (void)o;
+    struct cmp_request *req = field;
+    req->seeds.n = 0;
+    for (const char *p = arg;; p++) {
+        char one[32];
+        size_t len = strcspn(p, ",");
+        snprintf(one, sizeof one, "%.*s", (int)(len < sizeof one ? len : sizeof one - 1), p);
+        if (req->seeds.n == CMP_MAX_REPEAT)
+            return err_set(e, ERR_INPUT, "--seeds: at most %d seeds", CMP_MAX_REPEAT);
+        if (len >= sizeof one || !cli_parse_u64(one, 0, UINT64_MAX, &req->seeds.v[req->seeds.n]))
+            return err_set(e, ERR_INPUT,
+                           "--seeds: expected comma-separated non-negative integers, got '%s'",
+                           arg);
+        req->seeds.n++;
+        p += len;
+        if (!*p) break;
+    }
+    return 0;
+}
+
+/* --seeds gives the repeats: --repeat, when given too, must agree, and --seed cannot. */
+static int settle_seeds(struct cmp_request *req, struct err *e)
+{
+    if (!req->seeds.n) {
+        if (!req->repeat) req->repeat = 1;
+        if (req->seed > UINT64_MAX - (req->repeat - 1))
+            return err_set(e, ERR_INPUT,
+                           "--seed %llu with --repeat %llu: the seeds would pass 2^64 - 1",
+                           (unsigned long long)req->seed, (unsigned long long)req->repeat);
+        return 0;
+    }
+    if (req->seed_given)
+        return err_set(e, ERR_INPUT,
+                       "--seed and --seeds exclude each other (--seeds %llu,... "
+                       "lists every repeat's seed)",
+                       (unsigned long long)req->seeds.v[0]);
+    if (req->repeat && req->repeat != req->seeds.n)
+        return err_set(e, ERR_INPUT, "--repeat %llu with --seeds of %u seeds: one seed per repeat",
+                       (unsigned long long)req->repeat, req->seeds.n);
+    req->repeat = req->seeds.n;
+    req->seed = req->seeds.v[0];
+    return 0;
+}
+
 static int not_stdout(const char *v, struct err *e)
 {
     if (strcmp(v, "-") != 0) return 0;
@@ -113,14 +172,24 @@ static const struct cli_opt compare_opts[] = {
      .max = WL_MAX_VARS, .check = cli_check_var, .call = add_list,
      .help = "values of a workload variable, one cell each (repeatable)"},
     /* clang-format on */
+    CLI_ROW_STRING("reference", 0, F(req.reference), "POLICY",
+                   "the policy every other cell is tested against (Mann-Whitney U over the "
+                   "repeats; default the first of --policies): the cell of the same engine, "
+                   "variables and parameter values"),
     CLI_ROW_ENGINE(F(req.engines), 2, "LIST",
                    "real (default), virtual, or real,virtual side by side"),
     CLI_ROW_MACHINE(F(req.machine), "the virtual runs' machine (gilsim-machine file)"),
     CLI_ROW_MACHINE_SET(F(req.machine_sets), "machine parameters of the virtual runs (repeatable)"),
-    CLI_ROW_NUMBER("repeat", 'r', CLI_U64, F(req.repeat), "N", 1, 1000,
-                   "runs per cell (default 1)"),
+    CLI_ROW_NUMBER("repeat", 'r', CLI_U64, F(req.repeat), "N", 1, CMP_MAX_REPEAT,
+                   "runs per cell (default 1), repeat r with seed S + r - 1 (S: --seed)"),
     CLI_ROW_DURATION(F(req.duration_ms), "run length (default: the workload's duration_ms)"),
-    CLI_ROW_SEED(F(req.seed), "seed of every run (default 1)"),
+    /* clang-format off */
+    {.name = "seed", .kind = CLI_CALL, .field = F(req), .value = "S", .call = set_seed,
+     .help = "the first repeat's seed (default 1); repeat r runs with S + r - 1"},
+    {.name = "seeds", .kind = CLI_CALL, .field = F(req), .value = "LIST", .call = set_seeds,
+     .help = "comma-separated seeds, one per repeat (instead of --seed; --repeat is their "
+             "number)"},
+    /* clang-format on */
     CLI_ROW_ENUM("format", 'f', F(format), "FMT", format_names,
                  "table (default; one row per cell when there are more than 8), csv or json (one "
                  "row per cell: every metric's median, min, max)"),
@@ -138,6 +207,11 @@ static const struct cli_opt compare_opts[] = {
                    "at a time"),
     CLI_ROW_NUMBER("cpus-per-run", 0, CLI_UNSIGNED, F(cpus_per_run), "K", 1, 1024,
                    "pin each run to K cores of its own (sched_setaffinity)"),
+    CLI_ROW_FLAG("keep-disturbed", 0, F(keep_disturbed),
+                 "count real runs the host disturbed (a tick off its target, threads kept off "
+                 "their cores by other processes) in the medians; by default they are left out "
+                 "and listed"),
+    CLI_ROW_FLAG("strict", 0, F(strict), "exit 1 when a run was disturbed (after writing it all)"),
     CLI_ROW_FLAG("plan", 0, F(plan_only),
                  "write DIR/plan.json (every run's command line) and stop"),
     CLI_ROW_STRING("run", 0, F(run_dir), "DIR",
@@ -158,11 +232,13 @@ static const struct cli_command compare_cmd = {
     "       gilsim compare --run DIR [--index I]          run one run of the plan\n"
     "       gilsim compare --collect DIR                  the table of what has finished\n"
     "\n"
-    "Runs the workload in every cell (policy x engine x --set values x --var values), N times,\n"
-    "interleaved (A B C A B C ...) so that drift on a noisy machine hits all alike; keeps every\n"
-    "trace in DIR with an index, and prints the key metrics (docs/metrics.md), median and\n"
-    "min-max across repeats, with convoy_factor = I/O ops/s under `none` / under the policy\n"
-    "(of the same engine and variables). docs/sweeps.md has the whole story.\n",
+    "Runs the workload in every cell (policy x engine x --set values x --var values), N times\n"
+    "with the seeds S..S+N-1, interleaved (A B C A B C ...) so that drift on a noisy machine\n"
+    "hits all alike; keeps every trace in DIR with an index, and prints the key metrics\n"
+    "(docs/metrics.md): the median over the repeats with its 95% confidence interval, a * where\n"
+    "a cell differs from the reference policy's (Mann-Whitney U, p < 0.05), and convoy_factor =\n"
+    "I/O ops/s under `none` / under the policy (of the same engine and variables).\n"
+    "docs/sweeps.md has the whole story.\n",
     compare_opts,
     "DIR receives plan.json, every trace, its summary (*.summary.json) and result\n"
     "(*.result.json), index.json (the json format), runs.csv (one row per run), cells.csv\n"
@@ -170,8 +246,8 @@ static const struct cli_command compare_cmd = {
     "(DIR/.gilsim-compare is its lock). A run that finished is not run again. Progress goes\n"
     "to stderr when it is a terminal. SIGINT or SIGTERM: the runs in progress stop and leave\n"
     "no trace, no other starts, and the index of what finished is written.\n"
-    "Exit status: 0 ok, 1 a run failed (or, --collect, has not finished), 2 bad input,\n"
-    "130/143 interrupted.\n",
+    "Exit status: 0 ok, 1 a run failed (or, --collect, has not finished; --strict, was\n"
+    "disturbed), 2 bad input, 130/143 interrupted.\n",
 };
 
 /* ---- the modes ----------------------------------------------------------------------------- */
@@ -181,7 +257,7 @@ static void init_args(struct compare_args *a)
     memset(a, 0, sizeof *a);
     a->req.policies = "old,new,fifo,none";
     a->req.engines = (struct cli_choices){{ENG_REAL}, 1};
-    a->req.repeat = 1;
+    a->req.repeat = 0; /* settle_seeds: 1, or the number of --seeds */
     a->req.seed = 1;
     a->format = CMP_FORMAT_TABLE;
 }
@@ -194,22 +270,26 @@ static void free_request(struct cmp_request *req)
         free(req->vars.l[i].copy);
 }
 
-/* Collects DIR's results and writes the outputs: 0, or 1 when runs failed or are missing.
- * signal: the one that stopped the sweep (0: none). */
-static int collect_and_write(const struct cmp_plan *p, int signal, enum cmp_format format,
+/* Collects DIR's results and writes the outputs: 0, or 1 when runs failed or are missing, or
+ * with --strict were disturbed. signal: the one that stopped the sweep (0: none). */
+static int collect_and_write(const struct compare_args *a, const struct cmp_plan *p, int signal,
                              struct err *e)
 {
     struct cmp_results r;
     int rc = cmp_collect(p, signal, &r, e);
     if (!rc) {
+        r.keep_disturbed = a->keep_disturbed;
         cmp_convoy_factors(p, &r);
-        rc = cmp_write_outputs(p, &r, format, e);
+        rc = cmp_write_outputs(p, &r, (enum cmp_format)a->format, e);
     }
     if (!rc && r.failed)
         rc = err_set(e, ERR_RUNTIME, "%u of %zu runs failed (see above)", r.failed, p->nruns);
     else if (!rc && r.not_run)
         rc = err_set(e, ERR_RUNTIME, "%zu of %zu runs have not finished (listed in the notes)",
                      r.not_run, p->nruns);
+    else if (!rc && a->strict && r.disturbed)
+        rc = err_set(e, ERR_RUNTIME, "%zu of %zu runs were disturbed by the host (--strict)",
+                     r.disturbed, p->nruns);
     cmp_results_free(&r);
     return rc;
 }
@@ -229,7 +309,7 @@ static int sweep(const struct compare_args *a, struct err *e)
                "then: gilsim compare --collect %s\n",
                p->nruns, p->ncells, p->dir, p->dir, p->dir, p->nruns - 1, p->dir);
     } else if (!rc && !(rc = cmp_run_jobs(p, a->jobs, a->cpus_per_run, &sig, e))) {
-        rc = collect_and_write(p, sig, a->format, e);
+        rc = collect_and_write(a, p, sig, e);
         rc = sig ? 128 + sig : rc;
     }
     if (lock_fd >= 0) close(lock_fd);
@@ -268,12 +348,13 @@ static int from_plan(const struct compare_args *a, const char *dir, struct err *
     rc = argv ? cli_parse_options(&compare_cmd, &planned, (int)n + 1, argv, &operand)
               : err_set(e, ERR_RUNTIME, "out of memory");
     planned.req.workload = operand < (int)n + 1 ? argv[operand] : "";
+    if (!rc) rc = settle_seeds(&planned.req, e);
     if (!rc) rc = cmp_plan_make(&planned.req, dir, &p, e);
     if (!rc) rc = cmp_check_plan(p, doc, e);
     if (!rc && a->run_dir)
         rc = run_index(a, p, e);
     else if (!rc && !(rc = cmp_lock_dir(p, &lock_fd, e)))
-        rc = collect_and_write(p, 0, a->format, e);
+        rc = collect_and_write(a, p, 0, e);
     if (lock_fd >= 0) close(lock_fd);
     cmp_plan_free(p);
     free_request(&planned.req);
@@ -300,7 +381,7 @@ int cli_compare(int argc, char **argv)
         rc = cli_usage_error("compare", "%s",
                              operand >= argc ? "expected one workload file"
                                              : "expected one workload file, got more");
-    } else if (rc == 0) {
+    } else if (rc == 0 && !(rc = settle_seeds(&a.req, &e))) {
         a.req.workload = argv[operand];
         rc = sweep(&a, &e);
     }

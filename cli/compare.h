@@ -16,8 +16,10 @@
  *                          `gilsim compare --run`, real runs alone or pinned to cores
  *   cli/compare_run.c      one run of the plan (--run): the child (`gilsim run`, or
  *                          tools/pyrun for `cpython`), its trace read back, its result file
- *   cli/compare_out.c      aggregation and the convoy factors, the table (or one row per cell),
- *                          CSV and JSON
+ *   cli/compare_out.c      the table (or one row per cell), CSV and JSON
+ *   cli/compare_agg.c      a cell's aggregates over its runs: median, confidence interval, the
+ *                          test against the reference cell (analysis/stats.h); the runs that
+ *                          count (disturbed ones left out); the convoy factors
  *   cli/compare_results.c  the key metrics; NAME.result.json read back: which runs finished,
  *                          and every result into a struct cmp_results (--collect)
  *   cli/compare_dir.c      the output directory: path checks, its lock, what it may replace
@@ -41,7 +43,8 @@
 #define CMP_MAX_POLICIES 16   /* entries of --policies */
 #define CMP_MAX_CELLS    4096 /* cells, the extra baselines included */
 #define CMP_MAX_RUNS     100000
-#define CMP_TABLE_CELLS  8 /* more cells than this: one row per cell, not a column */
+#define CMP_TABLE_CELLS  8    /* more cells than this: one row per cell, not a column */
+#define CMP_MAX_REPEAT   1000 /* --repeat, and the seeds of --seeds */
 
 /* ---- the request ---------------------------------------------------------------------------- */
 
@@ -67,8 +70,17 @@ struct cmp_request {
     struct cli_choices engines;   /* enum eng_kind values, in the order given */
     const char *machine;          /* NULL: the built-in machine */
     struct cli_list machine_sets; /* --machine-set */
+    const char *reference;        /* --reference: the policy of the cells every other is tested
+                                     against (NULL: the first of --policies) */
     uint64_t duration_ms;         /* 0: the workload's */
+    /* Repeat r (1, 2, ...) runs with seed + r - 1, or with seeds.v[r - 1] when --seeds gave
+     * them (repeat is then seeds.n): cmp_seed_of. */
     uint64_t seed, repeat;
+    bool seed_given; /* --seed was on the command line (it excludes --seeds) */
+    struct {
+        uint64_t v[CMP_MAX_REPEAT];
+        unsigned n;
+    } seeds;
 };
 
 enum cmp_format { CMP_FORMAT_TABLE, CMP_FORMAT_CSV, CMP_FORMAT_JSON };
@@ -95,11 +107,15 @@ struct cmp_cell {
     char file_stem[512];
     bool baseline_only;              /* an extra lock-free run for the convoy factor */
     const struct cmp_cell *baseline; /* the cell whose I/O rate the convoy factor divides by */
+    /* the cell of the reference policy with the same engine, variables and the --set values
+     * both have, whose runs this one's are tested against (NULL: none, or itself) */
+    const struct cmp_cell *reference;
 };
 
 struct cmp_run {
     const struct cmp_cell *cell;
     unsigned repeat;
+    uint64_t seed;   /* cmp_seed_of its repeat (the extra baselines: the first seed) */
     char trace[600]; /* relative to the directory */
 };
 
@@ -117,10 +133,11 @@ struct cmp_plan {
     size_t ncells;
     struct cmp_run *runs;
     size_t nruns;
-    bool engine_in_names;      /* not a real-only sweep: labels and file names say the engine */
-    const char *baseline_name; /* the lock-free policy the convoy factor divides by */
-    bool baseline_requested;   /* among the policies (else extra runs) */
-    json_t *notes;             /* what the planning found worth saying */
+    bool engine_in_names;       /* not a real-only sweep: labels and file names say the engine */
+    const char *baseline_name;  /* the lock-free policy the convoy factor divides by */
+    bool baseline_requested;    /* among the policies (else extra runs) */
+    const char *reference_name; /* the reference policy (cmp_cell.reference) */
+    json_t *notes;              /* what the planning found worth saying */
 };
 
 /* ---- the results ---------------------------------------------------------------------------- */
@@ -193,6 +210,8 @@ struct cmp_outcome {
     int status; /* exit status of the child; -1 not run (or not finished) */
     double value[CMP_NKM];
     struct cmp_blocker top;
+    bool disturbed; /* a real run the host disturbed (analysis/disturb.h) */
+    char why[256];  /* what disturbed it (cut: the whole in its summary) */
 };
 
 struct cmp_results {
@@ -200,6 +219,8 @@ struct cmp_results {
     double *baseline_io_per_s; /* one per cell: its baseline's median I/O rate (NaN: none) */
     unsigned failed;           /* runs with a status > 0 */
     size_t not_run;            /* runs without a result */
+    size_t disturbed;          /* finished runs marked disturbed */
+    bool keep_disturbed;       /* --keep-disturbed: they count in the aggregates all the same */
     json_t *host;              /* the first real run's host */
     json_t *notes;             /* after the plan's: the interrupt, cpython, the runs missing */
 };
@@ -212,6 +233,10 @@ struct cmp_results {
 int cmp_plan_make(const struct cmp_request *req, const char *dir, struct cmp_plan **out,
                   struct err *e);
 void cmp_plan_free(struct cmp_plan *p);
+/* The value of "name=value" among n assignments (a cell's --set or --var); NULL: none. */
+const char *cmp_assigned(char *const *assign, unsigned n, const char *name);
+/* The seed of repeat r (1-based): --seed + r - 1, or the r-th of --seeds. */
+uint64_t cmp_seed_of(const struct cmp_request *req, unsigned r);
 /* The names kept beside a trace in DIR: NAME.json -> NAME.summary.json, NAME.result.json. */
 void cmp_file_beside(const char *trace, const char *suffix, char *buf, size_t size);
 /* The child's command line: what the plan lists and --run runs (output: DIR/.partial/NAME). */
@@ -250,10 +275,31 @@ bool cmp_run_done(const struct cmp_plan *p, size_t i);
 int cmp_collect(const struct cmp_plan *p, int signal, struct cmp_results *r, struct err *e);
 void cmp_results_free(struct cmp_results *r);
 
-/* ---- compare_out.c: the outputs ------------------------------------------------------------ */
+/* ---- compare_agg.c: aggregates over repeats ------------------------------------------------ */
+
+/* Whether run i counts in its cell's aggregates: finished (status 0), and not disturbed unless
+ * r->keep_disturbed. */
+bool cmp_run_counts(const struct cmp_plan *p, const struct cmp_results *r, size_t i);
+
+/* One key metric of a cell over the runs that count and define it (docs/metrics.md,
+ * "Intervals and significance"). */
+struct cmp_agg {
+    size_t n;        /* the values */
+    size_t left_out; /* disturbed runs (with a value) left out */
+    double median, min, max;
+    double lo, hi, coverage; /* the median's confidence interval and its exact confidence */
+    bool reached;            /* coverage >= STATS_LEVEL (else lo..hi is min..max) */
+    double p;                /* Mann-Whitney U against the reference cell, two-sided; NAN: none */
+};
+struct cmp_agg cmp_aggregate(const struct cmp_plan *p, const struct cmp_results *r,
+                             const struct cmp_cell *cell, int k);
+#define CMP_SIGNIFICANT 0.05 /* the p below which the table marks a difference */
 
 /* Each cell's baseline I/O rate and each run's convoy factor, into r. */
 void cmp_convoy_factors(const struct cmp_plan *p, struct cmp_results *r);
+
+/* ---- compare_out.c: the outputs ------------------------------------------------------------ */
+
 /* index.json, runs.csv, cells.csv, table.txt in DIR, and one of them on stdout. */
 int cmp_write_outputs(const struct cmp_plan *p, const struct cmp_results *r, enum cmp_format f,
                       struct err *e);

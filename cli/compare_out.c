@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/stats.h"
 #include "cli/compare.h"
 #include "common/outfile.h"
 #include "common/text.h"
@@ -22,51 +23,39 @@ struct view {
     char created[32]; /* UTC, when the outputs were written */
 };
 
-/* ---- aggregation --------------------------------------------------------------------------- */
-
 static int by_value(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
-struct agg {
-    size_t n;
-    double median, min, max;
+/* How many runs a cell has, and how many of them failed and were disturbed. */
+struct run_counts {
+    size_t runs, failed, disturbed;
 };
 
-/* Median (mean of the middle two for an even count), min and max of the non-null values of
- * metric k over the cell's runs. */
-static struct agg aggregate(const struct cmp_plan *p, const struct cmp_results *r,
-                            const struct cmp_cell *cell, int k)
+static struct run_counts cell_runs(const struct view *o, const struct cmp_cell *cfg)
 {
-    double v[4096];
-    struct agg a = {0, NAN, NAN, NAN};
-    for (size_t i = 0; i < p->nruns && a.n < 4096; i++)
-        if (p->runs[i].cell == cell && isfinite(r->runs[i].value[k]))
-            v[a.n++] = r->runs[i].value[k];
-    if (!a.n) return a;
-    qsort(v, a.n, sizeof v[0], by_value);
-    a.min = v[0];
-    a.max = v[a.n - 1];
-    a.median = a.n % 2 ? v[a.n / 2] : (v[a.n / 2 - 1] + v[a.n / 2]) / 2;
-    return a;
+    struct run_counts c = {0, 0, 0};
+    for (size_t i = 0; i < o->p->nruns; i++) {
+        if (o->p->runs[i].cell != cfg) continue;
+        c.runs++;
+        c.failed += o->r->runs[i].status > 0;
+        c.disturbed += o->r->runs[i].disturbed;
+    }
+    return c;
 }
 
-/* Each run's convoy factor against its cell's baseline: the median I/O rate of the lock-free
- * cell of the same engine and variables. */
-void cmp_convoy_factors(const struct cmp_plan *p, struct cmp_results *r)
+/* "1 of 3 left out" ("kept" with --keep-disturbed); "-" when none was disturbed. */
+static void format_disturbed(const struct view *o, const struct cmp_cell *cfg, char *buf,
+                             size_t size)
 {
-    for (size_t i = 0; i < p->ncells; i++) {
-        const struct cmp_cell *base = p->cells[i].baseline;
-        r->baseline_io_per_s[i] = base ? aggregate(p, r, base, CMP_KM_IO_PER_S).median : NAN;
-    }
-    for (size_t i = 0; i < p->nruns; i++) {
-        double io = r->runs[i].value[CMP_KM_IO_PER_S],
-               base = r->baseline_io_per_s[p->runs[i].cell - p->cells];
-        r->runs[i].value[CMP_KM_CONVOY_FACTOR] =
-            isfinite(io) && io > 0 && base > 0 ? base / io : NAN;
-    }
+    struct run_counts c = cell_runs(o, cfg);
+    if (!c.disturbed)
+        snprintf(buf, size, "-");
+    else
+        snprintf(buf, size, "%zu of %zu %s", c.disturbed, c.runs,
+                 o->r->keep_disturbed ? "kept" : "left out");
 }
 
 /* The cell's baseline I/O rate (cmp_convoy_factors). */
@@ -83,10 +72,10 @@ static json_t *all_notes(const struct view *o)
     return notes;
 }
 
-/* The aggregate of metric k over the cell's runs. */
-static struct agg cell_agg(const struct view *o, const struct cmp_cell *cell, int k)
+/* The aggregate of metric k over the cell's runs (cli/compare_agg.c). */
+static struct cmp_agg cell_agg(const struct view *o, const struct cmp_cell *cell, int k)
 {
-    return aggregate(o->p, o->r, cell, k);
+    return cmp_aggregate(o->p, o->r, cell, k);
 }
 
 /* ---- the three forms ----------------------------------------------------------------------- */
@@ -130,9 +119,13 @@ static void fmt_scaled(char *buf, size_t size, double v, enum cmp_unit u, struct
     snprintf(buf, size, "%.*f", decimals, x);
 }
 
-static void format_cell(char *cell, size_t size, const struct agg *a, enum cmp_unit u, bool ranges)
+/* "5.14 ms (5.10..5.30)*": the median, its confidence interval, and * when the cell differs
+ * from its reference (p < CMP_SIGNIFICANT). */
+static void format_cell(char *cell, size_t size, const struct cmp_agg *a, enum cmp_unit u,
+                        bool ranges)
 {
     char m[16], lo[16], hi[16];
+    const char *mark = a->p < CMP_SIGNIFICANT ? "*" : "";
     if (!a->n) {
         snprintf(cell, size, "-");
         return;
@@ -140,12 +133,12 @@ static void format_cell(char *cell, size_t size, const struct agg *a, enum cmp_u
     struct scale s = scale_of(a->median, u);
     fmt_scaled(m, sizeof m, a->median, u, s);
     if (!ranges || a->n < 2) {
-        snprintf(cell, size, "%s%s", m, s.unit);
+        snprintf(cell, size, "%s%s%s", m, s.unit, mark);
         return;
     }
-    fmt_scaled(lo, sizeof lo, a->min, u, s);
-    fmt_scaled(hi, sizeof hi, a->max, u, s);
-    snprintf(cell, size, "%s%s (%s..%s)", m, s.unit, lo, hi);
+    fmt_scaled(lo, sizeof lo, a->lo, u, s);
+    fmt_scaled(hi, sizeof hi, a->hi, u, s);
+    snprintf(cell, size, "%s%s (%s..%s)%s", m, s.unit, lo, hi, mark);
 }
 
 /* A column's top blocker: the holder->waiter pair that is top in most of its measured runs
@@ -153,7 +146,10 @@ static void format_cell(char *cell, size_t size, const struct agg *a, enum cmp_u
 struct col_blocker {
     const struct cmp_blocker *b; /* NULL: no run has one */
     size_t agree, n;
-    struct agg share;
+    struct {
+        size_t n;
+        double median, min, max;
+    } share;
 };
 
 static bool same_pair(const struct cmp_blocker *x, const struct cmp_blocker *y)
@@ -166,12 +162,12 @@ static struct col_blocker column_blocker(const struct view *o, const struct cmp_
     struct col_blocker best = {0};
     for (size_t i = 0; i < o->p->nruns; i++) {
         const struct cmp_outcome *r = &o->r->runs[i];
-        if (o->p->runs[i].cell != cfg || r->status != 0) continue;
+        if (o->p->runs[i].cell != cfg || !cmp_run_counts(o->p, o->r, i)) continue;
         best.n++;
         if (!r->top.holder[0]) continue;
         size_t agree = 0;
         for (size_t j = 0; j < o->p->nruns; j++)
-            agree += o->p->runs[j].cell == cfg && o->r->runs[j].status == 0 &&
+            agree += o->p->runs[j].cell == cfg && cmp_run_counts(o->p, o->r, j) &&
                      same_pair(&o->r->runs[j].top, &r->top);
         if (agree > best.agree) best.agree = agree, best.b = &r->top;
     }
@@ -179,13 +175,16 @@ static struct col_blocker column_blocker(const struct view *o, const struct cmp_
     size_t k = 0;
     for (size_t i = 0; v && i < o->p->nruns; i++) {
         const struct cmp_outcome *r = &o->r->runs[i];
-        if (o->p->runs[i].cell == cfg && r->status == 0 && same_pair(&r->top, best.b))
+        if (o->p->runs[i].cell == cfg && cmp_run_counts(o->p, o->r, i) &&
+            same_pair(&r->top, best.b))
             v[k++] = r->top.share;
     }
     if (v) {
         qsort(v, k, sizeof *v, by_value);
-        best.share =
-            (struct agg){k, k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2, v[0], v[k - 1]};
+        best.share.n = k;
+        best.share.median = stats_median(v, k);
+        best.share.min = v[0];
+        best.share.max = v[k - 1];
     }
     free(v);
     return best;
@@ -236,6 +235,7 @@ struct table {
     size_t ncols, col_of[CMP_TABLE_CELLS];
     char cells[CMP_NKM][CMP_TABLE_CELLS][CELL];
     char blockers[CMP_TABLE_CELLS][BLOCKER_CELL]; /* the top blocker row */
+    char disturbed[CMP_TABLE_CELLS][CELL];        /* the disturbed runs' row */
     size_t width[CMP_TABLE_CELLS + 1];            /* [0]: the row labels */
     bool show[CMP_NKM], show_blockers;
 };
@@ -256,7 +256,7 @@ static void fill_table(const struct view *o, struct table *t)
     for (int k = 0; k < CMP_NKM; k++) {
         t->show[k] = false;
         for (size_t j = 0; j < t->ncols; j++) {
-            struct agg a = cell_agg(o, &o->p->cells[t->col_of[j]], k);
+            struct cmp_agg a = cell_agg(o, &o->p->cells[t->col_of[j]], k);
             char *cell = t->cells[k][j];
             format_cell(cell, CELL, &a, km[k].unit, o->p->req->repeat > 1);
             t->show[k] |= a.n > 0 && (a.min != 0 || a.max != 0); /* all zero: nothing to see */
@@ -269,6 +269,9 @@ static void fill_table(const struct view *o, struct table *t)
         format_blocker(t->blockers[j], BLOCKER_CELL, &cb, o->p->req->repeat > 1);
         t->show_blockers |= cb.b != NULL;
         size_t w = strlen(t->blockers[j]);
+        t->width[j + 1] = w > t->width[j + 1] ? w : t->width[j + 1];
+        format_disturbed(o, &o->p->cells[t->col_of[j]], t->disturbed[j], CELL);
+        w = strlen(t->disturbed[j]);
         t->width[j + 1] = w > t->width[j + 1] ? w : t->width[j + 1];
     }
 }
@@ -311,6 +314,12 @@ static void write_columns(const struct view *o, FILE *f)
               "waited, and its share of that waiter's wait\n",
               f);
     }
+    if (o->r->disturbed) {
+        fprintf(f, "%-*s", (int)t.width[0], "disturbed runs");
+        for (size_t j = 0; j < t.ncols; j++)
+            fprintf(f, "  %*s", (int)t.width[j + 1], t.disturbed[j]);
+        fputc('\n', f);
+    }
 }
 
 /* ---- one row per cell ------------------------------------------------------------------------ */
@@ -324,10 +333,8 @@ static const int pivot_metrics[] = {
 /* The value of the dimension named name in cfg ("-" when the cell has no such parameter). */
 static const char *dim_value(char *const *assign, unsigned n, const char *name)
 {
-    size_t len = strlen(name);
-    for (unsigned k = 0; k < n; k++)
-        if (strncmp(assign[k], name, len) == 0 && assign[k][len] == '=') return assign[k] + len + 1;
-    return "-";
+    const char *v = cmp_assigned(assign, n, name);
+    return v ? v : "-";
 }
 
 /* Column heads: the dimensions, then the key metrics. */
@@ -343,6 +350,7 @@ static size_t pivot_heads(const struct view *o, const char **heads, size_t *ndim
     *ndims = n;
     for (size_t k = 0; k < NPIVOT; k++)
         heads[n++] = km[pivot_metrics[k]].label;
+    if (o->r->disturbed) heads[n++] = "disturbed runs";
     return n;
 }
 
@@ -359,17 +367,18 @@ static void pivot_row(const struct view *o, const struct cmp_cell *cfg, char (*r
     for (unsigned i = 0; i < o->p->req->vars.n; i++)
         snprintf(row[n++], CELL, "%s", dim_value(cfg->vars, cfg->nvars, o->p->req->vars.l[i].name));
     for (size_t k = 0; k < NPIVOT; k++) {
-        struct agg a = cell_agg(o, cfg, pivot_metrics[k]);
+        struct cmp_agg a = cell_agg(o, cfg, pivot_metrics[k]);
         format_cell(row[n++], CELL, &a, km[pivot_metrics[k]].unit, o->p->req->repeat > 1);
         nonzero[k] |= a.n > 0 && (a.min != 0 || a.max != 0);
     }
+    if (o->r->disturbed) format_disturbed(o, cfg, row[n], CELL);
 }
 
 static void write_rows(const struct view *o, FILE *f)
 {
-    const char *heads[MAX_HEAD + NPIVOT];
-    size_t ndims, ncols = pivot_heads(o, heads, &ndims), nrows = 0, width[MAX_HEAD + NPIVOT];
-    char(*rows)[MAX_HEAD + NPIVOT][CELL] = malloc(o->p->ncells * sizeof *rows);
+    const char *heads[MAX_HEAD + NPIVOT + 1];
+    size_t ndims, ncols = pivot_heads(o, heads, &ndims), nrows = 0, width[MAX_HEAD + NPIVOT + 1];
+    char(*rows)[MAX_HEAD + NPIVOT + 1][CELL] = malloc(o->p->ncells * sizeof *rows);
     bool nonzero[NPIVOT] = {false};
     if (!rows) {
         fputs("(out of memory)\n", f);
@@ -384,7 +393,7 @@ static void write_rows(const struct view *o, FILE *f)
     }
     for (size_t r = 0; r <= nrows; r++) {
         for (size_t k = 0; k < ncols; k++) {
-            if (k >= ndims && !nonzero[k - ndims]) continue;
+            if (k >= ndims && k < ndims + NPIVOT && !nonzero[k - ndims]) continue;
             const char *text = r == 0 ? heads[k] : rows[r - 1][k];
             fprintf(f, k < ndims ? "%s%-*s" : "%s%*s", k ? "  " : "", (int)width[k], text);
         }
@@ -426,16 +435,81 @@ static size_t table_cells(const struct view *o)
     return n;
 }
 
+/* "seed 1", "seeds 1..3", "seeds 7, 9, 12" (cut with "..." when long). */
+static void seeds_text(const struct cmp_request *req, char *buf, size_t size)
+{
+    if (req->repeat == 1) {
+        snprintf(buf, size, "seed %llu", (unsigned long long)req->seed);
+        return;
+    }
+    if (!req->seeds.n) {
+        snprintf(buf, size, "seeds %llu..%llu", (unsigned long long)req->seed,
+                 (unsigned long long)(req->seed + req->repeat - 1));
+        return;
+    }
+    size_t n = (size_t)snprintf(buf, size, "seeds");
+    for (unsigned k = 0; k < req->seeds.n && n < size; k++) {
+        if (n + 28 >= size) {
+            snprintf(buf + n, size - n, ", ...");
+            return;
+        }
+        n += (size_t)snprintf(buf + n, size - n, "%s %llu", k ? "," : "",
+                              (unsigned long long)req->seeds.v[k]);
+    }
+}
+
+/* What the intervals and the marks of the table mean, when there are any: the fewest runs
+ * behind an interval that falls short of 95% (min..max instead), and the reference. */
+static void write_legend(const struct view *o, FILE *f)
+{
+    size_t short_n = 0, most = 0;
+    bool tested = false;
+    for (size_t i = 0; i < o->p->ncells; i++) {
+        const struct cmp_cell *c = &o->p->cells[i];
+        if (c->baseline_only) continue;
+        tested |= c->reference != NULL;
+        for (int k = 0; k < CMP_NKM; k++) {
+            struct cmp_agg a = cell_agg(o, c, k);
+            if (a.n >= 2 && !a.reached && (!short_n || a.n < short_n)) short_n = a.n;
+            most = a.n > most ? a.n : most;
+        }
+    }
+    if (short_n)
+        fprintf(f,
+                "intervals are wide: with %zu runs a 95%% interval of the median would reach "
+                "beyond their min..max, shown instead (it covers the median with %.0f%% "
+                "confidence); 6 runs or more give 95%%\n",
+                short_n, 100 * stats_order_coverage(short_n, 1));
+    if (o->r->disturbed)
+        fprintf(f,
+                "disturbed runs: %zu real run%s the host spoiled (a tick off its target, or "
+                "threads kept off their cores by other processes: runs.csv says which and why) "
+                "%s\n",
+                o->r->disturbed, o->r->disturbed == 1 ? "" : "s",
+                o->r->keep_disturbed ? "count all the same (--keep-disturbed)"
+                                     : "are left out of the medians and intervals "
+                                       "(--keep-disturbed counts them)");
+    if (!tested || most < 2) return;
+    fprintf(f,
+            "* = differs from %s of the same engine and values (Mann-Whitney U over the runs, "
+            "two-sided p < %.2f; every p in cells.csv and index.json)%s\n",
+            o->p->reference_name, CMP_SIGNIFICANT,
+            most < 4 ? ": with fewer than 4 runs a side no difference can reach it" : "");
+}
+
 /* Text from files (the description, notes quoting a trace, thread names) is escaped:
  * common/text.h. */
 static void write_table(const struct view *o, FILE *f)
 {
     fprintf(f, "%s: ", o->p->wl->name);
     text_put(f, o->p->wl->description ? o->p->wl->description : "");
-    fprintf(f, "\n%llu ms, seed %llu, %llu repeat%s%s; traces in ",
-            (unsigned long long)run_length_ms(o), (unsigned long long)o->p->req->seed,
-            (unsigned long long)o->p->req->repeat, o->p->req->repeat == 1 ? "" : "s",
-            o->p->req->repeat > 1 ? ": median (min..max)" : "");
+    char seeds[120];
+    seeds_text(o->p->req, seeds, sizeof seeds);
+    if (o->p->req->repeat == 1)
+        fprintf(f, "\n%llu ms, %s; traces in ", (unsigned long long)run_length_ms(o), seeds);
+    else
+        fprintf(f, "\n%llu ms, %llu repeats with %s: median (95%% confidence interval); traces in ",
+                (unsigned long long)run_length_ms(o), (unsigned long long)o->p->req->repeat, seeds);
     text_put(f, o->p->dir);
     fputs("/\n", f);
     if (table_cells(o) <= CMP_TABLE_CELLS)
@@ -443,6 +517,7 @@ static void write_table(const struct view *o, FILE *f)
     else
         write_rows(o, f);
     write_baseline(o, f);
+    write_legend(o, f);
     json_t *notes = all_notes(o), *note;
     size_t i;
     json_array_foreach(notes, i, note)
@@ -470,7 +545,7 @@ static void write_csv(const struct view *o, FILE *f)
     fputs("policy,params,engine,vars,repeat,seed,duration_ms,baseline_only,status,trace", f);
     for (int k = 0; k < CMP_NKM; k++)
         fprintf(f, ",%s", km[k].key);
-    fputs(",top_blocker_holder,top_blocker_waiter,top_blocker_share\n", f);
+    fputs(",top_blocker_holder,top_blocker_waiter,top_blocker_share,disturbed,disturbed_why\n", f);
     for (size_t i = 0; i < o->p->nruns; i++) {
         const struct cmp_run *run = &o->p->runs[i];
         const struct cmp_outcome *r = &o->r->runs[i];
@@ -479,7 +554,7 @@ static void write_csv(const struct view *o, FILE *f)
         csv_assign(f, run->cell->assign, run->cell->nassign);
         fprintf(f, ",%s,", cli_engine_names[run->cell->engine]);
         csv_assign(f, run->cell->vars, run->cell->nvars);
-        fprintf(f, ",%u,%llu,%llu,%d,%d,", run->repeat, (unsigned long long)o->p->req->seed,
+        fprintf(f, ",%u,%llu,%llu,%d,%d,", run->repeat, (unsigned long long)run->seed,
                 (unsigned long long)run_length_ms(o), run->cell->baseline_only, r->status);
         cli_csv_field(f, run->trace);
         for (int k = 0; k < CMP_NKM; k++) {
@@ -493,14 +568,18 @@ static void write_csv(const struct view *o, FILE *f)
         fputc(',', f);
         cli_csv_field(f, r->top.waiter);
         if (r->top.holder[0])
-            fprintf(f, ",%.10g\n", r->top.share);
+            fprintf(f, ",%.10g", r->top.share);
         else
-            fputs(",\n", f);
+            fputc(',', f);
+        fprintf(f, ",%d,", r->disturbed);
+        cli_csv_field(f, r->why);
+        fputc('\n', f);
     }
 }
 
 /* cells.csv: one row per cell: its dimensions (one column each), how many runs it has and
- * how many failed, then every metric's median, min and max. */
+ * how many failed, then every metric's median, min, max, the median's confidence interval
+ * and the p-value of the test against the reference cell. */
 static void write_cells_csv(const struct view *o, FILE *f)
 {
     fputs("cell,label,policy,engine", f);
@@ -508,17 +587,14 @@ static void write_cells_csv(const struct view *o, FILE *f)
         fprintf(f, ",%s", o->p->req->sets.l[i].name);
     for (unsigned i = 0; i < o->p->req->vars.n; i++)
         fprintf(f, ",%s", o->p->req->vars.l[i].name);
-    fputs(",baseline_only,runs,failed", f);
+    fputs(",baseline_only,runs,failed,disturbed", f);
     for (int k = 0; k < CMP_NKM; k++)
-        fprintf(f, ",%s_median,%s_min,%s_max", km[k].key, km[k].key, km[k].key);
+        fprintf(f, ",%s_median,%s_min,%s_max,%s_ci_low,%s_ci_high,%s_p", km[k].key, km[k].key,
+                km[k].key, km[k].key, km[k].key, km[k].key);
     fputc('\n', f);
     for (size_t i = 0; i < o->p->ncells; i++) {
         const struct cmp_cell *cfg = &o->p->cells[i];
-        size_t runs = 0, failed = 0;
-        for (size_t r = 0; r < o->p->nruns; r++) {
-            runs += o->p->runs[r].cell == cfg;
-            failed += o->p->runs[r].cell == cfg && o->r->runs[r].status > 0;
-        }
+        struct run_counts c = cell_runs(o, cfg);
         fprintf(f, "%zu,", i);
         cli_csv_field(f, cfg->label);
         fputc(',', f);
@@ -530,13 +606,17 @@ static void write_cells_csv(const struct view *o, FILE *f)
         }
         for (unsigned k = 0; k < o->p->req->vars.n; k++)
             fprintf(f, ",%s", dim_value(cfg->vars, cfg->nvars, o->p->req->vars.l[k].name));
-        fprintf(f, ",%d,%zu,%zu", cfg->baseline_only, runs, failed);
+        fprintf(f, ",%d,%zu,%zu,%zu", cfg->baseline_only, c.runs, c.failed, c.disturbed);
         for (int k = 0; k < CMP_NKM; k++) {
-            struct agg a = cell_agg(o, cfg, k);
+            struct cmp_agg a = cell_agg(o, cfg, k);
             if (a.n)
-                fprintf(f, ",%.10g,%.10g,%.10g", a.median, a.min, a.max);
+                fprintf(f, ",%.10g,%.10g,%.10g,%.10g,%.10g", a.median, a.min, a.max, a.lo, a.hi);
             else
-                fputs(",,,", f);
+                fputs(",,,,,", f);
+            if (isfinite(a.p))
+                fprintf(f, ",%.4g", a.p);
+            else
+                fputc(',', f);
         }
         fputc('\n', f);
     }
@@ -583,10 +663,12 @@ static json_t *runs_json(const struct view *o, const struct cmp_cell *cfg)
                                                    "waiter", r->top.waiter, "ns",
                                                    (json_int_t)r->top.ns, "share", r->top.share)
                                        : json_null();
-        json_array_append_new(
-            runs, json_pack("{sI sI ss ss sI so so}", "index", (json_int_t)i, "repeat",
-                            (json_int_t)run->repeat, "trace", run->trace, "summary", summary,
-                            "status", (json_int_t)r->status, "metrics", vals, "top_blocker", top));
+        json_t *one = json_pack("{sI sI sI ss ss sI so so sb}", "index", (json_int_t)i, "repeat",
+                                (json_int_t)run->repeat, "seed", (json_int_t)run->seed, "trace",
+                                run->trace, "summary", summary, "status", (json_int_t)r->status,
+                                "metrics", vals, "top_blocker", top, "disturbed", r->disturbed);
+        if (r->disturbed) json_object_set_new(one, "disturbed_why", json_string(r->why));
+        json_array_append_new(runs, one);
     }
     return runs;
 }
@@ -595,11 +677,13 @@ static json_t *cell_json(const struct view *o, const struct cmp_cell *cfg)
 {
     json_t *metrics = json_object();
     for (int k = 0; k < CMP_NKM; k++) {
-        struct agg a = cell_agg(o, cfg, k);
+        struct cmp_agg a = cell_agg(o, cfg, k);
         json_object_set_new(metrics, km[k].key,
-                            json_pack("{sI so so so}", "n", (json_int_t)a.n, "median",
+                            json_pack("{sI so so so so so so so}", "n", (json_int_t)a.n, "median",
                                       num_or_null(a.median), "min", num_or_null(a.min), "max",
-                                      num_or_null(a.max)));
+                                      num_or_null(a.max), "ci_low", num_or_null(a.lo), "ci_high",
+                                      num_or_null(a.hi), "ci_level", num_or_null(a.coverage), "p",
+                                      num_or_null(a.p)));
     }
     struct col_blocker cb = column_blocker(o, cfg);
     json_t *top = cb.b ? json_pack("{ss ss sI sI s{sf sf sf}}", "holder", cb.b->holder, "waiter",
@@ -607,12 +691,15 @@ static json_t *cell_json(const struct view *o, const struct cmp_cell *cfg)
                                    (json_int_t)cb.n, "share", "median", cb.share.median, "min",
                                    cb.share.min, "max", cb.share.max)
                        : json_null();
-    return json_pack("{sI ss ss ss so so sb so so so so}", "cell", (json_int_t)(cfg - o->p->cells),
-                     "label", cfg->label, "policy", cfg->subj.name, "engine",
-                     cli_engine_names[cfg->engine], "set", assign_json(cfg->assign, cfg->nassign),
-                     "vars", assign_json(cfg->vars, cfg->nvars), "baseline_only",
-                     cfg->baseline_only, "baseline_io_per_s", num_or_null(baseline_io(o, cfg)),
-                     "runs", runs_json(o, cfg), "metrics", metrics, "top_blocker", top);
+    json_t *ref =
+        cfg->reference ? json_integer((json_int_t)(cfg->reference - o->p->cells)) : json_null();
+    return json_pack(
+        "{sI ss ss ss so so sb so so so so so sI}", "cell", (json_int_t)(cfg - o->p->cells),
+        "label", cfg->label, "policy", cfg->subj.name, "engine", cli_engine_names[cfg->engine],
+        "set", assign_json(cfg->assign, cfg->nassign), "vars", assign_json(cfg->vars, cfg->nvars),
+        "baseline_only", cfg->baseline_only, "baseline_io_per_s", num_or_null(baseline_io(o, cfg)),
+        "reference", ref, "runs", runs_json(o, cfg), "metrics", metrics, "top_blocker", top,
+        "disturbed_runs", (json_int_t)cell_runs(o, cfg).disturbed);
 }
 
 /* {"name": [values]} of --set or --var lists. */
@@ -682,6 +769,12 @@ static json_t *compare_json(const struct view *o)
         (json_int_t)o->p->nruns, "runs_not_finished", (json_int_t)o->r->not_run, "configs",
         configs);
     if (doc) json_object_update_new(doc, engines_json(o));
+    json_t *seeds = json_array();
+    for (unsigned r = 1; r <= o->p->req->repeat; r++)
+        json_array_append_new(seeds, json_integer((json_int_t)cmp_seed_of(o->p->req, r)));
+    json_object_set_new(doc, "seeds", seeds);
+    json_object_set_new(doc, "runs_disturbed", json_integer((json_int_t)o->r->disturbed));
+    json_object_set_new(doc, "keep_disturbed", json_boolean(o->r->keep_disturbed));
     return doc;
 }
 

@@ -2,7 +2,8 @@
  * the cells (each chosen policy under each engine, once per combination of the --set values it
  * has a parameter for and of the --var values; an extra lock-free baseline per engine and
  * variable combination when no lock-free policy was chosen), the run list (the baselines first,
- * then repeat by repeat, every cell in turn), every run's trace name and command line, and the
+ * then repeat by repeat, every cell in turn, repeat r with its own seed: cmp_seed_of), every
+ * run's trace name and command line, and the
  * paths (the workload's and machine's, the directory, this gilsim, cpython's interpreter).
  * Everything is validated here, before anything runs: every combination of --var values is
  * read into the workload once. The plan is a function of the request alone, so `--run` and
@@ -273,21 +274,76 @@ static int add_baselines(struct builder *b, struct err *e)
     return 0;
 }
 
-/* Each cell's baseline: the lock-free cell of the same engine and variables. */
-static void link_baselines(struct cmp_plan *p)
+const char *cmp_assigned(char *const *assign, unsigned n, const char *name)
+{
+    size_t len = strlen(name);
+    for (unsigned k = 0; k < n; k++)
+        if (strncmp(assign[k], name, len) == 0 && assign[k][len] == '=') return assign[k] + len + 1;
+    return NULL;
+}
+
+/* The same engine and workload variables. */
+static bool same_run_of(const struct cmp_cell *a, const struct cmp_cell *b)
+{
+    if (a->engine != b->engine || a->nvars != b->nvars) return false;
+    for (unsigned v = 0; v < a->nvars; v++)
+        if (strcmp(a->vars[v], b->vars[v]) != 0) return false;
+    return true;
+}
+
+/* Whether b is c's baseline: the lock-free cell (no parameters) of the same engine and
+ * variables. */
+static bool baseline_of(const struct cmp_cell *b, const struct cmp_cell *c)
+{
+    return lock_free(&b->subj) && b->nassign == 0 && same_run_of(b, c);
+}
+
+/* Whether r can be c's reference: a cell of the reference policy with the same engine and
+ * variables and the same value of every --set parameter both have. */
+static bool reference_of(const struct cmp_plan *p, const struct cmp_cell *r,
+                         const struct cmp_cell *c)
+{
+    if (r->baseline_only || strcmp(r->subj.name, p->reference_name) != 0 || !same_run_of(r, c))
+        return false;
+    for (unsigned i = 0; i < p->req->sets.n; i++) {
+        const char *name = p->req->sets.l[i].name, *a = cmp_assigned(r->assign, r->nassign, name),
+                   *b = cmp_assigned(c->assign, c->nassign, name);
+        if (a && b && strcmp(a, b) != 0) return false;
+    }
+    return true;
+}
+
+/* Each cell's baseline and reference (the first cell that can be, the reference unless it is
+ * the cell itself; the extra baselines have none). */
+static void link_cells(struct cmp_plan *p)
 {
     for (size_t i = 0; i < p->ncells; i++) {
-        struct cmp_cell *cfg = &p->cells[i];
-        cfg->baseline = NULL;
-        for (size_t k = 0; k < p->ncells && !cfg->baseline; k++) {
-            const struct cmp_cell *b = &p->cells[k];
-            bool same = lock_free(&b->subj) && b->engine == cfg->engine && b->nvars == cfg->nvars &&
-                        b->nassign == 0;
-            for (unsigned v = 0; same && v < b->nvars; v++)
-                same = strcmp(b->vars[v], cfg->vars[v]) == 0;
-            if (same) cfg->baseline = b;
+        struct cmp_cell *c = &p->cells[i];
+        bool ref_found = c->baseline_only;
+        c->baseline = c->reference = NULL;
+        for (size_t k = 0; k < p->ncells; k++) {
+            const struct cmp_cell *o = &p->cells[k];
+            if (!c->baseline && baseline_of(o, c)) c->baseline = o;
+            if (!ref_found && reference_of(p, o, c)) {
+                ref_found = true;
+                c->reference = o != c ? o : NULL;
+            }
         }
     }
+}
+
+/* --reference names one of the policies; by default the first. */
+static int pick_reference(struct builder *b, const struct cmp_subject *seen, unsigned n,
+                          struct err *e)
+{
+    const char *want = b->req->reference ? b->req->reference : seen[0].name;
+    for (unsigned i = 0; i < n; i++)
+        if (strcmp(seen[i].name, want) == 0) {
+            b->p->reference_name = seen[i].name;
+            return 0;
+        }
+    return err_set(e, ERR_INPUT, "--reference %s: expected one of the policies of --policies (%s)",
+                   want, b->req->policies);
 }
 
 /* The virtual runs' machine: the file and every --machine-set, checked now. */
@@ -337,7 +393,8 @@ static int plan_cells(struct builder *b, struct err *e)
     unsigned n = 0;
     int rc;
     if ((rc = parse_policy_list(req->policies, seen, &n, e)) ||
-        (rc = check_options(b, seen, n, e)) || (rc = plan_var_combos(b, e)))
+        (rc = pick_reference(b, seen, n, e)) || (rc = check_options(b, seen, n, e)) ||
+        (rc = plan_var_combos(b, e)))
         return rc;
     for (unsigned i = 0; i < n; i++) {
         if (lock_free(&seen[i])) {
@@ -354,7 +411,7 @@ static int plan_cells(struct builder *b, struct err *e)
         if (rc) return rc;
     }
     if (!b->p->baseline_requested && (rc = add_baselines(b, e))) return rc;
-    link_baselines(b->p);
+    link_cells(b->p);
     return 0;
 }
 
@@ -378,13 +435,16 @@ static int plan_runs(struct cmp_plan *p, struct err *e)
         return err_set(e, ERR_INPUT, "%zu runs: at most %d in one sweep", total, CMP_MAX_RUNS);
     p->runs = calloc(total, sizeof *p->runs);
     if (!p->runs) return err_set(e, ERR_RUNTIME, "out of memory");
+    /* the extra baselines run once, with the first seed */
     for (size_t i = 0; i < p->ncells; i++)
         if (p->cells[i].baseline_only)
-            p->runs[p->nruns++] = (struct cmp_run){.cell = &p->cells[i], .repeat = 1};
+            p->runs[p->nruns++] =
+                (struct cmp_run){.cell = &p->cells[i], .repeat = 1, .seed = cmp_seed_of(p->req, 1)};
     for (unsigned r = 1; r <= p->req->repeat; r++)
         for (size_t i = 0; i < p->ncells; i++)
             if (!p->cells[i].baseline_only)
-                p->runs[p->nruns++] = (struct cmp_run){.cell = &p->cells[i], .repeat = r};
+                p->runs[p->nruns++] = (struct cmp_run){
+                    .cell = &p->cells[i], .repeat = r, .seed = cmp_seed_of(p->req, r)};
     for (size_t i = 0; i < p->nruns; i++)
         name_trace(&p->runs[i]);
     return 0;
@@ -470,6 +530,11 @@ void cmp_plan_free(struct cmp_plan *p)
     free(p);
 }
 
+uint64_t cmp_seed_of(const struct cmp_request *req, unsigned r)
+{
+    return req->seeds.n ? req->seeds.v[r - 1] : req->seed + (r - 1);
+}
+
 void cmp_file_beside(const char *trace, const char *suffix, char *buf, size_t size)
 {
     snprintf(buf, size, "%.*s%s", (int)(strlen(trace) - 5), trace, suffix);
@@ -512,7 +577,7 @@ json_t *cmp_child_argv(const struct cmp_plan *p, const struct cmp_run *r, const 
         snprintf(buf, sizeof buf, "%llu", (unsigned long long)req->duration_ms);
         push2(argv, "--duration", buf);
     }
-    snprintf(buf, sizeof buf, "%llu", (unsigned long long)req->seed);
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)r->seed);
     push2(argv, "--seed", buf);
     snprintf(buf, sizeof buf, "%s/.partial/%s", dir, r->trace);
     push2(argv, "-o", buf);

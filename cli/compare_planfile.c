@@ -35,6 +35,18 @@ static void push_list(json_t *argv, const char *opt, const struct cmp_list *l)
     push(argv, buf);
 }
 
+/* "--seeds S1,S2,...": every repeat's seed (at most CMP_MAX_REPEAT of 20 digits). */
+static void push_seeds(json_t *argv, const struct cmp_request *req)
+{
+    char *buf = malloc(req->seeds.n * 22 + 1);
+    size_t n = 0;
+    for (unsigned k = 0; buf && k < req->seeds.n; k++)
+        n += (size_t)sprintf(buf + n, "%s%llu", k ? "," : "", (unsigned long long)req->seeds.v[k]);
+    push(argv, "--seeds");
+    push(argv, buf ? buf : "");
+    free(buf);
+}
+
 /* The options that rebuild the plan (absolute paths), as a JSON array of strings. */
 static json_t *plan_argv(const struct cmp_plan *p)
 {
@@ -44,6 +56,10 @@ static json_t *plan_argv(const struct cmp_plan *p)
     push(argv, p->workload_abs);
     push(argv, "--policies");
     push(argv, req->policies);
+    if (req->reference) {
+        push(argv, "--reference");
+        push(argv, req->reference);
+    }
     for (unsigned i = 0; i < req->sets.n; i++)
         push_list(argv, "--set", &req->sets.l[i]);
     for (unsigned i = 0; i < req->vars.n; i++)
@@ -62,12 +78,16 @@ static json_t *plan_argv(const struct cmp_plan *p)
         push(argv, "--machine-set");
         push(argv, req->machine_sets.v[i]);
     }
-    snprintf(num, sizeof num, "%llu", (unsigned long long)req->repeat);
-    push(argv, "--repeat");
-    push(argv, num);
-    snprintf(num, sizeof num, "%llu", (unsigned long long)req->seed);
-    push(argv, "--seed");
-    push(argv, num);
+    if (req->seeds.n) {
+        push_seeds(argv, req);
+    } else {
+        snprintf(num, sizeof num, "%llu", (unsigned long long)req->repeat);
+        push(argv, "--repeat");
+        push(argv, num);
+        snprintf(num, sizeof num, "%llu", (unsigned long long)req->seed);
+        push(argv, "--seed");
+        push(argv, num);
+    }
     if (req->duration_ms) {
         snprintf(num, sizeof num, "%llu", (unsigned long long)req->duration_ms);
         push(argv, "--duration");
@@ -112,10 +132,11 @@ static json_t *plan_json(const struct cmp_plan *p)
     const char *dir = realpath(p->dir, abs) ? abs : p->dir;
     for (size_t i = 0; i < p->nruns; i++) {
         const struct cmp_run *r = &p->runs[i];
-        json_array_append_new(runs, json_pack("{sI sI sI ss so}", "index", (json_int_t)i, "cell",
+        json_array_append_new(runs, json_pack("{sI sI sI so ss so}", "index", (json_int_t)i, "cell",
                                               (json_int_t)(r->cell - p->cells), "repeat",
-                                              (json_int_t)r->repeat, "trace", r->trace, "argv",
-                                              cmp_child_argv(p, r, dir)));
+                                              (json_int_t)r->repeat, "seed",
+                                              json_integer((json_int_t)r->seed), "trace", r->trace,
+                                              "argv", cmp_child_argv(p, r, dir)));
     }
     return json_pack("{ss sI ss ss so s{ss ss ss} sI sI so so}", "format", "gilsim-compare-plan",
                      "version", (json_int_t)1, "created_utc", created, "gilsim", p->exe, "options",
@@ -199,8 +220,10 @@ int cmp_check_plan(const struct cmp_plan *p, json_t *plan, struct err *e)
     json_t *runs = json_object_get(plan, "runs");
     bool same = json_array_size(runs) == p->nruns;
     for (size_t i = 0; same && i < p->nruns; i++) {
-        json_t *t = json_object_get(json_array_get(runs, i), "trace");
-        same = json_is_string(t) && strcmp(json_string_value(t), p->runs[i].trace) == 0;
+        json_t *run = json_array_get(runs, i), *t = json_object_get(run, "trace");
+        json_t *seed = json_object_get(run, "seed"); /* plans before per-run seeds had none */
+        same = json_is_string(t) && strcmp(json_string_value(t), p->runs[i].trace) == 0 &&
+               (!seed || json_integer_value(seed) == (json_int_t)p->runs[i].seed);
     }
     if (same) return 0;
     return err_set(e, ERR_INPUT,

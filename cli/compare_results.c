@@ -121,6 +121,9 @@ static void keep_result(const struct cmp_plan *p, size_t i, json_t *doc, struct 
         o->value[k] = json_is_number(v) ? json_number_value(v) : NAN;
     }
     keep_blocker(o, json_object_get(doc, "top_blocker"));
+    o->disturbed = o->status == 0 && json_is_true(json_object_get(doc, "disturbed"));
+    const char *why = json_string_value(json_object_get(doc, "disturbed_why"));
+    text_escape(o->disturbed && why ? why : "", o->why, sizeof o->why);
     json_t *host = json_object_get(doc, "host");
     if (!r->host && json_is_object(host) && cell->engine == ENG_REAL) r->host = json_incref(host);
     if (!cell->subj.policy && !*cpython_noted && o->status == 0) {
@@ -176,6 +179,7 @@ int cmp_collect(const struct cmp_plan *p, int signal, struct cmp_results *r, str
         json_decref(doc);
         r->failed += o->status > 0;
         r->not_run += o->status == -1;
+        r->disturbed += o->disturbed;
     }
     for (size_t i = 0; i < p->ncells; i++)
         r->baseline_io_per_s[i] = NAN;

@@ -138,6 +138,10 @@ static int measure(const struct cmp_plan *p, size_t index, json_t *result, struc
     json_t *doc = met_to_json(m, r->trace);
     rc = write_json(p->dir, sname, doc, e);
     if (!rc) {
+        json_t *d = json_object_get(doc, "disturbance");
+        json_object_set_new(result, "disturbed",
+                            json_boolean(json_is_true(json_object_get(d, "disturbed"))));
+        json_object_set(result, "disturbed_why", json_object_get(d, "why"));
         json_object_set_new(result, "metrics", cmp_result_metrics(doc));
         json_object_set_new(result, "top_blocker", top_blocker(m, hdr));
         json_object_set(result, "host", json_object_get(hdr->run, "host"));

@@ -39,6 +39,25 @@ static const struct cli_command machines_cmd = {
     NULL,
 };
 
+/* The wake-up distributions: at each idle time, p5 / p50 / p95 of the latency (and of the
+ * waker's cost). */
+static void print_dist(const struct mach_dist *d)
+{
+    if (!d->npoints) return;
+    printf("  wake_dist_us       (%u quantiles: every wake-up is drawn from them, instead of the "
+           "curve with wake_jitter) idle -> wake-up p5 / p50 / p95%s, us:\n",
+           d->np, d->has_signal ? " (the waker's cost p5 / p50 / p95)" : "");
+    for (unsigned i = 0; i < d->npoints; i++) {
+        printf("                     %g -> %.3g / %.3g / %.3g", d->idle[i],
+               mach_dist_quantile(d, i, false, 0.05), mach_dist_quantile(d, i, false, 0.5),
+               mach_dist_quantile(d, i, false, 0.95));
+        if (d->has_signal)
+            printf(" (%.3g / %.3g / %.3g)", mach_dist_quantile(d, i, true, 0.05),
+                   mach_dist_quantile(d, i, true, 0.5), mach_dist_quantile(d, i, true, 0.95));
+        putchar('\n');
+    }
+}
+
 int cli_machines(int argc, char **argv)
 {
     struct machines_args a = {0};
@@ -77,5 +96,6 @@ int cli_machines(int argc, char **argv)
         }
         printf(" us\n");
     }
+    print_dist(&m.dist);
     return 0;
 }

@@ -22,6 +22,8 @@ static const struct command {
     {"export", cli_export, "a trace as Chrome Trace Event JSON (Perfetto) or CSV"},
     {"report", cli_report, "a self-contained HTML report (table, plots) of a compare directory"},
     {"machines", cli_machines, "the virtual engine's machine model: parameters, defaults, units"},
+    {"record", cli_record, "run a real CPython program and record its GIL as a trace"},
+    {"model", cli_model, "a workload file derived from a trace, to replay under any policy"},
 };
 
 static void print_help(FILE *f)

@@ -149,11 +149,7 @@ int cli_summary(int argc, char **argv)
     struct summary_args a = {.output = "-"};
     int operand, rc = cli_parse_options(&summary_cmd, &a, argc, argv, &operand);
     if (rc) return rc == CLI_HELP_SHOWN ? 0 : rc;
-    if (operand >= argc) return cli_usage_error("summary", "%s", "expected a trace file");
-    if (operand < argc - 1)
-        return cli_usage_error("summary", "expected one trace file, got also '%s'",
-                               argv[operand + 1]);
-    a.path = argv[operand];
+    if ((rc = cli_one_trace("summary", argc, argv, operand, &a.path))) return rc;
     if (a.json && a.samples)
         return cli_usage_error("summary", "%s", "--json and --samples exclude each other");
     bool wanted[MET_MAX_LATENCIES] = {false}, attribution = false;

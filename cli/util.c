@@ -28,6 +28,15 @@ int cli_usage_error(const char *cmd, const char *fmt, const char *arg)
     return ERR_INPUT;
 }
 
+int cli_one_trace(const char *cmd, int argc, char **argv, int operand, const char **path)
+{
+    if (operand >= argc) return cli_usage_error(cmd, "%s", "expected a trace file");
+    if (operand < argc - 1)
+        return cli_usage_error(cmd, "expected one trace file, got also '%s'", argv[operand + 1]);
+    *path = argv[operand];
+    return 0;
+}
+
 bool cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
     char *end;

@@ -65,6 +65,22 @@ struct eng_thread_result {
     uint64_t switches; /* acquisitions right after another thread's */
 };
 
+/* The real engine's look at the host before and after a run (never during it): what
+ * analysis/disturb.c judges a run by (docs/trace-format.md, run.calibration and run.host_load).
+ * measured is false for the virtual engine, which no host can disturb. */
+struct eng_host_check {
+    bool measured;
+    double ns_per_tick_end;            /* the tick re-measured after the run, on the CPU clock */
+    double load_start[3], load_end[3]; /* the load averages (1, 5, 15 min); NAN: unreadable */
+    int64_t queue_wait_ns, on_cpu_ns;  /* the workload threads' run-queue wait and CPU time
+                                          between their start gate and their end (schedstat);
+                                          -1: unreadable */
+    unsigned threads_measured;         /* the threads they cover */
+    int64_t cpus_busy_ns, self_cpu_ns; /* the run's CPUs' busy time (/proc/stat) and this
+                                          process's CPU time over the run; -1: unreadable */
+    unsigned cpus;                     /* the CPUs the run could use */
+};
+
 struct eng_result {
     const char *engine; /* "real" or "virtual" */
     char start_utc[32]; /* ISO 8601, UTC */
@@ -86,6 +102,7 @@ struct eng_result {
     uint64_t total_ticks, acquisitions, switches, events, events_dropped;
     int64_t setup_ns;     /* event buffers, policy thread set-up and thread creation, until t = 0 */
     uint64_t virt_events; /* virtual engine: events the scheduler processed */
+    struct eng_host_check host;
 };
 
 /* Per-thread event buffer size used when max_events is 0: about 32M events in all. */

@@ -246,6 +246,8 @@ struct real_peer;
 struct real_thread {
     pthread_t handle;
     struct real_peer *peer; /* uses_peer: its peer; else NULL */
+    /* its schedstat (CPU time, run-queue wait) before its start gate and after its last op */
+    int64_t on_cpu0, wait0, on_cpu1, wait1;
 };
 int real_peers_start(struct eng *eng, int stop_fd, struct real_peers **out, struct err *e);
 void real_peers_shutdown(struct real_peers *p);
@@ -253,5 +255,23 @@ void real_peers_shutdown(struct real_peers *p);
 void real_peers_free(struct real_peers *p, bool keep_fds);
 int real_peer_send(struct sim_thread *t, int64_t ns, bool works);
 int real_peer_recv(struct sim_thread *t, int64_t until);
+
+/* engine_real_check.c: the host around a real run (eng_host_check), read before the run
+ * starts and after every thread ended, and by each thread of its own before its start gate and
+ * after its last op: nothing on the hot path. */
+struct real_host_snap {
+    double load[3];
+    int64_t cpus_busy_ns, self_cpu_ns;
+    unsigned cpus;
+};
+void real_check_snap(struct real_host_snap *s);
+/* The calling thread's CPU time and run-queue wait so far (/proc/thread-self/schedstat); -1
+ * each when unreadable, or for a thread tid >= REAL_CHECK_THREADS (a few reads of a file per
+ * thread: the first 1,024 threads say enough, and 10,000 threads start no slower). */
+#define REAL_CHECK_THREADS 1024
+void real_check_thread(int tid, int64_t *on_cpu_ns, int64_t *wait_ns);
+/* res->host from the snapshots before and after the run and the joined threads' readings. */
+void real_check_fill(struct eng *eng, struct eng_result *res, const struct real_host_snap *before,
+                     const struct real_host_snap *after);
 
 #endif

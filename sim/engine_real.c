@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/utc.h"
@@ -78,6 +79,20 @@ static double measure_ns_per_tick(unsigned iters, uint64_t n)
     return (double)t / (double)n;
 }
 
+/* The same on this thread's CPU clock: what a tick costs, whatever else shares the core. */
+static double cpu_ns_per_tick(unsigned iters, uint64_t n)
+{
+    _Atomic uint32_t never = 0;
+    uint64_t x = 1;
+    struct timespec a, b;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+    tick_loop(&x, iters, n, &never);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+    volatile uint64_t sink = x;
+    (void)sink;
+    return ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / (double)n;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -98,6 +113,17 @@ static double calibrate(unsigned target_ns, unsigned *iters_out)
     qsort(samples, 7, sizeof *samples, cmp_double);
     *iters_out = iters;
     return samples[3];
+}
+
+/* After the run: the tick's CPU cost with the run's iterations, median of 5 (25 ms in all). */
+static double tick_after_run(const struct eng *eng)
+{
+    double samples[5];
+    unsigned tick_ns = eng->o->wl->tick_ns;
+    for (int i = 0; i < 5; i++)
+        samples[i] = cpu_ns_per_tick(eng->iters_per_tick, 5000000 / tick_ns);
+    qsort(samples, 5, sizeof *samples, cmp_double);
+    return samples[2];
 }
 
 /* The tick: a busy loop calibrated to take tick_ns (or the length a benchmark fixes). */
@@ -188,12 +214,15 @@ static void *thread_main(void *arg)
 {
     struct sim_thread *t = arg;
     struct eng *eng = t->eng;
+    struct real_thread *rt = real_thread_of(t);
+    real_check_thread(t->tid, &rt->on_cpu0, &rt->wait0); /* before the gate: outside the run */
     pthread_mutex_lock(&eng->mutex);
     while (!eng->go)
         pthread_cond_wait(&eng->cond, &eng->mutex);
     pthread_mutex_unlock(&eng->mutex);
 
     interp_thread_body(t);
+    real_check_thread(t->tid, &rt->on_cpu1, &rt->wait1);
 
     pthread_mutex_lock(&eng->mutex);
     atomic_store_explicit(&t->exited, true, memory_order_relaxed);
@@ -357,9 +386,11 @@ static void real_close(struct eng *eng)
 static int real_run(struct eng *eng, struct eng_result *res, struct err *e)
 {
     struct real_state *rs = eng->backend_state;
+    struct real_host_snap before, after;
     for (unsigned i = 0; i < eng->nthreads; i++)
         eng->threads[i].be_thread = &rs->threads[i];
     eng->live = eng->nthreads;
+    real_check_snap(&before);
     unsigned created = 0;
     if (real_peers_start(eng, rs->stop_pipe[0], &rs->peers, e) == 0)
         created = create_threads(eng, res, e);
@@ -384,6 +415,9 @@ static int real_run(struct eng *eng, struct eng_result *res, struct err *e)
     res->abandoned = end_threads(eng, created, res->stall_timeout_ns);
     eng_ctl_attach(eng->o->ctl, NULL);
     res->elapsed_ns = sync_now_ns() - eng->t0;
+    real_check_snap(&after);
+    real_check_fill(eng, res, &before, &after);
+    res->host.ns_per_tick_end = tick_after_run(eng);
     real_peers_free(rs->peers, res->abandoned > 0); /* sockets stay with threads left running */
     if (res->abandoned) {
         char what[96];

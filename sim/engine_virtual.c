@@ -4,12 +4,12 @@
  * happens: no busy loops, no sleeping, no clock reads; a million ticks of cpu cost one event.
  *
  * The machine: a thread that is woken takes a wake-up latency to run (warm onto a core that
- * idled recently and still polls, cold onto a halted one; +-wake_jitter, drawn from the run's
- * seed); with no idle core it preempts the thread on its last core if that one has run for
- * wakeup_preempt, else it waits in the ready queue, where a scheduler tick gives it a core held
- * longer than sched_slice. A wake-up costs its caller futex_wake, a clock read clock_read,
- * a switch of core ctx_switch, a short socket call to a peer syscall; timed waits fire
- * timer_slack late. docs/virtual.md. */
+ * idled recently and still polls, cold onto a halted one; +-wake_jitter, or drawn from the
+ * machine's measured distributions, from the run's seed); with no idle core it preempts the thread
+ * on its last core if that one has run for wakeup_preempt, else it waits in the ready queue, where
+ * a scheduler tick gives it a core held longer than sched_slice. A wake-up costs its caller
+ * futex_wake, a clock read clock_read, a switch of core ctx_switch, a short socket call to a peer
+ * syscall; timed waits fire timer_slack late. docs/virtual.md. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,10 +174,20 @@ static void preempt(struct vt_run *r, int c)
     r->cores[c].cur = NULL;
 }
 
-/* A wake-up latency after idle_ns of idleness, with the machine's jitter. */
-static int64_t wake_latency(struct vt_run *r, int64_t idle_ns)
+/* A wake-up onto a core idle for idle_ns: its latency, and in *cost what it costs the waker.
+ * A machine with measured distributions draws both from them, at one quantile of the run's
+ * machine stream; otherwise the latency is the curve's (or the two levels') with +-wake_jitter
+ * and the cost its mean, drawing exactly as before distributions existed (old machine files
+ * give the same runs). */
+static int64_t wake_draw(struct vt_run *r, int64_t idle_ns, int64_t *cost)
 {
     const struct mach_model *m = &r->m;
+    if (m->dist.npoints) {
+        int64_t lat;
+        mach_wake_draw(m, idle_ns, rng_unit(r->rng), &lat, cost);
+        return lat;
+    }
+    *cost = mach_wake_cost(m, idle_ns);
     double lat = (double)mach_wake_latency(m, idle_ns);
     if (m->wake_jitter > 0) lat *= 1.0 + m->wake_jitter * (2.0 * rng_unit(r->rng) - 1.0);
     return (int64_t)llround(lat);
@@ -223,10 +233,10 @@ static int64_t make_runnable(struct vt_run *r, struct vt_thread *th)
     }
     int c = th->core >= 0 && r->cores[th->core].idle ? th->core : r->idle_head;
     if (c >= 0) {
-        int64_t idle = r->now - r->cores[c].idle_since;
+        int64_t idle = r->now - r->cores[c].idle_since, cost;
         idle_unlink(r, c);
-        core_assign(r, c, th, r->now + wake_latency(r, idle));
-        return mach_wake_cost(&r->m, idle);
+        core_assign(r, c, th, r->now + wake_draw(r, idle, &cost));
+        return cost;
     }
     if (!wakeup_preempt(r, th)) {
         th->where = VT_READY;
@@ -466,9 +476,10 @@ static int vt_peer_send(struct sim_thread *t, int64_t ns, bool works)
         start = r->m.ctx_switch_ns;
     } else {
         /* the peer's idleness, as its core's: long, before its first request */
-        int64_t idle = self->peer_last == INT64_MIN ? INT64_MAX / 2 : r->now - self->peer_last;
-        cost += mach_wake_cost(&r->m, idle);
-        start = wake_latency(r, idle);
+        int64_t idle = self->peer_last == INT64_MIN ? INT64_MAX / 2 : r->now - self->peer_last,
+                waker;
+        start = wake_draw(r, idle, &waker);
+        cost += waker;
     }
     vt_spend(r, cost);
     if (ns == PEER_NO_ANSWER) return eng_stopping(t->eng) ? RUN_STOP : RUN_ON;

@@ -13,6 +13,7 @@
 
 #include "../common/host.h"
 #include "../common/jcheck.h"
+#include "machine_dist.h"
 
 #define MACH_MAX_FILE_BYTES (1u << 20)
 
@@ -100,26 +101,37 @@ static int parse_curve(struct jc_ctx *c, json_t *arr, struct machine *m)
  * without a curve of its own). */
 static void apply_drops(struct machine *m, const struct mach_param_desc *d)
 {
-    if (d->drops == MACH_DROPS_CURVE) m->ncurve = 0;
-    if (d->drops == MACH_DROPS_SIGNAL) m->curve_signal = false;
+    if (d->drops == MACH_DROPS_CURVE) m->ncurve = m->dist.npoints = 0;
+    if (d->drops == MACH_DROPS_SIGNAL) m->curve_signal = m->dist.has_signal = false;
+    if (d->drops == MACH_DROPS_DIST) m->dist.npoints = 0;
 }
 
 static int parse_params(struct jc_ctx *c, json_t *params, struct machine *m)
 {
     int rc = jc_want_object(c, params, "the machine's parameters");
     if (rc) return rc;
-    /* the machine read over keeps its curve unless the file's values replace it */
-    if (!json_object_get(params, CURVE_KEY)) {
+    /* the machine read over keeps its curve unless the file's values replace it, and its
+     * distributions unless the file has a curve of its own (they belong to the other curve) */
+    bool curve = json_object_get(params, CURVE_KEY) != NULL,
+         dist = json_object_get(params, MACH_DIST_KEY) != NULL;
+    if (!curve) {
         for (int i = 0; i < MACH_NPARAMS; i++)
             if (json_object_get(params, mach_params[i].name)) apply_drops(m, &mach_params[i]);
+    } else if (!dist) {
+        m->dist.npoints = 0;
     }
+    if (dist && !curve)
+        return jc_fail_key(c, MACH_DIST_KEY, true,
+                           "expected " CURVE_KEY " beside it (its medians: the curve the "
+                           "distributions spread)");
     const char *key;
     json_t *v;
     json_object_foreach(params, key, v)
     {
         if (rc) break;
-        if (strcmp(key, CURVE_KEY) == 0) {
-            rc = parse_curve(c, v, m);
+        if (strcmp(key, CURVE_KEY) == 0 || strcmp(key, MACH_DIST_KEY) == 0) {
+            rc = strcmp(key, CURVE_KEY) == 0 ? parse_curve(c, v, m)
+                                             : mach_dist_parse(c, v, &m->dist);
             continue;
         }
         int i = find_param(key, strlen(key));
@@ -128,7 +140,7 @@ static int parse_params(struct jc_ctx *c, json_t *params, struct machine *m)
             param_list(list, sizeof list);
             return jc_fail_key(c, key, true,
                                "unknown machine parameter \"%s\"; expected " CURVE_KEY
-                               " or one of: %s",
+                               ", " MACH_DIST_KEY " or one of: %s",
                                key, list);
         }
         const struct mach_param_desc *d = &mach_params[i];
@@ -339,6 +351,7 @@ void mach_model_of(const struct machine *m, struct mach_model *out)
         out->curve_signal_ns[i] = m->curve_signal ? us_to_ns(m->curve[i][2]) : 0;
     }
     out->curve_signal = m->ncurve && m->curve_signal;
+    mach_dist_to_ns(&m->dist, &out->dist);
 }
 #undef MACH_X_CONVERT
 
@@ -387,6 +400,7 @@ json_t *mach_to_json(const struct machine *m)
                            : json_pack("[f, f]", m->curve[i][0], m->curve[i][1]));
         bad |= json_object_set_new(o, CURVE_KEY, curve);
     }
+    if (m->dist.npoints) bad |= json_object_set_new(o, MACH_DIST_KEY, mach_dist_json(&m->dist));
     if (bad) {
         json_decref(o);
         return NULL;

@@ -12,8 +12,9 @@
 
 #include "../common/err.h"
 
-#define MACH_MAX_CORES 1024
-#define MACH_MAX_CURVE 24 /* points of a wake-up curve */
+#define MACH_MAX_CORES     1024
+#define MACH_MAX_CURVE     24 /* points of a wake-up curve (and of its distributions) */
+#define MACH_MAX_QUANTILES 32 /* probabilities of a wake-up distribution */
 
 /* X(field, kind, "unit", min, max, drops, "doc"): every parameter, its name, its field in
  * struct mach_model and how it gets there follow from this one table.
@@ -22,8 +23,10 @@
  *         "<field>", unsigned in the model; FLAG, 0 or 1, "<field>", bool; FRACTION, "<field>",
  *         double.
  *   drops: what setting it by name (--machine-set, or a machine file without a curve of its
- *         own) takes from the machine it changes: NONE, CURVE (the wake-up curve: the
- *         two-level model asked for by name replaces it) or SIGNAL (the curve's signal costs).
+ *         own) takes from the machine it changes: NONE, CURVE (the wake-up curve and its
+ *         distributions: the two-level model asked for by name replaces them), SIGNAL (the
+ *         curve's signal costs, and their distributions) or DIST (the distributions: a jitter
+ *         asked for by name replaces them).
  * There are no default values here: the default machine is the development VM's shipped
  * calibration, workloads/machines/vm-2cpu.json, compiled in at build time (mach_defaults). */
 #define MACH_PARAM_TABLE(X)                                                                        \
@@ -34,8 +37,9 @@
     X(wake_cold, US, "us", 0, 1e6, CURVE,                                                          \
       "wake-up latency onto a core idle for longer (halted: an interrupt must wake it)")           \
     X(idle_poll, US, "us", 0, 1e7, CURVE, "how long an idle core keeps polling before it halts")   \
-    X(wake_jitter, FRACTION, "fraction", 0, 1, NONE,                                               \
-      "each wake-up latency is drawn uniformly within +-this fraction of its mean")                \
+    X(wake_jitter, FRACTION, "fraction", 0, 1, DIST,                                               \
+      "each wake-up latency is drawn uniformly within +-this fraction of its mean (unless the "    \
+      "machine has measured distributions, wake_dist_us)")                                         \
     X(futex_wake, US, "us", 0, 1e6, SIGNAL,                                                        \
       "CPU time a wake-up costs the thread that calls it (a condition signal or an unlock that "   \
       "wakes a waiter) when the woken thread's core still polls")                                  \
@@ -85,7 +89,7 @@ enum mach_param { MACH_PARAM_TABLE(MACH_X_ENUM) MACH_NPARAMS };
 #define MACH_FIELD_FLAG(field)     bool field;
 #define MACH_FIELD_FRACTION(field) double field;
 
-enum mach_drops { MACH_DROPS_NONE, MACH_DROPS_CURVE, MACH_DROPS_SIGNAL };
+enum mach_drops { MACH_DROPS_NONE, MACH_DROPS_CURVE, MACH_DROPS_SIGNAL, MACH_DROPS_DIST };
 
 struct mach_param_desc {
     const char *name, *unit;
@@ -104,15 +108,29 @@ extern const struct mach_param_desc mach_params[MACH_NPARAMS];
  * Points may carry a third number, [idle_us, wake_us, signal_us]: what the wake-up cost the
  * waker (cheap when the sleeper had not yet left its core); when every point has it, it
  * replaces futex_wake_us / futex_wake_cold_us, and setting one of those (drops SIGNAL) drops
- * it. */
+ * it. A machine with a curve may also have the measured distributions of the wake-up
+ * (struct mach_dist): then each wake-up is drawn from them instead of the curve's median
+ * with +-wake_jitter. */
+struct mach_dist {
+    double p[MACH_MAX_QUANTILES]; /* the probabilities, ascending from 0 to 1 */
+    unsigned np;
+    unsigned npoints; /* 0: no distributions */
+    double idle[MACH_MAX_CURVE];
+    /* at each idle time, the quantiles at p of the latency and of the waker's cost (in us in
+     * struct machine, as the file gives them; in ns in struct mach_model) */
+    double wake[MACH_MAX_CURVE][MACH_MAX_QUANTILES], signal[MACH_MAX_CURVE][MACH_MAX_QUANTILES];
+    bool has_signal; /* every point has the waker's cost */
+};
+
 struct machine {
     double v[MACH_NPARAMS];
     double curve[MACH_MAX_CURVE][3]; /* idle, wake, signal (NAN: not given) */
     unsigned ncurve;
-    bool curve_signal; /* every point has its signal cost */
-    char name[65];     /* the file's "name" */
-    char source[256];  /* the file path; the built-in machine: "built in (its path)" */
-    bool builtin;      /* the built-in machine, perhaps changed by --machine-set */
+    bool curve_signal;     /* every point has its signal cost */
+    struct mach_dist dist; /* "wake_dist_us" (npoints 0: none) */
+    char name[65];         /* the file's "name" */
+    char source[256];      /* the file path; the built-in machine: "built in (its path)" */
+    bool builtin;          /* the built-in machine, perhaps changed by --machine-set */
 };
 
 /* The same in the engine's units (ns, counts), derived once per run: one field per parameter
@@ -124,12 +142,29 @@ struct mach_model {
         curve_signal_ns[MACH_MAX_CURVE];
     unsigned ncurve;
     bool curve_signal;
+    struct mach_dist dist; /* in ns; npoints 0: none */
 };
 #undef MACH_X_FIELD
 
 /* The mean wake-up latency onto a core idle for idle_ns, and what the wake costs its caller. */
 int64_t mach_wake_latency(const struct mach_model *m, int64_t idle_ns);
 int64_t mach_wake_cost(const struct mach_model *m, int64_t idle_ns);
+
+/* ---- the distributions (sim/machine_dist.c) ---- */
+
+/* A wake-up drawn from the distributions (m->dist.npoints > 0) at quantile u in [0, 1): its
+ * latency and what it costs the waker, at the same quantile (a sleeper caught on its way to
+ * sleep is both quick to wake and cheap for its waker); linear between probabilities and
+ * between idle times, flat beyond the idle ends. Without the waker's cost (has_signal false)
+ * the cost is mach_wake_cost's. */
+void mach_wake_draw(const struct mach_model *m, int64_t idle_ns, double u, int64_t *latency,
+                    int64_t *cost);
+/* The quantile q of point i's latency (signal: of the waker's cost), in the distribution's
+ * unit. */
+double mach_dist_quantile(const struct mach_dist *d, unsigned i, bool signal, double q);
+/* {"p": [...], "points": [{"idle_us", "wake_us", "signal_us"}, ...]}: a machine file's
+ * params.wake_dist_us, from the distributions in us. */
+json_t *mach_dist_json(const struct mach_dist *d);
 
 /* The built-in machine: the development VM's calibration (workloads/machines/vm-2cpu.json,
  * compiled in by CMakeLists.txt), the machine of a virtual run without --machine. */

@@ -1,12 +1,12 @@
 /* sim/trace_write.c - see trace_write.h. The header (run, threads) is built with jansson; the
- * events are merged from the per-thread buffers and formatted by hand, since a trace can hold
- * tens of millions of them. */
+ * events are merged from the per-thread buffers and written by common/trace_emit.h. */
 #define _GNU_SOURCE
 #include "trace_write.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +16,7 @@
 #include "../common/host.h"
 #include "../common/outfile.h"
 #include "../common/text.h"
+#include "../common/trace_emit.h"
 #include "common/version.h" /* generated into the build tree */
 
 struct trace_out {
@@ -91,6 +92,37 @@ static json_t *objects_json(const struct wl_workload *wl)
     return arr;
 }
 
+static json_t *num_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *ns_or_null(int64_t ns)
+{
+    return ns >= 0 ? json_integer((json_int_t)ns) : json_null();
+}
+
+/* The real engine's look at the host around the run: the tick re-measured after it (into
+ * run.calibration) and run.host_load; analysis/disturb.c judges them. */
+static void host_check_json(const struct eng_result *r, json_t *run)
+{
+    const struct eng_host_check *h = &r->host;
+    json_object_set_new(json_object_get(run, "calibration"), "ns_per_tick_end",
+                        num_or_null(h->ns_per_tick_end));
+    json_t *ls = json_array(), *le = json_array();
+    for (int i = 0; i < 3; i++) {
+        json_array_append_new(ls, num_or_null(h->load_start[i]));
+        json_array_append_new(le, num_or_null(h->load_end[i]));
+    }
+    json_object_set_new(
+        run, "host_load",
+        json_pack("{so so sI so so sI so so}", "loadavg_start", ls, "loadavg_end", le, "cpus",
+                  (json_int_t)h->cpus, "cpus_busy_ns", ns_or_null(h->cpus_busy_ns), "self_cpu_ns",
+                  ns_or_null(h->self_cpu_ns), "threads_measured", (json_int_t)h->threads_measured,
+                  "run_queue_wait_ns", ns_or_null(h->queue_wait_ns), "on_cpu_ns",
+                  ns_or_null(h->on_cpu_ns)));
+}
+
 static json_t *run_info(const struct eng_options *o, const struct eng_result *r)
 {
     const struct wl_workload *wl = o->wl;
@@ -111,6 +143,7 @@ static json_t *run_info(const struct eng_options *o, const struct eng_result *r)
         r->stop_reason, "max_events_per_thread", (json_int_t)r->max_events, "host",
         host_info_json(), "calibration", "tick_ns_target", (json_int_t)r->tick_ns_target,
         "ns_per_tick", r->ns_per_tick, "iters_per_tick", (json_int_t)r->iters_per_tick);
+    if (run && r->host.measured) host_check_json(r, run);
     if (run) json_object_set_new(run, "stop_ns", json_integer((json_int_t)r->stop_ns));
     if (run) json_object_set_new(run, "engine", json_string(r->engine ? r->engine : "real"));
     if (run && wl->nvars) json_object_set_new(run, "vars", vars_json(wl));
@@ -131,124 +164,6 @@ static json_t *thread_info(const struct eng_result *r)
     return arr;
 }
 
-/* ---- events -------------------------------------------------------------------------------- */
-
-/* At equal times a release (of the GIL or a lock) sorts before other events and an acquire
- * after them, so that a reader never sees two holders at one instant. */
-static int ev_rank(const struct trace_event *ev)
-{
-    if (ev->ev == TRACE_EV_RELEASE || ev->ev == TRACE_EV_OBJ_RELEASE) return 0;
-    return ev->ev == TRACE_EV_ACQUIRE || ev->ev == TRACE_EV_OBJ_ACQUIRE ? 2 : 1;
-}
-
-static bool ev_before(const struct trace_event *a, const struct trace_event *b)
-{
-    if (a->t != b->t) return a->t < b->t;
-    if (ev_rank(a) != ev_rank(b)) return ev_rank(a) < ev_rank(b);
-    return a->tid < b->tid;
-}
-
-struct cursor {
-    const struct trace_event *ev, *end;
-};
-
-static void sift_down(struct cursor *h, size_t n, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, m = i;
-        if (l < n && ev_before(h[l].ev, h[m].ev)) m = l;
-        if (l + 1 < n && ev_before(h[l + 1].ev, h[m].ev)) m = l + 1;
-        if (m == i) return;
-        struct cursor tmp = h[i];
-        h[i] = h[m];
-        h[m] = tmp;
-        i = m;
-    }
-}
-
-static char *put_i64(char *p, int64_t v)
-{
-    char tmp[24];
-    int n = 0;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    if (v < 0) *p++ = '-';
-    do
-        tmp[n++] = (char)('0' + u % 10);
-    while ((u /= 10) != 0);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
-
-static char *put_str(char *p, const char *s)
-{
-    size_t n = strlen(s);
-    memcpy(p, s, n);
-    return p + n;
-}
-
-static char *format_event(char *p, const struct trace_event *ev, const struct wl_workload *wl)
-{
-    p = put_str(p, "{\"t\":");
-    p = put_i64(p, ev->t);
-    p = put_str(p, ",\"tid\":");
-    p = put_i64(p, ev->tid);
-    p = put_str(p, ",\"ev\":\"");
-    p = put_str(p, trace_ev_name((enum trace_ev)ev->ev));
-    *p++ = '"';
-    if (ev->ev == TRACE_EV_RELEASE) {
-        p = put_str(p, ",\"reason\":\"");
-        p = put_str(p, trace_reason_name((enum trace_reason)ev->reason));
-        *p++ = '"';
-    }
-    if (trace_ev_has_object((enum trace_ev)ev->ev) && trace_obj_index(ev->reason) < wl->nobjects) {
-        p = put_str(p, ",\"object\":\"");
-        p = put_str(p, wl->objects[trace_obj_index(ev->reason)].name);
-        *p++ = '"';
-        if (ev->ev == TRACE_EV_OBJ_WAIT_BEGIN) {
-            p = put_str(p, ",\"op\":\"");
-            p = put_str(p, trace_obj_op_name(trace_obj_op(ev->reason)));
-            *p++ = '"';
-        }
-    }
-    const char *key = trace_ev_arg_key((enum trace_ev)ev->ev);
-    if (key && ev->arg != TRACE_NO_ARG) {
-        p = put_str(p, ",\"");
-        p = put_str(p, key);
-        p = put_str(p, "\":");
-        p = put_i64(p, ev->arg);
-    }
-    *p++ = '}';
-    return p;
-}
-
-static int write_events(FILE *f, const struct eng_result *r, const struct wl_workload *wl)
-{
-    struct cursor *heap = malloc((r->nthreads ? r->nthreads : 1) * sizeof *heap);
-    if (!heap) return -1;
-    size_t n = 0;
-    for (unsigned i = 0; i < r->nthreads; i++)
-        if (r->threads[i].nevents)
-            heap[n++] =
-                (struct cursor){r->threads[i].events, r->threads[i].events + r->threads[i].nevents};
-    for (size_t i = n; i-- > 0;)
-        sift_down(heap, n, i);
-    char line[384]; /* the longest event: an object's wait with its name, op and timeout */
-    bool first = true;
-    while (n > 0) {
-        char *p = line;
-        if (!first) *p++ = ',';
-        *p++ = '\n';
-        first = false;
-        p = format_event(p, heap[0].ev, wl);
-        if (fwrite(line, 1, (size_t)(p - line), f) != (size_t)(p - line)) break;
-        if (++heap[0].ev == heap[0].end) heap[0] = heap[--n];
-        sift_down(heap, n, 0);
-    }
-    free(heap);
-    return ferror(f) ? -1 : 0;
-}
-
 int trace_out_commit(struct trace_out *o, const struct eng_options *opt, const struct eng_result *r,
                      struct err *e)
 {
@@ -262,14 +177,36 @@ int trace_out_commit(struct trace_out *o, const struct eng_options *opt, const s
         rc = err_set(e, ERR_RUNTIME, "out of memory while writing the trace");
         goto done;
     }
-    fprintf(o->f,
-            "{\"format\":\"gilsim-trace\",\"version\":1,\n\"run\":%s,\n\"threads\":%s,\n"
-            "\"events\":[",
-            run_s, threads_s);
-    if (write_events(o->f, r, opt->wl) == 0)
-        fprintf(o->f, "\n],\n\"complete\":%s,\"events_dropped\":%llu}\n",
-                r->events_dropped || r->interrupted ? "false" : "true",
-                (unsigned long long)r->events_dropped);
+    struct trace_emit_src *srcs = malloc((r->nthreads ? r->nthreads : 1) * sizeof *srcs);
+    if (!srcs) {
+        rc = err_set(e, ERR_RUNTIME, "out of memory while writing the trace");
+        goto done;
+    }
+    for (unsigned i = 0; i < r->nthreads; i++)
+        srcs[i] = (struct trace_emit_src){r->threads[i].events,
+                                          r->threads[i].events + r->threads[i].nevents};
+    const struct wl_workload *wl = opt->wl;
+    const char **names = malloc((wl->nobjects ? wl->nobjects : 1) * sizeof *names);
+    if (!names) {
+        free(srcs);
+        rc = err_set(e, ERR_RUNTIME, "out of memory while writing the trace");
+        goto done;
+    }
+    for (size_t i = 0; i < wl->nobjects; i++)
+        names[i] = wl->objects[i].name;
+    struct trace_emit_doc doc = {.run_json = run_s,
+                                 .threads_json = threads_s,
+                                 .complete = !(r->events_dropped || r->interrupted),
+                                 .events_dropped = r->events_dropped,
+                                 .object_names = names,
+                                 .nobjects = wl->nobjects};
+    int wrc = trace_emit_document(o->f, &doc, srcs, r->nthreads);
+    free(srcs);
+    free(names);
+    if (wrc && !ferror(o->f)) {
+        rc = err_set(e, ERR_RUNTIME, "out of memory while writing the trace");
+        goto done;
+    }
     /* a write error (a full disk) is found by the commit, which then replaces nothing */
     rc = outfile_commit(o->of, e);
     o->of = NULL;

@@ -29,16 +29,21 @@ CALIBRATE = os.environ.get("GILSIM_CALIBRATE") or os.path.join(SRC, "build", "gi
 GILSIM = os.environ.get("GILSIM") or os.path.join(SRC, "build", "gilsim")
 
 
+# A machine file's params that are not parameters of the table: the wake-up curve and its
+# distributions.
+CURVES = {"wake_curve_us", "wake_dist_us"}
+
+
 def run(*args, timeout=120):
     return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, cwd=SRC)
 
 
 def machine_params():
     """The parameters `gilsim machines` lists, name -> unit (not the built-in machine's wake-up
-    curve, printed after them)."""
+    curve and distributions, printed after them)."""
     out = run(GILSIM, "machines").stdout
     return {m.group(1): m.group(2) for m in re.finditer(r"^  (\S+)\s+\S+\s+(\S+)", out, re.M)
-            if m.group(1) != "wake_curve_us"}
+            if m.group(1) not in CURVES}
 
 
 def shown_values(path):
@@ -99,9 +104,9 @@ class Calibrate(unittest.TestCase):
         self.assertEqual((d["format"], d["version"], d["name"]), ("gilsim-machine", 1, "test-host"))
         self.assertTrue(d["description"])
         self.assertGreaterEqual(len(self.params), 12)
-        self.assertEqual(set(d["params"]) - {"wake_curve_us"}, set(self.params))
+        self.assertEqual(set(d["params"]) - CURVES, set(self.params))
         for name, v in d["params"].items():
-            if name != "wake_curve_us":
+            if name not in CURVES:
                 self.assertIsInstance(v, int if name == "cores" else (int, float), name)
         if self.doc["measured"]["host"]["cpus"] >= 2:  # the curve: 2 to 24 points, idle ascending
             curve = d["params"]["wake_curve_us"]
@@ -111,8 +116,23 @@ class Calibrate(unittest.TestCase):
             gaps = {g["gap_us"]: g for g in d["measured"]["wake_after_idle"]["gaps"]}
             for idle, wake, signal in curve:
                 self.assertAlmostEqual(signal, gaps[idle]["signal_us"]["p50"], delta=0.01)
+            self.check_dist(d["params"]["wake_dist_us"], curve)
         self.assertEqual(d["params"]["cores"], os.sysconf("SC_NPROCESSORS_ONLN"))
         self.assertIn("written: " + self.out, self.proc.stdout)
+
+    def check_dist(self, dist, curve):
+        """wake_dist_us: at the curve's idle times, quantiles of the latency and of the
+        signal's cost at probabilities from 0 to 1, not decreasing, their median the curve's."""
+        p = dist["p"]
+        self.assertEqual((p[0], p[-1]), (0, 1))
+        self.assertEqual(p, sorted(set(p)))
+        self.assertEqual([pt["idle_us"] for pt in dist["points"]], [c[0] for c in curve])
+        for pt, (idle, wake, signal) in zip(dist["points"], curve):
+            for key, median in (("wake_us", wake), ("signal_us", signal)):
+                q = pt[key]
+                self.assertEqual(len(q), len(p))
+                self.assertEqual(q, sorted(q))
+                self.assertAlmostEqual(q[p.index(0.5)], median, delta=0.06, msg=(idle, key))
 
     def test_measured(self):
         m = self.doc["measured"]
@@ -124,7 +144,7 @@ class Calibrate(unittest.TestCase):
             self.assertIn(key, m["host"])
         self.assertEqual(len(m["load_average_1_5_15min"]["before"]), 3)
         self.assertIsInstance(m["disturbed"], bool)
-        self.assertEqual(set(m["derivation"]) - {"wake_curve_us"}, set(self.params))
+        self.assertEqual(set(m["derivation"]) - CURVES, set(self.params))
         for section in ("clock_read", "same_cpu_pingpong", "two_hogs_one_cpu", "wake_onto_hog",
                         "woken_spinner"):
             self.assertIn(section, m)
@@ -147,11 +167,11 @@ class Calibrate(unittest.TestCase):
         for name, v in self.doc["params"].items():
             if name == "wake_curve_us":
                 self.assertEqual(values[name], v)
-            else:
+            elif name != "wake_dist_us":  # its p5 / p50 / p95 only
                 self.assertAlmostEqual(values[name], v, delta=abs(v) * 1e-5, msg=name)
         machine = check_virtual_run(self, self.out, "test-host")
         for name, v in self.doc["params"].items():
-            if name == "wake_curve_us":
+            if name in CURVES:
                 self.assertEqual(machine[name], v)
             else:
                 self.assertAlmostEqual(machine[name], v, delta=abs(v) * 1e-9, msg=name)
@@ -172,7 +192,8 @@ class Calibrate(unittest.TestCase):
         self.assertEqual(p["wake_cold_us"], q["wake_cold_us"])
         self.assertEqual(p["idle_poll_us"], 0)
         self.assertNotIn("wake_curve_us", p)  # it would replace the two levels
-        for name in set(q) - {"wake_warm_us", "idle_poll_us", "wake_curve_us"}:
+        self.assertNotIn("wake_dist_us", p)
+        for name in set(q) - {"wake_warm_us", "idle_poll_us"} - CURVES:
             self.assertEqual(p[name], q[name], name)
         self.assertEqual(slow["measured"]["regime"]["measured_wake_warm_us"], q["wake_warm_us"])
         self.assertEqual(shown_values(self.slow)[0], 0)

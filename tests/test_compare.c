@@ -4,11 +4,13 @@
  * before anything runs. Also `gilsim summary` as a command. */
 #include <dirent.h>
 #include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -56,7 +58,9 @@ static double trace_interval_us(const char *name)
     return v;
 }
 
-/* json: 2 policies x 2 interval values x 2 repeats, plus one extra `none` for the factor. Each
+/* json: 2 policies x 2 interval values x 2 repeats, plus one extra `none` for the factor
+ * (--keep-disturbed: on a busy machine every run may be disturbed, and this is not about that;
+ * test_disturbed_runs is). Each
  * run is made with its column's interval (its trace says so). The convoy's size depends on the
  * machine: on a quiet one each I/O waits out an interval (factor ~10 at 1 ms); when the CPU
  * thread is kept off its core it cannot queue, and the I/O thread runs free meanwhile. So
@@ -68,6 +72,7 @@ static void test_json_sweep(void)
     fresh_dir("json");
     snprintf(args, sizeof args,
              "compare workloads/convoy.json -p new,fifo --set interval_us=1000,3000 -r 2 -d 200 "
+             "--keep-disturbed "
              "--seed 3 -o '%s' --format json",
              dir);
     CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
@@ -201,7 +206,8 @@ static void test_table_and_notes(void)
     char args[1024];
     fresh_dir("table");
     snprintf(args, sizeof args,
-             "compare workloads/convoy.json -p new,none --set interval_us=2000 -d 100 -o '%s'",
+             "compare workloads/convoy.json -p new,none --set interval_us=2000 -d 100 "
+             "--keep-disturbed -o '%s'",
              dir);
     CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
     char *s = tu_slurp(out_file);
@@ -269,7 +275,8 @@ static void test_cpython_column(void)
     char args[1024];
     fresh_dir("cpython");
     snprintf(args, sizeof args,
-             "compare workloads/convoy.json -p cpython,new --set interval_us=1000 -d 200 -o '%s' "
+             "compare workloads/convoy.json -p cpython,new --set interval_us=1000 -d 200 "
+             "--keep-disturbed -o '%s' "
              "--format json",
              dir);
     CU_ASSERT_EQUAL_FATAL(gilsim(args), 0);
@@ -450,6 +457,94 @@ static void test_interrupted(void)
     json_decref(doc);
 }
 
+/* n processes that spin until killed (SIGKILL by stop_hogs). */
+static void start_hogs(pid_t *pids, int n)
+{
+    for (int i = 0; i < n; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            volatile unsigned long x = 0;
+            for (;;)
+                x++;
+        }
+    }
+}
+
+static void stop_hogs(pid_t *pids, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (pids[i] > 0) {
+            kill(pids[i], SIGKILL);
+            waitpid(pids[i], NULL, 0);
+        }
+}
+
+/* Whether a trace's tick stayed within 10% of its target, at start-up and after the run. */
+static bool tick_kept(const char *trace)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, trace);
+    json_error_t jerr;
+    json_t *t = json_load_file(path, 0, &jerr);
+    json_t *cal = json_object_get(json_object_get(t, "run"), "calibration");
+    double target = num(cal, "tick_ns_target"), start = num(cal, "ns_per_tick"),
+           end = num(cal, "ns_per_tick_end");
+    printf("\n  %s: tick %.1f ns at start-up, %.1f ns of CPU after, target %.0f", trace, start, end,
+           target);
+    json_decref(t);
+    return target > 0 && end > 0 && fabs(start / target - 1) <= 0.1 &&
+           fabs(end / target - 1) <= 0.1;
+}
+
+/* Beside 3 CPU hogs on the 2-core machine, every real run either keeps its tick within 10% of
+ * the target or is marked disturbed (in index.json, and by `gilsim summary`); compare leaves
+ * the disturbed runs out of the medians, --keep-disturbed counts them, --strict exits 1. An
+ * implication, whatever the hogs manage to do to each run. */
+static void test_disturbed_runs(void)
+{
+    pid_t hogs[3];
+    char args[1400];
+    fresh_dir("hogs");
+    snprintf(args, sizeof args,
+             "compare workloads/cpu1.json -p new -r 4 -d 200 -o '%s' --format json", dir);
+    start_hogs(hogs, 3);
+    int rc = gilsim(args);
+    stop_hogs(hogs, 3);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    json_error_t jerr;
+    json_t *doc = json_load_file(out_file, 0, &jerr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    json_t *cfg = json_array_get(json_object_get(doc, "configs"), 0), *run;
+    size_t k, disturbed = 0;
+    json_array_foreach(json_object_get(cfg, "runs"), k, run)
+    {
+        const char *trace = json_string_value(json_object_get(run, "trace"));
+        bool marked = json_is_true(json_object_get(run, "disturbed"));
+        tu_context("%s", trace);
+        CU_ASSERT(tick_kept(trace) || marked);
+        disturbed += marked;
+        if (!marked) continue;
+        char sum[1400];
+        snprintf(sum, sizeof sum, "summary '%s/%s'", dir, trace);
+        CU_ASSERT_EQUAL(gilsim(sum), 0);
+        CU_ASSERT(tu_file_has(out_file, "WARNING   disturbed: "));
+    }
+    printf("\n  %zu of 4 runs disturbed beside 3 hogs", disturbed);
+    json_t *ticks = json_object_get(json_object_get(cfg, "metrics"), "ticks_per_s");
+    CU_ASSERT_EQUAL(num(ticks, "n"), 4 - (double)disturbed);
+    CU_ASSERT_EQUAL(num(cfg, "disturbed_runs"), (double)disturbed);
+    json_decref(doc);
+    /* read again: counted all the same, or an error */
+    snprintf(args, sizeof args, "compare --collect '%s' --keep-disturbed --format json", dir);
+    CU_ASSERT_EQUAL(gilsim(args), 0);
+    doc = json_load_file(out_file, 0, &jerr);
+    cfg = json_array_get(json_object_get(doc, "configs"), 0);
+    CU_ASSERT_EQUAL(num(json_object_get(json_object_get(cfg, "metrics"), "ticks_per_s"), "n"), 4);
+    json_decref(doc);
+    snprintf(args, sizeof args, "compare --collect '%s' --strict", dir);
+    CU_ASSERT_EQUAL(gilsim(args), disturbed ? 1 : 0);
+}
+
 int main(void)
 {
     snprintf(out_file, sizeof out_file, "%s/cmp-out-%d.txt", GILSIM_BINARY_DIR, (int)getpid());
@@ -462,6 +557,7 @@ int main(void)
         {"summary command", test_summary_command},
         {"SIGINT: the index of what ran, exit 130", test_interrupted},
         {"cpython: real interpreter threads as a column", test_cpython_column},
+        {"beside 3 hogs: every run keeps its tick or is marked disturbed", test_disturbed_runs},
         CU_TEST_INFO_NULL,
     };
     int rc = tu_main("compare", tests);

@@ -3,13 +3,15 @@
  * slices, hand-off gaps, switches, forced switches, I/O response, sleep overshoot, request
  * latency, busy/idle fractions, Jain's index; and the edge cases: no events, a thread that
  * never got the GIL, a partial trace, overlapping holders under `none`. Every value is read
- * from the `gilsim summary --json` document, the contract users see. */
+ * from the `gilsim summary --json` document, the contract users see. And the verdict on a
+ * disturbed real run (analysis/disturb.c) from the checks a trace records. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/disturb.h"
 #include "analysis/metrics.h"
 #include "testutil.h"
 
@@ -422,6 +424,67 @@ static void test_not_a_trace(void)
     CU_ASSERT_EQUAL(met_summarize_file("/nonexistent/trace.json", 0, &m, &hdr, &e), ERR_INPUT);
 }
 
+/* A run object as the real engine writes it: 2 CPUs, a 1 s run of threads that were on a
+ * core `on` ms and waited `wait` ms for one, while the CPUs were busy `busy` ms (gilsim's own
+ * share `self` ms); the tick at start-up and after. */
+static json_t *checked_run(double start_ns, double end_ns, double on, double wait, double busy,
+                           double self)
+{
+    return json_pack("{sI s{sI sf sf} s{sI sI sI sI sI}}", "elapsed_ns", (json_int_t)1000000000,
+                     "calibration", "tick_ns_target", (json_int_t)50, "ns_per_tick", start_ns,
+                     "ns_per_tick_end", end_ns, "host_load", "cpus", (json_int_t)2, "on_cpu_ns",
+                     (json_int_t)(on * 1e6), "run_queue_wait_ns", (json_int_t)(wait * 1e6),
+                     "cpus_busy_ns", (json_int_t)(busy * 1e6), "self_cpu_ns",
+                     (json_int_t)(self * 1e6));
+}
+
+/* analysis/disturb.c: a tick off its target, or waits for a core that other processes explain,
+ * make a run disturbed; the workload's own crowding, or others running while it sleeps, do
+ * not; a trace without the checks (the virtual engine) is never disturbed. */
+static void test_disturbed(void)
+{
+    struct {
+        const char *what;
+        double start, end, on, wait, busy, self;
+        bool disturbed;
+    } cases[] = {
+        {"quiet", 50.5, 49.8, 1000, 20, 1030, 1000, false},
+        {"tick calibrated under load", 77.8, 50.1, 1000, 20, 1030, 1000, true},
+        {"tick too short with the run's iterations", 50.2, 17.5, 1000, 20, 1030, 1000, true},
+        {"4 threads crowding 2 CPUs, nobody else", 50, 50, 2000, 2000, 2010, 2000, false},
+        {"others ran while its thread slept", 50, 50, 100, 5, 1800, 100, false},
+        {"its thread waited while others ran", 50, 50, 600, 400, 2000, 600, true},
+        {"waits a tenth of the run: the threshold", 50, 50, 900, 99, 2000, 900, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *run = checked_run(cases[i].start, cases[i].end, cases[i].on, cases[i].wait,
+                                  cases[i].busy, cases[i].self);
+        struct disturb d;
+        disturb_judge(run, &d);
+        tu_context("%s: %s", cases[i].what, d.why);
+        CU_ASSERT(d.checked);
+        CU_ASSERT_EQUAL(d.disturbed, cases[i].disturbed);
+        CU_ASSERT_EQUAL(d.why[0] != '\0', cases[i].disturbed);
+        json_decref(run);
+    }
+    /* the tick after the run unmeasurable (null): the one at start-up is still judged */
+    json_t *run = checked_run(80, 50, 1000, 20, 1030, 1000);
+    json_object_set_new(json_object_get(run, "calibration"), "ns_per_tick_end", json_null());
+    struct disturb half;
+    disturb_judge(run, &half);
+    CU_ASSERT(half.checked && half.disturbed && isnan(half.tick_end_error));
+    json_decref(run);
+    json_t *virt = json_pack("{sI s{sI sf}}", "elapsed_ns", (json_int_t)1000000000, "calibration",
+                             "tick_ns_target", (json_int_t)50, "ns_per_tick", 50.0);
+    struct disturb d;
+    disturb_judge(virt, &d);
+    CU_ASSERT(!d.checked && !d.disturbed);
+    json_t *j = disturb_json(&d);
+    CU_ASSERT(json_is_false(json_object_get(j, "checked")));
+    json_decref(j);
+    json_decref(virt);
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
@@ -437,6 +500,7 @@ int main(void)
         {"wait attribution: waiter x holder", test_attribution},
         {"latency samples kept for CDFs", test_samples},
         {"not a trace", test_not_a_trace},
+        {"disturbed runs: the tick, waits for a core", test_disturbed},
         CU_TEST_INFO_NULL,
     };
     return tu_main("metrics", tests);

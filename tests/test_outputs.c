@@ -51,6 +51,7 @@ static const struct writer writers[] = {
     {"summary",           {"summary", "{IN}", "-o", "{OUT}"},                         IN_TRACE,    F_TEXT, true,  NULL, false},
     {"summary --json",    {"summary", "{IN}", "--json", "-o", "{OUT}"},               IN_TRACE,    F_JSON, true,  NULL, false},
     {"summary --samples", {"summary", "{IN}", "--samples", "all", "-o", "{OUT}"},     IN_TRACE,    F_TEXT, true,  NULL, false},
+    {"model",             {"model", "{IN}", "-o", "{OUT}"},                           IN_TRACE,    F_JSON, true,  NULL, false},
     {"run, virtual engine", {"run", "{IN}", "-e", "virtual", "-d", "20", "-q", "-o", "{OUT}"},  IN_WORKLOAD, F_JSON, true,  NULL, false},
     {"compare",           {"compare", "{IN}", "-p", "new", "-d", "20", "-o", "{OUT}"}, IN_WORKLOAD, F_DIR,  false, "--force", true},
 };

@@ -321,7 +321,8 @@ def main():
     env = Env(gilsim, bench, tmp)
     cmp = os.path.join(tmp, "cmp")
     subprocess.run([gilsim, "compare", "workloads/convoy.json", "-p", "new",
-                    "-s", "interval_us=1000,5000", "-d", "50", "-o", cmp], cwd=SRC, check=True,
+                    "-s", "interval_us=1000,5000", "-d", "50", "--keep-disturbed", "-o", cmp],
+                   cwd=SRC, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     trace = [f for f in sorted(os.listdir(cmp)) if f.endswith("-r1.json")][0]
     env.inputs = {"dir": cmp, "trace": os.path.join(cmp, trace),

@@ -41,10 +41,11 @@ def run(args, env=None, expect=0):
 
 
 def small_compare(gilsim, tmp):
-    """convoy under new and fifo at two intervals plus the none baseline, 2 repeats, short."""
+    """convoy under new and fifo at two intervals plus the none baseline, 2 repeats, short
+    (disturbed runs kept: on a busy machine every run may be, and the plots need figures)."""
     d = os.path.join(tmp, "cmp")
     run([gilsim, "compare", "workloads/convoy.json", "-p", "new,fifo,none",
-         "-s", "interval_us=1000,5000", "-r", "2", "-d", "150", "-o", d])
+         "-s", "interval_us=1000,5000", "-r", "2", "-d", "150", "--keep-disturbed", "-o", d])
     if not os.path.exists(os.path.join(d, "index.json")):
         sys.exit("no compare directory: cannot go on")
     return d
@@ -126,6 +127,19 @@ def test_sweep(gilsim, tmp, env):
          "--x", "cpu_threads", "--where", "policy=new", "-o", os.path.join(out, "sweep-by")],
         env)
     check_pair(os.path.join(out, "sweep-by"), "plot-sweep --by --where")
+    # the band: each point's median and its 95% interval as compare computed them
+    sys.path.insert(0, os.path.join(TOOLS, "lib"))
+    import gilsim_plots as gp
+    index = gp.read_index(d)
+    lines, _ = gp._sweep_lines(index, "cpu_threads", "io_per_s", "policy", {})
+    want = {(c["policy"], c["vars"]["cpu_threads"]): c["metrics"]["io_per_s"]
+            for c in index["configs"] if not c.get("baseline_only")}
+    for label, pts in lines.items():
+        for x, med, lo, hi, level in pts:
+            st = want[(label, x)]
+            check((med, lo, hi, level) == (st["median"], st["ci_low"], st["ci_high"],
+                                            st["ci_level"]) and lo <= med <= hi,
+                  "plot-sweep's band for %s at %s: %s, index %s" % (label, x, (lo, hi), st))
     p = run(["/usr/bin/python3", os.path.join(TOOLS, "plot-sweep"), d, "--x", "io_us", "-o",
              os.path.join(out, "bad")], env, expect=2)
     check("io_us" in p.stderr, "plot-sweep --x of an unswept variable: no message")
@@ -169,9 +183,10 @@ def test_report(gilsim, tmp):
     imgs = re.findall(r'<img [^>]*src="([^"]*)"', html)
     configs = 5  # new x2, fifo x2, none
     sweeps = 3   # convoy_factor, io_response_p50_ns, ticks_per_s against interval_us
-    check(len(imgs) == 1 + sweeps + 1 + configs,
-          "report: %d images, expected CDF + %d sweeps + wait attribution + %d timelines"
-          % (len(imgs), sweeps, configs))
+    check(len(imgs) == 1 + 1 + sweeps + 1 + configs,
+          "report: %d images, expected error bars + CDF + %d sweeps + wait attribution + %d "
+          "timelines" % (len(imgs), sweeps, configs))
+    check('alt="medians with error bars"' in html, "report: no error bars")
     # who made whom wait: the heatmaps and the top blocker row (the convoy: cpu.0 -> io.0)
     check('alt="wait attribution heatmaps"' in html, "report: no wait attribution heatmaps")
     check('<td class="name">top blocker</td><td>cpu.0&rarr;io.0 ' in html,

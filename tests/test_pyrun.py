@@ -29,8 +29,10 @@ import unittest
 
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(SRC, "tools", "lib"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gilsim_pyrun import base, draws, infer  # noqa: E402
 from gilsim_pyrun.workload import load_workload  # noqa: E402
+from trace_checks import check_order, check_schema, holdings  # noqa: E402
 
 GILSIM = os.environ.get("GILSIM") or os.path.join(SRC, "build", "gilsim")
 PYRUN = os.path.join(SRC, "tools", "pyrun")
@@ -314,51 +316,13 @@ def pyrun_trace(tmp, workload, args):
         return out, json.load(f)
 
 
-def holdings(doc):
-    """Per thread: [(acquire, release)] from the event stream."""
-    out, open_ = {}, {}
-    for e in doc["events"]:
-        if e["ev"] == "acquire":
-            open_[e["tid"]] = e["t"]
-        elif e["ev"] == "release":
-            out.setdefault(e["tid"], []).append((open_.pop(e["tid"]), e["t"]))
-    return out
-
-
 class RealRuns(unittest.TestCase):
     def check_trace(self, path, doc):
         subprocess.run([GILSIM, "summary", path], check=True, stdout=subprocess.DEVNULL)
-        ts = [e["t"] for e in doc["events"]]
-        self.assertEqual(ts, sorted(ts))
-        # per thread: request -> acquire -> release -> request ... (I/O etc. between)
-        state = {}
-        for e in doc["events"]:
-            tid, ev = e["tid"], e["ev"]
-            s = state.get(tid, "out")
-            if ev == "request":
-                self.assertEqual(s, "out", e)
-                state[tid] = "wait"
-            elif ev == "acquire":
-                self.assertEqual(s, "wait", e)
-                state[tid] = "hold"
-            elif ev == "release":
-                self.assertEqual(s, "hold", e)
-                state[tid] = "out"
-        # mutual exclusion, inferred edges included
-        spans = sorted((a, r, tid) for tid, iv in holdings(doc).items() for a, r in iv)
-        for (a1, r1, t1), (a2, r2, t2) in zip(spans, spans[1:]):
-            self.assertLessEqual(r1, a2, "holdings overlap: %r %r" % ((a1, r1, t1), (a2, r2, t2)))
+        check_order(self, doc)
         self.assertTrue(doc["run"]["policy"].startswith("cpython-") or
                         doc["run"]["policy"].startswith(sys.implementation.name))
-        try:
-            import jsonschema
-        except ImportError:
-            print("\nnote: no jsonschema module: schema check skipped", file=sys.stderr)
-            return
-        with open(os.path.join(SRC, "docs", "trace.schema.json")) as f:
-            schema = json.load(f)
-        errors = list(jsonschema.Draft202012Validator(schema).iter_errors(doc))
-        self.assertEqual(errors[:3], [])
+        check_schema(self, doc, SRC)
 
     def summary(self, path):
         return json.loads(subprocess.run([GILSIM, "summary", path, "--json"], check=True,

@@ -2,8 +2,9 @@
  * variables and engines as dimensions, one row per cell when there are many, the plan file,
  * `--run` of one run (by --index and by SLURM_ARRAY_TASK_ID), `--collect` of what finished,
  * resubmission skipping finished runs, a killed run leaving no trace, --jobs and its rules for
- * real-engine runs, and bad input refused before anything runs. Virtual runs are deterministic,
- * so results from different paths (local --jobs, one --run at a time) must be identical. */
+ * real-engine runs, seeds per repeat, and bad input refused before anything runs. Virtual runs
+ * are deterministic for their seed, so results from different paths (local --jobs, one --run
+ * at a time) must be identical. */
 #include <dirent.h>
 #include <jansson.h>
 #include <signal.h>
@@ -285,6 +286,118 @@ static void test_progress_line(void)
 }
 
 /* Bad input: exit 2 before anything runs or is written. */
+/* `gilsim compare ARGS -o DIR` into a fresh directory called name: it must succeed. */
+static void compare_into(const char *name, const char *args)
+{
+    char cmd[2048];
+    fresh_dir(name);
+    snprintf(cmd, sizeof cmd, "compare %s -o '%s'", args, dir);
+    CU_ASSERT_EQUAL_FATAL(gilsim(cmd), 0);
+}
+
+/* The events array of a trace file, as text (byte-identical runs have identical arrays). */
+static char *events_text(const char *path)
+{
+    char *s = tu_slurp(path);
+    char *ev = s ? strstr(s, "\"events\"") : NULL;
+    char *copy = ev ? strdup(ev) : NULL;
+    free(s);
+    return copy;
+}
+
+/* Repeats are seeds S..S+N-1 (or --seeds): virtual repeats differ, each run is the one `gilsim
+ * run` makes with its seed (byte for byte), and the plan, runs.csv and index.json say which. */
+static void test_seeds(void)
+{
+    char args[2048];
+    compare_into("seeds", "workloads/convoy.json -p new -e virtual -r 3 --seed 7 -d 300");
+    CU_ASSERT(tu_file_has(out_file, "3 repeats with seeds 7..9"));
+    json_t *index = load(dir, "index.json");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(index);
+    json_t *seeds = json_object_get(index, "seeds");
+    CU_ASSERT_EQUAL(json_array_size(seeds), 3);
+    CU_ASSERT_EQUAL(json_integer_value(json_array_get(seeds, 2)), 9);
+    json_t *runs = json_object_get(cell(index, "new virtual"), "runs");
+    CU_ASSERT_EQUAL_FATAL(json_array_size(runs), 3);
+    double slice[3];
+    for (size_t k = 0; k < 3; k++) {
+        json_t *run = json_array_get(runs, k);
+        TU_ASSERT_CMP(num(run, "seed"), ==, 7 + (double)k);
+        slice[k] = num(json_object_get(run, "metrics"), "gil_wait_p50_ns");
+        /* the same run by hand: byte-identical events */
+        char mine[1200], theirs[1200];
+        snprintf(mine, sizeof mine, "%s/by-hand-%zu.json", dir, k);
+        snprintf(theirs, sizeof theirs, "%s/%s", dir, str(run, "trace"));
+        snprintf(args, sizeof args,
+                 "run workloads/convoy.json -p new -e virtual --seed %zu -d 300 -o '%s' -q", 7 + k,
+                 mine);
+        CU_ASSERT_EQUAL(gilsim(args), 0);
+        char *a = events_text(mine), *b = events_text(theirs);
+        CU_ASSERT_PTR_NOT_NULL(a);
+        CU_ASSERT(a && b && strcmp(a, b) == 0);
+        free(a);
+        free(b);
+    }
+    /* the machine's jitter draws from the seed: the repeats differ */
+    printf("\n  GIL wait p50 over seeds 7, 8, 9: %.0f, %.0f, %.0f ns", slice[0], slice[1],
+           slice[2]);
+    CU_ASSERT(slice[0] != slice[1] || slice[1] != slice[2]);
+    json_decref(index);
+    /* --seeds: explicit, in the plan's options and every run's entry */
+    compare_into("seeds-list",
+                 "workloads/io-only.json -p new -e virtual --seeds 42,5 -d 50 --plan");
+    json_t *plan = load(dir, "plan.json");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(plan);
+    char *text = json_dumps(json_object_get(plan, "options"), JSON_COMPACT);
+    TU_ASSERT_HAS(text, "\"--seeds\",\"42,5\"");
+    free(text);
+    json_t *pruns = json_object_get(plan, "runs");
+    CU_ASSERT_EQUAL(num(json_array_get(pruns, 1), "seed"), 42); /* after the extra baseline */
+    CU_ASSERT_EQUAL(num(json_array_get(pruns, 2), "seed"), 5);
+    json_decref(plan);
+}
+
+/* Every metric of a cell: its median inside its 95% interval; the test against the reference
+ * cell (--reference): p < 0.05 where virtual runs differ in every seed, none for the reference
+ * itself; the table's marks and legend; with 3 repeats the table says the intervals are wide. */
+static void test_intervals(void)
+{
+    compare_into("intervals",
+                 "workloads/convoy.json -p new,prio -e virtual -r 6 -d 200 --reference prio");
+    CU_ASSERT(tu_file_has(out_file, "median (95% confidence interval)"));
+    CU_ASSERT(tu_file_has(out_file, "* = differs from prio"));
+    CU_ASSERT(!tu_file_has(out_file, "intervals are wide"));
+    CU_ASSERT(tu_file_has(out_file, "180 (180..180)*")); /* new's I/O rate against prio's */
+    json_t *index = load(dir, "index.json");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(index);
+    json_t *newc = cell(index, "new virtual"), *prio = cell(index, "prio virtual");
+    CU_ASSERT_EQUAL(num(newc, "reference"), num(prio, "cell"));
+    CU_ASSERT(json_is_null(json_object_get(prio, "reference")));
+    const char *key;
+    json_t *m;
+    json_object_foreach(json_object_get(newc, "metrics"), key, m)
+    {
+        if (num(m, "n") < 1) continue;
+        tu_context("new: %s", key);
+        TU_ASSERT_CMP(num(m, "ci_low"), <=, num(m, "median"));
+        TU_ASSERT_CMP(num(m, "median"), <=, num(m, "ci_high"));
+        TU_ASSERT_CMP(num(m, "ci_level"), >=, 0.95);
+    }
+    json_t *io = json_object_get(json_object_get(newc, "metrics"), "io_per_s");
+    TU_ASSERT_CMP(num(io, "p"), <, 0.05);
+    CU_ASSERT(json_is_null(
+        json_object_get(json_object_get(json_object_get(prio, "metrics"), "io_per_s"), "p")));
+    json_decref(index);
+    char csv[1200];
+    snprintf(csv, sizeof csv, "%s/cells.csv", dir);
+    CU_ASSERT(tu_file_has(csv, ",io_per_s_ci_low,io_per_s_ci_high,io_per_s_p,"));
+    /* 3 repeats: min..max, short of 95%, and said so */
+    compare_into("intervals3", "workloads/convoy.json -p new,prio -e virtual -r 3 -d 100");
+    CU_ASSERT(tu_file_has(out_file, "intervals are wide: with 3 runs"));
+    CU_ASSERT(tu_file_has(out_file, "(it covers the median with 75% confidence)"));
+    CU_ASSERT(tu_file_has(out_file, "with fewer than 4 runs a side no difference can reach it"));
+}
+
 static void test_bad_input(void)
 {
     const char *bad[] = {
@@ -298,6 +411,12 @@ static void test_bad_input(void)
         "workloads/convoy.json -e virtual --machine-set cores=0",
         "workloads/convoy.json --jobs 0",
         "workloads/convoy.json --run x --collect y",
+        "workloads/convoy.json --seeds 1,2 --seed 3",
+        "workloads/convoy.json -p new,fifo --reference prio",
+        "workloads/convoy.json --seeds 1,2 --repeat 3",
+        "workloads/convoy.json --seeds 1,,2",
+        "workloads/convoy.json --seeds -1",
+        "workloads/convoy.json --seed 18446744073709551615 --repeat 2",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char args[1024];
@@ -350,6 +469,8 @@ int main(void)
         {"variables and engines are dimensions", test_grid},
         {"many cells: one row per cell", test_pivot},
         {"plan, run, collect; the same as a local sweep", test_plan_run_collect},
+        {"repeats run seeds S..S+N-1 or --seeds", test_seeds},
+        {"intervals of the median, tests against the reference", test_intervals},
         {"a killed run leaves no trace", test_killed_run_leaves_nothing},
         {"--jobs: real runs alone or pinned", test_jobs_rules},
         {"a progress line on a terminal", test_progress_line},

@@ -44,6 +44,7 @@ struct calib {
     int hog_ticks;                   /* the two hogs' median run, in ticks */
     double curve[MACH_MAX_CURVE][3]; /* gap, median latency, median signal cost (us) */
     int ncurve;
+    struct mach_dist dist; /* the curve's gaps: the quantiles of latency and signal cost (us) */
     json_t *measured, *derivation, *raw;
 };
 
@@ -457,6 +458,41 @@ static void derive_curve(struct calib *c, const double *med, const double *med_s
                          c->ncurve));
 }
 
+/* The probabilities of wake_dist_us: the ends, 1% and 99%, and every 5% between. */
+static const double dist_p[] = {0,    0.01, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4,  0.45, 0.5,
+                                0.55, 0.6,  0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99, 1};
+#define NDIST_P ((int)(sizeof dist_p / sizeof *dist_p))
+
+/* wake_dist_us: at the gaps of the curve, the quantiles of the latency and of the signal's
+ * cost (the model draws both at one probability). */
+static void derive_dist(struct calib *c, struct cal_gap *gaps)
+{
+    struct mach_dist *d = &c->dist;
+    *d = (struct mach_dist){.np = NDIST_P, .has_signal = true};
+    memcpy(d->p, dist_p, sizeof dist_p);
+    for (int k = 0; k < c->ncurve && d->npoints < MACH_MAX_CURVE; k++)
+        for (int i = 0; i < NGAPS; i++) {
+            if (gap_us[i] != c->curve[k][0] || gaps[i].lat.n == 0 || gaps[i].cost.n == 0) continue;
+            d->idle[d->npoints] = gap_us[i];
+            for (int q = 0; q < NDIST_P; q++) {
+                d->wake[d->npoints][q] =
+                    round(bl_pct(gaps[i].lat.v, gaps[i].lat.n, dist_p[q]) * NS_US * 1000) / 1000;
+                d->signal[d->npoints][q] =
+                    round(bl_pct(gaps[i].cost.v, gaps[i].cost.n, dist_p[q]) * NS_US * 1000) / 1000;
+            }
+            d->npoints++;
+        }
+    json_object_set_new(
+        c->derivation, "wake_dist_us",
+        c->o.no_curve ? json_string("not written (--no-curve)")
+                      : json_sprintf("at the curve's %u gaps, the latency's and the signal's "
+                                     "quantiles (nearest rank) at %d probabilities from 0 to 1: "
+                                     "the model draws each wake-up from them, at one "
+                                     "probability for both, instead of the median with "
+                                     "wake_jitter",
+                                     d->npoints, NDIST_P));
+}
+
 static int measure_wake(struct calib *c)
 {
     int passes = c->o.quick ? 1 : 5;
@@ -504,6 +540,7 @@ static int measure_wake(struct calib *c)
     }
     derive_wake(c, gaps, med, m);
     derive_curve(c, med, med_signal, m);
+    derive_dist(c, gaps);
     json_object_set_new(c->measured, "wake_after_idle", m);
     for (int i = 0; i < NGAPS; i++) {
         cal_samples_free(&gaps[i].lat);
@@ -840,8 +877,10 @@ static int measure_slice(struct calib *c)
 
 /* ---- output --------------------------------------------------------------------------------- */
 
-/* The parameters, and the wake-up curve when there is one (ncurve > 0). */
-static json_t *params_json(const double *param, const double (*curve)[3], int ncurve)
+/* The parameters, the wake-up curve when there is one (ncurve > 0) and its distributions
+ * (dist: NULL or none). */
+static json_t *params_json(const double *param, const double (*curve)[3], int ncurve,
+                           const struct mach_dist *dist)
 {
     json_t *p = json_object();
     for (int i = 0; i < MACH_NPARAMS; i++) {
@@ -856,6 +895,8 @@ static json_t *params_json(const double *param, const double (*curve)[3], int nc
                                   json_pack("[f, f, f]", curve[k][0], curve[k][1], curve[k][2]));
         json_object_set_new(p, "wake_curve_us", pts);
     }
+    if (ncurve > 0 && dist && dist->npoints)
+        json_object_set_new(p, "wake_dist_us", mach_dist_json(dist));
     return p;
 }
 
@@ -891,7 +932,8 @@ static int write_machine(const struct calib *c, const char *path)
                      c->o.description ? c->o.description
                                       : "measured on this host by tools/calibrate (see "
                                         "\"measured\")",
-                     c->measured, params_json(c->param, c->curve, c->o.no_curve ? 0 : c->ncurve));
+                     c->measured,
+                     params_json(c->param, c->curve, c->o.no_curve ? 0 : c->ncurve, &c->dist));
 }
 
 /* Creates the directories above path (mkdir -p of its dirname). */
@@ -960,7 +1002,8 @@ static int write_slow_wake(const struct calib *c)
                                   "measured_wake_warm_us", json_real(c->param[MACH_wake_warm]),
                                   "measured_idle_poll_us", json_real(c->param[MACH_idle_poll])));
     json_object_set_new(how, "wake_curve_us", json_string("none (the slow wake-up regime)"));
-    int rc = write_doc(c->o.slow_wake, name, desc, measured, params_json(param, NULL, 0));
+    json_object_set_new(how, "wake_dist_us", json_string("none (the slow wake-up regime)"));
+    int rc = write_doc(c->o.slow_wake, name, desc, measured, params_json(param, NULL, 0, NULL));
     json_decref(measured);
     if (!rc) printf("written: %s (the slow wake-up regime)\n", c->o.slow_wake);
     return rc;

@@ -300,9 +300,16 @@ def read_index(compare_dir):
     return index
 
 
-def config_traces(compare_dir, config):
+def run_counts(index, run):
+    """Whether a run counts, as in compare's aggregates: finished, and not disturbed by the
+    host unless the compare kept disturbed runs (docs/metrics.md, "Disturbed runs")."""
+    return run.get("status") == 0 and (not run.get("disturbed") or index.get("keep_disturbed"))
+
+
+def config_traces(compare_dir, config, index=None):
+    """The traces of a column's runs that count (index None: every finished run)."""
     return [os.path.join(compare_dir, r["trace"]) for r in config["runs"]
-            if r.get("status") == 0 and r.get("trace")]
+            if r.get("trace") and (run_counts(index, r) if index else r.get("status") == 0)]
 
 
 def cdf_figure(compare_dir, gilsim, metrics=None, title=None):
@@ -319,7 +326,7 @@ def cdf_figure(compare_dir, gilsim, metrics=None, title=None):
         if cfg.get("baseline_only"):
             continue
         pooled = {m: [] for m in metrics}
-        for trace in config_traces(compare_dir, cfg):
+        for trace in config_traces(compare_dir, cfg, index):
             for m, v in samples_of(trace, gilsim, metrics).items():
                 pooled[m].extend(v)
         per_config.append((cfg["label"], pooled))
@@ -368,15 +375,16 @@ def cause_label(cell):
     return "%s: %s" % (cell["object"], what)
 
 
-def config_attribution(compare_dir, config):
-    """(waiters, holders, ns, wait): the wait attribution of a column's runs added up, from
-    their summaries (docs/metrics.md): ns[(waiter, holder)] and wait[waiter] in ns, names as in
-    the traces, the free GIL as "(free)"; waiters and holders in the traces' thread order. When
-    the runs have objects, a row's waits on them join it (columns "jobs: get (empty)", ...) and
-    wait is all of the row's waiting, the GIL's and the objects'."""
+def config_attribution(compare_dir, config, index=None):
+    """(waiters, holders, ns, wait): the wait attribution of a column's runs that count added
+    up, from their summaries (docs/metrics.md): ns[(waiter, holder)] and wait[waiter] in ns,
+    names as in the traces, the free GIL as "(free)"; waiters and holders in the traces' thread
+    order. When the runs have objects, a row's waits on them join it (columns "jobs: get
+    (empty)", ...) and wait is all of the row's waiting, the GIL's and the objects'."""
     ns, wait, order, causes = {}, {}, [], []
     for r in config["runs"]:
-        if r.get("status") != 0 or not r.get("summary"):
+        counts = run_counts(index, r) if index else r.get("status") == 0
+        if not counts or not r.get("summary"):
             continue
         with open(os.path.join(compare_dir, r["summary"])) as f:
             doc = json.load(f)
@@ -407,7 +415,7 @@ def attribution_figure(compare_dir, max_threads=16, title=None):
     for cfg in index["configs"]:
         if cfg.get("baseline_only"):
             continue
-        waiters, holders, ns, wait = config_attribution(compare_dir, cfg)
+        waiters, holders, ns, wait = config_attribution(compare_dir, cfg, index)
         if not waiters:
             continue
         keep = set(sorted(waiters, key=lambda w: -wait[w])[:max_threads])
@@ -452,6 +460,58 @@ def attribution_figure(compare_dir, max_threads=16, title=None):
     fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="share of the waiter's wait")
     if title:
         fig.suptitle(title)
+    return fig
+
+
+# The key metrics the report draws with error bars, when a column has them.
+INTERVAL_METRICS = ["io_per_s", "convoy_factor", "io_response_p99_ns", "gil_wait_p99_ns",
+                    "request_latency_p99_ns", "ticks_per_s"]
+
+
+def intervals_figure(compare_dir, metrics=None, title=None):
+    """One panel per key metric, one row per column: its median over the runs that count and,
+    as an error bar, the median's 95% confidence interval that `gilsim compare` computed
+    (min..max below 6 runs, drawn dashed); a * marks a column that differs from its reference
+    column (p < 0.05)."""
+    index = read_index(compare_dir)
+    units = {m["key"]: m for m in index.get("metrics", [])}
+    configs = [c for c in index["configs"] if not c.get("baseline_only")]
+    shown = [k for k in (metrics or INTERVAL_METRICS) if k in units and any(
+        (c.get("metrics", {}).get(k) or {}).get("median") not in (None, 0) for c in configs)]
+    if not shown or not configs:
+        raise PlotError("%s: no column has a value of %s" % (compare_dir, ", ".join(
+            metrics or INTERVAL_METRICS)))
+    colors = config_colors(per_config_policies(index))
+    fig, axes = plt.subplots(1, len(shown), figsize=(3.3 * len(shown) + 2.2,
+                                                      0.32 * len(configs) + 1.6), squeeze=False)
+    for ax, k in zip(axes[0], shown):
+        for row, (c, color) in enumerate(zip(configs, colors)):
+            st = c.get("metrics", {}).get(k) or {}
+            if st.get("median") is None:
+                continue
+            lo, hi, level = interval(st)
+            bar = ax.errorbar([st["median"]], [row], xerr=[[st["median"] - lo], [hi - st["median"]]],
+                              fmt="o", color=color, capsize=3, markersize=4)
+            if level is not None and level < 0.95:
+                bar[-1][0].set_linestyle("--")
+            if st.get("p") is not None and st["p"] < 0.05:
+                ax.annotate("*", (hi, row), xytext=(3, -4), textcoords="offset points")
+        meds = [(c.get("metrics", {}).get(k) or {}).get("median") for c in configs]
+        meds = [m for m in meds if m is not None]
+        if min(meds) > 0 and max(meds) / min(meds) >= 100:  # e.g. new's convoy beside prio's
+            ax.set_xscale("log")
+        ax.set_yticks(range(len(configs)))
+        ax.set_yticklabels([text(c["label"]) if ax is axes[0][0] else "" for c in configs],
+                           fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title(text(units[k]["label"]), fontsize=9)
+        if units[k]["unit"] == "ns":
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: fmt_ns(x)))
+        ax.tick_params(axis="x", labelsize=7)
+        ax.grid(alpha=0.3, axis="x")
+    fig.suptitle(text(title or "%s: median and its 95%% confidence interval over the runs"
+                      % index["workload"]["name"]), fontsize=10)
+    fig.tight_layout()
     return fig
 
 
@@ -501,8 +561,18 @@ def cell_dims(cfg):
     return dims
 
 
+def interval(st):
+    """(low, high, level) of a metric's aggregate: the median's confidence interval that
+    `gilsim compare` computed (docs/metrics.md, "Intervals and significance"), or min..max
+    from an index.json written before intervals (level None)."""
+    if st.get("ci_low") is not None:
+        return st["ci_low"], st["ci_high"], st.get("ci_level")
+    return st.get("min"), st.get("max"), None
+
+
 def _sweep_lines(index, param, metric, by, where):
-    """{line label: [(x, median, min, max)]} and {label: level} for the cells without param."""
+    """{line label: [(x, median, low, high, level)]} (low..high: the median's interval) and
+    {label: level} for the cells without param."""
     others = [d for d in sweep_params(index) + (["engine"] if len(index.get("engines", [])) > 1
                                                 else [])
               if d not in (param, by) and d not in where]
@@ -519,7 +589,7 @@ def _sweep_lines(index, param, metric, by, where):
         label = str(dims.get(by, "?")) + "".join(
             ", %s=%s" % (d, dims[d]) for d in others if d in dims)
         if param in dims:
-            lines.setdefault(label, []).append((dims[param], st["median"], st["min"], st["max"]))
+            lines.setdefault(label, []).append((dims[param], st["median"]) + interval(st))
         else:
             levels.setdefault(label, st["median"])
     return lines, levels
@@ -528,8 +598,9 @@ def _sweep_lines(index, param, metric, by, where):
 def sweep_figure(compare_dir, param, metric, title=None, by="policy", where=None):
     """metric (a key of index.json's metrics) against param (a swept variable or parameter),
     one line per value of `by` (default: per policy; other swept dimensions make lines of their
-    own unless fixed by where, {name: value}): the median over repeats, a band from min to
-    max. A cell without the parameter (a policy that lacks it) is a dashed level."""
+    own unless fixed by where, {name: value}): the median over repeats, a band over its 95%
+    confidence interval (min..max where fewer than 6 runs cannot give 95%: the title says so).
+    A cell without the parameter (a policy that lacks it) is a dashed level."""
     index = read_index(compare_dir)
     where = where or {}
     keys = [m["key"] for m in index.get("metrics", [])]
@@ -543,7 +614,7 @@ def sweep_figure(compare_dir, param, metric, title=None, by="policy", where=None
     fig, ax = plt.subplots(figsize=(7.5, 4.4))
     xs_all = []
     for label, pts in lines.items():
-        pts.sort()
+        pts.sort(key=lambda p: p[0])
         xs = [p[0] for p in pts]
         xs_all += xs
         line, = ax.plot(xs, [p[1] for p in pts], marker="o", markersize=3.5, label=text(label))
@@ -564,7 +635,11 @@ def sweep_figure(compare_dir, param, metric, title=None, by="policy", where=None
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, ncol=2 if len(lines) + len(levels) > 8 else 1)
     fixed = "".join(", %s=%s" % kv for kv in where.items())
-    ax.set_title(text(title or "%s: %s vs %s%s (median, band: min..max)"
-                      % (index["workload"]["name"], metric, param, fixed)), fontsize=10)
+    levels_of = [p[4] for pts in lines.values() for p in pts]
+    band = ("min..max" if all(lv is None for lv in levels_of) else
+            "95% CI of the median" if all(lv is not None and lv >= 0.95 for lv in levels_of)
+            else "95% CI, min..max below 6 runs")
+    ax.set_title(text(title or "%s: %s vs %s%s (median, band: %s)"
+                      % (index["workload"]["name"], metric, param, fixed, band)), fontsize=10)
     fig.tight_layout()
     return fig

@@ -77,9 +77,11 @@ def main():
     # warm up, then measure for the duration
     rtts, sends = [], []
     end_warmup = time.monotonic() + a.warmup
+    warmup = 0
     while time.monotonic() < end_warmup:
         mine.sendall(b"x")
         mine.recv(1)
+        warmup += 1
     start = time.monotonic()
     end = start + a.duration
     while True:
@@ -108,7 +110,7 @@ def main():
         "program": "echo_client",
         "python": platform.python_version(),
         "cpu_threads": a.cpu_threads, "interval_ms": a.interval_ms, "delay_us": a.delay_us,
-        "round_trips": len(rtts),
+        "round_trips": len(rtts), "round_trips_total": warmup + len(rtts),
         "round_trips_per_s": len(rtts) / elapsed,
         "rtt_p50_us": percentile(rtts, 0.50) * 1e6,
         "rtt_p99_us": percentile(rtts, 0.99) * 1e6,

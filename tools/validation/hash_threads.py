@@ -78,7 +78,7 @@ def main():
         "interval_ms": a.interval_ms, "hash_threads": a.hash_threads,
         "cpu_threads": a.cpu_threads, "mib": a.mib,
         "hash_alone_us": singles[len(singles) // 2] * 1e6,
-        "hashes_per_s": sum(hashes) / elapsed,
+        "hashes_per_s": sum(hashes) / elapsed, "hashes": sum(hashes),
         "cpu_loops_per_s": cpu_rate, "cpu_loops_alone_per_s": alone_rate,
         "cpu_share": cpu_rate / alone_rate}))
 

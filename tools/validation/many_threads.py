@@ -75,7 +75,7 @@ def main():
         "program": "many_threads", "python": platform.python_version(),
         "threads": a.threads, "work_us": a.work_us, "work_steps": steps,
         "sleep_ms": a.sleep_ms, "interval_ms": a.interval_ms,
-        "work_per_s": sum(loops) / elapsed,
+        "work_per_s": sum(loops) / elapsed, "work_items": sum(loops),
         "loop_rate_min": rates[0], "loop_rate_p50": rates[len(rates) // 2],
         "loop_rate_max": rates[-1],
         "busy_share": sum(loops) / elapsed * a.work_us / 1e6}))

@@ -107,7 +107,7 @@ def loadgen(port, rate, connections, duration, warmup, seed):
         s.close()
     times.sort()
     n = len(times)
-    print(json.dumps({"answered": n, "per_s": n / duration,
+    print(json.dumps({"answered": n, "per_s": n / duration, "sent": sent,
                       "p50_us": times[n // 2] * 1e6 if n else None,
                       "p99_us": times[min(n - 1, int(0.99 * n))] * 1e6 if n else None,
                       "max_us": times[-1] * 1e6 if n else None}))
@@ -169,7 +169,8 @@ def main():
         "program": "request_server", "python": platform.python_version(),
         "rate": a.rate, "interval_ms": a.interval_ms, "work_us": a.work_us,
         "work_steps": steps, "connections": a.connections, "cpu_threads": a.cpu_threads,
-        "answered_per_s": result["per_s"], "response_p50_us": result["p50_us"],
+        "answered_per_s": result["per_s"], "requests_total": result["sent"],
+        "response_p50_us": result["p50_us"],
         "response_p99_us": result["p99_us"], "response_max_us": result["max_us"]}))
 
 
