@@ -94,7 +94,37 @@ MECHANISMS = """\
   server's arrivals are a timer in gilsim (`serve`), a socket wake-up from the load
   generator in the program, which also adds its own wake-up and loopback TCP (tens of µs) to
   every response time; `many_threads.py` and `request_server.py` calibrate their work to
-  200 µs and 100 µs alone, the workloads take those figures as given."""
+  200 µs and 100 µs alone, the workloads take those figures as given.
+* **Lock convoys** (lock contention; the thread pool's results queue, whose mutex every
+  worker's `set_result` takes). CPython's blocked `acquire` takes the lock as soon as its
+  thread is woken, before that thread has the GIL back, and holds it while it waits for the
+  GIL; gilsim does the same on both engines. If the woken thread runs before the releaser comes
+  back for the lock (20 µs later in `lock_counter.py`, 200 µs in the pool), the releaser finds
+  it held, blocks and passes the GIL on, and so on: every acquire waits and costs a GIL
+  hand-off (a convoy; the lock program's iteration becomes 4 × (loop + hand-off), about
+  130 µs). Whether the woken thread runs in time is a race between its wake-up and the
+  releaser's work. The virtual engine wakes it on the idle core within the machine's wake-up
+  latency (about 5 µs after a short idle), so its runs convoy (*acquires that waited* near 1);
+  on this host the woken thread mostly ran too late (gilsim's real engine, on the same host:
+  the blocked thread took the lock first after a few per cent of the releases, the releaser
+  after the rest), and the program's acquires waited rarely. Other load on the 2 CPUs
+  delays a woken thread further. In the pool the convoy is in the put after each call: it
+  lowers items/s, not the call's own time.
+* **The Event's race.** After `set` the ticker goes back to sleep and releases the GIL, which
+  two threads want: the waiter, woken by the set a few µs earlier, and the CPU thread, which
+  gave the GIL to the ticker moments before and is signalled by this release. The first to run
+  takes it; the other waits for a whole interval (*lags over ½ interval*). On the virtual
+  engine the CPU thread wins: the waiter comes while the ticker still holds the GIL's mutex to
+  signal (the futex wake's cost), sleeps on that mutex and is woken after the CPU thread has
+  been; at 5 ms it also misses sets (it still waits for the GIL when the next one comes),
+  which lowers its wake-ups. On this host the waiter mostly wins.
+* **Producer and consumers.** The requests come faster than the two consumers take them
+  (4,000/s against 2 × 300 µs under one GIL), so the queue stays full and an item waits for
+  the producer's blocked `put` and for about 8 items' work ahead of it; gilsim's producer is a
+  `serve` timer, the program's a `recv` woken by the load generator's byte (one more wake-up
+  per request, and the generator's own timer slack). Its rate is the consumers': work
+  calibrated short under load (above) raises it on both the program's side and gilsim's real
+  engine's."""
 
 
 class Failure(Exception):
