@@ -7,6 +7,8 @@
 
 #include "analysis/attribution.h"
 #include "analysis/disturb.h"
+#include "analysis/objmetrics.h"
+#include "analysis/samples.h"
 #include "common/text.h"
 
 /* Latency metrics: name in the output, in the order printed. */
@@ -42,17 +44,6 @@ _Static_assert(NLAT < MET_MAX_LATENCIES, "raise MET_MAX_LATENCIES");
 static const char *const cnt_names[] = {COUNT_TABLE(X_NAME)};
 #undef X_NAME
 
-struct samples {
-    int64_t *v;
-    size_t n, cap;
-};
-
-struct stats {
-    size_t count;
-    double mean;
-    int64_t p50, p90, p99, p999, max;
-};
-
 struct met_thread {
     /* state while streaming */
     bool started, waiting, holding, after_io, after_sleep, exited;
@@ -63,8 +54,8 @@ struct met_thread {
     int64_t ticks;
     int64_t unserved_wait_ns;
     uint64_t count[NCNT];
-    struct samples lat[NLAT];
-    struct stats st[NLAT];
+    struct st_samples lat[NLAT];
+    struct st_stats st[NLAT];
 };
 
 struct met_run {
@@ -82,6 +73,7 @@ struct met_run {
     uint64_t nevents;
     bool keep_samples; /* met_keep_samples: per-thread samples outlive met_end */
     struct attr *attr; /* who held the GIL during each wait */
+    struct objm *objm; /* the objects' metrics; NULL when the trace names none */
     /* results */
     bool complete;
     uint64_t events_dropped;
@@ -89,95 +81,10 @@ struct met_run {
     double busy, idle_with_waiters;
     int64_t ticks;
     uint64_t count[NCNT];
-    struct stats st[NLAT];
+    struct st_stats st[NLAT];
     size_t fair_n;
     double jain, max_share, min_share, max_min_ratio; /* NAN: not defined */
 };
-
-static int push(struct samples *s, int64_t v, struct err *e)
-{
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        int64_t *bigger = realloc(s->v, cap * sizeof *bigger);
-        if (!bigger) return err_set(e, ERR_RUNTIME, "out of memory for %zu samples", cap);
-        s->v = bigger, s->cap = cap;
-    }
-    s->v[s->n++] = v;
-    return 0;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Sorts ascending. Millions of samples are common (a 10M-event trace), so large arrays get an
- * LSD radix sort, byte by byte, skipping bytes that are the same in every sample (the high
- * bytes of nanosecond latencies). Falls back to qsort when the scratch buffer is missing. */
-static void sort_i64(int64_t *v, size_t n)
-{
-    if (n < 512) {
-        qsort(v, n, sizeof *v, cmp_i64);
-        return;
-    }
-    uint64_t *a = (uint64_t *)v, *tmp = malloc(n * sizeof *tmp);
-    if (!tmp) {
-        qsort(v, n, sizeof *v, cmp_i64);
-        return;
-    }
-    static const uint64_t flip = (uint64_t)1 << 63; /* signed order as unsigned order */
-    size_t count[8][256] = {{0}};
-    for (size_t i = 0; i < n; i++) {
-        uint64_t u = a[i] ^ flip;
-        for (int d = 0; d < 8; d++)
-            count[d][(u >> (8 * d)) & 0xff]++;
-    }
-    uint64_t *src = a, *dst = tmp;
-    for (int d = 0; d < 8; d++) {
-        size_t sum = 0, *c = count[d];
-        bool constant = false;
-        for (int b = 0; b < 256; b++) {
-            if (c[b] == n) constant = true;
-            size_t k = c[b];
-            c[b] = sum;
-            sum += k;
-        }
-        if (constant) continue;
-        for (size_t i = 0; i < n; i++)
-            dst[c[((src[i] ^ flip) >> (8 * d)) & 0xff]++] = src[i];
-        uint64_t *swap = src;
-        src = dst, dst = swap;
-    }
-    if (src != a) memcpy(a, src, n * sizeof *a);
-    free(tmp);
-}
-
-/* Nearest rank: the ceil(q * n)-th smallest sample (1-based). */
-static int64_t rank(const int64_t *sorted, size_t n, double q)
-{
-    double r = ceil(q * (double)n - 1e-9); /* 0.9 * 10 must give 9, not 10 */
-    size_t k = r < 1 ? 1 : (size_t)r;
-    return sorted[(k > n ? n : k) - 1];
-}
-
-/* Sorts v in place and fills st. */
-static void stats_of(int64_t *v, size_t n, struct stats *st)
-{
-    memset(st, 0, sizeof *st);
-    st->count = n;
-    if (!n) return;
-    sort_i64(v, n);
-    long double sum = 0;
-    for (size_t i = 0; i < n; i++)
-        sum += v[i];
-    st->mean = (double)(sum / n);
-    st->p50 = rank(v, n, 0.5);
-    st->p90 = rank(v, n, 0.9);
-    st->p99 = rank(v, n, 0.99);
-    st->p999 = rank(v, n, 0.999);
-    st->max = v[n - 1];
-}
 
 int met_begin(struct met_run **out, const struct trace *hdr, struct err *e)
 {
@@ -195,6 +102,7 @@ int met_begin(struct met_run **out, const struct trace *hdr, struct err *e)
         m->th[i].last_ev = -1;
     m->last_holder = -1;
     int rc = attr_new(&m->attr, m->nthreads, e);
+    if (!rc) rc = objm_new(&m->objm, hdr, e);
     if (rc) {
         met_free(m);
         return rc;
@@ -238,7 +146,7 @@ static int on_acquire(struct met_run *m, struct met_thread *th, int tid, int64_t
     if (m->last_holder >= 0) th->count[m->last_holder == tid ? CNT_REACQUIRES : CNT_SWITCHES]++;
     m->last_holder = tid;
     if (m->handoff_pending && m->handoff_from != tid)
-        rc = push(&th->lat[LAT_HANDOFF_GAP], t - m->handoff_t, e);
+        rc = st_push(&th->lat[LAT_HANDOFF_GAP], t - m->handoff_t, e);
     m->handoff_pending = false;
     if (m->forced_pending && m->forced_from != tid)
         m->th[m->forced_from].count[CNT_FORCED_SWITCHES]++;
@@ -247,11 +155,11 @@ static int on_acquire(struct met_run *m, struct met_thread *th, int tid, int64_t
         th->waiting = false;
         m->waiters--;
         if (!rc) rc = attr_wait_end(m->attr, tid, t, e);
-        if (!rc) rc = push(&th->lat[LAT_GIL_WAIT], t - th->request_t, e);
-        if (th->after_io && !rc) rc = push(&th->lat[LAT_IO_RESPONSE], t - th->io_end_t, e);
+        if (!rc) rc = st_push(&th->lat[LAT_GIL_WAIT], t - th->request_t, e);
+        if (th->after_io && !rc) rc = st_push(&th->lat[LAT_IO_RESPONSE], t - th->io_end_t, e);
     }
     th->after_io = false;
-    if (th->after_sleep && !rc) rc = push(&th->lat[LAT_SLEEP_OVERSHOOT], t - th->sleep_end_t, e);
+    if (th->after_sleep && !rc) rc = st_push(&th->lat[LAT_SLEEP_OVERSHOOT], t - th->sleep_end_t, e);
     th->after_sleep = false;
     if (!th->holding) {
         th->holding = true;
@@ -273,7 +181,7 @@ static int on_release(struct met_run *m, struct met_thread *th, const struct tra
         th->holding = false;
         m->holders--;
         rc = attr_hold_end(m->attr, ev->tid, ev->t, e);
-        if (!rc) rc = push(&th->lat[LAT_SLICE], ev->t - th->acquire_t, e);
+        if (!rc) rc = st_push(&th->lat[LAT_SLICE], ev->t - th->acquire_t, e);
     }
     m->handoff_pending = m->waiters > 0;
     m->handoff_t = ev->t;
@@ -312,6 +220,9 @@ int met_event(struct met_run *m, const struct trace_event *ev, struct err *e)
     advance(m, t);
     m->last_event_t = t;
     m->nevents++;
+    if ((ev->ev == TRACE_EV_THREAD_EXIT || trace_ev_has_object(ev->ev)) &&
+        (rc = objm_event(m->objm, ev, e)))
+        return rc;
     switch ((enum trace_ev)ev->ev) {
     case TRACE_EV_THREAD_START:
         th->started = true;
@@ -350,17 +261,26 @@ int met_event(struct met_run *m, const struct trace_event *ev, struct err *e)
     case TRACE_EV_NATIVE_BEGIN:
     case TRACE_EV_HOLD_BEGIN:
     case TRACE_EV_ARRIVAL:
+    case TRACE_EV_OBJ_WAIT_BEGIN:
         th->non_cpu = true;
         break;
     case TRACE_EV_DONE:
         th->count[CNT_REQUESTS]++;
-        if (ev->arg != TRACE_NO_ARG) rc = push(&th->lat[LAT_REQUEST_LATENCY], t - ev->arg, e);
+        if (ev->arg != TRACE_NO_ARG) rc = st_push(&th->lat[LAT_REQUEST_LATENCY], t - ev->arg, e);
         break;
     case TRACE_EV_FORCE_WAIT_BEGIN:
     case TRACE_EV_FORCE_WAIT_END:
     case TRACE_EV_SLEEP_END:
     case TRACE_EV_NATIVE_END:
     case TRACE_EV_HOLD_END:
+    case TRACE_EV_OBJ_WAIT_END:
+    case TRACE_EV_OBJ_ACQUIRE:
+    case TRACE_EV_OBJ_RELEASE:
+    case TRACE_EV_OBJ_PUT:
+    case TRACE_EV_OBJ_GET:
+    case TRACE_EV_OBJ_SET:
+    case TRACE_EV_OBJ_CLEAR:
+    case TRACE_EV_OBJ_NOTIFY:
     case TRACE_EV_COUNT:
         break;
     }
@@ -402,6 +322,7 @@ int met_end(struct met_run *m, const struct trace *hdr, struct err *e)
     m->window_ns = T > 0 ? T : 0;
     advance(m, m->window_ns);
     int rc = attr_finish(m->attr, m->window_ns, e);
+    if (!rc) rc = objm_finish(m->objm, m->window_ns, e);
     if (rc) return rc;
     m->busy = m->window_ns ? (double)m->busy_ns / (double)m->window_ns : NAN;
     m->idle_with_waiters = m->window_ns ? (double)m->idle_waiting_ns / (double)m->window_ns : NAN;
@@ -423,17 +344,17 @@ int met_end(struct met_run *m, const struct trace *hdr, struct err *e)
         if (!all) return err_set(e, ERR_RUNTIME, "out of memory for %zu samples", total[l]);
         size_t k = 0;
         for (size_t i = 0; i < m->nthreads; i++) {
-            struct samples *s = &m->th[i].lat[l];
+            struct st_samples *s = &m->th[i].lat[l];
             if (s->n) memcpy(all + k, s->v, s->n * sizeof *all);
             k += s->n;
-            stats_of(s->v, s->n, &m->th[i].st[l]);
+            st_stats_of(s->v, s->n, &m->th[i].st[l]);
             if (!m->keep_samples) {
                 free(s->v);
                 s->v = NULL;
                 s->n = s->cap = 0;
             }
         }
-        stats_of(all, k, &m->st[l]);
+        st_stats_of(all, k, &m->st[l]);
         free(all);
     }
     fairness(m);
@@ -484,6 +405,7 @@ void met_free(struct met_run *m)
             free(m->th[i].lat[l].v);
     free(m->th);
     attr_free(m->attr);
+    objm_free(m->objm);
     free(m);
 }
 
@@ -533,29 +455,18 @@ static json_t *real_or_null(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
-static json_t *stats_json(const struct stats *st)
-{
-    if (!st->count)
-        return json_pack("{sI sn sn sn sn sn sn}", "count", (json_int_t)0, "mean_ns", "p50_ns",
-                         "p90_ns", "p99_ns", "p999_ns", "max_ns");
-    return json_pack("{sI sf sI sI sI sI sI}", "count", (json_int_t)st->count, "mean_ns", st->mean,
-                     "p50_ns", (json_int_t)st->p50, "p90_ns", (json_int_t)st->p90, "p99_ns",
-                     (json_int_t)st->p99, "p999_ns", (json_int_t)st->p999, "max_ns",
-                     (json_int_t)st->max);
-}
-
 static double per_s(uint64_t n, int64_t window_ns)
 {
     return window_ns > 0 ? (double)n * 1e9 / (double)window_ns : NAN;
 }
 
 /* The keys run and threads share. */
-static int common_json(json_t *o, const struct stats *st, const uint64_t *count, int64_t ticks,
+static int common_json(json_t *o, const struct st_stats *st, const uint64_t *count, int64_t ticks,
                        int64_t window_ns)
 {
     int rc = 0;
     for (int l = 0; l < NLAT; l++)
-        rc |= json_object_set_new(o, lat_names[l], stats_json(&st[l]));
+        rc |= json_object_set_new(o, lat_names[l], st_stats_json(&st[l]));
     rc |= json_object_set_new(o, "ticks", json_integer(ticks));
     rc |= json_object_set_new(o, "ticks_per_s", real_or_null(per_s((uint64_t)ticks, window_ns)));
     rc |= json_object_set_new(o, "io_ops", json_integer((json_int_t)count[CNT_IO_OPS]));
@@ -567,6 +478,28 @@ static int common_json(json_t *o, const struct stats *st, const uint64_t *count,
         if (c != CNT_IO_OPS && c != CNT_REQUESTS)
             rc |= json_object_set_new(o, cnt_names[c], json_integer((json_int_t)count[c]));
     return rc;
+}
+
+/* A row's object waits (docs/metrics.md, "Objects"): object_wait_ns, all_wait_ns (the GIL's and
+ * the objects' together) and by_object, each cell's share of all of it. */
+static int object_cells_json(const struct met_run *m, size_t w, json_t *row)
+{
+    const struct objm_cell *c;
+    size_t n = objm_row(m->objm, (int)w, &c);
+    int64_t obj_total = objm_wait_total(m->objm, (int)w), all = obj_total + met_wait_total(m, w);
+    json_t *cells = json_array();
+    for (size_t i = 0; cells && i < n; i++) {
+        json_t *cell = json_pack("{ss ss so ss sI sf}", "object", m->hdr->objects[c[i].obj].name,
+                                 "op", trace_obj_op_name(c[i].op), "holder",
+                                 c[i].holder >= 0 ? json_integer(c[i].holder) : json_null(), "name",
+                                 objm_cell_label(m->objm, &c[i]), "ns", (json_int_t)c[i].ns,
+                                 "share", (double)c[i].ns / (double)all);
+        if (!cell || json_array_append_new(cells, cell)) json_decref(cells), cells = NULL;
+    }
+    if (!cells) return -1;
+    return json_object_set_new(row, "object_wait_ns", json_integer(obj_total)) |
+           json_object_set_new(row, "all_wait_ns", json_integer(all)) |
+           json_object_set_new(row, "by_object", cells);
 }
 
 /* The waiter x holder matrix: one row per thread (docs/metrics.md, "Wait attribution"). */
@@ -599,9 +532,24 @@ static json_t *attribution_json(const struct met_run *m)
             cells ? json_pack("{sI ss sI so}", "waiter", (json_int_t)w, "name", h->threads[w].name,
                               "wait_ns", (json_int_t)total, "by_holder", cells)
                   : NULL;
+        if (row && m->objm && object_cells_json(m, w, row)) json_decref(row), row = NULL;
         if (!row || json_array_append_new(rows, row)) json_decref(rows), rows = NULL;
     }
     return rows;
+}
+
+/* run.objects: the figures over every object (docs/metrics.md, "Objects"), null when none
+ * defines one: compare's rows. */
+static json_t *objects_key_json(const struct met_run *m)
+{
+    struct objm_key k;
+    objm_key(m->objm, &k);
+    return json_pack("{so so so so so so so}", "wait_p50_ns", real_or_null(k.wait_p50_ns),
+                     "wait_p99_ns", real_or_null(k.wait_p99_ns), "hold_p50_ns",
+                     real_or_null(k.hold_p50_ns), "item_latency_p50_ns",
+                     real_or_null(k.item_p50_ns), "item_latency_p99_ns",
+                     real_or_null(k.item_p99_ns), "gets_per_s", real_or_null(k.gets_per_s),
+                     "queue_length_mean", real_or_null(k.len_mean));
 }
 
 json_t *met_to_json(const struct met_run *m, const char *trace_path)
@@ -617,6 +565,7 @@ json_t *met_to_json(const struct met_run *m, const char *trace_path)
         json_pack("{sI so so so so}", "threads", (json_int_t)m->fair_n, "jain",
                   real_or_null(m->jain), "max_share", real_or_null(m->max_share), "min_share",
                   real_or_null(m->min_share), "max_min_ratio", real_or_null(m->max_min_ratio)));
+    if (m->objm) rc |= json_object_set_new(run, "objects", objects_key_json(m));
     for (size_t i = 0; i < m->nthreads && !rc; i++) {
         const struct met_thread *th = &m->th[i];
         json_t *o =
@@ -632,6 +581,11 @@ json_t *met_to_json(const struct met_run *m, const char *trace_path)
     json_t *wl = json_object_get(json_object_get(h->run, "workload"), "name");
     json_t *attribution = attribution_json(m);
     if (!attribution) goto fail;
+    json_t *objects = m->objm ? objm_json(m->objm) : NULL;
+    if (m->objm && !objects) {
+        json_decref(attribution);
+        goto fail;
+    }
     struct disturb d;
     disturb_judge(h->run, &d);
     /* the path is bytes: not UTF-8, it is written escaped (common/text.h) */
@@ -643,6 +597,10 @@ json_t *met_to_json(const struct met_run *m, const char *trace_path)
                     (json_int_t)m->nevents, "window_ns", (json_int_t)m->window_ns, "disturbance",
                     disturb_json(&d), "run", run, "threads", threads, "wait_attribution",
                     attribution);
+    if (doc && objects)
+        json_object_set_new(doc, "objects", objects);
+    else
+        json_decref(objects);
 fail:
     json_decref(run);
     json_decref(threads);
@@ -651,49 +609,11 @@ fail:
 
 /* ---- text ---------------------------------------------------------------------------------- */
 
-/* A duration with three significant digits and a unit. */
-static const char *fmt_ns(char *buf, size_t size, double ns)
-{
-    static const struct {
-        double div;
-        const char *unit;
-    } units[] = {{1e9, "s"}, {1e6, "ms"}, {1e3, "us"}, {1, "ns"}};
-    if (!isfinite(ns)) return "-";
-    double a = fabs(ns);
-    size_t u = 0;
-    while (u < 3 && a < units[u].div)
-        u++;
-    double v = ns / units[u].div;
-    double av = fabs(v);
-    snprintf(buf, size, "%.*f %s", av >= 100 || u == 3 ? 0 : av >= 10 ? 1 : 2, v, units[u].unit);
-    return buf;
-}
-
-/* A count or rate with three significant digits and k/M/G. */
-static const char *fmt_num(char *buf, size_t size, double v)
-{
-    if (!isfinite(v)) return "-";
-    const char *suffix = "";
-    double a = fabs(v);
-    if (a >= 1e9)
-        v /= 1e9, suffix = "G";
-    else if (a >= 1e6)
-        v /= 1e6, suffix = "M";
-    else if (a >= 1e4)
-        v /= 1e3, suffix = "k";
-    a = fabs(v);
-    if (!*suffix && v == floor(v))
-        snprintf(buf, size, "%.0f", v);
-    else
-        snprintf(buf, size, "%.*f%s", a >= 100 ? 0 : a >= 10 ? 1 : 2, v, suffix);
-    return buf;
-}
-
 /* "1.88 s 99.6%": a cell's time and its share of the waiter's wait. */
 static const char *fmt_cell(char *buf, size_t size, int64_t ns, int64_t total)
 {
     char t[32];
-    snprintf(buf, size, "%s %.1f%%", fmt_ns(t, sizeof t, (double)ns),
+    snprintf(buf, size, "%s %.1f%%", st_fmt_ns(t, sizeof t, (double)ns),
              100.0 * (double)ns / (double)total);
     return buf;
 }
@@ -780,7 +700,7 @@ static void print_attribution(const struct met_run *m, FILE *out)
         if (!n) continue;
         shown++;
         fprintf(out, "%-14s %9s", text_escape(m->hdr->threads[w].name, name, sizeof name),
-                fmt_ns(a, sizeof a, (double)total));
+                st_fmt_ns(a, sizeof a, (double)total));
         for (size_t k = 0, i = 0; k < ncols; k++) {
             bool here = i < n && c[i].holder == cols[k];
             fprintf(out, k + 1 < ncols ? "  %-16s" : "  %s",
@@ -858,16 +778,16 @@ static void print_totals(const struct met_run *m, FILE *out)
             (unsigned long long)m->count[CNT_WAIT_TIMEOUTS],
             (unsigned long long)m->count[CNT_FAILED_WAKEUPS]);
     fprintf(out, "work      %s ticks/s, %s io/s",
-            fmt_num(a, sizeof a, per_s((uint64_t)m->ticks, m->window_ns)),
-            fmt_num(b, sizeof b, per_s(m->count[CNT_IO_OPS], m->window_ns)));
+            st_fmt_num(a, sizeof a, per_s((uint64_t)m->ticks, m->window_ns)),
+            st_fmt_num(b, sizeof b, per_s(m->count[CNT_IO_OPS], m->window_ns)));
     if (m->count[CNT_REQUESTS])
         fprintf(out, ", %s requests/s",
-                fmt_num(c, sizeof c, per_s(m->count[CNT_REQUESTS], m->window_ns)));
+                st_fmt_num(c, sizeof c, per_s(m->count[CNT_REQUESTS], m->window_ns)));
     fprintf(out, "\nfairness  %zu CPU-bound thread%s", m->fair_n, m->fair_n == 1 ? "" : "s");
     if (isfinite(m->jain))
         fprintf(out, ": Jain %.3f, shares %.3f..%.3f, max/min %s\n", m->jain, m->min_share,
                 m->max_share,
-                isfinite(m->max_min_ratio) ? fmt_num(a, sizeof a, m->max_min_ratio) : "inf");
+                isfinite(m->max_min_ratio) ? st_fmt_num(a, sizeof a, m->max_min_ratio) : "inf");
     else
         fprintf(out, ": n/a\n");
 }
@@ -878,15 +798,15 @@ static void print_latencies(const struct met_run *m, FILE *out)
     fprintf(out, "\n%-16s %9s %9s %9s %9s %9s %9s %9s\n", "latency", "count", "mean", "p50", "p90",
             "p99", "p99.9", "max");
     for (int l = 0; l < NLAT; l++) {
-        const struct stats *st = &m->st[l];
+        const struct st_stats *st = &m->st[l];
         if (!st->count) {
             fprintf(out, "%-16s %9s\n", lat_names[l], "0");
             continue;
         }
         fprintf(out, "%-16s %9zu %9s %9s %9s %9s %9s %9s\n", lat_names[l], st->count,
-                fmt_ns(a, sizeof a, st->mean), fmt_ns(b, sizeof b, (double)st->p50),
-                fmt_ns(c, sizeof c, (double)st->p90), fmt_ns(d, sizeof d, (double)st->p99),
-                fmt_ns(f, sizeof f, (double)st->p999), fmt_ns(g, sizeof g, (double)st->max));
+                st_fmt_ns(a, sizeof a, st->mean), st_fmt_ns(b, sizeof b, (double)st->p50),
+                st_fmt_ns(c, sizeof c, (double)st->p90), st_fmt_ns(d, sizeof d, (double)st->p99),
+                st_fmt_ns(f, sizeof f, (double)st->p999), st_fmt_ns(g, sizeof g, (double)st->max));
     }
 }
 
@@ -900,22 +820,84 @@ static void print_threads(const struct met_run *m, FILE *out)
     for (size_t k = 0; k < m->nthreads && k < MAX_ROWS; k++) {
         const struct met_thread *th = &m->th[k];
         char e1[32], e2[32], name[64];
-        const struct stats *w = &th->st[LAT_GIL_WAIT], *io = &th->st[LAT_IO_RESPONSE],
-                           *sl = &th->st[LAT_SLICE];
+        const struct st_stats *w = &th->st[LAT_GIL_WAIT], *io = &th->st[LAT_IO_RESPONSE],
+                              *sl = &th->st[LAT_SLICE];
         fprintf(out, "%-4zu %-14s %9s %8s %9llu %9llu %11s %11s %11s %11s\n", k,
                 text_escape(h->threads[k].name, name, sizeof name),
-                fmt_num(a, sizeof a, per_s((uint64_t)th->ticks, m->window_ns)),
-                fmt_num(b, sizeof b, per_s(th->count[CNT_IO_OPS], m->window_ns)),
+                st_fmt_num(a, sizeof a, per_s((uint64_t)th->ticks, m->window_ns)),
+                st_fmt_num(b, sizeof b, per_s(th->count[CNT_IO_OPS], m->window_ns)),
                 (unsigned long long)th->count[CNT_ACQUISITIONS],
                 (unsigned long long)th->count[CNT_SWITCHES],
-                w->count ? fmt_ns(c, sizeof c, (double)w->p50) : "-",
-                io->count ? fmt_ns(d, sizeof d, (double)io->p50) : "-",
-                sl->count ? fmt_ns(e1, sizeof e1, (double)sl->p50) : "-",
-                th->unserved_wait_ns ? fmt_ns(e2, sizeof e2, (double)th->unserved_wait_ns) : "-");
+                w->count ? st_fmt_ns(c, sizeof c, (double)w->p50) : "-",
+                io->count ? st_fmt_ns(d, sizeof d, (double)io->p50) : "-",
+                sl->count ? st_fmt_ns(e1, sizeof e1, (double)sl->p50) : "-",
+                th->unserved_wait_ns ? st_fmt_ns(e2, sizeof e2, (double)th->unserved_wait_ns)
+                                     : "-");
     }
     if (m->nthreads > MAX_ROWS)
         fprintf(out, "... %zu more threads (`gilsim summary --json` lists every one)\n",
                 m->nthreads - MAX_ROWS);
+}
+
+static int cells_by_ns(const void *a, const void *b)
+{
+    int64_t x = ((const struct attr_cell *)a)->ns, y = ((const struct attr_cell *)b)->ns;
+    return (y > x) - (y < x);
+}
+
+/* A waiter's largest causes over the GIL's and the objects' cells together, largest first. */
+static void print_causes(const struct met_run *m, size_t w, FILE *out)
+{
+    const struct attr_cell *row;
+    const struct objm_cell *o;
+    size_t ng = met_wait_row(m, w, &row), no = objm_row(m->objm, (int)w, &o);
+    int64_t all = met_wait_total(m, w) + objm_wait_total(m->objm, (int)w);
+    struct attr_cell *g = malloc((ng ? ng : 1) * sizeof *g);
+    if (!g) return;
+    if (ng) {
+        memcpy(g, row, ng * sizeof *g);
+        qsort(g, ng, sizeof *g, cells_by_ns); /* o is sorted largest first already */
+    }
+    char b[48], name[64], obj[64];
+    for (size_t i = 0, j = 0, shown = 0; shown < 4 && (i < ng || j < no); shown++) {
+        if (i < ng && (j >= no || g[i].ns >= o[j].ns)) {
+            fprintf(out, g[i].holder == ATTR_FREE ? "  GIL %s %s" : "  GIL held by %s %s",
+                    holder_name(m, g[i].holder, name, sizeof name),
+                    fmt_cell(b, sizeof b, g[i].ns, all));
+            i++;
+            continue;
+        }
+        const char *on = text_escape(m->hdr->objects[o[j].obj].name, obj, sizeof obj);
+        const char *label = text_escape(objm_cell_label(m->objm, &o[j]), name, sizeof name);
+        fmt_cell(b, sizeof b, o[j].ns, all);
+        if (o[j].holder >= 0)
+            fprintf(out, "  %s held by %s %s", on, label, b);
+        else if (o[j].holder == OBJM_FREE)
+            fprintf(out, "  %s %s %s", on, label, b);
+        else
+            fprintf(out, "  %s %s %s %s", on, trace_obj_op_name(o[j].op), label, b);
+        j++;
+    }
+    free(g);
+}
+
+/* Who made whom wait on the GIL and on objects together: each thread that blocked on an object,
+ * with its largest causes as shares of all its waiting. */
+static void print_object_attribution(const struct met_run *m, FILE *out)
+{
+    size_t shown = 0;
+    char a[32], name[64];
+    for (size_t w = 0; w < m->nthreads && shown < MAX_ROWS; w++) {
+        int64_t obj = objm_wait_total(m->objm, (int)w);
+        if (!obj) continue;
+        if (!shown++)
+            fprintf(out, "\nwho made whom wait, the GIL and objects (share of all of each "
+                         "thread's waiting)\n");
+        fprintf(out, "%-14s %9s", text_escape(m->hdr->threads[w].name, name, sizeof name),
+                st_fmt_ns(a, sizeof a, (double)(obj + met_wait_total(m, w))));
+        print_causes(m, w, out);
+        fputc('\n', out);
+    }
 }
 
 void met_print(const struct met_run *m, const char *trace_path, FILE *out)
@@ -925,4 +907,13 @@ void met_print(const struct met_run *m, const char *trace_path, FILE *out)
     print_latencies(m, out);
     print_threads(m, out);
     print_attribution(m, out);
+    if (m->objm) {
+        objm_print(m->objm, out);
+        print_object_attribution(m, out);
+    }
+}
+
+void met_objects_key(const struct met_run *m, struct objm_key *k)
+{
+    objm_key(m->objm, k);
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "analysis/attribution.h"
+#include "analysis/objmetrics.h"
 #include "analysis/trace_read.h"
 #include "common/err.h"
 
@@ -36,6 +37,9 @@ size_t met_samples(const struct met_run *m, unsigned latency, size_t tid, const 
  * served or not) and its row of the waiter x holder matrix, as attr_row; valid until met_free. */
 int64_t met_wait_total(const struct met_run *m, size_t tid);
 size_t met_wait_row(const struct met_run *m, size_t tid, const struct attr_cell **cells);
+
+/* After met_end: the run's figures over every object (all NAN when the trace names none). */
+void met_objects_key(const struct met_run *m, struct objm_key *k);
 
 enum met_flags {
     MET_KEEP_SAMPLES = 1, /* as met_keep_samples */

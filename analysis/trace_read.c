@@ -133,7 +133,7 @@ static int load_value(struct lex *L, json_t **out)
 
 /* The argument keys any event type may carry: an event's value is stashed by key until its
  * type is known (keys may come in any order). */
-#define ARG_KEYS(X) X(ticks) X(holder) X(ns) X(at)
+#define ARG_KEYS(X) X(ticks) X(holder) X(ns) X(at) X(timeout_ns) X(timed_out) X(value) X(len) X(n)
 enum arg_slot {
 #define X_SLOT(k) SLOT_##k,
     ARG_KEYS(X_SLOT)
@@ -146,10 +146,17 @@ static const char *const slot_names[] = {
 #undef X_NAME
 };
 
+/* run.objects' names, sorted, for an event's "object". */
+struct obj_name {
+    const char *name;
+    unsigned index;
+};
+
 struct scan {
     struct lex L;
     const struct trace_sink *sink;
     struct trace *t;
+    struct obj_name *by_name;       /* t->nobjects of them */
     int slot_of_ev[TRACE_EV_COUNT]; /* -1: no argument */
     const char *dropped_to;         /* pages before this were given back */
     bool mapped;                    /* the buffer is our mapping of the file */
@@ -160,11 +167,12 @@ struct event_fields {
     unsigned have; /* HAVE_* */
     int64_t t, tid;
     int evtype, reason;
+    int obj, op;                    /* "object" (its index) and "op"; -1: absent */
     struct jlex t_at, ev_at;        /* where t's and ev's values are, for messages */
     int64_t slot_val[NSLOTS];       /* the arguments, by key */
     signed char slot_state[NSLOTS]; /* 0 absent, 1 integer, -1 other value */
 };
-enum { HAVE_T = 1, HAVE_TID = 2, HAVE_EV = 4, HAVE_REASON = 8 };
+enum { HAVE_T = 1, HAVE_TID = 2, HAVE_EV = 4, HAVE_REASON = 8, HAVE_OBJECT = 16, HAVE_OP = 32 };
 
 static int find_name(const char *s, int count, const char *(*name_of)(int))
 {
@@ -182,6 +190,46 @@ static const char *ev_name_of(int i)
 static const char *reason_name_of(int i)
 {
     return trace_reason_name((enum trace_reason)i);
+}
+static const char *op_name_of(int i)
+{
+    return trace_obj_op_name((enum trace_obj_op)i);
+}
+
+static int cmp_obj_name(const void *a, const void *b)
+{
+    return strcmp(((const struct obj_name *)a)->name, ((const struct obj_name *)b)->name);
+}
+
+/* The value of "object" (an object of run.objects, by name) or "op" (what a wait is for). */
+static int read_object_or_op(struct scan *S, const char *key, struct event_fields *f)
+{
+    struct lex *L = &S->L;
+    bool is_op = key[0] == 'o' && key[1] == 'p';
+    char name[96];
+    bool fits;
+    struct jlex at = L->cur;
+    int rc;
+    if (peek(L) != '"')
+        return lex_fail(L, is_op ? "expected op, a string" : "expected object, a string");
+    if ((rc = lex_string(L, name, sizeof name, &fits))) return rc;
+    if (is_op) {
+        f->op = fits ? find_name(name, TRACE_OBJ_OP_COUNT, op_name_of) : -1;
+        f->have |= HAVE_OP;
+        if (f->op > 0) return 0;
+        L->cur = at;
+        return lex_fail(L, "unknown op (acquire, get, put, wait, join or mutex)");
+    }
+    struct obj_name want = {.name = name}, *hit = NULL;
+    if (fits && S->t->nobjects)
+        hit = bsearch(&want, S->by_name, S->t->nobjects, sizeof want, cmp_obj_name);
+    f->have |= HAVE_OBJECT;
+    if (hit) {
+        f->obj = (int)hit->index;
+        return 0;
+    }
+    L->cur = at;
+    return lex_fail(L, "object names no object of run.objects");
 }
 
 /* An event's integer outside the format's range, reported at the value. */
@@ -297,6 +345,7 @@ static int read_event_member(struct scan *S, struct event_fields *f)
     if (!fits) return skip_value(L);
     if (strcmp(key, "t") == 0 || strcmp(key, "tid") == 0) return read_t_or_tid(S, key, f);
     if (strcmp(key, "ev") == 0 || strcmp(key, "reason") == 0) return read_ev_or_reason(L, key, f);
+    if (strcmp(key, "object") == 0 || strcmp(key, "op") == 0) return read_object_or_op(S, key, f);
     return read_other(L, key, f);
 }
 
@@ -332,6 +381,16 @@ static int finish_event(struct scan *S, const struct event_fields *f, int64_t pr
         }
         ev->reason = (uint16_t)f->reason;
     }
+    if (trace_ev_has_object((enum trace_ev)f->evtype)) {
+        bool wait = f->evtype == TRACE_EV_OBJ_WAIT_BEGIN;
+        if (!(f->have & HAVE_OBJECT) || (wait && !(f->have & HAVE_OP))) {
+            L->cur = f->ev_at;
+            return lex_fail(L, wait ? "obj_wait_begin without an object and an op"
+                                    : "an object event without an object");
+        }
+        ev->reason =
+            trace_obj_pack((unsigned)f->obj, wait ? (enum trace_obj_op)f->op : TRACE_OBJ_OP_NONE);
+    }
     L->cur.p++; /* '}' */
     return 0;
 }
@@ -343,7 +402,7 @@ static int read_event(struct scan *S, size_t index, int64_t prev_t, struct trace
     int rc;
     f.have = 0;
     f.t = f.tid = 0;
-    f.evtype = f.reason = -1;
+    f.evtype = f.reason = f.obj = f.op = -1;
     memset(f.slot_state, 0, sizeof f.slot_state);
     L->where_index = (long)index;
     if ((rc = expect(L, '{', "expected an event object"))) return rc;
@@ -427,14 +486,49 @@ static int take_threads(struct scan *S, json_t *threads, struct jlex at)
     return 0;
 }
 
+/* run.objects (absent: none): names unique, at most TRACE_MAX_OBJECTS, sorted for lookups. */
+static int take_objects(struct scan *S, json_t *run, struct jlex run_at)
+{
+    struct trace *t = S->t;
+    json_t *objs = json_object_get(run, "objects");
+    if (!objs) return 0;
+    if (!json_is_array(objs) || json_array_size(objs) > TRACE_MAX_OBJECTS)
+        return fail_at(&S->L, run_at, "$.run.objects", "expected an array of at most 4096 objects");
+    t->nobjects = json_array_size(objs);
+    t->objects = calloc(t->nobjects ? t->nobjects : 1, sizeof *t->objects);
+    S->by_name = calloc(t->nobjects ? t->nobjects : 1, sizeof *S->by_name);
+    if (!t->objects || !S->by_name) return err_set(S->L.e, ERR_RUNTIME, "out of memory");
+    for (size_t i = 0; i < t->nobjects; i++) {
+        json_t *o = json_array_get(objs, i), *name = json_object_get(o, "name"),
+               *type = json_object_get(o, "type");
+        char where[48];
+        snprintf(where, sizeof where, "$.run.objects[%zu]", i);
+        if (!json_is_string(name) || !json_is_string(type))
+            return fail_at(&S->L, run_at, where, "expected an object with a name and a type");
+        t->objects[i].name = strdup(json_string_value(name));
+        t->objects[i].type = strdup(json_string_value(type));
+        t->objects[i].implicit = json_is_true(json_object_get(o, "implicit"));
+        if (!t->objects[i].name || !t->objects[i].type)
+            return err_set(S->L.e, ERR_RUNTIME, "out of memory");
+        S->by_name[i] = (struct obj_name){t->objects[i].name, (unsigned)i};
+    }
+    qsort(S->by_name, t->nobjects, sizeof *S->by_name, cmp_obj_name);
+    for (size_t i = 1; i < t->nobjects; i++)
+        if (strcmp(S->by_name[i - 1].name, S->by_name[i].name) == 0)
+            return fail_at(&S->L, run_at, "$.run.objects", "expected unique object names");
+    return 0;
+}
+
 /* Header complete: run and threads known. */
-static int header_ready(struct scan *S, json_t *run, json_t *threads, struct jlex threads_at)
+static int header_ready(struct scan *S, json_t *run, json_t *threads, struct jlex threads_at,
+                        struct jlex run_at)
 {
     int rc;
     S->t->run = json_incref(run);
     json_t *pol = json_object_get(run, "policy");
     S->t->policy = json_is_string(pol) ? json_string_value(pol) : "";
     if ((rc = take_threads(S, threads, threads_at))) return rc;
+    if ((rc = take_objects(S, run, run_at))) return rc;
     if (S->sink && S->sink->header) return S->sink->header(S->sink->ctx, S->t, S->L.e);
     return 0;
 }
@@ -459,7 +553,7 @@ static int read_events_member(struct scan *S, struct doc *D)
     D->events_at = L->cur;
     if (!(D->format && D->version && json_is_object(D->run) && json_is_array(D->threads)))
         return skip_value(L);
-    if ((rc = header_ready(S, D->run, D->threads, D->threads_at))) return rc;
+    if ((rc = header_ready(S, D->run, D->threads, D->threads_at, D->run_at))) return rc;
     D->header_done = true;
     if ((rc = scan_events(S))) return rc;
     D->events_done = true;
@@ -551,7 +645,8 @@ static int finish_document(struct scan *S, struct doc *D)
         return fail_at(L, D->threads_at, "$.threads", "expected an array");
     if (!D->run || !D->threads || !D->have_events)
         return fail_at(L, D->doc_at, "$", "expected run (an object), threads and events (arrays)");
-    if (!D->header_done && (rc = header_ready(S, D->run, D->threads, D->threads_at))) return rc;
+    if (!D->header_done && (rc = header_ready(S, D->run, D->threads, D->threads_at, D->run_at)))
+        return rc;
     if (!D->events_done) {
         L->cur = D->events_at;
         if ((rc = scan_events(S))) return rc;
@@ -636,6 +731,7 @@ static int scan_buffer(const char *name, const char *buf, size_t len, bool mappe
                        name);
     }
     int rc = scan_document(&S);
+    free(S.by_name);
     if (rc) {
         trace_free(t);
         return rc;
@@ -787,6 +883,11 @@ void trace_free(struct trace *t)
         free(t->threads[i].group);
     }
     free(t->threads);
+    for (size_t i = 0; t->objects && i < t->nobjects; i++) {
+        free(t->objects[i].name);
+        free(t->objects[i].type);
+    }
+    free(t->objects);
     free(t->events);
     json_decref(t->run);
     free(t);

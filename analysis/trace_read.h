@@ -31,11 +31,21 @@ struct trace_thread {
     char *group;
 };
 
+/* An object of run.objects (a workload's lock, queue, ...): object events name it; in memory
+ * its index is in the event's `reason` (common/trace_events.h, trace_obj_index). */
+struct trace_object {
+    char *name;
+    char *type;    /* "lock", "semaphore", "condition", "event", "queue", "barrier", "threads" */
+    bool implicit; /* added by gilsim (a condition's own lock, a joined thread group) */
+};
+
 struct trace {
     json_t *run;        /* the "run" object as written */
     const char *policy; /* points into run; "" when absent */
     struct trace_thread *threads;
     size_t nthreads;
+    struct trace_object *objects; /* run.objects, in order; NULL when none */
+    size_t nobjects;
     struct trace_event *events; /* trace_read only; NULL after trace_scan */
     size_t nevents;             /* events seen */
     bool complete;              /* known only once the scan has ended */

@@ -171,7 +171,22 @@ enum cmp_unit { CMP_RATE, CMP_NS, CMP_RATIO, CMP_FRACTION };
     X(GIL_BUSY, "gil_busy", "GIL busy", "run.gil_busy", CMP_FRACTION)                              \
     X(GIL_IDLE_WAITING, "gil_idle_with_waiters", "GIL idle, waiters", "run.gil_idle_with_waiters", \
       CMP_FRACTION)                                                                                \
-    X(JAIN, "fairness_jain", "fairness (Jain)", "run.fairness.jain", CMP_RATIO)
+    X(JAIN, "fairness_jain", "fairness (Jain)", "run.fairness.jain", CMP_RATIO)                    \
+    CMP_OBJECT_METRICS(X)
+
+/* The workload's objects, over all of them (the summary's run.objects; undefined without). */
+/* clang-format off */
+#define CMP_OBJECT_METRICS(X)                                                                      \
+    X(OBJ_WAIT_P50, "object_wait_p50_ns", "object wait p50", "run.objects.wait_p50_ns", CMP_NS)    \
+    X(OBJ_WAIT_P99, "object_wait_p99_ns", "object wait p99", "run.objects.wait_p99_ns", CMP_NS)    \
+    X(LOCK_HOLD_P50, "lock_hold_p50_ns", "lock hold p50", "run.objects.hold_p50_ns", CMP_NS)       \
+    X(ITEM_P50, "queue_item_latency_p50_ns", "queue item latency p50",                             \
+      "run.objects.item_latency_p50_ns", CMP_NS) X(ITEM_P99, "queue_item_latency_p99_ns",          \
+      "queue item latency p99", "run.objects.item_latency_p99_ns", CMP_NS)                         \
+    X(GETS_PER_S, "queue_gets_per_s", "queue gets/s", "run.objects.gets_per_s", CMP_RATE)          \
+    X(QUEUE_LENGTH, "queue_length_mean", "queue length mean", "run.objects.queue_length_mean",     \
+      CMP_RATIO)
+/* clang-format on */
 
 #define X_ENUM(e, key, label, path, unit) CMP_KM_##e,
 enum cmp_km { CMP_KEY_METRICS(X_ENUM) CMP_NKM };

@@ -94,6 +94,42 @@ static void instant(struct exporter *x, int tid, const char *name, int64_t t, in
     fputc('}', x->out);
 }
 
+/* An object event as an instant on its thread ("put jobs" with the queue's length, "blocks in
+ * get on jobs" where its object wait slice begins, ...), and a queue's length as a counter of
+ * its own. */
+static void object_instant(struct exporter *x, const struct trace_event *ev)
+{
+    const char *name = x->hdr->objects[trace_obj_index(ev->reason)].name;
+    const char *what = trace_ev_name((enum trace_ev)ev->ev) + 4; /* "obj_put" -> "put" */
+    sep(x);
+    fprintf(x->out, "{\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":%d,\"cat\":\"object\",\"name\":",
+            chrome_tid(ev->tid));
+    char label[160];
+    if (ev->ev == TRACE_EV_OBJ_WAIT_BEGIN) /* "blocks in get on jobs" */
+        snprintf(label, sizeof label, "blocks in %s on %s",
+                 trace_obj_op_name(trace_obj_op(ev->reason)), name);
+    else if (ev->ev == TRACE_EV_OBJ_WAIT_END)
+        snprintf(label, sizeof label, "timed out on %s", name);
+    else
+        snprintf(label, sizeof label, "%s %s", what, name);
+    cli_json_string(x->out, label);
+    fputs(",\"ts\":", x->out);
+    put_us(x->out, ev->t);
+    const char *key = trace_ev_arg_key((enum trace_ev)ev->ev);
+    if (key && ev->arg != TRACE_NO_ARG)
+        fprintf(x->out, ",\"args\":{\"%s\":%" PRId64 "}", key, ev->arg);
+    fputc('}', x->out);
+    if ((ev->ev != TRACE_EV_OBJ_PUT && ev->ev != TRACE_EV_OBJ_GET) || ev->arg == TRACE_NO_ARG)
+        return;
+    sep(x);
+    snprintf(label, sizeof label, "queue %s", name);
+    fputs("{\"ph\":\"C\",\"pid\":1,\"name\":", x->out);
+    cli_json_string(x->out, label);
+    fputs(",\"ts\":", x->out);
+    put_us(x->out, ev->t);
+    fprintf(x->out, ",\"args\":{\"length\":%" PRId64 "}}", ev->arg);
+}
+
 static void counter(struct exporter *x, int64_t t)
 {
     sep(x);
@@ -139,7 +175,9 @@ static int on_header(void *ctx, const struct trace *hdr, struct err *e)
     struct exporter *x = ctx;
     x->hdr = hdr;
     if (x->format == FMT_CSV) {
-        fputs("t_ns,tid,thread,group,ev,reason,ticks,holder,ns,at\n", x->out);
+        fputs("t_ns,tid,thread,group,ev,reason,ticks,holder,ns,at,object,op,timeout_ns,timed_out,"
+              "value,len,n\n",
+              x->out);
         return 0;
     }
     struct states_sink sink = {.open = chrome_open, .close = chrome_close, .ctx = x};
@@ -165,12 +203,18 @@ static int csv_event(struct exporter *x, const struct trace_event *ev)
     cli_csv_field(f, th->group);
     fprintf(f, ",%s,%s", trace_ev_name((enum trace_ev)ev->ev),
             ev->ev == TRACE_EV_RELEASE ? trace_reason_name((enum trace_reason)ev->reason) : "");
-    /* One column per argument key; empty when the event has none. */
-    static const char *const keys[] = {"ticks", "holder", "ns", "at"};
+    /* One column per argument key, the object's between them; empty when the event has none. */
+    static const char *const keys[] = {"ticks",      "holder",    "ns",    "at",  "", "",
+                                       "timeout_ns", "timed_out", "value", "len", "n"};
     const char *key = trace_ev_arg_key((enum trace_ev)ev->ev);
-    for (int k = 0; k < 4; k++) {
+    bool obj = trace_ev_has_object((enum trace_ev)ev->ev);
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
         fputc(',', f);
-        if (key && ev->arg != TRACE_NO_ARG && strcmp(key, keys[k]) == 0)
+        if (k == 4 && obj)
+            cli_csv_field(f, x->hdr->objects[trace_obj_index(ev->reason)].name);
+        else if (k == 5 && ev->ev == TRACE_EV_OBJ_WAIT_BEGIN)
+            fputs(trace_obj_op_name(trace_obj_op(ev->reason)), f);
+        else if (key && ev->arg != TRACE_NO_ARG && keys[k][0] && strcmp(key, keys[k]) == 0)
             fprintf(f, "%" PRId64, ev->arg);
     }
     fputc('\n', f);
@@ -221,6 +265,10 @@ static void chrome_event(struct exporter *x, const struct trace_event *ev)
         fputc('}', x->out);
         break;
     default:
+        /* every object event but the end of a wait that did not time out */
+        if (trace_ev_has_object((enum trace_ev)ev->ev) &&
+            (ev->ev != TRACE_EV_OBJ_WAIT_END || ev->arg == 1))
+            object_instant(x, ev);
         break;
     }
     if (was_waiting != x->waiting[ev->tid]) {

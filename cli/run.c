@@ -232,6 +232,8 @@ static int report_interrupted(const struct eng_result *r, const char *out_path, 
                        r->stop_reason, where);
     if (strcmp(r->stop_reason, "stalled") == 0)
         return err_set(e, ERR_RUNTIME, "run stalled: %s", where);
+    if (strcmp(r->stop_reason, "error") == 0)
+        return err_set(e, ERR_RUNTIME, "run failed: %s", where);
     fprintf(stderr, "gilsim: run stopped (%s): %s\n", r->stop_reason, where);
     return 0;
 }

@@ -43,6 +43,9 @@ void speedscope_free(struct speedscope *s)
     free(s);
 }
 
+/* A boundary packs its time, its kind (3 bits) and whether it closes (1 bit). */
+_Static_assert(NSTATES <= 8, "a slice kind fits in 3 bits");
+
 static void record(struct speedscope *s, int tid, enum state_kind k, int64_t t, bool closes)
 {
     struct boundaries *b = &s->th[tid];

@@ -4,9 +4,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-static const char *const names[NSTATES] = {"wait for GIL", "GIL",  "I/O",        "sleep",
-                                           "native",       "hold", "forced wait"};
-static const char *const categories[NSTATES] = {"gil", "gil", "op", "op", "op", "op", "gil"};
+static const char *const names[NSTATES] = {"wait for GIL", "GIL",  "I/O",         "sleep",
+                                           "native",       "hold", "forced wait", "object wait"};
+static const char *const categories[NSTATES] = {"gil", "gil", "op", "op", "op", "op", "gil", "op"};
 
 struct thread_stack {
     unsigned char kind[NSTATES]; /* open slices, outermost first; each kind at most once */
@@ -101,6 +101,8 @@ static const struct {
     {TRACE_EV_NATIVE_END, ST_NATIVE, false},
     {TRACE_EV_HOLD_BEGIN, ST_HOLD, true},
     {TRACE_EV_HOLD_END, ST_HOLD, false},
+    {TRACE_EV_OBJ_WAIT_BEGIN, ST_OBJECT, true},
+    {TRACE_EV_OBJ_WAIT_END, ST_OBJECT, false},
 };
 
 void states_event(struct states *s, const struct trace_event *ev)

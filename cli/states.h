@@ -1,8 +1,9 @@
 /* cli/states.h - what each thread is doing, as slices for the viewers (`gilsim export`):
- * waiting for the GIL, holding it, a forced wait, I/O, sleep, native work, and a hold nested in
- * its GIL slice. Fed the trace's events in order, it reports every slice's opening and closing
- * in time order, properly nested per thread whatever the trace holds: closing a slice closes
- * the slices opened inside it first, and a slice of a kind already open is not opened again. */
+ * waiting for the GIL, holding it, a forced wait, I/O, sleep, native work, a wait on an object
+ * (a lock, a queue, ...), and a hold nested in its GIL slice. Fed the trace's events in order, it
+ * reports every slice's opening and closing in time order, properly nested per thread whatever the
+ * trace holds: closing a slice closes the slices opened inside it first, and a slice of a kind
+ * already open is not opened again. */
 #ifndef GILSIM_STATES_H
 #define GILSIM_STATES_H
 
@@ -12,7 +13,17 @@
 #include "common/err.h"
 #include "common/trace_events.h"
 
-enum state_kind { ST_WAIT, ST_GIL, ST_IO, ST_SLEEP, ST_NATIVE, ST_HOLD, ST_FORCE, NSTATES };
+enum state_kind {
+    ST_WAIT,
+    ST_GIL,
+    ST_IO,
+    ST_SLEEP,
+    ST_NATIVE,
+    ST_HOLD,
+    ST_FORCE,
+    ST_OBJECT, /* blocked on a workload object (obj_wait_begin .. obj_wait_end) */
+    NSTATES
+};
 
 /* The slice's name in the viewers: "wait for GIL", "GIL", "I/O", ... */
 const char *state_name(enum state_kind k);

@@ -3,10 +3,12 @@
  * lexer's cursor) to report line:column. */
 #include "jcheck.h"
 
+#include "jexpr.h"
 #include "jlex.h"
 #include "jparse.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,22 +96,36 @@ static void json_number_text(const json_t *v, char *buf, size_t size)
         snprintf(buf, size, "%g", json_number_value(v));
 }
 
+/* A cursor at a string value moves `offset` bytes into it, when no escape comes before (the
+ * bytes are then the decoded ones). */
+static void into_string(struct jlex *at, size_t offset)
+{
+    if (at->p >= at->end || *at->p != '"' || (size_t)(at->end - at->p) <= offset + 1) return;
+    if (memchr(at->p + 1, '\\', offset) || memchr(at->p + 1, '"', offset)) return;
+    at->p += 1 + offset;
+}
+
 /* The message at the current path; at_key: at the last segment's key. */
 static int vfail(struct jc_ctx *c, bool at_key, const char *fmt, va_list ap)
 {
     char what[512], jpath[384];
     vsnprintf(what, sizeof what, fmt, ap);
     struct jlex at = locate(c, c->nseg, at_key);
+    if (c->err_at && !at_key) into_string(&at, c->err_at - 1);
+    c->err_at = 0;
     format_path(c, c->nseg, jpath, sizeof jpath);
-    char via[200] = "";
-    if (c->via && !at_key && strcmp(jpath, c->via_path) == 0) {
+    char via[400] = "";
+    bool here = !at_key && strcmp(jpath, c->via_path) == 0;
+    if (c->via && here) {
         char value[64];
         json_number_text(c->via->value, value, sizeof value);
         snprintf(via, sizeof via, " (the value of $%s = %s, %s)", c->via->name, value,
                  c->via->from_option ? "set by --var" : "its default in \"vars\"");
+    } else if (c->via_expr[0] && here) {
+        snprintf(via, sizeof via, " (%s)", c->via_expr);
     }
-    return err_set(c->e, ERR_INPUT, "%s:%ld:%ld: %s: %s%s", c->path, at.line,
-                   jlex_column(&at, at.p), jpath, what, via);
+    return err_set(c->e, ERR_INPUT, "%s:%ld:%ld: %s: %s%s%s%s", c->path, at.line,
+                   jlex_column(&at, at.p), jpath, what, via, c->note[0] ? " " : "", c->note);
 }
 
 int jc_fail_at(struct jc_ctx *c, bool at_key, const char *fmt, ...)
@@ -248,6 +264,12 @@ bool jc_is_var_ref(const json_t *v)
     return json_is_string(v) && json_string_value(v)[0] == '$';
 }
 
+void jc_done(struct jc_ctx *c)
+{
+    json_decref(c->scratch);
+    c->scratch = NULL;
+}
+
 /* The declared names, for messages. */
 static void var_names(const struct jc_vars *vars, char *buf, size_t size)
 {
@@ -256,22 +278,98 @@ static void var_names(const struct jc_vars *vars, char *buf, size_t size)
         n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? ", " : "", vars->v[i].name);
 }
 
+/* The path a failure about obj[key] will name, for c->via_path. */
+static void set_via_path(struct jc_ctx *c, const char *key)
+{
+    format_path(c, c->nseg, c->via_path, sizeof c->via_path);
+    size_t n = strlen(c->via_path);
+    snprintf(c->via_path + n, sizeof c->via_path - n, ".%s", key);
+}
+
+struct lookup_ctx {
+    struct jc_ctx *c;
+};
+
+/* A name in an expression: a declared variable (a use), or one of c->names. */
+static bool lookup_name(void *ctx, const char *name, size_t n, double *value, char *why,
+                        size_t why_size)
+{
+    struct jc_ctx *c = ((struct lookup_ctx *)ctx)->c;
+    for (size_t i = 0; c->vars && i < c->vars->n; i++) {
+        struct jc_var *var = &c->vars->v[i];
+        if (strlen(var->name) != n || memcmp(var->name, name, n) != 0) continue;
+        var->uses++;
+        *value = json_number_value(var->value);
+        return true;
+    }
+    for (size_t i = 0; i < c->nnames; i++)
+        if (strlen(c->names[i].name) == n && memcmp(c->names[i].name, name, n) == 0) {
+            c->names[i].uses++;
+            *value = c->names[i].value;
+            return true;
+        }
+    char names[256];
+    var_names(c->vars, names, sizeof names);
+    bool contextual =
+        (n == 5 && memcmp(name, "index", 5) == 0) || (n == 5 && memcmp(name, "count", 5) == 0);
+    if (contextual && c->scope)
+        snprintf(why, why_size, "\"%.*s\" is defined only %s", (int)n, name, c->scope);
+    else
+        snprintf(why, why_size, "undeclared name \"%.*s\" (\"vars\" declares: %s)",
+                 (int)(n > 64 ? 64 : n), name, names);
+    return false;
+}
+
+/* "$(expression)": its value, an integer when whole. */
+static json_t *resolve_expr(struct jc_ctx *c, const char *key, const char *text, int *rc)
+{
+    size_t len = strlen(text);
+    double v = 0;
+    struct jx_error xe;
+    struct lookup_ctx lc = {c};
+    if (jx_eval(text + 2, len - 3, lookup_name, &lc, &v, &xe) != 0) {
+        c->err_at = 1 + 2 + xe.offset;
+        *rc = jc_fail_key(c, key, false, "in $(...): %s", xe.what);
+        return NULL;
+    }
+    json_decref(c->scratch);
+    bool whole = v == floor(v) && fabs(v) <= 9007199254740992.0;
+    c->scratch = whole ? json_integer((json_int_t)v) : json_real(v);
+    if (!c->scratch) {
+        *rc = err_set(c->e, ERR_RUNTIME, "%s: out of memory", c->path);
+        return NULL;
+    }
+    char value[64];
+    json_number_text(c->scratch, value, sizeof value);
+    snprintf(c->via_expr, sizeof c->via_expr, "the value of %.200s = %s", text, value);
+    set_via_path(c, key);
+    return c->scratch;
+}
+
 json_t *jc_resolve(struct jc_ctx *c, json_t *obj, const char *key, int *rc)
 {
     json_t *v = json_object_get(obj, key);
     *rc = 0;
     c->via = NULL;
+    c->via_expr[0] = '\0';
     if (!v || !c->vars || !jc_is_var_ref(v)) return v;
-    const char *name = json_string_value(v) + 1;
+    const char *text = json_string_value(v);
+    size_t len = strlen(text);
+    if (len >= 2 && text[1] == '(') {
+        if (text[len - 1] != ')') {
+            c->err_at = 1 + len - 1;
+            *rc = jc_fail_key(c, key, false, "expected an expression \"$(...)\" ending with ')'");
+            return NULL;
+        }
+        return resolve_expr(c, key, text, rc);
+    }
+    const char *name = text + 1;
     for (size_t i = 0; i < c->vars->n; i++) {
         struct jc_var *var = &c->vars->v[i];
         if (strcmp(var->name, name) != 0) continue;
         var->uses++;
         c->via = var;
-        /* the path a failure about this value will name: the current one and key */
-        format_path(c, c->nseg, c->via_path, sizeof c->via_path);
-        size_t n = strlen(c->via_path);
-        snprintf(c->via_path + n, sizeof c->via_path - n, ".%s", key);
+        set_via_path(c, key); /* the path a failure about this value will name */
         return var->value;
     }
     char names[256];
@@ -382,8 +480,7 @@ int jc_get_choice(struct jc_ctx *c, json_t *obj, const char *key, const char *co
     return jc_fail_key(c, key, false, "expected %s, got \"%s\"", list, json_string_value(v));
 }
 
-/* A name of 1 to 64 letters, digits, '_' or '-'. */
-static bool is_ident(const char *s)
+bool jc_is_ident(const char *s)
 {
     size_t n = strlen(s);
     bool ok = n >= 1 && n <= 64;
@@ -401,7 +498,7 @@ int jc_get_string(struct jc_ctx *c, json_t *obj, const char *key, bool required,
     if (!json_is_string(v))
         return jc_fail_key(c, key, false, "expected a string, got %s", jc_type_name(v));
     const char *s = json_string_value(v);
-    if (ident && !is_ident(s))
+    if (ident && !jc_is_ident(s))
         return jc_fail_key(c, key, false,
                            "expected a name of 1 to 64 letters, digits, '_' or '-', got \"%s\"", s);
     if (!(*out = strdup(s))) return err_set(c->e, ERR_RUNTIME, "%s: out of memory", c->path);

@@ -39,6 +39,14 @@ struct jc_vars {
     size_t n;
 };
 
+/* A name an expression may read where the document says so (a workload's `index` and
+ * `count` in a thread group's ops), with its value there. */
+struct jc_name {
+    const char *name;
+    double value;
+    unsigned uses;
+};
+
 struct jc_ctx {
     const char *path;
     const char *text;
@@ -51,6 +59,16 @@ struct jc_ctx {
      * that path names the variable. */
     const struct jc_var *via;
     char via_path[384];
+    char via_expr[288]; /* the same for an expression: "the value of $(...) = v" */
+    /* Names expressions may read besides the variables (NULL: none); `scope` says where they
+     * are defined, for the message when one is read elsewhere. */
+    struct jc_name *names;
+    size_t nnames;
+    const char *scope;
+    /* Appended to every message while set (which of several threads a value was read for). */
+    char note[96];
+    json_t *scratch; /* the value of the last expression (owned; jc_done frees it) */
+    size_t err_at;   /* 0, or 1 + how many bytes into a string value a failure points */
 };
 
 /* ERR_INPUT "path:line:col: $.json.path: what" at the current path; at_key points at the
@@ -91,11 +109,14 @@ int jc_check_document(struct jc_ctx *c, json_t *root, const char *format,
 const char *jc_type_name(const json_t *v);
 
 /* obj[key] with a variable resolved: "$name" becomes the variable's value (counted as a use,
- * remembered in c->via). NULL when absent; *rc is non-zero (reported) for an undeclared
- * variable. */
+ * remembered in c->via), "$(expression)" its value (common/jexpr.h; variables and c->names;
+ * an integer when the value is whole, valid until the next call). NULL when absent; *rc is
+ * non-zero (reported) for an undeclared variable or a bad expression. */
 json_t *jc_resolve(struct jc_ctx *c, json_t *obj, const char *key, int *rc);
-/* True when v is a string of the form "$name". */
+/* True when v is a string of the form "$name" or "$(expression)". */
 bool jc_is_var_ref(const json_t *v);
+/* Frees what the context holds (the last expression's value). */
+void jc_done(struct jc_ctx *c);
 
 /* Every key of obj must be in allowed (NULL-terminated). */
 int jc_check_keys(struct jc_ctx *c, json_t *obj, const char *const *allowed);
@@ -110,6 +131,8 @@ int jc_get_bool(struct jc_ctx *c, json_t *obj, const char *key, bool *out);
 /* One of choices (NULL-terminated); *out is the index. */
 int jc_get_choice(struct jc_ctx *c, json_t *obj, const char *key, const char *const *choices,
                   int *out);
+/* A name of 1 to 64 letters, digits, '_' or '-' (thread groups, objects). */
+bool jc_is_ident(const char *s);
 /* A string (ident: a name of 1 to 64 letters, digits, '_' or '-'), strdup'ed into *out. */
 int jc_get_string(struct jc_ctx *c, json_t *obj, const char *key, bool required, bool ident,
                   char **out);

@@ -5,11 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* At equal times a release sorts before other events and an acquire after them, so that a
- * reader never sees two holders at one instant. */
+/* At equal times a release (of the GIL or a lock) sorts before other events and an acquire
+ * after them, so that a reader never sees two holders at one instant. */
 static int ev_rank(const struct trace_event *ev)
 {
-    return ev->ev == TRACE_EV_RELEASE ? 0 : ev->ev == TRACE_EV_ACQUIRE ? 2 : 1;
+    if (ev->ev == TRACE_EV_RELEASE || ev->ev == TRACE_EV_OBJ_RELEASE) return 0;
+    return ev->ev == TRACE_EV_ACQUIRE || ev->ev == TRACE_EV_OBJ_ACQUIRE ? 2 : 1;
 }
 
 static bool ev_before(const struct trace_event *a, const struct trace_event *b)
@@ -55,7 +56,7 @@ static char *put_str(char *p, const char *s)
 }
 
 /* The event's own fields, without the closing brace. */
-static char *format_event(char *p, const struct trace_event *ev)
+static char *format_event(char *p, const struct trace_event *ev, const struct trace_emit_doc *doc)
 {
     p = put_str(p, "{\"t\":");
     p = put_i64(p, ev->t);
@@ -68,6 +69,16 @@ static char *format_event(char *p, const struct trace_event *ev)
         p = put_str(p, ",\"reason\":\"");
         p = put_str(p, trace_reason_name((enum trace_reason)ev->reason));
         *p++ = '"';
+    }
+    if (trace_ev_has_object((enum trace_ev)ev->ev) && trace_obj_index(ev->reason) < doc->nobjects) {
+        p = put_str(p, ",\"object\":\"");
+        p = put_str(p, doc->object_names[trace_obj_index(ev->reason)]);
+        *p++ = '"';
+        if (ev->ev == TRACE_EV_OBJ_WAIT_BEGIN) {
+            p = put_str(p, ",\"op\":\"");
+            p = put_str(p, trace_obj_op_name(trace_obj_op(ev->reason)));
+            *p++ = '"';
+        }
     }
     const char *key = trace_ev_arg_key((enum trace_ev)ev->ev);
     if (key && ev->arg != TRACE_NO_ARG) {
@@ -89,14 +100,15 @@ static int write_events(FILE *f, const struct trace_emit_doc *doc,
         if (srcs[i].ev < srcs[i].end) heap[n++] = srcs[i];
     for (size_t i = n; i-- > 0;)
         sift_down(heap, n, i);
-    char line[256 + TRACE_EMIT_EXTRA_MAX];
+    /* the longest event: an object's wait with its name (64), op and timeout */
+    char line[384 + TRACE_EMIT_EXTRA_MAX];
     bool first = true;
     while (n > 0) {
         char *p = line;
         if (!first) *p++ = ',';
         *p++ = '\n';
         first = false;
-        p = format_event(p, heap[0].ev);
+        p = format_event(p, heap[0].ev, doc);
         if (doc->extra) p = doc->extra(doc->extra_ctx, heap[0].ev, p);
         *p++ = '}';
         if (fwrite(line, 1, (size_t)(p - line), f) != (size_t)(p - line)) break;

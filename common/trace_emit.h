@@ -30,10 +30,15 @@ struct trace_emit_doc {
     uint64_t events_dropped;
     trace_emit_extra_fn extra; /* NULL: none */
     void *extra_ctx;
+    /* The workload's objects by index (run.objects), which object events name (and a wait's
+     * "op"); an event whose index is not below nobjects names none. */
+    const char *const *object_names;
+    size_t nobjects;
 };
 
 /* Writes the whole document to f: header, the events of srcs[0..n) merged (at equal t a
- * release before other events and an acquire after them, then by tid), tail. 0, or -1 when
+ * release of the GIL or of a lock before other events and an acquire after them, then by
+ * tid), tail. 0, or -1 when
  * out of memory or a write failed (ferror(f) tells which). */
 int trace_emit_document(FILE *f, const struct trace_emit_doc *doc,
                         const struct trace_emit_src *srcs, size_t n);

@@ -90,8 +90,7 @@ static void prio_release(struct gil *g, struct sim_thread *self, enum gil_reason
     /* The mark says how the last slice ended: forced (CPU-bound) or given up to block. */
     if (why == GIL_REASON_DROP_REQUEST)
         me->cpu_bound = true;
-    else if (why == GIL_REASON_IO || why == GIL_REASON_SEND || why == GIL_REASON_SLEEP ||
-             why == GIL_REASON_NATIVE || why == GIL_REASON_ARRIVAL)
+    else if (gil_reason_blocks(why))
         me->cpu_bound = false;
     s->locked = false;
     sync_cond_signal(s->prio_waiting > 0 ? &s->prio_cond : &s->cond);

@@ -12,6 +12,7 @@
 
 #include "../common/utc.h"
 #include "engine_internal.h"
+#include "objects.h"
 #include "rng.h"
 
 static const char *const th_state_names[] = {"not started",
@@ -20,7 +21,8 @@ static const char *const th_state_names[] = {"not started",
                                              "releasing the GIL",
                                              "blocked (io/sleep)",
                                              "native work",
-                                             "exited"};
+                                             "exited",
+                                             "blocked on an object"};
 
 /* ---- engine services for policies (policy.h) --------------------------------------------- */
 
@@ -108,6 +110,19 @@ void eng_stop_run(struct eng *eng)
     if (atomic_fetch_or(&eng->gil.pending, PENDING_STOP) & PENDING_STOP) return;
     if (eng->be->pending_raised) eng->be->pending_raised(eng);
     if (eng->gil.policy->stop) eng->gil.policy->stop(&eng->gil);
+    obj_stop(eng);
+}
+
+void eng_fail_run(struct eng *eng, const char *message)
+{
+    pthread_mutex_lock(&eng->mutex);
+    if (!eng->ext_reason) {
+        eng->ext_reason = "error";
+        snprintf(eng->error, sizeof eng->error, "%s", message);
+    }
+    atomic_store_explicit(&eng->ext_requested, true, memory_order_relaxed);
+    pthread_cond_broadcast(&eng->cond);
+    pthread_mutex_unlock(&eng->mutex);
 }
 
 /* A handle another thread (the CLI's signal thread) stops a run through. */
@@ -201,10 +216,11 @@ char *eng_stall_report(struct eng *eng, const struct eng_result *res, int64_t no
     else
         fprintf(f, "stalled: %s at t=%.3f ms under policy %s\n", why, (double)now / 1e6,
                 eng->gil.policy->name);
-    static const enum th_state order[] = {TH_RUNNING, TH_WAITING, TH_RELEASING,
-                                          TH_NATIVE,  TH_BLOCKED, TH_GATE};
+    static const enum th_state order[] = {TH_RUNNING, TH_WAITING, TH_RELEASING, TH_NATIVE,
+                                          TH_BLOCKED, TH_OBJECT,  TH_GATE};
     for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
         list_threads(f, eng, res, order[k], now);
+    obj_report(eng, res, f);
     if (fclose(f) != 0) {
         free(buf);
         return NULL;
@@ -267,6 +283,8 @@ static int setup_thread(struct eng *eng, struct eng_result *res, unsigned tid,
     t->eng = eng;
     t->gil = &eng->gil;
     t->group = grp;
+    t->ops = wl_thread_ops(grp, k);
+    t->start_ns = wl_thread_start_ns(grp, k);
     t->cap = eng->o->no_trace ? 0 : res->max_events;
     t->budget_left = UINT64_MAX;
     t->work = tid + 1;
@@ -308,7 +326,7 @@ static int setup_run(struct eng *eng, struct eng_result *res, unsigned *inited, 
             if ((rc = setup_thread(eng, res, tid, &wl->groups[gi], k, e))) return rc;
             (*inited)++;
         }
-    return 0;
+    return obj_open(eng, e);
 }
 
 static void collect_results(struct eng *eng, struct eng_result *res)
@@ -346,6 +364,7 @@ static void free_engine(struct eng *eng, unsigned inited, bool policy_up)
     for (unsigned i = 0; i < inited; i++)
         if (pol->thread_fini) pol->thread_fini(&eng->gil, &eng->threads[i]);
     if (policy_up && pol->destroy) pol->destroy(&eng->gil);
+    obj_close(eng);
     /* last: the policy's hooks may use the locks the backend provides */
     if (eng->be->close) eng->be->close(eng);
     for (unsigned i = 0; eng->threads && i < eng->nthreads; i++) {
@@ -416,6 +435,10 @@ int eng_run(const struct eng_options *o, struct eng_result **out, struct err *e)
     if (!rc && eng->be->open) rc = eng->be->open(eng, e);
     if (!rc) rc = setup_run(eng, res, &inited, &policy_up, e);
     if (!rc) rc = eng->be->run(eng, res, e);
+    if (!rc && res->stop_reason && strcmp(res->stop_reason, "error") == 0) {
+        eng_report_append(&res->report, eng->error);
+        eng_report_append(&res->report, "\n");
+    }
     if (res->abandoned && eng->be->threads_outlive_run) {
         /* what the abandoned threads use stays theirs */
         collect_results(eng, res);

@@ -38,6 +38,7 @@ enum th_state {
     TH_BLOCKED,   /* io, sleep, arrival wait or start delay: a planned wait */
     TH_NATIVE,    /* native work without the GIL */
     TH_EXITED,
+    TH_OBJECT, /* blocked on a workload object (a lock, a queue, ...) without the GIL */
 };
 
 struct gil {
@@ -55,6 +56,8 @@ struct sim_thread {
     struct eng *eng;
     struct gil *gil;
     const struct wl_group *group;
+    const struct wl_op *ops; /* its program: the group's, or its own when they read `index` */
+    int64_t start_ns;        /* when it starts, after t0 */
     /* events: written only by this thread; `published` tells other threads how many are
      * complete (release store), so a stuck thread's record can still be read */
     struct trace_event *events;
@@ -145,9 +148,11 @@ struct eng {
     pthread_cond_t cond; /* CLOCK_MONOTONIC */
     bool go;
     unsigned live;
-    const char *ext_reason;     /* set by eng_ctl_stop */
+    const char *ext_reason;     /* set by eng_ctl_stop or eng_fail_run */
     _Atomic bool ext_requested; /* the same, for a loop that does not wait on cond */
+    char error[512];            /* eng_fail_run's message */
     void *backend_state;
+    struct obj_world *objects; /* the workload's objects (objects.h); NULL: none */
 };
 
 /* Relaxed counters written only by their owner: a load and a store, no read-modify-write. */
@@ -202,6 +207,13 @@ static inline void eng_set_state(struct sim_thread *t, enum th_state st, int64_t
 
 /* interp.c: everything a workload thread does between its start gate and its end. */
 void interp_thread_body(struct sim_thread *t);
+/* interp.c, for objects.c: the GIL as a thread takes it (RUN_STOP: the run ended while it
+ * waited, and it does not hold it) and gives it up, and n ticks of interpreter work holding
+ * it (check points included: a policy may take it away meanwhile). */
+int interp_acquire_gil(struct sim_thread *t);
+void interp_release_gil(struct sim_thread *t, enum gil_reason why);
+int interp_cpu(struct sim_thread *t, uint64_t n);
+uint64_t interp_ns_to_ticks(const struct eng *eng, int64_t ns);
 
 /* engine.c: the stop every end of a run takes (deadline, signal, stall): sets the STOP bit,
  * tells the backend, calls the policy's stop hook. Idempotent. */
@@ -212,6 +224,9 @@ char *eng_stall_report(struct eng *eng, const struct eng_result *res, int64_t no
                        int64_t silent_ns, const char *why);
 /* engine.c: appends a line to *report (best effort). */
 void eng_report_append(char **report, const char *line);
+/* engine.c: a workload thread ends the run with an error (misuse of an object): the stop
+ * reason becomes "error" and the message (the first one) the report. Any thread. */
+void eng_fail_run(struct eng *eng, const char *message);
 /* engine.c: lets eng_ctl_stop reach this run (NULL: detach). */
 void eng_ctl_attach(struct eng_ctl *c, struct eng *eng);
 /* engine.c: res->abandoned threads (among the first `among`) did not stop: a report line

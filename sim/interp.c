@@ -2,17 +2,19 @@
  * engines. Holding the GIL it runs interpreter ticks with check points (cpu) and busy work
  * without them (hold); it gives the GIL up around io, sleep, native work and a serve loop's
  * wait for its next request, and around send and a peer's I/O (a request, then a recv the
- * peer answers), as a Python thread does. How ticks, busy work and waits take time is the
- * backend's (engine_internal.h): real work and real waits, or simulated ones. */
+ * peer answers), as a Python thread does; ops on workload objects are objects.c's. How ticks, busy
+ * work and waits take time is the backend's (engine_internal.h): real work and real waits, or
+ * simulated ones. */
 #include <math.h>
 
 #include "engine_internal.h"
+#include "objects.h"
 #include "rng.h"
 
 /* ---- the GIL, as a thread uses it --------------------------------------------------------- */
 
 /* Returns RUN_STOP when the run ended while the thread waited (it then does not hold). */
-static int thread_acquire_gil(struct sim_thread *t)
+int interp_acquire_gil(struct sim_thread *t)
 {
     /* Once the run is ending nobody asks any more: a thread that reaches here late (still
      * leaving the start gate, say) would otherwise take the just-released GIL and pass it on. */
@@ -28,7 +30,7 @@ static int thread_acquire_gil(struct sim_thread *t)
     return RUN_ON;
 }
 
-static void thread_release_gil(struct sim_thread *t, enum gil_reason why)
+void interp_release_gil(struct sim_thread *t, enum gil_reason why)
 {
     /* Recorded before the lock is given up, so that no other thread's acquire can carry an
      * earlier time. */
@@ -52,13 +54,13 @@ static int64_t sample_latency(struct sim_thread *t, const struct wl_op *op)
     return (int64_t)llround(ns);
 }
 
-static uint64_t ns_to_ticks(const struct eng *eng, int64_t ns)
+uint64_t interp_ns_to_ticks(const struct eng *eng, int64_t ns)
 {
     double t = (double)ns / eng->ns_per_tick;
     return t < 1 ? 1 : (uint64_t)llround(t);
 }
 
-static int run_cpu(struct sim_thread *t, uint64_t n)
+int interp_cpu(struct sim_thread *t, uint64_t n)
 {
     struct gil *g = t->gil;
     while (n > 0) {
@@ -82,8 +84,8 @@ static int run_cpu(struct sim_thread *t, uint64_t n)
         if (cause) {
             enum gil_reason why = g->check(g, t, cause);
             if (why != GIL_REASON_NONE) {
-                thread_release_gil(t, why);
-                if (thread_acquire_gil(t) == RUN_STOP) return RUN_STOP;
+                interp_release_gil(t, why);
+                if (interp_acquire_gil(t) == RUN_STOP) return RUN_STOP;
             }
         }
     }
@@ -95,23 +97,23 @@ static int run_cpu(struct sim_thread *t, uint64_t n)
 static int release_and_wait(struct sim_thread *t, enum gil_reason why, bool traced,
                             enum trace_ev begin, enum trace_ev end, int64_t ns)
 {
-    thread_release_gil(t, why);
+    interp_release_gil(t, why);
     int64_t start = sync_now_ns();
     eng_set_state(t, TH_BLOCKED, start - t->eng->t0);
     if (traced) eng_record(t, begin, TRACE_REASON_NONE, ns);
     int rc = t->eng->be->block_until(t, start + ns);
     if (traced) eng_record(t, end, TRACE_REASON_NONE, TRACE_NO_ARG);
     if (rc == RUN_STOP) return RUN_STOP;
-    return thread_acquire_gil(t);
+    return interp_acquire_gil(t);
 }
 
 static int run_native(struct sim_thread *t, int64_t ns)
 {
-    thread_release_gil(t, GIL_REASON_NATIVE);
+    interp_release_gil(t, GIL_REASON_NATIVE);
     eng_set_state(t, TH_NATIVE, eng_record(t, TRACE_EV_NATIVE_BEGIN, TRACE_REASON_NONE, ns));
     int rc = t->eng->be->busy(t, ns, true);
     eng_record(t, TRACE_EV_NATIVE_END, TRACE_REASON_NONE, TRACE_NO_ARG);
-    return rc == RUN_ON ? thread_acquire_gil(t) : rc;
+    return rc == RUN_ON ? interp_acquire_gil(t) : rc;
 }
 
 static int run_hold(struct sim_thread *t, int64_t ns)
@@ -125,9 +127,9 @@ static int run_hold(struct sim_thread *t, int64_t ns)
 /* send: the GIL given up around one short real send to the thread's peer (no answer). */
 static int run_send(struct sim_thread *t)
 {
-    thread_release_gil(t, GIL_REASON_SEND);
+    interp_release_gil(t, GIL_REASON_SEND);
     if (t->eng->be->peer_send(t, PEER_NO_ANSWER, false) == RUN_STOP) return RUN_STOP;
-    return thread_acquire_gil(t);
+    return interp_acquire_gil(t);
 }
 
 /* io with a peer: the request goes to the peer after the release (with "send", in a send of
@@ -137,18 +139,18 @@ static int run_peer_io(struct sim_thread *t, const struct wl_op *op)
 {
     const struct eng_backend *be = t->eng->be;
     int64_t ns = sample_latency(t, op);
-    thread_release_gil(t, op->send ? GIL_REASON_SEND : GIL_REASON_IO);
+    interp_release_gil(t, op->send ? GIL_REASON_SEND : GIL_REASON_IO);
     int64_t start = sync_now_ns();
     eng_record(t, TRACE_EV_IO_BEGIN, TRACE_REASON_NONE, ns);
     if (be->peer_send(t, ns, op->peer_works) == RUN_STOP) return RUN_STOP;
     if (op->send) {
-        if (thread_acquire_gil(t) == RUN_STOP) return RUN_STOP;
-        thread_release_gil(t, GIL_REASON_IO);
+        if (interp_acquire_gil(t) == RUN_STOP) return RUN_STOP;
+        interp_release_gil(t, GIL_REASON_IO);
     }
     eng_set_state(t, TH_BLOCKED, sync_now_ns() - t->eng->t0);
     int rc = be->peer_recv(t, start + ns);
     eng_record(t, TRACE_EV_IO_END, TRACE_REASON_NONE, TRACE_NO_ARG);
-    return rc == RUN_STOP ? RUN_STOP : thread_acquire_gil(t);
+    return rc == RUN_STOP ? RUN_STOP : interp_acquire_gil(t);
 }
 
 static int run_ops(struct sim_thread *t, const struct wl_op *ops, size_t n);
@@ -187,7 +189,7 @@ static int run_op(struct sim_thread *t, const struct wl_op *op)
 {
     switch (op->kind) {
     case WL_OP_CPU:
-        return run_cpu(t, op->ticks ? op->ticks : ns_to_ticks(t->eng, op->ns));
+        return interp_cpu(t, op->ticks ? op->ticks : interp_ns_to_ticks(t->eng, op->ns));
     case WL_OP_IO:
         if (op->peer) return run_peer_io(t, op);
         return release_and_wait(t, GIL_REASON_IO, true, TRACE_EV_IO_BEGIN, TRACE_EV_IO_END,
@@ -205,6 +207,16 @@ static int run_op(struct sim_thread *t, const struct wl_op *op)
         return run_loop(t, op);
     case WL_OP_SERVE:
         return run_serve(t, op);
+    case WL_OP_ACQUIRE:
+    case WL_OP_RELEASE:
+    case WL_OP_PUT:
+    case WL_OP_GET:
+    case WL_OP_SET:
+    case WL_OP_CLEAR:
+    case WL_OP_WAIT:
+    case WL_OP_NOTIFY:
+    case WL_OP_JOIN:
+        return obj_run_op(t, op);
     }
     return RUN_ON;
 }
@@ -222,15 +234,16 @@ void interp_thread_body(struct sim_thread *t)
     struct eng *eng = t->eng;
     int rc = RUN_STOP;
     bool started = false;
-    if (t->group->start_ns) eng_set_state(t, TH_BLOCKED, 0);
-    if (!eng_stopping(eng) && (t->group->start_ns == 0 ||
-                               eng->be->block_until(t, eng->t0 + t->group->start_ns) == RUN_ON)) {
+    if (t->start_ns) eng_set_state(t, TH_BLOCKED, 0);
+    if (!eng_stopping(eng) &&
+        (t->start_ns == 0 || eng->be->block_until(t, eng->t0 + t->start_ns) == RUN_ON)) {
         started = true;
         eng_record(t, TRACE_EV_THREAD_START, TRACE_REASON_NONE, TRACE_NO_ARG);
-        rc = thread_acquire_gil(t);
-        if (rc == RUN_ON) rc = run_ops(t, t->group->ops, t->group->nops);
+        rc = interp_acquire_gil(t);
+        if (rc == RUN_ON) rc = run_ops(t, t->ops, t->group->nops);
     }
-    if (t->holding) thread_release_gil(t, rc == RUN_STOP ? GIL_REASON_DEADLINE : GIL_REASON_EXIT);
+    if (t->holding) interp_release_gil(t, rc == RUN_STOP ? GIL_REASON_DEADLINE : GIL_REASON_EXIT);
+    obj_thread_exit(t); /* its join lock: a joiner goes on */
     /* A thread that never started (the run ended first) records nothing at all. */
     if (started)
         eng_record(t, TRACE_EV_THREAD_EXIT, TRACE_REASON_NONE, (int64_t)counter_read(&t->ticks));

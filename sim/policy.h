@@ -46,7 +46,23 @@ enum gil_reason {
     GIL_REASON_ARRIVAL = TRACE_REASON_ARRIVAL, /* a serve thread waits for its next request */
     GIL_REASON_EXIT = TRACE_REASON_EXIT,
     GIL_REASON_DEADLINE = TRACE_REASON_DEADLINE,
+    /* blocks on a workload object (a lock, a queue, ...): the object's type */
+    GIL_REASON_LOCK = TRACE_REASON_LOCK,
+    GIL_REASON_SEMAPHORE = TRACE_REASON_SEMAPHORE,
+    GIL_REASON_CONDITION = TRACE_REASON_CONDITION,
+    GIL_REASON_EVENT = TRACE_REASON_EVENT,
+    GIL_REASON_QUEUE = TRACE_REASON_QUEUE,
+    GIL_REASON_BARRIER = TRACE_REASON_BARRIER,
+    GIL_REASON_JOIN = TRACE_REASON_JOIN,
 };
+
+/* True when the thread gives the GIL up to block or to work without it (I/O, a sleep, native
+ * work, an arrival wait, an object), not because it was asked to or is leaving. */
+static inline bool gil_reason_blocks(enum gil_reason why)
+{
+    return why == GIL_REASON_IO || why == GIL_REASON_SEND || why == GIL_REASON_SLEEP ||
+           why == GIL_REASON_NATIVE || why == GIL_REASON_ARRIVAL || why >= GIL_REASON_LOCK;
+}
 
 enum gil_check_cause {
     GIL_CHECK_PENDING = 1, /* the drop bit of the pending word is set */

@@ -65,6 +65,33 @@ static json_t *vars_json(const struct wl_workload *wl)
     return vars;
 }
 
+/* The objects and every parameter's effective value: {"name", "type", its size, a
+ * condition's lock, its costs in µs; "implicit": true for those gilsim adds}. */
+static json_t *objects_json(const struct wl_workload *wl)
+{
+    static const char *const size_keys[] = {
+        [WL_OBJ_SEMAPHORE] = "value", [WL_OBJ_QUEUE] = "maxsize", [WL_OBJ_BARRIER] = "parties"};
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < wl->nobjects; i++) {
+        const struct wl_object *o = &wl->objects[i];
+        json_t *j = json_pack("{s:s, s:s}", "name", o->name, "type", wl_obj_type_name(o->type));
+        if (!j) break;
+        if (o->type < sizeof size_keys / sizeof size_keys[0] && size_keys[o->type])
+            json_object_set_new(j, size_keys[o->type], json_integer((json_int_t)o->size));
+        if (o->type == WL_OBJ_CONDITION)
+            json_object_set_new(j, "lock", json_string(wl->objects[o->lock].name));
+        if (o->type == WL_OBJ_THREADS)
+            json_object_set_new(j, "group", json_string(wl->groups[o->size].name));
+        for (int k = 0; k < WL_NCOSTS; k++)
+            if (o->cost_ns[k] > 0)
+                json_object_set_new(j, wl_cost_key((enum wl_cost)k),
+                                    json_real((double)o->cost_ns[k] / 1e3));
+        if (o->implicit) json_object_set_new(j, "implicit", json_true());
+        json_array_append_new(arr, j);
+    }
+    return arr;
+}
+
 static json_t *num_or_null(double v)
 {
     return isfinite(v) ? json_real(v) : json_null();
@@ -120,6 +147,7 @@ static json_t *run_info(const struct eng_options *o, const struct eng_result *r)
     if (run) json_object_set_new(run, "stop_ns", json_integer((json_int_t)r->stop_ns));
     if (run) json_object_set_new(run, "engine", json_string(r->engine ? r->engine : "real"));
     if (run && wl->nvars) json_object_set_new(run, "vars", vars_json(wl));
+    if (run && wl->nobjects) json_object_set_new(run, "objects", objects_json(wl));
     if (run) eng_describe_run(o, run);
     return run;
 }
@@ -157,12 +185,24 @@ int trace_out_commit(struct trace_out *o, const struct eng_options *opt, const s
     for (unsigned i = 0; i < r->nthreads; i++)
         srcs[i] = (struct trace_emit_src){r->threads[i].events,
                                           r->threads[i].events + r->threads[i].nevents};
+    const struct wl_workload *wl = opt->wl;
+    const char **names = malloc((wl->nobjects ? wl->nobjects : 1) * sizeof *names);
+    if (!names) {
+        free(srcs);
+        rc = err_set(e, ERR_RUNTIME, "out of memory while writing the trace");
+        goto done;
+    }
+    for (size_t i = 0; i < wl->nobjects; i++)
+        names[i] = wl->objects[i].name;
     struct trace_emit_doc doc = {.run_json = run_s,
                                  .threads_json = threads_s,
                                  .complete = !(r->events_dropped || r->interrupted),
-                                 .events_dropped = r->events_dropped};
+                                 .events_dropped = r->events_dropped,
+                                 .object_names = names,
+                                 .nobjects = wl->nobjects};
     int wrc = trace_emit_document(o->f, &doc, srcs, r->nthreads);
     free(srcs);
+    free(names);
     if (wrc && !ferror(o->f)) {
         rc = err_set(e, ERR_RUNTIME, "out of memory while writing the trace");
         goto done;

@@ -6,6 +6,7 @@
 #include "wl.h"
 
 #include "../common/jcheck.h"
+#include "wl_internal.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -43,7 +44,7 @@ static int get_count(struct jc_ctx *c, json_t *obj, const char *key, bool requir
 
 #define MAX_US (86400.0 * 1e6) /* 24 h */
 
-static int parse_ops(struct jc_ctx *c, json_t *arr, struct wl_op **out, size_t *nout, int depth);
+static int parse_ops(struct wl_parse *p, json_t *arr, struct wl_op **out, size_t *nout, int depth);
 
 static int us_field(struct jc_ctx *c, json_t *body, const char *key, bool required, int64_t *ns)
 {
@@ -113,8 +114,9 @@ static int parse_timed(struct jc_ctx *c, const char *kind, json_t *body, struct 
 }
 
 /* loop and serve: a count, (serve) an arrival rate and process, and a body of ops. */
-static int parse_block(struct jc_ctx *c, bool is_loop, json_t *body, struct wl_op *op, int depth)
+static int parse_block(struct wl_parse *p, bool is_loop, json_t *body, struct wl_op *op, int depth)
 {
+    struct jc_ctx *c = p->c;
     static const char *const loop_keys[] = {"count", "ops", NULL};
     static const char *const serve_keys[] = {"rate_hz", "arrivals", "count", "ops", NULL};
     static const char *const arrivals[] = {"poisson", "fixed", NULL};
@@ -137,7 +139,7 @@ static int parse_block(struct jc_ctx *c, bool is_loop, json_t *body, struct wl_o
     json_t *ops = json_object_get(body, "ops");
     if (!ops) return jc_fail(c, "missing field \"ops\" (an array of ops)");
     if ((rc = jc_push_key(c, "ops"))) return rc;
-    rc = parse_ops(c, ops, &op->body, &op->nbody, depth + 1);
+    rc = parse_ops(p, ops, &op->body, &op->nbody, depth + 1);
     jc_pop(c);
     return rc;
 }
@@ -150,15 +152,18 @@ static int parse_send(struct jc_ctx *c, json_t *body, struct wl_op *op)
     return jc_check_keys(c, body, keys);
 }
 
-static int parse_op(struct jc_ctx *c, json_t *obj, struct wl_op *op, int depth)
+static int parse_op(struct wl_parse *p, json_t *obj, struct wl_op *op, int depth)
 {
-    static const char *const kinds[] = {"cpu",  "io",    "sleep", "native", "hold",
-                                        "loop", "serve", "send",  NULL};
+    static const char *const kinds[] = {"cpu",   "io",    "sleep",   "native",  "hold", "loop",
+                                        "serve", "send",  "acquire", "release", "put",  "get",
+                                        "set",   "clear", "wait",    "notify",  "join", NULL};
+    struct jc_ctx *c = p->c;
     int rc = jc_want_object(c, obj, "an op such as {\"cpu\": {\"ticks\": 1000}}");
     if (rc) return rc;
     if (json_object_size(obj) != 1)
         return jc_fail(c, "expected an object with exactly one key, one of: cpu, io, sleep, "
-                          "native, hold, loop, serve, send");
+                          "native, hold, loop, serve, send, acquire, release, put, get, set, "
+                          "clear, wait, notify, join");
     rc = jc_check_keys(c, obj, kinds);
     if (rc) return rc;
     const char *kind = json_object_iter_key(json_object_iter(obj));
@@ -172,7 +177,9 @@ static int parse_op(struct jc_ctx *c, json_t *obj, struct wl_op *op, int depth)
         else if (strcmp(kind, "send") == 0)
             rc = parse_send(c, body, op);
         else if (strcmp(kind, "loop") == 0 || strcmp(kind, "serve") == 0)
-            rc = parse_block(c, kind[0] == 'l', body, op, depth);
+            rc = parse_block(p, kind[0] == 'l', body, op, depth);
+        else if (wlo_is_object_op(kind))
+            rc = wlo_parse_op(p, kind, body, op);
         else
             rc = parse_timed(c, kind, body, op);
     }
@@ -188,8 +195,9 @@ static void free_ops(struct wl_op *ops, size_t n)
     free(ops);
 }
 
-static int parse_ops(struct jc_ctx *c, json_t *arr, struct wl_op **out, size_t *nout, int depth)
+static int parse_ops(struct wl_parse *p, json_t *arr, struct wl_op **out, size_t *nout, int depth)
 {
+    struct jc_ctx *c = p->c;
     if (!json_is_array(arr))
         return jc_fail(c, "expected an array of ops, got %s", jc_type_name(arr));
     size_t n = json_array_size(arr);
@@ -199,7 +207,7 @@ static int parse_ops(struct jc_ctx *c, json_t *arr, struct wl_op **out, size_t *
     for (size_t i = 0; i < n; i++) {
         int rc = jc_push_index(c, i);
         if (!rc) {
-            rc = parse_op(c, json_array_get(arr, i), &ops[i], depth);
+            rc = parse_op(p, json_array_get(arr, i), &ops[i], depth);
             jc_pop(c);
         }
         if (rc) {
@@ -223,42 +231,84 @@ static bool uses_peer(const struct wl_op *ops, size_t n)
     return false;
 }
 
+/* start_ms and ops, read with `index` at the value names[0] holds. */
+static int group_program(struct wl_parse *p, json_t *obj, int64_t duration_ns, int64_t *start_ns,
+                         struct wl_op **ops, size_t *nops)
+{
+    struct jc_ctx *c = p->c;
+    double start_ms = 0;
+    int rc = jc_get_number(c, obj, "start_ms", false, 0, (double)duration_ns / 1e6,
+                           "milliseconds within the run", &start_ms);
+    if (rc) return rc;
+    *start_ns = (int64_t)llround(start_ms * 1e6);
+    json_t *arr = json_object_get(obj, "ops");
+    if (!arr) return jc_fail(c, "missing field \"ops\" (an array of ops)");
+    if ((rc = jc_push_key(c, "ops"))) return rc;
+    rc = parse_ops(p, arr, ops, nops, 0);
+    jc_pop(c);
+    return rc;
+}
+
+/* When start_ms or the ops read `index`, every thread's own, read again for index 1, 2, ...
+ * (thread 0's are the group's). */
+static int per_thread(struct wl_parse *p, json_t *obj, struct wl_group *g, int64_t duration_ns,
+                      struct jc_name *names)
+{
+    struct jc_ctx *c = p->c;
+    g->thread_start_ns = calloc(g->count, sizeof *g->thread_start_ns);
+    g->thread_ops = calloc(g->count, sizeof *g->thread_ops);
+    if (!g->thread_start_ns || !g->thread_ops)
+        return err_set(c->e, ERR_RUNTIME, "%s: out of memory", c->path);
+    g->thread_start_ns[0] = g->start_ns;
+    g->thread_ops[0] = g->ops;
+    int rc = 0;
+    for (unsigned k = 1; k < g->count && !rc; k++) {
+        names[0].value = k;
+        snprintf(c->note, sizeof c->note, "(for thread %s.%u: index = %u)", g->name, k, k);
+        size_t n = 0;
+        rc = group_program(p, obj, duration_ns, &g->thread_start_ns[k], &g->thread_ops[k], &n);
+    }
+    c->note[0] = '\0';
+    return rc;
+}
+
 /* *nthreads: the threads of the groups so far, this one's added. */
-static int parse_group(struct jc_ctx *c, json_t *obj, struct wl_group *g, int64_t duration_ns,
+static int parse_group(struct wl_parse *p, json_t *obj, struct wl_group *g, int64_t duration_ns,
                        unsigned *nthreads)
 {
     static const char *const keys[] = {"name", "count", "start_ms", "ops", NULL};
+    struct jc_ctx *c = p->c;
     int rc;
     if ((rc = jc_want_object(c, obj, "a thread group")) || (rc = jc_check_keys(c, obj, keys)) ||
         (rc = jc_get_string(c, obj, "name", true, true, &g->name)))
         return rc;
     int64_t count = 1;
-    double start_ms = 0;
-    if ((rc = jc_get_integer(c, obj, "count", false, 1, WL_MAX_THREADS, "threads", &count)) ||
-        (rc = jc_get_number(c, obj, "start_ms", false, 0, (double)duration_ns / 1e6,
-                            "milliseconds within the run", &start_ms)))
+    if ((rc = jc_get_integer(c, obj, "count", false, 1, WL_MAX_THREADS, "threads", &count)))
         return rc;
     g->count = (unsigned)count;
-    g->start_ns = (int64_t)llround(start_ms * 1e6);
     *nthreads += g->count;
     if (*nthreads > WL_MAX_THREADS)
         return jc_fail_key(c, "count", false,
                            "expected at most %d threads in all, this group brings it to %u",
                            WL_MAX_THREADS, *nthreads);
-    json_t *ops = json_object_get(obj, "ops");
-    if (!ops) return jc_fail(c, "missing field \"ops\" (an array of ops)");
-    if ((rc = jc_push_key(c, "ops"))) return rc;
-    rc = parse_ops(c, ops, &g->ops, &g->nops, 0);
-    jc_pop(c);
+    struct jc_name names[] = {{"index", 0, 0}, {"count", (double)g->count, 0}};
+    c->names = names;
+    c->nnames = 2;
+    rc = group_program(p, obj, duration_ns, &g->start_ns, &g->ops, &g->nops);
+    if (!rc && names[0].uses) rc = per_thread(p, obj, g, duration_ns, names);
+    c->names = NULL;
+    c->nnames = 0;
     if (!rc) g->uses_peer = uses_peer(g->ops, g->nops);
     return rc;
 }
 
-static int parse_doc(struct jc_ctx *c, json_t *root, struct wl_workload *wl)
+static int parse_doc(struct wl_parse *p, json_t *root)
 {
-    static const char *const keys[] = {"format",      "version",     "name",
-                                       "description", "duration_ms", "tick_ns",
-                                       "vars",        "threads",     NULL};
+    struct jc_ctx *c = p->c;
+    struct wl_workload *wl = p->wl;
+    static const char *const keys[] = {"format",      "version", "name", "description",
+                                       "duration_ms", "tick_ns", "vars", "objects",
+                                       "threads",     NULL};
     int rc = jc_check_document(c, root, "gilsim-workload", keys, JC_FORMAT_AS_STRING);
     if (rc) return rc;
     int64_t tick_ns = 50;
@@ -276,6 +326,8 @@ static int parse_doc(struct jc_ctx *c, json_t *root, struct wl_workload *wl)
 
     json_t *threads = json_object_get(root, "threads");
     if (!threads) return jc_fail(c, "missing field \"threads\" (an array of thread groups)");
+    p->threads = threads;
+    if ((rc = wlo_parse_objects(p, root))) return rc;
     if ((rc = jc_push_key(c, "threads"))) return rc;
     size_t n = json_array_size(threads);
     if (!json_is_array(threads) || n == 0) {
@@ -289,13 +341,19 @@ static int parse_doc(struct jc_ctx *c, json_t *root, struct wl_workload *wl)
     for (size_t i = 0; i < n && !rc; i++) {
         if ((rc = jc_push_index(c, i))) break;
         wl->ngroups = i + 1;
-        rc = parse_group(c, json_array_get(threads, i), &wl->groups[i], wl->duration_ns,
+        p->group = (int)i;
+        rc = parse_group(p, json_array_get(threads, i), &wl->groups[i], wl->duration_ns,
                          &wl->nthreads);
         for (size_t j = 0; j < i && !rc; j++)
             if (strcmp(wl->groups[j].name, wl->groups[i].name) == 0)
                 rc = jc_fail_key(c, "name", false,
                                  "expected a unique group name, \"%s\" is also threads[%zu]",
                                  wl->groups[i].name, j);
+        jc_pop(c);
+    }
+    for (size_t i = 0; i < wl->ngroups && !rc; i++) {
+        if ((rc = jc_push_index(c, i))) break;
+        rc = wlo_check_group(p, i);
         jc_pop(c);
     }
 out:
@@ -379,6 +437,11 @@ static int read_var_list(struct jc_ctx *c, json_t *obj, struct jc_vars *vars)
                                "expected a variable name of 1 to 64 letters, digits or '_' (not "
                                "starting with a digit), got \"%s\"",
                                key);
+        if (strcmp(key, "index") == 0 || strcmp(key, "count") == 0)
+            return jc_fail_key(c, key, true,
+                               "\"%s\" is reserved: in a thread group's ops and start_ms it is "
+                               "the thread's %s",
+                               key, key[0] == 'i' ? "index in its group" : "group's count");
         if (!json_is_number(v))
             return jc_fail_key(c, key, false,
                                "expected the variable's default value, a number, got %s",
@@ -476,11 +539,14 @@ static int parse_with_vars(struct jc_ctx *c, json_t *root, const char *const *as
     for (size_t i = 0; i < nassign && !rc && json_is_object(root); i++)
         rc = assign_var(c, root, &vars, assign[i]);
     c->vars = &vars;
-    if (!rc) rc = parse_doc(c, root, wl);
+    c->scope = "in a thread group's ops and start_ms";
+    struct wl_parse p = {.c = c, .wl = wl, .group = -1};
+    if (!rc) rc = parse_doc(&p, root);
     if (!rc) rc = check_all_used(c, &vars);
     if (!rc) rc = keep_vars(wl, &vars, c->e);
     c->vars = NULL;
     c->via = NULL;
+    jc_done(c);
     free_vars(&vars);
     return rc;
 }
@@ -545,9 +611,15 @@ void wl_free(struct wl_workload *wl)
 {
     if (!wl) return;
     for (size_t i = 0; i < wl->ngroups; i++) {
-        free(wl->groups[i].name);
-        free_ops(wl->groups[i].ops, wl->groups[i].nops);
+        struct wl_group *g = &wl->groups[i];
+        free(g->name);
+        free_ops(g->ops, g->nops);
+        for (unsigned k = 1; g->thread_ops && k < g->count; k++)
+            free_ops(g->thread_ops[k], g->nops);
+        free(g->thread_ops);
+        free(g->thread_start_ns);
     }
+    wlo_free(wl);
     free(wl->groups);
     for (size_t i = 0; i < wl->nvars; i++)
         free(wl->vars[i].name);
@@ -571,4 +643,8 @@ void wl_describe(const struct wl_workload *wl, char *buf, size_t size)
     for (size_t i = 0; i < wl->nvars && n < size; i++)
         n += (size_t)snprintf(buf + n, size - n, "%s%s=%.10g", i ? " " : "; vars ",
                               wl->vars[i].name, wl->vars[i].value);
+    for (size_t i = 0, k = 0; i < wl->nobjects && n < size; i++)
+        if (!wl->objects[i].implicit)
+            n += (size_t)snprintf(buf + n, size - n, "%s%s (%s)", k++ ? ", " : "; objects ",
+                                  wl->objects[i].name, wl_obj_type_name(wl->objects[i].type));
 }

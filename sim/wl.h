@@ -16,6 +16,8 @@
 #define WL_MAX_DURATION_NS (24ll * 3600 * 1000000000)
 #define WL_FOREVER         UINT64_MAX
 #define WL_MAX_VARS        64
+#define WL_MAX_OBJECTS     4000 /* declared objects, their own locks and joined groups */
+#define WL_NO_TIMEOUT      (-1)
 
 enum wl_op_kind {
     WL_OP_CPU,
@@ -25,7 +27,56 @@ enum wl_op_kind {
     WL_OP_HOLD,
     WL_OP_LOOP,
     WL_OP_SERVE,
-    WL_OP_SEND
+    WL_OP_SEND,
+    /* on a workload object (docs/workload-format.md, "Objects") */
+    WL_OP_ACQUIRE,
+    WL_OP_RELEASE,
+    WL_OP_PUT,
+    WL_OP_GET,
+    WL_OP_SET,
+    WL_OP_CLEAR,
+    WL_OP_WAIT,
+    WL_OP_NOTIFY,
+    WL_OP_JOIN
+};
+
+/* The objects a workload declares (and those gilsim adds: a condition's own lock, a joined
+ * thread group), modelled on CPython 3.11's threading and queue modules. */
+enum wl_obj_type {
+    WL_OBJ_LOCK,
+    WL_OBJ_SEMAPHORE,
+    WL_OBJ_CONDITION,
+    WL_OBJ_EVENT,
+    WL_OBJ_QUEUE,
+    WL_OBJ_BARRIER,
+    WL_OBJ_THREADS /* a thread group, as the target of join */
+};
+
+/* What an object's Python code costs per call (interpreter time holding the GIL), by what
+ * the call does; each type has some of them (docs/workload-format.md). */
+enum wl_cost {
+    WL_COST_ACQUIRE,
+    WL_COST_RELEASE,
+    WL_COST_PUT,
+    WL_COST_GET,
+    WL_COST_SET,
+    WL_COST_CLEAR,
+    WL_COST_WAIT,   /* an event's or a barrier's wait; a condition's wait around its block */
+    WL_COST_NOTIFY, /* a condition's notify */
+    WL_COST_BLOCK,  /* the Condition.wait inside a queue, event, semaphore or barrier */
+    WL_COST_JOIN,   /* Thread.join, per thread */
+    WL_NCOSTS
+};
+
+struct wl_object {
+    char *name;
+    enum wl_obj_type type;
+    /* semaphore: its initial value; queue: maxsize (0: unbounded); barrier: parties;
+     * threads: the group's index */
+    int64_t size;
+    int lock;      /* condition: the index of its lock (an object of type lock) */
+    bool implicit; /* added by gilsim, not declared */
+    int64_t cost_ns[WL_NCOSTS];
 };
 enum wl_dist { WL_DIST_FIXED, WL_DIST_UNIFORM, WL_DIST_EXPONENTIAL };
 enum wl_arrivals { WL_ARRIVALS_POISSON, WL_ARRIVALS_FIXED };
@@ -44,6 +95,9 @@ struct wl_op {
     enum wl_arrivals arrivals;
     struct wl_op *body; /* loop, serve */
     size_t nbody;
+    int obj;            /* object ops: the object's index in wl_workload.objects */
+    int64_t timeout_ns; /* object ops that may block: WL_NO_TIMEOUT or the timeout */
+    /* notify: how many waiters (count; WL_FOREVER: all) */
 };
 
 struct wl_group {
@@ -53,7 +107,21 @@ struct wl_group {
     struct wl_op *ops;
     size_t nops;
     bool uses_peer; /* some op talks to the thread's peer (io with peer, send) */
+    /* When start_ms or the ops read `index`, each thread's own (count entries; [0] is start_ns
+     * and ops); else NULL, and every thread has start_ns and ops. wl_thread_* read them. */
+    int64_t *thread_start_ns;
+    struct wl_op **thread_ops;
 };
+
+/* Thread k of group g: when it starts (ns after the run start) and its ops (nops of them). */
+static inline int64_t wl_thread_start_ns(const struct wl_group *g, unsigned k)
+{
+    return g->thread_start_ns ? g->thread_start_ns[k] : g->start_ns;
+}
+static inline const struct wl_op *wl_thread_ops(const struct wl_group *g, unsigned k)
+{
+    return g->thread_ops ? g->thread_ops[k] : g->ops;
+}
 
 /* A workload variable with its effective value (the declared default, or --var's). */
 struct wl_var {
@@ -75,7 +143,14 @@ struct wl_workload {
     unsigned nthreads;   /* sum of the groups' counts */
     struct wl_var *vars; /* in the order "vars" declares them */
     size_t nvars;
+    struct wl_object *objects; /* declared ones in file order, then gilsim's */
+    size_t nobjects;
 };
+
+/* "lock", "queue", ...: an object type's name in files and traces. */
+const char *wl_obj_type_name(enum wl_obj_type t);
+/* "put_us", ...: a cost's key in files and traces. */
+const char *wl_cost_key(enum wl_cost k);
 
 /* Reads and validates path. On success *out owns everything; free with wl_free. */
 int wl_load(const char *path, struct wl_workload **out, struct err *e);

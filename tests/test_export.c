@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "analysis/metrics.h"
+#include "cli/states.h" /* NSTATES: the slice kinds, one Speedscope frame each */
 #include "testutil.h"
 
 static char trace_path[1024], out_path[512];
@@ -180,9 +181,9 @@ static void check_speedscope(const char *workload, const struct trace *t, const 
                            "https://www.speedscope.app/file-format-schema.json");
     json_t *frames = json_object_get(json_object_get(doc, "shared"), "frames");
     json_t *profiles = json_object_get(doc, "profiles");
-    CU_ASSERT_EQUAL_FATAL(json_array_size(frames), 7);
+    CU_ASSERT_EQUAL_FATAL(json_array_size(frames), NSTATES);
     CU_ASSERT_EQUAL_FATAL(json_array_size(profiles), t->nthreads);
-    size_t counts[7] = {0};
+    size_t counts[NSTATES] = {0};
     for (size_t tid = 0; tid < t->nthreads; tid++) {
         json_t *p = json_array_get(profiles, tid);
         CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(p, "type")), "evented");
@@ -190,7 +191,7 @@ static void check_speedscope(const char *workload, const struct trace *t, const 
         CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(p, "name")), t->threads[tid].name);
         char what[300];
         snprintf(what, sizeof what, "%s speedscope, thread %zu", workload, tid);
-        CU_ASSERT(profile_nests(p, 7, counts, what));
+        CU_ASSERT(profile_nests(p, NSTATES, counts, what));
         if (m) TU_ASSERT_CMP(frame_total(p, 0), ==, (long long)met_wait_total(m, tid));
     }
     static const struct {
@@ -202,8 +203,9 @@ static void check_speedscope(const char *workload, const struct trace *t, const 
                      {"sleep", TRACE_EV_SLEEP_BEGIN},
                      {"native", TRACE_EV_NATIVE_BEGIN},
                      {"hold", TRACE_EV_HOLD_BEGIN},
-                     {"forced wait", TRACE_EV_FORCE_WAIT_BEGIN}};
-    for (size_t k = 0; k < 7; k++) {
+                     {"forced wait", TRACE_EV_FORCE_WAIT_BEGIN},
+                     {"object wait", TRACE_EV_OBJ_WAIT_BEGIN}};
+    for (size_t k = 0; k < NSTATES; k++) {
         CU_ASSERT_STRING_EQUAL(
             json_string_value(json_object_get(json_array_get(frames, k), "name")),
             opened_by[k].frame);
@@ -239,7 +241,8 @@ static void check_workload(const char *workload)
     char line[512];
     size_t rows = 0;
     CU_ASSERT_PTR_NOT_NULL(fgets(line, sizeof line, f));
-    CU_ASSERT_STRING_EQUAL(line, "t_ns,tid,thread,group,ev,reason,ticks,holder,ns,at\n");
+    CU_ASSERT_STRING_EQUAL(line, "t_ns,tid,thread,group,ev,reason,ticks,holder,ns,at,object,op,"
+                                 "timeout_ns,timed_out,value,len,n\n");
     while (fgets(line, sizeof line, f))
         rows++;
     fclose(f);
@@ -276,8 +279,8 @@ static void test_small_traces(void)
                           "{\"ph\":\"E\",\"pid\":1,\"tid\":1,\"name\":\"wait for GIL\","
                           "\"cat\":\"gil\",\"ts\":0.010},\n{\"ph\":\"B\",\"pid\":1,\"tid\":1,"
                           "\"name\":\"GIL\",\"cat\":\"gil\",\"ts\":0.010}"));
-    static const char *const traces[] = {"attribution.json", "partial.json", "none-overlap.json",
-                                         "never-acquired.json", "empty.json"};
+    static const char *const traces[] = {"attribution.json",    "partial.json", "none-overlap.json",
+                                         "never-acquired.json", "empty.json",   "objects.json"};
     for (size_t i = 0; i < sizeof traces / sizeof *traces; i++) {
         char src[512];
         snprintf(src, sizeof src, "%s", tu_src("tests/data/traces/"));

@@ -342,6 +342,43 @@ static void test_attribution(void)
     trace_free(hdr);
 }
 
+/* objects.json (tests/data/traces/README.md works every figure out): per object waits, holds,
+ * queue length and item latency, and the object waits charged to a lock's holder or to the
+ * object. */
+static void test_objects(void)
+{
+    CHECK("objects.json", {"objects.0.acquires", 3}, {"objects.0.hold.count", 3},
+          {"objects.0.hold.p50_ns", 40}, {"objects.0.hold.max_ns", 90},
+          {"objects.0.waits.0.count", 1}, {"objects.0.waits.0.p50_ns", 140}, {"objects.1.puts", 3},
+          {"objects.1.gets", 3}, {"objects.1.gets_per_s", 3e6}, {"objects.1.length_mean", 0.46},
+          {"objects.1.length_max", 2}, {"objects.1.item_latency.count", 3},
+          {"objects.1.item_latency.p50_ns", 170}, {"objects.1.item_latency.max_ns", 190},
+          {"objects.1.item_latency.mean_ns", 460.0 / 3}, {"objects.1.waits.0.p50_ns", 200},
+          {"objects.1.waits.0.timed_out", 1}, {"objects.1.waits.1.p50_ns", 100},
+          {"objects.1.waits.1.timed_out", 0}, {"objects.2.sets", 1}, {"objects.2.clears", 1},
+          {"objects.2.waits.0.p50_ns", 55},
+          /* b: jobs (empty) 200, mu held by a 80, by c 40, free 20 */
+          {"wait_attribution.1.object_wait_ns", 340}, {"wait_attribution.1.by_object.0.ns", 200},
+          {"wait_attribution.1.by_object.1.holder", 0}, {"wait_attribution.1.by_object.1.ns", 80},
+          {"wait_attribution.1.by_object.2.holder", 2}, {"wait_attribution.1.by_object.2.ns", 40},
+          {"wait_attribution.1.by_object.3.holder", NUL_},
+          {"wait_attribution.1.by_object.3.ns", 20},
+          /* c: jobs (full) 100, ev (not set) 55 */
+          {"wait_attribution.2.object_wait_ns", 155}, {"wait_attribution.2.by_object.0.ns", 100},
+          {"wait_attribution.2.by_object.1.ns", 55}, {"wait_attribution.0.object_wait_ns", 0});
+    json_t *doc = summarize("objects.json");
+    CU_ASSERT_STRING_EQUAL(json_string_value(at(doc, "objects.1.waits.0.op")), "get");
+    CU_ASSERT_STRING_EQUAL(json_string_value(at(doc, "wait_attribution.1.by_object.0.name")),
+                           "(empty)");
+    CU_ASSERT_STRING_EQUAL(json_string_value(at(doc, "wait_attribution.2.by_object.1.name")),
+                           "(not set)");
+    json_decref(doc);
+    /* no objects: no "objects" key */
+    doc = summarize("handoff.json");
+    CU_ASSERT_PTR_NULL(json_object_get(doc, "objects"));
+    json_decref(doc);
+}
+
 /* The samples behind the percentiles (tools/plot-cdf draws them): handoff.json's waits per
  * thread as its README works out, sorted; none kept unless asked for. */
 static void test_samples(void)
@@ -459,6 +496,7 @@ int main(void)
         {"none: overlapping holders", test_none_overlap},
         {"nearest-rank percentiles; Jain over CPU-bound threads", test_percentiles_fairness},
         {"window: elapsed_ns before the last event", test_elapsed_before_last_event},
+        {"objects: waits, holds, queues, attribution to holders", test_objects},
         {"wait attribution: waiter x holder", test_attribution},
         {"latency samples kept for CDFs", test_samples},
         {"not a trace", test_not_a_trace},

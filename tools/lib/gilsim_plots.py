@@ -62,6 +62,7 @@ STATES = [
     ("I/O", "#1f77b4"),
     ("sleep", "#9467bd"),
     ("native", "#8c564b"),
+    ("object wait", "#bcbd22"),
 ]
 STATE_COLOR = dict(STATES)
 
@@ -183,9 +184,11 @@ def read_spans(trace, gilsim, t0_ns, t1_ns):
                 spans.setdefault(tid, {}).setdefault(state, []).append((a, b - a))
 
         enders = {"io_end": "I/O", "sleep_end": "sleep", "native_end": "native",
-                  "hold_end": "hold (no check points)", "force_wait_end": "forced wait"}
+                  "hold_end": "hold (no check points)", "force_wait_end": "forced wait",
+                  "obj_wait_end": "object wait"}
         starters = {"io_begin": "I/O", "sleep_begin": "sleep", "native_begin": "native",
-                    "hold_begin": "hold (no check points)", "force_wait_begin": "forced wait"}
+                    "hold_begin": "hold (no check points)", "force_wait_begin": "forced wait",
+                    "obj_wait_begin": "object wait"}
         with open(csv_path, newline="") as f:
             for row in csv.DictReader(f):
                 t = int(row["t_ns"])
@@ -389,12 +392,21 @@ def cdf_figure(compare_dir, gilsim, metrics=None, title=None):
     return fig
 
 
+def cause_label(cell):
+    """An object cell's column: "jobs: get (empty)", "mu: held by w.1", "mu: (free)"."""
+    what = cell["name"] if cell["holder"] is None else "held by " + cell["name"]
+    if cell["holder"] is None and cell["name"] != "(free)":
+        what = "%s %s" % (cell["op"], cell["name"])
+    return "%s: %s" % (cell["object"], what)
+
+
 def config_attribution(compare_dir, config, index=None):
     """(waiters, holders, ns, wait): the wait attribution of a column's runs that count added
     up, from their summaries (docs/metrics.md): ns[(waiter, holder)] and wait[waiter] in ns,
     names as in the traces, the free GIL as "(free)"; waiters and holders in the traces' thread
-    order."""
-    ns, wait, order = {}, {}, []
+    order. When the runs have objects, a row's waits on them join it (columns "jobs: get
+    (empty)", ...) and wait is all of the row's waiting, the GIL's and the objects'."""
+    ns, wait, order, causes = {}, {}, [], []
     for r in config["runs"]:
         counts = run_counts(index, r) if index else r.get("status") == 0
         if not counts or not r.get("summary"):
@@ -409,15 +421,19 @@ def config_attribution(compare_dir, config, index=None):
         if not order:
             order = [t["name"] for t in doc.get("threads", [])]
         for row in doc.get("wait_attribution", []):
-            wait[row["name"]] = wait.get(row["name"], 0) + row["wait_ns"]
-            for c in row["by_holder"]:
-                key = (row["name"], c["name"])
-                ns[key] = ns.get(key, 0) + c["ns"]
+            wait[row["name"]] = wait.get(row["name"], 0) + row.get("all_wait_ns", row["wait_ns"])
+            cells = [(c["name"], c["ns"]) for c in row["by_holder"]]
+            cells += [(cause_label(c), c["ns"]) for c in row.get("by_object", [])]
+            for name, cell_ns in cells:
+                key = (row["name"], name)
+                ns[key] = ns.get(key, 0) + cell_ns
+                if ":" in name and name not in causes:
+                    causes.append(name)
     waiters = [t for t in order if wait.get(t)]
     holders = [t for t in order if any(h == t for _, h in ns)]
     if any(h == "(free)" for _, h in ns):
         holders.append("(free)")
-    return waiters, holders, ns, wait
+    return waiters, holders + sorted(causes), ns, wait
 
 
 def attribution_figure(compare_dir, max_threads=16, title=None):
@@ -468,7 +484,8 @@ def attribution_figure(compare_dir, max_threads=16, title=None):
                         ax.text(j, i, "%.0f%%" % (100 * v) if v >= 0.01 else "<1%",
                                 ha="center", va="center", fontsize=7,
                                 color="white" if v > 0.6 else "black")
-    fig.supxlabel("holding the GIL meanwhile", fontsize=9)
+    fig.supxlabel("holding the GIL meanwhile (or an object: what the thread waited on)",
+                  fontsize=9)
     fig.supylabel("waiting", fontsize=9)
     fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="share of the waiter's wait")
     if title:

@@ -72,6 +72,9 @@ class _Checker:
         if self.vars is None or not isinstance(v, str) or not v.startswith("$"):
             return v
         name = v[1:]
+        if name.startswith("("):
+            self.fail(where, "expressions $(...) are gilsim's: pyrun does not read them yet "
+                      "(write the value, or a variable)")
         if name not in self.vars:
             self.fail(where, 'undeclared variable "$%s" ("vars" declares: %s)'
                       % (name, ", ".join(self.vars) or "none"))
@@ -241,6 +244,8 @@ def _variables(c, doc, assign):
         if not VAR_NAME.match(name):
             c.fail("$.vars.%s" % name, "expected a variable name of 1 to 64 letters, digits "
                    "or '_' (not starting with a digit), got %r" % name)
+        if name in ("index", "count"):
+            c.fail("$.vars.%s" % name, '"%s" is reserved (gilsim\'s expressions read it)' % name)
         if not _is_num(v):
             c.fail("$.vars.%s" % name, "expected the variable's default value, a number, got %r"
                    % (v,))
@@ -291,6 +296,9 @@ def load_workload(path, assign=()):
     InputError."""
     raw, doc = _read(path)
     c = _Checker(path)
+    if isinstance(doc, dict) and "objects" in doc:
+        c.fail("$.objects", "threading objects are gilsim's: pyrun does not run them yet "
+               "(docs/pyrun.md)")
     c.vars = _variables(c, doc, assign)
     c.keys(doc, "$", ("format", "version", "name", "threads"),
            ("description", "duration_ms", "tick_ns", "vars"))
