@@ -211,7 +211,8 @@ int cli_find_python(const char *var, const char *why, char *buf, size_t size, st
  * once with 128 + the signal after removing the temporary file set with cli_signals_set_tmp.
  * Call before creating threads. Returns 0 or an errno value. */
 int cli_signals_start(void (*on_signal)(void *ctx, int sig), void *ctx);
-/* What the first signal calls from now on (a command with phases: compare). */
+/* What the first signal calls from now on (a command with phases: compare); waits for a call
+ * of the previous function in progress, so that its ctx may be freed on return. */
 void cli_signals_handle(void (*on_signal)(void *ctx, int sig), void *ctx);
 /* "SIGINT", "SIGTERM", "SIGHUP"; the stop reason a trace records, "sigint" ...; the signal of
  * such a reason (0: none). */

@@ -8,12 +8,14 @@
  * writes a partial trace); a second one, or the first when the command has no stop function,
  * removes the command's temporary output file and exits at once with 128 + the signal, after
  * ending the child process a command runs (compare's run in progress). */
+#define _GNU_SOURCE /* syscall */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,11 +38,14 @@ static struct {
     void *ctx;
     pthread_mutex_t mutex;    /* guards tmp, on_signal and ctx */
     pthread_mutex_t creating; /* held while a temporary file exists that tmp does not name yet */
+    pthread_mutex_t calling;  /* held while on_signal runs: replacing it waits for the call */
     char tmp[4096];
     _Atomic pid_t child; /* compare's run in progress: it ends before we do */
     _Atomic int first;
     _Atomic bool exiting; /* a hard exit is under way: it waits for `creating` */
-} sig = {.mutex = PTHREAD_MUTEX_INITIALIZER, .creating = PTHREAD_MUTEX_INITIALIZER};
+} sig = {.mutex = PTHREAD_MUTEX_INITIALIZER,
+         .creating = PTHREAD_MUTEX_INITIALIZER,
+         .calling = PTHREAD_MUTEX_INITIALIZER};
 
 /* The child hears the signal again (a second one: it removes its temporary file and exits at
  * once), is given a moment, then killed; reaped either way, so that nothing it would write
@@ -72,7 +77,10 @@ static void hard_exit(int signo, bool again)
     ssize_t w = again ? write(STDERR_FILENO, msg2, sizeof msg2 - 1)
                       : write(STDERR_FILENO, msg1, sizeof msg1 - 1);
     (void)w;
-    _exit(128 + signo);
+    /* exit_group itself, not _exit: the run's threads are left running on purpose, and a
+     * sanitizer's _exit hook would report them as leaked threads and change the status. */
+    syscall(SYS_exit_group, 128 + signo);
+    _exit(128 + signo); /* not reached */
 }
 
 /* What ends the signal thread (cli_signals_stop): a signal of our own, sent to it by this
@@ -109,14 +117,18 @@ static void *sig_main(void *arg)
         }
         int expected = 0;
         bool first = atomic_compare_exchange_strong(&sig.first, &expected, signo);
+        pthread_mutex_lock(&sig.calling);
         pthread_mutex_lock(&sig.mutex);
         void (*on_signal)(void *, int) = sig.on_signal;
         void *ctx = sig.ctx;
         pthread_mutex_unlock(&sig.mutex);
-        if (first && on_signal)
-            on_signal(ctx, signo);
-        else
+        if (first && on_signal) {
+            on_signal(ctx, signo); /* ctx stays valid: cli_signals_handle waits for this call */
+            pthread_mutex_unlock(&sig.calling);
+        } else {
+            pthread_mutex_unlock(&sig.calling);
             hard_exit(signo, !first);
+        }
     }
     return NULL;
 }
@@ -146,10 +158,13 @@ int cli_signals_start(void (*on_signal)(void *ctx, int sig), void *ctx)
 
 void cli_signals_handle(void (*on_signal)(void *ctx, int sig), void *ctx)
 {
+    /* a stop function still running for the old ctx is waited for: its caller frees ctx next */
+    pthread_mutex_lock(&sig.calling);
     pthread_mutex_lock(&sig.mutex);
     sig.on_signal = on_signal;
     sig.ctx = ctx;
     pthread_mutex_unlock(&sig.mutex);
+    pthread_mutex_unlock(&sig.calling);
 }
 
 const char *cli_signal_name(int signo)
