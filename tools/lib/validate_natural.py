@@ -128,17 +128,21 @@ MECHANISMS = """\
   the event again, and the waiter runs only after that second set. Both sides count the lag
   from the last set before the waiter ran (the program's `set_at` is overwritten), so the
   virtual engine's lag is a few µs and its wake-ups per second half the sets; on the host
-  either thread may win that race.
+  either thread may win that race. When the waiter wins, its lag is its wake-ups: the futex
+  wake the setter pays inside `set` (its cost is in the table above), the waiter's own, and
+  its GIL request after the ticker's release.
 * **Producer and consumers.** The requests come faster than the two consumers take them
   (4,000/s against 2 × 300 µs under one GIL), and the queue fills; an item's wait depends on
   which of the three threads holds the GIL as the queue fills and empties. gilsim's producer
   is a `serve` timer which, behind its schedule, puts its backlog in one slice, so its queue
-  stays full and its items wait about 8 items' work (1.2 ms), on both engines; the program's
-  producer `recv`s each request as a call of its own, woken by the load generator's byte,
-  and its queue runs emptier (items/s below the consumers' capacity, shorter waits at the
-  median, the same p99: the full queue's). A model whose producer releases the GIL around
-  each request (a `send` before each put) swings the other way on the virtual engine (the
-  queue always empty); the program's mix of the two is not settled."""
+  stays full and its items wait about 8 items' work (1.2–1.8 ms at the median), on both
+  engines, run after run; the program's producer `recv`s each request as a call of its own,
+  woken by the load generator's byte, and its queue runs emptier or fuller from one run to
+  the next (its median wait from 0.35 to 2.1 ms in runs on one day on this host). A model
+  whose producer releases the GIL around each request (a `send` before each put) swings the
+  other way on the virtual engine (the queue always empty); what sets the program's share of
+  the two is not settled. The consumers' work calibrated at start-up sets both sides' rate:
+  load that comes or goes during the run moves it (above)."""
 
 
 class Failure(Exception):
