@@ -465,8 +465,10 @@ static int op_event(struct sim_thread *t, struct object *o, const struct wl_op *
     if (enter(t, o) == STOPPED || python(t, o, cost) == RUN_STOP) return RUN_STOP;
     if (op->kind == WL_OP_SET) {
         put(&o->value, 1);
-        cond_notify(&o->cond, WL_FOREVER);
+        /* recorded as the flag is set, before the waiters' wake-ups (each a futex wake the
+         * setter pays): a waiter's lag from the set holds them, as a program timing it does */
         record(t, TRACE_EV_OBJ_SET, o, TRACE_OBJ_OP_NONE, TRACE_NO_ARG);
+        cond_notify(&o->cond, WL_FOREVER);
     } else if (op->kind == WL_OP_CLEAR) {
         put(&o->value, 0);
         record(t, TRACE_EV_OBJ_CLEAR, o, TRACE_OBJ_OP_NONE, TRACE_NO_ARG);

@@ -95,36 +95,54 @@ MECHANISMS = """\
   generator in the program, which also adds its own wake-up and loopback TCP (tens of µs) to
   every response time; `many_threads.py` and `request_server.py` calibrate their work to
   200 µs and 100 µs alone, the workloads take those figures as given.
+* **Hand-offs in the object programs.** Every item of the thread pool passes the GIL at least
+  once (to the main thread's `result()`, around the I/O's two releases, or in a convoy on the
+  results queue's mutex, below), and every increment of a convoyed lock does: each pass costs
+  a wake-up of a sleeping thread. The virtual engine's costs are its machine's, measured when
+  a thread parked a few µs woke in about 5 µs (its hand-off gap about 10 µs); the host's
+  wake-ups of the run (the table above, before and after) are what the program and gilsim's
+  real engine pay. Where the host woke slower than the machine says, the virtual engine's
+  rates come out higher (the pool's items/s, the lock's increments/s) and its I/O calls
+  shorter (its peer answers after 40 µs and the timer slack; the program's peer is a Python
+  process that sleeps and is woken, as in the echo rows).
 * **Lock convoys** (lock contention; the thread pool's results queue, whose mutex every
   worker's `set_result` takes). CPython's blocked `acquire` takes the lock as soon as its
   thread is woken, before that thread has the GIL back, and holds it while it waits for the
   GIL; gilsim does the same on both engines. If the woken thread runs before the releaser comes
   back for the lock (20 µs later in `lock_counter.py`, 200 µs in the pool), the releaser finds
   it held, blocks and passes the GIL on, and so on: every acquire waits and costs a GIL
-  hand-off (a convoy; the lock program's iteration becomes 4 × (loop + hand-off), about
-  130 µs). Whether the woken thread runs in time is a race between its wake-up and the
-  releaser's work. The virtual engine wakes it on the idle core within the machine's wake-up
-  latency (about 5 µs after a short idle), so its runs convoy (*acquires that waited* near 1);
-  on this host the woken thread mostly ran too late (gilsim's real engine, on the same host:
-  the blocked thread took the lock first after a few per cent of the releases, the releaser
-  after the rest), and the program's acquires waited rarely. Other load on the 2 CPUs
-  delays a woken thread further. In the pool the convoy is in the put after each call: it
-  lowers items/s, not the call's own time.
-* **The Event's race.** After `set` the ticker goes back to sleep and releases the GIL, which
+  hand-off (a convoy: *acquires that waited* near 1, the iteration 4 × (loop + hand-off)).
+  Whether the woken thread runs in time is a race between its wake-up and the releaser's
+  work: the virtual engine wakes it on the idle core within the machine's wake-up latency and
+  convoys; on the host a slow wake-up, or another process on the second CPU, lets the releaser
+  take the lock back first, and the convoy breaks up (the column tells which it was). In the
+  pool the convoy is in the put after each call: it lowers items/s, not the call's own time.
+* **The Event's races.** After `set` the ticker goes back to sleep and releases the GIL, which
   two threads want: the waiter, woken by the set a few µs earlier, and the CPU thread, which
   gave the GIL to the ticker moments before and is signalled by this release. The first to run
-  takes it; the other waits for a whole interval (*lags over ½ interval*). On the virtual
-  engine the CPU thread wins: the waiter comes while the ticker still holds the GIL's mutex to
-  signal (the futex wake's cost), sleeps on that mutex and is woken after the CPU thread has
-  been; at 5 ms it also misses sets (it still waits for the GIL when the next one comes),
-  which lowers its wake-ups. On this host the waiter mostly wins.
+  takes it; the other waits for a whole interval (*lags over ½ interval*). At 5 ms a second
+  race follows: when the waiter's interval runs out and it asks the CPU thread to drop the GIL,
+  the ticker, back from its 1 ms sleep, waits for it too, and either may take it. The virtual
+  engine wakes the GIL's waiters in the order they began their current wait, and the waiter,
+  whose timed wait has just run out, is behind the ticker: the ticker takes the GIL and sets
+  the event again, and the waiter runs only after that second set. Both sides count the lag
+  from the last set before the waiter ran (the program's `set_at` is overwritten), so the
+  virtual engine's lag is a few µs and its wake-ups per second half the sets; on the host
+  either thread may win that race. When the waiter wins, its lag is its wake-ups: the futex
+  wake the setter pays inside `set` (its cost is in the table above), the waiter's own, and
+  its GIL request after the ticker's release.
 * **Producer and consumers.** The requests come faster than the two consumers take them
-  (4,000/s against 2 × 300 µs under one GIL), so the queue stays full and an item waits for
-  the producer's blocked `put` and for about 8 items' work ahead of it; gilsim's producer is a
-  `serve` timer, the program's a `recv` woken by the load generator's byte (one more wake-up
-  per request, and the generator's own timer slack). Its rate is the consumers': work
-  calibrated short under load (above) raises it on both the program's side and gilsim's real
-  engine's."""
+  (4,000/s against 2 × 300 µs under one GIL), and the queue fills; an item's wait depends on
+  which of the three threads holds the GIL as the queue fills and empties. gilsim's producer
+  is a `serve` timer which, behind its schedule, puts its backlog in one slice, so its queue
+  stays full and its items wait about 8 items' work (1.2–1.8 ms at the median), on both
+  engines, run after run; the program's producer `recv`s each request as a call of its own,
+  woken by the load generator's byte, and its queue runs emptier or fuller from one run to
+  the next (its median wait from 0.35 to 2.1 ms in runs on one day on this host). A model
+  whose producer releases the GIL around each request (a `send` before each put) swings the
+  other way on the virtual engine (the queue always empty); what sets the program's share of
+  the two is not settled. The consumers' work calibrated at start-up sets both sides' rate:
+  load that comes or goes during the run moves it (above)."""
 
 
 class Failure(Exception):
