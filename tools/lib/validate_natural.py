@@ -102,9 +102,10 @@ MECHANISMS = """\
   a thread parked a few µs woke in about 5 µs (its hand-off gap about 10 µs); the host's
   wake-ups of the run (the table above, before and after) are what the program and gilsim's
   real engine pay. Where the host woke slower than the machine says, the virtual engine's
-  rates come out higher (the pool's items/s, the lock's increments/s) and its I/O calls
-  shorter (its peer answers after 40 µs and the timer slack; the program's peer is a Python
-  process that sleeps and is woken, as in the echo rows).
+  rates come out higher (the pool's items/s, the lock's increments/s). The pool's I/O calls
+  come out shorter in gilsim, the more so on the virtual engine: its peer answers after
+  40 µs and a timer slack (a thread of gilsim's on the real engine, modelled on the virtual
+  one), the program's is a Python process that sleeps and is woken (as in the echo rows).
 * **Lock convoys** (lock contention; the thread pool's results queue, whose mutex every
   worker's `set_result` takes). CPython's blocked `acquire` takes the lock as soon as its
   thread is woken, before that thread has the GIL back, and holds it while it waits for the
@@ -135,8 +136,9 @@ MECHANISMS = """\
   (4,000/s against 2 × 300 µs under one GIL), and the queue fills; an item's wait depends on
   which of the three threads holds the GIL as the queue fills and empties. gilsim's producer
   is a `serve` timer which, behind its schedule, puts its backlog in one slice, so its queue
-  stays full and its items wait about 8 items' work (1.2–1.8 ms at the median), on both
-  engines, run after run; the program's producer `recv`s each request as a call of its own,
+  stays full and its items wait about 8 items' work and the hand-offs between them (1.2 ms
+  at the median on the virtual engine, 1.5–2 ms on the real one, whose hand-offs cost what
+  the host's wake-ups do), run after run; the program's producer `recv`s each request as a call of its own,
   woken by the load generator's byte, and its queue runs emptier or fuller from one run to
   the next (its median wait from 0.35 to 2.1 ms in runs on one day on this host). A model
   whose producer releases the GIL around each request (a `send` before each put) swings the
